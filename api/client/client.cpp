@@ -1,0 +1,146 @@
+#include "api/client/client.h"
+
+#include "common/http_types.h"
+#include "common/json.h"
+
+namespace orch {
+
+namespace {
+HttpClientOptions MakeOptions(const std::string& token) {
+  HttpClientOptions o;
+  if (!token.empty()) o.headers.emplace_back("X-Orch-Token", token);
+  return o;
+}
+
+std::string WithQuery(const std::string& path, const QueryOptions& q) {
+  std::string out = path;
+  auto add = [&](const std::string& kv) {
+    out += (out.find('?') == std::string::npos ? "?" : "&") + kv;
+  };
+  if (q.index > 0) add("index=" + std::to_string(q.index));
+  if (q.wait.count() > 0) add("wait=" + std::to_string(q.wait.count()) + "ms");
+  if (q.stale) add("stale=true");
+  return out;
+}
+}  // namespace
+
+OrchClient::OrchClient(std::vector<std::string> addresses, std::string token)
+    : addresses_(std::move(addresses)), http_(MakeOptions(token)) {
+  for (auto& a : addresses_) {
+    while (!a.empty() && a.back() == '/') a.pop_back();
+  }
+}
+
+Result<HttpResponse> OrchClient::Raw(const std::string& method, const std::string& path,
+                                     const std::string& body, std::chrono::milliseconds timeout) {
+  if (addresses_.empty()) return Status::InvalidArgument("no master address configured");
+  Status last;
+  std::size_t start = preferred_.load();
+  for (std::size_t i = 0; i < addresses_.size(); ++i) {
+    std::size_t k = (start + i) % addresses_.size();
+    auto resp = http_.Do(method, addresses_[k] + path, body, timeout);
+    if (!resp.ok()) {
+      last = resp.status();
+      // A timeout may mean the write happened; do not retry it elsewhere.
+      if (resp.status().code() == StatusCode::kDeadlineExceeded) return last;
+      continue;
+    }
+    preferred_.store(k);
+    if (resp->status >= 200 && resp->status < 300) return resp;
+    return StatusFromErrorJson(resp->status, resp->body);
+  }
+  return last;
+}
+
+template <typename T>
+Result<T> OrchClient::Call(const std::string& method, const std::string& path,
+                           const std::string& body) {
+  ORCH_ASSIGN_OR_RETURN(HttpResponse resp, Raw(method, path, body));
+  T out;
+  ORCH_RETURN_IF_ERROR(FromJson(resp.body, &out));
+  return out;
+}
+
+template <typename T>
+Result<Indexed<T>> OrchClient::GetIndexed(const std::string& path, const QueryOptions& q) {
+  // Give the server the whole wait plus slack before giving up on it.
+  auto timeout = q.wait.count() > 0 ? q.wait + std::chrono::milliseconds(q.wait.count() / 16 + 5000)
+                                     : std::chrono::milliseconds(0);
+  ORCH_ASSIGN_OR_RETURN(HttpResponse resp, Raw("GET", WithQuery(path, q), "", timeout));
+  Indexed<T> out;
+  ORCH_RETURN_IF_ERROR(FromJson(resp.body, &out.value));
+  std::string idx = resp.Header("X-Orch-Index");
+  if (!idx.empty()) out.index = std::stoull(idx);
+  return out;
+}
+
+Result<v1::SubmitJobResponse> OrchClient::SubmitJob(const v1::Job& job) {
+  return Call<v1::SubmitJobResponse>("POST", "/v1/jobs", ToJson(job));
+}
+
+Result<v1::SubmitJobResponse> OrchClient::SubmitJobDocument(const std::string& document) {
+  return Call<v1::SubmitJobResponse>("POST", "/v1/jobs", document);
+}
+
+Result<Indexed<v1::JobList>> OrchClient::ListJobs(const QueryOptions& q) {
+  return GetIndexed<v1::JobList>("/v1/jobs", q);
+}
+
+Result<Indexed<v1::JobDetail>> OrchClient::GetJob(const std::string& id, const QueryOptions& q) {
+  return GetIndexed<v1::JobDetail>("/v1/jobs/" + UrlEncode(id), q);
+}
+
+Result<v1::StopJobResponse> OrchClient::StopJob(const std::string& id, bool purge) {
+  return Call<v1::StopJobResponse>("DELETE",
+                                   "/v1/jobs/" + UrlEncode(id) + (purge ? "?purge=true" : ""), "");
+}
+
+Result<Indexed<v1::AllocationList>> OrchClient::JobAllocations(const std::string& id,
+                                                               const QueryOptions& q) {
+  return GetIndexed<v1::AllocationList>("/v1/jobs/" + UrlEncode(id) + "/allocations", q);
+}
+
+Result<Indexed<v1::NodeList>> OrchClient::ListNodes(const QueryOptions& q) {
+  return GetIndexed<v1::NodeList>("/v1/nodes", q);
+}
+
+Result<Indexed<v1::Node>> OrchClient::GetNode(const std::string& id, const QueryOptions& q) {
+  return GetIndexed<v1::Node>("/v1/nodes/" + UrlEncode(id), q);
+}
+
+Result<v1::RegisterNodeResponse> OrchClient::RegisterNode(const v1::Node& node) {
+  v1::RegisterNodeRequest req;
+  *req.mutable_node() = node;
+  return Call<v1::RegisterNodeResponse>("POST", "/v1/nodes/register", ToJson(req));
+}
+
+Result<v1::HeartbeatResponse> OrchClient::Heartbeat(const std::string& node_id,
+                                                    const v1::HeartbeatRequest& req) {
+  return Call<v1::HeartbeatResponse>("POST", "/v1/nodes/" + UrlEncode(node_id) + "/heartbeat",
+                                     ToJson(req));
+}
+
+Result<Indexed<v1::AllocationList>> OrchClient::NodeAllocations(const std::string& node_id,
+                                                                const QueryOptions& q) {
+  return GetIndexed<v1::AllocationList>("/v1/nodes/" + UrlEncode(node_id) + "/allocations", q);
+}
+
+Result<v1::UpdateAllocationsResponse> OrchClient::UpdateAllocations(
+    const std::string& node_id, const v1::UpdateAllocationsRequest& req) {
+  return Call<v1::UpdateAllocationsResponse>(
+      "POST", "/v1/nodes/" + UrlEncode(node_id) + "/allocations", ToJson(req));
+}
+
+Result<Indexed<v1::AllocationList>> OrchClient::ListAllocations(const std::string& job,
+                                                                const QueryOptions& q) {
+  std::string path = "/v1/allocations";
+  if (!job.empty()) path += "?job=" + UrlEncode(job);
+  return GetIndexed<v1::AllocationList>(path, q);
+}
+
+Result<Indexed<v1::Allocation>> OrchClient::GetAllocation(const std::string& id,
+                                                          const QueryOptions& q) {
+  return GetIndexed<v1::Allocation>("/v1/allocations/" + UrlEncode(id), q);
+}
+
+}  // namespace orch

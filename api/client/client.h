@@ -1,0 +1,82 @@
+// OrchClient: the C++ REST client of orch's API, used by orchctl, the agent
+// and the tests. Talks to one of several master addresses; a master that
+// cannot be reached is skipped for the next one. Errors from the server come
+// back as Status with the server's message.
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/http_client.h"
+#include "common/status.h"
+#include "orch/v1/api.pb.h"
+#include "orch/v1/types.pb.h"
+
+namespace orch {
+
+// A read's result and the state index it reflects (X-Orch-Index).
+template <typename T>
+struct Indexed {
+  T value;
+  uint64_t index = 0;
+};
+
+// Blocking-query parameters: return once state past `index` exists, or
+// after `wait`.
+struct QueryOptions {
+  uint64_t index = 0;
+  std::chrono::milliseconds wait{0};
+  bool stale = false;
+};
+
+class OrchClient {
+ public:
+  explicit OrchClient(std::vector<std::string> addresses, std::string token = "");
+
+  // Jobs. `document` is a job file's text, YAML or JSON.
+  Result<v1::SubmitJobResponse> SubmitJob(const v1::Job& job);
+  Result<v1::SubmitJobResponse> SubmitJobDocument(const std::string& document);
+  Result<Indexed<v1::JobList>> ListJobs(const QueryOptions& q = {});
+  Result<Indexed<v1::JobDetail>> GetJob(const std::string& id, const QueryOptions& q = {});
+  Result<v1::StopJobResponse> StopJob(const std::string& id, bool purge = false);
+  Result<Indexed<v1::AllocationList>> JobAllocations(const std::string& id,
+                                                     const QueryOptions& q = {});
+
+  // Nodes.
+  Result<Indexed<v1::NodeList>> ListNodes(const QueryOptions& q = {});
+  Result<Indexed<v1::Node>> GetNode(const std::string& id, const QueryOptions& q = {});
+  Result<v1::RegisterNodeResponse> RegisterNode(const v1::Node& node);
+  Result<v1::HeartbeatResponse> Heartbeat(const std::string& node_id, const v1::HeartbeatRequest& req);
+  Result<Indexed<v1::AllocationList>> NodeAllocations(const std::string& node_id,
+                                                      const QueryOptions& q = {});
+  Result<v1::UpdateAllocationsResponse> UpdateAllocations(const std::string& node_id,
+                                                          const v1::UpdateAllocationsRequest& req);
+
+  // Allocations. `job` filters when not empty.
+  Result<Indexed<v1::AllocationList>> ListAllocations(const std::string& job = "",
+                                                      const QueryOptions& q = {});
+  Result<Indexed<v1::Allocation>> GetAllocation(const std::string& id, const QueryOptions& q = {});
+
+  // Raw access for what has no typed method yet: returns the body of a 2xx.
+  Result<HttpResponse> Raw(const std::string& method, const std::string& path,
+                           const std::string& body = "",
+                           std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+
+  const std::vector<std::string>& addresses() const { return addresses_; }
+
+ private:
+  template <typename T>
+  Result<Indexed<T>> GetIndexed(const std::string& path, const QueryOptions& q);
+  template <typename T>
+  Result<T> Call(const std::string& method, const std::string& path, const std::string& body);
+
+  std::vector<std::string> addresses_;
+  HttpClient http_;
+  std::atomic<std::size_t> preferred_{0};
+};
+
+}  // namespace orch

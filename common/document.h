@@ -1,0 +1,27 @@
+// Job files and request bodies, YAML or JSON, into protobuf messages.
+//
+// yaml-cpp parses both (JSON is YAML's flow style); the tree is then walked
+// together with the message's descriptor, so every error names the field
+// path ("groups[0].tasks[1].resources.cpu: expected an integer, got \"x\"")
+// and unknown fields are rejected rather than dropped. Enum values match
+// case-insensitively ("service" for Job.Type SERVICE, "round-robin" for
+// ROUND_ROBIN); google.protobuf.Duration takes "1s", "250ms", "2m", "1h".
+// Thread safety: stateless functions.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <chrono>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace orch {
+
+// Replaces *out with the document's content. On error *out is unspecified.
+Status ParseDocument(std::string_view text, google::protobuf::Message* out);
+
+// "1s", "250ms", "2m", "1h30m", "1.5s", "10us", "0". Not negative.
+Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
+
+}  // namespace orch

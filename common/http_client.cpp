@@ -1,0 +1,99 @@
+#include "common/http_client.h"
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <mutex>
+
+namespace orch {
+namespace {
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_ALL); });
+}
+
+std::size_t WriteBody(char* data, std::size_t size, std::size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+std::size_t WriteHeader(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* resp = static_cast<HttpResponse*>(user);
+  std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    resp->headers.clear();  // a new response (after 100-continue or a redirect)
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::string value = line.substr(colon + 1);
+    auto b = value.find_first_not_of(" \t");
+    auto e = value.find_last_not_of(" \t\r\n");
+    value = b == std::string::npos ? "" : value.substr(b, e - b + 1);
+    resp->headers.emplace_back(std::move(name), std::move(value));
+  }
+  return size * n;
+}
+
+}  // namespace
+
+HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) { GlobalInit(); }
+
+Result<HttpResponse> HttpClient::Do(const std::string& method, const std::string& url,
+                                    const std::string& body,
+                                    std::chrono::milliseconds timeout) const {
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return Status::Internal("curl_easy_init failed");
+  CURL* h = curl.get();
+  HttpResponse resp;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  auto t = timeout.count() > 0 ? timeout : options_.timeout;
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(t.count()));
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
+  // Never talk to a proxy from the environment: our peers are local.
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+  if (!options_.unix_socket.empty()) {
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, options_.unix_socket.c_str());
+  }
+  if (method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (method != "GET") {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  struct curl_slist* hdrs = nullptr;
+  hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+  hdrs = curl_slist_append(hdrs, "Expect:");
+  for (const auto& [k, v] : options_.headers) hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+  CURLcode rc = curl_easy_perform(h);
+  curl_slist_free_all(hdrs);
+  if (rc != CURLE_OK) {
+    std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    std::string what = method + " " + url + (options_.unix_socket.empty() ? "" : " via " + options_.unix_socket);
+    if (rc == CURLE_OPERATION_TIMEDOUT) return Status::DeadlineExceeded(what + ": " + why);
+    return Status::Unavailable(what + ": " + why);
+  }
+  long code = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+  resp.status = static_cast<int>(code);
+  char* ct = nullptr;
+  curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+  resp.content_type = ct ? ct : "";
+  return resp;
+}
+
+}  // namespace orch

@@ -1,0 +1,297 @@
+#include "common/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace orch {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+class ServerImpl;
+
+// One connection: read a request (with timeout and body limit), hand it to
+// the worker pool, write the answer, repeat while keep-alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, ServerImpl* server);
+  void Run();
+  void Close();
+
+ private:
+  void DoRead();
+  void OnRead(beast::error_code ec, std::size_t bytes);
+  void Dispatch();
+  void DoWrite(HttpResponse resp);
+  void OnWrite(bool keep_alive, beast::error_code ec, std::size_t bytes);
+  void Finish();
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<http::response<http::string_body>> res_;
+  ServerImpl* server_;
+  std::string remote_;
+};
+
+class ServerImpl : public HttpServer {
+ public:
+  ServerImpl(const HttpServerOptions& opts, HttpHandler handler)
+      : opts_(opts),
+        handler_(std::move(handler)),
+        ioc_(opts.io_threads),
+        acceptor_(ioc_),
+        workers_(static_cast<std::size_t>(std::max(1, opts.worker_threads))) {}
+
+  ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
+
+  Status Bind() {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(opts_.host, ec);
+    if (ec) return Status::InvalidArgument(opts_.name + ": bad listen address " + opts_.host);
+    tcp::endpoint ep(addr, opts_.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::Unavailable(opts_.name + ": cannot listen on " + opts_.host + ":" +
+                                 std::to_string(opts_.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    return Status::Ok();
+  }
+
+  void Run() {
+    DoAccept();
+    for (int i = 0; i < std::max(1, opts_.io_threads); ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Shutdown(std::chrono::milliseconds grace) override {
+    if (stopped_.exchange(true)) return;
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    // Let requests in flight finish, then close what is left.
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::vector<std::shared_ptr<Session>> open;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& w : sessions_) {
+        if (auto s = w.lock()) open.push_back(std::move(s));
+      }
+    }
+    for (auto& s : open) s->Close();
+    workers_.join();
+    ioc_.stop();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+    spdlog::info("{}: stopped serving on {}:{}", opts_.name, opts_.host, port_);
+  }
+
+  const HttpServerOptions& opts() const { return opts_; }
+  bool stopped() const { return stopped_.load(); }
+
+  // Runs the handler on the worker pool, then `done` on the session's executor.
+  void Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
+    ++in_flight_;
+    asio::post(workers_, [this, req = std::move(req), done = std::move(done)]() mutable {
+      HttpResponse resp;
+      try {
+        resp = handler_(req);
+      } catch (const std::exception& e) {
+        spdlog::error("{}: handler for {} {} threw: {}", opts_.name, req.method, req.path, e.what());
+        resp = HttpResponse::Error(Status::Internal("internal error"));
+      }
+      done(std::move(resp));
+      --in_flight_;
+    });
+  }
+
+  void Forget(Session* s) {
+    std::lock_guard lock(mu_);
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto sp = it->lock();
+      if (!sp || sp.get() == s) {
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+ private:
+  void DoAccept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket sock) {
+      if (ec) {
+        if (!stopped_) {
+          spdlog::warn("{}: accept failed: {}", opts_.name, ec.message());
+          DoAccept();
+        }
+        return;
+      }
+      std::shared_ptr<Session> s;
+      {
+        std::lock_guard lock(mu_);
+        if (sessions_.size() >= opts_.max_connections) {
+          spdlog::warn("{}: refusing connection, {} already open", opts_.name, sessions_.size());
+          beast::error_code ignored;
+          sock.close(ignored);
+        } else {
+          s = std::make_shared<Session>(std::move(sock), this);
+          sessions_.push_back(s);
+        }
+      }
+      if (s) s->Run();
+      if (!stopped_) DoAccept();
+    });
+  }
+
+  HttpServerOptions opts_;
+  HttpHandler handler_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::thread_pool workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<int> in_flight_{0};
+  uint16_t port_ = 0;
+  std::mutex mu_;
+  std::vector<std::weak_ptr<Session>> sessions_;
+};
+
+Session::Session(tcp::socket socket, ServerImpl* server)
+    : stream_(std::move(socket)), server_(server) {
+  beast::error_code ec;
+  auto ep = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+void Session::Run() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+}
+
+void Session::Close() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    beast::error_code ec;
+    self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    self->stream_.close();
+  });
+}
+
+void Session::DoRead() {
+  parser_.emplace();
+  parser_->body_limit(server_->opts().body_limit);
+  parser_->header_limit(16 * 1024);
+  stream_.expires_after(server_->opts().read_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+}
+
+void Session::OnRead(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+      ec == asio::error::eof) {
+    return Finish();
+  }
+  if (ec == http::error::body_limit) {
+    auto resp = HttpResponse::Error(
+        413, Status::ResourceExhausted("request body exceeds the limit of " +
+                                       std::to_string(server_->opts().body_limit) + " bytes"));
+    resp.headers.emplace_back("Connection", "close");
+    return DoWrite(std::move(resp));
+  }
+  if (ec) {
+    auto resp = HttpResponse::Error(400, Status::InvalidArgument("malformed HTTP request: " + ec.message()));
+    resp.headers.emplace_back("Connection", "close");
+    return DoWrite(std::move(resp));
+  }
+  Dispatch();
+}
+
+void Session::Dispatch() {
+  auto& msg = parser_->get();
+  HttpRequest req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  req.remote = remote_;
+  for (const auto& h : msg) {
+    std::string name(h.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    req.headers[name] = std::string(h.value());
+  }
+  req.body = std::move(msg.body());
+  Status st = ParseTarget(req.target, &req.path, &req.query);
+  if (!st.ok()) return DoWrite(HttpResponse::Error(st));
+  // The handler may block; no read timeout while it runs.
+  stream_.expires_never();
+  server_->Handle(std::move(req), [self = shared_from_this()](HttpResponse resp) {
+    asio::post(self->stream_.get_executor(),
+               [self, resp = std::move(resp)]() mutable { self->DoWrite(std::move(resp)); });
+  });
+}
+
+void Session::DoWrite(HttpResponse resp) {
+  bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
+                    resp.Header("Connection") != "close" && !server_->stopped();
+  int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+  res_ = std::make_shared<http::response<http::string_body>>(
+      static_cast<http::status>(resp.status), version);
+  res_->set(http::field::server, "orch");
+  res_->set(http::field::content_type, resp.content_type);
+  for (const auto& [k, v] : resp.headers) res_->set(k, v);
+  res_->keep_alive(keep_alive);
+  bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+  res_->body() = head ? std::string() : std::move(resp.body);
+  res_->prepare_payload();
+  stream_.expires_after(server_->opts().read_timeout);
+  http::async_write(stream_, *res_,
+                    beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
+}
+
+void Session::OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
+  res_.reset();
+  if (ec || !keep_alive) return Finish();
+  DoRead();
+}
+
+void Session::Finish() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.close();
+  server_->Forget(this);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                      HttpHandler handler) {
+  auto impl = std::make_unique<ServerImpl>(options, std::move(handler));
+  ORCH_RETURN_IF_ERROR(impl->Bind());
+  impl->Run();
+  spdlog::info("{}: serving on {}:{}", options.name, options.host, impl->port());
+  return std::unique_ptr<HttpServer>(std::move(impl));
+}
+
+}  // namespace orch

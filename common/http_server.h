@@ -1,0 +1,46 @@
+// HttpServer: the HTTP/1.1 server frame on Boost.Beast. Every read has a
+// timeout and a body limit; handlers run on a worker pool (they may block,
+// e.g. for a blocking query) and answer through a plain function, so Beast
+// stays inside http_server.cpp.
+// Thread safety: Start/Shutdown from one thread; the handler is called
+// concurrently from worker threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/http_types.h"
+#include "common/status.h"
+
+namespace orch {
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: pick a free port; see HttpServer::port()
+  std::size_t body_limit = 1 << 20;
+  std::chrono::milliseconds read_timeout{10'000};
+  int io_threads = 1;
+  // Handlers may block (blocking queries hold a worker for up to their wait).
+  int worker_threads = 32;
+  std::size_t max_connections = 1024;
+  std::string name = "http";  // for log lines
+};
+
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+  // Binds and starts serving; fails if the address cannot be bound.
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   HttpHandler handler);
+  virtual uint16_t port() const = 0;
+  // Stops accepting, lets in-flight requests finish for up to `grace`, then
+  // closes every connection and joins all threads. Idempotent.
+  virtual void Shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(2000)) = 0;
+};
+
+}  // namespace orch

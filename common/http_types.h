@@ -1,0 +1,54 @@
+// Plain HTTP request/response values shared by the server frame, the router
+// and the client. No Beast or curl types leak through here, so handlers and
+// their tests compile fast and run without sockets.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace orch {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: "/v1/jobs?index=3"
+  std::string path;    // decoded path without the query: "/v1/jobs"
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string remote;  // "127.0.0.1:51234"
+
+  // Value of query parameter `name`, or `fallback`.
+  std::string Query(const std::string& name, const std::string& fallback = "") const;
+  std::string Header(const std::string& lower_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // Value of header `name` (case-insensitive), or "".
+  std::string Header(std::string_view name) const;
+
+  static HttpResponse Json(int status, std::string body);
+  static HttpResponse Error(const Status& status);
+  static HttpResponse Error(int http_status, const Status& status);
+};
+
+// The HTTP status that represents a Status code (400, 404, 409, 503, ...).
+int HttpStatusFor(StatusCode code);
+
+// Splits "/a/b?x=1&y=%20" into the decoded path and query parameters.
+// Returns InvalidArgument on bad percent-encoding.
+Status ParseTarget(std::string_view target, std::string* path,
+                   std::map<std::string, std::string>* query);
+
+std::string UrlEncode(std::string_view s);
+
+}  // namespace orch

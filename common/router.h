@@ -1,0 +1,37 @@
+// Router: a pure function from request to response. Routes are a method and
+// a path pattern whose `{name}` segments capture path parameters. An unknown
+// path answers 404, a known path with another method 405 (with Allow).
+// Thread safety: Add() before serving; Handle() is const and thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/http_types.h"
+
+namespace orch {
+
+using PathParams = std::map<std::string, std::string>;
+using RouteHandler = std::function<HttpResponse(const HttpRequest&, const PathParams&)>;
+
+class Router {
+ public:
+  void Add(std::string method, std::string pattern, RouteHandler handler);
+  HttpResponse Handle(const HttpRequest& req) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{id}" marks a parameter
+    RouteHandler handler;
+  };
+  static bool Match(const Route& route, const std::vector<std::string>& parts, PathParams* params);
+  std::vector<Route> routes_;
+};
+
+// Splits "/v1/jobs/x" into {"v1","jobs","x"}; a trailing slash is ignored.
+std::vector<std::string> SplitPath(const std::string& path);
+
+}  // namespace orch

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package that orch's build, tests and demo need.
+# Idempotent: safe to run again; does nothing when all packages are present.
+# Must run as root (or with sudo available) on Debian 12.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost1.81-dev libboost-program-options1.81-dev
+  libprotobuf-dev protobuf-compiler
+  libsqlite3-dev sqlite3
+  libcurl4-openssl-dev curl
+  libcgroup-dev cgroup-tools
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  libssl-dev libsystemd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2 procps psmisc busybox-static
+)
+# Optional: a real dockerd for integration tests and etcd for the Raft benchmark.
+OPTIONAL=(docker.io etcd-server etcd-client)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}" ${ORCH_SETUP_OPTIONAL:+"${OPTIONAL[@]}"}; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
