@@ -37,6 +37,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoWrite(HttpResponse resp);
   void OnWrite(bool keep_alive, beast::error_code ec, std::size_t bytes);
   void Finish();
+  void MarkDone();
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -44,6 +45,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<http::response<http::string_body>> res_;
   ServerImpl* server_;
   std::string remote_;
+  bool handling_ = false;  // a request is with the handler or being answered
 };
 
 class ServerImpl : public HttpServer {
@@ -76,6 +78,7 @@ class ServerImpl : public HttpServer {
 
   void Run() {
     DoAccept();
+    work_.emplace(asio::make_work_guard(ioc_));
     for (int i = 0; i < std::max(1, opts_.io_threads); ++i) {
       threads_.emplace_back([this] { ioc_.run(); });
     }
@@ -91,6 +94,7 @@ class ServerImpl : public HttpServer {
     });
     // Let requests in flight finish, then close what is left.
     auto deadline = std::chrono::steady_clock::now() + grace;
+    spdlog::debug("{}: shutting down with {} requests in flight", opts_.name, in_flight_.load());
     while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -102,8 +106,11 @@ class ServerImpl : public HttpServer {
       }
     }
     for (auto& s : open) s->Close();
+    // Handlers still running past the grace period finish (their answers go
+    // nowhere); then the io threads run out of work and return. Until the
+    // workers are done the guard keeps the io threads alive to write answers.
     workers_.join();
-    ioc_.stop();
+    work_.reset();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -124,10 +131,11 @@ class ServerImpl : public HttpServer {
         spdlog::error("{}: handler for {} {} threw: {}", opts_.name, req.method, req.path, e.what());
         resp = HttpResponse::Error(Status::Internal("internal error"));
       }
-      done(std::move(resp));
-      --in_flight_;
+      done(std::move(resp));  // RequestDone() follows once the answer is written
     });
   }
+
+  void RequestDone() { --in_flight_; }
 
   void Forget(Session* s) {
     std::lock_guard lock(mu_);
@@ -173,6 +181,7 @@ class ServerImpl : public HttpServer {
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   asio::thread_pool workers_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopped_{false};
   std::atomic<int> in_flight_{0};
@@ -246,6 +255,7 @@ void Session::Dispatch() {
   if (!st.ok()) return DoWrite(HttpResponse::Error(st));
   // The handler may block; no read timeout while it runs.
   stream_.expires_never();
+  handling_ = true;
   server_->Handle(std::move(req), [self = shared_from_this()](HttpResponse resp) {
     asio::post(self->stream_.get_executor(),
                [self, resp = std::move(resp)]() mutable { self->DoWrite(std::move(resp)); });
@@ -270,13 +280,22 @@ void Session::DoWrite(HttpResponse resp) {
                     beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
 }
 
+void Session::MarkDone() {
+  if (handling_) {
+    handling_ = false;
+    server_->RequestDone();
+  }
+}
+
 void Session::OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
   res_.reset();
+  MarkDone();
   if (ec || !keep_alive) return Finish();
   DoRead();
 }
 
 void Session::Finish() {
+  MarkDone();
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.close();

@@ -1,5 +1,7 @@
 #include "api/client/client.h"
 
+#include <charconv>
+
 #include "common/http_types.h"
 #include "common/json.h"
 
@@ -70,7 +72,12 @@ Result<Indexed<T>> OrchClient::GetIndexed(const std::string& path, const QueryOp
   Indexed<T> out;
   ORCH_RETURN_IF_ERROR(FromJson(resp.body, &out.value));
   std::string idx = resp.Header("X-Orch-Index");
-  if (!idx.empty()) out.index = std::stoull(idx);
+  if (!idx.empty()) {
+    auto [end, ec] = std::from_chars(idx.data(), idx.data() + idx.size(), out.index);
+    if (ec != std::errc() || end != idx.data() + idx.size()) {
+      return Status::Internal("GET " + path + ": bad X-Orch-Index header \"" + idx + "\"");
+    }
+  }
   return out;
 }
 

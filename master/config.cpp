@@ -1,0 +1,66 @@
+#include "master/config.h"
+
+#include "common/document.h"
+#include "common/net.h"
+
+namespace orch::master {
+
+namespace {
+// A CLI11 option taking a duration such as "10s" into `out`.
+void AddDuration(CLI::App& app, const std::string& name, std::chrono::milliseconds* out,
+                 const std::string& help) {
+  app.add_option_function<std::string>(
+         name,
+         [out, name](const std::string& v) {
+           auto d = ParseDuration(v);
+           if (!d.ok()) throw CLI::ValidationError(name, d.status().message());
+           *out = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+         },
+         help)
+      ->default_str(std::to_string(out->count()) + "ms");
+}
+}  // namespace
+
+void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
+  app.add_option("--id", cfg->id, "This master's member id")->capture_default_str();
+  app.add_option("--data-dir", cfg->data_dir, "Folder for state.db and raft.db (required unless --dev)");
+  app.add_option("--http", cfg->http, "REST API listen address host:port")->capture_default_str();
+  app.add_option("--raft", cfg->raft, "Raft peer listen address host:port")->capture_default_str();
+  app.add_option("--peers", cfg->peers, "Initial voters: id=host:port,... (includes this master)");
+  app.add_option("--join", cfg->join, "http://HOST:PORT of a member, to start as a new empty member");
+  app.add_option("--log-level", cfg->log_level, "trace|debug|info|warn|error")->capture_default_str();
+  app.add_flag("--dev", cfg->dev,
+               "Run one master with an agent in the same process (exec driver, data in a temporary "
+               "folder unless --data-dir)");
+  app.add_option("--body-limit", cfg->body_limit, "Largest request body in bytes")->capture_default_str();
+  AddDuration(app, "--heartbeat-interval", &cfg->heartbeat_interval, "How often agents heartbeat");
+  AddDuration(app, "--heartbeat-ttl", &cfg->heartbeat_ttl, "Silence after which a node is marked down");
+  app.set_config("--config", "", "Read flags from an INI/TOML file (keys as flag names)");
+}
+
+Status ValidateMasterConfig(const MasterConfig& cfg) {
+  if (cfg.id.empty()) return Status::InvalidArgument("--id: must not be empty");
+  if (cfg.data_dir.empty() && !cfg.dev) return Status::InvalidArgument("--data-dir: is required");
+  ORCH_RETURN_IF_ERROR(ParseHostPort(cfg.http).status().WithContext("--http"));
+  ORCH_RETURN_IF_ERROR(ParseHostPort(cfg.raft).status().WithContext("--raft"));
+  if (!cfg.peers.empty()) {
+    auto peers = ParsePeers(cfg.peers);
+    if (!peers.ok()) return peers.status().WithContext("--peers");
+    bool self = false;
+    for (const auto& [id, hp] : *peers) self |= id == cfg.id;
+    if (!self) return Status::InvalidArgument("--peers: does not include this master's --id " + cfg.id);
+    if (peers->size() > 1) {
+      return Status::InvalidArgument(
+          "--peers: this build runs a single master; multi-master Raft clusters are not available yet");
+    }
+  }
+  if (!cfg.join.empty()) {
+    return Status::InvalidArgument("--join: joining a cluster needs Raft, which this build does not have yet");
+  }
+  if (cfg.heartbeat_interval.count() <= 0 || cfg.heartbeat_ttl <= cfg.heartbeat_interval) {
+    return Status::InvalidArgument("--heartbeat-ttl: must be longer than --heartbeat-interval");
+  }
+  return Status::Ok();
+}
+
+}  // namespace orch::master

@@ -1,0 +1,32 @@
+// The master's configuration: flags (DESIGN.md section 7) and, with
+// --config FILE, the same keys from an INI/TOML file (CLI11's config format).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "common/status.h"
+
+namespace orch::master {
+
+struct MasterConfig {
+  std::string id = "m1";
+  std::string data_dir;
+  std::string http = "127.0.0.1:4646";
+  std::string raft = "127.0.0.1:4647";
+  std::string peers;  // "m1=127.0.0.1:4647,m2=...": the initial voters
+  std::string join;   // "http://HOST:PORT" of a member, for a new master
+  std::string log_level = "info";
+  bool dev = false;
+  std::size_t body_limit = 1 << 20;
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds heartbeat_ttl{10'000};
+};
+
+void AddMasterFlags(CLI::App& app, MasterConfig* cfg);
+// Checks values that CLI11 cannot (addresses, peers containing this id).
+Status ValidateMasterConfig(const MasterConfig& cfg);
+
+}  // namespace orch::master

@@ -1,0 +1,107 @@
+#include "master/controllers/node_liveness.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "common/ids.h"
+
+namespace orch::master {
+
+void NodeLiveness::Start() {
+  stop_ = false;
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      CheckOnce();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+}
+
+void NodeLiveness::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+Status NodeLiveness::Heartbeat(const std::string& node_id, const v1::NodeLoad& load) {
+  auto node = store_->GetNode(node_id);
+  if (!node.ok()) return node.status();
+  {
+    std::lock_guard lock(mu_);
+    seen_[node_id] = Seen{clock_->Steady(), clock_->NowMs(), load};
+  }
+  if (node->status() == v1::Node::DOWN && log_->IsLeader()) {
+    return ProposeStatus(node_id, v1::Node::READY, "heartbeat received again");
+  }
+  return Status::Ok();
+}
+
+v1::NodeLoad NodeLiveness::Load(const std::string& node_id) const {
+  std::lock_guard lock(mu_);
+  auto it = seen_.find(node_id);
+  return it == seen_.end() ? v1::NodeLoad() : it->second.load;
+}
+
+int64_t NodeLiveness::LastHeartbeatMs(const std::string& node_id) const {
+  std::lock_guard lock(mu_);
+  auto it = seen_.find(node_id);
+  return it == seen_.end() ? 0 : it->second.wall_ms;
+}
+
+void NodeLiveness::CheckOnce() {
+  if (!log_->IsLeader()) {
+    std::lock_guard lock(mu_);
+    was_leader_ = false;
+    return;
+  }
+  auto now = clock_->Steady();
+  std::vector<std::string> expired;
+  {
+    std::lock_guard lock(mu_);
+    if (!was_leader_) {
+      // A new leader has heard no heartbeats yet: give every node a full TTL.
+      was_leader_ = true;
+      leader_since_ = now;
+    }
+    for (const auto& n : store_->ListNodes()) {
+      if (n.status() != v1::Node::READY) continue;
+      auto it = seen_.find(n.id());
+      auto last = it == seen_.end() ? leader_since_ : std::max(it->second.at, leader_since_);
+      if (now - last > ttl_) expired.push_back(n.id());
+    }
+  }
+  for (const auto& id : expired) {
+    auto st = ProposeStatus(id, v1::Node::DOWN,
+                            "no heartbeat for " + std::to_string(ttl_.count()) + "ms");
+    if (!st.ok()) spdlog::warn("node {}: cannot mark down: {}", ShortId(id), st.ToString());
+  }
+}
+
+Status NodeLiveness::ProposeStatus(const std::string& node_id, v1::Node::Status status,
+                                   const std::string& why) {
+  v1::Command cmd;
+  cmd.set_time_ms(clock_->NowMs());
+  auto* c = cmd.mutable_node_status();
+  c->set_node_id(node_id);
+  c->set_status(status);
+  if (status == v1::Node::DOWN) {
+    std::set<std::string> jobs;
+    for (const auto& a : store_->ListAllocations("", node_id)) {
+      if (IsLive(a)) jobs.insert(a.job_id());
+    }
+    for (const auto& job : jobs) {
+      auto* e = c->add_evals();
+      e->set_id(NewUuid());
+      e->set_job_id(job);
+      e->set_node_id(node_id);
+      e->set_triggered_by(v1::Evaluation::NODE_UPDATE);
+    }
+  }
+  auto index = log_->Propose(cmd, std::chrono::seconds(5));
+  if (!index.ok()) return index.status();
+  spdlog::info("node {}: {}, marking {} (index {})", ShortId(node_id), why,
+               v1::Node::Status_Name(status), *index);
+  return Status::Ok();
+}
+
+}  // namespace orch::master

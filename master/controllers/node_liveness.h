@@ -1,0 +1,64 @@
+// NodeLiveness: heartbeats are tracked in memory on the leader (as Nomad
+// does: they do not go through the log); a node silent for its TTL is
+// proposed DOWN, its allocations become lost and its jobs are re-evaluated.
+// A heartbeat from a down node brings it back READY.
+// Thread safety: thread-safe; owns one thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "master/log/replicated_log.h"
+#include "master/state/state_store.h"
+#include "orch/v1/types.pb.h"
+
+namespace orch::master {
+
+class NodeLiveness {
+ public:
+  NodeLiveness(StateStore* store, ReplicatedLog* log, Clock* clock, std::chrono::milliseconds ttl)
+      : store_(store), log_(log), clock_(clock), ttl_(ttl) {}
+  ~NodeLiveness() { Stop(); }
+  NodeLiveness(const NodeLiveness&) = delete;
+  NodeLiveness& operator=(const NodeLiveness&) = delete;
+
+  void Start();
+  void Stop();
+
+  // Records a heartbeat; returns NotFound for an unknown node.
+  Status Heartbeat(const std::string& node_id, const v1::NodeLoad& load);
+  // The last load a node reported to this master (zero if none).
+  v1::NodeLoad Load(const std::string& node_id) const;
+  int64_t LastHeartbeatMs(const std::string& node_id) const;
+
+  std::chrono::milliseconds ttl() const { return ttl_; }
+
+  // One pass of the TTL check. Exposed for tests.
+  void CheckOnce();
+
+ private:
+  Status ProposeStatus(const std::string& node_id, v1::Node::Status status, const std::string& why);
+
+  struct Seen {
+    std::chrono::steady_clock::time_point at;
+    int64_t wall_ms = 0;
+    v1::NodeLoad load;
+  };
+  StateStore* store_;
+  ReplicatedLog* log_;
+  Clock* clock_;
+  std::chrono::milliseconds ttl_;
+  mutable std::mutex mu_;
+  std::map<std::string, Seen> seen_;
+  std::chrono::steady_clock::time_point leader_since_{};
+  bool was_leader_ = false;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace orch::master

@@ -1,0 +1,317 @@
+#include "master/http/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "common/document.h"
+#include "common/ids.h"
+#include "common/json.h"
+#include "master/validation.h"
+#include "orch/v1/api.pb.h"
+
+namespace orch::master {
+namespace {
+
+struct ReadOptions {
+  uint64_t index = 0;
+  std::chrono::milliseconds wait{0};
+  bool blocking = false;  // index > 0 or wait given: answer only past index
+  bool stale = false;
+};
+
+Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& d) {
+  ReadOptions o;
+  std::string idx = req.Query("index");
+  if (!idx.empty()) {
+    auto [p, ec] = std::from_chars(idx.data(), idx.data() + idx.size(), o.index);
+    if (ec != std::errc() || p != idx.data() + idx.size()) {
+      return Status::InvalidArgument("index: expected a non-negative integer, got \"" + idx + "\"");
+    }
+  }
+  std::string wait = req.Query("wait");
+  if (!wait.empty()) {
+    auto w = ParseDuration(wait);
+    if (!w.ok()) return w.status().WithContext("wait");
+    o.wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*w), d.max_wait);
+  } else if (o.index > 0) {
+    o.wait = std::min(std::chrono::milliseconds(300'000), d.max_wait);
+  }
+  o.blocking = o.index > 0 || !wait.empty();
+  std::string stale = req.Query("stale");
+  o.stale = stale == "true" || stale == "1" || (req.query.count("stale") && stale.empty());
+  return o;
+}
+
+// Runs a read: waits per the blocking-query options, then answers `read()`
+// with the index the state was at.
+template <typename F>
+HttpResponse Read(const HttpRequest& req, const ApiDeps& d, F read) {
+  auto opts = ParseReadOptions(req, d);
+  if (!opts.ok()) return HttpResponse::Error(opts.status());
+  if (!opts->stale) {
+    Status st = d.log->ReadBarrier(std::chrono::seconds(5));
+    if (!st.ok()) return HttpResponse::Error(st);
+  }
+  uint64_t index = d.store->AppliedIndex();
+  if (opts->blocking && opts->wait.count() > 0) {
+    index = d.store->WaitForIndexAbove(opts->index, opts->wait);
+  }
+  Result<std::string> body = read();
+  if (!body.ok()) return HttpResponse::Error(body.status());
+  HttpResponse resp = HttpResponse::Json(200, std::move(*body));
+  resp.headers.emplace_back("X-Orch-Index", std::to_string(index));
+  return resp;
+}
+
+Result<uint64_t> Propose(const ApiDeps& d, v1::Command cmd) {
+  cmd.set_time_ms(d.clock->NowMs());
+  return d.log->Propose(cmd, d.write_timeout);
+}
+
+void OverlayLiveness(const ApiDeps& d, v1::Node* n) {
+  if (d.liveness == nullptr) return;
+  *n->mutable_load() = d.liveness->Load(n->id());
+  int64_t hb = d.liveness->LastHeartbeatMs(n->id());
+  if (hb > n->last_heartbeat_ms()) n->set_last_heartbeat_ms(hb);
+}
+
+HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
+  v1::Job job;
+  Status st = ParseDocument(req.body, &job);
+  if (st.ok()) st = ValidateJob(&job);
+  if (!st.ok()) {
+    spdlog::info("job rejected from {}: {}", req.remote, st.message());
+    return HttpResponse::Error(st);
+  }
+  v1::Command cmd;
+  auto* c = cmd.mutable_register_job();
+  *c->mutable_job() = job;
+  c->mutable_eval()->set_id(NewUuid());
+  c->mutable_eval()->set_job_id(job.id());
+  c->mutable_eval()->set_triggered_by(v1::Evaluation::JOB_REGISTER);
+  auto index = Propose(d, cmd);
+  if (!index.ok()) return HttpResponse::Error(index.status());
+  spdlog::info("job {}: submitted (eval {}, index {})", job.id(), ShortId(c->eval().id()), *index);
+  v1::SubmitJobResponse resp;
+  resp.set_job_id(job.id());
+  resp.set_eval_id(c->eval().id());
+  resp.set_index(*index);
+  return HttpResponse::Json(200, ToJson(resp));
+}
+
+HttpResponse StopJob(const HttpRequest&, const PathParams& p, const ApiDeps& d) {
+  const std::string& id = p.at("id");
+  auto job = d.store->GetJob(id);
+  if (!job.ok()) return HttpResponse::Error(job.status());
+  v1::Command cmd;
+  auto* c = cmd.mutable_deregister_job();
+  c->set_job_id(id);
+  c->mutable_eval()->set_id(NewUuid());
+  c->mutable_eval()->set_job_id(id);
+  c->mutable_eval()->set_triggered_by(v1::Evaluation::JOB_DEREGISTER);
+  auto index = Propose(d, cmd);
+  if (!index.ok()) return HttpResponse::Error(index.status());
+  spdlog::info("job {}: stop requested (eval {}, index {})", id, ShortId(c->eval().id()), *index);
+  v1::StopJobResponse resp;
+  resp.set_job_id(id);
+  resp.set_eval_id(c->eval().id());
+  resp.set_index(*index);
+  return HttpResponse::Json(200, ToJson(resp));
+}
+
+Result<std::string> JobDetail(const ApiDeps& d, const std::string& id) {
+  ORCH_ASSIGN_OR_RETURN(v1::Job job, d.store->GetJob(id));
+  v1::JobDetail out;
+  *out.mutable_job() = job;
+  for (auto& a : d.store->ListAllocations(id)) {
+    (*out.mutable_summary())[v1::Allocation::ClientStatus_Name(a.client_status())]++;
+    *out.add_allocations() = std::move(a);
+  }
+  for (auto& e : d.store->ListEvaluations(id)) *out.add_evaluations() = std::move(e);
+  return ToJson(out);
+}
+
+HttpResponse RegisterNode(const HttpRequest& req, const ApiDeps& d) {
+  v1::RegisterNodeRequest body;
+  Status st = ParseDocument(req.body, &body);
+  if (!st.ok()) return HttpResponse::Error(st);
+  v1::Node node = body.node();
+  if (node.id().empty()) node.set_id(NewUuid());
+  if (node.name().empty()) return HttpResponse::Error(Status::InvalidArgument("node.name: is required"));
+  if (node.capacity().cpu() <= 0 || node.capacity().memory() <= 0) {
+    return HttpResponse::Error(Status::InvalidArgument("node.capacity: cpu and memory must be positive"));
+  }
+  v1::Command cmd;
+  *cmd.mutable_register_node()->mutable_node() = node;
+  auto index = Propose(d, cmd);
+  if (!index.ok()) return HttpResponse::Error(index.status());
+  if (d.liveness) (void)d.liveness->Heartbeat(node.id(), node.load());
+  spdlog::info("node {} ({}): registered from {} (index {})", ShortId(node.id()), node.name(),
+               req.remote, *index);
+  v1::RegisterNodeResponse resp;
+  resp.set_node_id(node.id());
+  resp.set_index(*index);
+  resp.set_heartbeat_interval_ms(d.heartbeat_interval.count());
+  resp.set_heartbeat_ttl_ms(d.liveness ? d.liveness->ttl().count() : 0);
+  return HttpResponse::Json(200, ToJson(resp));
+}
+
+HttpResponse Heartbeat(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
+  v1::HeartbeatRequest body;
+  if (!req.body.empty()) {
+    Status st = ParseDocument(req.body, &body);
+    if (!st.ok()) return HttpResponse::Error(st);
+  }
+  if (d.liveness == nullptr) return HttpResponse::Error(Status::Unavailable("liveness tracking is off"));
+  Status st = d.liveness->Heartbeat(p.at("id"), body.load());
+  if (!st.ok()) return HttpResponse::Error(st);
+  v1::HeartbeatResponse resp;
+  resp.set_index(d.store->AppliedIndex());
+  resp.set_heartbeat_ttl_ms(d.liveness->ttl().count());
+  return HttpResponse::Json(200, ToJson(resp));
+}
+
+HttpResponse UpdateAllocations(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
+  v1::UpdateAllocationsRequest body;
+  Status st = ParseDocument(req.body, &body);
+  if (!st.ok()) return HttpResponse::Error(st);
+  const std::string& node_id = p.at("id");
+  auto node = d.store->GetNode(node_id);
+  if (!node.ok()) return HttpResponse::Error(node.status());
+  v1::Command cmd;
+  auto* c = cmd.mutable_update_allocations();
+  c->set_node_id(node_id);
+  *c->mutable_updates() = body.updates();
+  auto index = Propose(d, cmd);
+  if (!index.ok()) return HttpResponse::Error(index.status());
+  for (const auto& u : body.updates()) {
+    spdlog::info("alloc {} on node {}: {}{}", ShortId(u.id()), ShortId(node_id),
+                 v1::Allocation::ClientStatus_Name(u.client_status()),
+                 u.client_description().empty() ? "" : " (" + u.client_description() + ")");
+  }
+  v1::UpdateAllocationsResponse resp;
+  resp.set_index(*index);
+  return HttpResponse::Json(200, ToJson(resp));
+}
+
+std::string AllocListJson(std::vector<v1::Allocation> allocs) {
+  v1::AllocationList out;
+  for (auto& a : allocs) *out.add_allocations() = std::move(a);
+  return ToJson(out);
+}
+
+std::string Metrics(const ApiDeps& d) {
+  std::string out;
+  auto add = [&](const std::string& name, const std::string& help, const std::string& type,
+                 const std::string& labels, double v) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    out += name + labels + " " + std::to_string(v) + "\n";
+  };
+  add("orch_state_applied_index", "Raft index of the last applied command.", "gauge", "",
+      static_cast<double>(d.store->AppliedIndex()));
+  add("orch_leader", "1 when this master leads.", "gauge", "", d.log->IsLeader() ? 1 : 0);
+  std::map<std::string, int> nodes, allocs;
+  for (const auto& n : d.store->ListNodes()) nodes[v1::Node::Status_Name(n.status())]++;
+  for (const auto& a : d.store->ListAllocations()) allocs[v1::Allocation::ClientStatus_Name(a.client_status())]++;
+  out += "# HELP orch_nodes Nodes by status.\n# TYPE orch_nodes gauge\n";
+  for (const auto& [s, c] : nodes) out += "orch_nodes{status=\"" + s + "\"} " + std::to_string(c) + "\n";
+  out += "# HELP orch_allocations Allocations by client status.\n# TYPE orch_allocations gauge\n";
+  for (const auto& [s, c] : allocs) out += "orch_allocations{status=\"" + s + "\"} " + std::to_string(c) + "\n";
+  out += "# HELP orch_jobs Jobs known.\n# TYPE orch_jobs gauge\norch_jobs " +
+         std::to_string(d.store->ListJobs().size()) + "\n";
+  return out;
+}
+
+}  // namespace
+
+void RegisterApiRoutes(Router* r, const ApiDeps& d) {
+  r->Add("GET", "/healthz", [d](const HttpRequest&, const PathParams&) {
+    return HttpResponse::Json(200, "{\"status\":\"ok\",\"leader\":" +
+                                       std::string(d.log->IsLeader() ? "true" : "false") + "}");
+  });
+  r->Add("GET", "/metrics", [d](const HttpRequest&, const PathParams&) {
+    HttpResponse resp = HttpResponse::Json(200, Metrics(d));
+    resp.content_type = "text/plain; version=0.0.4";
+    return resp;
+  });
+  r->Add("GET", "/v1/cluster/leader", [d](const HttpRequest&, const PathParams&) {
+    v1::LeaderResponse resp;
+    resp.set_leader_id(d.log->LeaderId());
+    return HttpResponse::Json(200, ToJson(resp));
+  });
+
+  // Jobs.
+  r->Add("POST", "/v1/jobs", [d](const HttpRequest& req, const PathParams&) { return SubmitJob(req, d); });
+  r->Add("GET", "/v1/jobs", [d](const HttpRequest& req, const PathParams&) {
+    return Read(req, d, [&]() -> Result<std::string> {
+      v1::JobList out;
+      for (auto& j : d.store->ListJobs()) *out.add_jobs() = std::move(j);
+      return ToJson(out);
+    });
+  });
+  r->Add("GET", "/v1/jobs/{id}", [d](const HttpRequest& req, const PathParams& p) {
+    return Read(req, d, [&] { return JobDetail(d, p.at("id")); });
+  });
+  r->Add("DELETE", "/v1/jobs/{id}",
+         [d](const HttpRequest& req, const PathParams& p) { return StopJob(req, p, d); });
+  r->Add("GET", "/v1/jobs/{id}/allocations", [d](const HttpRequest& req, const PathParams& p) {
+    return Read(req, d, [&]() -> Result<std::string> {
+      ORCH_RETURN_IF_ERROR(d.store->GetJob(p.at("id")).status());
+      return AllocListJson(d.store->ListAllocations(p.at("id")));
+    });
+  });
+
+  // Nodes.
+  r->Add("POST", "/v1/nodes/register",
+         [d](const HttpRequest& req, const PathParams&) { return RegisterNode(req, d); });
+  r->Add("GET", "/v1/nodes", [d](const HttpRequest& req, const PathParams&) {
+    return Read(req, d, [&]() -> Result<std::string> {
+      v1::NodeList out;
+      for (auto& n : d.store->ListNodes()) {
+        OverlayLiveness(d, &n);
+        *out.add_nodes() = std::move(n);
+      }
+      return ToJson(out);
+    });
+  });
+  r->Add("GET", "/v1/nodes/{id}", [d](const HttpRequest& req, const PathParams& p) {
+    return Read(req, d, [&]() -> Result<std::string> {
+      ORCH_ASSIGN_OR_RETURN(v1::Node n, d.store->GetNode(p.at("id")));
+      OverlayLiveness(d, &n);
+      return ToJson(n);
+    });
+  });
+  r->Add("POST", "/v1/nodes/{id}/heartbeat",
+         [d](const HttpRequest& req, const PathParams& p) { return Heartbeat(req, p, d); });
+  r->Add("GET", "/v1/nodes/{id}/allocations", [d](const HttpRequest& req, const PathParams& p) {
+    return Read(req, d, [&]() -> Result<std::string> {
+      ORCH_RETURN_IF_ERROR(d.store->GetNode(p.at("id")).status());
+      return AllocListJson(d.store->ListAllocations("", p.at("id")));
+    });
+  });
+  r->Add("POST", "/v1/nodes/{id}/allocations",
+         [d](const HttpRequest& req, const PathParams& p) { return UpdateAllocations(req, p, d); });
+
+  // Allocations and evaluations.
+  r->Add("GET", "/v1/allocations", [d](const HttpRequest& req, const PathParams&) {
+    return Read(req, d, [&]() -> Result<std::string> {
+      return AllocListJson(d.store->ListAllocations(req.Query("job"), req.Query("node")));
+    });
+  });
+  r->Add("GET", "/v1/allocations/{id}", [d](const HttpRequest& req, const PathParams& p) {
+    return Read(req, d, [&]() -> Result<std::string> {
+      ORCH_ASSIGN_OR_RETURN(v1::Allocation a, d.store->GetAllocation(p.at("id")));
+      return ToJson(a);
+    });
+  });
+  r->Add("GET", "/v1/evaluations", [d](const HttpRequest& req, const PathParams&) {
+    return Read(req, d, [&]() -> Result<std::string> {
+      v1::EvaluationList out;
+      for (auto& e : d.store->ListEvaluations(req.Query("job"))) *out.add_evaluations() = std::move(e);
+      return ToJson(out);
+    });
+  });
+}
+
+}  // namespace orch::master

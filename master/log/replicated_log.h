@@ -1,0 +1,40 @@
+// ReplicatedLog: how the master changes state. A command is proposed, made
+// durable (on a quorum, once Raft implements this interface), applied to the
+// StateStore in log order, and only then acknowledged. The rest of the master
+// sees nothing else of consensus.
+// Thread safety: implementations are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "orch/v1/command.pb.h"
+
+namespace orch::master {
+
+class ReplicatedLog {
+ public:
+  virtual ~ReplicatedLog() = default;
+
+  // Returns the index at which `cmd` was committed and applied locally, or
+  // the command's apply outcome if it was refused by the state machine
+  // (e.g. NotFound), or Unavailable when there is no leader to take it, or
+  // DeadlineExceeded when it could not be committed within `timeout` (it
+  // may still commit later).
+  virtual Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) = 0;
+
+  // Returns once the local state reflects every write acknowledged before the
+  // call (a linearizable read barrier).
+  virtual Status ReadBarrier(std::chrono::milliseconds timeout) = 0;
+
+  // Whether this master currently leads (schedules, tracks heartbeats).
+  virtual bool IsLeader() const = 0;
+  virtual std::string LeaderId() const = 0;
+
+  // Stops accepting proposals; pending ones fail with Unavailable.
+  virtual void Close() = 0;
+};
+
+}  // namespace orch::master

@@ -1,0 +1,89 @@
+#include "master/master.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/clock.h"
+#include "common/net.h"
+#include "common/router.h"
+#include "master/controllers/eval_worker.h"
+#include "master/controllers/node_liveness.h"
+#include "master/http/api.h"
+#include "master/log/local_log.h"
+#include "master/state/state_store.h"
+
+namespace orch::master {
+
+Master::~Master() { Shutdown(); }
+
+Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
+  ORCH_RETURN_IF_ERROR(ValidateMasterConfig(cfg));
+  std::unique_ptr<Master> m(new Master());
+  m->cfg_ = cfg;
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) return Status::Unavailable("cannot create data dir " + cfg.data_dir + ": " + ec.message());
+  // Two masters on one data dir would corrupt it: hold an exclusive lock.
+  std::string lock_path = cfg.data_dir + "/LOCK";
+  m->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (m->lock_fd_ < 0 || ::flock(m->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::FailedPrecondition("data dir " + cfg.data_dir +
+                                      " is in use by another orch-master (" + std::strerror(errno) + ")");
+  }
+  ORCH_ASSIGN_OR_RETURN(m->store_, StateStore::Open(cfg.data_dir + "/state.db"));
+  ORCH_ASSIGN_OR_RETURN(m->log_, LocalLog::Open(cfg.data_dir + "/raft.db", cfg.id, m->store_.get()));
+  Clock* clock = SystemClock::Get();
+  m->liveness_ = std::make_unique<NodeLiveness>(m->store_.get(), m->log_.get(), clock, cfg.heartbeat_ttl);
+  m->worker_ = std::make_unique<EvalWorker>(m->store_.get(), m->log_.get(), clock);
+
+  auto router = std::make_shared<Router>();
+  ApiDeps deps;
+  deps.store = m->store_.get();
+  deps.log = m->log_.get();
+  deps.liveness = m->liveness_.get();
+  deps.clock = clock;
+  deps.heartbeat_interval = cfg.heartbeat_interval;
+  RegisterApiRoutes(router.get(), deps);
+
+  ORCH_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(cfg.http));
+  HttpServerOptions opts;
+  opts.host = hp.host;
+  opts.port = hp.port;
+  opts.body_limit = cfg.body_limit;
+  opts.name = "master " + cfg.id;
+  ORCH_ASSIGN_OR_RETURN(m->http_, HttpServer::Start(opts, [router](const HttpRequest& req) {
+                          return router->Handle(req);
+                        }));
+  m->liveness_->Start();
+  m->worker_->Start();
+  spdlog::info("master {}: ready at index {}, data in {}", cfg.id, m->store_->AppliedIndex(), cfg.data_dir);
+  return m;
+}
+
+uint16_t Master::http_port() const { return http_ ? http_->port() : 0; }
+
+void Master::Shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  spdlog::info("master {}: shutting down", cfg_.id);
+  if (worker_) worker_->Stop();
+  if (liveness_) liveness_->Stop();
+  if (store_) store_->Close();  // wakes blocking queries so the server can drain
+  if (http_) http_->Shutdown();
+  if (log_) log_->Close();
+  http_.reset();
+  worker_.reset();
+  liveness_.reset();
+  log_.reset();
+  store_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
+}
+
+}  // namespace orch::master

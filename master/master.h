@@ -1,0 +1,45 @@
+// Master: one orch master process's parts wired together — state store,
+// log, controllers (scheduler worker, node liveness) and the REST server.
+// Thread safety: Start/Shutdown from one thread.
+#pragma once
+
+#include <memory>
+
+#include "common/http_server.h"
+#include "common/status.h"
+#include "master/config.h"
+
+namespace orch::master {
+
+class StateStore;
+class LocalLog;
+class EvalWorker;
+class NodeLiveness;
+
+class Master {
+ public:
+  ~Master();
+  Master(const Master&) = delete;
+  Master& operator=(const Master&) = delete;
+
+  // Opens (or creates) the data dir, replays the log and starts serving.
+  static Result<std::unique_ptr<Master>> Start(const MasterConfig& cfg);
+  // Stops serving and the controllers; closes the databases. Idempotent.
+  void Shutdown();
+
+  uint16_t http_port() const;
+
+ private:
+  Master() = default;
+
+  MasterConfig cfg_;
+  int lock_fd_ = -1;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<LocalLog> log_;
+  std::unique_ptr<NodeLiveness> liveness_;
+  std::unique_ptr<EvalWorker> worker_;
+  std::unique_ptr<HttpServer> http_;
+  bool stopped_ = false;
+};
+
+}  // namespace orch::master

@@ -1,0 +1,265 @@
+#include "master/state/state_store.h"
+
+#include <spdlog/spdlog.h>
+
+namespace orch::master {
+
+bool IsTerminal(const v1::Allocation& a) {
+  return a.client_status() == v1::Allocation::COMPLETE || a.client_status() == v1::Allocation::FAILED ||
+         a.client_status() == v1::Allocation::LOST;
+}
+
+bool IsLive(const v1::Allocation& a) {
+  return a.desired_status() == v1::Allocation::RUN && !IsTerminal(a);
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
+  ORCH_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(path));
+  std::unique_ptr<StateStore> s(new StateStore(std::move(db)));
+  ORCH_RETURN_IF_ERROR(s->CreateSchema());
+  ORCH_ASSIGN_OR_RETURN(auto stmt, s->db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
+  ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  s->applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
+  return s;
+}
+
+Status StateStore::CreateSchema() {
+  return db_->Exec(R"sql(
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS allocations (
+      id TEXT PRIMARY KEY, job_id TEXT NOT NULL, node_id TEXT NOT NULL, data BLOB NOT NULL);
+    CREATE INDEX IF NOT EXISTS allocations_by_job ON allocations(job_id);
+    CREATE INDEX IF NOT EXISTS allocations_by_node ON allocations(node_id);
+    CREATE TABLE IF NOT EXISTS evaluations (
+      id TEXT PRIMARY KEY, job_id TEXT NOT NULL, status INTEGER NOT NULL, data BLOB NOT NULL);
+    CREATE INDEX IF NOT EXISTS evaluations_by_job ON evaluations(job_id);
+  )sql");
+}
+
+uint64_t StateStore::AppliedIndex() const {
+  std::lock_guard lock(mu_);
+  return applied_;
+}
+
+uint64_t StateStore::WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return applied_ > index || closed_; });
+  return applied_;
+}
+
+void StateStore::Close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+Status StateStore::Apply(uint64_t index, const v1::Command& cmd, Status* outcome_out) {
+  std::unique_lock lock(mu_);
+  if (outcome_out) *outcome_out = Status::Ok();
+  if (index <= applied_) return Status::Ok();  // replay of an applied entry
+  sqlite::Transaction tx(db_.get());
+  ORCH_RETURN_IF_ERROR(tx.Begin());
+  Status outcome;
+  ORCH_RETURN_IF_ERROR(ApplyLocked(index, cmd, &outcome));
+  ORCH_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("INSERT INTO meta(key, value) VALUES('applied_index', ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value=excluded.value"));
+  stmt.Bind(1, static_cast<int64_t>(index));
+  ORCH_RETURN_IF_ERROR(stmt.Run());
+  ORCH_RETURN_IF_ERROR(tx.Commit());
+  applied_ = index;
+  lock.unlock();
+  cv_.notify_all();
+  if (outcome_out) *outcome_out = std::move(outcome);
+  return Status::Ok();
+}
+
+template <typename T>
+std::optional<T> StateStore::LoadOne(const char* table, const std::string& id) const {
+  auto stmt = db_->Prepare(std::string("SELECT data FROM ") + table + " WHERE id=?");
+  if (!stmt.ok()) return std::nullopt;
+  stmt->Bind(1, id);
+  auto row = stmt->Step();
+  if (!row.ok() || !*row) return std::nullopt;
+  T out;
+  if (!out.ParseFromString(stmt->Blob(0))) return std::nullopt;
+  return out;
+}
+
+template <typename T>
+std::vector<T> StateStore::LoadMany(const std::string& sql, const std::vector<std::string>& args) const {
+  std::vector<T> out;
+  auto stmt = db_->Prepare(sql);
+  if (!stmt.ok()) {
+    spdlog::error("state: {}", stmt.status().ToString());
+    return out;
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) stmt->Bind(static_cast<int>(i + 1), args[i]);
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) {
+      spdlog::error("state: {}", row.status().ToString());
+      break;
+    }
+    if (!*row) break;
+    T item;
+    if (item.ParseFromString(stmt->Blob(0))) out.push_back(std::move(item));
+  }
+  return out;
+}
+
+namespace {
+template <typename T>
+Status Put(sqlite::Db* db, const char* sql, const T& msg, const std::vector<std::string>& keys) {
+  ORCH_ASSIGN_OR_RETURN(auto stmt, db->Prepare(sql));
+  int i = 1;
+  for (const auto& k : keys) stmt.Bind(i++, k);
+  stmt.BindBlob(i, msg.SerializeAsString());
+  return stmt.Run();
+}
+}  // namespace
+
+Status StateStore::PutJob(const v1::Job& job) {
+  return Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job, {job.id()});
+}
+
+Status StateStore::PutNode(const v1::Node& node) {
+  return Put(db_.get(), "INSERT OR REPLACE INTO nodes(id, data) VALUES(?, ?)", node, {node.id()});
+}
+
+Status StateStore::PutAllocation(const v1::Allocation& a) {
+  return Put(db_.get(), "INSERT OR REPLACE INTO allocations(id, job_id, node_id, data) VALUES(?, ?, ?, ?)",
+             a, {a.id(), a.job_id(), a.node_id()});
+}
+
+Status StateStore::PutEvaluation(const v1::Evaluation& e) {
+  ORCH_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("INSERT OR REPLACE INTO evaluations(id, job_id, status, data) VALUES(?, ?, ?, ?)"));
+  stmt.Bind(1, e.id()).Bind(2, e.job_id()).Bind(3, static_cast<int64_t>(e.status()));
+  stmt.BindBlob(4, e.SerializeAsString());
+  return stmt.Run();
+}
+
+Status StateStore::DeleteRow(const char* table, const std::string& id) {
+  ORCH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(std::string("DELETE FROM ") + table + " WHERE id=?"));
+  stmt.Bind(1, id);
+  return stmt.Run();
+}
+
+void StateStore::DeriveJob(v1::Job* job) const {
+  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=?", {job->id()});
+  bool any_running = false, any_live = false;
+  for (const auto& a : allocs) {
+    if (a.job_version() != job->version()) continue;
+    any_running |= a.client_status() == v1::Allocation::RUNNING;
+    any_live |= IsLive(a);
+  }
+  if (job->stop()) {
+    job->set_status(any_live ? v1::Job::RUNNING : v1::Job::DEAD);
+  } else if (any_running) {
+    job->set_status(v1::Job::RUNNING);
+  } else if (job->type() == v1::Job::BATCH && !allocs.empty() && !any_live) {
+    job->set_status(v1::Job::DEAD);
+  } else {
+    job->set_status(v1::Job::PENDING);
+  }
+}
+
+void StateStore::DeriveNode(v1::Node* node) const {
+  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {node->id()});
+  int64_t cpu = 0, mem = 0;
+  for (const auto& a : allocs) {
+    if (!IsLive(a)) continue;
+    cpu += a.resources().cpu();
+    mem += a.resources().memory();
+  }
+  node->mutable_allocated()->set_cpu(cpu);
+  node->mutable_allocated()->set_memory(mem);
+}
+
+Result<v1::Job> StateStore::GetJob(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto job = LoadOne<v1::Job>("jobs", id);
+  if (!job) return Status::NotFound("job \"" + id + "\" not found");
+  DeriveJob(&*job);
+  return *job;
+}
+
+std::vector<v1::Job> StateStore::ListJobs() const {
+  std::lock_guard lock(mu_);
+  auto jobs = LoadMany<v1::Job>("SELECT data FROM jobs ORDER BY id", {});
+  for (auto& j : jobs) DeriveJob(&j);
+  return jobs;
+}
+
+Result<v1::Node> StateStore::GetNode(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto node = LoadOne<v1::Node>("nodes", id);
+  if (!node) return Status::NotFound("node \"" + id + "\" not found");
+  DeriveNode(&*node);
+  return *node;
+}
+
+std::vector<v1::Node> StateStore::ListNodes() const {
+  std::lock_guard lock(mu_);
+  auto nodes = LoadMany<v1::Node>("SELECT data FROM nodes ORDER BY id", {});
+  for (auto& n : nodes) DeriveNode(&n);
+  return nodes;
+}
+
+Result<v1::Allocation> StateStore::GetAllocation(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto a = LoadOne<v1::Allocation>("allocations", id);
+  if (!a) return Status::NotFound("allocation \"" + id + "\" not found");
+  return *a;
+}
+
+std::vector<v1::Allocation> StateStore::ListAllocations(const std::string& job_id,
+                                                        const std::string& node_id) const {
+  std::lock_guard lock(mu_);
+  if (!job_id.empty() && !node_id.empty()) {
+    return LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=? AND node_id=? ORDER BY id",
+                                    {job_id, node_id});
+  }
+  if (!job_id.empty()) {
+    return LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=? ORDER BY id", {job_id});
+  }
+  if (!node_id.empty()) {
+    return LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=? ORDER BY id", {node_id});
+  }
+  return LoadMany<v1::Allocation>("SELECT data FROM allocations ORDER BY id", {});
+}
+
+std::vector<v1::Evaluation> StateStore::ListEvaluations(const std::string& job_id) const {
+  std::lock_guard lock(mu_);
+  if (!job_id.empty()) {
+    return LoadMany<v1::Evaluation>("SELECT data FROM evaluations WHERE job_id=? ORDER BY rowid", {job_id});
+  }
+  return LoadMany<v1::Evaluation>("SELECT data FROM evaluations ORDER BY rowid", {});
+}
+
+std::vector<v1::Evaluation> StateStore::PendingEvaluations() const {
+  std::lock_guard lock(mu_);
+  return LoadMany<v1::Evaluation>(
+      "SELECT data FROM evaluations WHERE status=" + std::to_string(v1::Evaluation::PENDING) +
+          " ORDER BY rowid",
+      {});
+}
+
+// apply.cpp uses the loaders too.
+template std::optional<v1::Job> StateStore::LoadOne<v1::Job>(const char*, const std::string&) const;
+template std::optional<v1::Node> StateStore::LoadOne<v1::Node>(const char*, const std::string&) const;
+template std::optional<v1::Allocation> StateStore::LoadOne<v1::Allocation>(const char*,
+                                                                          const std::string&) const;
+template std::optional<v1::Evaluation> StateStore::LoadOne<v1::Evaluation>(const char*,
+                                                                          const std::string&) const;
+template std::vector<v1::Allocation> StateStore::LoadMany<v1::Allocation>(
+    const std::string&, const std::vector<std::string>&) const;
+template std::vector<v1::Evaluation> StateStore::LoadMany<v1::Evaluation>(
+    const std::string&, const std::vector<std::string>&) const;
+
+}  // namespace orch::master

@@ -1,0 +1,101 @@
+// StateStore: the cluster state as a SQLite database (state.db) whose tables
+// are the data model. It changes only by Apply(index, command), called in log
+// order; each apply is one transaction that also records the applied index,
+// so a restart resumes exactly and replaying an applied entry does nothing.
+//
+// Reads see the last applied state. WaitForIndex lets blocking queries sleep
+// until state past a given index exists.
+// Thread safety: all methods are thread-safe (one mutex around the
+// connection; applies are serialised by the log anyway).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "master/state/sqlite.h"
+#include "orch/v1/command.pb.h"
+#include "orch/v1/types.pb.h"
+
+namespace orch::master {
+
+class StateStore {
+ public:
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& path);
+
+  // Applies `cmd` committed at `index`. An index at or below AppliedIndex()
+  // is skipped (replay). `*outcome` (when given) receives the command's
+  // outcome for the proposer (e.g. a plan rejected for lack of room); the
+  // state and the applied index advance either way. A returned error means
+  // the database failed (disk full, I/O) and nothing was applied.
+  Status Apply(uint64_t index, const v1::Command& cmd, Status* outcome = nullptr);
+
+  uint64_t AppliedIndex() const;
+
+  // Returns once AppliedIndex() > index, or `timeout` passed, or Close().
+  // Returns AppliedIndex() at that moment.
+  uint64_t WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout);
+
+  // Wakes every waiter; later waits return at once.
+  void Close();
+
+  // Reads. Jobs and nodes carry derived fields (job status, node allocated).
+  Result<v1::Job> GetJob(const std::string& id) const;
+  std::vector<v1::Job> ListJobs() const;
+  Result<v1::Node> GetNode(const std::string& id) const;
+  std::vector<v1::Node> ListNodes() const;
+  Result<v1::Allocation> GetAllocation(const std::string& id) const;
+  // Filtered by job or node when not empty.
+  std::vector<v1::Allocation> ListAllocations(const std::string& job_id = "",
+                                              const std::string& node_id = "") const;
+  std::vector<v1::Evaluation> ListEvaluations(const std::string& job_id = "") const;
+  std::vector<v1::Evaluation> PendingEvaluations() const;
+
+ private:
+  explicit StateStore(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
+  Status CreateSchema();
+
+  // All below REQUIRE mu_ held.
+  Status ApplyLocked(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyRegisterJob(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyDeregisterJob(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyRegisterNode(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyNodeStatus(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyPlan(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status UnblockEvaluations(uint64_t index);
+
+  template <typename T>
+  std::optional<T> LoadOne(const char* table, const std::string& id) const;
+  template <typename T>
+  std::vector<T> LoadMany(const std::string& sql, const std::vector<std::string>& args) const;
+  Status PutJob(const v1::Job& job);
+  Status PutNode(const v1::Node& node);
+  Status PutAllocation(const v1::Allocation& alloc);
+  Status PutEvaluation(const v1::Evaluation& eval);
+  Status DeleteRow(const char* table, const std::string& id);
+  void DeriveJob(v1::Job* job) const;
+  void DeriveNode(v1::Node* node) const;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unique_ptr<sqlite::Db> db_;
+  uint64_t applied_ = 0;
+  bool closed_ = false;
+};
+
+// An allocation whose client status is complete, failed or lost.
+bool IsTerminal(const v1::Allocation& a);
+// Runs or will run: desired RUN and not terminal.
+bool IsLive(const v1::Allocation& a);
+
+}  // namespace orch::master

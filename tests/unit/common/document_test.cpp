@@ -1,0 +1,103 @@
+#include "common/document.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+#include "orch/v1/types.pb.h"
+
+namespace orch {
+namespace {
+
+constexpr const char* kJobYaml = R"(
+id: web
+type: service
+groups:
+  - name: web
+    count: 3
+    network: { ports: [ { name: http } ] }
+    tasks:
+      - name: server
+        driver: exec
+        command: /bin/busybox
+        args: [httpd, -f, -p, "${PORT_http}", 8080]
+        env: { MODE: prod, LEVEL: 3 }
+        resources: { cpu: 100, memory: 64 }
+        service: { name: web, port: http, strategy: round-robin, listen: 8080 }
+        check: { type: http, path: /, interval: 1s, timeout: 250ms }
+)";
+
+TEST(DocumentTest, YamlJobFileMapsOntoTheProto) {
+  v1::Job job;
+  ASSERT_TRUE(ParseDocument(kJobYaml, &job).ok());
+  EXPECT_EQ(job.id(), "web");
+  EXPECT_EQ(job.type(), v1::Job::SERVICE);
+  ASSERT_EQ(job.groups_size(), 1);
+  const auto& g = job.groups(0);
+  EXPECT_EQ(g.count(), 3);
+  EXPECT_EQ(g.network().ports(0).name(), "http");
+  const auto& t = g.tasks(0);
+  EXPECT_EQ(t.args_size(), 5);
+  EXPECT_EQ(t.args(3), "${PORT_http}");
+  EXPECT_EQ(t.args(4), "8080");  // an unquoted number in a string list stays a string
+  EXPECT_EQ(t.env().at("LEVEL"), "3");
+  EXPECT_EQ(t.resources().cpu(), 100);
+  EXPECT_EQ(t.service().strategy(), v1::Service::ROUND_ROBIN);
+  EXPECT_EQ(t.check().type(), v1::HealthCheck::HTTP);
+  EXPECT_EQ(t.check().interval().seconds(), 1);
+  EXPECT_EQ(t.check().timeout().nanos(), 250'000'000);
+}
+
+TEST(DocumentTest, JsonBodyParsesTheSameWay) {
+  v1::Job from_yaml, from_json;
+  ASSERT_TRUE(ParseDocument(kJobYaml, &from_yaml).ok());
+  // Our own JSON output (upper-case enums, int64 as strings) reads back.
+  ASSERT_TRUE(ParseDocument(ToJson(from_yaml), &from_json).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(from_yaml, from_json))
+      << from_yaml.DebugString() << "\n---\n" << from_json.DebugString();
+}
+
+struct BadCase {
+  const char* doc;
+  const char* expect;  // substring of the error message
+};
+
+class DocumentErrorTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(DocumentErrorTest, NamesTheFieldAndCause) {
+  v1::Job job;
+  Status st = ParseDocument(GetParam().doc, &job);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find(GetParam().expect), std::string::npos) << st.message();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Bad, DocumentErrorTest,
+    ::testing::Values(
+        BadCase{"id: [unclosed", "malformed document at line 1"},
+        BadCase{"{\"id\": \"x\",", "malformed document"},
+        BadCase{"id: x\ncolour: red\n", "colour: unknown field"},
+        BadCase{"groups: [ { name: g, tasks: [ { name: t, bogus: 1 } ] } ]",
+                "groups[0].tasks[0].bogus: unknown field"},
+        BadCase{"groups: [ { name: g, count: many } ]", "groups[0].count: expected an integer"},
+        BadCase{"groups: [ { name: g, count: 99999999999 } ]", "groups[0].count: \"99999999999\" is out of range"},
+        BadCase{"type: sometimes", "type: unknown value \"sometimes\" (expected one of service, batch, system)"},
+        BadCase{"groups: { name: g }", "groups: expected a list"},
+        BadCase{"groups: [ { tasks: [ { kill_timeout: soon } ] } ]", "kill_timeout: invalid duration"},
+        BadCase{"- a\n- b\n", "document: expected a mapping"},
+        BadCase{"", "empty document"}));
+
+TEST(DurationTest, ParsesGoStyleDurations) {
+  EXPECT_EQ(ParseDuration("1s")->count(), 1'000'000'000);
+  EXPECT_EQ(ParseDuration("250ms")->count(), 250'000'000);
+  EXPECT_EQ(ParseDuration("1h30m")->count(), 5'400'000'000'000);
+  EXPECT_EQ(ParseDuration("1.5s")->count(), 1'500'000'000);
+  EXPECT_EQ(ParseDuration("0")->count(), 0);
+  EXPECT_FALSE(ParseDuration("-1s").ok());
+  EXPECT_FALSE(ParseDuration("10").ok());
+  EXPECT_FALSE(ParseDuration("5 parsecs").ok());
+}
+
+}  // namespace
+}  // namespace orch

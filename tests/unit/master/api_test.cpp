@@ -1,0 +1,215 @@
+// The master's REST handlers through the router, on a real state store and
+// log in a temp dir, without sockets.
+#include "master/http/api.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/json.h"
+#include "master/controllers/eval_worker.h"
+#include "master/log/local_log.h"
+#include "orch/v1/api.pb.h"
+#include "test_util.h"
+
+namespace orch::master {
+namespace {
+
+constexpr const char* kHello = R"(
+id: hello
+type: service
+groups:
+  - name: hello
+    count: 1
+    tasks:
+      - name: say
+        driver: exec
+        command: /bin/sh
+        args: [-c, "echo hi; sleep 60"]
+        resources: { cpu: 100, memory: 32 }
+)";
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string dir = testing::TempDir("api");
+    store_ = std::move(*StateStore::Open(dir + "/state.db"));
+    log_ = std::move(*LocalLog::Open(dir + "/raft.db", "m1", store_.get()));
+    liveness_ = std::make_unique<NodeLiveness>(store_.get(), log_.get(), SystemClock::Get(),
+                                               std::chrono::seconds(10));
+    worker_ = std::make_unique<EvalWorker>(store_.get(), log_.get(), SystemClock::Get());
+    ApiDeps d;
+    d.store = store_.get();
+    d.log = log_.get();
+    d.liveness = liveness_.get();
+    d.clock = SystemClock::Get();
+    RegisterApiRoutes(&router_, d);
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "") {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    EXPECT_TRUE(ParseTarget(target, &req.path, &req.query).ok());
+    return router_.Handle(req);
+  }
+
+  std::string RegisterNode(const std::string& name) {
+    v1::RegisterNodeRequest req;
+    *req.mutable_node() = testing::SampleNode("", 4000, 4096);
+    req.mutable_node()->set_name(name);
+    auto resp = Call("POST", "/v1/nodes/register", ToJson(req));
+    EXPECT_EQ(resp.status, 200) << resp.body;
+    v1::RegisterNodeResponse out;
+    EXPECT_TRUE(FromJson(resp.body, &out).ok());
+    return out.node_id();
+  }
+
+  void ExpectError(const HttpResponse& resp, int status, const std::string& needle) {
+    EXPECT_EQ(resp.status, status) << resp.body;
+    v1::ErrorResponse err;
+    ASSERT_TRUE(FromJson(resp.body, &err, false).ok()) << resp.body;
+    EXPECT_FALSE(err.error().code().empty());
+    EXPECT_NE(err.error().message().find(needle), std::string::npos) << err.error().message();
+  }
+
+  Router router_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<LocalLog> log_;
+  std::unique_ptr<NodeLiveness> liveness_;
+  std::unique_ptr<EvalWorker> worker_;
+};
+
+TEST_F(ApiTest, SubmittedJobIsPlacedOnARegisteredNode) {
+  std::string node = RegisterNode("n1");
+  auto resp = Call("POST", "/v1/jobs", kHello);
+  ASSERT_EQ(resp.status, 200) << resp.body;
+  v1::SubmitJobResponse sub;
+  ASSERT_TRUE(FromJson(resp.body, &sub).ok());
+  EXPECT_EQ(sub.job_id(), "hello");
+  EXPECT_FALSE(sub.eval_id().empty());
+  EXPECT_EQ(worker_->RunOnce(), 1);
+
+  auto allocs = Call("GET", "/v1/nodes/" + node + "/allocations");
+  ASSERT_EQ(allocs.status, 200);
+  EXPECT_FALSE(allocs.Header("X-Orch-Index").empty());
+  v1::AllocationList list;
+  ASSERT_TRUE(FromJson(allocs.body, &list).ok());
+  ASSERT_EQ(list.allocations_size(), 1);
+  EXPECT_EQ(list.allocations(0).job_id(), "hello");
+  EXPECT_EQ(list.allocations(0).task_group().tasks(0).command(), "/bin/sh");
+
+  v1::JobDetail detail;
+  ASSERT_TRUE(FromJson(Call("GET", "/v1/jobs/hello").body, &detail).ok());
+  EXPECT_EQ(detail.allocations_size(), 1);
+  EXPECT_EQ(detail.evaluations(0).status(), v1::Evaluation::COMPLETE);
+}
+
+TEST_F(ApiTest, NoNodeLeavesTheEvaluationBlockedUntilOneRegisters) {
+  ASSERT_EQ(Call("POST", "/v1/jobs", kHello).status, 200);
+  worker_->RunOnce();
+  v1::JobDetail detail;
+  ASSERT_TRUE(FromJson(Call("GET", "/v1/jobs/hello").body, &detail).ok());
+  EXPECT_EQ(detail.evaluations(0).status(), v1::Evaluation::BLOCKED);
+  EXPECT_NE(detail.evaluations(0).status_description().find("no nodes registered"), std::string::npos);
+  RegisterNode("late");
+  EXPECT_EQ(worker_->RunOnce(), 1);
+  ASSERT_TRUE(FromJson(Call("GET", "/v1/jobs/hello").body, &detail).ok());
+  EXPECT_EQ(detail.allocations_size(), 1);
+}
+
+TEST_F(ApiTest, BadJobsAre400AndChangeNothing) {
+  RegisterNode("n1");
+  uint64_t before = store_->AppliedIndex();
+  ExpectError(Call("POST", "/v1/jobs", "id: [oops"), 400, "malformed document");
+  ExpectError(Call("POST", "/v1/jobs", "{\"id\": \"x\""), 400, "malformed document");
+  ExpectError(Call("POST", "/v1/jobs", std::string(kHello) + "colour: red\n"), 400, "colour: unknown field");
+  ExpectError(Call("POST", "/v1/jobs", "type: service\ngroups: []\n"), 400, "id: is required");
+  std::string neg = kHello;
+  neg.replace(neg.find("count: 1"), 8, "count: -2");
+  ExpectError(Call("POST", "/v1/jobs", neg), 400, "groups[0].count: must not be negative");
+  ExpectError(Call("POST", "/v1/jobs", "id: x\ngroups: [ { name: g, count: 1 } ]"), 400,
+              "groups[0].tasks: at least one task");
+  std::string drv = kHello;
+  drv.replace(drv.find("driver: exec"), 12, "driver: qemu");
+  ExpectError(Call("POST", "/v1/jobs", drv), 400, "groups[0].tasks[0].driver: unknown driver \"qemu\"");
+  std::string zero = kHello;
+  zero.replace(zero.find("cpu: 100"), 8, "cpu: 0");
+  ExpectError(Call("POST", "/v1/jobs", zero), 400, "groups[0].tasks[0].resources.cpu: must be positive");
+  EXPECT_EQ(store_->AppliedIndex(), before);
+  EXPECT_EQ(Call("GET", "/v1/jobs").body, "{}");
+}
+
+TEST_F(ApiTest, UnknownThingsAre404) {
+  ExpectError(Call("GET", "/v1/jobs/nope"), 404, "job \"nope\" not found");
+  ExpectError(Call("DELETE", "/v1/jobs/nope"), 404, "not found");
+  ExpectError(Call("GET", "/v1/nodes/nope"), 404, "not found");
+  ExpectError(Call("POST", "/v1/nodes/nope/heartbeat", "{}"), 404, "not found");
+  ExpectError(Call("GET", "/v1/allocations/nope"), 404, "not found");
+  ExpectError(Call("GET", "/v1/nothing"), 404, "no such endpoint");
+  ExpectError(Call("PUT", "/v1/jobs"), 405, "not allowed");
+}
+
+TEST_F(ApiTest, BadQueryParametersAre400) {
+  ExpectError(Call("GET", "/v1/jobs?index=abc"), 400, "index");
+  ExpectError(Call("GET", "/v1/jobs?index=1&wait=forever"), 400, "wait");
+}
+
+TEST_F(ApiTest, BlockingQueryReturnsWhenStateMovesPastIndex) {
+  auto first = Call("GET", "/v1/jobs");
+  uint64_t index = std::stoull(first.Header("X-Orch-Index"));
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(Call("POST", "/v1/jobs", kHello).status, 200);
+  });
+  auto blocked = Call("GET", "/v1/jobs?index=" + std::to_string(index) + "&wait=30s");
+  writer.join();
+  EXPECT_GT(std::stoull(blocked.Header("X-Orch-Index")), index);
+  v1::JobList jobs;
+  ASSERT_TRUE(FromJson(blocked.body, &jobs).ok());
+  ASSERT_EQ(jobs.jobs_size(), 1);
+  // With nothing new, the wait ends and answers the same index.
+  auto idle = Call("GET", "/v1/jobs?index=" + blocked.Header("X-Orch-Index") + "&wait=50ms");
+  EXPECT_EQ(idle.Header("X-Orch-Index"), blocked.Header("X-Orch-Index"));
+}
+
+TEST_F(ApiTest, StopMarksAllocationsToStop) {
+  std::string node = RegisterNode("n1");
+  ASSERT_EQ(Call("POST", "/v1/jobs", kHello).status, 200);
+  worker_->RunOnce();
+  ASSERT_EQ(Call("DELETE", "/v1/jobs/hello").status, 200);
+  worker_->RunOnce();
+  v1::AllocationList list;
+  ASSERT_TRUE(FromJson(Call("GET", "/v1/allocations?job=hello").body, &list).ok());
+  ASSERT_EQ(list.allocations_size(), 1);
+  EXPECT_EQ(list.allocations(0).desired_status(), v1::Allocation::STOP);
+}
+
+TEST_F(ApiTest, AgentReportsUpdateAllocationStatus) {
+  std::string node = RegisterNode("n1");
+  ASSERT_EQ(Call("POST", "/v1/jobs", kHello).status, 200);
+  worker_->RunOnce();
+  auto alloc = store_->ListAllocations("hello")[0];
+  v1::UpdateAllocationsRequest req;
+  auto* u = req.add_updates();
+  u->set_id(alloc.id());
+  u->set_client_status(v1::Allocation::RUNNING);
+  auto* ts = u->add_task_states();
+  ts->set_name("say");
+  ts->set_state(v1::TaskState::RUNNING);
+  ts->set_pid(4242);
+  ASSERT_EQ(Call("POST", "/v1/nodes/" + node + "/allocations", ToJson(req)).status, 200);
+  auto after = store_->GetAllocation(alloc.id());
+  EXPECT_EQ(after->client_status(), v1::Allocation::RUNNING);
+  EXPECT_EQ(after->task_states(0).pid(), 4242);
+  EXPECT_EQ(store_->GetJob("hello")->status(), v1::Job::RUNNING);
+  // Another node cannot report on it.
+  std::string other = RegisterNode("n2");
+  u->set_client_status(v1::Allocation::FAILED);
+  ASSERT_EQ(Call("POST", "/v1/nodes/" + other + "/allocations", ToJson(req)).status, 200);
+  EXPECT_EQ(store_->GetAllocation(alloc.id())->client_status(), v1::Allocation::RUNNING);
+}
+
+}  // namespace
+}  // namespace orch::master

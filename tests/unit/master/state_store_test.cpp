@@ -1,0 +1,141 @@
+#include "master/state/state_store.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace orch::master {
+namespace {
+
+using testing::RegisterJobCmd;
+using testing::RegisterNodeCmd;
+using testing::SampleJob;
+using testing::SampleNode;
+
+v1::Command PlanCmd(const std::string& eval, const v1::Job& job, uint64_t job_modify_index,
+                    std::vector<std::pair<std::string, std::string>> place /* alloc id, node */) {
+  v1::Command cmd;
+  cmd.set_time_ms(2000);
+  auto* p = cmd.mutable_plan();
+  p->set_eval_id(eval);
+  p->set_job_id(job.id());
+  p->set_job_modify_index(job_modify_index);
+  p->set_eval_status(v1::Evaluation::COMPLETE);
+  for (const auto& [id, node] : place) {
+    auto* a = p->add_place();
+    a->set_id(id);
+    a->set_job_id(job.id());
+    a->set_group("g");
+    a->set_node_id(node);
+    a->set_name(job.id() + ".g[0]");
+    a->mutable_resources()->set_cpu(job.groups(0).tasks(0).resources().cpu());
+    a->mutable_resources()->set_memory(job.groups(0).tasks(0).resources().memory());
+  }
+  return cmd;
+}
+
+TEST(StateStoreTest, AppliedCommandsAreVisibleAndIndexed) {
+  auto store = StateStore::Open(testing::TempDir("s") + "/state.db");
+  ASSERT_TRUE(store.ok());
+  auto& s = **store;
+  EXPECT_EQ(s.AppliedIndex(), 0u);
+  ASSERT_TRUE(s.Apply(1, RegisterJobCmd(SampleJob("web", 2), "e1")).ok());
+  EXPECT_EQ(s.AppliedIndex(), 1u);
+  auto job = s.GetJob("web");
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->version(), 0u);
+  EXPECT_EQ(job->create_index(), 1u);
+  EXPECT_EQ(job->status(), v1::Job::PENDING);
+  auto evals = s.PendingEvaluations();
+  ASSERT_EQ(evals.size(), 1u);
+  EXPECT_EQ(evals[0].id(), "e1");
+  // Submitting again is a new version of the same job.
+  ASSERT_TRUE(s.Apply(2, RegisterJobCmd(SampleJob("web", 3), "e2")).ok());
+  EXPECT_EQ(s.GetJob("web")->version(), 1u);
+  EXPECT_EQ(s.GetJob("web")->create_index(), 1u);
+  EXPECT_EQ(s.GetJob("nope").status().code(), StatusCode::kNotFound);
+}
+
+TEST(StateStoreTest, ReplayOfAnAppliedIndexChangesNothing) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  ASSERT_TRUE(s->Apply(1, RegisterJobCmd(SampleJob("web", 2), "e1")).ok());
+  ASSERT_TRUE(s->Apply(1, RegisterJobCmd(SampleJob("web", 9), "e9")).ok());
+  EXPECT_EQ(s->GetJob("web")->groups(0).count(), 2);
+  EXPECT_EQ(s->ListEvaluations().size(), 1u);
+}
+
+TEST(StateStoreTest, RestartResumesAtTheAppliedIndexWithItsState) {
+  std::string path = testing::TempDir("s") + "/state.db";
+  {
+    auto s = std::move(*StateStore::Open(path));
+    ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());
+    ASSERT_TRUE(s->Apply(2, RegisterJobCmd(SampleJob("web", 1), "e1")).ok());
+  }
+  auto s = std::move(*StateStore::Open(path));
+  EXPECT_EQ(s->AppliedIndex(), 2u);
+  EXPECT_TRUE(s->GetJob("web").ok());
+  EXPECT_EQ(s->ListNodes().size(), 1u);
+}
+
+TEST(StateStoreTest, PlanThatNoLongerFitsIsRejectedAndEvalRetried) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1", 1000, 1000))).ok());
+  auto job = SampleJob("big", 1, 600, 600);
+  ASSERT_TRUE(s->Apply(2, RegisterJobCmd(job, "e1")).ok());
+  ASSERT_TRUE(s->Apply(3, RegisterJobCmd(SampleJob("other", 1, 600, 600), "e2")).ok());
+  Status outcome;
+  ASSERT_TRUE(s->Apply(4, PlanCmd("e2", SampleJob("other", 1, 600, 600), 3, {{"a1", "n1"}}), &outcome).ok());
+  ASSERT_TRUE(outcome.ok()) << outcome.ToString();
+  // Plan for "big" was computed before "other" took the room: rejected.
+  ASSERT_TRUE(s->Apply(5, PlanCmd("e1", job, 2, {{"a2", "n1"}}), &outcome).ok());
+  EXPECT_EQ(outcome.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s->ListAllocations("big").size(), 0u);
+  auto pending = s->PendingEvaluations();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].id(), "e1");
+  EXPECT_EQ(s->GetNode("n1")->allocated().memory(), 600);
+}
+
+TEST(StateStoreTest, NodeDownMakesItsAllocationsLost) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());
+  auto job = SampleJob("web", 1);
+  ASSERT_TRUE(s->Apply(2, RegisterJobCmd(job, "e1")).ok());
+  ASSERT_TRUE(s->Apply(3, PlanCmd("e1", job, 2, {{"a1", "n1"}})).ok());
+  v1::Command down;
+  down.mutable_node_status()->set_node_id("n1");
+  down.mutable_node_status()->set_status(v1::Node::DOWN);
+  auto* e = down.mutable_node_status()->add_evals();
+  e->set_id("e3");
+  e->set_job_id("web");
+  ASSERT_TRUE(s->Apply(4, down).ok());
+  auto a = s->GetAllocation("a1");
+  EXPECT_EQ(a->client_status(), v1::Allocation::LOST);
+  EXPECT_EQ(a->desired_status(), v1::Allocation::STOP);
+  EXPECT_EQ(s->GetNode("n1")->status(), v1::Node::DOWN);
+  EXPECT_EQ(s->GetNode("n1")->allocated().memory(), 0);
+  EXPECT_EQ(s->PendingEvaluations().size(), 1u);
+  // A late report from the dead node does not resurrect the allocation.
+  v1::Command late;
+  late.mutable_update_allocations()->set_node_id("n1");
+  auto* u = late.mutable_update_allocations()->add_updates();
+  u->set_id("a1");
+  u->set_client_status(v1::Allocation::RUNNING);
+  ASSERT_TRUE(s->Apply(5, late).ok());
+  EXPECT_EQ(s->GetAllocation("a1")->client_status(), v1::Allocation::LOST);
+}
+
+TEST(StateStoreTest, WaitForIndexWakesOnApply) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());
+  });
+  EXPECT_EQ(s->WaitForIndexAbove(0, std::chrono::seconds(30)), 1u);
+  t.join();
+  // Nothing new: the wait times out and reports the current index.
+  EXPECT_EQ(s->WaitForIndexAbove(1, std::chrono::milliseconds(20)), 1u);
+}
+
+}  // namespace
+}  // namespace orch::master
