@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -83,6 +84,11 @@ Result<HttpResponse> HttpClient::Do(const std::string& method, const std::string
   curl_slist_free_all(hdrs);
   if (rc != CURLE_OK) {
     std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    long os_errno = 0;
+    if (rc == CURLE_COULDNT_CONNECT &&
+        curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0) {
+      why = std::strerror(static_cast<int>(os_errno));  // "Connection refused"
+    }
     std::string what = method + " " + url + (options_.unix_socket.empty() ? "" : " via " + options_.unix_socket);
     if (rc == CURLE_OPERATION_TIMEDOUT) return Status::DeadlineExceeded(what + ": " + why);
     return Status::Unavailable(what + ": " + why);

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The orch demo: installs what is missing, builds, starts a local cluster (one
+# master, two agents, exec driver) and runs the example jobs on it.
+# Interactive: leaves the cluster running until Ctrl-C. Without a terminal
+# (or with --once) it tears everything down after showing the results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ONCE=0
+[ -t 0 ] || ONCE=1
+[ "${1:-}" = "--once" ] && ONCE=1
+
+./scripts/setup.sh
+./scripts/build.sh
+BIN=${ORCH_BUILD_DIR:-build}
+
+DIR=${ORCH_DEMO_DIR:-$(mktemp -d /tmp/orch-demo-XXXXXX)}
+mkdir -p "$DIR"
+HTTP_PORT=${ORCH_DEMO_PORT:-4646}
+export ORCH_ADDR="http://127.0.0.1:$HTTP_PORT"
+ORCHCTL="$BIN/api/orchctl/orchctl"
+PIDS=()
+
+cleanup() {
+  echo
+  echo "==> stopping jobs, agents and master"
+  for job in hello countdown; do "$ORCHCTL" stop "$job" >/dev/null 2>&1 || true; done
+  sleep 1
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "==> logs and data are in $DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "==> starting master m1 on $ORCH_ADDR (data in $DIR/m1)"
+"$BIN/master/orch-master" --id m1 --data-dir "$DIR/m1" --http "127.0.0.1:$HTTP_PORT" \
+  --raft 127.0.0.1:$((HTTP_PORT + 1)) >"$DIR/m1.log" 2>&1 &
+PIDS+=($!)
+for i in 1 2; do
+  echo "==> starting agent node-$i"
+  "$BIN/agent/orch-agent" --name "node-$i" --data-dir "$DIR/node-$i" --masters "$ORCH_ADDR" \
+    --http "127.0.0.1:$((HTTP_PORT + 3 + i))" --drivers exec >"$DIR/node-$i.log" 2>&1 &
+  PIDS+=($!)
+done
+
+wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
+  local secs=$1 what=$2; shift 2
+  for ((t=0; t<secs*10; t++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "demo: timed out waiting for $what; see the logs in $DIR" >&2
+  exit 1
+}
+nodes_ready() { [ "$("$ORCHCTL" get nodes | grep -c ready)" -ge 2 ]; }
+wait_until 30 "two ready nodes" nodes_ready
+"$ORCHCTL" get nodes
+
+echo; echo "==> orchctl run -f examples/hello.yaml"
+"$ORCHCTL" run -f examples/hello.yaml
+echo "==> orchctl run -f examples/countdown.yaml"
+"$ORCHCTL" run -f examples/countdown.yaml
+
+hello_running() { "$ORCHCTL" get allocs --job hello | grep -q running; }
+countdown_done() { [ "$("$ORCHCTL" get allocs --job countdown | grep -c complete)" -ge 2 ]; }
+wait_until 30 "hello to run" hello_running
+wait_until 30 "countdown to complete" countdown_done
+
+echo; "$ORCHCTL" get jobs
+echo; "$ORCHCTL" get allocs
+echo; "$ORCHCTL" describe job hello
+echo
+echo "==> hello's output:"
+cat "$DIR"/node-*/allocs/*/greeter.stdout 2>/dev/null | head -5
+
+if [ "$ONCE" = 1 ]; then
+  echo; echo "==> demo done"
+  exit 0
+fi
+echo
+echo "The cluster is running: try  ORCH_ADDR=$ORCH_ADDR $ORCHCTL get allocs"
+echo "Press Ctrl-C to stop it."
+while true; do sleep 3600; done

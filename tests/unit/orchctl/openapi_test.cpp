@@ -1,0 +1,137 @@
+// api/openapi.yaml describes exactly the REST surface the masters serve.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+const std::string kSpecPath = std::string(ORCH_SOURCE_DIR) + "/api/openapi.yaml";
+
+class OpenApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_THROW(spec_ = YAML::LoadFile(kSpecPath)) << kSpecPath; }
+
+  // Follows a "#/components/..." reference.
+  YAML::Node Resolve(const YAML::Node& node) const {
+    if (!node["$ref"]) return node;
+    std::string ref = node["$ref"].as<std::string>();
+    EXPECT_EQ(ref.rfind("#/", 0), 0u) << ref;
+    std::vector<std::string> parts;
+    for (std::size_t pos = 2; pos <= ref.size();) {
+      std::size_t next = std::min(ref.find('/', pos), ref.size());
+      parts.push_back(ref.substr(pos, next - pos));
+      pos = next + 1;
+    }
+    return Lookup(spec_, parts, 0);
+  }
+
+  // Recursion instead of reassigning a YAML::Node, which would rewrite the
+  // node it refers to.
+  static YAML::Node Lookup(const YAML::Node& at, const std::vector<std::string>& parts,
+                           std::size_t i) {
+    if (i == parts.size() || !at) return at;
+    return Lookup(at[parts[i]], parts, i + 1);
+  }
+
+  YAML::Node spec_;
+};
+
+const std::vector<std::pair<std::string, std::string>> kOperations = {
+    {"/v1/jobs", "post"},
+    {"/v1/jobs", "get"},
+    {"/v1/jobs/{id}", "get"},
+    {"/v1/jobs/{id}", "delete"},
+    {"/v1/jobs/{id}/allocations", "get"},
+    {"/v1/nodes", "get"},
+    {"/v1/nodes/{id}", "get"},
+    {"/v1/nodes/register", "post"},
+    {"/v1/nodes/{id}/heartbeat", "post"},
+    {"/v1/nodes/{id}/allocations", "get"},
+    {"/v1/nodes/{id}/allocations", "post"},
+    {"/v1/allocations", "get"},
+    {"/v1/allocations/{id}", "get"},
+    {"/v1/evaluations", "get"},
+    {"/healthz", "get"},
+    {"/v1/cluster/leader", "get"},
+};
+
+TEST_F(OpenApiTest, IsOpenApi3) {
+  EXPECT_EQ(spec_["openapi"].as<std::string>().rfind("3.0", 0), 0u);
+}
+
+TEST_F(OpenApiTest, ListsEveryEndpointTheMastersServe) {
+  for (const auto& [path, method] : kOperations) {
+    EXPECT_TRUE(spec_["paths"][path]) << path;
+    EXPECT_TRUE(spec_["paths"][path][method]) << method << " " << path;
+  }
+}
+
+TEST_F(OpenApiTest, ListsNothingTheMastersDoNotServe) {
+  std::set<std::pair<std::string, std::string>> known(kOperations.begin(), kOperations.end());
+  for (const auto& path : spec_["paths"]) {
+    for (const auto& op : path.second) {
+      std::string method = op.first.as<std::string>();
+      if (method == "parameters") continue;
+      EXPECT_TRUE(known.count({path.first.as<std::string>(), method}))
+          << method << " " << path.first.as<std::string>();
+    }
+  }
+}
+
+TEST_F(OpenApiTest, EveryV1ReadTakesBlockingQueryParametersAndAnswersAnIndex) {
+  for (const auto& [path, method] : kOperations) {
+    // The leader is local knowledge, not state at an index.
+    if (method != "get" || path.rfind("/v1/", 0) != 0 || path == "/v1/cluster/leader") continue;
+    std::set<std::string> params;
+    YAML::Node op = spec_["paths"][path][method];
+    for (const auto& p : op["parameters"]) params.insert(Resolve(p)["name"].as<std::string>());
+    for (const char* want : {"index", "wait", "stale"}) {
+      EXPECT_TRUE(params.count(want)) << path << " lacks ?" << want;
+    }
+    EXPECT_TRUE(op["responses"]["200"]["headers"]["X-Orch-Index"]) << path;
+  }
+}
+
+TEST_F(OpenApiTest, ErrorsUseTheErrorEnvelope) {
+  YAML::Node err = spec_["components"]["schemas"]["ErrorResponse"];
+  ASSERT_TRUE(err);
+  YAML::Node inner = Resolve(err["properties"]["error"]);
+  EXPECT_TRUE(inner["properties"]["code"]);
+  EXPECT_TRUE(inner["properties"]["message"]);
+  EXPECT_TRUE(spec_["paths"]["/v1/jobs"]["post"]["responses"]["413"]);
+  EXPECT_TRUE(spec_["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"]);
+}
+
+TEST_F(OpenApiTest, EveryReferenceResolves) {
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& n,
+                                                                        const std::string& where) {
+    if (n.IsMap()) {
+      if (n["$ref"]) {
+        EXPECT_TRUE(Resolve(n)) << where << ": " << n["$ref"].as<std::string>();
+      }
+      for (const auto& kv : n) walk(kv.second, where + "/" + kv.first.as<std::string>());
+    } else if (n.IsSequence()) {
+      for (std::size_t i = 0; i < n.size(); ++i) walk(n[i], where + "/" + std::to_string(i));
+    }
+  };
+  walk(spec_, "#");
+}
+
+TEST_F(OpenApiTest, SchemasUseProtoFieldNames) {
+  YAML::Node alloc = spec_["components"]["schemas"]["Allocation"]["properties"];
+  for (const char* f : {"job_id", "node_id", "desired_status", "client_status", "task_states"}) {
+    EXPECT_TRUE(alloc[f]) << f;
+  }
+  YAML::Node status = spec_["components"]["schemas"]["AllocationClientStatus"]["enum"];
+  bool running = false;
+  for (const auto& v : status) running |= v.as<std::string>() == "RUNNING";
+  EXPECT_TRUE(running);
+}
+
+}  // namespace
