@@ -58,6 +58,7 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/allocations/{id}", "get"},
     {"/v1/evaluations", "get"},
     {"/healthz", "get"},
+    {"/metrics", "get"},
     {"/v1/cluster/leader", "get"},
 };
 

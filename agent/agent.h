@@ -1,0 +1,94 @@
+// Agent: one orch agent. Wires the drivers, the reconcile loop, the session
+// with the masters (register + heartbeat), the allocation watch, the
+// reporter and the agent's HTTP API. `orch-agent` runs one; `orch-master
+// --dev` embeds one in the master process.
+//
+// Threads: the HTTP server's, the master session's, the allocation
+// watcher's, the reporter's, the exec driver's monitor, and the reconcile
+// loop, the only one that touches the Reconciler.
+// Thread safety: Start/Shutdown from one thread; node_id()/http_port() from
+// any.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/config.h"
+#include "common/status.h"
+#include "orch/v1/types.pb.h"
+
+namespace orch {
+class HttpServer;
+class OrchClient;
+class Router;
+}  // namespace orch
+
+namespace orch::agent {
+
+class AllocWatcher;
+class ExecDriver;
+class LoadMonitor;
+class MasterSession;
+class Reconciler;
+class Reporter;
+class StateStore;
+class TaskDriver;
+
+class Agent {
+ public:
+  // Returns once the agent's HTTP API listens and its previous tasks are
+  // adopted; registration proceeds in the background, retrying with backoff
+  // until a master answers.
+  static Result<std::unique_ptr<Agent>> Start(const AgentConfig& cfg);
+  ~Agent();  // Shutdown()
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Clean stop: stops every thread and leaves the tasks running (a restarted
+  // agent adopts them); state is persisted. Idempotent.
+  void Shutdown();
+
+  std::string node_id() const { return node_id_; }
+  uint16_t http_port() const { return http_port_; }
+
+ private:
+  explicit Agent(AgentConfig cfg);
+  Status Init();
+  void ReconcileLoop();
+  void Wake();
+
+  AgentConfig cfg_;
+  std::string node_id_;
+  uint16_t http_port_ = 0;
+
+  std::unique_ptr<ExecDriver> exec_;
+  std::map<std::string, TaskDriver*> drivers_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<OrchClient> client_;
+  std::unique_ptr<LoadMonitor> load_;
+  std::unique_ptr<Reporter> reporter_;
+  std::unique_ptr<MasterSession> session_;
+  std::unique_ptr<AllocWatcher> watcher_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<HttpServer> http_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;                                 // GUARDED_BY(mu_)
+  bool wake_ = false;                                 // GUARDED_BY(mu_)
+  bool reset_reported_ = false;                       // GUARDED_BY(mu_)
+  bool session_alive_ = false;                        // GUARDED_BY(mu_)
+  std::optional<std::vector<v1::Allocation>> inbox_;  // GUARDED_BY(mu_)
+  std::thread reconcile_thread_;
+  bool shut_down_ = false;
+};
+
+}  // namespace orch::agent

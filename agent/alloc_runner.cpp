@@ -1,0 +1,262 @@
+#include "agent/alloc_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include "agent/files.h"
+#include "agent/task_env.h"
+#include "common/ids.h"
+
+namespace orch::agent {
+
+namespace {
+
+using v1::Allocation;
+using v1::TaskState;
+
+std::chrono::milliseconds KillTimeout(const v1::Task& task) {
+  auto ms = task.kill_timeout().seconds() * 1000 + task.kill_timeout().nanos() / 1'000'000;
+  return std::chrono::milliseconds(ms > 0 ? ms : 5000);
+}
+
+bool Terminal(Allocation::ClientStatus s) {
+  return s == Allocation::COMPLETE || s == Allocation::FAILED || s == Allocation::LOST;
+}
+
+void MarkFailedToStart(pb::TaskRecord* t, const std::string& why, int64_t now_ms) {
+  TaskState* s = t->mutable_state();
+  s->set_state(TaskState::DEAD);
+  s->set_failed(true);
+  s->set_exit_code(-1);
+  s->set_finished_at_ms(now_ms);
+  s->set_message("failed to start: " + why);
+}
+
+}  // namespace
+
+std::string AllocRunner::AllocDir(const std::string& data_dir, const std::string& alloc_id) {
+  return data_dir + "/allocs/" + alloc_id;
+}
+
+void AllocRunner::SetAlloc(const v1::Allocation& alloc) {
+  if (rec_.started()) {
+    v1::TaskGroup started_group = rec_.alloc().task_group();
+    *rec_.mutable_alloc() = alloc;
+    *rec_.mutable_alloc()->mutable_task_group() = std::move(started_group);
+  } else {
+    *rec_.mutable_alloc() = alloc;
+  }
+}
+
+const v1::Task* AllocRunner::FindTask(const std::string& name) const {
+  for (const auto& t : rec_.alloc().task_group().tasks()) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
+TaskDriver* AllocRunner::DriverFor(const v1::Task& task, RunnerContext& ctx) const {
+  auto it = ctx.drivers.find(task.driver().empty() ? "exec" : task.driver());
+  return it == ctx.drivers.end() ? nullptr : it->second;
+}
+
+bool AllocRunner::ShouldRestart(const pb::TaskRecord&) const { return false; }
+
+void AllocRunner::Step(Want want, RunnerContext& ctx) {
+  Refresh(ctx);
+  if (want == Want::kRun && !rec_.started() && !Terminal(rec_.client_status())) StartTasks(ctx);
+  if (want == Want::kStop || rec_.client_status() == Allocation::FAILED) StopTasks(ctx);
+  ComputeStatus(want);
+  // A task that failed in this very step leaves its siblings running: stop
+  // them now rather than on the next pass.
+  if (rec_.client_status() == Allocation::FAILED) StopTasks(ctx);
+}
+
+void AllocRunner::Refresh(RunnerContext& ctx) {
+  for (auto& t : *rec_.mutable_tasks()) {
+    if (t.state().state() != TaskState::RUNNING) continue;
+    const v1::Task* spec = FindTask(t.name());
+    TaskDriver* driver = spec ? DriverFor(*spec, ctx) : nullptr;
+    if (driver == nullptr) continue;
+    auto st = driver->Inspect(TaskId(id(), t.name()));
+    TaskState* s = t.mutable_state();
+    if (!st.ok()) {
+      // The driver lost it (e.g. its handle could not be recovered).
+      s->set_state(TaskState::DEAD);
+      s->set_failed(!t.stop_requested());
+      s->set_exit_code(-1);
+      s->set_finished_at_ms(ctx.clock->NowMs());
+      s->set_message("the driver no longer knows the task: " + st.status().message());
+      continue;
+    }
+    if (st->running()) continue;
+    s->set_state(TaskState::DEAD);
+    s->set_exit_code(st->exit_code);
+    s->set_signal(st->signal);
+    s->set_finished_at_ms(st->finished_at_ms);
+    bool clean = st->exit_known && st->exit_code == 0 && st->signal == 0;
+    s->set_failed(!t.stop_requested() && !clean);
+    if (!st->exit_known) {
+      s->set_message(st->message);
+    } else if (st->signal != 0) {
+      s->set_message(t.stop_requested() ? "stopped (" + st->message + ")" : st->message);
+    } else {
+      s->set_message("exited with code " + std::to_string(st->exit_code));
+    }
+    if (s->failed()) {
+      spdlog::warn("alloc {} task {}: {}", ShortId(id()), t.name(), s->message());
+    } else {
+      spdlog::info("alloc {} task {}: {}", ShortId(id()), t.name(), s->message());
+    }
+    if (ShouldRestart(t)) {
+      // RestartPolicy: schedule the task to start again here.
+    }
+  }
+}
+
+void AllocRunner::StartTasks(RunnerContext& ctx) {
+  const auto& alloc = rec_.alloc();
+  const auto& group = alloc.task_group();
+  rec_.set_started(true);
+  int64_t now = ctx.clock->NowMs();
+  std::string alloc_dir = AllocDir(ctx.data_dir, id());
+
+  // Ports first: every task of the group sees the same PORT_* values.
+  std::string setup_error;
+  if (!IsSafePathComponent(id())) {
+    setup_error = "allocation id is not usable as a directory name";
+  } else if (auto ports = AssignPorts(group.network(), ctx.used_ports); !ports.ok()) {
+    setup_error = ports.status().message();
+  } else {
+    rec_.clear_ports();
+    for (const auto& p : *ports) {
+      *rec_.add_ports() = p;
+      ctx.used_ports.push_back(p.value());
+    }
+  }
+  if (group.tasks().empty()) setup_error = "the task group has no tasks";
+
+  std::vector<v1::Port> ports(rec_.ports().begin(), rec_.ports().end());
+  for (const auto& task : group.tasks()) {
+    pb::TaskRecord* t = rec_.add_tasks();
+    t->set_name(task.name());
+    t->mutable_state()->set_name(task.name());
+    t->mutable_state()->set_state(TaskState::PENDING);
+    if (!setup_error.empty()) {
+      MarkFailedToStart(t, setup_error, now);
+      continue;
+    }
+    TaskDriver* driver = DriverFor(task, ctx);
+    if (driver == nullptr) {
+      MarkFailedToStart(t, "driver \"" + task.driver() + "\" is not enabled on this node", now);
+      continue;
+    }
+    if (!IsSafePathComponent(task.name())) {
+      MarkFailedToStart(t, "task name \"" + task.name() + "\" is not usable as a file name", now);
+      continue;
+    }
+    TaskEnvInput in{id(), alloc.job_id(), alloc.group(), alloc_dir, ports, ctx.task_path};
+    auto env = BuildTaskEnv(in, task);
+    TaskSpec spec;
+    spec.alloc_id = id();
+    spec.task = task.name();
+    spec.command = ExpandVars(task.command(), env);
+    spec.args = ExpandArgs(task, env);
+    spec.env.assign(env.begin(), env.end());
+    spec.task_dir = alloc_dir + "/" + task.name();
+    spec.stdout_path = spec.task_dir + ".stdout";
+    spec.stderr_path = spec.task_dir + ".stderr";
+    spec.cpu_millicores = task.resources().cpu();
+    spec.memory_mib = task.resources().memory();
+    if (Status st = MakeDirs(spec.task_dir); !st.ok()) {
+      MarkFailedToStart(t, st.message(), now);
+      continue;
+    }
+    auto handle = driver->Start(spec);
+    if (!handle.ok()) {
+      MarkFailedToStart(t, handle.status().message(), now);
+      spdlog::warn("alloc {} task {}: {}", ShortId(id()), task.name(), t->state().message());
+      continue;
+    }
+    *t->mutable_handle() = *handle;
+    TaskState* s = t->mutable_state();
+    s->set_state(TaskState::RUNNING);
+    s->set_pid(handle->pid());
+    s->set_started_at_ms(handle->started_at_ms());
+  }
+}
+
+void AllocRunner::StopTasks(RunnerContext& ctx) {
+  for (auto& t : *rec_.mutable_tasks()) {
+    if (t.stop_requested()) continue;
+    if (t.state().state() != TaskState::RUNNING) continue;
+    const v1::Task* spec = FindTask(t.name());
+    TaskDriver* driver = spec ? DriverFor(*spec, ctx) : nullptr;
+    if (driver == nullptr) continue;
+    t.set_stop_requested(true);
+    spdlog::info("alloc {} task {}: stopping ({})", ShortId(id()), t.name(),
+                 rec_.client_status() == Allocation::FAILED ? "a sibling task failed"
+                                                            : "desired status is stop");
+    Status st = driver->Stop(TaskId(id(), t.name()), KillTimeout(*spec));
+    if (!st.ok())
+      spdlog::warn("alloc {} task {}: stop: {}", ShortId(id()), t.name(), st.ToString());
+  }
+}
+
+void AllocRunner::ComputeStatus(Want want) {
+  if (Terminal(rec_.client_status()) &&
+      (rec_.client_status() != Allocation::COMPLETE || !rec_.started())) {
+    return;
+  }
+  const auto& tasks = rec_.tasks();
+  Allocation::ClientStatus status = Allocation::PENDING;
+  std::string desc = "starting";
+  int running = 0, dead_ok = 0;
+  const pb::TaskRecord* failed = nullptr;
+  bool stopped = false;
+  for (const auto& t : tasks) {
+    if (t.state().failed() && failed == nullptr) failed = &t;
+    if (t.state().state() == TaskState::RUNNING) ++running;
+    if (t.state().state() == TaskState::DEAD && !t.state().failed()) ++dead_ok;
+    stopped = stopped || t.stop_requested();
+  }
+  int n = tasks.size();
+  if (failed != nullptr) {
+    status = Allocation::FAILED;
+    desc = "task " + failed->name() + ": " + failed->state().message();
+  } else if (!rec_.started()) {
+    if (want == Want::kStop) {
+      status = Allocation::COMPLETE;
+      desc = "stopped before it started";
+    }
+  } else if (n > 0 && dead_ok == n) {
+    status = Allocation::COMPLETE;
+    desc = stopped ? "stopped as requested" : "all tasks exited successfully";
+  } else if (n > 0 && running + dead_ok == n && running > 0) {
+    status = Allocation::RUNNING;
+    desc = want == Want::kStop ? "stopping" : running == n ? "all tasks running" : "tasks running";
+  }
+  if (status != rec_.client_status()) {
+    spdlog::info("alloc {}: {} ({})", ShortId(id()), Allocation::ClientStatus_Name(status), desc);
+  }
+  rec_.set_client_status(status);
+  rec_.set_client_description(desc);
+}
+
+v1::AllocationUpdate AllocRunner::Update() const {
+  v1::AllocationUpdate u;
+  u.set_id(id());
+  u.set_client_status(rec_.client_status());
+  u.set_client_description(rec_.client_description());
+  for (const auto& t : rec_.tasks()) *u.add_task_states() = t.state();
+  for (const auto& p : rec_.ports()) *u.add_ports() = p;
+  return u;
+}
+
+bool AllocRunner::AllTasksDead() const {
+  for (const auto& t : rec_.tasks()) {
+    if (t.state().state() == TaskState::RUNNING) return false;
+  }
+  return true;
+}
+
+}  // namespace orch::agent

@@ -1,0 +1,72 @@
+// AllocRunner: one allocation on this node. It owns the allocation's
+// AllocRecord (what the masters asked for, the tasks' handles and states,
+// the ports) and closes the gap between what is wanted (run, stop, or just
+// observe) and what the drivers report, one idempotent Step at a time:
+//
+//   want run,  not started  -> assign ports, start every task of the group
+//   want stop (or vanished) -> stop every running task
+//   a task exits            -> record it (no restarts yet: see ShouldRestart)
+//   a task fails            -> the allocation FAILED, its siblings stopped
+//
+// Client status: PENDING (accepted, starting), RUNNING (all tasks run, or
+// the rest exited 0), COMPLETE (all exited 0, or stopped on request), FAILED
+// (a task exited non-zero, was killed, or could not start).
+// Thread safety: not thread-safe; owned by the reconcile loop.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "agent/drivers/driver.h"
+#include "agent_state.pb.h"
+#include "common/clock.h"
+#include "orch/v1/api.pb.h"
+
+namespace orch::agent {
+
+// What the runner needs from the agent.
+struct RunnerContext {
+  std::string data_dir;
+  std::map<std::string, TaskDriver*> drivers;  // by name ("exec")
+  Clock* clock = SystemClock::Get();
+  std::string task_path;        // PATH given to tasks ("" = a standard one)
+  std::vector<int> used_ports;  // dynamic ports other allocations hold
+};
+
+class AllocRunner {
+ public:
+  enum class Want { kRun, kStop, kObserve };
+
+  explicit AllocRunner(pb::AllocRecord record) : rec_(std::move(record)) {}
+
+  // Replaces the masters' copy (desired status, description, ...). The task
+  // group of a started allocation is kept as started.
+  void SetAlloc(const v1::Allocation& alloc);
+
+  // One pass: refresh task states from the drivers, then start or stop.
+  void Step(Want want, RunnerContext& ctx);
+
+  // The client state to report to the masters.
+  v1::AllocationUpdate Update() const;
+
+  bool AllTasksDead() const;
+  const pb::AllocRecord& record() const { return rec_; }
+  const std::string& id() const { return rec_.alloc().id(); }
+
+  static std::string AllocDir(const std::string& data_dir, const std::string& alloc_id);
+
+ private:
+  void Refresh(RunnerContext& ctx);
+  void StartTasks(RunnerContext& ctx);
+  void StopTasks(RunnerContext& ctx);
+  void ComputeStatus(Want want);
+  // Restart hook: whether an exited task should run again (RestartPolicy
+  // arrives in a later issue; never, for now).
+  bool ShouldRestart(const pb::TaskRecord& task) const;
+  TaskDriver* DriverFor(const v1::Task& task, RunnerContext& ctx) const;
+  const v1::Task* FindTask(const std::string& name) const;
+
+  pb::AllocRecord rec_;
+};
+
+}  // namespace orch::agent

@@ -1,0 +1,40 @@
+// AgentConfig: how an agent is told what to be, from flags (DESIGN.md
+// section 7), a config file (--config, CLI11's TOML/INI support) or, for
+// `orch-master --dev`, filled in by code.
+// Thread safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace orch::agent {
+
+struct AgentConfig {
+  std::string name;                     // node name; default: hostname
+  std::string data_dir;                 // required
+  std::vector<std::string> masters;     // "http://127.0.0.1:4646", ...
+  std::string http = "127.0.0.1:4650";  // agent's own HTTP (healthz, logs); port 0 = pick free
+  std::vector<std::string> drivers{"exec"};
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string log_level = "info";
+  std::map<std::string, std::string> labels;
+  int64_t cpu = 0, memory = 0;  // advertised capacity; 0 = detect from the machine
+};
+
+// Adds the agent's flags to `app`, writing into `cfg`: --name --data-dir
+// --masters --http --drivers --docker-socket --label k=v (repeatable) --cpu
+// --memory --log-level, and --config FILE.
+void AddAgentFlags(CLI::App& app, AgentConfig* cfg);
+
+// Every problem in one message, naming the flag.
+Status ValidateAgentConfig(const AgentConfig& cfg);
+
+}  // namespace orch::agent

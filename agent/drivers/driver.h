@@ -1,0 +1,101 @@
+// TaskDriver: the one interface every runtime (exec, later docker and
+// containerd) implements, in the shape of Mesos' containerizer: start,
+// stop, inspect (the "wait"), recover (adopt work after an agent restart),
+// list and stats. Logs: the exec driver writes them to files under the data
+// dir that the agent's HTTP API reads directly; a Logs() method joins here
+// with the docker driver.
+//
+// A task is named by its TaskId ("<alloc_id>/<task>"). Start returns a
+// TaskHandle the agent persists; Recover takes it back after a restart.
+// Thread safety: implementations are thread-safe; the event callback is
+// called from a driver thread and must not call back into the driver while
+// holding locks the driver may need (just wake someone up).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent_state.pb.h"
+#include "common/status.h"
+
+namespace orch::agent {
+
+inline std::string TaskId(const std::string& alloc_id, const std::string& task) {
+  return alloc_id + "/" + task;
+}
+
+// Everything needed to start one task; env and args are already expanded.
+struct TaskSpec {
+  std::string alloc_id;
+  std::string task;
+  std::string command;
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;  // the task's whole environment
+  std::string task_dir;                                  // working directory, created by the caller
+  std::string stdout_path;                               // appended to
+  std::string stderr_path;
+  int64_t cpu_millicores = 0;  // limits, for the cgroup seam
+  int64_t memory_mib = 0;
+};
+
+struct TaskStatus {
+  enum class State { kRunning, kExited };
+  State state = State::kRunning;
+  int pid = 0;
+  int64_t started_at_ms = 0;
+  // When exited:
+  bool exit_known = true;  // false: the task died while nobody watched
+  int exit_code = 0;       // -1 when killed by a signal or unknown
+  int signal = 0;          // the signal that killed it, 0 if none
+  int64_t finished_at_ms = 0;
+  std::string message;  // why, in words, when there is something to say
+  bool stop_requested = false;
+
+  bool running() const { return state == State::kRunning; }
+};
+
+struct TaskUsage {
+  std::chrono::nanoseconds cpu_time{0};  // cumulative user+system time
+  int64_t memory_bytes = 0;              // resident set size
+};
+
+class TaskDriver {
+ public:
+  virtual ~TaskDriver() = default;
+
+  virtual std::string name() const = 0;
+
+  // Starts the task. A command that cannot be run (missing, not executable,
+  // exec failure) is an error naming the cause; nothing keeps running then.
+  virtual Result<pb::TaskHandle> Start(const TaskSpec& spec) = 0;
+
+  // Asks the task to stop: SIGTERM (or the runtime's equivalent) now, a
+  // forced kill once `kill_timeout` has passed. Returns at once; the exit
+  // shows in Inspect. Stopping an exited task is a no-op.
+  virtual Status Stop(const std::string& task_id, std::chrono::milliseconds kill_timeout) = 0;
+
+  // NotFound if the driver does not track the task.
+  virtual Result<TaskStatus> Inspect(const std::string& task_id) = 0;
+
+  // Adopts a task a previous agent started, from its persisted handle. The
+  // task may have exited meanwhile; Inspect says so.
+  virtual Status Recover(const pb::TaskHandle& handle) = 0;
+
+  // Ids of every tracked task, running or exited but not yet forgotten.
+  virtual std::vector<std::string> List() = 0;
+
+  // Resource use of a running task.
+  virtual Result<TaskUsage> Stats(const std::string& task_id) = 0;
+
+  // Stops tracking an exited task (its files stay on disk).
+  virtual void Forget(const std::string& task_id) = 0;
+
+  // `cb` is called (from a driver thread) whenever a task's state changes.
+  virtual void SetEventCallback(std::function<void()> cb) = 0;
+};
+
+}  // namespace orch::agent

@@ -1,0 +1,286 @@
+#include "agent/drivers/exec_driver.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "agent/drivers/exec_launch.h"
+#include "agent/drivers/procfs.h"
+#include "common/ids.h"
+
+namespace orch::agent {
+
+namespace {
+
+std::string PathFromEnv(const std::vector<std::pair<std::string, std::string>>& env) {
+  for (const auto& [k, v] : env) {
+    if (k == "PATH") return v;
+  }
+  return "/usr/local/bin:/usr/bin:/bin";
+}
+
+std::string Describe(const TaskStatus& s) {
+  if (!s.exit_known) return "exit status unknown";
+  if (s.signal != 0) return std::string("killed by signal ") + strsignal(s.signal);
+  return "exited with code " + std::to_string(s.exit_code);
+}
+
+}  // namespace
+
+ExecDriver::ExecDriver(ExecDriverOptions options) : options_(options) {
+  monitor_ = std::thread([this] { MonitorLoop(); });
+}
+
+ExecDriver::~ExecDriver() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  monitor_.join();
+}
+
+Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
+  std::string id = TaskId(spec.alloc_id, spec.task);
+  {
+    std::lock_guard lk(mu_);
+    auto it = tasks_.find(id);
+    if (it != tasks_.end() && it->second.status.running()) {
+      return Status::AlreadyExists("task " + id + " is already running (pid " +
+                                   std::to_string(it->second.status.pid) + ")");
+    }
+  }
+  ORCH_ASSIGN_OR_RETURN(std::string path, ResolveCommand(spec.command, PathFromEnv(spec.env)));
+
+  LaunchRequest req;
+  req.path = path;
+  req.argv.push_back(spec.command);
+  req.argv.insert(req.argv.end(), spec.args.begin(), spec.args.end());
+  for (const auto& [k, v] : spec.env) req.envp.push_back(k + "=" + v);
+  req.cwd = spec.task_dir;
+  req.stdout_path = spec.stdout_path;
+  req.stderr_path = spec.stderr_path;
+  // Next to the logs, outside the task's own directory.
+  req.exit_file = spec.task_dir + ".exit";
+  ORCH_ASSIGN_OR_RETURN(LaunchResult launched, Launch(req));
+
+  pb::TaskHandle h;
+  h.set_driver(name());
+  h.set_alloc_id(spec.alloc_id);
+  h.set_task(spec.task);
+  h.set_pid(launched.task_pid);
+  h.set_shim_pid(launched.shim_pid);
+  h.set_exit_file(req.exit_file);
+  h.set_started_at_ms(options_.clock->NowMs());
+  if (auto st = ReadProcStat(launched.task_pid); st.ok()) h.set_start_ticks(st->start_ticks);
+  if (auto st = ReadProcStat(launched.shim_pid); st.ok()) h.set_shim_start_ticks(st->start_ticks);
+
+  Task t;
+  t.handle = h;
+  t.shim_is_child = true;
+  t.status.pid = launched.task_pid;
+  t.status.started_at_ms = h.started_at_ms();
+  {
+    std::lock_guard lk(mu_);
+    tasks_[id] = std::move(t);
+  }
+  spdlog::info("alloc {} task {}: started pid {} ({})", ShortId(spec.alloc_id), spec.task,
+               launched.task_pid, path);
+  return h;
+}
+
+Status ExecDriver::Stop(const std::string& task_id, std::chrono::milliseconds kill_timeout) {
+  std::lock_guard lk(mu_);
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return Status::NotFound("exec driver: no task " + task_id);
+  Task& t = it->second;
+  if (!t.status.running() || t.status.stop_requested) return Status::Ok();
+  t.status.stop_requested = true;
+  pid_t pid = t.handle.pid();
+  // Signal only the process we started, never a recycled pid.
+  if (!ProcessAlive(pid, t.handle.start_ticks())) return Status::Ok();
+  int sig = kill_timeout.count() <= 0 ? SIGKILL : SIGTERM;
+  if (kill(-pid, sig) != 0 && errno == ESRCH) kill(pid, sig);
+  if (sig == SIGKILL) {
+    t.killed = true;
+  } else {
+    t.kill_at = options_.clock->Steady() + kill_timeout;
+  }
+  spdlog::info("alloc {} task {}: sent {} to process group {}", ShortId(t.handle.alloc_id()),
+               t.handle.task(), sig == SIGKILL ? "SIGKILL" : "SIGTERM", pid);
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Result<TaskStatus> ExecDriver::Inspect(const std::string& task_id) {
+  std::lock_guard lk(mu_);
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return Status::NotFound("exec driver: no task " + task_id);
+  Poll(it->second);
+  return it->second.status;
+}
+
+Status ExecDriver::Recover(const pb::TaskHandle& h) {
+  if (h.pid() <= 0) return Status::InvalidArgument("task handle without a pid");
+  std::string id = TaskId(h.alloc_id(), h.task());
+  Task t;
+  t.handle = h;
+  t.status.pid = h.pid();
+  t.status.started_at_ms = h.started_at_ms();
+  // If this process started the shim (a driver restarted within the same
+  // process), it is still our child and must be reaped by us.
+  if (h.shim_pid() > 0) {
+    int ws;
+    pid_t r = waitpid(h.shim_pid(), &ws, WNOHANG);
+    t.shim_is_child = r == 0;
+  }
+  std::lock_guard lk(mu_);
+  tasks_[id] = std::move(t);
+  Task& tr = tasks_[id];
+  Poll(tr);
+  if (tr.status.running()) {
+    spdlog::info("alloc {} task {}: adopted running pid {}", ShortId(h.alloc_id()), h.task(),
+                 h.pid());
+  } else {
+    spdlog::info("alloc {} task {}: {} while the agent was away", ShortId(h.alloc_id()), h.task(),
+                 Describe(tr.status));
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> ExecDriver::List() {
+  std::lock_guard lk(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, t] : tasks_) out.push_back(id);
+  return out;
+}
+
+Result<TaskUsage> ExecDriver::Stats(const std::string& task_id) {
+  pb::TaskHandle h;
+  {
+    std::lock_guard lk(mu_);
+    auto it = tasks_.find(task_id);
+    if (it == tasks_.end()) return Status::NotFound("exec driver: no task " + task_id);
+    if (!it->second.status.running()) {
+      return Status::FailedPrecondition("task " + task_id + " is not running");
+    }
+    h = it->second.handle;
+  }
+  // The group leader only; a cgroup will account for all its descendants.
+  ORCH_ASSIGN_OR_RETURN(ProcStat st, ReadProcStat(h.pid()));
+  if (h.start_ticks() != 0 && st.start_ticks != h.start_ticks()) {
+    return Status::NotFound("task " + task_id + " has exited");
+  }
+  TaskUsage u;
+  int64_t ticks = static_cast<int64_t>(st.utime + st.stime);
+  u.cpu_time = std::chrono::nanoseconds(ticks * 1'000'000'000 / ClockTicksPerSecond());
+  auto rss = ReadRssBytes(h.pid());
+  u.memory_bytes = rss.ok() ? *rss : 0;
+  return u;
+}
+
+void ExecDriver::Forget(const std::string& task_id) {
+  std::lock_guard lk(mu_);
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end() || it->second.status.running()) return;
+  tasks_.erase(it);
+}
+
+void ExecDriver::SetEventCallback(std::function<void()> cb) {
+  std::lock_guard lk(mu_);
+  on_event_ = std::move(cb);
+}
+
+void ExecDriver::ReapShim(Task& t, bool block) {
+  if (!t.shim_is_child) return;
+  int ws;
+  pid_t r;
+  do {
+    r = waitpid(t.handle.shim_pid(), &ws, block ? 0 : WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r != 0) t.shim_is_child = false;  // reaped, or not ours after all
+}
+
+bool ExecDriver::Poll(Task& t) {
+  if (!t.status.running()) return false;
+  auto record = ReadExitFile(t.handle.exit_file());
+  bool exited = false;
+  if (record.ok()) {
+    exited = true;
+    t.status.exit_known = true;
+    t.status.exit_code = record->exit_code;
+    t.status.signal = record->signal;
+    t.status.finished_at_ms = record->finished_at_ms;
+    ReapShim(t, /*block=*/true);  // it exits right after writing the record
+  } else if (!ProcessAlive(t.handle.pid(), t.handle.start_ticks())) {
+    // The task is gone. Its shim writes the record right after reaping it:
+    // wait for the shim unless the shim is gone too.
+    ReapShim(t, /*block=*/false);
+    bool shim_alive =
+        t.handle.shim_pid() > 0 && ProcessAlive(t.handle.shim_pid(), t.handle.shim_start_ticks());
+    if (shim_alive) return false;
+    record = ReadExitFile(t.handle.exit_file());  // it may have just been written
+    exited = true;
+    if (record.ok()) {
+      t.status.exit_code = record->exit_code;
+      t.status.signal = record->signal;
+      t.status.finished_at_ms = record->finished_at_ms;
+    } else {
+      t.status.exit_known = false;
+      t.status.exit_code = -1;
+      t.status.finished_at_ms = options_.clock->NowMs();
+      t.status.message =
+          "the task exited while its supervisor was not running; exit status unknown";
+    }
+  } else {
+    ReapShim(t, /*block=*/false);
+    return false;
+  }
+  if (!exited) return false;
+  t.status.state = TaskStatus::State::kExited;
+  t.kill_at.reset();
+  if (t.status.stop_requested) {
+    // Leftovers of the task's process group (children that ignored TERM).
+    kill(-t.handle.pid(), SIGKILL);
+  }
+  if (t.status.message.empty() && t.status.signal != 0) {
+    t.status.message = std::string("killed by signal ") + strsignal(t.status.signal);
+  }
+  spdlog::debug("alloc {} task {}: pid {} {}", ShortId(t.handle.alloc_id()), t.handle.task(),
+                t.handle.pid(), Describe(t.status));
+  return true;
+}
+
+void ExecDriver::MonitorLoop() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    bool changed = false;
+    auto now = options_.clock->Steady();
+    for (auto& [id, t] : tasks_) {
+      if (Poll(t)) {
+        changed = true;
+        continue;
+      }
+      if (t.status.running() && t.kill_at && now >= *t.kill_at && !t.killed) {
+        t.killed = true;
+        if (ProcessAlive(t.handle.pid(), t.handle.start_ticks())) {
+          spdlog::warn("alloc {} task {}: still running after the kill timeout, sending SIGKILL",
+                       ShortId(t.handle.alloc_id()), t.handle.task());
+          kill(-t.handle.pid(), SIGKILL);
+        }
+      }
+    }
+    if (changed && on_event_) {
+      auto cb = on_event_;
+      lk.unlock();
+      cb();
+      lk.lock();
+      continue;
+    }
+    cv_.wait_for(lk, options_.poll_interval);
+  }
+}
+
+}  // namespace orch::agent

@@ -1,0 +1,68 @@
+// Launching a process under a tiny supervisor ("shim"), the low-level half
+// of the exec driver.
+//
+//   agent ──fork──> shim (own session; ignores TERM/INT/HUP)
+//                     └──fork──> task (own process group; exec's the command)
+//
+// The shim waits for the task and writes its exit status to `exit_file`
+// (written to a temporary name, then renamed), then exits. The task is
+// therefore never the agent's child: when the agent stops or crashes, the
+// shim keeps watching, and a restarted agent learns the real exit status of
+// a task that ended while it was away (the idea of Nomad's executor).
+//
+// Between fork and exec only async-signal-safe calls are made (the agent is
+// multi-threaded): every string is prepared before forking. A failure to
+// chdir or exec in the task is reported back over a close-on-exec pipe, so
+// Launch() returns a precise error instead of a task that exits 127.
+//
+// Cgroup seam: when cgroups arrive, the task joins its cgroup between fork
+// and exec (write its pid to cgroup.procs, prepared before fork), next to
+// the setpgid() call in exec_launch.cpp.
+//
+// Thread safety: Launch may be called concurrently.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace orch::agent {
+
+struct LaunchRequest {
+  std::string path;               // absolute path of the executable
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> envp;  // "NAME=value"
+  std::string cwd;
+  std::string stdout_path;  // opened for append (created 0644)
+  std::string stderr_path;
+  std::string exit_file;  // where the shim records the exit status
+};
+
+struct LaunchResult {
+  pid_t shim_pid = 0;
+  pid_t task_pid = 0;
+};
+
+// Starts the task; returns once it has exec'd (or failed to).
+Result<LaunchResult> Launch(const LaunchRequest& req);
+
+// The exit status a shim recorded.
+struct ExitRecord {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  int64_t finished_at_ms = 0;
+};
+
+// NotFound while the file does not exist (the task still runs, or its shim
+// died before writing it).
+Result<ExitRecord> ReadExitFile(const std::string& path);
+
+// Resolves `command` as execvp would: a name with a '/' is taken as is, a
+// bare name is searched in `path_env` ("/usr/bin:/bin"). Fails, naming the
+// cause, unless the result is an executable regular file.
+Result<std::string> ResolveCommand(const std::string& command, const std::string& path_env);
+
+}  // namespace orch::agent

@@ -1,0 +1,76 @@
+#include "agent/node_info.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "agent/files.h"
+#include "common/ids.h"
+
+namespace orch::agent {
+
+Result<std::string> LoadOrCreateNodeId(const std::string& data_dir) {
+  std::string path = data_dir + "/node-id";
+  auto text = ReadFile(path);
+  if (text.ok()) {
+    std::string id = *text;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    if (id.empty())
+      return Status::FailedPrecondition(path + " is empty; remove it to get a new identity");
+    return id;
+  }
+  ORCH_RETURN_IF_ERROR(MakeDirs(data_dir));
+  std::string id = NewUuid();
+  ORCH_RETURN_IF_ERROR(WriteFileAtomic(path, id + "\n"));
+  return id;
+}
+
+v1::Resources DetectCapacity() {
+  v1::Resources r;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  r.set_cpu((cpus > 0 ? cpus : 1) * 1000);
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("MemTotal:", 0) == 0) {
+      std::istringstream s(line.substr(9));
+      int64_t kb = 0;
+      s >> kb;
+      r.set_memory(kb / 1024);
+      break;
+    }
+  }
+  return r;
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+v1::Node DescribeNode(const AgentConfig& cfg, const std::string& node_id,
+                      const std::string& address, const std::vector<std::string>& drivers) {
+  v1::Node n;
+  n.set_id(node_id);
+  n.set_name(cfg.name.empty() ? Hostname() : cfg.name);
+  n.set_address(address);
+  auto* a = n.mutable_attributes();
+  a->set_os("linux");
+  struct utsname u;
+  if (uname(&u) == 0) {
+    a->set_arch(u.machine);
+    a->set_kernel(u.release);
+  }
+  for (const auto& d : drivers) a->add_drivers(d);
+  for (const auto& [k, v] : cfg.labels) (*a->mutable_labels())[k] = v;
+  v1::Resources detected = DetectCapacity();
+  n.mutable_capacity()->set_cpu(cfg.cpu > 0 ? cfg.cpu : detected.cpu());
+  n.mutable_capacity()->set_memory(cfg.memory > 0 ? cfg.memory : detected.memory());
+  n.set_status(v1::Node::READY);
+  return n;
+}
+
+}  // namespace orch::agent

@@ -1,0 +1,56 @@
+// Reconciler: the level-triggered heart of the agent. Desired state is the
+// masters' list of allocations for this node; actual state is what the
+// drivers run. Reconcile() walks every allocation (AllocRunner::Step), starts
+// what should run, stops what should not (desired STOP, or gone from the
+// list), persists every change to the StateStore and returns the client
+// updates that changed since last reported. Running it twice with nothing
+// new does nothing the second time.
+//
+// After a restart, Restore() adopts the tasks recorded in the StateStore
+// through the drivers' Recover; until the first SetDesired nothing is
+// started or stopped (the masters may simply be unreachable), only observed.
+// Thread safety: not thread-safe; one thread (the agent's reconcile loop)
+// owns it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/alloc_runner.h"
+#include "agent/state_store.h"
+
+namespace orch::agent {
+
+class Reconciler {
+ public:
+  // `ctx.drivers` and `store` must outlive the reconciler.
+  Reconciler(RunnerContext ctx, StateStore* store);
+
+  // Adopts what a previous agent ran. Call once, before Reconcile.
+  Status Restore();
+
+  // The masters' complete list of allocations for this node.
+  void SetDesired(std::vector<v1::Allocation> allocs);
+
+  // One pass; returns the updates to report (only allocations the masters
+  // still list, and only when their client state changed).
+  std::vector<v1::AllocationUpdate> Reconcile();
+
+  // Forget what was reported, so the next pass reports everything again
+  // (after re-registering with a master that may have lost it).
+  void ResetReported() { reported_.clear(); }
+
+  std::vector<pb::AllocRecord> Records() const;
+
+ private:
+  RunnerContext ctx_;
+  StateStore* store_;
+  std::map<std::string, std::unique_ptr<AllocRunner>> runners_;
+  std::optional<std::map<std::string, v1::Allocation>> desired_;
+  std::map<std::string, std::string> reported_;  // alloc id -> serialized update
+};
+
+}  // namespace orch::agent

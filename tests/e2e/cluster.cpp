@@ -1,0 +1,107 @@
+#include "cluster.h"
+
+#include <signal.h>
+
+#include <filesystem>
+
+namespace orch::e2e {
+
+LocalCluster::LocalCluster(std::string root) : root_(std::move(root)) {
+  std::filesystem::remove_all(root_);
+  std::filesystem::create_directories(root_);
+  http_port_ = FreePort();
+  raft_port_ = FreePort();
+  client_ = std::make_unique<OrchClient>(std::vector<std::string>{master_url()});
+}
+
+LocalCluster::~LocalCluster() {
+  for (auto& [name, agent] : agents_) {
+    if (agent && agent->running()) {
+      agent->Signal(SIGTERM);
+      agent->Wait(std::chrono::seconds(10));
+    }
+  }
+  // Agents leave tasks running by design; the tests' tasks are sleeps, and
+  // each test stops its jobs. Kill what is left in the agents' process
+  // groups would need their pids: the agent data dirs say.
+  if (master_ && master_->running()) {
+    master_->Signal(SIGTERM);
+    master_->Wait(std::chrono::seconds(10));
+  }
+}
+
+void LocalCluster::StartMaster() {
+  master_ = std::make_unique<Subprocess>(
+      std::vector<std::string>{ORCH_MASTER_BIN, "--id", "m1", "--data-dir", root_ + "/master",
+                               "--http", "127.0.0.1:" + std::to_string(http_port_), "--raft",
+                               "127.0.0.1:" + std::to_string(raft_port_), "--heartbeat-ttl", "3s"},
+      root_ + "/master.log");
+}
+
+void LocalCluster::StopMaster(int sig) { master_->Signal(sig); }
+
+int LocalCluster::MasterExitCode(std::chrono::milliseconds timeout) { return master_->Wait(timeout); }
+
+void LocalCluster::StartAgent(const std::string& name) {
+  auto p = std::make_unique<Subprocess>(
+      std::vector<std::string>{ORCH_AGENT_BIN, "--name", name, "--data-dir", agent_data_dir(name),
+                               "--masters", master_url(), "--http",
+                               "127.0.0.1:" + std::to_string(FreePort()), "--drivers", "exec"},
+      root_ + "/agent-" + name + ".log");
+  for (auto& [n, a] : agents_) {
+    if (n == name) {
+      a = std::move(p);
+      return;
+    }
+  }
+  agents_.emplace_back(name, std::move(p));
+}
+
+void LocalCluster::StopAgent(const std::string& name, int sig) {
+  for (auto& [n, a] : agents_) {
+    if (n == name) a->Signal(sig);
+  }
+}
+
+int LocalCluster::AgentExitCode(const std::string& name, std::chrono::milliseconds timeout) {
+  for (auto& [n, a] : agents_) {
+    if (n == name) return a->Wait(timeout);
+  }
+  return -1;
+}
+
+CommandResult LocalCluster::Orchctl(std::vector<std::string> args) {
+  std::vector<std::string> argv{ORCHCTL_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, {{"ORCH_ADDR", master_url()}});
+}
+
+bool LocalCluster::WaitReady(int agents, std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [&] {
+        auto nodes = client_->ListNodes();
+        if (!nodes.ok()) return false;
+        int ready = 0;
+        for (const auto& n : nodes->value.nodes()) ready += n.status() == v1::Node::READY;
+        return ready >= agents;
+      },
+      timeout);
+}
+
+std::string LocalCluster::Logs() const {
+  std::string out;
+  for (const auto& entry : std::filesystem::directory_iterator(root_)) {
+    if (entry.path().extension() == ".log") {
+      out += "==== " + entry.path().filename().string() + "\n" + ReadFile(entry.path().string());
+    }
+  }
+  return out;
+}
+
+std::optional<v1::Allocation> FirstAlloc(OrchClient& client, const std::string& job) {
+  auto allocs = client.ListAllocations(job);
+  if (!allocs.ok() || allocs->value.allocations_size() == 0) return std::nullopt;
+  return allocs->value.allocations(0);
+}
+
+}  // namespace orch::e2e

@@ -1,0 +1,53 @@
+// A local orch cluster of real processes for end-to-end tests: masters and
+// agents on free loopback ports, each with its own data dir and log file,
+// and orchctl invoked as a user would.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/client/client.h"
+#include "process.h"
+
+namespace orch::e2e {
+
+class LocalCluster {
+ public:
+  // `root` is a fresh folder for data dirs and logs.
+  explicit LocalCluster(std::string root);
+  ~LocalCluster();
+
+  void StartMaster();
+  void StopMaster(int sig);  // SIGTERM for a clean stop, SIGKILL for a crash
+  int MasterExitCode(std::chrono::milliseconds timeout);
+  void StartAgent(const std::string& name);
+  void StopAgent(const std::string& name, int sig);
+  int AgentExitCode(const std::string& name, std::chrono::milliseconds timeout);
+
+  std::string master_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+  std::string agent_data_dir(const std::string& name) const { return root_ + "/agent-" + name; }
+  OrchClient& client() { return *client_; }
+
+  // orchctl with --addr of this cluster.
+  CommandResult Orchctl(std::vector<std::string> args);
+
+  // Waits until the master answers /healthz and `n` agents are ready.
+  bool WaitReady(int agents, std::chrono::milliseconds timeout);
+
+  // All logs, for a failing test's message.
+  std::string Logs() const;
+
+ private:
+  std::string root_;
+  int http_port_;
+  int raft_port_;
+  std::unique_ptr<Subprocess> master_;
+  std::vector<std::pair<std::string, std::unique_ptr<Subprocess>>> agents_;
+  std::unique_ptr<OrchClient> client_;
+};
+
+// The allocation of `job` (the first one), if any.
+std::optional<v1::Allocation> FirstAlloc(OrchClient& client, const std::string& job);
+
+}  // namespace orch::e2e

@@ -1,0 +1,169 @@
+#include "process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace orch::e2e {
+namespace {
+
+std::vector<char*> CStrings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+std::vector<std::string> Environment(const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra) env[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+}  // namespace
+
+Subprocess::Subprocess(std::vector<std::string> argv, const std::string& log_path,
+                       const std::map<std::string, std::string>& env)
+    : log_path_(log_path) {
+  std::vector<std::string> envs = Environment(env);
+  auto cargv = CStrings(argv);
+  auto cenv = CStrings(envs);
+  int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(cargv[0], cargv.data(), cenv.data());
+    _exit(127);
+  }
+  close(fd);
+}
+
+Subprocess::~Subprocess() {
+  if (running()) {
+    Signal(SIGKILL);
+    Wait(std::chrono::seconds(10));
+  }
+}
+
+bool Subprocess::running() {
+  if (reaped_ || pid_ <= 0) return false;
+  int st = 0;
+  pid_t r = waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    reaped_ = true;
+    status_ = st;
+    return false;
+  }
+  return true;
+}
+
+void Subprocess::Signal(int sig) {
+  if (!reaped_ && pid_ > 0) kill(pid_, sig);
+}
+
+int Subprocess::Wait(std::chrono::milliseconds timeout) {
+  if (!WaitFor([&] { return !running(); }, timeout)) return -1;
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  if (WIFSIGNALED(status_)) return 128 + WTERMSIG(status_);
+  return -1;
+}
+
+std::string Subprocess::Log() const { return ReadFile(log_path_); }
+
+CommandResult RunCommand(const std::vector<std::string>& argv_in,
+                         const std::map<std::string, std::string>& env,
+                         std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = argv_in;
+  std::vector<std::string> envs = Environment(env);
+  auto cargv = CStrings(argv);
+  auto cenv = CStrings(envs);
+  char out_tmpl[] = "/tmp/orch-e2e-out-XXXXXX";
+  char err_tmpl[] = "/tmp/orch-e2e-err-XXXXXX";
+  int out_fd = mkstemp(out_tmpl);
+  int err_fd = mkstemp(err_tmpl);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    execve(cargv[0], cargv.data(), cenv.data());
+    _exit(127);
+  }
+  close(out_fd);
+  close(err_fd);
+  CommandResult result;
+  int status = 0;
+  bool done = WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
+  if (!done) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    result.exit_code = -1;
+  } else {
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  result.out = ReadFile(out_tmpl);
+  result.err = ReadFile(err_tmpl);
+  unlink(out_tmpl);
+  unlink(err_tmpl);
+  return result;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+bool ProcessAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  // A zombie is dead for our purposes.
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  auto rp = stat.rfind(')');
+  return !(rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'Z');
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace orch::e2e

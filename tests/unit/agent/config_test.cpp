@@ -1,0 +1,77 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+
+#include "test_util.h"
+
+namespace orch::agent {
+namespace {
+
+Status Parse(std::vector<std::string> args, AgentConfig* cfg) {
+  CLI::App app;
+  AddAgentFlags(app, cfg);
+  std::vector<const char*> argv{"orch-agent"};
+  for (auto& a : args) argv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(argv.size()), const_cast<char**>(argv.data()));
+  } catch (const CLI::ParseError& e) {
+    return Status::InvalidArgument(e.what());
+  }
+  return ValidateAgentConfig(*cfg);
+}
+
+TEST(AgentConfigTest, ParsesEveryFlag) {
+  AgentConfig cfg;
+  Status st = Parse({"--name",      "n1",          "--data-dir",
+                     "/tmp/d",      "--masters",   "http://127.0.0.1:4646,http://127.0.0.1:5646",
+                     "--http",      "127.0.0.1:0", "--drivers",
+                     "exec,docker", "--label",     "zone=a",
+                     "--label",     "rack=r1",     "--cpu",
+                     "2000",        "--memory",    "1024",
+                     "--log-level", "debug"},
+                    &cfg);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(cfg.name, "n1");
+  EXPECT_EQ(cfg.masters.size(), 2u);
+  EXPECT_EQ(cfg.drivers, (std::vector<std::string>{"exec", "docker"}));
+  EXPECT_EQ(cfg.labels.at("zone"), "a");
+  EXPECT_EQ(cfg.labels.at("rack"), "r1");
+  EXPECT_EQ(cfg.cpu, 2000);
+  EXPECT_EQ(cfg.memory, 1024);
+  EXPECT_EQ(cfg.log_level, "debug");
+}
+
+TEST(AgentConfigTest, ReadsAConfigFile) {
+  testing::TempDir dir;
+  std::string file = dir.path() + "/agent.toml";
+  std::ofstream(file) << "name = \"from-file\"\ndata-dir = \"/tmp/d\"\n"
+                         "masters = [\"http://127.0.0.1:4646\"]\ncpu = 500\n";
+  AgentConfig cfg;
+  Status st = Parse({"--config", file}, &cfg);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(cfg.name, "from-file");
+  EXPECT_EQ(cfg.data_dir, "/tmp/d");
+  EXPECT_EQ(cfg.cpu, 500);
+}
+
+TEST(AgentConfigTest, RejectsBadValuesNamingTheFlag) {
+  AgentConfig cfg;
+  Status st = Parse({"--data-dir", "/tmp/d", "--masters", "127.0.0.1:4646"}, &cfg);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--masters"), std::string::npos) << st.message();
+
+  AgentConfig cfg2;
+  st = Parse({"--masters", "http://127.0.0.1:4646", "--drivers", "lxc"}, &cfg2);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--data-dir"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("lxc"), std::string::npos) << st.message();
+
+  AgentConfig cfg3;
+  EXPECT_FALSE(Parse({"--label", "novalue"}, &cfg3).ok());
+}
+
+}  // namespace
+}  // namespace orch::agent
