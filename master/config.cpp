@@ -35,6 +35,14 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
   app.add_option("--body-limit", cfg->body_limit, "Largest request body in bytes")->capture_default_str();
   AddDuration(app, "--heartbeat-interval", &cfg->heartbeat_interval, "How often agents heartbeat");
   AddDuration(app, "--heartbeat-ttl", &cfg->heartbeat_ttl, "Silence after which a node is marked down");
+  AddDuration(app, "--raft-tick", &cfg->raft_tick, "Raft tick; heartbeats go out every tick");
+  app.add_option("--election-ticks", cfg->election_ticks, "Ticks without a leader before an election")
+      ->capture_default_str()
+      ->check(CLI::Range(3, 1000));
+  app.add_option("--snapshot-entries", cfg->snapshot_entries,
+                 "Applied entries between snapshots (then the log is compacted)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{2}, uint64_t{100'000'000}));
   app.set_config("--config", "", "Read flags from an INI/TOML file (keys as flag names)");
 }
 
@@ -49,14 +57,15 @@ Status ValidateMasterConfig(const MasterConfig& cfg) {
     bool self = false;
     for (const auto& [id, hp] : *peers) self |= id == cfg.id;
     if (!self) return Status::InvalidArgument("--peers: does not include this master's --id " + cfg.id);
-    if (peers->size() > 1) {
-      return Status::InvalidArgument(
-          "--peers: this build runs a single master; multi-master Raft clusters are not available yet");
+    if (!cfg.join.empty()) {
+      return Status::InvalidArgument("--join: a new member starts empty; do not give --peers with it");
     }
   }
   if (!cfg.join.empty()) {
-    return Status::InvalidArgument("--join: joining a cluster needs Raft, which this build does not have yet");
+    auto urls = ParseUrlList(cfg.join);
+    if (!urls.ok()) return urls.status().WithContext("--join");
   }
+  if (cfg.raft_tick.count() <= 0) return Status::InvalidArgument("--raft-tick: must be positive");
   if (cfg.heartbeat_interval.count() <= 0 || cfg.heartbeat_ttl <= cfg.heartbeat_interval) {
     return Status::InvalidArgument("--heartbeat-ttl: must be longer than --heartbeat-interval");
   }

@@ -23,6 +23,12 @@ struct MasterConfig {
   std::size_t body_limit = 1 << 20;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds heartbeat_ttl{10'000};
+  // Raft timing: a tick, and the ticks without a leader before an election
+  // (randomized up to twice that).
+  std::chrono::milliseconds raft_tick{50};
+  int election_ticks = 10;
+  // Applied entries between snapshots of state.db (then the log is compacted).
+  uint64_t snapshot_entries = 10000;
 };
 
 void AddMasterFlags(CLI::App& app, MasterConfig* cfg);

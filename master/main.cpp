@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dev_dir;
+  // A dev master has no peers: let its Raft transport take any free port.
+  if (cfg.dev && app.count("--raft") == 0) cfg.raft = "127.0.0.1:0";
   if (cfg.dev && cfg.data_dir.empty()) {
     char tmpl[] = "/tmp/orch-dev-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) {

@@ -15,7 +15,10 @@
 #include "master/controllers/eval_worker.h"
 #include "master/controllers/node_liveness.h"
 #include "master/http/api.h"
-#include "master/log/local_log.h"
+#include "master/http/cluster_api.h"
+#include "master/http/forward.h"
+#include "master/log/raft_log.h"
+#include "master/raft/tcp_transport.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -37,7 +40,31 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
                                       " is in use by another orch-master (" + std::strerror(errno) + ")");
   }
   ORCH_ASSIGN_OR_RETURN(m->store_, StateStore::Open(cfg.data_dir + "/state.db"));
-  ORCH_ASSIGN_OR_RETURN(m->log_, LocalLog::Open(cfg.data_dir + "/raft.db", cfg.id, m->store_.get()));
+  ORCH_ASSIGN_OR_RETURN(HostPort http_hp, ParseHostPort(cfg.http));
+  RaftLogOptions ro;
+  ro.member_id = cfg.id;
+  ro.raft_address = cfg.raft;
+  ro.http_address = "http://" + (http_hp.host == "0.0.0.0" ? std::string("127.0.0.1") : http_hp.host) + ":" +
+                    std::to_string(http_hp.port);
+  if (cfg.join.empty()) {
+    if (cfg.peers.empty()) {
+      ro.initial_peers = {{cfg.id, cfg.raft}};
+    } else {
+      ORCH_ASSIGN_OR_RETURN(auto peers, ParsePeers(cfg.peers));
+      for (const auto& [id, hp] : peers) ro.initial_peers.emplace_back(id, hp.ToString());
+    }
+  }
+  ro.tick = cfg.raft_tick;
+  ro.election_ticks = cfg.election_ticks;
+  ro.snapshot_entries = cfg.snapshot_entries;
+  ro.keep_entries = std::max<uint64_t>(cfg.snapshot_entries / 2, 1);
+  ORCH_ASSIGN_OR_RETURN(m->log_, RaftLog::Open(ro, cfg.data_dir, m->store_.get()));
+  raft::TcpTransportOptions to;
+  to.self_id = RaftIdOf(cfg.id);
+  to.listen = cfg.raft;
+  ORCH_ASSIGN_OR_RETURN(auto transport, raft::TcpTransport::Start(to, m->log_->TransportCallbacks()));
+  m->transport_ = std::move(transport);
+  m->log_->Start(m->transport_.get());
   Clock* clock = SystemClock::Get();
   m->liveness_ = std::make_unique<NodeLiveness>(m->store_.get(), m->log_.get(), clock, cfg.heartbeat_ttl);
   m->worker_ = std::make_unique<EvalWorker>(m->store_.get(), m->log_.get(), clock);
@@ -50,15 +77,17 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   deps.clock = clock;
   deps.heartbeat_interval = cfg.heartbeat_interval;
   RegisterApiRoutes(router.get(), deps);
+  RegisterClusterRoutes(router.get(), m->log_.get());
+  m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id);
 
-  ORCH_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(cfg.http));
   HttpServerOptions opts;
-  opts.host = hp.host;
-  opts.port = hp.port;
+  opts.host = http_hp.host;
+  opts.port = http_hp.port;
   opts.body_limit = cfg.body_limit;
   opts.name = "master " + cfg.id;
-  ORCH_ASSIGN_OR_RETURN(m->http_, HttpServer::Start(opts, [router](const HttpRequest& req) {
-                          return router->Handle(req);
+  LeaderForwarder* fwd = m->forwarder_.get();
+  ORCH_ASSIGN_OR_RETURN(m->http_, HttpServer::Start(opts, [router, fwd](const HttpRequest& req) {
+                          return fwd->Handle(*router, req);
                         }));
   m->liveness_->Start();
   m->worker_->Start();
@@ -77,7 +106,10 @@ void Master::Shutdown() {
   if (store_) store_->Close();  // wakes blocking queries so the server can drain
   if (http_) http_->Shutdown();
   if (log_) log_->Close();
+  if (transport_) transport_->Stop();
   http_.reset();
+  forwarder_.reset();
+  transport_.reset();
   worker_.reset();
   liveness_.reset();
   log_.reset();

@@ -9,12 +9,17 @@
 #include "common/status.h"
 #include "master/config.h"
 
+namespace orch::raft {
+class Transport;
+}
+
 namespace orch::master {
 
 class StateStore;
-class LocalLog;
+class RaftLog;
 class EvalWorker;
 class NodeLiveness;
+class LeaderForwarder;
 
 class Master {
  public:
@@ -28,6 +33,7 @@ class Master {
   void Shutdown();
 
   uint16_t http_port() const;
+  RaftLog* raft() { return log_.get(); }
 
  private:
   Master() = default;
@@ -35,7 +41,9 @@ class Master {
   MasterConfig cfg_;
   int lock_fd_ = -1;
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<LocalLog> log_;
+  std::unique_ptr<RaftLog> log_;
+  std::unique_ptr<raft::Transport> transport_;
+  std::unique_ptr<LeaderForwarder> forwarder_;
   std::unique_ptr<NodeLiveness> liveness_;
   std::unique_ptr<EvalWorker> worker_;
   std::unique_ptr<HttpServer> http_;

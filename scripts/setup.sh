@@ -12,7 +12,7 @@ PACKAGES=(
   libcurl4-openssl-dev curl
   libcgroup-dev cgroup-tools
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libssl-dev libsystemd-dev
+  libssl-dev libsystemd-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps psmisc busybox-static
 )

@@ -235,12 +235,6 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
     resp.content_type = "text/plain; version=0.0.4";
     return resp;
   });
-  r->Add("GET", "/v1/cluster/leader", [d](const HttpRequest&, const PathParams&) {
-    v1::LeaderResponse resp;
-    resp.set_leader_id(d.log->LeaderId());
-    return HttpResponse::Json(200, ToJson(resp));
-  });
-
   // Jobs.
   r->Add("POST", "/v1/jobs", [d](const HttpRequest& req, const PathParams&) { return SubmitJob(req, d); });
   r->Add("GET", "/v1/jobs", [d](const HttpRequest& req, const PathParams&) {

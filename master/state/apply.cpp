@@ -18,6 +18,7 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
     case v1::Command::kNodeStatus: return ApplyNodeStatus(index, cmd, outcome);
     case v1::Command::kUpdateAllocations: return ApplyUpdateAllocations(index, cmd, outcome);
     case v1::Command::kPlan: return ApplyPlan(index, cmd, outcome);
+    case v1::Command::kUpdateMember: return ApplyUpdateMember(index, cmd, outcome);
     case v1::Command::KIND_NOT_SET: break;
   }
   // An unknown command (from a newer master) must not stop the log.

@@ -2,7 +2,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 namespace orch::master {
+
+namespace {
+template <typename T>
+Status Put(sqlite::Db* db, const char* sql, const T& msg, const std::vector<std::string>& keys) {
+  ORCH_ASSIGN_OR_RETURN(auto stmt, db->Prepare(sql));
+  int i = 1;
+  for (const auto& k : keys) stmt.Bind(i++, k);
+  stmt.BindBlob(i, msg.SerializeAsString());
+  return stmt.Run();
+}
+}  // namespace
 
 bool IsTerminal(const v1::Allocation& a) {
   return a.client_status() == v1::Allocation::COMPLETE || a.client_status() == v1::Allocation::FAILED ||
@@ -35,6 +48,7 @@ Status StateStore::CreateSchema() {
     CREATE TABLE IF NOT EXISTS evaluations (
       id TEXT PRIMARY KEY, job_id TEXT NOT NULL, status INTEGER NOT NULL, data BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS evaluations_by_job ON evaluations(job_id);
+    CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, data BLOB NOT NULL);
   )sql");
 }
 
@@ -57,24 +71,118 @@ void StateStore::Close() {
   cv_.notify_all();
 }
 
-Status StateStore::Apply(uint64_t index, const v1::Command& cmd, Status* outcome_out) {
-  std::unique_lock lock(mu_);
-  if (outcome_out) *outcome_out = Status::Ok();
-  if (index <= applied_) return Status::Ok();  // replay of an applied entry
-  sqlite::Transaction tx(db_.get());
-  ORCH_RETURN_IF_ERROR(tx.Begin());
-  Status outcome;
-  ORCH_RETURN_IF_ERROR(ApplyLocked(index, cmd, &outcome));
+Status StateStore::RecordApplied(uint64_t index) {
   ORCH_ASSIGN_OR_RETURN(
       auto stmt, db_->Prepare("INSERT INTO meta(key, value) VALUES('applied_index', ?) "
                               "ON CONFLICT(key) DO UPDATE SET value=excluded.value"));
   stmt.Bind(1, static_cast<int64_t>(index));
-  ORCH_RETURN_IF_ERROR(stmt.Run());
+  return stmt.Run();
+}
+
+template <typename F>
+Status StateStore::InTransaction(uint64_t index, F body) {
+  std::unique_lock lock(mu_);
+  if (index <= applied_) return Status::Ok();  // replay of an applied entry
+  sqlite::Transaction tx(db_.get());
+  ORCH_RETURN_IF_ERROR(tx.Begin());
+  ORCH_RETURN_IF_ERROR(body());
+  ORCH_RETURN_IF_ERROR(RecordApplied(index));
   ORCH_RETURN_IF_ERROR(tx.Commit());
   applied_ = index;
   lock.unlock();
   cv_.notify_all();
+  return Status::Ok();
+}
+
+Status StateStore::Apply(uint64_t index, const v1::Command& cmd, Status* outcome_out) {
+  Status outcome;
+  ORCH_RETURN_IF_ERROR(InTransaction(index, [&] { return ApplyLocked(index, cmd, &outcome); }));
   if (outcome_out) *outcome_out = std::move(outcome);
+  return Status::Ok();
+}
+
+Status StateStore::MarkApplied(uint64_t index) {
+  return InTransaction(index, [] { return Status::Ok(); });
+}
+
+Status StateStore::ApplyMembership(uint64_t index, const v1::Member& member, bool removed) {
+  return InTransaction(index, [&]() -> Status {
+    if (removed) return DeleteRow("members", member.id());
+    v1::Member m = member;
+    auto old = LoadOne<v1::Member>("members", m.id());
+    if (old) {
+      if (m.http_address().empty()) m.set_http_address(old->http_address());
+      if (m.raft_address().empty()) m.set_raft_address(old->raft_address());
+      m.set_create_index(old->create_index());
+    } else {
+      m.set_create_index(index);
+    }
+    m.clear_match_index();
+    m.clear_leader();
+    return Put(db_.get(), "INSERT OR REPLACE INTO members(id, data) VALUES(?, ?)", m, {m.id()});
+  });
+}
+
+Status StateStore::ApplyUpdateMember(uint64_t, const v1::Command& cmd, Status* outcome) {
+  const auto& c = cmd.update_member();
+  auto m = LoadOne<v1::Member>("members", c.id());
+  if (!m) {
+    *outcome = Status::NotFound("member " + c.id() + " is not in the cluster");
+    return Status::Ok();
+  }
+  m->set_http_address(c.http_address());
+  return Put(db_.get(), "INSERT OR REPLACE INTO members(id, data) VALUES(?, ?)", *m, {m->id()});
+}
+
+std::vector<v1::Member> StateStore::ListMembers() const {
+  std::lock_guard lock(mu_);
+  return LoadMany<v1::Member>("SELECT data FROM members ORDER BY id", {});
+}
+
+Result<std::string> StateStore::SerializeImage() const {
+  std::lock_guard lock(mu_);
+  sqlite3_int64 size = 0;
+  unsigned char* bytes = sqlite3_serialize(db_->raw(), "main", &size, 0);
+  if (bytes == nullptr) return Status::Internal("cannot serialize " + db_->path());
+  std::string image(reinterpret_cast<const char*>(bytes), static_cast<std::size_t>(size));
+  sqlite3_free(bytes);
+  return image;
+}
+
+Status StateStore::RestoreImage(const std::string& image) {
+  // Load the image into a private in-memory database, then copy it over
+  // ours with the backup API: one transaction, so a crash leaves either the
+  // old state or the new one.
+  sqlite3* mem = nullptr;
+  if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    sqlite3_close(mem);
+    return Status::Internal("cannot open an in-memory database for the snapshot");
+  }
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> guard(mem, sqlite3_close);
+  auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
+  if (buf == nullptr) return Status::ResourceExhausted("snapshot of " + std::to_string(image.size()) + " bytes");
+  std::memcpy(buf, image.data(), image.size());
+  // An image of a WAL database says so in its header (bytes 18-19 = 2); an
+  // in-memory copy has no -wal file, so mark it as a rollback-journal one.
+  if (image.size() >= 100) buf[18] = buf[19] = 1;
+  int rc = sqlite3_deserialize(mem, "main", buf, static_cast<sqlite3_int64>(image.size()),
+                               static_cast<sqlite3_int64>(image.size()),
+                               SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+  if (rc != SQLITE_OK) return Status::InvalidArgument("snapshot is not a SQLite image");
+  std::unique_lock lock(mu_);
+  sqlite3_backup* b = sqlite3_backup_init(db_->raw(), "main", mem, "main");
+  if (b == nullptr) return Status::Internal("cannot restore snapshot: " + std::string(sqlite3_errmsg(db_->raw())));
+  rc = sqlite3_backup_step(b, -1);
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) {
+    return Status::Internal("cannot restore snapshot into " + db_->path() + ": " + sqlite3_errstr(rc));
+  }
+  ORCH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
+  ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
+  lock.unlock();
+  cv_.notify_all();
+  spdlog::info("state: restored from snapshot at index {}", applied_);
   return Status::Ok();
 }
 
@@ -112,16 +220,6 @@ std::vector<T> StateStore::LoadMany(const std::string& sql, const std::vector<st
   return out;
 }
 
-namespace {
-template <typename T>
-Status Put(sqlite::Db* db, const char* sql, const T& msg, const std::vector<std::string>& keys) {
-  ORCH_ASSIGN_OR_RETURN(auto stmt, db->Prepare(sql));
-  int i = 1;
-  for (const auto& k : keys) stmt.Bind(i++, k);
-  stmt.BindBlob(i, msg.SerializeAsString());
-  return stmt.Run();
-}
-}  // namespace
 
 Status StateStore::PutJob(const v1::Job& job) {
   return Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job, {job.id()});
@@ -259,6 +357,7 @@ template std::optional<v1::Evaluation> StateStore::LoadOne<v1::Evaluation>(const
                                                                           const std::string&) const;
 template std::vector<v1::Allocation> StateStore::LoadMany<v1::Allocation>(
     const std::string&, const std::vector<std::string>&) const;
+template std::optional<v1::Member> StateStore::LoadOne<v1::Member>(const char*, const std::string&) const;
 template std::vector<v1::Evaluation> StateStore::LoadMany<v1::Evaluation>(
     const std::string&, const std::vector<std::string>&) const;
 

@@ -41,6 +41,21 @@ class StateStore {
 
   uint64_t AppliedIndex() const;
 
+  // Records that `index` was applied without a command of its own (a
+  // leader's empty entry), so reads waiting for it proceed.
+  Status MarkApplied(uint64_t index);
+
+  // Applies a Raft membership change committed at `index`: records (or,
+  // with `removed`, deletes) the member.
+  Status ApplyMembership(uint64_t index, const v1::Member& member, bool removed);
+  std::vector<v1::Member> ListMembers() const;
+
+  // A consistent image of the whole database (for a Raft snapshot).
+  Result<std::string> SerializeImage() const;
+  // Replaces the whole state with `image` atomically (a snapshot from the
+  // leader) and wakes waiters. AppliedIndex() becomes the image's.
+  Status RestoreImage(const std::string& image);
+
   // Returns once AppliedIndex() > index, or `timeout` passed, or Close().
   // Returns AppliedIndex() at that moment.
   uint64_t WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout);
@@ -72,6 +87,11 @@ class StateStore {
   Status ApplyNodeStatus(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyPlan(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyUpdateMember(uint64_t index, const v1::Command& cmd, Status* outcome);
+  // Runs `body` and records `index` as applied, in one transaction.
+  template <typename F>
+  Status InTransaction(uint64_t index, F body);
+  Status RecordApplied(uint64_t index);
   Status UnblockEvaluations(uint64_t index);
 
   template <typename T>

@@ -8,7 +8,7 @@
 
 #include "common/json.h"
 #include "master/controllers/eval_worker.h"
-#include "master/log/local_log.h"
+#include "master/log/raft_log.h"
 #include "orch/v1/api.pb.h"
 #include "test_util.h"
 
@@ -34,7 +34,14 @@ class ApiTest : public ::testing::Test {
   void SetUp() override {
     std::string dir = testing::TempDir("api");
     store_ = std::move(*StateStore::Open(dir + "/state.db"));
-    log_ = std::move(*LocalLog::Open(dir + "/raft.db", "m1", store_.get()));
+    RaftLogOptions o;
+    o.member_id = "m1";
+    o.initial_peers = {{"m1", "127.0.0.1:0"}};
+    o.tick = std::chrono::milliseconds(10);
+    log_ = std::move(*RaftLog::Open(o, dir, store_.get()));
+    log_->Start(nullptr);
+    for (int i = 0; i < 500 && !log_->IsLeader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(log_->IsLeader());
     liveness_ = std::make_unique<NodeLiveness>(store_.get(), log_.get(), SystemClock::Get(),
                                                std::chrono::seconds(10));
     worker_ = std::make_unique<EvalWorker>(store_.get(), log_.get(), SystemClock::Get());
@@ -76,7 +83,7 @@ class ApiTest : public ::testing::Test {
 
   Router router_;
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<LocalLog> log_;
+  std::unique_ptr<RaftLog> log_;
   std::unique_ptr<NodeLiveness> liveness_;
   std::unique_ptr<EvalWorker> worker_;
 };

@@ -1,0 +1,14 @@
+// REST endpoints of the masters' quorum: leader, members, add/promote/remove
+// a member, leadership transfer. Writes here, like all writes, reach the
+// leader (see forward.h).
+// Thread safety: handlers are called concurrently; RaftLog is thread-safe.
+#pragma once
+
+#include "common/router.h"
+#include "master/log/raft_log.h"
+
+namespace orch::master {
+
+void RegisterClusterRoutes(Router* router, RaftLog* raft);
+
+}  // namespace orch::master

@@ -1,0 +1,54 @@
+#include "master/http/forward.h"
+
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+namespace orch::master {
+
+namespace {
+constexpr const char* kForwardedHeader = "X-Orch-Forwarded";
+
+HttpClientOptions ForwardOptions(const std::string& member_id) {
+  HttpClientOptions o;
+  o.headers.emplace_back(kForwardedHeader, member_id);
+  o.timeout = std::chrono::seconds(30);
+  return o;
+}
+}  // namespace
+
+LeaderForwarder::LeaderForwarder(RaftLog* raft, std::string member_id)
+    : raft_(raft), member_id_(std::move(member_id)), client_(ForwardOptions(member_id_)) {}
+
+HttpResponse LeaderForwarder::Handle(const Router& router, const HttpRequest& req) const {
+  bool write = req.method != "GET" && req.method != "HEAD";
+  if (!write || raft_->IsLeader()) return router.Handle(req);
+  if (!req.Header("x-orch-forwarded").empty()) {
+    // Forwarded to us by a master that thought we lead: do not bounce it on.
+    return HttpResponse::Error(Status::Unavailable("master " + member_id_ +
+                                                   " is not the leader any more; retry"));
+  }
+  std::string leader = raft_->LeaderHttpAddress();
+  if (leader.empty()) {
+    std::string id = raft_->LeaderId();
+    return HttpResponse::Error(Status::Unavailable(
+        id.empty() ? "no leader: the masters are electing one (or cannot reach a majority); retry shortly"
+                   : "leader " + id + " has not announced its address yet; retry shortly"));
+  }
+  auto resp = client_.Do(req.method, leader + req.target, req.body);
+  if (!resp.ok()) {
+    spdlog::warn("forwarding {} {} to leader {} failed: {}", req.method, req.path, leader,
+                 resp.status().ToString());
+    return HttpResponse::Error(Status::Unavailable("leader at " + leader + " unreachable: " + resp.status().message()));
+  }
+  HttpResponse out = *resp;
+  // Keep only what the client needs; hop-by-hop headers are our server's.
+  std::vector<std::pair<std::string, std::string>> keep;
+  for (const auto& [k, v] : out.headers) {
+    if (strcasecmp(k.c_str(), "X-Orch-Index") == 0 || strcasecmp(k.c_str(), "Allow") == 0) keep.emplace_back(k, v);
+  }
+  out.headers = std::move(keep);
+  if (out.content_type.empty()) out.content_type = "application/json";
+  return out;
+}
+
+}  // namespace orch::master

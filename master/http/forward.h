@@ -1,0 +1,29 @@
+// Any master accepts any request; a write that reaches a follower is
+// forwarded to the leader's REST address (as Nomad forwards RPCs), once.
+// Thread safety: thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/http_client.h"
+#include "common/router.h"
+#include "master/log/raft_log.h"
+
+namespace orch::master {
+
+class LeaderForwarder {
+ public:
+  LeaderForwarder(RaftLog* raft, std::string member_id);
+
+  // Answers `req`: locally (reads, or writes when leading) through `router`,
+  // or by forwarding a write to the leader.
+  HttpResponse Handle(const Router& router, const HttpRequest& req) const;
+
+ private:
+  RaftLog* raft_;
+  std::string member_id_;
+  HttpClient client_;
+};
+
+}  // namespace orch::master

@@ -1,0 +1,604 @@
+#include "master/log/raft_log.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "master/raft/bootstrap.h"
+#include "orch/v1/command.pb.h"
+
+namespace orch::master {
+namespace {
+
+using raft::ConfChange;
+using raft::Entry;
+
+uint64_t RandomU64() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return rng();
+}
+
+}  // namespace
+
+uint64_t RaftIdOf(const std::string& member_id) {
+  // FNV-1a: stable across builds and machines, unlike std::hash.
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : member_id) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h == 0 ? 1 : h;
+}
+
+RaftLog::RaftLog(const RaftLogOptions& opts, StateStore* store)
+    : opts_(opts), raft_id_(RaftIdOf(opts.member_id)), store_(store) {}
+
+RaftLog::~RaftLog() { Close(); }
+
+Result<std::unique_ptr<RaftLog>> RaftLog::Open(const RaftLogOptions& opts, const std::string& data_dir,
+                                               StateStore* store) {
+  std::unique_ptr<RaftLog> log(new RaftLog(opts, store));
+  ORCH_RETURN_IF_ERROR(log->Init(data_dir));
+  return log;
+}
+
+Status RaftLog::Init(const std::string& data_dir) {
+  ORCH_ASSIGN_OR_RETURN(storage_, raft::SqliteStorage::Open(data_dir));
+  if (storage_->IsEmpty() && !opts_.initial_peers.empty()) {
+    // A new cluster: the founding voters are the first entries of the log,
+    // with their addresses, so every member (and any added later) learns
+    // the membership from the log itself.
+    std::vector<uint64_t> ids;
+    for (const auto& [id, addr] : opts_.initial_peers) ids.push_back(RaftIdOf(id));
+    raft::BootstrapState boot = raft::MakeBootstrapState(ids);
+    for (auto& e : boot.entries) {
+      ConfChange cc;
+      if (!cc.ParseFromString(e.data())) return Status::Internal("bootstrap entry is not a ConfChange");
+      for (const auto& [id, addr] : opts_.initial_peers) {
+        if (RaftIdOf(id) != cc.node_id()) continue;
+        v1::ConfChangeContext ctx;
+        ctx.mutable_member()->set_id(id);
+        ctx.mutable_member()->set_raft_id(cc.node_id());
+        ctx.mutable_member()->set_raft_address(addr);
+        ctx.mutable_member()->set_role(v1::Member::VOTER);
+        cc.set_context(ctx.SerializeAsString());
+      }
+      e.set_data(cc.SerializeAsString());
+    }
+    ORCH_RETURN_IF_ERROR(storage_->Save(&boot.hard_state, boot.entries, nullptr, true));
+    spdlog::info("raft: bootstrapped a new cluster of {} voter(s)", ids.size());
+  } else if (storage_->IsEmpty()) {
+    spdlog::info("raft: starting empty; waiting to be added to a cluster");
+  }
+  // A snapshot persisted but not yet applied to state.db (crash in between,
+  // or state.db rolled back): bring the state machine up to it first.
+  snapshot_index_ = storage_->SnapshotMeta().index();
+  if (snapshot_index_ > store_->AppliedIndex()) {
+    auto snap = storage_->GetSnapshot();
+    if (!snap.ok()) return Status::Internal("cannot read the persisted snapshot");
+    ORCH_RETURN_IF_ERROR(store_->RestoreImage(snap.value.data()));
+  }
+  for (const auto& m : store_->ListMembers()) {
+    members_[m.id()] = m;
+    names_[m.raft_id()] = m.id();
+  }
+  for (const auto& [id, addr] : opts_.initial_peers) {
+    if (!members_.count(id)) {
+      v1::Member m;
+      m.set_id(id);
+      m.set_raft_id(RaftIdOf(id));
+      m.set_raft_address(addr);
+      members_[id] = m;
+    }
+    names_[RaftIdOf(id)] = id;
+  }
+  raft::Config c;
+  c.id = raft_id_;
+  c.storage = storage_.get();
+  // Re-deliver everything after the snapshot: membership changes must be
+  // re-applied to the core; state.db skips commands it already applied.
+  c.applied = snapshot_index_;
+  c.election_tick = opts_.election_ticks;
+  c.heartbeat_tick = opts_.heartbeat_ticks;
+  c.check_quorum = true;
+  c.pre_vote = true;
+  c.max_size_per_msg = 1 << 20;
+  c.max_inflight_msgs = 256;
+  c.max_uncommitted_entries_size = 64 << 20;
+  c.seed = opts_.seed != 0 ? opts_.seed : RandomU64();
+  auto node = raft::RawNode::Create(c);
+  if (!node.ok()) return Status::InvalidArgument("raft: invalid configuration");
+  node_ = std::move(node.value);
+  conf_state_ = storage_->GetInitialState().conf_state;
+  applied_ = snapshot_index_;
+  return Status::Ok();
+}
+
+raft::Transport::Callbacks RaftLog::TransportCallbacks() {
+  raft::Transport::Callbacks cb;
+  cb.on_message = [this](v1::Message m) {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      inbox_.push_back(std::move(m));
+    }
+    cv_.notify_one();
+  };
+  cb.on_snapshot_status = [this](uint64_t to, bool ok) {
+    std::lock_guard lock(mu_);
+    tasks_.push_back([this, to, ok] { node_->ReportSnapshot(to, ok); });
+  };
+  cb.on_unreachable = [this](uint64_t to) {
+    std::lock_guard lock(mu_);
+    tasks_.push_back([this, to] { node_->ReportUnreachable(to); });
+  };
+  return cb;
+}
+
+void RaftLog::Start(raft::Transport* transport) {
+  transport_ = transport;
+  if (transport_) {
+    for (const auto& [id, m] : members_) {
+      if (m.raft_id() != raft_id_ && !m.raft_address().empty()) transport_->SetPeer(m.raft_id(), m.raft_address());
+    }
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RaftLog::Loop() {
+  auto next_tick = std::chrono::steady_clock::now() + opts_.tick;
+  for (;;) {
+    std::deque<v1::Message> msgs;
+    std::deque<std::function<void()>> tasks;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_tick, [&] { return closed_ || !inbox_.empty() || !tasks_.empty(); });
+      if (closed_) break;
+      msgs.swap(inbox_);
+      tasks.swap(tasks_);
+    }
+    for (auto& m : msgs) (void)node_->Step(m);
+    for (auto& t : tasks) t();
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick) {
+      node_->Tick();
+      next_tick += opts_.tick;
+      if (next_tick < now) next_tick = now + opts_.tick;  // we fell behind; do not burst
+    }
+    while (node_->HasReady()) {
+      Status st = HandleReady();
+      if (!st.ok()) {
+        // The log or the state machine cannot be written (disk full, I/O
+        // error): continuing would risk acknowledging what is not durable.
+        spdlog::critical("raft: {}; this master stops taking part until restarted", st.ToString());
+        FailAllWaiters(Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
+        std::lock_guard lock(mu_);
+        closed_ = true;
+        leader_ = false;
+        lead_ = 0;
+        return;
+      }
+    }
+    const raft::Raft& r = node_->raft();
+    std::vector<v1::Member> view;
+    for (uint64_t id : conf_state_.voters()) {
+      v1::Member m;
+      m.set_raft_id(id);
+      m.set_role(v1::Member::VOTER);
+      view.push_back(m);
+    }
+    for (uint64_t id : conf_state_.learners()) {
+      v1::Member m;
+      m.set_raft_id(id);
+      m.set_role(v1::Member::LEARNER);
+      view.push_back(m);
+    }
+    {
+      std::lock_guard lock(mu_);
+      for (auto& m : view) {
+        auto name = names_.find(m.raft_id());
+        if (name != names_.end()) {
+          const v1::Member& known = members_[name->second];
+          m.set_id(known.id());
+          m.set_raft_address(known.raft_address());
+          m.set_http_address(known.http_address());
+        } else {
+          m.set_id("raft-" + std::to_string(m.raft_id()));
+        }
+        m.set_leader(m.raft_id() == r.lead());
+        if (r.state() == raft::StateType::kLeader) {
+          auto it = r.progress().find(m.raft_id());
+          if (it != r.progress().end()) m.set_match_index(it->second.match);
+        }
+      }
+      member_view_ = std::move(view);
+    }
+    if (lead_.load() != raft::kNone && !announced_) AnnounceHttpAddress();
+    // A lone voter need not wait a whole election timeout to lead.
+    if (!leader_ && conf_state_.voters_size() == 1 && conf_state_.voters(0) == raft_id_ &&
+        r.state() == raft::StateType::kFollower) {
+      (void)node_->Campaign();
+    }
+  }
+}
+
+Status RaftLog::HandleReady() {
+  raft::Ready rd = node_->GetReady();
+  if (rd.soft_state) {
+    uint64_t old = lead_.exchange(rd.soft_state->lead);
+    leader_ = rd.soft_state->state == raft::StateType::kLeader;
+    if (old != rd.soft_state->lead) {
+      if (rd.soft_state->lead == raft::kNone) {
+        spdlog::info("raft: {} lost its leader (term {})", opts_.member_id, node_->raft().term());
+      } else {
+        spdlog::info("raft: leader is now {} (term {})", NameOf(rd.soft_state->lead), node_->raft().term());
+      }
+      announced_ = false;
+    }
+  }
+  term_ = node_->raft().term();
+  const raft::HardState* hs = rd.hard_state ? &*rd.hard_state : nullptr;
+  const raft::Snapshot* snap = rd.snapshot ? &*rd.snapshot : nullptr;
+  if (hs || snap || !rd.entries.empty()) {
+    ORCH_RETURN_IF_ERROR(storage_->Save(hs, rd.entries, snap, rd.must_sync || snap != nullptr));
+  }
+  if (snap) {
+    ORCH_RETURN_IF_ERROR(store_->RestoreImage(snap->data()));
+    applied_ = snap->metadata().index();
+    snapshot_index_ = applied_;
+    conf_state_ = snap->metadata().conf_state();
+    std::lock_guard lock(mu_);
+    for (const auto& m : store_->ListMembers()) {
+      members_[m.id()] = m;
+      names_[m.raft_id()] = m.id();
+      if (transport_ && m.raft_id() != raft_id_) transport_->SetPeer(m.raft_id(), m.raft_address());
+    }
+    spdlog::info("raft: installed snapshot at index {} from the leader", applied_);
+  }
+  if (transport_ && !rd.messages.empty()) transport_->Send(std::move(rd.messages));
+  ORCH_RETURN_IF_ERROR(ApplyEntries(rd.committed_entries));
+  for (const auto& rs : rd.read_states) {
+    std::shared_ptr<PendingRead> pr;
+    {
+      std::lock_guard lock(mu_);
+      auto it = reads_.find(rs.request_ctx);
+      if (it == reads_.end()) continue;
+      pr = it->second;
+      reads_.erase(it);
+    }
+    pr->index.set_value(rs.index);
+  }
+  node_->Advance(rd);
+  return MaybeSnapshot();
+}
+
+Status RaftLog::ApplyEntries(const std::vector<Entry>& entries) {
+  for (const Entry& e : entries) {
+    if (e.type() == Entry::CONF_CHANGE) {
+      ORCH_RETURN_IF_ERROR(ApplyConfChangeEntry(e));
+    } else if (e.data().empty()) {
+      ORCH_RETURN_IF_ERROR(store_->MarkApplied(e.index()));
+    } else {
+      v1::Command cmd;
+      if (!cmd.ParseFromString(e.data())) {
+        spdlog::error("raft: entry {} is not a Command; skipping it", e.index());
+        ORCH_RETURN_IF_ERROR(store_->MarkApplied(e.index()));
+      } else {
+        Status outcome;
+        ORCH_RETURN_IF_ERROR(store_->Apply(e.index(), cmd, &outcome));
+        if (cmd.has_update_member() && outcome.ok()) {
+          std::lock_guard lock(mu_);
+          auto it = members_.find(cmd.update_member().id());
+          if (it != members_.end()) it->second.set_http_address(cmd.update_member().http_address());
+        }
+        if (cmd.request_id() != 0) Complete(cmd.request_id(), outcome, e.index());
+      }
+    }
+    applied_ = e.index();
+  }
+  return Status::Ok();
+}
+
+Status RaftLog::ApplyConfChangeEntry(const Entry& e) {
+  ConfChange cc;
+  if (!cc.ParseFromString(e.data())) {
+    spdlog::error("raft: entry {} is not a ConfChange; skipping it", e.index());
+    return store_->MarkApplied(e.index());
+  }
+  conf_state_ = node_->ApplyConfChange(cc);
+  v1::ConfChangeContext ctx;
+  ctx.ParseFromString(cc.context());
+  v1::Member member = ctx.member();
+  bool removed = cc.type() == ConfChange::REMOVE_NODE;
+  {
+    std::lock_guard lock(mu_);
+    auto name = names_.find(cc.node_id());
+    if (member.id().empty() && name != names_.end()) member = members_[name->second];
+    if (member.id().empty()) member.set_id("raft-" + std::to_string(cc.node_id()));
+    member.set_raft_id(cc.node_id());
+    member.set_role(cc.type() == ConfChange::ADD_LEARNER ? v1::Member::LEARNER : v1::Member::VOTER);
+    if (removed) {
+      members_.erase(member.id());
+      names_.erase(cc.node_id());
+    } else {
+      auto& known = members_[member.id()];
+      if (member.http_address().empty()) member.set_http_address(known.http_address());
+      if (member.raft_address().empty()) member.set_raft_address(known.raft_address());
+      known = member;
+      names_[cc.node_id()] = member.id();
+    }
+  }
+  if (transport_ && cc.node_id() != raft_id_) {
+    if (removed) {
+      transport_->RemovePeer(cc.node_id());
+    } else if (!member.raft_address().empty()) {
+      transport_->SetPeer(cc.node_id(), member.raft_address());
+    }
+  }
+  bool fresh = e.index() > store_->AppliedIndex();
+  ORCH_RETURN_IF_ERROR(store_->ApplyMembership(e.index(), member, removed));
+  if (fresh) {
+    spdlog::info("raft: member {} {} (index {})", member.id(),
+                 removed ? "removed" : (cc.type() == ConfChange::ADD_LEARNER ? "added as learner" : "is a voter"),
+                 e.index());
+  }
+  if (removed && cc.node_id() == raft_id_) {
+    spdlog::warn("raft: this master ({}) was removed from the cluster", opts_.member_id);
+  }
+  if (ctx.request_id() != 0) Complete(ctx.request_id(), Status::Ok(), e.index());
+  return Status::Ok();
+}
+
+Status RaftLog::MaybeSnapshot() {
+  if (applied_ < snapshot_index_ + opts_.snapshot_entries || applied_ == 0) return Status::Ok();
+  ORCH_ASSIGN_OR_RETURN(std::string image, store_->SerializeImage());
+  ORCH_RETURN_IF_ERROR(storage_->CreateSnapshot(applied_, conf_state_, std::move(image)));
+  snapshot_index_ = applied_;
+  if (applied_ > opts_.keep_entries) {
+    uint64_t compact = applied_ - opts_.keep_entries;
+    if (compact > storage_->FirstIndex()) ORCH_RETURN_IF_ERROR(storage_->Compact(compact));
+  }
+  spdlog::info("raft: snapshot at index {}, log compacted", applied_);
+  return Status::Ok();
+}
+
+void RaftLog::Complete(uint64_t request_id, Status status, uint64_t index) {
+  std::shared_ptr<Waiter> w;
+  {
+    std::lock_guard lock(mu_);
+    auto it = waiters_.find(request_id);
+    if (it == waiters_.end()) return;  // proposed elsewhere, or given up on
+    w = it->second;
+    waiters_.erase(it);
+  }
+  w->done.set_value({std::move(status), index});
+}
+
+void RaftLog::FailAllWaiters(const Status& status) {
+  std::map<uint64_t, std::shared_ptr<Waiter>> waiters;
+  std::map<std::string, std::shared_ptr<PendingRead>> reads;
+  {
+    std::lock_guard lock(mu_);
+    waiters.swap(waiters_);
+    reads.swap(reads_);
+  }
+  for (auto& [id, w] : waiters) w->done.set_value({status, 0});
+  for (auto& [ctx, r] : reads) r->index.set_value(status);
+}
+
+Result<uint64_t> RaftLog::Propose(const v1::Command& cmd_in, std::chrono::milliseconds timeout) {
+  if (lead_.load() == raft::kNone) {
+    return Status::Unavailable("no leader: the masters are electing one (or cannot reach a majority); retry shortly");
+  }
+  v1::Command cmd = cmd_in;
+  uint64_t id = RandomU64() | 1;
+  cmd.set_request_id(id);
+  auto w = std::make_shared<Waiter>();
+  auto fut = w->done.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Status::Unavailable("master " + opts_.member_id + " is shutting down");
+    waiters_[id] = w;
+    tasks_.push_back([this, id, data = cmd.SerializeAsString()]() mutable {
+      raft::Error err = node_->Propose(std::move(data));
+      if (err != raft::Error::kOk) {
+        Complete(id, Status::Unavailable("proposal dropped: no leader to take it (election in progress?)"), 0);
+      }
+    });
+  }
+  cv_.notify_one();
+  if (fut.wait_for(timeout) != std::future_status::ready) {
+    std::lock_guard lock(mu_);
+    waiters_.erase(id);
+    return Status::DeadlineExceeded("write not committed within " + std::to_string(timeout.count()) +
+                                    "ms (it may still commit): is a majority of masters reachable?");
+  }
+  auto [status, index] = fut.get();
+  if (!status.ok()) return status;
+  return index;
+}
+
+Status RaftLog::ReadBarrier(std::chrono::milliseconds timeout) {
+  if (lead_.load() == raft::kNone) {
+    return Status::Unavailable("no leader: cannot serve a consistent read; retry, or use ?stale=true");
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string ctx = std::to_string(RandomU64());
+  auto pr = std::make_shared<PendingRead>();
+  auto fut = pr->index.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Status::Unavailable("master " + opts_.member_id + " is shutting down");
+    reads_[ctx] = pr;
+    tasks_.push_back([this, ctx] { (void)node_->ReadIndex(ctx); });
+  }
+  cv_.notify_one();
+  if (fut.wait_until(deadline) != std::future_status::ready) {
+    std::lock_guard lock(mu_);
+    reads_.erase(ctx);
+    return Status::Unavailable("leader did not confirm a consistent read in time; retry, or use ?stale=true");
+  }
+  auto index = fut.get();
+  if (!index.ok()) return index.status();
+  uint64_t want = *index;
+  while (store_->AppliedIndex() < want) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Status::Unavailable("this master is catching up; retry");
+    store_->WaitForIndexAbove(want - 1, left);
+  }
+  return Status::Ok();
+}
+
+bool RaftLog::IsLeader() const { return leader_.load(); }
+
+std::string RaftLog::LeaderId() const {
+  uint64_t lead = lead_.load();
+  if (lead == raft::kNone) return "";
+  std::lock_guard lock(mu_);
+  auto it = names_.find(lead);
+  return it == names_.end() ? "raft-" + std::to_string(lead) : it->second;
+}
+
+std::string RaftLog::NameOf(uint64_t raft_id) const {
+  std::lock_guard lock(mu_);
+  auto it = names_.find(raft_id);
+  return it == names_.end() ? "raft-" + std::to_string(raft_id) : it->second;
+}
+
+void RaftLog::Close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_ && !thread_.joinable()) return;
+    closed_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  leader_ = false;
+  FailAllWaiters(Status::Unavailable("master " + opts_.member_id + " is shutting down"));
+}
+
+std::string RaftLog::LeaderHttpAddress() const {
+  uint64_t lead = lead_.load();
+  std::lock_guard lock(mu_);
+  auto name = names_.find(lead);
+  if (name == names_.end()) return "";
+  auto it = members_.find(name->second);
+  return it == members_.end() ? "" : it->second.http_address();
+}
+
+std::vector<v1::Member> RaftLog::Members() const {
+  std::lock_guard lock(mu_);
+  return member_view_;
+}
+
+void RaftLog::AnnounceHttpAddress() {
+  announced_ = true;
+  if (opts_.http_address.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    auto it = members_.find(opts_.member_id);
+    if (it != members_.end() && it->second.http_address() == opts_.http_address) return;
+  }
+  // Proposed from the loop thread: do not wait for it here.
+  v1::Command cmd;
+  cmd.mutable_update_member()->set_id(opts_.member_id);
+  cmd.mutable_update_member()->set_http_address(opts_.http_address);
+  (void)node_->Propose(cmd.SerializeAsString());
+}
+
+Status RaftLog::ProposeConfChangeAndWait(ConfChange cc, const v1::Member& member,
+                                         std::chrono::milliseconds timeout) {
+  if (!leader_.load()) {
+    std::string lead = LeaderId();
+    return Status::Unavailable(lead.empty() ? "no leader to change the membership"
+                                            : "membership changes go to the leader, " + lead);
+  }
+  uint64_t id = RandomU64() | 1;
+  v1::ConfChangeContext ctx;
+  *ctx.mutable_member() = member;
+  ctx.set_request_id(id);
+  cc.set_context(ctx.SerializeAsString());
+  auto w = std::make_shared<Waiter>();
+  auto fut = w->done.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Status::Unavailable("master is shutting down");
+    waiters_[id] = w;
+    tasks_.push_back([this, id, cc] {
+      raft::Error err = node_->ProposeConfChange(cc);
+      if (err == raft::Error::kConfChangePending) {
+        Complete(id, Status::FailedPrecondition("another membership change is still being applied; retry"), 0);
+      } else if (err != raft::Error::kOk) {
+        Complete(id, Status::Unavailable("membership change dropped: not the leader any more"), 0);
+      }
+    });
+  }
+  cv_.notify_one();
+  if (fut.wait_for(timeout) != std::future_status::ready) {
+    std::lock_guard lock(mu_);
+    waiters_.erase(id);
+    return Status::DeadlineExceeded("membership change not committed in time");
+  }
+  return fut.get().first;
+}
+
+Status RaftLog::AddMember(const v1::Member& member, bool learner, std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(mu_);
+    if (members_.count(member.id()) && names_.count(RaftIdOf(member.id()))) {
+      return Status::AlreadyExists("member " + member.id() + " is already in the cluster");
+    }
+  }
+  v1::Member m = member;
+  m.set_raft_id(RaftIdOf(m.id()));
+  ConfChange cc;
+  cc.set_type(learner ? ConfChange::ADD_LEARNER : ConfChange::ADD_NODE);
+  cc.set_node_id(m.raft_id());
+  return ProposeConfChangeAndWait(cc, m, timeout);
+}
+
+Status RaftLog::PromoteMember(const std::string& id, std::chrono::milliseconds timeout) {
+  v1::Member m;
+  {
+    std::lock_guard lock(mu_);
+    auto it = members_.find(id);
+    if (it == members_.end()) return Status::NotFound("member " + id + " is not in the cluster");
+    m = it->second;
+  }
+  ConfChange cc;
+  cc.set_type(ConfChange::ADD_NODE);
+  cc.set_node_id(RaftIdOf(id));
+  return ProposeConfChangeAndWait(cc, m, timeout);
+}
+
+Status RaftLog::RemoveMember(const std::string& id, std::chrono::milliseconds timeout) {
+  v1::Member m;
+  {
+    std::lock_guard lock(mu_);
+    auto it = members_.find(id);
+    if (it == members_.end()) return Status::NotFound("member " + id + " is not in the cluster");
+    m = it->second;
+  }
+  ConfChange cc;
+  cc.set_type(ConfChange::REMOVE_NODE);
+  cc.set_node_id(RaftIdOf(id));
+  return ProposeConfChangeAndWait(cc, m, timeout);
+}
+
+Status RaftLog::TransferLeadership(const std::string& id, std::chrono::milliseconds timeout) {
+  uint64_t target = RaftIdOf(id);
+  {
+    std::lock_guard lock(mu_);
+    if (!members_.count(id)) return Status::NotFound("member " + id + " is not in the cluster");
+    tasks_.push_back([this, target] { node_->TransferLeader(target); });
+  }
+  cv_.notify_one();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (lead_.load() == target) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::DeadlineExceeded("leadership did not move to " + id + " in time (is it caught up?)");
+}
+
+}  // namespace orch::master

@@ -1,0 +1,144 @@
+// RaftLog: the ReplicatedLog of a master in a Raft quorum. It owns the
+// pure Raft core (RawNode) on one thread and drives its Ready loop: persist
+// the log and hard state (SqliteStorage, raft.db), then send messages
+// (Transport), then apply committed entries to the StateStore (state.db)
+// and answer waiting proposals and reads.
+//
+// - Proposals carry a random request id; whichever master proposed one
+//   finds its waiter when the entry applies, so followers' proposals (which
+//   the core forwards to the leader) are acknowledged the same way.
+// - Reads use ReadIndex: the leader confirms it still leads, then the read
+//   waits until that index is applied locally.
+// - Every `snapshot_entries` applied entries, state.db's image becomes a
+//   Raft snapshot and the log before it is compacted (keeping
+//   `keep_entries` for followers that are only a little behind).
+// Thread safety: public methods are thread-safe; callbacks from the
+// transport only enqueue.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "master/log/replicated_log.h"
+#include "master/raft/raw_node.h"
+#include "master/raft/sqlite_storage.h"
+#include "master/raft/transport.h"
+#include "master/state/state_store.h"
+#include "orch/v1/types.pb.h"
+
+namespace orch::master {
+
+struct RaftLogOptions {
+  std::string member_id;     // "m1"
+  std::string raft_address;  // this member's transport address
+  std::string http_address;  // this member's REST address (announced to peers)
+  // Founding voters (this member included) of a new cluster: id -> raft
+  // address. Empty: start empty and wait to be added (--join).
+  std::vector<std::pair<std::string, std::string>> initial_peers;
+  std::chrono::milliseconds tick{50};
+  int election_ticks = 10;
+  int heartbeat_ticks = 1;
+  uint64_t snapshot_entries = 10000;
+  uint64_t keep_entries = 5000;
+  uint64_t seed = 0;  // 0: random
+};
+
+// The Raft id of member `id` (a stable 64-bit hash, never 0).
+uint64_t RaftIdOf(const std::string& member_id);
+
+class RaftLog : public ReplicatedLog {
+ public:
+  // Opens raft.db in `data_dir` (bootstrapping a new cluster from
+  // initial_peers when it is empty) and brings `store` up to date with the
+  // persisted snapshot. Does not start the loop: call Start().
+  static Result<std::unique_ptr<RaftLog>> Open(const RaftLogOptions& opts, const std::string& data_dir,
+                                               StateStore* store);
+  ~RaftLog() override;
+
+  // The callbacks a Transport must call.
+  raft::Transport::Callbacks TransportCallbacks();
+  // Starts the loop; `transport` must outlive the log.
+  void Start(raft::Transport* transport);
+
+  // ReplicatedLog.
+  Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) override;
+  Status ReadBarrier(std::chrono::milliseconds timeout) override;
+  bool IsLeader() const override;
+  std::string LeaderId() const override;
+  void Close() override;
+
+  // Membership (the leader proposes; others answer Unavailable).
+  Status AddMember(const v1::Member& member, bool learner, std::chrono::milliseconds timeout);
+  Status PromoteMember(const std::string& id, std::chrono::milliseconds timeout);
+  Status RemoveMember(const std::string& id, std::chrono::milliseconds timeout);
+  Status TransferLeadership(const std::string& id, std::chrono::milliseconds timeout);
+  // Members with role, and match index where this master leads.
+  std::vector<v1::Member> Members() const;
+  // The leader's REST address ("" when unknown), for forwarding writes.
+  std::string LeaderHttpAddress() const;
+  uint64_t Term() const { return term_.load(); }
+
+ private:
+  RaftLog(const RaftLogOptions& opts, StateStore* store);
+  Status Init(const std::string& data_dir);
+  void Loop();
+  Status HandleReady();
+  Status ApplyEntries(const std::vector<raft::Entry>& entries);
+  Status ApplyConfChangeEntry(const raft::Entry& e);
+  Status MaybeSnapshot();
+  void Complete(uint64_t request_id, Status status, uint64_t index);
+  void FailAllWaiters(const Status& status);
+  Status ProposeConfChangeAndWait(raft::ConfChange cc, const v1::Member& member,
+                                  std::chrono::milliseconds timeout);
+  void AnnounceHttpAddress();
+  std::string NameOf(uint64_t raft_id) const;
+
+  struct Waiter {
+    std::promise<std::pair<Status, uint64_t>> done;
+  };
+  struct PendingRead {
+    std::promise<Result<uint64_t>> index;
+  };
+
+  RaftLogOptions opts_;
+  uint64_t raft_id_;
+  StateStore* store_;
+  std::unique_ptr<raft::SqliteStorage> storage_;
+  std::unique_ptr<raft::RawNode> node_;  // loop thread only
+  raft::Transport* transport_ = nullptr;
+  raft::ConfState conf_state_;  // loop thread only
+
+  // Inputs to the loop, guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<v1::Message> inbox_;
+  std::deque<std::function<void()>> tasks_;  // run on the loop thread
+  std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
+  std::map<std::string, std::shared_ptr<PendingRead>> reads_;
+  std::map<std::string, v1::Member> members_;  // by member id
+  std::map<uint64_t, std::string> names_;      // raft id -> member id
+  std::vector<v1::Member> member_view_;        // Members() as of the last loop pass
+  bool closed_ = false;
+
+  std::atomic<uint64_t> lead_{0};
+  std::atomic<uint64_t> term_{0};
+  std::atomic<bool> leader_{false};
+  std::atomic<bool> announced_{false};
+  uint64_t applied_ = 0;        // loop thread only
+  uint64_t snapshot_index_ = 0; // loop thread only
+  std::thread thread_;
+};
+
+}  // namespace orch::master

@@ -1,0 +1,137 @@
+// SqliteStorage: the durable Raft log of a master (DESIGN.md section 3).
+// Entries, hard state and snapshot metadata live in `dir`/raft.db (SQLite,
+// WAL, synchronous=FULL); the snapshot's state machine image lives in a
+// file under `dir`/snap/ written atomically. The driver persists each Ready
+// with one Save (one transaction) and the core reads through Storage.
+//
+// Reads are served from memory where it matters: the term of every entry
+// (as runs of equal terms, a few bytes per term) and the recent tail of
+// entries (bounded by bytes), so Term() never and Entries() rarely touch
+// SQLite. The snapshot image is loaded once and kept until replaced.
+//
+// Crash safety: a snapshot file is written (tmp + fsync + rename + fsync
+// dir) before the transaction that records its metadata, and the previous
+// file is deleted only after that commit; Open removes tmp files and any
+// snapshot file the committed metadata does not name.
+//
+// Thread-safety: none. One thread (the driver) owns it and makes every
+// call, including the core's const reads.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "master/raft/storage.h"
+#include "master/state/sqlite.h"
+
+namespace orch::raft {
+
+using orch::v1::SnapshotMetadata;
+
+class SqliteStorage : public Storage {
+ public:
+  ~SqliteStorage() override;
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+
+  // Opens or creates `dir`/raft.db and `dir`/snap/, then recovers: removes
+  // leftover tmp and uncommitted snapshot files and checks that hard state,
+  // entries and snapshot agree. Unavailable/ResourceExhausted on I/O
+  // errors, Internal when the content is inconsistent.
+  static orch::Result<std::unique_ptr<SqliteStorage>> Open(const std::string& dir);
+
+  // Storage (the core's read side).
+  InitialState GetInitialState() const override;
+  Result<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes) const override;
+  Result<uint64_t> Term(uint64_t i) const override;
+  uint64_t FirstIndex() const override;
+  uint64_t LastIndex() const override;
+  // kSnapshotTemporarilyUnavailable if the image cannot be read now.
+  Result<Snapshot> GetSnapshot() const override;
+
+  // True when nothing was ever persisted (a brand-new member).
+  bool IsEmpty() const;
+
+  // Persists one Ready in one transaction: snap (installs it: replaces the
+  // whole log, raises the hard state's commit to its index; its image is
+  // written to a file first), then entries (appended; a conflicting
+  // existing suffix is deleted first; already compacted ones are skipped),
+  // then hs. Any of them may be null/empty. sync=false (Ready::must_sync
+  // false) commits with synchronous=NORMAL: the transaction may be lost on
+  // power failure but never torn, and a later synced one makes it durable.
+  // FailedPrecondition (nothing written) if snap is not newer than the
+  // current snapshot or entries leave a gap after LastIndex().
+  orch::Status Save(const HardState* hs, const std::vector<Entry>& entries, const Snapshot* snap,
+                    bool sync);
+
+  // Records a snapshot of the application state as of applied index
+  // `index`, with membership `cs` and state machine image `data`.
+  // FailedPrecondition unless current snapshot index < index <= LastIndex()
+  // and index >= FirstIndex()-1.
+  orch::Status CreateSnapshot(uint64_t index, const ConfState& cs, std::string data);
+
+  // Deletes entries before compact_index (the snapshot covers them):
+  // afterwards FirstIndex() == compact_index and Term(compact_index-1) still
+  // answers. Note MemoryStorage::Compact(i) also drops entry i; this one
+  // keeps it, so Compact(snapshot index + 1) is the usual call. A no-op when
+  // they are already gone. FailedPrecondition if compact_index > snapshot
+  // index + 1.
+  orch::Status Compact(uint64_t compact_index);
+
+  // The persisted snapshot's metadata (index 0 when none). Cheap.
+  SnapshotMetadata SnapshotMeta() const { return snap_meta_; }
+
+  const HardState& hard_state() const { return hard_state_; }
+
+ private:
+  struct Stmts;
+
+  SqliteStorage(std::string dir, std::unique_ptr<sqlite::Db> db);
+  orch::Status Init();
+  orch::Status Load();
+  orch::Status SetSynchronous(bool full);
+  // SQL side of Save; in-memory state is changed only after COMMIT.
+  orch::Status WriteSnapshotRows(const Snapshot& snap, const std::string& file);
+  // `last` is the log's last index once a snapshot in the same Save is in.
+  orch::Status WriteEntryRows(const std::vector<Entry>& entries, size_t skip, uint64_t last);
+  orch::Status PutMeta(const char* key, const std::string& value);
+  // In-memory mirrors of the committed changes.
+  void ResetTo(uint64_t index, uint64_t term);
+  void AppendInMemory(const std::vector<Entry>& entries, size_t skip);
+  void CompactInMemory(uint64_t compact_index);
+  void CacheSnapshot(Snapshot snap) const;
+  orch::Status DbError(const orch::Status& st) const;
+
+  const std::string dir_;
+  const std::string snap_dir_;
+  std::unique_ptr<sqlite::Db> db_;
+  std::unique_ptr<Stmts> stmts_;
+  bool synchronous_full_ = true;
+
+  bool has_hard_state_ = false;
+  HardState hard_state_;
+  SnapshotMetadata snap_meta_;
+  std::string snap_file_;  // empty when there is no snapshot
+
+  // The log is (offset_, last_]; offset_ is the last compacted index whose
+  // term is kept (etcd's dummy entry) so Term(FirstIndex()-1) works.
+  uint64_t offset_ = 0;
+  uint64_t last_ = 0;
+  // Term of every index in [offset_, last_] as runs: {first index, term},
+  // ascending. Raft terms only grow along the log, so runs are few.
+  std::vector<std::pair<uint64_t, uint64_t>> term_runs_;
+  // The newest entries, contiguous, ending at last_ (or empty).
+  std::deque<Entry> tail_;
+  uint64_t tail_bytes_ = 0;
+
+  // The loaded snapshot (metadata + image); mutable: filled on first read.
+  mutable std::unique_ptr<Snapshot> snap_cache_;
+  std::string buf_;  // reused serialization buffer
+};
+
+}  // namespace orch::raft

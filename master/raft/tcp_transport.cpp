@@ -1,0 +1,659 @@
+#include "master/raft/tcp_transport.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "common/net.h"
+#include "master/raft/transport_frame.h"
+
+namespace orch::raft {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using orch::v1::Message;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Outbound side of one peer. Fields under "mu" are shared with Send's
+// callers; the rest belong to the io thread.
+struct Peer {
+  explicit Peer(asio::io_context& ioc, uint64_t id)
+      : id(id), socket(ioc), resolver(ioc), timer(ioc) {}
+
+  const uint64_t id;
+
+  // Guarded by TcpTransport::Impl::mu_.
+  std::string address;
+  std::string pending;                  // encoded frames not yet handed to the socket
+  std::size_t pending_msgs = 0;         // messages in `pending` plus `pending_snaps`
+  std::deque<Message> pending_snaps;    // MsgSnaps too large for one frame
+  std::size_t pending_snap_frames = 0;  // small MsgSnaps framed in `pending`
+  bool kick_posted = false;             // a Kick is on its way to the io thread
+  bool accepting = true;                // false while backing off: Send drops
+  bool drop_reported = false;           // on_unreachable sent for the current drop burst
+  std::atomic<bool> removed = false;    // also read by the io thread
+
+  // io thread only.
+  enum class State { kIdle, kDialing, kConnected, kBackoff };
+  State state = State::kIdle;
+  uint64_t gen = 0;  // bumped per connection attempt; stale handlers compare it
+  tcp::socket socket;
+  tcp::resolver resolver;
+  asio::steady_timer timer;  // dial timeout, then backoff
+  std::string dialed;        // the address of the current attempt
+  std::string wbuf;          // being written
+  std::size_t wbuf_msgs = 0;
+  std::size_t wbuf_snaps = 0;  // small MsgSnaps in wbuf, reported once written
+  bool writing = false;
+  // The snapshot being streamed: its MsgSnap without data, the data, the
+  // next offset; and whether the write in flight finishes it.
+  std::deque<Message> snaps;
+  std::optional<Message> snap_header;
+  std::string snap_data;
+  std::size_t snap_offset = 0;
+  bool snap_done_in_write = false;
+  milliseconds backoff{0};
+  std::string last_error;  // so repeated identical failures log once
+  char probe = 0;          // 1-byte read that notices the peer closing
+};
+
+// One inbound connection: reads frames and delivers them.
+struct InConn {
+  explicit InConn(tcp::socket s) : socket(std::move(s)) {}
+  tcp::socket socket;
+  std::string remote;
+  std::vector<char> buf = std::vector<char>(64 << 10);
+  std::size_t have = 0;
+  orch::v1::TransportFrame frame;
+  SnapshotAssembler assembler;
+};
+
+}  // namespace
+
+class TcpTransport::Impl {
+ public:
+  Impl(const TcpTransportOptions& o, Callbacks cb)
+      : opts_(o),
+        cb_(std::move(cb)),
+        ioc_(1),
+        acceptor_(ioc_),
+        work_(ioc_.get_executor()),
+        rng_(std::random_device{}()) {}
+  ~Impl() { Stop(); }
+
+  orch::Status Listen();
+  void Run() {
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  uint16_t port() const { return port_; }
+  TcpTransportStats stats() const;
+
+  void SetPeer(uint64_t id, const std::string& address);
+  void RemovePeer(uint64_t id);
+  void Send(std::vector<Message> msgs);
+  void Stop();
+
+ private:
+  // Outbound, io thread.
+  void Kick(const std::shared_ptr<Peer>& p);
+  void Dial(const std::shared_ptr<Peer>& p);
+  void OnConnected(const std::shared_ptr<Peer>& p);
+  void Flush(const std::shared_ptr<Peer>& p);
+  void AppendSnapshotChunk(Peer& p);
+  void Fail(const std::shared_ptr<Peer>& p, const std::string& why);
+  void Reset(Peer& p);
+  void FailSnapshots(Peer& p);
+  void DropPending(Peer& p);
+  void CloseAll();
+  void SnapshotStatus(uint64_t id, bool ok) {
+    if (!stopped_ && cb_.on_snapshot_status) cb_.on_snapshot_status(id, ok);
+  }
+  // Inbound, io thread.
+  void DoAccept();
+  void DoRead(const std::shared_ptr<InConn>& c);
+  bool HandleFrame(InConn& c);
+  void Drop(const std::shared_ptr<InConn>& c, const std::string& why);
+
+  void NotifyUnreachable(uint64_t id);
+  void PostUnreachable(uint64_t id) {
+    asio::post(ioc_, [this, id] { NotifyUnreachable(id); });
+  }
+  milliseconds NextBackoff(Peer& p);
+
+  const TcpTransportOptions opts_;
+  const Callbacks cb_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+  std::mutex stop_mu_;
+
+  std::mutex mu_;
+  std::map<uint64_t, std::shared_ptr<Peer>> peers_;  // guarded by mu_
+
+  std::set<std::shared_ptr<InConn>> conns_;  // io thread only
+  std::minstd_rand rng_;                     // io thread only
+
+  std::atomic<uint64_t> sent_{0}, dropped_{0}, received_{0}, bad_frames_{0}, queued_{0};
+};
+
+orch::Status TcpTransport::Impl::Listen() {
+  auto hp = orch::ParseHostPort(opts_.listen);
+  if (!hp.ok()) return hp.status().WithContext("raft transport listen");
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(hp->host, ec);
+  if (ec) return orch::Status::InvalidArgument("raft transport listen: bad host " + hp->host);
+  tcp::endpoint ep(addr, hp->port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return orch::Status::Unavailable("raft transport: cannot listen on " + opts_.listen + ": " +
+                                     ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  DoAccept();
+  return orch::Status::Ok();
+}
+
+TcpTransportStats TcpTransport::Impl::stats() const {
+  return {sent_.load(), dropped_.load(), received_.load(), bad_frames_.load(), queued_.load()};
+}
+
+// ---- Sender side -----------------------------------------------------------
+
+void TcpTransport::Impl::SetPeer(uint64_t id, const std::string& address) {
+  if (stopped_) return;
+  std::lock_guard lock(mu_);
+  auto& p = peers_[id];
+  if (!p) p = std::make_shared<Peer>(ioc_, id);
+  if (p->address == address) return;
+  p->address = address;
+  // A new address: the io thread abandons the old connection and dials the
+  // new one if anything is queued (else the next Send does).
+  asio::post(ioc_, [this, p] {
+    if (stopped_ || p->removed || p->state == Peer::State::kBackoff) return;
+    Reset(*p);
+    bool queued;
+    {
+      std::lock_guard lock(mu_);
+      queued = p->pending_msgs > 0;
+      p->kick_posted = queued;  // Dial's connection flushes them
+    }
+    if (queued) Dial(p);
+  });
+}
+
+void TcpTransport::Impl::RemovePeer(uint64_t id) {
+  std::shared_ptr<Peer> p;
+  {
+    std::lock_guard lock(mu_);
+    auto it = peers_.find(id);
+    if (it == peers_.end()) return;
+    p = std::move(it->second);
+    peers_.erase(it);
+    p->removed = true;
+  }
+  asio::post(ioc_, [this, p] {
+    if (stopped_) return;
+    Reset(*p);
+    DropPending(*p);
+  });
+}
+
+void TcpTransport::Impl::Send(std::vector<Message> msgs) {
+  std::vector<uint64_t> unreachable;
+  std::vector<std::shared_ptr<Peer>> kicks;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& m : msgs) {
+      auto it = peers_.find(m.to());
+      Peer* p = it == peers_.end() ? nullptr : it->second.get();
+      if (stopped_ || !p || !p->accepting || p->pending_msgs >= opts_.max_queue_msgs) {
+        ++dropped_;
+        if (stopped_) continue;
+        if (!p) {
+          unreachable.push_back(m.to());
+        } else if (!p->drop_reported) {
+          p->drop_reported = true;
+          unreachable.push_back(m.to());
+        }
+        continue;
+      }
+      if (m.type() == Message::MSG_SNAP &&
+          m.snapshot().data().size() > opts_.snapshot_chunk_bytes) {
+        p->pending_snaps.push_back(std::move(m));
+      } else if (!AppendMessageFrame(opts_.self_id, m, opts_.max_frame_bytes, &p->pending)) {
+        ++dropped_;
+        spdlog::error("raft transport: message {} to peer {} exceeds max frame size {}; dropped",
+                      Message::Type_Name(m.type()), m.to(), opts_.max_frame_bytes);
+        if (m.type() == Message::MSG_SNAP) {
+          uint64_t to = m.to();
+          asio::post(ioc_, [this, to] { SnapshotStatus(to, false); });
+        }
+        continue;
+      }
+      if (m.type() == Message::MSG_SNAP) ++p->pending_snap_frames;
+      ++p->pending_msgs;
+      ++queued_;
+      if (!p->kick_posted) {
+        p->kick_posted = true;
+        kicks.push_back(it->second);
+      }
+    }
+  }
+  std::sort(unreachable.begin(), unreachable.end());
+  unreachable.erase(std::unique(unreachable.begin(), unreachable.end()), unreachable.end());
+  for (uint64_t id : unreachable) PostUnreachable(id);
+  for (auto& p : kicks) asio::post(ioc_, [this, p] { Kick(p); });
+}
+
+void TcpTransport::Impl::NotifyUnreachable(uint64_t id) {
+  if (!stopped_ && cb_.on_unreachable) cb_.on_unreachable(id);
+}
+
+void TcpTransport::Impl::Kick(const std::shared_ptr<Peer>& p) {
+  if (stopped_ || p->removed) return;
+  switch (p->state) {
+    case Peer::State::kIdle:
+      Dial(p);
+      break;
+    case Peer::State::kDialing:
+      break;  // OnConnected flushes
+    case Peer::State::kConnected:
+      Flush(p);
+      break;
+    case Peer::State::kBackoff: {
+      // Queued just before the failure was noticed; drop them as well.
+      std::lock_guard lock(mu_);
+      p->kick_posted = false;
+      break;
+    }
+  }
+}
+
+void TcpTransport::Impl::Dial(const std::shared_ptr<Peer>& p) {
+  {
+    std::lock_guard lock(mu_);
+    p->dialed = p->address;
+  }
+  p->state = Peer::State::kDialing;
+  uint64_t gen = ++p->gen;
+  auto hp = orch::ParseHostPort(p->dialed);
+  if (!hp.ok()) return Fail(p, hp.status().message());
+  p->timer.expires_after(opts_.dial_timeout);
+  p->timer.async_wait([this, p, gen](boost::system::error_code ec) {
+    if (ec || stopped_ || gen != p->gen) return;
+    Fail(p, "dial timed out after " + std::to_string(opts_.dial_timeout.count()) + "ms");
+  });
+  p->resolver.async_resolve(
+      hp->host, std::to_string(hp->port), tcp::resolver::numeric_service,
+      [this, p, gen](boost::system::error_code ec, tcp::resolver::results_type results) {
+        if (stopped_ || gen != p->gen) return;
+        if (ec) return Fail(p, ec.message());
+        asio::async_connect(p->socket, results,
+                            [this, p, gen](boost::system::error_code ec, const tcp::endpoint&) {
+                              if (stopped_ || gen != p->gen) return;
+                              if (ec) return Fail(p, ec.message());
+                              OnConnected(p);
+                            });
+      });
+}
+
+void TcpTransport::Impl::OnConnected(const std::shared_ptr<Peer>& p) {
+  p->timer.cancel();
+  p->state = Peer::State::kConnected;
+  p->backoff = milliseconds(0);
+  boost::system::error_code ec;
+  p->socket.set_option(tcp::no_delay(true), ec);  // Raft is latency-bound
+  // A peer whose machine vanished sends no RST; without this the kernel
+  // would retransmit for many minutes while our queue overflows.
+  int user_timeout = static_cast<int>(opts_.write_timeout.count());
+  ::setsockopt(p->socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
+               sizeof user_timeout);
+  if (!p->last_error.empty()) {
+    spdlog::info("raft transport: peer {} ({}) reachable again", p->id, p->dialed);
+  } else {
+    spdlog::debug("raft transport: connected to peer {} ({})", p->id, p->dialed);
+  }
+  p->last_error.clear();
+  // The peer never writes to us; a completed read means it closed or failed.
+  uint64_t gen = p->gen;
+  p->socket.async_read_some(asio::buffer(&p->probe, 1),
+                            [this, p, gen](boost::system::error_code ec, std::size_t) {
+                              if (stopped_ || gen != p->gen) return;
+                              Fail(p, ec ? ec.message() : "peer sent unexpected data");
+                            });
+  Flush(p);
+}
+
+// Hands everything queued to one async_write, so a burst of messages costs
+// one system call; later messages gather in `pending` meanwhile.
+void TcpTransport::Impl::Flush(const std::shared_ptr<Peer>& p) {
+  if (p->writing) return;
+  p->wbuf.clear();
+  {
+    std::lock_guard lock(mu_);
+    p->wbuf.swap(p->pending);
+    p->wbuf_msgs = p->pending_msgs - p->pending_snaps.size();
+    queued_ -= p->pending_msgs;
+    p->pending_msgs = 0;
+    p->wbuf_snaps = p->pending_snap_frames;
+    p->pending_snap_frames = 0;
+    for (auto& m : p->pending_snaps) p->snaps.push_back(std::move(m));
+    p->pending_snaps.clear();
+    p->kick_posted = false;
+    p->drop_reported = false;
+  }
+  AppendSnapshotChunk(*p);
+  if (p->wbuf.empty()) return;
+  p->writing = true;
+  uint64_t gen = p->gen;
+  asio::async_write(p->socket, asio::buffer(p->wbuf),
+                    [this, p, gen](boost::system::error_code ec, std::size_t) {
+                      if (stopped_ || gen != p->gen) return;
+                      p->writing = false;
+                      if (ec) return Fail(p, ec.message());
+                      sent_ += p->wbuf_msgs;
+                      for (; p->wbuf_snaps > 0; --p->wbuf_snaps) SnapshotStatus(p->id, true);
+                      if (p->snap_done_in_write) {
+                        p->snap_done_in_write = false;
+                        ++sent_;
+                        SnapshotStatus(p->id, true);
+                      }
+                      Flush(p);
+                    });
+}
+
+// Adds the next chunk of the snapshot being streamed (one per write, so other
+// messages to this peer interleave with a long transfer; Raft tolerates the
+// reordering and heartbeats keep flowing).
+void TcpTransport::Impl::AppendSnapshotChunk(Peer& p) {
+  if (!p.snap_header) {
+    if (p.snaps.empty()) return;
+    Message m = std::move(p.snaps.front());
+    p.snaps.pop_front();
+    p.snap_data = std::move(*m.mutable_snapshot()->mutable_data());
+    m.mutable_snapshot()->clear_data();
+    p.snap_header = std::move(m);
+    p.snap_offset = 0;
+  }
+  std::size_t n = std::min(opts_.snapshot_chunk_bytes, p.snap_data.size() - p.snap_offset);
+  orch::v1::TransportFrame frame;
+  frame.set_from(opts_.self_id);
+  auto* c = frame.mutable_chunk();
+  c->set_snapshot_index(p.snap_header->snapshot().metadata().index());
+  c->set_snapshot_term(p.snap_header->snapshot().metadata().term());
+  c->set_offset(p.snap_offset);
+  c->set_total(p.snap_data.size());
+  c->set_data(p.snap_data.data() + p.snap_offset, n);
+  if (p.snap_offset == 0) *c->mutable_header() = *p.snap_header;
+  p.snap_offset += n;
+  c->set_last(p.snap_offset == p.snap_data.size());
+  if (!AppendFrame(frame, opts_.max_frame_bytes, &p.wbuf)) {
+    // Start() keeps chunks below the frame limit, so only a huge header gets here.
+    spdlog::error("raft transport: snapshot chunk to peer {} exceeds max frame size", p.id);
+    p.snap_header.reset();
+    p.snap_data = std::string();
+    SnapshotStatus(p.id, false);
+    return;
+  }
+  if (c->last()) {
+    p.snap_done_in_write = true;
+    p.snap_header.reset();
+    p.snap_data = std::string();
+  }
+}
+
+void TcpTransport::Impl::FailSnapshots(Peer& p) {
+  std::size_t failed =
+      p.snaps.size() + (p.snap_header || p.snap_done_in_write ? 1 : 0) + p.wbuf_snaps;
+  p.snaps.clear();
+  p.wbuf_snaps = 0;
+  p.snap_header.reset();
+  p.snap_data = std::string();
+  p.snap_done_in_write = false;
+  for (std::size_t i = 0; i < failed; ++i) SnapshotStatus(p.id, false);
+}
+
+// Drops what Send queued for a connection that is gone.
+void TcpTransport::Impl::DropPending(Peer& p) {
+  std::size_t lost;
+  {
+    std::lock_guard lock(mu_);
+    dropped_ += p.pending_msgs;
+    queued_ -= p.pending_msgs;
+    lost = p.pending_snaps.size() + p.pending_snap_frames;
+    p.pending.clear();
+    p.pending_snaps.clear();
+    p.pending_msgs = 0;
+    p.pending_snap_frames = 0;
+    p.kick_posted = false;
+  }
+  for (std::size_t i = 0; i < lost; ++i) SnapshotStatus(p.id, false);
+}
+
+// Abandons the connection (address changed, peer removed); queued messages
+// stay for the next connection.
+void TcpTransport::Impl::Reset(Peer& p) {
+  ++p.gen;
+  boost::system::error_code ec;
+  p.socket.close(ec);
+  p.resolver.cancel();
+  p.timer.cancel();
+  p.writing = false;
+  p.wbuf.clear();
+  FailSnapshots(p);
+  p.state = Peer::State::kIdle;
+}
+
+void TcpTransport::Impl::Fail(const std::shared_ptr<Peer>& p, const std::string& why) {
+  bool was_connected = p->state == Peer::State::kConnected;
+  Reset(*p);
+  DropPending(*p);
+  {
+    std::lock_guard lock(mu_);
+    p->accepting = false;
+    p->drop_reported = true;  // covered by the on_unreachable below
+  }
+  milliseconds delay = NextBackoff(*p);
+  if (was_connected || why != p->last_error) {
+    spdlog::warn("raft transport: peer {} ({}) unreachable: {}; retrying in {}ms", p->id, p->dialed,
+                 why, delay.count());
+  } else {
+    spdlog::debug("raft transport: peer {} ({}) still unreachable: {}; retrying in {}ms", p->id,
+                  p->dialed, why, delay.count());
+  }
+  p->last_error = why;
+  p->state = Peer::State::kBackoff;
+  uint64_t gen = p->gen;
+  p->timer.expires_after(delay);
+  p->timer.async_wait([this, p, gen](boost::system::error_code ec) {
+    if (ec || stopped_ || gen != p->gen) return;
+    p->state = Peer::State::kIdle;
+    std::lock_guard lock(mu_);
+    p->accepting = true;
+    p->drop_reported = false;
+  });
+  NotifyUnreachable(p->id);
+}
+
+// Exponential, with jitter in [d/2, d] so masters restarted together do not
+// redial in lockstep.
+milliseconds TcpTransport::Impl::NextBackoff(Peer& p) {
+  p.backoff =
+      p.backoff.count() == 0 ? opts_.backoff_min : std::min(p.backoff * 2, opts_.backoff_max);
+  auto hi = p.backoff.count();
+  auto lo = std::max<int64_t>(opts_.backoff_min.count(), hi / 2);
+  if (lo >= hi) return p.backoff;
+  return milliseconds(std::uniform_int_distribution<int64_t>(lo, hi)(rng_));
+}
+
+// ---- Receiver side ---------------------------------------------------------
+
+void TcpTransport::Impl::DoAccept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+    if (stopped_) return;
+    if (ec) {
+      spdlog::warn("raft transport: accept failed: {}", ec.message());
+      if (ec == asio::error::operation_aborted) return;
+    } else {
+      auto c = std::make_shared<InConn>(std::move(s));
+      boost::system::error_code e;
+      auto ep = c->socket.remote_endpoint(e);
+      c->remote = e ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+      c->socket.set_option(tcp::no_delay(true), e);
+      conns_.insert(c);
+      DoRead(c);
+    }
+    DoAccept();
+  });
+}
+
+void TcpTransport::Impl::DoRead(const std::shared_ptr<InConn>& c) {
+  c->socket.async_read_some(
+      asio::buffer(c->buf.data() + c->have, c->buf.size() - c->have),
+      [this, c](boost::system::error_code ec, std::size_t n) {
+        if (stopped_) return;
+        if (ec) {
+          if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+            spdlog::debug("raft transport: connection from {} closed: {}", c->remote, ec.message());
+          }
+          conns_.erase(c);
+          return;
+        }
+        c->have += n;
+        // Deliver every whole frame in the buffer, then keep the tail.
+        std::size_t pos = 0;
+        while (!stopped_) {
+          std::size_t frame_bytes = 0;
+          FrameStatus st = DecodeFrame({c->buf.data() + pos, c->have - pos}, opts_.max_frame_bytes,
+                                       &c->frame, &frame_bytes);
+          if (st == FrameStatus::kNeedMore) {
+            std::memmove(c->buf.data(), c->buf.data() + pos, c->have - pos);
+            c->have -= pos;
+            if (frame_bytes > c->buf.size()) c->buf.resize(frame_bytes);
+            break;
+          }
+          if (st != FrameStatus::kOk) {
+            return Drop(c, std::string(FrameStatusName(st)) + " (length " +
+                               std::to_string(frame_bytes) + ")");
+          }
+          pos += frame_bytes;
+          if (!HandleFrame(*c)) return Drop(c, "snapshot chunk out of order");
+        }
+        if (!stopped_) DoRead(c);
+      });
+}
+
+bool TcpTransport::Impl::HandleFrame(InConn& c) {
+  if (c.frame.has_message()) {
+    ++received_;
+    if (cb_.on_message) cb_.on_message(std::move(*c.frame.mutable_message()));
+    return true;
+  }
+  if (!c.frame.has_chunk()) return true;  // a kind from a newer version: skip
+  auto done = c.assembler.Add(c.frame.mutable_chunk());
+  if (!done.ok()) {
+    spdlog::warn("raft transport: connection from {} (peer {}): {}", c.remote, c.frame.from(),
+                 done.status().message());
+    return false;
+  }
+  if (done->has_value()) {
+    ++received_;
+    if (cb_.on_message) cb_.on_message(std::move(**done));
+  }
+  return true;
+}
+
+void TcpTransport::Impl::Drop(const std::shared_ptr<InConn>& c, const std::string& why) {
+  ++bad_frames_;
+  spdlog::warn("raft transport: dropping connection from {}: {}", c->remote, why);
+  boost::system::error_code ec;
+  c->socket.close(ec);
+  conns_.erase(c);
+}
+
+// ---- Shutdown --------------------------------------------------------------
+
+void TcpTransport::Impl::Stop() {
+  std::lock_guard stop_lock(stop_mu_);
+  if (!stopped_.exchange(true)) CloseAll();
+  if (!thread_.joinable()) return;
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    // From a callback: the loop ends once it returns; the destructor joins.
+    spdlog::error("raft transport: Stop called from a transport callback");
+    return;
+  }
+  thread_.join();
+}
+
+void TcpTransport::Impl::CloseAll() {
+  std::vector<std::shared_ptr<Peer>> peers;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, p] : peers_) peers.push_back(p);
+  }
+  // Close everything on the io thread (which owns it), then stop the loop;
+  // handlers left pending are destroyed with the io_context.
+  asio::post(ioc_, [this, peers = std::move(peers)] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto& p : peers) {
+      p->socket.close(ec);
+      p->resolver.cancel();
+      p->timer.cancel();
+    }
+    for (auto& c : conns_) c->socket.close(ec);
+    conns_.clear();
+    work_.reset();
+    ioc_.stop();
+  });
+}
+
+// ---- TcpTransport ----------------------------------------------------------
+
+orch::Result<std::unique_ptr<TcpTransport>> TcpTransport::Start(const TcpTransportOptions& options,
+                                                                Callbacks callbacks) {
+  // Room for a chunk's envelope and header beside its data.
+  if (options.snapshot_chunk_bytes == 0 ||
+      options.snapshot_chunk_bytes + (64 << 10) > options.max_frame_bytes) {
+    return orch::Status::InvalidArgument(
+        "raft transport: snapshot_chunk_bytes must be positive and 64KiB below max_frame_bytes");
+  }
+  if (options.backoff_min.count() <= 0 || options.backoff_max < options.backoff_min) {
+    return orch::Status::InvalidArgument("raft transport: need 0 < backoff_min <= backoff_max");
+  }
+  auto impl = std::make_unique<Impl>(options, std::move(callbacks));
+  ORCH_RETURN_IF_ERROR(impl->Listen());
+  impl->Run();
+  spdlog::info("raft transport: node {} listening on port {}", options.self_id, impl->port());
+  return std::unique_ptr<TcpTransport>(new TcpTransport(std::move(impl)));
+}
+
+TcpTransport::TcpTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TcpTransport::~TcpTransport() { Stop(); }
+uint16_t TcpTransport::port() const { return impl_->port(); }
+TcpTransportStats TcpTransport::stats() const { return impl_->stats(); }
+void TcpTransport::SetPeer(uint64_t id, const std::string& address) { impl_->SetPeer(id, address); }
+void TcpTransport::RemovePeer(uint64_t id) { impl_->RemovePeer(id); }
+void TcpTransport::Send(std::vector<Message> msgs) { impl_->Send(std::move(msgs)); }
+void TcpTransport::Stop() { impl_->Stop(); }
+
+}  // namespace orch::raft

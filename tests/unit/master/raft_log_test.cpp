@@ -1,0 +1,291 @@
+// RaftLog (the master's replicated log) with real storage and state stores
+// in temp dirs and an in-process network: what clients of the masters
+// notice — writes acknowledged once and kept, reads that see them, a
+// leader that can be lost, members that come and go.
+#include "master/log/raft_log.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "local_network.h"
+#include "test_util.h"
+
+namespace orch::master {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return cond();
+}
+
+v1::Command JobCmd(const std::string& id) { return testing::RegisterJobCmd(testing::SampleJob(id, 1), "e-" + id); }
+
+struct Member {
+  std::string id;
+  std::string dir;
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<RaftLog> log;
+};
+
+class RaftCluster {
+ public:
+  RaftCluster(const std::string& root, int n, uint64_t snapshot_entries = 10000) : root_(root) {
+    for (int i = 1; i <= n; ++i) peers_.emplace_back("m" + std::to_string(i), "127.0.0.1:0");
+    snapshot_entries_ = snapshot_entries;
+    for (const auto& [id, addr] : peers_) Start(id, peers_);
+  }
+  ~RaftCluster() {
+    for (auto& m : members_) Stop(m.id);
+  }
+
+  void Start(const std::string& id, const std::vector<std::pair<std::string, std::string>>& peers) {
+    Member m;
+    m.id = id;
+    m.dir = root_ + "/" + id;
+    std::filesystem::create_directories(m.dir);
+    m.store = std::move(*StateStore::Open(m.dir + "/state.db"));
+    RaftLogOptions o;
+    o.member_id = id;
+    o.raft_address = "127.0.0.1:0";
+    o.http_address = "http://" + id;
+    o.initial_peers = peers;
+    o.tick = 10ms;
+    o.election_ticks = 10;
+    o.snapshot_entries = snapshot_entries_;
+    o.keep_entries = snapshot_entries_ / 2;
+    auto log = RaftLog::Open(o, m.dir, m.store.get());
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    m.log = std::move(*log);
+    m.log->Start(net_.Join(RaftIdOf(id), m.log->TransportCallbacks()));
+    for (auto& old : members_) {
+      if (old.id == id) {
+        old = std::move(m);
+        return;
+      }
+    }
+    members_.push_back(std::move(m));
+  }
+
+  void Stop(const std::string& id) {
+    net_.Leave(RaftIdOf(id));
+    Member& m = Get(id);
+    if (m.log) m.log->Close();
+    m.log.reset();
+    m.store.reset();
+  }
+
+  Member& Get(const std::string& id) {
+    for (auto& m : members_) {
+      if (m.id == id) return m;
+    }
+    ADD_FAILURE() << "no member " << id;
+    return members_[0];
+  }
+
+  // The one member that leads (among those running and not isolated), or "".
+  std::string Leader(const std::set<std::string>& among = {}) {
+    std::string leader;
+    for (auto& m : members_) {
+      if (!m.log || (!among.empty() && !among.count(m.id))) continue;
+      if (m.log->IsLeader()) leader = m.id;
+    }
+    return leader;
+  }
+
+  std::string WaitLeader(const std::set<std::string>& among = {}) {
+    std::string l;
+    EXPECT_TRUE(WaitFor([&] { return !(l = Leader(among)).empty(); })) << "no leader elected";
+    return l;
+  }
+
+  testing::LocalNetwork& net() { return net_; }
+  std::vector<Member>& members() { return members_; }
+  const std::vector<std::pair<std::string, std::string>>& peers() const { return peers_; }
+
+ private:
+  std::string root_;
+  uint64_t snapshot_entries_;
+  std::vector<std::pair<std::string, std::string>> peers_;
+  testing::LocalNetwork net_;
+  std::vector<Member> members_;
+};
+
+TEST(RaftLogTest, SingleMemberAcknowledgesWritesThatSurviveRestart) {
+  std::string root = testing::TempDir("r");
+  uint64_t last = 0;
+  {
+    RaftCluster c(root, 1);
+    c.WaitLeader();
+    for (int i = 0; i < 5; ++i) {
+      auto idx = c.Get("m1").log->Propose(JobCmd("j" + std::to_string(i)), 5s);
+      ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+      EXPECT_GT(*idx, last);
+      last = *idx;
+    }
+    EXPECT_EQ(c.Get("m1").store->ListJobs().size(), 5u);
+  }
+  RaftCluster again(root, 1);
+  again.WaitLeader();
+  EXPECT_EQ(again.Get("m1").store->ListJobs().size(), 5u);
+  auto idx = again.Get("m1").log->Propose(JobCmd("after"), 5s);
+  ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+  EXPECT_GT(*idx, last);
+}
+
+TEST(RaftLogTest, RefusedCommandReturnsItsOutcome) {
+  RaftCluster c(testing::TempDir("r"), 1);
+  c.WaitLeader();
+  v1::Command cmd;
+  cmd.mutable_deregister_job()->set_job_id("ghost");
+  auto r = c.Get("m1").log->Propose(cmd, 5s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
+TEST(RaftLogTest, FollowerWritesAndReadsAreLinearizable) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  std::string leader = c.WaitLeader();
+  std::string follower = leader == "m1" ? "m2" : "m1";
+  auto idx = c.Get(follower).log->Propose(JobCmd("via-follower"), 5s);
+  ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+  // A write acknowledged anywhere is visible to a linearizable read anywhere.
+  auto idx2 = c.Get(leader).log->Propose(JobCmd("via-leader"), 5s);
+  ASSERT_TRUE(idx2.ok());
+  for (auto& m : c.members()) {
+    ASSERT_TRUE(m.log->ReadBarrier(5s).ok());
+    EXPECT_TRUE(m.store->GetJob("via-follower").ok()) << m.id;
+    EXPECT_TRUE(m.store->GetJob("via-leader").ok()) << m.id;
+  }
+  EXPECT_EQ(c.Get(follower).log->LeaderId(), leader);
+  EXPECT_EQ(c.Get(follower).log->LeaderHttpAddress(), "http://" + leader);
+}
+
+TEST(RaftLogTest, IsolatedLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  std::string old = c.WaitLeader();
+  std::vector<std::string> acked;
+  for (int i = 0; i < 5; ++i) {
+    std::string id = "before" + std::to_string(i);
+    if (c.Get(old).log->Propose(JobCmd(id), 5s).ok()) acked.push_back(id);
+  }
+  c.net().Isolate(RaftIdOf(old));
+  std::set<std::string> rest;
+  for (auto& m : c.members()) {
+    if (m.id != old) rest.insert(m.id);
+  }
+  std::string next = c.WaitLeader(rest);
+  ASSERT_NE(next, old);
+  // The cut-off leader cannot commit: its writes are not acknowledged.
+  auto stale = c.Get(old).log->Propose(JobCmd("lost"), 300ms);
+  EXPECT_FALSE(stale.ok());
+  // It stops believing it leads (check-quorum).
+  EXPECT_TRUE(WaitFor([&] { return !c.Get(old).log->IsLeader(); }));
+  for (int i = 0; i < 5; ++i) {
+    std::string id = "after" + std::to_string(i);
+    auto r = c.Get(next).log->Propose(JobCmd(id), 5s);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    acked.push_back(id);
+  }
+  c.net().Heal();
+  for (auto& m : c.members()) {
+    ASSERT_TRUE(WaitFor([&] { return m.log->ReadBarrier(1s).ok() && m.store->GetJob("after4").ok(); })) << m.id;
+    for (const auto& id : acked) EXPECT_TRUE(m.store->GetJob(id).ok()) << m.id << " lost " << id;
+    EXPECT_FALSE(m.store->GetJob("lost").ok()) << m.id;
+  }
+}
+
+TEST(RaftLogTest, WithoutAMajorityWritesFailFastInsteadOfHanging) {
+  std::string root = testing::TempDir("r");
+  RaftCluster c(root, 3);
+  c.WaitLeader();
+  c.Stop("m2");
+  c.Stop("m3");
+  // m1 alone: once it notices (check-quorum) there is no leader, and a write
+  // is refused at once rather than waiting for its timeout.
+  ASSERT_TRUE(WaitFor([&] { return c.Get("m1").log->LeaderId().empty(); }));
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Get("m1").log->Propose(JobCmd("nobody"), 30s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);  // well before its own timeout
+  EXPECT_EQ(c.Get("m1").log->ReadBarrier(1s).code(), StatusCode::kUnavailable);
+}
+
+TEST(RaftLogTest, LaggingMemberCatchesUpThroughASnapshot) {
+  RaftCluster c(testing::TempDir("r"), 3, /*snapshot_entries=*/20);
+  std::string leader = c.WaitLeader();
+  std::string lagging = leader == "m3" ? "m2" : "m3";
+  c.net().Isolate(RaftIdOf(lagging));
+  for (int i = 0; i < 120; ++i) {
+    auto r = c.Get(leader).log->Propose(JobCmd("j" + std::to_string(i)), 5s);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  c.net().Heal();
+  Member& m = c.Get(lagging);
+  ASSERT_TRUE(WaitFor([&] { return m.store->GetJob("j119").ok(); }, 20s));
+  EXPECT_EQ(m.store->ListJobs().size(), 120u);
+  // Its state is the leader's, applied index and all.
+  ASSERT_TRUE(WaitFor([&] { return m.store->AppliedIndex() == c.Get(leader).store->AppliedIndex(); }));
+  // Restarting it keeps everything.
+  c.Stop(lagging);
+  c.Start(lagging, c.peers());
+  EXPECT_EQ(c.Get(lagging).store->ListJobs().size(), 120u);
+}
+
+TEST(RaftLogTest, MembersAreAddedAsLearnerPromotedAndRemoved) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  std::string leader = c.WaitLeader();
+  ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("before-m4"), 5s).ok());
+  c.Start("m4", {});  // empty, waiting to be added
+  v1::Member m4;
+  m4.set_id("m4");
+  m4.set_raft_address("127.0.0.1:0");
+  m4.set_http_address("http://m4");
+  Status st = c.Get(leader).log->AddMember(m4, /*learner=*/true, 5s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(WaitFor([&] { return c.Get("m4").store->GetJob("before-m4").ok(); }));
+  auto roles = [&] {
+    std::map<std::string, v1::Member::Role> out;
+    for (const auto& m : c.Get(c.WaitLeader()).log->Members()) out[m.id()] = m.role();
+    return out;
+  };
+  ASSERT_TRUE(WaitFor([&] { return roles()["m4"] == v1::Member::LEARNER; }));
+  EXPECT_EQ(c.Get(leader).log->AddMember(m4, true, 5s).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(c.Get(leader).log->PromoteMember("m4", 5s).ok());
+  ASSERT_TRUE(WaitFor([&] { return roles()["m4"] == v1::Member::VOTER && roles().size() == 4; }));
+  // A 4-voter cluster needs 3: with one member down, writes still commit.
+  std::string down = leader == "m1" ? "m2" : "m1";
+  c.net().Isolate(RaftIdOf(down));
+  std::string l2 = c.WaitLeader();
+  ASSERT_TRUE(c.Get(l2).log->Propose(JobCmd("with-m4"), 5s).ok());
+  c.net().Heal();
+  l2 = c.WaitLeader();
+  ASSERT_TRUE(c.Get(l2).log->RemoveMember("m4", 5s).ok());
+  ASSERT_TRUE(WaitFor([&] { return roles().size() == 3 && !roles().count("m4"); }));
+  l2 = c.WaitLeader();
+  ASSERT_TRUE(c.Get(l2).log->Propose(JobCmd("after-m4"), 5s).ok());
+  EXPECT_EQ(c.Get(l2).log->RemoveMember("nobody", 1s).code(), StatusCode::kNotFound);
+}
+
+TEST(RaftLogTest, LeadershipMovesOnRequest) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  std::string leader = c.WaitLeader();
+  ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("x"), 5s).ok());
+  std::string target = leader == "m2" ? "m3" : "m2";
+  Status st = c.Get(leader).log->TransferLeadership(target, 5s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(WaitFor([&] { return c.Get(target).log->IsLeader(); }));
+  ASSERT_TRUE(c.Get(target).log->Propose(JobCmd("y"), 5s).ok());
+}
+
+}  // namespace
+}  // namespace orch::master
