@@ -25,7 +25,9 @@ struct MasterConfig {
   std::chrono::milliseconds heartbeat_ttl{10'000};
   // Raft timing: a tick, and the ticks without a leader before an election
   // (randomized up to twice that).
-  std::chrono::milliseconds raft_tick{50};
+  // 20ms x 10 ticks: an election starts 200-400ms after the leader falls
+  // silent (LAN defaults; raise both on slow or distant networks).
+  std::chrono::milliseconds raft_tick{20};
   int election_ticks = 10;
   // Applied entries between snapshots of state.db (then the log is compacted).
   uint64_t snapshot_entries = 10000;

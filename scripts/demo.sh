@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The orch demo: installs what is missing, builds, starts a local cluster (one
-# master, two agents, exec driver) and runs the example jobs on it.
+# The orch demo: installs what is missing, builds, starts a local cluster
+# (three masters forming a Raft quorum, two agents, exec driver) and runs the
+# example jobs on it.
 # Interactive: leaves the cluster running until Ctrl-C. Without a terminal
 # (or with --once) it tears everything down after showing the results.
 set -euo pipefail
@@ -32,14 +33,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "==> starting master m1 on $ORCH_ADDR (data in $DIR/m1)"
-"$BIN/master/orch-master" --id m1 --data-dir "$DIR/m1" --http "127.0.0.1:$HTTP_PORT" \
-  --raft 127.0.0.1:$((HTTP_PORT + 1)) >"$DIR/m1.log" 2>&1 &
-PIDS+=($!)
+PEERS="m1=127.0.0.1:$((HTTP_PORT + 1)),m2=127.0.0.1:$((HTTP_PORT + 11)),m3=127.0.0.1:$((HTTP_PORT + 21))"
+MASTERS=""
+for i in 1 2 3; do
+  http=$((HTTP_PORT + (i - 1) * 10)); raft=$((http + 1))
+  echo "==> starting master m$i: REST on 127.0.0.1:$http, Raft on 127.0.0.1:$raft (data in $DIR/m$i)"
+  "$BIN/master/orch-master" --id "m$i" --data-dir "$DIR/m$i" --http "127.0.0.1:$http" \
+    --raft "127.0.0.1:$raft" --peers "$PEERS" >"$DIR/m$i.log" 2>&1 &
+  PIDS+=($!)
+  MASTERS="$MASTERS${MASTERS:+,}http://127.0.0.1:$http"
+done
+export ORCH_ADDR="$MASTERS"
 for i in 1 2; do
   echo "==> starting agent node-$i"
-  "$BIN/agent/orch-agent" --name "node-$i" --data-dir "$DIR/node-$i" --masters "$ORCH_ADDR" \
-    --http "127.0.0.1:$((HTTP_PORT + 3 + i))" --drivers exec >"$DIR/node-$i.log" 2>&1 &
+  "$BIN/agent/orch-agent" --name "node-$i" --data-dir "$DIR/node-$i" --masters "$MASTERS" \
+    --http "127.0.0.1:$((HTTP_PORT + 30 + i))" --drivers exec >"$DIR/node-$i.log" 2>&1 &
   PIDS+=($!)
 done
 
@@ -54,7 +62,8 @@ wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
 }
 nodes_ready() { [ "$("$ORCHCTL" get nodes | grep -c ready)" -ge 2 ]; }
 wait_until 30 "two ready nodes" nodes_ready
-"$ORCHCTL" get nodes
+echo; "$ORCHCTL" cluster members
+echo; "$ORCHCTL" get nodes
 
 echo; echo "==> orchctl run -f examples/hello.yaml"
 "$ORCHCTL" run -f examples/hello.yaml
@@ -79,5 +88,6 @@ if [ "$ONCE" = 1 ]; then
 fi
 echo
 echo "The cluster is running: try  ORCH_ADDR=$ORCH_ADDR $ORCHCTL get allocs"
+echo "Kill the leader (orchctl cluster leader) and watch another master take over."
 echo "Press Ctrl-C to stop it."
 while true; do sleep 3600; done

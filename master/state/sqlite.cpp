@@ -4,7 +4,7 @@ namespace orch::sqlite {
 
 Db::~Db() { sqlite3_close_v2(db_); }
 
-Result<std::unique_ptr<Db>> Db::Open(const std::string& path) {
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Sync sync) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -16,7 +16,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path) {
   std::unique_ptr<Db> db(new Db(raw, path));
   sqlite3_busy_timeout(raw, 5000);
   ORCH_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
-  ORCH_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
+  ORCH_RETURN_IF_ERROR(db->Exec(sync == Sync::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   ORCH_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   return db;
 }

@@ -22,9 +22,14 @@ class Db {
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
 
-  // Opens (creating if needed) with WAL and synchronous=FULL: a committed
-  // transaction survives power loss.
-  static Result<std::unique_ptr<Db>> Open(const std::string& path);
+  // How hard a commit waits for the disk.
+  enum class Sync {
+    kFull,    // a committed transaction survives power loss
+    kNormal,  // WAL: atomic and crash-safe; power loss may undo the newest
+              // commits (fine when they can be replayed from elsewhere)
+  };
+  // Opens (creating if needed) in WAL mode.
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, Sync sync = Sync::kFull);
 
   Status Exec(std::string_view sql);
   Result<Stmt> Prepare(std::string_view sql);
