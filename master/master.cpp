@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
+#include "api/client/client.h"
 #include "common/clock.h"
 #include "common/net.h"
 #include "common/router.h"
@@ -22,6 +24,29 @@
 #include "master/state/state_store.h"
 
 namespace orch::master {
+namespace {
+
+// The members of the cluster a new master joins, from any of the given
+// REST addresses, retried for a while: the cluster may be electing.
+Result<std::vector<v1::Member>> FetchMembers(const std::string& join) {
+  ORCH_ASSIGN_OR_RETURN(auto urls, ParseUrlList(join));
+  OrchClient client(urls);
+  Status last;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    auto list = client.ListMembers();
+    if (list.ok()) {
+      std::vector<v1::Member> out(list->members().begin(), list->members().end());
+      if (!out.empty()) return out;
+      last = Status::Unavailable("no members listed yet");
+    } else {
+      last = list.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return last.WithContext("--join " + join + ": cannot list the cluster's members");
+}
+
+}  // namespace
 
 Master::~Master() { Shutdown(); }
 
@@ -59,6 +84,13 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   ro.snapshot_entries = cfg.snapshot_entries;
   ro.keep_entries = std::max<uint64_t>(cfg.snapshot_entries / 2, 1);
   ORCH_ASSIGN_OR_RETURN(m->log_, RaftLog::Open(ro, cfg.data_dir, m->store_.get()));
+  if (!cfg.join.empty()) {
+    ORCH_ASSIGN_OR_RETURN(auto members, FetchMembers(cfg.join));
+    m->log_->AddKnownMembers(members);
+    spdlog::info("master {}: joining through {}: {} member(s) known; add this master with "
+                 "`orchctl cluster add {} --raft {} --http {}`",
+                 cfg.id, cfg.join, members.size(), cfg.id, cfg.raft, ro.http_address);
+  }
   raft::TcpTransportOptions to;
   to.self_id = RaftIdOf(cfg.id);
   to.listen = cfg.raft;

@@ -27,7 +27,7 @@ std::string WithQuery(const std::string& path, const QueryOptions& q) {
 }  // namespace
 
 OrchClient::OrchClient(std::vector<std::string> addresses, std::string token)
-    : addresses_(std::move(addresses)), http_(MakeOptions(token)) {
+    : addresses_(std::move(addresses)), token_(std::move(token)), http_(MakeOptions(token_)) {
   for (auto& a : addresses_) {
     while (!a.empty() && a.back() == '/') a.pop_back();
   }
@@ -148,6 +148,32 @@ Result<Indexed<v1::AllocationList>> OrchClient::ListAllocations(const std::strin
 Result<Indexed<v1::Allocation>> OrchClient::GetAllocation(const std::string& id,
                                                           const QueryOptions& q) {
   return GetIndexed<v1::Allocation>("/v1/allocations/" + UrlEncode(id), q);
+}
+
+Result<v1::MemberList> OrchClient::ListMembers() {
+  return Call<v1::MemberList>("GET", "/v1/cluster/members", "");
+}
+
+Result<v1::LeaderResponse> OrchClient::GetLeader() {
+  return Call<v1::LeaderResponse>("GET", "/v1/cluster/leader", "");
+}
+
+Result<v1::ClusterResponse> OrchClient::AddMember(const v1::AddMemberRequest& req) {
+  return Call<v1::ClusterResponse>("POST", "/v1/cluster/members", ToJson(req));
+}
+
+Result<v1::ClusterResponse> OrchClient::RemoveMember(const std::string& id) {
+  return Call<v1::ClusterResponse>("DELETE", "/v1/cluster/members/" + UrlEncode(id), "");
+}
+
+Result<v1::ClusterResponse> OrchClient::TransferLeader(const std::string& id) {
+  v1::TransferLeaderRequest req;
+  req.set_id(id);
+  return Call<v1::ClusterResponse>("POST", "/v1/cluster/transfer-leader", ToJson(req));
+}
+
+std::unique_ptr<OrchClient> OrchClient::At(const std::string& address) const {
+  return std::make_unique<OrchClient>(std::vector<std::string>{address}, token_);
 }
 
 }  // namespace orch

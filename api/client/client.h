@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,20 @@ class OrchClient {
                                                       const QueryOptions& q = {});
   Result<Indexed<v1::Allocation>> GetAllocation(const std::string& id, const QueryOptions& q = {});
 
+  // The masters' Raft quorum. Member reads are answered from the asked
+  // master's own view: only the leader's carries match indexes. Membership
+  // writes reach the leader (a follower forwards them); 503 means no leader.
+  Result<v1::MemberList> ListMembers();
+  Result<v1::LeaderResponse> GetLeader();
+  // Adds (raft_address set) or, with promote=true, promotes a member.
+  Result<v1::ClusterResponse> AddMember(const v1::AddMemberRequest& req);
+  Result<v1::ClusterResponse> RemoveMember(const std::string& id);
+  Result<v1::ClusterResponse> TransferLeader(const std::string& id);
+
+  // A client with the same token that talks to `address` only (e.g. the
+  // leader's REST address).
+  std::unique_ptr<OrchClient> At(const std::string& address) const;
+
   // Raw access for what has no typed method yet: returns the body of a 2xx.
   Result<HttpResponse> Raw(const std::string& method, const std::string& path,
                            const std::string& body = "",
@@ -75,6 +90,7 @@ class OrchClient {
   Result<T> Call(const std::string& method, const std::string& path, const std::string& body);
 
   std::vector<std::string> addresses_;
+  std::string token_;
   HttpClient http_;
   std::atomic<std::size_t> preferred_{0};
 };

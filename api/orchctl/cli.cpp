@@ -9,6 +9,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "api/orchctl/cluster.h"
 #include "api/orchctl/errors.h"
 #include "api/orchctl/table.h"
 #include "common/document.h"
@@ -26,6 +27,7 @@ constexpr const char* kFooter = R"(Examples:
   orchctl get allocs --job web        list the allocations of job web
   orchctl describe job web -o yaml    everything about job web, as YAML
   orchctl stop web                    stop job web
+  orchctl cluster members             list the masters of the Raft quorum
 
 Environment:
   ORCH_ADDR    master address(es), comma separated (default http://127.0.0.1:4646)
@@ -64,6 +66,12 @@ struct Flags {
   std::string alloc_job;
   std::string id;
   bool purge = false;
+  // cluster add
+  std::string raft;
+  std::string http;
+  bool learner = false;
+  bool no_wait = false;
+  std::string add_timeout = "60s";
 };
 
 struct Verbs {
@@ -77,8 +85,64 @@ struct Verbs {
   CLI::App* describe_node = nullptr;
   CLI::App* describe_alloc = nullptr;
   CLI::App* stop = nullptr;
+  CLI::App* cluster = nullptr;
+  CLI::App* cluster_members = nullptr;
+  CLI::App* cluster_leader = nullptr;
+  CLI::App* cluster_add = nullptr;
+  CLI::App* cluster_promote = nullptr;
+  CLI::App* cluster_remove = nullptr;
+  CLI::App* cluster_transfer = nullptr;
   CLI::App* version = nullptr;
 };
+
+// The verbs under `cluster`; v.cluster exists already.
+void DefineCluster(Verbs& v, Flags& f) {
+  v.cluster->require_subcommand(1);
+  v.cluster_members = v.cluster->add_subcommand(
+      "members", "List the masters: role, leader, Raft and HTTP address, match index");
+  v.cluster_members->footer("Example:\n  orchctl cluster members -o json");
+  v.cluster_leader = v.cluster->add_subcommand("leader", "Show the leader, its address and term");
+  v.cluster_leader->footer("Example:\n  orchctl cluster leader");
+
+  v.cluster_add = v.cluster->add_subcommand(
+      "add",
+      "Add a master: as a learner, then, once it has caught up with the leader's log, as a voter");
+  v.cluster_add->add_option("ID", f.id, "Member id, e.g. m4")->required();
+  v.cluster_add->add_option("--raft", f.raft, "The new master's Raft transport address")
+      ->required()
+      ->type_name("HOST:PORT");
+  v.cluster_add->add_option("--http", f.http, "The new master's REST address")
+      ->type_name("http://HOST:PORT");
+  v.cluster_add->add_flag("--learner", f.learner, "Only add it as a learner (non-voting)");
+  v.cluster_add->add_flag("--no-wait", f.no_wait,
+                          "Add it as a voter at once, without waiting for it to catch up (a "
+                          "voter far behind can cost the quorum its availability)");
+  v.cluster_add
+      ->add_option("--timeout", f.add_timeout,
+                   "Give up waiting for it to catch up after this long (e.g. 90s, 5m)")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  v.cluster_add->footer(
+      "Examples:\n"
+      "  orchctl cluster add m4 --raft 10.0.0.4:4647 --http http://10.0.0.4:4646\n"
+      "  orchctl cluster add m5 --raft 10.0.0.5:4647 --learner");
+
+  v.cluster_promote = v.cluster->add_subcommand("promote", "Make a learner a voter");
+  v.cluster_promote->add_option("ID", f.id, "Member id")->required();
+  v.cluster_promote->footer("Example:\n  orchctl cluster promote m4");
+  v.cluster_remove = v.cluster->add_subcommand("remove", "Remove a master from the quorum");
+  v.cluster_remove->add_option("ID", f.id, "Member id")->required();
+  v.cluster_remove->footer("Example:\n  orchctl cluster remove m4");
+  v.cluster_transfer =
+      v.cluster->add_subcommand("transfer-leader", "Hand leadership over to another voter");
+  v.cluster_transfer->add_option("ID", f.id, "Member id of the voter to lead")->required();
+  v.cluster_transfer->footer("Example:\n  orchctl cluster transfer-leader m2");
+  v.cluster->footer(
+      "Examples:\n  orchctl cluster members\n  orchctl cluster leader\n"
+      "  orchctl cluster add m4 --raft 10.0.0.4:4647 --http http://10.0.0.4:4646\n"
+      "  orchctl cluster promote m4\n  orchctl cluster remove m4\n"
+      "  orchctl cluster transfer-leader m2");
+}
 
 Verbs Define(CLI::App& app, Flags& f) {
   app.fallthrough();  // global flags may follow the verb; inherited by verbs
@@ -148,6 +212,11 @@ Verbs Define(CLI::App& app, Flags& f) {
   v.stop->add_option("ID", f.id, "Job id")->required();
   v.stop->add_flag("--purge", f.purge, "Also remove the job from the state");
   v.stop->footer("Example:\n  orchctl stop web --purge");
+
+  v.cluster = app.add_subcommand(
+      "cluster",
+      "The masters' Raft quorum: members, leader, add, promote, remove, transfer-leader");
+  DefineCluster(v, f);
 
   v.version = app.add_subcommand("version", "Print orchctl's version");
   // Last, so the verbs do not inherit it.
@@ -219,6 +288,23 @@ Status LoadRun(const Flags& f, const CliIo& io, RunOptions* opts, std::string* d
   return Status::Ok();
 }
 
+// Checks the flags of `cluster add`.
+Status LoadClusterAdd(const Flags& f, ClusterAddOptions* opts) {
+  ORCH_RETURN_IF_ERROR(ValidateMemberAddresses(f.raft, f.http));
+  auto timeout = ParseDuration(f.add_timeout);
+  if (!timeout.ok()) return Status::InvalidArgument("--timeout: " + timeout.status().message());
+  opts->id = f.id;
+  opts->raft_address = f.raft;
+  opts->http_address = f.http;
+  while (opts->http_address.size() > 7 && opts->http_address.back() == '/') {
+    opts->http_address.pop_back();
+  }
+  opts->learner = f.learner;
+  opts->wait = !f.no_wait;
+  opts->timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+  return Status::Ok();
+}
+
 int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
   if (app.get_subcommands().empty()) {
     *io.out << app.help();
@@ -244,6 +330,11 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     Status st = LoadRun(f, io, &run_opts, &document);
     if (!st.ok()) return Usage(io, st.message());
   }
+  ClusterAddOptions add_opts;
+  if (v.cluster_add->parsed()) {
+    Status st = LoadClusterAdd(f, &add_opts);
+    if (!st.ok()) return Usage(io, st.message());
+  }
 
   OrchClient client(*addresses, f.token);
   ctx.client = &client;
@@ -264,6 +355,18 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = DescribeAllocCommand(ctx, f.id);
   } else if (v.stop->parsed()) {
     st = StopJob(ctx, f.id, f.purge);
+  } else if (v.cluster_members->parsed()) {
+    st = ClusterMembers(ctx);
+  } else if (v.cluster_leader->parsed()) {
+    st = ClusterLeader(ctx);
+  } else if (v.cluster_add->parsed()) {
+    st = ClusterAdd(ctx, add_opts);
+  } else if (v.cluster_promote->parsed()) {
+    st = ClusterPromote(ctx, f.id);
+  } else if (v.cluster_remove->parsed()) {
+    st = ClusterRemove(ctx, f.id);
+  } else if (v.cluster_transfer->parsed()) {
+    st = ClusterTransferLeader(ctx, f.id);
   }
   if (!st.ok()) {
     io.out->flush();
@@ -276,7 +379,9 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
 }  // namespace
 
 int RunCli(const std::vector<std::string>& args, const CliIo& io) {
-  CLI::App app{"orchctl controls an orch cluster: submit, inspect and stop jobs.", "orchctl"};
+  CLI::App app{
+      "orchctl controls an orch cluster: submit, inspect and stop jobs, manage the masters.",
+      "orchctl"};
   Flags f;
   Verbs v = Define(app, f);
   try {

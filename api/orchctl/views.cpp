@@ -112,6 +112,24 @@ std::string AllocsTable(const v1::AllocationList& allocs, int64_t now_ms) {
   return t.Render();
 }
 
+std::string MembersTable(const v1::MemberList& members) {
+  if (members.members().empty()) return "No members known.\n";
+  Table t({"ID", "ROLE", "LEADER", "RAFT ADDRESS", "HTTP ADDRESS", "MATCH"});
+  for (const auto& m : members.members()) {
+    bool leader = m.leader() || (!members.leader_id().empty() && m.id() == members.leader_id());
+    t.AddRow({m.id(), PrettyEnum(v1::Member::Role_Name(m.role())), leader ? "*" : "",
+              m.raft_address().empty() ? "-" : m.raft_address(),
+              m.http_address().empty() ? "-" : m.http_address(),
+              m.match_index() > 0 ? std::to_string(m.match_index()) : ""});
+  }
+  return t.Render();
+}
+
+std::string LeaderLine(const v1::LeaderResponse& leader) {
+  std::string where = leader.address().empty() ? "address not announced yet" : leader.address();
+  return leader.leader_id() + " (" + where + ", term " + std::to_string(leader.term()) + ")\n";
+}
+
 std::string DescribeJob(const v1::JobDetail& detail, int64_t now_ms) {
   const v1::Job& job = detail.job();
   std::string out;

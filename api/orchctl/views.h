@@ -23,6 +23,14 @@ std::string NodesTable(const v1::NodeList& nodes);
 // ID JOB GROUP NODE DESIRED STATUS AGE.
 std::string AllocsTable(const v1::AllocationList& allocs, int64_t now_ms);
 
+// ID ROLE LEADER RAFT ADDRESS HTTP ADDRESS MATCH: role "voter" or
+// "learner", "*" marks the leader, MATCH is blank when 0 (only the leader
+// knows match indexes).
+std::string MembersTable(const v1::MemberList& members);
+
+// "m2 (http://127.0.0.1:5646, term 7)".
+std::string LeaderLine(const v1::LeaderResponse& leader);
+
 // The job's settings, its allocation summary, its allocations with the
 // state of every task, and its evaluations.
 std::string DescribeJob(const v1::JobDetail& detail, int64_t now_ms);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 
 #include "master/raft/bootstrap.h"
@@ -114,6 +115,16 @@ Status RaftLog::Init(const std::string& data_dir) {
   return Status::Ok();
 }
 
+void RaftLog::AddKnownMembers(const std::vector<v1::Member>& members) {
+  std::lock_guard lock(mu_);
+  for (v1::Member m : members) {
+    if (m.id().empty() || m.raft_address().empty()) continue;
+    m.set_raft_id(RaftIdOf(m.id()));
+    if (!members_.count(m.id())) members_[m.id()] = m;
+    names_[m.raft_id()] = m.id();
+  }
+}
+
 raft::Transport::Callbacks RaftLog::TransportCallbacks() {
   raft::Transport::Callbacks cb;
   cb.on_message = [this](v1::Message m) {
@@ -211,6 +222,8 @@ void RaftLog::Loop() {
           if (it != r.progress().end()) m.set_match_index(it->second.match);
         }
       }
+      std::sort(view.begin(), view.end(),
+                [](const v1::Member& a, const v1::Member& b) { return a.id() < b.id(); });
       member_view_ = std::move(view);
     }
     if (lead_.load() != raft::kNone && !announced_) AnnounceHttpAddress();
@@ -557,7 +570,8 @@ Status RaftLog::AddMember(const v1::Member& member, bool learner, std::chrono::m
   return ProposeConfChangeAndWait(cc, m, timeout);
 }
 
-Status RaftLog::PromoteMember(const std::string& id, std::chrono::milliseconds timeout) {
+Status RaftLog::ChangeExistingMember(const std::string& id, ConfChange::Type type,
+                                     std::chrono::milliseconds timeout) {
   v1::Member m;
   {
     std::lock_guard lock(mu_);
@@ -566,23 +580,17 @@ Status RaftLog::PromoteMember(const std::string& id, std::chrono::milliseconds t
     m = it->second;
   }
   ConfChange cc;
-  cc.set_type(ConfChange::ADD_NODE);
+  cc.set_type(type);
   cc.set_node_id(RaftIdOf(id));
   return ProposeConfChangeAndWait(cc, m, timeout);
 }
 
+Status RaftLog::PromoteMember(const std::string& id, std::chrono::milliseconds timeout) {
+  return ChangeExistingMember(id, ConfChange::ADD_NODE, timeout);
+}
+
 Status RaftLog::RemoveMember(const std::string& id, std::chrono::milliseconds timeout) {
-  v1::Member m;
-  {
-    std::lock_guard lock(mu_);
-    auto it = members_.find(id);
-    if (it == members_.end()) return Status::NotFound("member " + id + " is not in the cluster");
-    m = it->second;
-  }
-  ConfChange cc;
-  cc.set_type(ConfChange::REMOVE_NODE);
-  cc.set_node_id(RaftIdOf(id));
-  return ProposeConfChangeAndWait(cc, m, timeout);
+  return ChangeExistingMember(id, ConfChange::REMOVE_NODE, timeout);
 }
 
 Status RaftLog::TransferLeadership(const std::string& id, std::chrono::milliseconds timeout) {

@@ -67,6 +67,11 @@ class RaftLog : public ReplicatedLog {
                                                StateStore* store);
   ~RaftLog() override;
 
+  // Members learned out of band (a new member asking an existing one, for
+  // --join): their addresses, so this member can answer them before the
+  // log has told it who they are. Call before Start().
+  void AddKnownMembers(const std::vector<v1::Member>& members);
+
   // The callbacks a Transport must call.
   raft::Transport::Callbacks TransportCallbacks();
   // Starts the loop; `transport` must outlive the log.
@@ -102,6 +107,8 @@ class RaftLog : public ReplicatedLog {
   void FailAllWaiters(const Status& status);
   Status ProposeConfChangeAndWait(raft::ConfChange cc, const v1::Member& member,
                                   std::chrono::milliseconds timeout);
+  Status ChangeExistingMember(const std::string& id, raft::ConfChange::Type type,
+                              std::chrono::milliseconds timeout);
   void AnnounceHttpAddress();
   std::string NameOf(uint64_t raft_id) const;
 

@@ -2,29 +2,17 @@
 // server's message, blocking-query parameters, failover between masters.
 #include "api/client/client.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "common/http_server.h"
 #include "common/json.h"
 #include "common/router.h"
+#include "tests/support/ports.h"
 
 namespace orch {
 namespace {
 
-int DeadPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+int DeadPort() { return testing::FreeLoopbackPort(); }
 
 class ClientTest : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 #include "common/http_client.h"
 #include "common/http_server.h"
 #include "common/router.h"
+#include "tests/support/ports.h"
 
 namespace orch {
 namespace {
@@ -107,17 +108,8 @@ TEST_F(HttpTest, ShutdownLetsInFlightRequestsFinish) {
 }
 
 TEST(HttpClientTest, RefusedConnectionIsUnavailable) {
-  // Find a port nobody listens on: bind, read the port, close.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
   HttpClient client;
-  auto resp = client.Get("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/");
+  auto resp = client.Get("http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort()) + "/");
   ASSERT_FALSE(resp.ok());
   EXPECT_EQ(resp.status().code(), StatusCode::kUnavailable);
 }

@@ -155,6 +155,8 @@ TEST(RaftLogTest, FollowerWritesAndReadsAreLinearizable) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();
   std::string follower = leader == "m1" ? "m2" : "m1";
+  // Until the follower hears from the new leader its writes fail fast (503).
+  ASSERT_TRUE(WaitFor([&] { return c.Get(follower).log->LeaderId() == leader; }));
   auto idx = c.Get(follower).log->Propose(JobCmd("via-follower"), 5s);
   ASSERT_TRUE(idx.ok()) << idx.status().ToString();
   // A write acknowledged anywhere is visible to a linearizable read anywhere.

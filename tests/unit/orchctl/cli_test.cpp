@@ -16,42 +16,14 @@
 #include "common/http_server.h"
 #include "common/json.h"
 #include "common/router.h"
+#include "tests/unit/orchctl/cli_harness.h"
 
 namespace orch::ctl {
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-CliRun Orchctl(const std::vector<std::string>& args, std::map<std::string, std::string> env = {},
-               Clock clock = Clock::System()) {
-  std::ostringstream out, err;
-  CliIo io = CliIo::System();
-  io.clock = std::move(clock);
-  io.out = &out;
-  io.err = &err;
-  io.getenv = [env](const std::string& name) -> std::optional<std::string> {
-    auto it = env.find(name);
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  };
-  CliRun r;
-  r.code = RunCli(args, io);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
-
-// One line, "orchctl: " first.
-void ExpectOneLineError(const CliRun& r) {
-  EXPECT_EQ(r.err.rfind("orchctl: ", 0), 0u) << r.err;
-  ASSERT_FALSE(r.err.empty());
-  EXPECT_EQ(r.err.back(), '\n');
-  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "more than one line: " << r.err;
-}
+using clitest::CliRun;
+using clitest::ExpectOneLineError;
+using clitest::Orchctl;
 
 std::string WriteTempFile(const std::string& text) {
   std::string path = ::testing::TempDir() + "orchctl_job_" +
@@ -377,7 +349,7 @@ TEST(CliTest, WaitAndDetachExcludeEachOther) {
 TEST(CliTest, HelpListsEveryVerbWithAnExample) {
   CliRun r = Orchctl({"--help"});
   EXPECT_EQ(r.code, 0);
-  for (const char* verb : {"run", "get", "describe", "stop", "version"}) {
+  for (const char* verb : {"run", "get", "describe", "stop", "cluster", "version"}) {
     EXPECT_NE(r.out.find(std::string("\n  ") + verb + " "), std::string::npos) << verb;
   }
   EXPECT_NE(r.out.find("orchctl run -f"), std::string::npos);

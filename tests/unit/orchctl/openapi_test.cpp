@@ -60,6 +60,10 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/healthz", "get"},
     {"/metrics", "get"},
     {"/v1/cluster/leader", "get"},
+    {"/v1/cluster/members", "get"},
+    {"/v1/cluster/members", "post"},
+    {"/v1/cluster/members/{id}", "delete"},
+    {"/v1/cluster/transfer-leader", "post"},
 };
 
 TEST_F(OpenApiTest, IsOpenApi3) {
@@ -87,8 +91,11 @@ TEST_F(OpenApiTest, ListsNothingTheMastersDoNotServe) {
 
 TEST_F(OpenApiTest, EveryV1ReadTakesBlockingQueryParametersAndAnswersAnIndex) {
   for (const auto& [path, method] : kOperations) {
-    // The leader is local knowledge, not state at an index.
-    if (method != "get" || path.rfind("/v1/", 0) != 0 || path == "/v1/cluster/leader") continue;
+    // The leader and the members are this master's local knowledge, not
+    // state at an index.
+    if (method != "get" || path.rfind("/v1/", 0) != 0 || path.rfind("/v1/cluster/", 0) == 0) {
+      continue;
+    }
     std::set<std::string> params;
     YAML::Node op = spec_["paths"][path][method];
     for (const auto& p : op["parameters"]) params.insert(Resolve(p)["name"].as<std::string>());
@@ -97,6 +104,39 @@ TEST_F(OpenApiTest, EveryV1ReadTakesBlockingQueryParametersAndAnswersAnIndex) {
     }
     EXPECT_TRUE(op["responses"]["200"]["headers"]["X-Orch-Index"]) << path;
   }
+}
+
+TEST_F(OpenApiTest, EveryWriteSaysFollowersForwardItAndWhat503Means) {
+  for (const auto& [path, method] : kOperations) {
+    if (method == "get") continue;
+    YAML::Node op = spec_["paths"][path][method];
+    std::string description = op["description"] ? op["description"].as<std::string>() : "";
+    EXPECT_NE(description.find("a follower forwards it to the leader"), std::string::npos)
+        << method << " " << path;
+    EXPECT_NE(description.find("503 means there is no leader"), std::string::npos)
+        << method << " " << path;
+    YAML::Node unavailable = op["responses"]["503"];
+    ASSERT_TRUE(unavailable) << method << " " << path;
+    EXPECT_EQ(unavailable["$ref"].as<std::string>(""), "#/components/responses/NoLeader")
+        << method << " " << path;
+  }
+}
+
+TEST_F(OpenApiTest, ClusterSchemasMatchTheProtos) {
+  YAML::Node schemas = spec_["components"]["schemas"];
+  for (const char* f : {"id", "raft_id", "raft_address", "http_address", "role", "match_index",
+                        "leader", "create_index"}) {
+    EXPECT_TRUE(schemas["Member"]["properties"][f]) << "Member." << f;
+  }
+  for (const char* f : {"id", "raft_address", "http_address", "learner", "promote"}) {
+    EXPECT_TRUE(schemas["AddMemberRequest"]["properties"][f]) << "AddMemberRequest." << f;
+  }
+  for (const char* f : {"leader_id", "address", "raft_address", "term"}) {
+    EXPECT_TRUE(schemas["LeaderResponse"]["properties"][f]) << "LeaderResponse." << f;
+  }
+  EXPECT_TRUE(schemas["MemberList"]["properties"]["leader_id"]);
+  EXPECT_TRUE(schemas["TransferLeaderRequest"]["properties"]["id"]);
+  EXPECT_TRUE(schemas["ClusterResponse"]["properties"]["message"]);
 }
 
 TEST_F(OpenApiTest, ErrorsUseTheErrorEnvelope) {
