@@ -286,30 +286,42 @@ Status RaftLog::HandleReady() {
 }
 
 Status RaftLog::ApplyEntries(const std::vector<Entry>& entries) {
-  for (const Entry& e : entries) {
-    if (e.type() == Entry::CONF_CHANGE) {
-      ORCH_RETURN_IF_ERROR(ApplyConfChangeEntry(e));
-    } else if (e.data().empty()) {
-      ORCH_RETURN_IF_ERROR(store_->MarkApplied(e.index()));
-    } else {
-      v1::Command cmd;
-      if (!cmd.ParseFromString(e.data())) {
-        spdlog::error("raft: entry {} is not a Command; skipping it", e.index());
-        ORCH_RETURN_IF_ERROR(store_->MarkApplied(e.index()));
-      } else {
-        Status outcome;
-        ORCH_RETURN_IF_ERROR(store_->Apply(e.index(), cmd, &outcome));
-        if (cmd.has_update_member() && outcome.ok()) {
-          std::lock_guard lock(mu_);
-          auto it = members_.find(cmd.update_member().id());
-          if (it != members_.end()) it->second.set_http_address(cmd.update_member().http_address());
-        }
-        if (cmd.request_id() != 0) Complete(cmd.request_id(), outcome, e.index());
+  // Consecutive commands apply in one state.db transaction; a membership
+  // change ends a batch (it applies on its own, to the core and the store).
+  std::vector<v1::Command> cmds(entries.size());
+  std::vector<StateStore::Entry> batch;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::Ok();
+    std::vector<Status> outcomes;
+    ORCH_RETURN_IF_ERROR(store_->ApplyBatch(batch, &outcomes));
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      const v1::Command* cmd = batch[k].cmd;
+      if (cmd == nullptr) continue;
+      if (cmd->has_update_member() && outcomes[k].ok()) {
+        std::lock_guard lock(mu_);
+        auto it = members_.find(cmd->update_member().id());
+        if (it != members_.end()) it->second.set_http_address(cmd->update_member().http_address());
       }
+      if (cmd->request_id() != 0) Complete(cmd->request_id(), outcomes[k], batch[k].index);
+    }
+    batch.clear();
+    return Status::Ok();
+  };
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    if (e.type() == Entry::CONF_CHANGE) {
+      ORCH_RETURN_IF_ERROR(flush());
+      ORCH_RETURN_IF_ERROR(ApplyConfChangeEntry(e));
+    } else if (!e.data().empty() && cmds[i].ParseFromString(e.data())) {
+      batch.push_back({e.index(), &cmds[i]});
+    } else {
+      // A leader's empty entry, or (never expected) an unreadable one.
+      if (!e.data().empty()) spdlog::error("raft: entry {} is not a Command; skipping it", e.index());
+      batch.push_back({e.index(), nullptr});
     }
     applied_ = e.index();
   }
-  return Status::Ok();
+  return flush();
 }
 
 Status RaftLog::ApplyConfChangeEntry(const Entry& e) {

@@ -104,6 +104,27 @@ Status StateStore::Apply(uint64_t index, const v1::Command& cmd, Status* outcome
   return Status::Ok();
 }
 
+Status StateStore::ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes) {
+  outcomes->assign(entries.size(), Status::Ok());
+  std::unique_lock lock(mu_);
+  uint64_t last = applied_;
+  for (const auto& e : entries) last = std::max(last, e.index);
+  if (last == applied_) return Status::Ok();  // all replayed
+  sqlite::Transaction tx(db_.get());
+  ORCH_RETURN_IF_ERROR(tx.Begin());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    if (e.index <= applied_ || e.cmd == nullptr) continue;
+    ORCH_RETURN_IF_ERROR(ApplyLocked(e.index, *e.cmd, &(*outcomes)[i]));
+  }
+  ORCH_RETURN_IF_ERROR(RecordApplied(last));
+  ORCH_RETURN_IF_ERROR(tx.Commit());
+  applied_ = last;
+  lock.unlock();
+  cv_.notify_all();
+  return Status::Ok();
+}
+
 Status StateStore::MarkApplied(uint64_t index) {
   return InTransaction(index, [] { return Status::Ok(); });
 }

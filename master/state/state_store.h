@@ -39,6 +39,17 @@ class StateStore {
   // the database failed (disk full, I/O) and nothing was applied.
   Status Apply(uint64_t index, const v1::Command& cmd, Status* outcome = nullptr);
 
+  // Applies consecutive committed commands in ONE transaction (a Raft
+  // Ready's worth): the same effect as applying each in turn, at the cost
+  // of one commit. An entry with no command (nullptr) only advances the
+  // applied index. Entries at or below AppliedIndex() are skipped.
+  // `outcomes` receives one Status per entry.
+  struct Entry {
+    uint64_t index;
+    const v1::Command* cmd;
+  };
+  Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes);
+
   uint64_t AppliedIndex() const;
 
   // Records that `index` was applied without a command of its own (a

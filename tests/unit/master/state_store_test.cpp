@@ -125,6 +125,33 @@ TEST(StateStoreTest, NodeDownMakesItsAllocationsLost) {
   EXPECT_EQ(s->GetAllocation("a1")->client_status(), v1::Allocation::LOST);
 }
 
+TEST(StateStoreTest, BatchAppliesLikeOneByOneInOneStep) {
+  auto one = std::move(*StateStore::Open(testing::TempDir("one") + "/state.db"));
+  auto batch = std::move(*StateStore::Open(testing::TempDir("batch") + "/state.db"));
+  std::vector<v1::Command> cmds = {RegisterNodeCmd(SampleNode("n1")), RegisterJobCmd(SampleJob("a", 1), "e1"),
+                                   RegisterJobCmd(SampleJob("b", 1), "e2")};
+  v1::Command ghost;
+  ghost.mutable_deregister_job()->set_job_id("ghost");
+  cmds.push_back(ghost);
+  std::vector<StateStore::Entry> entries;
+  for (std::size_t i = 0; i < cmds.size(); ++i) {
+    ASSERT_TRUE(one->Apply(i + 1, cmds[i]).ok());
+    entries.push_back({i + 1, &cmds[i]});
+  }
+  entries.push_back({cmds.size() + 1, nullptr});  // an empty Raft entry
+  std::vector<Status> outcomes;
+  ASSERT_TRUE(batch->ApplyBatch(entries, &outcomes).ok());
+  EXPECT_EQ(batch->AppliedIndex(), cmds.size() + 1);
+  ASSERT_EQ(outcomes.size(), entries.size());
+  EXPECT_TRUE(outcomes[1].ok());
+  EXPECT_EQ(outcomes[3].code(), StatusCode::kNotFound);  // the proposer hears why
+  EXPECT_EQ(batch->ListJobs().size(), one->ListJobs().size());
+  EXPECT_EQ(batch->ListEvaluations().size(), one->ListEvaluations().size());
+  // Replaying the same batch changes nothing.
+  ASSERT_TRUE(batch->ApplyBatch(entries, &outcomes).ok());
+  EXPECT_EQ(batch->ListEvaluations().size(), 2u);
+}
+
 TEST(StateStoreTest, WaitForIndexWakesOnApply) {
   auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
   std::thread t([&] {
