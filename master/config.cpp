@@ -33,6 +33,10 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
                "Run one master with an agent in the same process (exec driver, data in a temporary "
                "folder unless --data-dir)");
   app.add_option("--body-limit", cfg->body_limit, "Largest request body in bytes")->capture_default_str();
+  app.add_option("--http-workers", cfg->http_workers,
+                 "Threads answering REST requests (each agent's watch holds one)")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 65536));
   AddDuration(app, "--heartbeat-interval", &cfg->heartbeat_interval, "How often agents heartbeat");
   AddDuration(app, "--heartbeat-ttl", &cfg->heartbeat_ttl, "Silence after which a node is marked down");
   AddDuration(app, "--raft-tick", &cfg->raft_tick, "Raft tick; heartbeats go out every tick");

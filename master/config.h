@@ -21,6 +21,10 @@ struct MasterConfig {
   std::string log_level = "info";
   bool dev = false;
   std::size_t body_limit = 1 << 20;
+  // Threads answering REST requests. Every agent's allocation watch (a
+  // blocking query) holds one for up to its wait, so this bounds the agents
+  // one master serves at once, plus headroom for other requests.
+  int http_workers = 512;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds heartbeat_ttl{10'000};
   // Raft timing: a tick, and the ticks without a leader before an election

@@ -116,6 +116,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   opts.host = http_hp.host;
   opts.port = http_hp.port;
   opts.body_limit = cfg.body_limit;
+  opts.worker_threads = cfg.http_workers;
   opts.name = "master " + cfg.id;
   LeaderForwarder* fwd = m->forwarder_.get();
   ORCH_ASSIGN_OR_RETURN(m->http_, HttpServer::Start(opts, [router, fwd](const HttpRequest& req) {
