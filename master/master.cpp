@@ -134,11 +134,16 @@ void Master::Shutdown() {
   if (stopped_) return;
   stopped_ = true;
   spdlog::info("master {}: shutting down", cfg_.id);
+  // Controllers may be waiting on a write that cannot commit any more (the
+  // quorum is gone): closing the log fails it at once instead of after its
+  // timeout.
+  if (worker_) worker_->RequestStop();
+  if (liveness_) liveness_->RequestStop();
+  if (log_) log_->Close();
   if (worker_) worker_->Stop();
   if (liveness_) liveness_->Stop();
   if (store_) store_->Close();  // wakes blocking queries so the server can drain
   if (http_) http_->Shutdown();
-  if (log_) log_->Close();
   if (transport_) transport_->Stop();
   http_.reset();
   forwarder_.reset();

@@ -30,6 +30,7 @@ void EvalWorker::Loop() {
 int EvalWorker::RunOnce() {
   int proposed = 0;
   for (const v1::Evaluation& eval : store_->PendingEvaluations()) {
+    if (stop_ || !log_->IsLeader()) break;
     SchedulerInput in;
     in.eval = eval;
     auto job = store_->GetJob(eval.job_id());

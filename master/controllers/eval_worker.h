@@ -21,6 +21,8 @@ class EvalWorker {
   EvalWorker& operator=(const EvalWorker&) = delete;
 
   void Start();
+  // Asks the loop to stop after the write in progress (non-blocking).
+  void RequestStop() { stop_ = true; }
   void Stop();
 
   // Processes every pending evaluation once. Returns how many plans were

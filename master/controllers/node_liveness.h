@@ -28,6 +28,7 @@ class NodeLiveness {
   NodeLiveness& operator=(const NodeLiveness&) = delete;
 
   void Start();
+  void RequestStop() { stop_ = true; }
   void Stop();
 
   // Records a heartbeat; returns NotFound for an unknown node.

@@ -367,10 +367,13 @@ Status RaftLog::ApplyConfChangeEntry(const Entry& e) {
                  removed ? "removed" : (cc.type() == ConfChange::ADD_LEARNER ? "added as learner" : "is a voter"),
                  e.index());
   }
+  if (ctx.request_id() != 0) Complete(ctx.request_id(), Status::Ok(), e.index());
   if (removed && cc.node_id() == raft_id_) {
     spdlog::warn("raft: this master ({}) was removed from the cluster", opts_.member_id);
+    // It will never learn whether its other pending writes committed.
+    FailAllWaiters(Status::DeadlineExceeded("master " + opts_.member_id +
+                                            " was removed from the cluster; the write's outcome is unknown"));
   }
-  if (ctx.request_id() != 0) Complete(ctx.request_id(), Status::Ok(), e.index());
   return Status::Ok();
 }
 

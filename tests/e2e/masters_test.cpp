@@ -1,0 +1,410 @@
+// Fault tests of the masters' Raft quorum with real orch-master processes on
+// loopback: leaders killed under write load, members restarted, lagging
+// members brought back through a snapshot, membership grown and shrunk,
+// quorum lost, leadership transferred. What is asserted is what a user
+// notices: acknowledged writes are never lost, writes keep being
+// acknowledged, and without a quorum a write fails fast with 503.
+#include "masters.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/http_client.h"
+#include "common/json.h"
+#include "orch/v1/api.pb.h"
+
+namespace orch::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+// clang-format off
+const std::vector<std::string> kFastFlags = {
+    "--raft-tick", "20ms", "--election-ticks", "10", "--heartbeat-ttl", "5s"};
+// clang-format on
+
+std::string Sample(const std::set<std::string>& ids, std::size_t n = 5) {
+  std::string out;
+  for (const auto& id : ids) {
+    if (n-- == 0) return out + " ...";
+    out += (out.empty() ? "" : ", ") + id;
+  }
+  return out;
+}
+
+std::set<std::string> Minus(const std::set<std::string>& a, const std::set<std::string>& b) {
+  std::set<std::string> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+  return out;
+}
+
+class MastersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    // The pid keeps concurrent runs (two build dirs, ctest -j) apart.
+    root_ = ::testing::TempDir() + "/orch-masters-" + info->name() + "-" + std::to_string(getpid());
+  }
+
+  void TearDown() override {
+    if (load_) {
+      load_->Stop();
+      std::cerr << load_->Summary() << "\n";
+    }
+    if (HasFailure() && cluster_) std::cerr << cluster_->Logs();
+    load_.reset();
+    cluster_.reset();
+    if (!HasFailure() && !getenv("ORCH_E2E_KEEP")) std::filesystem::remove_all(root_);
+  }
+
+  // Starts m1..mN as a new cluster and waits for a leader.
+  void StartCluster(int n, std::vector<std::string> extra_flags = {}) {
+    std::vector<std::string> flags = kFastFlags;
+    flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+    cluster_ = std::make_unique<MasterCluster>(root_, flags);
+    std::vector<std::string> ids;
+    for (int i = 1; i <= n; ++i) ids.push_back("m" + std::to_string(i));
+    cluster_->Bootstrap(ids);
+    leader_ = cluster_->WaitLeader(30s);
+    ASSERT_FALSE(leader_.empty()) << "no leader elected among " << n << " new masters";
+    cluster_->Note("leader is " + leader_);
+  }
+
+  std::string AFollower() {
+    for (const auto& id : cluster_->Running()) {
+      if (id != leader_) return id;
+    }
+    return "";
+  }
+
+  void StartLoad(const std::string& prefix, int threads = 2) {
+    cluster_->Note("starting the write load");
+    load_ = std::make_unique<WriteLoad>(cluster_.get(), prefix, threads);
+  }
+
+  void StopLoad() {
+    cluster_->Note("stopping the write load");
+    load_->Stop();
+    cluster_->Note("write load stopped: " + load_->Summary());
+  }
+
+  // Load keeps being acknowledged after `what` happened.
+  void ExpectAckAfter(const std::string& what) {
+    std::size_t n = load_->acked();
+    EXPECT_TRUE(load_->WaitAcked(n + 1, 15s))
+        << "no write acknowledged after " << what << "; " << load_->Summary();
+  }
+
+  // A linearizable GET /v1/jobs on `id` lists every job in `want`.
+  void ExpectHasAll(const std::string& id, const std::set<std::string>& want) {
+    Result<std::set<std::string>> got = Status::Unavailable("not asked yet");
+    // A read right after an election may be refused (no leader yet): retry.
+    WaitFor([&] { return (got = JobIds(cluster_->Client(id), false)).ok(); }, 20s);
+    ASSERT_TRUE(got.ok()) << "linearizable GET /v1/jobs on " << id << ": "
+                          << got.status().ToString();
+    auto missing = Minus(want, *got);
+    EXPECT_TRUE(missing.empty()) << id << " lists " << got->size() << " jobs but misses "
+                                 << missing.size() << " of " << want.size()
+                                 << " acknowledged ones, e.g. " << Sample(missing);
+  }
+
+  // `id`'s stale read lists exactly the jobs the leader lists.
+  void ExpectConverges(const std::string& id, std::chrono::milliseconds timeout) {
+    std::set<std::string> theirs, ours;
+    std::string leader;
+    bool same = WaitFor(
+        [&] {
+          leader = cluster_->LeaderNow();
+          if (leader.empty()) return false;
+          auto l = JobIds(cluster_->Client(leader), false);
+          auto s = JobIds(cluster_->Client(id), true);
+          if (!l.ok() || !s.ok()) return false;
+          theirs = *l;
+          ours = *s;
+          return theirs == ours;
+        },
+        timeout);
+    EXPECT_TRUE(same) << id << " did not converge: it lists " << ours.size() << " jobs, leader "
+                      << leader << " lists " << theirs.size()
+                      << "; missing: " << Sample(Minus(theirs, ours))
+                      << "; extra: " << Sample(Minus(ours, theirs));
+  }
+
+  // A membership request sent to `via`, retried while the masters say to
+  // retry (an election, or the previous change still being applied). A
+  // retry that finds the change made (an earlier attempt committed after
+  // all) counts as done.
+  Status ChangeMembership(const std::string& via, const std::string& method,
+                          const std::string& path, const std::string& body = "") {
+    cluster_->Note(method + " " + path + " " + body + " via " + via);
+    Status st;
+    bool retry = false;
+    WaitFor(
+        [&] {
+          auto resp = cluster_->Client(via).Raw(method, path, body, 20s);
+          st = resp.ok() ? Status::Ok() : resp.status();
+          if (retry &&
+              (st.code() == StatusCode::kAlreadyExists || st.code() == StatusCode::kNotFound)) {
+            cluster_->Note(method + " " + path + ": already done: " + st.ToString());
+            st = Status::Ok();
+          }
+          retry = true;
+          return st.code() != StatusCode::kUnavailable &&
+                 st.code() != StatusCode::kFailedPrecondition;
+        },
+        20s);
+    cluster_->Note(method + " " + path + ": " + st.ToString());
+    return st;
+  }
+
+  Result<v1::MemberList> Members(const std::string& id) {
+    auto resp = cluster_->Client(id).Raw("GET", "/v1/cluster/members", "", 5s);
+    if (!resp.ok()) return resp.status();
+    v1::MemberList list;
+    ORCH_RETURN_IF_ERROR(FromJson(resp->body, &list));
+    return list;
+  }
+
+  // Voter ids, as the current leader sees them.
+  std::set<std::string> Voters() {
+    std::string leader = cluster_->LeaderNow();
+    if (leader.empty()) return {};
+    auto list = Members(leader);
+    if (!list.ok()) return {};
+    std::set<std::string> out;
+    for (const auto& m : list->members()) {
+      if (m.role() == v1::Member::VOTER) out.insert(m.id());
+    }
+    return out;
+  }
+
+  // Whether `id`'s replicated log is within `slack` entries of the leader's.
+  bool CaughtUp(const std::string& id, uint64_t slack) {
+    std::string leader = cluster_->LeaderNow();
+    if (leader.empty()) return false;
+    auto list = Members(leader);
+    if (!list.ok()) return false;
+    uint64_t lead_match = 0, match = 0;
+    bool found = false;
+    for (const auto& m : list->members()) {
+      if (m.id() == leader) lead_match = m.match_index();
+      if (m.id() == id) match = m.match_index(), found = true;
+    }
+    return found && match > 0 && match + slack >= lead_match;
+  }
+
+  std::string root_;
+  std::unique_ptr<MasterCluster> cluster_;
+  std::unique_ptr<WriteLoad> load_;
+  std::string leader_;
+};
+
+TEST_F(MastersTest, KillLeaderUnderLoadLosesNoAcknowledgedWrite) {
+  StartCluster(3);
+  // More writers than elsewhere: more writes in flight when the leader dies.
+  StartLoad("kill", 6);
+  ASSERT_TRUE(load_->WaitAcked(50, 30s)) << load_->Summary();
+
+  // Three rounds: each kills the current leader, and brings it back as a
+  // follower before the next round (whose quorum needs it).
+  std::string leader = leader_;
+  for (int round = 1; round <= 3; ++round) {
+    cluster_->Kill(leader);
+    std::string next = cluster_->WaitLeader(20s, leader);
+    ASSERT_FALSE(next.empty()) << "round " << round << ": no new leader after killing " << leader;
+    EXPECT_NE(next, leader);
+    cluster_->Note("round " + std::to_string(round) + ": leader is now " + next);
+    std::size_t at_election = load_->acked();
+    EXPECT_TRUE(load_->WaitAcked(at_election + 20, 30s))
+        << "round " << round << ": writes are not acknowledged under the new leader " << next
+        << "; " << load_->Summary();
+    cluster_->Start(leader);
+    leader = next;
+  }
+  StopLoad();
+
+  std::set<std::string> acked = load_->AckedIds();
+  for (const auto& id : cluster_->Running()) ExpectHasAll(id, acked);
+}
+
+TEST_F(MastersTest, RestartedMasterCatchesUp) {
+  StartCluster(3);
+  StartLoad("restart");
+  ASSERT_TRUE(load_->WaitAcked(20, 30s)) << load_->Summary();
+
+  std::string follower = AFollower();
+  cluster_->Kill(follower);
+  std::size_t at_kill = load_->acked();
+  ASSERT_TRUE(load_->WaitAcked(at_kill + 200, 60s))
+      << "the two remaining masters stopped acknowledging; " << load_->Summary();
+  cluster_->Start(follower);
+  // It catches up while writes go on, then with the load stopped, converges.
+  ExpectAckAfter("restarting " + follower);
+  StopLoad();
+  ExpectConverges(follower, 30s);
+  ExpectHasAll(follower, load_->AckedIds());
+}
+
+TEST_F(MastersTest, LaggingMemberComesBackThroughASnapshot) {
+  StartCluster(3, {"--snapshot-entries", "50"});
+  std::string follower = AFollower();
+  EXPECT_EQ(cluster_->Stop(follower), 0) << follower << " did not exit cleanly on SIGTERM";
+
+  // Far more entries than the log keeps (50 between snapshots, 25 kept).
+  StartLoad("snap");
+  ASSERT_TRUE(load_->WaitAcked(300, 90s)) << load_->Summary();
+  StopLoad();
+
+  cluster_->Start(follower);
+  ExpectConverges(follower, 30s);
+  EXPECT_NE(ReadFile(cluster_->LogPath(follower)).find("installed snapshot"), std::string::npos)
+      << follower << " converged without installing a snapshot";
+  ExpectHasAll(follower, load_->AckedIds());
+}
+
+TEST_F(MastersTest, GrowThreeToFiveAndShrinkBackUnderLoad) {
+  StartCluster(3);
+  StartLoad("grow");
+  ASSERT_TRUE(load_->WaitAcked(20, 30s)) << load_->Summary();
+
+  for (const std::string id : {"m4", "m5"}) {
+    std::string leader = cluster_->WaitLeader(10s);
+    ASSERT_FALSE(leader.empty());
+    cluster_->StartJoiner(id, cluster_->HttpUrl(leader));
+    std::string add = R"({"id":")" + id + R"(","raft_address":")" + cluster_->RaftAddress(id) +
+                      R"(","http_address":")" + cluster_->HttpUrl(id) + R"(","learner":true})";
+    Status st = ChangeMembership(leader, "POST", "/v1/cluster/members", add);
+    ASSERT_TRUE(st.ok()) << "adding " << id << " as a learner: " << st.ToString();
+    ExpectAckAfter("adding " + id + " as a learner");
+    ASSERT_TRUE(WaitFor([&] { return CaughtUp(id, 50); }, 30s))
+        << id << " never caught up with the leader";
+    // Through a follower this time: it forwards to the leader.
+    std::string via = cluster_->LeaderNow() == "m1" ? "m2" : "m1";
+    st = ChangeMembership(via, "POST", "/v1/cluster/members",
+                          R"({"id":")" + id + R"(","promote":true})");
+    ASSERT_TRUE(st.ok()) << "promoting " << id << ": " << st.ToString();
+    ExpectAckAfter("promoting " + id);
+  }
+  std::set<std::string> five = {"m1", "m2", "m3", "m4", "m5"};
+  std::set<std::string> voters;
+  EXPECT_TRUE(WaitFor([&] { return (voters = Voters()) == five; }, 10s))
+      << "voters: " << Sample(voters, 9);
+
+  // Remove a follower and then the leader, as long as both are originals.
+  std::string leader = cluster_->WaitLeader(10s);
+  ASSERT_FALSE(leader.empty());
+  std::vector<std::string> removed;
+  for (const std::string id : {"m1", "m2", "m3"}) {
+    if (id != leader && removed.empty()) removed.push_back(id);
+  }
+  removed.push_back(leader == "m4" || leader == "m5" ? (removed[0] == "m1" ? "m2" : "m1") : leader);
+  for (const auto& id : removed) {
+    load_->Exclude(id);
+    Status st = ChangeMembership("m4", "DELETE", "/v1/cluster/members/" + id);
+    ASSERT_TRUE(st.ok()) << "removing " << id << ": " << st.ToString();
+    ExpectAckAfter("removing " + id);
+  }
+  std::set<std::string> remaining = Minus(five, {removed.begin(), removed.end()});
+  EXPECT_TRUE(WaitFor([&] { return (voters = Voters()) == remaining; }, 10s))
+      << "voters: " << Sample(voters, 9) << ", want " << Sample(remaining, 9);
+  ExpectAckAfter("shrinking to " + Sample(remaining, 9));
+  StopLoad();
+
+  std::set<std::string> acked = load_->AckedIds();
+  for (const auto& id : remaining) ExpectHasAll(id, acked);
+  for (const auto& id : removed) {
+    EXPECT_EQ(cluster_->Stop(id), 0) << "removed " << id << " did not exit cleanly";
+  }
+}
+
+TEST_F(MastersTest, NoQuorumMeansFast503) {
+  StartCluster(3);
+  std::set<std::string> written;
+  for (int i = 0; i < 5; ++i) {
+    std::string id = "before-" + std::to_string(i);
+    auto r = cluster_->Client(leader_).SubmitJobDocument(TinyJob(id));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    written.insert(id);
+  }
+  // The leader survives: it has to notice on its own that it lost its quorum.
+  std::string survivor = leader_;
+  std::vector<std::string> killed;
+  for (const auto& id : cluster_->Running()) {
+    if (id != survivor) killed.push_back(id);
+  }
+  for (const auto& id : killed) cluster_->Kill(id);
+
+  HttpClient http;
+  std::string url = cluster_->HttpUrl(survivor);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = http.Get(url + "/v1/cluster/leader", 3s);
+        return r.ok() && r->status == 503;
+      },
+      10s))
+      << survivor << " still reports a leader with two of three masters dead";
+  // The write's own timeout is 10s; an answer must come well before it.
+  for (int i = 0; i < 3; ++i) {
+    auto r = http.Do("POST", url + "/v1/jobs", TinyJob("during-" + std::to_string(i)), 5s);
+    ASSERT_TRUE(r.ok()) << "no answer to a write without a quorum: " << r.status().ToString();
+    EXPECT_EQ(r->status, 503) << r->body;
+    Status st = StatusFromErrorJson(r->status, r->body);
+    EXPECT_FALSE(st.message().empty()) << "503 without a message: " << r->body;
+  }
+  auto stale = JobIds(cluster_->Client(survivor), true);
+  ASSERT_TRUE(stale.ok()) << "stale read without a quorum: " << stale.status().ToString();
+  EXPECT_TRUE(Minus(written, *stale).empty())
+      << "stale read misses " << Sample(Minus(written, *stale));
+
+  cluster_->Start(killed[0]);
+  Status last;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = cluster_->Client(survivor).SubmitJobDocument(TinyJob("after"));
+        last = r.ok() ? Status::Ok() : r.status();
+        return r.ok();
+      },
+      30s))
+      << "writes still fail with a quorum back: " << last.ToString();
+}
+
+TEST_F(MastersTest, LeaderTransfer) {
+  StartCluster(3);
+  StartLoad("transfer");
+  ASSERT_TRUE(load_->WaitAcked(20, 30s)) << load_->Summary();
+  std::string target = AFollower();
+  // Through the other follower: it forwards the request to the leader.
+  std::string via;
+  for (const auto& id : cluster_->Running()) {
+    if (id != target && id != leader_) via = id;
+  }
+  cluster_->Note("transferring the leadership to " + target + " via " + via);
+  auto r = cluster_->Client(via).Raw("POST", "/v1/cluster/transfer-leader",
+                                     R"({"id":")" + target + R"("})", 20s);
+  cluster_->Note("transfer answered: " + (r.ok() ? std::string("ok") : r.status().ToString()));
+  ASSERT_TRUE(r.ok()) << "transfer to " << target << " via " << via << ": "
+                      << r.status().ToString();
+  for (const auto& id : cluster_->Running()) {
+    std::string seen;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto resp = cluster_->Client(id).Raw("GET", "/v1/cluster/leader", "", 3s);
+          v1::LeaderResponse lr;
+          if (resp.ok() && FromJson(resp->body, &lr).ok()) seen = lr.leader_id();
+          return seen == target;
+        },
+        10s))
+        << id << " sees leader " << seen << ", not " << target;
+  }
+  ExpectAckAfter("moving the leadership to " + target);
+  StopLoad();
+  std::set<std::string> acked = load_->AckedIds();
+  for (const auto& id : cluster_->Running()) ExpectHasAll(id, acked);
+}
+
+}  // namespace
+}  // namespace orch::e2e
