@@ -105,6 +105,7 @@ Status RaftLog::Init(const std::string& data_dir) {
   c.pre_vote = true;
   c.max_size_per_msg = 1 << 20;
   c.max_inflight_msgs = 256;
+  c.max_inflight_bytes = 32 << 20;  // and at most 32 MiB unacknowledged per follower
   c.max_uncommitted_entries_size = 64 << 20;
   c.seed = opts_.seed != 0 ? opts_.seed : RandomU64();
   auto node = raft::RawNode::Create(c);
