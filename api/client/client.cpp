@@ -47,6 +47,13 @@ Result<HttpResponse> OrchClient::Raw(const std::string& method, const std::strin
       if (resp.status().code() == StatusCode::kDeadlineExceeded) return last;
       continue;
     }
+    if (resp->status == 503 && i + 1 < addresses_.size()) {
+      // This master has no leader (cut off from the quorum, or electing):
+      // another may. Every orch write is idempotent (re-register, heartbeat,
+      // status report, job version, stop), so trying it elsewhere is safe.
+      last = StatusFromErrorJson(resp->status, resp->body);
+      continue;
+    }
     preferred_.store(k);
     if (resp->status >= 200 && resp->status < 300) return resp;
     return StatusFromErrorJson(resp->status, resp->body);

@@ -93,5 +93,26 @@ TEST_F(ClientTest, UnreachableMasterIsSkipped) {
   EXPECT_NE(err.status().message().find("127.0.0.1"), std::string::npos) << err.status().message();
 }
 
+TEST_F(ClientTest, MasterWithoutLeaderIsSkippedForOneThatHasOne) {
+  Router lost;
+  lost.Add("GET", "/v1/jobs", [](const HttpRequest&, const PathParams&) {
+    return HttpResponse::Error(Status::Unavailable("no leader: the masters are electing one"));
+  });
+  auto s = HttpServer::Start({}, [&lost](const HttpRequest& r) { return lost.Handle(r); });
+  ASSERT_TRUE(s.ok());
+  std::string lost_url = "http://127.0.0.1:" + std::to_string((*s)->port());
+  OrchClient client({lost_url, url_});
+  auto jobs = client.ListJobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+  EXPECT_EQ(jobs->value.jobs(0).id(), "web");
+  // With no other master to ask, the 503 and its message come back.
+  OrchClient only_lost({lost_url});
+  auto err = only_lost.ListJobs();
+  ASSERT_FALSE(err.ok());
+  EXPECT_EQ(err.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(err.status().message().find("no leader"), std::string::npos);
+  (*s)->Shutdown();
+}
+
 }  // namespace
 }  // namespace orch
