@@ -422,13 +422,19 @@ Result<uint64_t> RaftLog::Propose(const v1::Command& cmd_in, std::chrono::millis
   v1::Command cmd = cmd_in;
   uint64_t id = RandomU64() | 1;
   cmd.set_request_id(id);
+  std::string data = cmd.SerializeAsString();
+  // A command that would not parse back (e.g. a string that is not UTF-8)
+  // could never be applied, and its write would hang: refuse it here.
+  if (v1::Command check; !check.ParseFromString(data)) {
+    return Status::InvalidArgument("the request holds data that cannot be stored (text must be UTF-8)");
+  }
   auto w = std::make_shared<Waiter>();
   auto fut = w->done.get_future();
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status::Unavailable("master " + opts_.member_id + " is shutting down");
     waiters_[id] = w;
-    tasks_.push_back([this, id, data = cmd.SerializeAsString()]() mutable {
+    tasks_.push_back([this, id, data = std::move(data)]() mutable {
       raft::Error err = node_->Propose(std::move(data));
       if (err != raft::Error::kOk) {
         Complete(id, Status::Unavailable("proposal dropped: no leader to take it (election in progress?)"), 0);

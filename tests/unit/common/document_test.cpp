@@ -86,7 +86,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"groups: { name: g }", "groups: expected a list"},
         BadCase{"groups: [ { tasks: [ { kill_timeout: soon } ] } ]", "kill_timeout: invalid duration"},
         BadCase{"- a\n- b\n", "document: expected a mapping"},
-        BadCase{"", "empty document"}));
+        BadCase{"", "empty document"},
+        BadCase{"id: \"caf\xc3\"\n", "id: is not valid UTF-8 text"},
+        BadCase{"groups: [ { name: \"\xed\xa0\x80\" } ]", "groups[0].name: is not valid UTF-8"},
+        BadCase{"groups: [ { tasks: [ { env: { K: \"\xc0\xaf\" } } ] } ]", "is not valid UTF-8"}));
+
+TEST(DocumentTest, Utf8TextIsKept) {
+  v1::Job job;
+  ASSERT_TRUE(ParseDocument("id: \"caf\xc3\xa9-\xf0\x9f\x9a\x80\"\n", &job).ok());
+  EXPECT_EQ(job.id(), "caf\xc3\xa9-\xf0\x9f\x9a\x80");
+}
 
 TEST(DurationTest, ParsesGoStyleDurations) {
   EXPECT_EQ(ParseDuration("1s")->count(), 1'000'000'000);
