@@ -7,11 +7,13 @@
 #include "masters.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "common/http_client.h"
 #include "common/json.h"
@@ -404,6 +406,71 @@ TEST_F(MastersTest, LeaderTransfer) {
   StopLoad();
   std::set<std::string> acked = load_->AckedIds();
   for (const auto& id : cluster_->Running()) ExpectHasAll(id, acked);
+}
+
+// The whole system across a master failover: an agent keeps its node ready
+// and its task running while the leading master dies, and the new leader
+// schedules new work onto it.
+TEST_F(MastersTest, AgentsAndTheirWorkSurviveALeaderFailover) {
+  StartCluster(3);
+  std::string masters;
+  for (const auto& id : cluster_->All()) masters += (masters.empty() ? "" : ",") + cluster_->HttpUrl(id);
+  std::string agent_dir = root_ + "/agent";
+  Subprocess agent({ORCH_AGENT_BIN, "--name", "a1", "--data-dir", agent_dir, "--masters", masters, "--http",
+                    "127.0.0.1:" + std::to_string(FreePort()), "--drivers", "exec"},
+                   root_ + "/agent.log");
+  OrchClient any([&] {
+    std::vector<std::string> urls;
+    for (const auto& id : cluster_->All()) urls.push_back(cluster_->HttpUrl(id));
+    return urls;
+  }());
+  auto alloc_of = [&](const std::string& job) -> std::optional<v1::Allocation> {
+    auto allocs = any.ListAllocations(job);
+    if (!allocs.ok() || allocs->value.allocations_size() == 0) return std::nullopt;
+    return allocs->value.allocations(0);
+  };
+  std::string hello = ReadFile(std::string(ORCH_SOURCE_DIR) + "/examples/hello.yaml");
+  ASSERT_TRUE(WaitFor([&] { return any.SubmitJobDocument(hello).ok(); }, 20s));
+  pid_t pid = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = alloc_of("hello");
+    if (!a || a->client_status() != v1::Allocation::RUNNING || a->task_states_size() == 0) return false;
+    pid = a->task_states(0).pid();
+    return pid > 0;
+  }, 30s)) << ReadFile(root_ + "/agent.log");
+  std::string node_id = alloc_of("hello")->node_id();
+
+  std::string old = cluster_->LeaderNow();
+  cluster_->Kill(old);
+  std::string next = cluster_->WaitLeader(20s, old);
+  ASSERT_FALSE(next.empty());
+  cluster_->Note("killed " + old + ", leader is now " + next);
+
+  // Longer than the heartbeat TTL (5s): the new leader must have heard the
+  // agent (through whichever master it talks to) and kept the node ready.
+  std::this_thread::sleep_for(7s);
+  auto node = any.GetNode(node_id);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  EXPECT_EQ(node->value.status(), v1::Node::READY) << "the node was marked down across the failover";
+  auto a = alloc_of("hello");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->client_status(), v1::Allocation::RUNNING);
+  EXPECT_EQ(a->task_states(0).pid(), pid);
+  EXPECT_TRUE(ProcessAlive(pid));
+
+  // New work is scheduled by the new leader and run by the agent.
+  std::string countdown = ReadFile(std::string(ORCH_SOURCE_DIR) + "/examples/countdown.yaml");
+  ASSERT_TRUE(WaitFor([&] { return any.SubmitJobDocument(countdown).ok(); }, 20s));
+  EXPECT_TRUE(WaitFor([&] {
+    auto job = any.GetJob("countdown");
+    return job.ok() && job->value.summary().count("COMPLETE") && job->value.summary().at("COMPLETE") == 2;
+  }, 40s)) << ReadFile(root_ + "/agent.log");
+
+  ASSERT_TRUE(WaitFor([&] { return any.StopJob("hello").ok(); }, 20s));
+  EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }, 20s)) << "pid " << pid << " outlived its job";
+  agent.Signal(SIGTERM);
+  EXPECT_EQ(agent.Wait(15s), 0);
+  if (HasFailure()) std::cerr << "==== agent.log\n" << ReadFile(root_ + "/agent.log");
 }
 
 }  // namespace
