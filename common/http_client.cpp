@@ -3,8 +3,10 @@
 #include <curl/curl.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace orch {
 namespace {
@@ -40,12 +42,50 @@ std::size_t WriteHeader(char* data, std::size_t size, std::size_t n, void* user)
 
 }  // namespace
 
-HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) { GlobalInit(); }
+class HttpClient::HandlePool {
+ public:
+  ~HandlePool() {
+    for (CURL* h : idle_) curl_easy_cleanup(h);
+  }
+  CURL* Acquire() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        CURL* h = idle_.back();
+        idle_.pop_back();
+        return h;
+      }
+    }
+    return curl_easy_init();
+  }
+  // Keeps the handle, and the connections it holds open, for the next request.
+  void Release(CURL* h) {
+    curl_easy_reset(h);
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdle) {
+      idle_.push_back(h);
+      return;
+    }
+    curl_easy_cleanup(h);
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdle = 16;
+  std::mutex mu_;
+  std::vector<CURL*> idle_;
+};
+
+HttpClient::HttpClient(HttpClientOptions options)
+    : options_(std::move(options)), pool_(std::make_shared<HandlePool>()) {
+  GlobalInit();
+}
 
 Result<HttpResponse> HttpClient::Do(const std::string& method, const std::string& url,
                                     const std::string& body,
                                     std::chrono::milliseconds timeout) const {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  HandlePool* pool = pool_.get();
+  std::unique_ptr<CURL, std::function<void(CURL*)>> curl(pool->Acquire(),
+                                                         [pool](CURL* c) { pool->Release(c); });
   if (!curl) return Status::Internal("curl_easy_init failed");
   CURL* h = curl.get();
   HttpResponse resp;

@@ -1,11 +1,15 @@
 // HttpClient: blocking HTTP/1.1 requests over TCP or a unix socket (Docker's
 // /var/run/docker.sock) on libcurl. A transport failure (refused, timeout,
 // reset) is a Status; any HTTP answer, 4xx and 5xx included, is a response.
-// Thread safety: one HttpClient may be used from many threads; each request
-// takes its own easy handle.
+// Connections are kept alive and reused: finished requests return their
+// curl handle (and its open connections) to a small pool shared by copies of
+// the client.
+// Thread safety: one HttpClient may be used from many threads; a request
+// holds its handle alone while it runs.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +28,8 @@ struct HttpClientOptions {
 
 class HttpClient {
  public:
+  class HandlePool;
+
   explicit HttpClient(HttpClientOptions options = {});
 
   // `url` is absolute ("http://127.0.0.1:4646/v1/jobs"; with a unix socket
@@ -43,6 +49,7 @@ class HttpClient {
 
  private:
   HttpClientOptions options_;
+  std::shared_ptr<HandlePool> pool_;
 };
 
 }  // namespace orch

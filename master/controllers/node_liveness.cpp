@@ -56,6 +56,8 @@ void NodeLiveness::CheckOnce() {
   }
   auto now = clock_->Steady();
   std::vector<std::string> expired;
+  // Read the nodes before taking mu_: heartbeats must not wait on SQLite.
+  std::vector<v1::Node> nodes = store_->ListNodes();
   {
     std::lock_guard lock(mu_);
     if (!was_leader_) {
@@ -63,7 +65,7 @@ void NodeLiveness::CheckOnce() {
       was_leader_ = true;
       leader_since_ = now;
     }
-    for (const auto& n : store_->ListNodes()) {
+    for (const auto& n : nodes) {
       if (n.status() != v1::Node::READY) continue;
       auto it = seen_.find(n.id());
       auto last = it == seen_.end() ? leader_since_ : std::max(it->second.at, leader_since_);

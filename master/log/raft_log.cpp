@@ -172,7 +172,8 @@ void RaftLog::Loop() {
     for (auto& m : msgs) (void)node_->Step(m);
     for (auto& t : tasks) t();
     auto now = std::chrono::steady_clock::now();
-    if (now >= next_tick) {
+    bool ticked = now >= next_tick;
+    if (ticked) {
       node_->Tick();
       next_tick += opts_.tick;
       if (next_tick < now) next_tick = now + opts_.tick;  // we fell behind; do not burst
@@ -191,46 +192,13 @@ void RaftLog::Loop() {
         return;
       }
     }
-    const raft::Raft& r = node_->raft();
-    std::vector<v1::Member> view;
-    for (uint64_t id : conf_state_.voters()) {
-      v1::Member m;
-      m.set_raft_id(id);
-      m.set_role(v1::Member::VOTER);
-      view.push_back(m);
-    }
-    for (uint64_t id : conf_state_.learners()) {
-      v1::Member m;
-      m.set_raft_id(id);
-      m.set_role(v1::Member::LEARNER);
-      view.push_back(m);
-    }
-    {
-      std::lock_guard lock(mu_);
-      for (auto& m : view) {
-        auto name = names_.find(m.raft_id());
-        if (name != names_.end()) {
-          const v1::Member& known = members_[name->second];
-          m.set_id(known.id());
-          m.set_raft_address(known.raft_address());
-          m.set_http_address(known.http_address());
-        } else {
-          m.set_id("raft-" + std::to_string(m.raft_id()));
-        }
-        m.set_leader(m.raft_id() == r.lead());
-        if (r.state() == raft::StateType::kLeader) {
-          auto it = r.progress().find(m.raft_id());
-          if (it != r.progress().end()) m.set_match_index(it->second.match);
-        }
-      }
-      std::sort(view.begin(), view.end(),
-                [](const v1::Member& a, const v1::Member& b) { return a.id() < b.id(); });
-      member_view_ = std::move(view);
-    }
+    // Members() is for operators: refreshing it once a tick keeps the
+    // per-message path free of this bookkeeping.
+    if (ticked) RefreshMemberView();
     if (lead_.load() != raft::kNone && !announced_) AnnounceHttpAddress();
     // A lone voter need not wait a whole election timeout to lead.
     if (!leader_ && conf_state_.voters_size() == 1 && conf_state_.voters(0) == raft_id_ &&
-        r.state() == raft::StateType::kFollower) {
+        node_->raft().state() == raft::StateType::kFollower) {
       (void)node_->Campaign();
     }
   }
@@ -389,6 +357,45 @@ Status RaftLog::MaybeSnapshot() {
   }
   spdlog::info("raft: snapshot at index {}, log compacted", applied_);
   return Status::Ok();
+}
+
+void RaftLog::RefreshMemberView() {
+  const raft::Raft& r = node_->raft();
+  std::vector<v1::Member> view;
+  for (uint64_t id : conf_state_.voters()) {
+    v1::Member m;
+    m.set_raft_id(id);
+    m.set_role(v1::Member::VOTER);
+    view.push_back(m);
+  }
+  for (uint64_t id : conf_state_.learners()) {
+    v1::Member m;
+    m.set_raft_id(id);
+    m.set_role(v1::Member::LEARNER);
+    view.push_back(m);
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (auto& m : view) {
+      auto name = names_.find(m.raft_id());
+      if (name != names_.end()) {
+        const v1::Member& known = members_[name->second];
+        m.set_id(known.id());
+        m.set_raft_address(known.raft_address());
+        m.set_http_address(known.http_address());
+      } else {
+        m.set_id("raft-" + std::to_string(m.raft_id()));
+      }
+      m.set_leader(m.raft_id() == r.lead());
+      if (r.state() == raft::StateType::kLeader) {
+        auto it = r.progress().find(m.raft_id());
+        if (it != r.progress().end()) m.set_match_index(it->second.match);
+      }
+    }
+    std::sort(view.begin(), view.end(),
+              [](const v1::Member& a, const v1::Member& b) { return a.id() < b.id(); });
+    member_view_ = std::move(view);
+  }
 }
 
 void RaftLog::Complete(uint64_t request_id, Status status, uint64_t index) {

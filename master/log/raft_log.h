@@ -103,6 +103,7 @@ class RaftLog : public ReplicatedLog {
   Status ApplyEntries(const std::vector<raft::Entry>& entries);
   Status ApplyConfChangeEntry(const raft::Entry& e);
   Status MaybeSnapshot();
+  void RefreshMemberView();
   void Complete(uint64_t request_id, Status status, uint64_t index);
   void FailAllWaiters(const Status& status);
   Status ProposeConfChangeAndWait(raft::ConfChange cc, const v1::Member& member,

@@ -184,7 +184,8 @@ Status StateStore::ApplyPlan(uint64_t index, const v1::Command& cmd, Status* out
         rejected.push_back(a.name() + ": node " + ShortId(a.node_id()) + " no longer exists");
         continue;
       }
-      DeriveNode(&*n);
+      auto on_node = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {n->id()});
+      DeriveNode(&*n, Pointers(on_node));
       it = nodes.emplace(a.node_id(), *n).first;
     }
     v1::Node& n = it->second;

@@ -3,8 +3,16 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <map>
 
 namespace orch::master {
+
+std::vector<const v1::Allocation*> StateStore::Pointers(const std::vector<v1::Allocation>& allocs) {
+  std::vector<const v1::Allocation*> out;
+  out.reserve(allocs.size());
+  for (const auto& a : allocs) out.push_back(&a);
+  return out;
+}
 
 namespace {
 template <typename T>
@@ -98,9 +106,9 @@ Status StateStore::InTransaction(uint64_t index, F body) {
 }
 
 Status StateStore::Apply(uint64_t index, const v1::Command& cmd, Status* outcome_out) {
-  Status outcome;
-  ORCH_RETURN_IF_ERROR(InTransaction(index, [&] { return ApplyLocked(index, cmd, &outcome); }));
-  if (outcome_out) *outcome_out = std::move(outcome);
+  std::vector<Status> outcomes;
+  ORCH_RETURN_IF_ERROR(ApplyBatch({{index, &cmd}}, &outcomes));
+  if (outcome_out) *outcome_out = std::move(outcomes[0]);
   return Status::Ok();
 }
 
@@ -126,7 +134,8 @@ Status StateStore::ApplyBatch(const std::vector<Entry>& entries, std::vector<Sta
 }
 
 Status StateStore::MarkApplied(uint64_t index) {
-  return InTransaction(index, [] { return Status::Ok(); });
+  std::vector<Status> outcomes;
+  return ApplyBatch({{index, nullptr}}, &outcomes);
 }
 
 Status StateStore::ApplyMembership(uint64_t index, const v1::Member& member, bool removed) {
@@ -272,13 +281,12 @@ Status StateStore::DeleteRow(const char* table, const std::string& id) {
   return stmt.Run();
 }
 
-void StateStore::DeriveJob(v1::Job* job) const {
-  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=?", {job->id()});
+void StateStore::DeriveJob(v1::Job* job, const std::vector<const v1::Allocation*>& allocs) {
   bool any_running = false, any_live = false;
-  for (const auto& a : allocs) {
-    if (a.job_version() != job->version()) continue;
-    any_running |= a.client_status() == v1::Allocation::RUNNING;
-    any_live |= IsLive(a);
+  for (const v1::Allocation* a : allocs) {
+    if (a->job_version() != job->version()) continue;
+    any_running |= a->client_status() == v1::Allocation::RUNNING;
+    any_live |= IsLive(*a);
   }
   if (job->stop()) {
     job->set_status(any_live ? v1::Job::RUNNING : v1::Job::DEAD);
@@ -291,13 +299,12 @@ void StateStore::DeriveJob(v1::Job* job) const {
   }
 }
 
-void StateStore::DeriveNode(v1::Node* node) const {
-  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {node->id()});
+void StateStore::DeriveNode(v1::Node* node, const std::vector<const v1::Allocation*>& allocs) {
   int64_t cpu = 0, mem = 0;
-  for (const auto& a : allocs) {
-    if (!IsLive(a)) continue;
-    cpu += a.resources().cpu();
-    mem += a.resources().memory();
+  for (const v1::Allocation* a : allocs) {
+    if (!IsLive(*a)) continue;
+    cpu += a->resources().cpu();
+    mem += a->resources().memory();
   }
   node->mutable_allocated()->set_cpu(cpu);
   node->mutable_allocated()->set_memory(mem);
@@ -307,14 +314,19 @@ Result<v1::Job> StateStore::GetJob(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto job = LoadOne<v1::Job>("jobs", id);
   if (!job) return Status::NotFound("job \"" + id + "\" not found");
-  DeriveJob(&*job);
+  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=?", {id});
+  DeriveJob(&*job, Pointers(allocs));
   return *job;
 }
 
 std::vector<v1::Job> StateStore::ListJobs() const {
   std::lock_guard lock(mu_);
   auto jobs = LoadMany<v1::Job>("SELECT data FROM jobs ORDER BY id", {});
-  for (auto& j : jobs) DeriveJob(&j);
+  // One read of the allocations for all jobs, not one per job.
+  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations", {});
+  std::map<std::string, std::vector<const v1::Allocation*>> by_job;
+  for (const auto& a : allocs) by_job[a.job_id()].push_back(&a);
+  for (auto& j : jobs) DeriveJob(&j, by_job[j.id()]);
   return jobs;
 }
 
@@ -322,14 +334,20 @@ Result<v1::Node> StateStore::GetNode(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto node = LoadOne<v1::Node>("nodes", id);
   if (!node) return Status::NotFound("node \"" + id + "\" not found");
-  DeriveNode(&*node);
+  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {id});
+  DeriveNode(&*node, Pointers(allocs));
   return *node;
 }
 
 std::vector<v1::Node> StateStore::ListNodes() const {
   std::lock_guard lock(mu_);
   auto nodes = LoadMany<v1::Node>("SELECT data FROM nodes ORDER BY id", {});
-  for (auto& n : nodes) DeriveNode(&n);
+  // One read of the allocations for all nodes (the scheduler lists nodes
+  // for every evaluation), not one per node.
+  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations", {});
+  std::map<std::string, std::vector<const v1::Allocation*>> by_node;
+  for (const auto& a : allocs) by_node[a.node_id()].push_back(&a);
+  for (auto& n : nodes) DeriveNode(&n, by_node[n.id()]);
   return nodes;
 }
 

@@ -114,8 +114,10 @@ class StateStore {
   Status PutAllocation(const v1::Allocation& alloc);
   Status PutEvaluation(const v1::Evaluation& eval);
   Status DeleteRow(const char* table, const std::string& id);
-  void DeriveJob(v1::Job* job) const;
-  void DeriveNode(v1::Node* node) const;
+  // Fill the derived fields from the job's / node's allocations.
+  static void DeriveJob(v1::Job* job, const std::vector<const v1::Allocation*>& allocs);
+  static void DeriveNode(v1::Node* node, const std::vector<const v1::Allocation*>& allocs);
+  static std::vector<const v1::Allocation*> Pointers(const std::vector<v1::Allocation>& allocs);
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

