@@ -1,9 +1,8 @@
 // TaskDriver: the one interface every runtime (exec, later docker and
 // containerd) implements, in the shape of Mesos' containerizer: start,
-// stop, inspect (the "wait"), recover (adopt work after an agent restart),
-// list and stats. Logs: the exec driver writes them to files under the data
-// dir that the agent's HTTP API reads directly; a Logs() method joins here
-// with the docker driver.
+// stop, inspect, wait, recover (adopt work after an agent restart), discover
+// (find work carrying orch's labels that no record names), list, logs and
+// stats. The interface is fit for a containerd driver too.
 //
 // A task is named by its TaskId ("<alloc_id>/<task>"). Start returns a
 // TaskHandle the agent persists; Recover takes it back after a restart.
@@ -16,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,8 +38,18 @@ struct TaskSpec {
   std::string task_dir;                                  // working directory, created by the caller
   std::string stdout_path;                               // appended to
   std::string stderr_path;
-  int64_t cpu_millicores = 0;  // limits, for the cgroup seam
+  int64_t cpu_millicores = 0;  // limits: cgroup (exec) or NanoCpus (docker)
   int64_t memory_mib = 0;
+  // docker (and later containerd):
+  std::string image;
+  std::string job_id;
+  std::string group;
+  struct PortMap {
+    std::string name;
+    int host = 0;       // on the node
+    int container = 0;  // inside the container (default: host)
+  };
+  std::vector<PortMap> ports;
 };
 
 struct TaskStatus {
@@ -54,6 +64,7 @@ struct TaskStatus {
   int64_t finished_at_ms = 0;
   std::string message;  // why, in words, when there is something to say
   bool stop_requested = false;
+  bool oom_killed = false;  // exceeded its memory limit
 
   bool running() const { return state == State::kRunning; }
 };
@@ -62,6 +73,17 @@ struct TaskUsage {
   std::chrono::nanoseconds cpu_time{0};  // cumulative user+system time
   int64_t memory_bytes = 0;              // resident set size
 };
+
+struct LogOptions {
+  bool stdout_stream = true;
+  bool stderr_stream = true;
+  bool follow = false;     // keep streaming until the task exits or the sink says stop
+  int64_t tail_bytes = -1;  // -1: everything kept
+};
+
+// Receives log data; returns false to stop.
+enum class LogStream { kStdout, kStderr };
+using LogSink = std::function<bool(LogStream, std::string_view)>;
 
 class TaskDriver {
  public:
@@ -85,8 +107,20 @@ class TaskDriver {
   // task may have exited meanwhile; Inspect says so.
   virtual Status Recover(const pb::TaskHandle& handle) = 0;
 
+  // Blocks until the task exits or `timeout` passes; returns its status
+  // either way (running on timeout).
+  virtual Result<TaskStatus> Wait(const std::string& task_id, std::chrono::milliseconds timeout) = 0;
+
   // Ids of every tracked task, running or exited but not yet forgotten.
   virtual std::vector<std::string> List() = 0;
+
+  // Handles of tasks the runtime holds that carry orch's marks (docker
+  // labels, cgroup names) whether tracked or not: after losing its state an
+  // agent still finds, and can adopt or stop, what it started.
+  virtual std::vector<pb::TaskHandle> Discover() = 0;
+
+  // Streams the task's output to `sink` (blocking while `follow`).
+  virtual Status Logs(const std::string& task_id, const LogOptions& opts, const LogSink& sink) = 0;
 
   // Resource use of a running task.
   virtual Result<TaskUsage> Stats(const std::string& task_id) = 0;

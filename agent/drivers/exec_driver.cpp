@@ -150,6 +150,29 @@ Status ExecDriver::Recover(const pb::TaskHandle& h) {
   return Status::Ok();
 }
 
+Result<TaskStatus> ExecDriver::Wait(const std::string& task_id, std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto it = tasks_.find(task_id);
+    if (it == tasks_.end()) return Status::NotFound("exec driver: no task " + task_id);
+    Poll(it->second);
+    if (!it->second.status.running() || stopping_) return it->second.status;
+    if (cv_.wait_until(lk, std::min(deadline, std::chrono::steady_clock::now() + options_.poll_interval)) ==
+            std::cv_status::timeout &&
+        std::chrono::steady_clock::now() >= deadline)
+      return tasks_.at(task_id).status;
+  }
+}
+
+// TODO(issue 4): cgroup-based discovery and file-backed logs land with the
+// cgroup work; until then nothing is discovered beyond the agent's records.
+std::vector<pb::TaskHandle> ExecDriver::Discover() { return {}; }
+
+Status ExecDriver::Logs(const std::string& task_id, const LogOptions&, const LogSink&) {
+  return Status::FailedPrecondition("exec driver: logs of " + task_id + " are read from its files");
+}
+
 std::vector<std::string> ExecDriver::List() {
   std::lock_guard lk(mu_);
   std::vector<std::string> out;

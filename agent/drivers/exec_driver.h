@@ -44,7 +44,10 @@ class ExecDriver : public TaskDriver {
   Status Stop(const std::string& task_id, std::chrono::milliseconds kill_timeout) override;
   Result<TaskStatus> Inspect(const std::string& task_id) override;
   Status Recover(const pb::TaskHandle& handle) override;
+  Result<TaskStatus> Wait(const std::string& task_id, std::chrono::milliseconds timeout) override;
   std::vector<std::string> List() override;
+  std::vector<pb::TaskHandle> Discover() override;
+  Status Logs(const std::string& task_id, const LogOptions& opts, const LogSink& sink) override;
   Result<TaskUsage> Stats(const std::string& task_id) override;
   void Forget(const std::string& task_id) override;
   void SetEventCallback(std::function<void()> cb) override;

@@ -59,6 +59,13 @@ class FakeDriver : public TaskDriver {
     tasks_[TaskId(h.alloc_id(), h.task())] = st;
     return Status::Ok();
   }
+  Result<TaskStatus> Wait(const std::string& id, std::chrono::milliseconds) override {
+    return Inspect(id);
+  }
+  std::vector<pb::TaskHandle> Discover() override { return {}; }
+  Status Logs(const std::string&, const LogOptions&, const LogSink&) override {
+    return Status::FailedPrecondition("fake driver has no logs");
+  }
   std::vector<std::string> List() override {
     std::lock_guard lk(mu_);
     std::vector<std::string> out;
