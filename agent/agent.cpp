@@ -4,18 +4,25 @@
 
 #include <cstdlib>
 
+#include "agent/alloc_gc.h"
 #include "agent/alloc_watcher.h"
+#include "agent/drivers/docker/docker_driver.h"
 #include "agent/drivers/exec_driver.h"
 #include "agent/files.h"
+#include "agent/lb/proxy.h"
+#include "agent/lb/service_config.h"
+#include "agent/lb/service_watcher.h"
 #include "agent/http_api.h"
 #include "agent/load_monitor.h"
 #include "agent/master_session.h"
 #include "agent/node_info.h"
+#include "agent/health/health_monitor.h"
 #include "agent/reconciler.h"
 #include "agent/reporter.h"
 #include "agent/state_store.h"
 #include "api/client/client.h"
 #include "common/http_server.h"
+#include "common/document.h"
 #include "common/ids.h"
 #include "common/net.h"
 #include "common/router.h"
@@ -51,11 +58,23 @@ Status Agent::Init() {
 
   // HTTP first: a port that cannot be bound fails the start, loudly.
   ORCH_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(cfg_.http));
-  router_ = MakeAgentRouter(cfg_.data_dir, [id = node_id_] { return id; });
+  router_ = MakeAgentRouter(
+      cfg_.data_dir, [id = node_id_] { return id; },
+      [this](const std::string& alloc_id, const std::string& task, const LogOptions& opts,
+             const LogSink& sink) -> Status {
+        // drivers_ is complete once ready, and stays so until the HTTP
+        // server (this handler's caller) has stopped.
+        if (!drivers_ready_.load()) return Status::Unavailable("the agent is starting");
+        std::string tid = TaskId(alloc_id, task);
+        for (auto& [name, d] : drivers_) {
+          if (d->Inspect(tid).ok()) return d->Logs(tid, opts, sink);
+        }
+        return Status::NotFound("no driver tracks task " + tid);
+      });
   HttpServerOptions http_opts;
   http_opts.host = hp.host;
   http_opts.port = hp.port;
-  http_opts.worker_threads = 4;
+  http_opts.worker_threads = 8;  // a followed log holds one while it streams
   http_opts.name = "agent-http";
   Router* router = router_.get();
   auto server =
@@ -71,14 +90,31 @@ Status Agent::Init() {
   std::vector<std::string> enabled;
   for (const auto& d : cfg_.drivers) {
     if (d == "exec") {
-      exec_ = std::make_unique<ExecDriver>();
+      ExecDriverOptions exec_opts;
+      exec_opts.cgroups = CgroupOptions{cfg_.cgroup_parent, cfg_.cgroup_mode};
+      exec_opts.log_max_bytes = cfg_.task_log_max_mib * 1024 * 1024;
+      exec_opts.log_max_files = cfg_.task_log_max_files;
+      exec_ = std::make_unique<ExecDriver>(exec_opts);
       drivers_["exec"] = exec_.get();
+      enabled.push_back(d);
+    } else if (d == "docker") {
+      // Advertised only when the engine answers now.
+      DockerDriverOptions opts;
+      opts.socket = cfg_.docker_socket;
+      auto docker = DockerDriver::Connect(opts);
+      if (!docker.ok()) {
+        spdlog::warn("driver docker: {}; not advertised", docker.status().message());
+        continue;
+      }
+      docker_ = std::move(docker).value();
+      drivers_["docker"] = docker_.get();
       enabled.push_back(d);
     } else {
       spdlog::warn("driver {}: not available in this build yet, not advertised", d);
     }
   }
   if (drivers_.empty()) return Status::FailedPrecondition("no usable task driver among --drivers");
+  drivers_ready_ = true;
 
   store_ = std::make_unique<StateStore>(cfg_.data_dir);
   ORCH_RETURN_IF_ERROR(store_->Init());
@@ -87,6 +123,11 @@ Status Agent::Init() {
   ctx.drivers = drivers_;
   const char* path = std::getenv("PATH");
   ctx.task_path = path ? path : "";
+  // Health checks run on the monitor's thread; a changed verdict wakes the
+  // reconcile loop so it is reported at once.
+  health_ = std::make_unique<health::HealthMonitor>(SystemClock::Get(), [this] { Wake(); });
+  health_->Start();
+  ctx.health = health_.get();
   reconciler_ = std::make_unique<Reconciler>(std::move(ctx), store_.get());
   ORCH_RETURN_IF_ERROR(reconciler_->Restore());
   for (auto& [name, d] : drivers_) d->SetEventCallback([this] { Wake(); });
@@ -94,7 +135,14 @@ Status Agent::Init() {
   client_ = std::make_unique<OrchClient>(cfg_.masters);
   std::vector<TaskDriver*> ds;
   for (auto& [name, d] : drivers_) ds.push_back(d);
-  load_ = std::make_unique<LoadMonitor>(ds, SystemClock::Get());
+  load_ = std::make_unique<LoadMonitor>(ds, SystemClock::Get(), 0.3, /*measure_node=*/true);
+  reconciler_->SetUsageSource([this](const std::string& id) { return load_->AllocUsage(id); });
+  if (cfg_.alloc_gc_after != "0") {
+    ORCH_ASSIGN_OR_RETURN(auto gc_after, ParseDuration(cfg_.alloc_gc_after));
+    gc_ = std::make_unique<AllocGc>(
+        cfg_.data_dir, std::chrono::duration_cast<std::chrono::milliseconds>(gc_after),
+        SystemClock::Get());
+  }
   reporter_ = std::make_unique<Reporter>(client_.get(), node_id_, [this] {
     std::lock_guard lk(mu_);
     if (session_alive_) session_->Reregister();
@@ -115,6 +163,7 @@ Status Agent::Init() {
   };
   cb.on_unregistered = [this] { reporter_->SetEnabled(false); };
   v1::Node node = DescribeNode(cfg_, node_id_, address, enabled);
+  if (docker_) node.mutable_attributes()->set_docker_version(docker_->engine_version());
   session_ = std::make_unique<MasterSession>(client_.get(), node, load_.get(), std::move(cb));
   {
     std::lock_guard lk(mu_);
@@ -131,6 +180,30 @@ Status Agent::Init() {
         }
         cv_.notify_all();
       });
+  if (!cfg_.lb_disable) {
+    // The service load balancer: every service's listen port, proxied to
+    // its healthy endpoints as the masters' registry lists them.
+    lb::ProxyOptions lo;
+    lo.bind = cfg_.lb_bind;
+    lo.io_threads = cfg_.lb_io_threads;
+    ORCH_ASSIGN_OR_RETURN(auto connect_timeout, ParseDuration(cfg_.lb_connect_timeout));
+    lo.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(connect_timeout);
+    lo.idle_timeout = std::chrono::milliseconds(0);
+    if (cfg_.lb_idle_timeout != "0") {
+      ORCH_ASSIGN_OR_RETURN(auto idle, ParseDuration(cfg_.lb_idle_timeout));
+      lo.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(idle);
+    }
+    auto proxy = lb::Proxy::Start(lo);
+    if (!proxy.ok()) return proxy.status().WithContext("load balancer");
+    lb_ = std::move(proxy).value();
+    lb::Proxy* lb = lb_.get();
+    service_watcher_ = std::make_unique<lb::ServiceWatcher>(
+        cfg_.masters, kWatchWait, [session] { return session->registered(); },
+        [lb](const v1::ServiceList& list, uint64_t index) {
+          Status st = lb->Update(lb::ToServiceConfigs(list));
+          if (!st.ok()) spdlog::warn("lb: services at index {} only partly served: {}", index, st.message());
+        });
+  }
   spdlog::info("agent {} ({}) started: node {}, http {}, data dir {}, masters {}", cfg_.name,
                address, node_id_, http_port_, cfg_.data_dir, cfg_.masters.size());
   return Status::Ok();
@@ -156,6 +229,16 @@ void Agent::ReconcileLoop() {
     if (inbox) reconciler_->SetDesired(std::move(*inbox));
     if (reset) reconciler_->ResetReported();
     reporter_->Submit(reconciler_->Reconcile());
+    if (gc_) {
+      gc_->MaybeCollect([this] {
+        std::set<std::string> keep;
+        for (const auto& r : reconciler_->Records()) keep.insert(r.alloc().id());
+        for (const auto& [name, d] : drivers_) {
+          for (const auto& id : d->List()) keep.insert(id.substr(0, id.find('/')));
+        }
+        return keep;
+      });
+    }
     lk.lock();
     cv_.wait_for(lk, kReconcileTick, [&] { return stop_ || wake_; });
   }
@@ -165,7 +248,11 @@ void Agent::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   spdlog::info("agent {}: shutting down, tasks keep running", ShortId(node_id_));
+  // The HTTP API first: its handlers (followed logs) use the drivers.
+  if (http_) http_->Shutdown();
   if (watcher_) watcher_->Stop();
+  if (service_watcher_) service_watcher_->Stop();
+  if (lb_) lb_->Shutdown();
   {
     std::lock_guard lk(mu_);
     session_alive_ = false;
@@ -180,9 +267,12 @@ void Agent::Shutdown() {
   reporter_.reset();
   for (auto& [name, d] : drivers_) d->SetEventCallback(nullptr);
   watcher_.reset();
+  if (health_) health_->Stop();
   reconciler_.reset();
+  health_.reset();
   drivers_.clear();
   exec_.reset();
+  docker_.reset();
   if (http_) http_->Shutdown();
 }
 

@@ -4,12 +4,14 @@
 // --dev` embeds one in the master process.
 //
 // Threads: the HTTP server's, the master session's, the allocation
-// watcher's, the reporter's, the exec driver's monitor, and the reconcile
-// loop, the only one that touches the Reconciler.
+// watcher's, the reporter's, the exec driver's monitor, the health
+// checks', and the reconcile loop, the only one that touches the
+// Reconciler.
 // Thread safety: Start/Shutdown from one thread; node_id()/http_port() from
 // any.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -32,11 +34,21 @@ class Router;
 
 namespace orch::agent {
 
+namespace lb {
+class Proxy;
+class ServiceWatcher;
+}  // namespace lb
+
+class AllocGc;
 class AllocWatcher;
+class DockerDriver;
 class ExecDriver;
 class LoadMonitor;
 class MasterSession;
 class Reconciler;
+namespace health {
+class HealthMonitor;
+}  // namespace health
 class Reporter;
 class StateStore;
 class TaskDriver;
@@ -69,14 +81,20 @@ class Agent {
   uint16_t http_port_ = 0;
 
   std::unique_ptr<ExecDriver> exec_;
+  std::unique_ptr<DockerDriver> docker_;
   std::map<std::string, TaskDriver*> drivers_;
+  std::atomic<bool> drivers_ready_{false};  // drivers_ complete; read by HTTP handlers
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<health::HealthMonitor> health_;  // before reconciler_: it points at it
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<OrchClient> client_;
   std::unique_ptr<LoadMonitor> load_;
+  std::unique_ptr<AllocGc> gc_;  // null with --alloc-gc-after 0; used by the reconcile thread
   std::unique_ptr<Reporter> reporter_;
   std::unique_ptr<MasterSession> session_;
   std::unique_ptr<AllocWatcher> watcher_;
+  std::unique_ptr<lb::Proxy> lb_;                          // null with --lb-disable
+  std::unique_ptr<lb::ServiceWatcher> service_watcher_;  // feeds lb_
   std::unique_ptr<Router> router_;
   std::unique_ptr<HttpServer> http_;
 

@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "agent/files.h"
+#include "agent/health/health_monitor.h"
+#include "agent/restart_policy.h"
 #include "agent/task_env.h"
 #include "common/ids.h"
 
@@ -59,16 +63,134 @@ TaskDriver* AllocRunner::DriverFor(const v1::Task& task, RunnerContext& ctx) con
   return it == ctx.drivers.end() ? nullptr : it->second;
 }
 
-bool AllocRunner::ShouldRestart(const pb::TaskRecord&) const { return false; }
+// Called when task `t` has just exited (not on request): decides by the
+// restart policy whether it runs again, and when.
+void AllocRunner::OnTaskExit(pb::TaskRecord& t, int64_t now_ms) {
+  TaskState* s = t.mutable_state();
+  bool clean = !s->failed();
+  RestartPolicy policy = ResolveRestartPolicy(rec_.alloc().task_group(), rec_.alloc().job_type());
+  std::vector<int64_t> times(t.restart_times_ms().begin(), t.restart_times_ms().end());
+  RestartDecision d = DecideRestart(policy, times, clean, now_ms);
+  switch (d.kind) {
+    case RestartDecision::Kind::kDone:
+      return;
+    case RestartDecision::Kind::kRestart:
+      s->set_state(TaskState::PENDING);
+      s->set_failed(false);
+      t.set_restart_at_ms(d.at_ms);
+      s->set_message(s->message() + "; " + d.note);
+      spdlog::info("alloc {} task {}: {}", ShortId(id()), t.name(), s->message());
+      return;
+    case RestartDecision::Kind::kFail:
+      s->set_failed(true);
+      if (!d.note.empty()) s->set_message(s->message() + "; " + d.note);
+      spdlog::warn("alloc {} task {}: failed for good: {}", ShortId(id()), t.name(), s->message());
+      return;
+  }
+}
+
+// Starts again the tasks whose restart is due; a stopping allocation drops
+// its pending restarts instead.
+void AllocRunner::RestartDue(Want want, RunnerContext& ctx) {
+  int64_t now = ctx.clock->NowMs();
+  for (auto& t : *rec_.mutable_tasks()) {
+    if (t.restart_at_ms() == 0) continue;
+    if (want == Want::kStop || rec_.client_status() == Allocation::FAILED) {
+      t.set_restart_at_ms(0);
+      TaskState* s = t.mutable_state();
+      s->set_state(TaskState::DEAD);
+      s->set_message(s->message() + "; restart cancelled, the allocation is stopping");
+      continue;
+    }
+    if (want != Want::kRun || now < t.restart_at_ms()) continue;
+    const v1::Task* spec = FindTask(t.name());
+    t.set_restart_at_ms(0);
+    if (spec == nullptr) continue;
+    t.add_restart_times_ms(now);
+    // Only the latest `attempts` restarts matter to the policy: the record
+    // stays small however long the task keeps failing.
+    int keep = std::max(1, ResolveRestartPolicy(rec_.alloc().task_group(), rec_.alloc().job_type()).attempts);
+    auto* times = t.mutable_restart_times_ms();
+    if (times->size() > keep) times->erase(times->begin(), times->begin() + (times->size() - keep));
+    TaskState* s = t.mutable_state();
+    s->set_restarts(s->restarts() + 1);
+    std::string last_exit = s->message().substr(0, s->message().find("; "));
+    spdlog::info("alloc {} task {}: restarting (restart {})", ShortId(id()), t.name(), s->restarts());
+    StartTask(*spec, &t, ctx);
+    if (s->state() == TaskState::RUNNING) {
+      s->set_message("restarted " + std::to_string(s->restarts()) + "x; last: " + last_exit);
+    }
+  }
+}
+
+// Health of every task (from the monitor for tasks with a check) and the
+// checks the monitor should run.
+void AllocRunner::ApplyHealth(RunnerContext& ctx) {
+  for (auto& t : *rec_.mutable_tasks()) {
+    TaskState* s = t.mutable_state();
+    const v1::Task* spec = FindTask(t.name());
+    std::string key = TaskId(id(), t.name());
+    bool running = s->state() == TaskState::RUNNING;
+    bool has_check = spec != nullptr && spec->has_check() &&
+                     spec->check().type() != v1::HealthCheck::TYPE_UNSPECIFIED;
+    if (!has_check || ctx.health == nullptr) {
+      s->set_healthy(running);
+      continue;
+    }
+    if (!running) {
+      ctx.health->Remove(key);
+      s->set_healthy(false);
+      if (!s->health_message().empty()) s->set_health_message("not running");
+      continue;
+    }
+    health::CheckTarget target;
+    target.check = spec->check();
+    for (const auto& p : rec_.ports()) {
+      if (p.name() == spec->check().port()) target.port = p.value();
+    }
+    target.generation = t.handle().started_at_ms() * 1000003LL + t.handle().pid();
+    // After an agent restart the monitor is new: start from the recorded
+    // verdict (StartTask clears it for a task that starts anew).
+    target.initially_healthy = s->healthy();
+    target.initial_message = s->health_message();
+    target.cwd = AllocDir(ctx.data_dir, id()) + "/" + t.name();
+    if (spec->check().type() == v1::HealthCheck::COMMAND) {
+      std::vector<v1::Port> ports(rec_.ports().begin(), rec_.ports().end());
+      TaskEnvInput in{id(), rec_.alloc().job_id(), rec_.alloc().group(),
+                      AllocDir(ctx.data_dir, id()), ports, ctx.task_path};
+      auto env = BuildTaskEnv(in, *spec);
+      target.env.assign(env.begin(), env.end());
+    }
+    ctx.health->Ensure(key, target);
+    health::CheckStatus cs = ctx.health->Status(key);
+    s->set_healthy(cs.known && cs.healthy);
+    s->set_health_message(cs.message);
+  }
+}
+
+bool AllocRunner::Healthy() const {
+  if (rec_.client_status() != Allocation::RUNNING) return false;
+  for (const auto& t : rec_.tasks()) {
+    // A task that finished successfully does not make its allocation unhealthy.
+    if (t.state().state() == TaskState::DEAD && !t.state().failed()) continue;
+    if (t.state().state() != TaskState::RUNNING || !t.state().healthy()) return false;
+  }
+  return true;
+}
 
 void AllocRunner::Step(Want want, RunnerContext& ctx) {
   Refresh(ctx);
   if (want == Want::kRun && !rec_.started() && !Terminal(rec_.client_status())) StartTasks(ctx);
   if (want == Want::kStop || rec_.client_status() == Allocation::FAILED) StopTasks(ctx);
+  RestartDue(want, ctx);
   ComputeStatus(want);
   // A task that failed in this very step leaves its siblings running: stop
   // them now rather than on the next pass.
-  if (rec_.client_status() == Allocation::FAILED) StopTasks(ctx);
+  if (rec_.client_status() == Allocation::FAILED) {
+    StopTasks(ctx);
+    RestartDue(want, ctx);
+  }
+  ApplyHealth(ctx);
 }
 
 void AllocRunner::Refresh(RunnerContext& ctx) {
@@ -102,40 +224,58 @@ void AllocRunner::Refresh(RunnerContext& ctx) {
     } else {
       s->set_message("exited with code " + std::to_string(st->exit_code));
     }
+    s->set_oom_killed(st->oom_killed);
+    if (st->oom_killed) s->set_message(st->message);  // "OOM killed: exceeded memory limit of N MiB"
     if (s->failed()) {
       spdlog::warn("alloc {} task {}: {}", ShortId(id()), t.name(), s->message());
     } else {
       spdlog::info("alloc {} task {}: {}", ShortId(id()), t.name(), s->message());
     }
-    if (ShouldRestart(t)) {
-      // RestartPolicy: schedule the task to start again here.
-    }
+    if (!t.stop_requested()) OnTaskExit(t, ctx.clock->NowMs());
   }
 }
+
+namespace {
+
+// The group's ports with the values the masters assigned (Allocation.ports)
+// pinned as static, so the agent uses them as is; a port the masters left
+// at 0 is still picked here.
+v1::Network MasterAssignedPorts(const v1::Network& net, const v1::Allocation& alloc) {
+  v1::Network out = net;
+  for (auto& p : *out.mutable_ports()) {
+    for (const auto& a : alloc.ports()) {
+      if (a.name() == p.name() && a.value() > 0) p.set_static_(a.value());
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 void AllocRunner::StartTasks(RunnerContext& ctx) {
   const auto& alloc = rec_.alloc();
   const auto& group = alloc.task_group();
   rec_.set_started(true);
   int64_t now = ctx.clock->NowMs();
-  std::string alloc_dir = AllocDir(ctx.data_dir, id());
 
   // Ports first: every task of the group sees the same PORT_* values.
   std::string setup_error;
   if (!IsSafePathComponent(id())) {
     setup_error = "allocation id is not usable as a directory name";
-  } else if (auto ports = AssignPorts(group.network(), ctx.used_ports); !ports.ok()) {
+  } else if (auto ports = AssignPorts(MasterAssignedPorts(group.network(), alloc), ctx.used_ports);
+             !ports.ok()) {
     setup_error = ports.status().message();
   } else {
     rec_.clear_ports();
-    for (const auto& p : *ports) {
+    for (int i = 0; i < static_cast<int>(ports->size()); ++i) {
+      v1::Port p = (*ports)[static_cast<size_t>(i)];
+      if (i < group.network().ports_size()) p.set_static_(group.network().ports(i).static_());
       *rec_.add_ports() = p;
       ctx.used_ports.push_back(p.value());
     }
   }
   if (group.tasks().empty()) setup_error = "the task group has no tasks";
 
-  std::vector<v1::Port> ports(rec_.ports().begin(), rec_.ports().end());
   for (const auto& task : group.tasks()) {
     pb::TaskRecord* t = rec_.add_tasks();
     t->set_name(task.name());
@@ -145,16 +285,35 @@ void AllocRunner::StartTasks(RunnerContext& ctx) {
       MarkFailedToStart(t, setup_error, now);
       continue;
     }
+    StartTask(task, t, ctx);
+  }
+}
+
+// Starts (or restarts) one task of the group; a failure to start marks the
+// task failed with the cause.
+void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerContext& ctx) {
+  const auto& alloc = rec_.alloc();
+  int64_t now = ctx.clock->NowMs();
+  std::string alloc_dir = AllocDir(ctx.data_dir, id());
+  std::vector<v1::Port> ports(rec_.ports().begin(), rec_.ports().end());
+  {
     TaskDriver* driver = DriverFor(task, ctx);
     if (driver == nullptr) {
       MarkFailedToStart(t, "driver \"" + task.driver() + "\" is not enabled on this node", now);
-      continue;
+      return;
     }
     if (!IsSafePathComponent(task.name())) {
       MarkFailedToStart(t, "task name \"" + task.name() + "\" is not usable as a file name", now);
-      continue;
+      return;
     }
-    TaskEnvInput in{id(), alloc.job_id(), alloc.group(), alloc_dir, ports, ctx.task_path};
+    // Inside a container PORT_<name> is the port the task listens on there.
+    std::vector<v1::Port> env_ports = ports;
+    if (task.driver() == "docker") {
+      for (auto& p : env_ports) {
+        if (p.to() > 0) p.set_value(p.to());
+      }
+    }
+    TaskEnvInput in{id(), alloc.job_id(), alloc.group(), alloc_dir, env_ports, ctx.task_path};
     auto env = BuildTaskEnv(in, task);
     TaskSpec spec;
     spec.alloc_id = id();
@@ -167,21 +326,30 @@ void AllocRunner::StartTasks(RunnerContext& ctx) {
     spec.stderr_path = spec.task_dir + ".stderr";
     spec.cpu_millicores = task.resources().cpu();
     spec.memory_mib = task.resources().memory();
+    spec.image = task.image();
+    spec.job_id = alloc.job_id();
+    spec.group = alloc.group();
+    for (const auto& p : ports) {
+      spec.ports.push_back({p.name(), p.value(), p.to() > 0 ? p.to() : p.value()});
+    }
     if (Status st = MakeDirs(spec.task_dir); !st.ok()) {
       MarkFailedToStart(t, st.message(), now);
-      continue;
+      return;
     }
     auto handle = driver->Start(spec);
     if (!handle.ok()) {
       MarkFailedToStart(t, handle.status().message(), now);
       spdlog::warn("alloc {} task {}: {}", ShortId(id()), task.name(), t->state().message());
-      continue;
+      return;
     }
     *t->mutable_handle() = *handle;
     TaskState* s = t->mutable_state();
     s->set_state(TaskState::RUNNING);
+    s->set_failed(false);
     s->set_pid(handle->pid());
     s->set_started_at_ms(handle->started_at_ms());
+    s->set_healthy(false);
+    s->clear_health_message();
   }
 }
 
@@ -210,12 +378,13 @@ void AllocRunner::ComputeStatus(Want want) {
   const auto& tasks = rec_.tasks();
   Allocation::ClientStatus status = Allocation::PENDING;
   std::string desc = "starting";
-  int running = 0, dead_ok = 0;
+  int running = 0, dead_ok = 0, restarting = 0;
   const pb::TaskRecord* failed = nullptr;
   bool stopped = false;
   for (const auto& t : tasks) {
     if (t.state().failed() && failed == nullptr) failed = &t;
     if (t.state().state() == TaskState::RUNNING) ++running;
+    if (t.restart_at_ms() != 0) ++restarting;
     if (t.state().state() == TaskState::DEAD && !t.state().failed()) ++dead_ok;
     stopped = stopped || t.stop_requested();
   }
@@ -234,6 +403,10 @@ void AllocRunner::ComputeStatus(Want want) {
   } else if (n > 0 && running + dead_ok == n && running > 0) {
     status = Allocation::RUNNING;
     desc = want == Want::kStop ? "stopping" : running == n ? "all tasks running" : "tasks running";
+  } else if (n > 0 && restarting > 0 && running + dead_ok + restarting == n) {
+    // Waiting out a restart delay: still this allocation's work, running.
+    status = Allocation::RUNNING;
+    desc = "restarting " + std::to_string(restarting) + " task" + (restarting == 1 ? "" : "s");
   }
   if (status != rec_.client_status()) {
     spdlog::info("alloc {}: {} ({})", ShortId(id()), Allocation::ClientStatus_Name(status), desc);
@@ -249,6 +422,7 @@ v1::AllocationUpdate AllocRunner::Update() const {
   u.set_client_description(rec_.client_description());
   for (const auto& t : rec_.tasks()) *u.add_task_states() = t.state();
   for (const auto& p : rec_.ports()) *u.add_ports() = p;
+  u.set_healthy(Healthy());
   return u;
 }
 

@@ -5,12 +5,17 @@
 //
 //   want run,  not started  -> assign ports, start every task of the group
 //   want stop (or vanished) -> stop every running task
-//   a task exits            -> record it (no restarts yet: see ShouldRestart)
-//   a task fails            -> the allocation FAILED, its siblings stopped
+//   a task exits            -> restart it after a delay while the group's
+//                              restart policy allows (restart_policy.h)
+//   a task fails for good   -> the allocation FAILED, its siblings stopped
+//   a task with a check     -> its health from the HealthMonitor
 //
 // Client status: PENDING (accepted, starting), RUNNING (all tasks run, or
 // the rest exited 0), COMPLETE (all exited 0, or stopped on request), FAILED
-// (a task exited non-zero, was killed, or could not start).
+// (a task exited non-zero, was killed, or could not start, and its restarts
+// are used up). A task waiting out its restart delay is PENDING and keeps a
+// started allocation RUNNING. Update().healthy: RUNNING, and every task
+// that has not finished successfully runs and passes its check.
 // Thread safety: not thread-safe; owned by the reconcile loop.
 #pragma once
 
@@ -24,6 +29,10 @@
 
 namespace orch::agent {
 
+namespace health {
+class HealthMonitor;
+}
+
 // What the runner needs from the agent.
 struct RunnerContext {
   std::string data_dir;
@@ -31,6 +40,7 @@ struct RunnerContext {
   Clock* clock = SystemClock::Get();
   std::string task_path;        // PATH given to tasks ("" = a standard one)
   std::vector<int> used_ports;  // dynamic ports other allocations hold
+  health::HealthMonitor* health = nullptr;  // runs the tasks' checks; null: none
 };
 
 class AllocRunner {
@@ -59,10 +69,12 @@ class AllocRunner {
   void Refresh(RunnerContext& ctx);
   void StartTasks(RunnerContext& ctx);
   void StopTasks(RunnerContext& ctx);
+  void StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerContext& ctx);
   void ComputeStatus(Want want);
-  // Restart hook: whether an exited task should run again (RestartPolicy
-  // arrives in a later issue; never, for now).
-  bool ShouldRestart(const pb::TaskRecord& task) const;
+  void OnTaskExit(pb::TaskRecord& t, int64_t now_ms);
+  void RestartDue(Want want, RunnerContext& ctx);
+  void ApplyHealth(RunnerContext& ctx);
+  bool Healthy() const;
   TaskDriver* DriverFor(const v1::Task& task, RunnerContext& ctx) const;
   const v1::Task* FindTask(const std::string& name) const;
 

@@ -1,12 +1,18 @@
 #include "agent/config.h"
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 
+#include "common/document.h"
 #include "common/net.h"
 
 namespace orch::agent {
 
 namespace {
+bool IsIpAddress(const std::string& s) {
+  in6_addr buf;
+  return inet_pton(AF_INET, s.c_str(), &buf) == 1 || inet_pton(AF_INET6, s.c_str(), &buf) == 1;
+}
 const char* const kKnownDrivers[] = {"exec", "docker"};
 const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 }  // namespace
@@ -46,6 +52,32 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--log-level", cfg->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
+  app.add_flag("--lb-disable", cfg->lb_disable, "Do not run the service load balancer on this agent");
+  app.add_option("--lb-bind", cfg->lb_bind, "Address the service load balancer listens on")
+      ->capture_default_str();
+  app.add_option("--lb-connect-timeout", cfg->lb_connect_timeout,
+                 "Load balancer: give up connecting to an endpoint after this long, try the next")
+      ->capture_default_str();
+  app.add_option("--lb-idle-timeout", cfg->lb_idle_timeout,
+                 "Load balancer: close a connection idle this long in both directions (0: never)")
+      ->capture_default_str();
+  app.add_option("--lb-io-threads", cfg->lb_io_threads, "Load balancer I/O threads (0: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--cgroup-mode", cfg->cgroup_mode,
+                 "exec tasks' cgroups: auto, v1, v2 or none (run without limits)")
+      ->capture_default_str();
+  app.add_option("--cgroup-parent", cfg->cgroup_parent,
+                 "Cgroup under which exec tasks get <alloc>/<task> groups")
+      ->capture_default_str();
+  app.add_option("--task-log-max-mib", cfg->task_log_max_mib,
+                 "Rotate an exec task's stdout/stderr file once it reaches this size (MiB)")
+      ->capture_default_str();
+  app.add_option("--task-log-max-files", cfg->task_log_max_files,
+                 "Rotated log files kept per exec task stream")
+      ->capture_default_str();
+  app.add_option("--alloc-gc-after", cfg->alloc_gc_after,
+                 "Remove the files of allocations the masters dropped after this long (0: never)")
+      ->capture_default_str();
   app.set_config("--config", "", "Read flags from a TOML/INI file (key = value, as the flags)");
 }
 
@@ -75,6 +107,36 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
   if (cfg.memory < 0) problems.push_back("--memory: must not be negative");
   for (const auto& [k, v] : cfg.labels) {
     if (k.empty()) problems.push_back("--label: empty key");
+  }
+  if (!IsIpAddress(cfg.lb_bind)) {
+    problems.push_back("--lb-bind: \"" + cfg.lb_bind + "\" is not an IP address (e.g. 0.0.0.0 or 127.0.0.1)");
+  }
+  if (auto d = ParseDuration(cfg.lb_connect_timeout); !d.ok() || d->count() <= 0) {
+    problems.push_back("--lb-connect-timeout: expected a positive duration like 2s, got \"" +
+                       cfg.lb_connect_timeout + "\"");
+  }
+  if (cfg.lb_idle_timeout != "0") {
+    if (auto d = ParseDuration(cfg.lb_idle_timeout); !d.ok() || d->count() < 0) {
+      problems.push_back("--lb-idle-timeout: expected a duration like 5m (or 0 for none), got \"" +
+                         cfg.lb_idle_timeout + "\"");
+    }
+  }
+  if (cfg.lb_io_threads < 0) problems.push_back("--lb-io-threads: must not be negative");
+  if (cfg.cgroup_mode != "auto" && cfg.cgroup_mode != "v1" && cfg.cgroup_mode != "v2" &&
+      cfg.cgroup_mode != "none") {
+    problems.push_back("--cgroup-mode: unknown mode \"" + cfg.cgroup_mode +
+                       "\" (auto, v1, v2 or none)");
+  }
+  if (cfg.cgroup_parent.empty() || cfg.cgroup_parent.find("..") != std::string::npos) {
+    problems.push_back("--cgroup-parent: must be a relative cgroup path like orch");
+  }
+  if (cfg.task_log_max_mib <= 0) problems.push_back("--task-log-max-mib: must be positive");
+  if (cfg.task_log_max_files < 0) problems.push_back("--task-log-max-files: must not be negative");
+  if (cfg.alloc_gc_after != "0") {
+    if (auto d = ParseDuration(cfg.alloc_gc_after); !d.ok() || d->count() < 0) {
+      problems.push_back("--alloc-gc-after: expected a duration like 1h (or 0 for never), got \"" +
+                         cfg.alloc_gc_after + "\"");
+    }
   }
   if (problems.empty()) return Status::Ok();
   std::string msg = problems[0];

@@ -27,6 +27,22 @@ struct AgentConfig {
   std::string log_level = "info";
   std::map<std::string, std::string> labels;
   int64_t cpu = 0, memory = 0;  // advertised capacity; 0 = detect from the machine
+  // Service load balancer (agent/lb): every service's listen port on
+  // lb_bind, proxied to the healthy endpoints.
+  bool lb_disable = false;
+  std::string lb_bind = "0.0.0.0";
+  std::string lb_connect_timeout = "2s";
+  std::string lb_idle_timeout = "5m";  // "0" for none
+  int lb_io_threads = 0;               // 0 = one per core
+  // exec driver: cgroups (auto | v1 | v2 | none) under this parent, and
+  // task output rotated at task_log_max_mib, task_log_max_files kept.
+  std::string cgroup_mode = "auto";
+  std::string cgroup_parent = "orch";
+  int64_t task_log_max_mib = 10;
+  int task_log_max_files = 3;
+  // Task directories and logs of allocations the masters no longer list are
+  // removed this long after they were forgotten ("0": kept forever).
+  std::string alloc_gc_after = "1h";
 };
 
 // Adds the agent's flags to `app`, writing into `cfg`: --name --data-dir

@@ -1,5 +1,8 @@
 #include "agent/http_api.h"
 
+#include <charconv>
+#include <chrono>
+
 #include "agent/alloc_runner.h"
 #include "agent/files.h"
 #include "common/json.h"
@@ -25,43 +28,151 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+// Bytes asked of the driver for `tail` lines before trimming to lines.
+int64_t TailBudget(int64_t lines) {
+  if (lines < 0) return static_cast<int64_t>(kMaxLogBytes);
+  return std::min<int64_t>(static_cast<int64_t>(kMaxLogBytes), 4096 + lines * 1024);
+}
+
+struct LogQuery {
+  std::string task;
+  std::string stream = "stdout";
+  bool follow = false;
+  int64_t tail = -1;  // lines; -1: what is kept (up to 1 MiB unless following)
+};
+
+Result<LogQuery> ParseLogQuery(const HttpRequest& req) {
+  LogQuery q;
+  q.task = req.Query("task");
+  q.stream = req.Query("stream", req.Query("type", "stdout"));
+  if (q.task.empty()) return Status::InvalidArgument("query parameter task is required");
+  if (q.stream != "stdout" && q.stream != "stderr") {
+    return Status::InvalidArgument("stream must be stdout or stderr, got \"" + q.stream + "\"");
+  }
+  std::string follow = req.Query("follow", "false");
+  if (follow == "true" || follow == "1") {
+    q.follow = true;
+  } else if (follow != "false" && follow != "0") {
+    return Status::InvalidArgument("follow must be true or false, got \"" + follow + "\"");
+  }
+  std::string tail = req.Query("tail");
+  if (!tail.empty()) {
+    auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), q.tail);
+    if (ec != std::errc() || p != tail.data() + tail.size() || q.tail < 0) {
+      return Status::InvalidArgument("tail must be a number of lines >= 0, got \"" + tail + "\"");
+    }
+  }
+  return q;
+}
+
+HttpResponse FromFiles(const std::string& data_dir, const std::string& id, const LogQuery& q) {
+  std::string path = AllocRunner::AllocDir(data_dir, id) + "/" + q.task + "." + q.stream;
+  auto text = ReadFileTail(path, kMaxLogBytes);
+  if (!text.ok()) {
+    return HttpResponse::Error(Status::NotFound("no " + q.stream + " log for allocation " + id +
+                                                " task " + q.task + " on this node"));
+  }
+  HttpResponse resp;
+  resp.status = 200;
+  resp.content_type = "text/plain; charset=utf-8";
+  resp.body = q.tail >= 0 ? LastLines(*text, q.tail) : std::move(*text);
+  return resp;
+}
+
+LogOptions DriverOptions(const LogQuery& q) {
+  LogOptions o;
+  o.stdout_stream = q.stream == "stdout";
+  o.stderr_stream = q.stream == "stderr";
+  o.follow = q.follow;
+  o.tail_bytes = q.follow && q.tail < 0 ? -1 : TailBudget(q.tail);
+  return o;
+}
+
+HttpResponse Logs(const std::string& data_dir, const LogSource& source, const std::string& id,
+                  const LogQuery& q) {
+  if (!source) return FromFiles(data_dir, id, q);
+  if (!q.follow) {
+    std::string text;
+    Status st = source(id, q.task, DriverOptions(q), [&](LogStream, std::string_view piece) {
+      text.append(piece);
+      return text.size() <= 2 * kMaxLogBytes;
+    });
+    if (st.code() == StatusCode::kNotFound) return FromFiles(data_dir, id, q);
+    if (!st.ok()) return HttpResponse::Error(st);
+    if (text.size() > kMaxLogBytes) text = text.substr(text.size() - kMaxLogBytes);
+    HttpResponse resp;
+    resp.content_type = "text/plain; charset=utf-8";
+    resp.body = q.tail >= 0 ? LastLines(text, q.tail) : std::move(text);
+    return resp;
+  }
+  // Following: refuse at once what cannot be followed, then stream.
+  Status probe = source(id, q.task, LogOptions{q.stream == "stdout", q.stream == "stderr", false, 0},
+                        [](LogStream, std::string_view) { return true; });
+  if (probe.code() == StatusCode::kNotFound) {
+    return HttpResponse::Error(Status::NotFound("allocation " + id + " has no task " + q.task +
+                                                " running on this node to follow"));
+  }
+  if (!probe.ok()) return HttpResponse::Error(probe);
+  HttpResponse resp;
+  resp.content_type = "text/plain; charset=utf-8";
+  resp.stream = [source, id, q](const HttpStreamWriter& write) {
+    // What the log holds already comes first, in one go (the driver sends
+    // an empty piece once it is through it): trimmed to `tail` lines.
+    std::string initial;
+    bool buffering = q.tail >= 0;
+    auto start = std::chrono::steady_clock::now();
+    (void)source(id, q.task, DriverOptions(q), [&](LogStream, std::string_view piece) {
+      if (buffering) {
+        bool done = piece.empty() ||
+                    std::chrono::steady_clock::now() - start > std::chrono::milliseconds(500);
+        initial.append(piece);
+        if (!done) return true;
+        buffering = false;
+        std::string head = LastLines(initial, q.tail);
+        initial.clear();
+        if (!head.empty()) return write(head);
+        return write(std::string_view());
+      }
+      return write(piece);
+    });
+    if (buffering && !initial.empty()) write(LastLines(initial, q.tail));
+  };
+  return resp;
+}
+
 }  // namespace
 
-std::unique_ptr<Router> MakeAgentRouter(std::string data_dir,
-                                        std::function<std::string()> node_id) {
+std::string LastLines(const std::string& text, int64_t n) {
+  if (n <= 0) return "";
+  std::size_t end = text.size();
+  if (end > 0 && text[end - 1] == '\n') --end;  // the final newline ends the last line
+  std::size_t pos = end;
+  for (int64_t i = 0; i < n; ++i) {
+    if (pos == 0) return text;
+    std::size_t nl = text.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return text;
+    pos = nl;
+  }
+  return text.substr(pos + 1);
+}
+
+std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std::string()> node_id,
+                                        LogSource logs) {
   auto r = std::make_unique<Router>();
   r->Add("GET", "/healthz", [node_id](const HttpRequest&, const PathParams&) {
     return HttpResponse::Json(200, "{\"status\":\"ok\",\"node_id\":" + JsonString(node_id()) + "}");
   });
-  r->Add(
-      "GET", "/v1/allocations/{id}/logs",
-      [data_dir](const HttpRequest& req, const PathParams& params) {
-        const std::string& id = params.at("id");
-        std::string task = req.Query("task");
-        std::string type = req.Query("type", "stdout");
-        if (task.empty()) {
-          return HttpResponse::Error(Status::InvalidArgument("query parameter task is required"));
-        }
-        if (type != "stdout" && type != "stderr") {
-          return HttpResponse::Error(
-              Status::InvalidArgument("type must be stdout or stderr, got \"" + type + "\""));
-        }
-        if (!IsSafePathComponent(id) || !IsSafePathComponent(task)) {
-          return HttpResponse::Error(
-              Status::NotFound("allocation " + id + " has no task " + task + " on this node"));
-        }
-        std::string path = AllocRunner::AllocDir(data_dir, id) + "/" + task + "." + type;
-        auto text = ReadFileTail(path, kMaxLogBytes);
-        if (!text.ok()) {
-          return HttpResponse::Error(Status::NotFound("no " + type + " log for allocation " + id +
-                                                      " task " + task + " on this node"));
-        }
-        HttpResponse resp;
-        resp.status = 200;
-        resp.content_type = "text/plain; charset=utf-8";
-        resp.body = std::move(*text);
-        return resp;
-      });
+  r->Add("GET", "/v1/allocations/{id}/logs",
+         [data_dir, logs](const HttpRequest& req, const PathParams& params) {
+           const std::string& id = params.at("id");
+           auto q = ParseLogQuery(req);
+           if (!q.ok()) return HttpResponse::Error(q.status());
+           if (!IsSafePathComponent(id) || !IsSafePathComponent(q->task)) {
+             return HttpResponse::Error(
+                 Status::NotFound("allocation " + id + " has no task " + q->task + " on this node"));
+           }
+           return Logs(data_dir, logs, id, *q);
+         });
   return r;
 }
 

@@ -1,6 +1,10 @@
 // The agent's own HTTP API: GET /healthz and
-// GET /v1/allocations/{id}/logs?task=NAME&type=stdout|stderr (the last
-// 1 MiB of a task's log file, read from <data_dir>/allocs/<id>/<task>.<type>).
+// GET /v1/allocations/{id}/logs?task=NAME&stream=stdout|stderr&tail=N&follow=true
+// (`type` is accepted for `stream`). The output comes from the driver that
+// runs the task (TaskDriver::Logs); with follow=true it is streamed
+// (chunked) until the task exits or the client goes away. A task no driver
+// tracks any more (its allocation finished and was forgotten) is read from
+// its files, <data_dir>/allocs/<id>/<task>.<stream>: the last 1 MiB.
 // Thread safety: the router is immutable once built; handlers are
 // thread-safe.
 #pragma once
@@ -9,12 +13,22 @@
 #include <memory>
 #include <string>
 
+#include "agent/drivers/driver.h"
 #include "common/router.h"
 
 namespace orch::agent {
 
 constexpr std::size_t kMaxLogBytes = 1 << 20;
 
-std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std::string()> node_id);
+// Streams a task's log from the driver that runs it: NotFound when no
+// driver tracks the task (then the files are read).
+using LogSource = std::function<Status(const std::string& alloc_id, const std::string& task,
+                                       const LogOptions& opts, const LogSink& sink)>;
+
+std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std::string()> node_id,
+                                        LogSource logs = nullptr);
+
+// The last `n` lines of `text` (a last line without "\n" counts).
+std::string LastLines(const std::string& text, int64_t n);
 
 }  // namespace orch::agent

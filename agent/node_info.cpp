@@ -45,6 +45,29 @@ v1::Resources DetectCapacity() {
   return r;
 }
 
+int64_t DetectCpuMhz() {
+  // The rated maximum where cpufreq says it (kHz), else the current clock
+  // /proc/cpuinfo shows (virtual machines have no cpufreq).
+  std::ifstream freq("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
+  int64_t khz = 0;
+  if (freq >> khz && khz > 0) return khz / 1000;
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("cpu MHz", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        try {
+          return static_cast<int64_t>(std::stod(line.substr(colon + 1)));
+        } catch (...) {
+          return 0;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
 std::string Hostname() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
@@ -67,6 +90,10 @@ v1::Node DescribeNode(const AgentConfig& cfg, const std::string& node_id,
   for (const auto& d : drivers) a->add_drivers(d);
   for (const auto& [k, v] : cfg.labels) (*a->mutable_labels())[k] = v;
   v1::Resources detected = DetectCapacity();
+  a->set_cpu_cores(static_cast<int32_t>(detected.cpu() / 1000));
+  a->set_cpu_mhz(DetectCpuMhz());
+  a->set_memory_mib(detected.memory());
+  a->set_hostname(Hostname());
   n.mutable_capacity()->set_cpu(cfg.cpu > 0 ? cfg.cpu : detected.cpu());
   n.mutable_capacity()->set_memory(cfg.memory > 0 ? cfg.memory : detected.memory());
   n.set_status(v1::Node::READY);

@@ -1,6 +1,7 @@
 // The node this agent advertises: a persistent identity (a UUID kept in
 // <data_dir>/node-id, so a restarted agent is the same node), attributes
-// (os, arch, kernel, drivers, labels) and capacity (detected unless given).
+// (os, arch, kernel, cpu cores and MHz, memory, hostname, drivers, labels)
+// and capacity (detected unless given).
 // Thread safety: stateless functions.
 #pragma once
 
@@ -17,6 +18,10 @@ Result<std::string> LoadOrCreateNodeId(const std::string& data_dir);
 
 // cpu millicores (online CPUs x 1000) and memory MiB (MemTotal).
 v1::Resources DetectCapacity();
+
+// Clock of one core in MHz (cpufreq's maximum, else /proc/cpuinfo); 0 if
+// unknown.
+int64_t DetectCpuMhz();
 
 // The hostname, or "localhost" if it cannot be read.
 std::string Hostname();

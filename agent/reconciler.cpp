@@ -101,16 +101,25 @@ std::vector<v1::AllocationUpdate> Reconciler::Reconcile() {
       }
       (void)store_->Remove(id);
       reported_.erase(id);
+      usage_sent_ms_.erase(id);
       spdlog::info("alloc {}: no longer listed by the masters, forgotten", ShortId(id));
       it = runners_.erase(it);
       continue;
     }
     if (listed) {
       v1::AllocationUpdate u = r.Update();
-      std::string s = u.SerializeAsString();
+      std::string s = u.SerializeAsString();  // the state, before usage is attached
       auto rep = reported_.find(id);
-      if (rep == reported_.end() || rep->second != s) {
+      bool usage_due = false;
+      if (auto load = usage_ ? usage_(id) : std::nullopt) {
+        *u.mutable_usage() = *load;
+        auto sent = usage_sent_ms_.find(id);
+        usage_due = sent == usage_sent_ms_.end() ||
+                    ctx_.clock->NowMs() - sent->second >= kUsageReportMs;
+      }
+      if (rep == reported_.end() || rep->second != s || usage_due) {
         reported_[id] = std::move(s);
+        if (u.has_usage()) usage_sent_ms_[id] = ctx_.clock->NowMs();
         updates.push_back(std::move(u));
       }
     }

@@ -13,6 +13,7 @@
 // owns it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -45,12 +46,21 @@ class Reconciler {
 
   std::vector<pb::AllocRecord> Records() const;
 
+  // Measured use of an allocation (LoadMonitor::AllocUsage), attached to its
+  // updates as AllocationUpdate.usage and re-sent every kUsageReportMs while
+  // the allocation is listed; usage alone changing is not a state change.
+  using UsageSource = std::function<std::optional<v1::NodeLoad>(const std::string& alloc_id)>;
+  void SetUsageSource(UsageSource source) { usage_ = std::move(source); }
+  static constexpr int64_t kUsageReportMs = 10'000;
+
  private:
   RunnerContext ctx_;
   StateStore* store_;
   std::map<std::string, std::unique_ptr<AllocRunner>> runners_;
   std::optional<std::map<std::string, v1::Allocation>> desired_;
   std::map<std::string, std::string> reported_;  // alloc id -> serialized update
+  UsageSource usage_;
+  std::map<std::string, int64_t> usage_sent_ms_;  // alloc id -> when usage was last sent
 };
 
 }  // namespace orch::agent

@@ -21,6 +21,39 @@ std::size_t WriteBody(char* data, std::size_t size, std::size_t n, void* user) {
   return size * n;
 }
 
+// Body pieces of a streamed request go to the caller's function.
+// The body of a non-2xx answer (an error) is kept as the response's body.
+struct StreamState {
+  const std::function<bool(std::string_view)>* on_body = nullptr;
+  CURL* handle = nullptr;
+  std::string* error_body = nullptr;
+  bool stopped = false;  // the caller said stop
+};
+
+std::size_t StreamBody(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* st = static_cast<StreamState*>(user);
+  long code = 0;
+  curl_easy_getinfo(st->handle, CURLINFO_RESPONSE_CODE, &code);
+  if (code < 200 || code >= 300) {
+    if (st->error_body->size() < (1 << 20)) st->error_body->append(data, size * n);
+    return size * n;
+  }
+  if (!(*st->on_body)(std::string_view(data, size * n))) {
+    st->stopped = true;
+    return 0;  // aborts the transfer
+  }
+  return size * n;
+}
+
+int StreamProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* st = static_cast<StreamState*>(user);
+  if (!(*st->on_body)(std::string_view())) {
+    st->stopped = true;
+    return 1;  // aborts the transfer
+  }
+  return 0;
+}
+
 std::size_t WriteHeader(char* data, std::size_t size, std::size_t n, void* user) {
   auto* resp = static_cast<HttpResponse*>(user);
   std::string line(data, size * n);
@@ -83,6 +116,18 @@ HttpClient::HttpClient(HttpClientOptions options)
 Result<HttpResponse> HttpClient::Do(const std::string& method, const std::string& url,
                                     const std::string& body,
                                     std::chrono::milliseconds timeout) const {
+  return Perform(method, url, body, timeout, nullptr);
+}
+
+Result<HttpResponse> HttpClient::Stream(const std::string& method, const std::string& url,
+                                        const std::function<bool(std::string_view)>& on_body,
+                                        std::chrono::milliseconds timeout) const {
+  return Perform(method, url, "", timeout, &on_body);
+}
+
+Result<HttpResponse> HttpClient::Perform(const std::string& method, const std::string& url,
+                                         const std::string& body, std::chrono::milliseconds timeout,
+                                         const std::function<bool(std::string_view)>* on_body) const {
   HandlePool* pool = pool_.get();
   std::unique_ptr<CURL, std::function<void(CURL*)>> curl(pool->Acquire(),
                                                          [pool](CURL* c) { pool->Release(c); });
@@ -96,9 +141,22 @@ Result<HttpResponse> HttpClient::Do(const std::string& method, const std::string
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
   auto t = timeout.count() > 0 ? timeout : options_.timeout;
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(t.count()));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  StreamState stream;
+  if (on_body != nullptr) {
+    stream.on_body = on_body;
+    stream.handle = h;
+    stream.error_body = &resp.body;
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, StreamBody);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &stream);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, StreamProgress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &stream);
+  } else {
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(t.count()));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+  }
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, WriteHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp);
   // Never talk to a proxy from the environment: our peers are local.
@@ -122,6 +180,7 @@ Result<HttpResponse> HttpClient::Do(const std::string& method, const std::string
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
   CURLcode rc = curl_easy_perform(h);
   curl_slist_free_all(hdrs);
+  if (stream.stopped && (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK)) rc = CURLE_OK;
   if (rc != CURLE_OK) {
     std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     long os_errno = 0;

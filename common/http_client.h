@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -47,7 +48,21 @@ class HttpClient {
     return Do("POST", url, body);
   }
 
+  // Like Do, but a 2xx answer's body goes to `on_body` piece by piece as
+  // it arrives (the response's body stays empty; an error answer's body is
+  // kept there as usual), for long answers such as followed
+  // logs. `on_body` is also called with an empty piece about once a second
+  // while nothing arrives; returning false ends the transfer, which is then
+  // no error. `timeout` 0: no limit on the whole request.
+  Result<HttpResponse> Stream(const std::string& method, const std::string& url,
+                              const std::function<bool(std::string_view)>& on_body,
+                              std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
+
  private:
+  Result<HttpResponse> Perform(const std::string& method, const std::string& url,
+                               const std::string& body, std::chrono::milliseconds timeout,
+                               const std::function<bool(std::string_view)>* on_body) const;
+
   HttpClientOptions options_;
   std::shared_ptr<HandlePool> pool_;
 };

@@ -1,8 +1,12 @@
 #include "common/http_server.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -35,6 +39,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec, std::size_t bytes);
   void Dispatch();
   void DoWrite(HttpResponse resp);
+  void StreamOnWorker(HttpResponse resp);
   void OnWrite(bool keep_alive, beast::error_code ec, std::size_t bytes);
   void Finish();
   void MarkDone();
@@ -257,6 +262,7 @@ void Session::Dispatch() {
   stream_.expires_never();
   handling_ = true;
   server_->Handle(std::move(req), [self = shared_from_this()](HttpResponse resp) {
+    if (resp.stream) return self->StreamOnWorker(std::move(resp));
     asio::post(self->stream_.get_executor(),
                [self, resp = std::move(resp)]() mutable { self->DoWrite(std::move(resp)); });
   });
@@ -278,6 +284,74 @@ void Session::DoWrite(HttpResponse resp) {
   stream_.expires_after(server_->opts().read_timeout);
   http::async_write(stream_, *res_,
                     beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
+}
+
+namespace {
+
+// Sends all of `data` on the (possibly non-blocking) socket, waiting up to
+// `timeout` for room each time; false on error or timeout.
+bool SendAll(int fd, std::string_view data, std::chrono::milliseconds timeout) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+// Whether the peer closed or reset the connection.
+bool PeerGone(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+}  // namespace
+
+// A streamed answer, written from the handler's worker thread: the session
+// does nothing else meanwhile (no read is pending while a handler runs), so
+// the socket is ours until Finish is posted back to its strand.
+void Session::StreamOnWorker(HttpResponse resp) {
+  int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+  bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+  int fd = stream_.socket().native_handle();
+  auto timeout = server_->opts().read_timeout;
+  std::string hdr = std::string(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(resp.status) +
+                    " " + std::string(http::obsolete_reason(static_cast<http::status>(resp.status))) +
+                    "\r\nServer: orch\r\nContent-Type: " + resp.content_type +
+                    "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n";
+  for (const auto& [k, v] : resp.headers) {
+    if (strcasecmp(k.c_str(), "Connection") == 0 || strcasecmp(k.c_str(), "Content-Length") == 0) continue;
+    hdr += k + ": " + v + "\r\n";
+  }
+  hdr += "\r\n";
+  bool ok = SendAll(fd, hdr, timeout);
+  if (ok && !head) {
+    HttpStreamWriter write = [&](std::string_view piece) {
+      if (!ok || server_->stopped() || PeerGone(fd)) return ok = false;
+      if (piece.empty()) return true;
+      char size[24];
+      snprintf(size, sizeof size, "%zx\r\n", piece.size());
+      ok = SendAll(fd, size, timeout) && SendAll(fd, piece, timeout) && SendAll(fd, "\r\n", timeout);
+      return ok;
+    };
+    try {
+      resp.stream(write);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: streamed answer threw: {}", server_->opts().name, e.what());
+      ok = false;
+    }
+    if (ok) SendAll(fd, "0\r\n\r\n", timeout);
+  }
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Finish(); });
 }
 
 void Session::MarkDone() {

@@ -3,6 +3,7 @@
 // their tests compile fast and run without sockets.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -27,11 +28,20 @@ struct HttpRequest {
   std::string Header(const std::string& lower_name) const;
 };
 
+// Writes one piece of a streamed body; false once the client is gone (or
+// the server stops). An empty piece writes nothing and only asks that.
+using HttpStreamWriter = std::function<bool(std::string_view)>;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the server sends the headers, then calls `stream` (on the
+  // handler's worker thread) to produce the body piece by piece with
+  // chunked transfer encoding, and closes the connection after it; `body`
+  // is ignored. For long answers such as followed logs.
+  std::function<void(const HttpStreamWriter&)> stream;
 
   // Value of header `name` (case-insensitive), or "".
   std::string Header(std::string_view name) const;

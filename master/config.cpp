@@ -2,6 +2,7 @@
 
 #include "common/document.h"
 #include "common/net.h"
+#include "master/scheduler/config.h"
 
 namespace orch::master {
 
@@ -47,11 +48,20 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
                  "Applied entries between snapshots (then the log is compacted)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{2}, uint64_t{100'000'000}));
+  app.add_option("--scheduler-weights", cfg->scheduler_weights,
+                 "Scoring weights, e.g. binpack=1,load=1,anti_affinity=0.5,spread=1,target_load=70");
+  app.add_option("--scheduler-k", cfg->scheduler_k, "Nodes scored per placement (0: log2 of the eligible, min 4)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
   app.set_config("--config", "", "Read flags from an INI/TOML file (keys as flag names)");
 }
 
 Status ValidateMasterConfig(const MasterConfig& cfg) {
   if (cfg.id.empty()) return Status::InvalidArgument("--id: must not be empty");
+  {
+    sched::SchedulerConfig sc;
+    ORCH_RETURN_IF_ERROR(sched::ApplyWeights(cfg.scheduler_weights, &sc).WithContext("--scheduler-weights"));
+  }
   if (cfg.data_dir.empty() && !cfg.dev) return Status::InvalidArgument("--data-dir: is required");
   ORCH_RETURN_IF_ERROR(ParseHostPort(cfg.http).status().WithContext("--http"));
   ORCH_RETURN_IF_ERROR(ParseHostPort(cfg.raft).status().WithContext("--raft"));

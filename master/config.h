@@ -35,6 +35,11 @@ struct MasterConfig {
   int election_ticks = 10;
   // Applied entries between snapshots of state.db (then the log is compacted).
   uint64_t snapshot_entries = 10000;
+  // Scheduler: weights of the scoring terms ("binpack=1,load=1,
+  // anti_affinity=0.5,spread=1,target_load=70", any subset) and the nodes
+  // scored per placement (0: log2 of the eligible nodes, at least 4).
+  std::string scheduler_weights;
+  int scheduler_k = 0;
 };
 
 void AddMasterFlags(CLI::App& app, MasterConfig* cfg);

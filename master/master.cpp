@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "api/client/client.h"
@@ -18,7 +19,11 @@
 #include "master/controllers/node_liveness.h"
 #include "master/http/api.h"
 #include "master/http/cluster_api.h"
+#include "master/http/logs_api.h"
+#include "master/http/scheduler_api.h"
+#include "master/scheduler/config.h"
 #include "master/http/forward.h"
+#include "master/http/services_api.h"
 #include "master/log/raft_log.h"
 #include "master/raft/tcp_transport.h"
 #include "master/state/state_store.h"
@@ -100,6 +105,18 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   Clock* clock = SystemClock::Get();
   m->liveness_ = std::make_unique<NodeLiveness>(m->store_.get(), m->log_.get(), clock, cfg.heartbeat_ttl);
   m->worker_ = std::make_unique<EvalWorker>(m->store_.get(), m->log_.get(), clock);
+  m->worker_->SetLoadSource([l = m->liveness_.get()](const std::string& id) { return l->Load(id); });
+  {
+    sched::SchedulerConfig sc;
+    ORCH_RETURN_IF_ERROR(sched::ApplyWeights(cfg.scheduler_weights, &sc));
+    sc.k = cfg.scheduler_k;
+    // Each master draws its own seed: plans are made on the leader and
+    // replicated, so nothing needs the same sequence elsewhere, and agents
+    // of different clusters sharing one host (tests, dev boxes) should not
+    // all be offered the same dynamic ports.
+    sc.seed = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+    m->worker_->SetConfig(sc);
+  }
 
   auto router = std::make_shared<Router>();
   ApiDeps deps;
@@ -109,7 +126,10 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   deps.clock = clock;
   deps.heartbeat_interval = cfg.heartbeat_interval;
   RegisterApiRoutes(router.get(), deps);
+  RegisterServiceRoutes(router.get(), deps);
   RegisterClusterRoutes(router.get(), m->log_.get());
+  RegisterLogsRoutes(router.get(), m->store_.get());
+  RegisterSchedulerRoutes(router.get(), deps);
   m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id);
 
   HttpServerOptions opts;

@@ -2,6 +2,8 @@
 // Mesos' validation.hpp). A rejected job never reaches the log.
 #pragma once
 
+#include <vector>
+
 #include "common/status.h"
 #include "orch/v1/types.pb.h"
 
@@ -11,5 +13,11 @@ namespace orch::master {
 // absent is NOT assumed: count must be given). Errors name the field path:
 // "groups[0].tasks[0].resources.cpu: must be positive".
 Status ValidateJob(v1::Job* job);
+
+// Services are cluster-wide: a (validated) job's services must not reuse a
+// name or listen port within the job (InvalidArgument, 400) nor one that
+// another live job in `existing` serves (AlreadyExists, 409). The job's own
+// earlier version and stopped jobs do not count.
+Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& existing);
 
 }  // namespace orch::master

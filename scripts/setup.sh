@@ -13,11 +13,15 @@ PACKAGES=(
   libcgroup-dev cgroup-tools
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libssl-dev libsystemd-dev zlib1g-dev
+  systemd   # systemd-analyze: the units' verify test
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps psmisc busybox-static
+  nlohmann-json3-dev
 )
 # Optional: a real dockerd for integration tests and etcd for the Raft benchmark.
-OPTIONAL=(docker.io etcd-server etcd-client)
+# docker-registry serves the Docker tests' image on loopback (scripts/dockerd.sh).
+# haproxy and wrk: the load balancer benchmark (tests/bench/lb_bench.sh).
+OPTIONAL=(docker.io docker-registry etcd-server etcd-client haproxy wrk)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -81,7 +81,9 @@ struct LogOptions {
   int64_t tail_bytes = -1;  // -1: everything kept
 };
 
-// Receives log data; returns false to stop.
+// Receives log data; returns false to stop. While following, a driver calls
+// it with an empty chunk now and then (between polls) so that a sink whose
+// reader went away can stop a quiet stream.
 enum class LogStream { kStdout, kStderr };
 using LogSink = std::function<bool(LogStream, std::string_view)>;
 

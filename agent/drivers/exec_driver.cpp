@@ -5,6 +5,9 @@
 #include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "agent/drivers/exec_launch.h"
 #include "agent/drivers/procfs.h"
@@ -27,9 +30,57 @@ std::string Describe(const TaskStatus& s) {
   return "exited with code " + std::to_string(s.exit_code);
 }
 
+bool ValidName(const std::string& s) {
+  return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos;
+}
+
+// Wall-clock start of a process from its start time in ticks since boot.
+int64_t StartedAtMs(uint64_t start_ticks) {
+  std::ifstream in("/proc/stat");
+  std::string key;
+  int64_t btime = 0;
+  while (in >> key) {
+    if (key == "btime") {
+      in >> btime;
+      break;
+    }
+  }
+  return btime * 1000 + static_cast<int64_t>(start_ticks) * 1000 / ClockTicksPerSecond();
+}
+
+std::string ReadLink(const std::string& path) {
+  char buf[4096];
+  ssize_t n = readlink(path.c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace
 
-ExecDriver::ExecDriver(ExecDriverOptions options) : options_(options) {
+std::string FindExecShim() {
+  if (const char* env = getenv("ORCH_EXEC_SHIM"); env != nullptr && env[0] != '\0') {
+    return access(env, X_OK) == 0 ? env : "";
+  }
+  std::string self = ReadLink("/proc/self/exe");
+  auto slash = self.rfind('/');
+  if (slash == std::string::npos) return "";
+  std::string p = self.substr(0, slash + 1) + "orch-exec-shim";
+  return access(p.c_str(), X_OK) == 0 ? p : "";
+}
+
+ExecDriver::ExecDriver(ExecDriverOptions options)
+    : options_(std::move(options)),
+      cgroups_(Cgroups::Open(options_.cgroups)),
+      shim_path_(options_.shim_path == "auto" ? FindExecShim() : options_.shim_path) {
+  if (shim_path_.empty()) {
+    spdlog::debug("exec driver: no orch-exec-shim, tasks are supervised by forks of this process");
+  } else {
+    spdlog::debug("exec driver: tasks are supervised by {}", shim_path_);
+  }
   monitor_ = std::thread([this] { MonitorLoop(); });
 }
 
@@ -52,6 +103,9 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
                                    std::to_string(it->second.status.pid) + ")");
     }
   }
+  if (!ValidName(spec.alloc_id) || !ValidName(spec.task)) {
+    return Status::InvalidArgument("exec driver: bad task id \"" + id + "\"");
+  }
   ORCH_ASSIGN_OR_RETURN(std::string path, ResolveCommand(spec.command, PathFromEnv(spec.env)));
 
   LaunchRequest req;
@@ -64,7 +118,37 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
   req.stderr_path = spec.stderr_path;
   // Next to the logs, outside the task's own directory.
   req.exit_file = spec.task_dir + ".exit";
-  ORCH_ASSIGN_OR_RETURN(LaunchResult launched, Launch(req));
+  req.log_max_bytes = options_.log_max_bytes;
+  req.log_max_files = options_.log_max_files;
+  req.shim_path = shim_path_;
+
+  std::string cg;
+  if (cgroups_->enabled()) {
+    cg = cgroups_->TaskCgroup(spec.alloc_id, spec.task);
+    // Never a second copy: processes in the group are a run this agent
+    // lost track of (its records are gone): adopt it instead.
+    if (auto pids = cgroups_->Pids(cg); pids.ok() && !pids->empty()) {
+      if (auto found = DiscoverTask(spec.alloc_id, spec.task)) {
+        ORCH_RETURN_IF_ERROR(Recover(*found));
+        spdlog::info("alloc {} task {}: already running in cgroup {} (pid {}), adopted",
+                     ShortId(spec.alloc_id), spec.task, cg, found->pid());
+        return *found;
+      }
+      return Status::AlreadyExists("task " + id + " already runs in cgroup " + cg + " (pid " +
+                                   std::to_string(pids->front()) + ")");
+    }
+    CgroupLimits limits{spec.cpu_millicores, spec.memory_mib * 1024 * 1024};
+    if (Status st = cgroups_->Create(cg, limits); !st.ok()) {
+      return st.WithContext("task " + id + ": cannot apply its limits");
+    }
+    req.cgroup_procs = cgroups_->ProcsFiles(cg);
+  }
+  auto launched_or = Launch(req);
+  if (!launched_or.ok()) {
+    if (!cg.empty()) (void)cgroups_->Destroy(cg);
+    return launched_or.status();
+  }
+  LaunchResult launched = *launched_or;
 
   pb::TaskHandle h;
   h.set_driver(name());
@@ -74,6 +158,7 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
   h.set_shim_pid(launched.shim_pid);
   h.set_exit_file(req.exit_file);
   h.set_started_at_ms(options_.clock->NowMs());
+  h.set_cgroup(cg);
   if (auto st = ReadProcStat(launched.task_pid); st.ok()) h.set_start_ticks(st->start_ticks);
   if (auto st = ReadProcStat(launched.shim_pid); st.ok()) h.set_shim_start_ticks(st->start_ticks);
 
@@ -82,12 +167,13 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
   t.shim_is_child = true;
   t.status.pid = launched.task_pid;
   t.status.started_at_ms = h.started_at_ms();
+  t.logs = TaskLogFiles{spec.stdout_path, spec.stderr_path, options_.log_max_files};
   {
     std::lock_guard lk(mu_);
     tasks_[id] = std::move(t);
   }
-  spdlog::info("alloc {} task {}: started pid {} ({})", ShortId(spec.alloc_id), spec.task,
-               launched.task_pid, path);
+  spdlog::info("alloc {} task {}: started pid {} ({}){}", ShortId(spec.alloc_id), spec.task,
+               launched.task_pid, path, cg.empty() ? "" : " in cgroup " + cg);
   return h;
 }
 
@@ -129,6 +215,7 @@ Status ExecDriver::Recover(const pb::TaskHandle& h) {
   t.handle = h;
   t.status.pid = h.pid();
   t.status.started_at_ms = h.started_at_ms();
+  t.logs = LogFilesFor(h.exit_file());
   // If this process started the shim (a driver restarted within the same
   // process), it is still our child and must be reaped by us.
   if (h.shim_pid() > 0) {
@@ -158,19 +245,89 @@ Result<TaskStatus> ExecDriver::Wait(const std::string& task_id, std::chrono::mil
     if (it == tasks_.end()) return Status::NotFound("exec driver: no task " + task_id);
     Poll(it->second);
     if (!it->second.status.running() || stopping_) return it->second.status;
-    if (cv_.wait_until(lk, std::min(deadline, std::chrono::steady_clock::now() + options_.poll_interval)) ==
+    if (cv_.wait_until(
+            lk, std::min(deadline, std::chrono::steady_clock::now() + options_.poll_interval)) ==
             std::cv_status::timeout &&
         std::chrono::steady_clock::now() >= deadline)
       return tasks_.at(task_id).status;
   }
 }
 
-// TODO(issue 4): cgroup-based discovery and file-backed logs land with the
-// cgroup work; until then nothing is discovered beyond the agent's records.
-std::vector<pb::TaskHandle> ExecDriver::Discover() { return {}; }
+TaskLogFiles ExecDriver::LogFilesFor(const std::string& exit_file) const {
+  // Start() puts the exit record at <task_dir>.exit next to the logs.
+  std::string base = EndsWith(exit_file, ".exit") ? exit_file.substr(0, exit_file.size() - 5) : "";
+  if (base.empty()) return {};
+  return TaskLogFiles{base + ".stdout", base + ".stderr", options_.log_max_files};
+}
 
-Status ExecDriver::Logs(const std::string& task_id, const LogOptions&, const LogSink&) {
-  return Status::FailedPrecondition("exec driver: logs of " + task_id + " are read from its files");
+std::optional<pb::TaskHandle> ExecDriver::DiscoverTask(const std::string& alloc,
+                                                       const std::string& task) {
+  std::string cg = cgroups_->TaskCgroup(alloc, task);
+  auto pids = cgroups_->Pids(cg);
+  if (!pids.ok() || pids->empty()) return std::nullopt;
+  {
+    std::lock_guard lk(mu_);
+    auto it = tasks_.find(TaskId(alloc, task));
+    if (it != tasks_.end() && it->second.status.running()) return it->second.handle;
+  }
+  // The task leads its own process group; its children share the group.
+  pid_t leader = 0;
+  for (pid_t p : *pids) {
+    auto st = ReadProcStat(p);
+    if (st.ok() && st->pgrp == p) {
+      leader = p;
+      break;
+    }
+  }
+  if (leader == 0) leader = pids->front();
+  auto st = ReadProcStat(leader);
+  if (!st.ok()) return std::nullopt;
+  pb::TaskHandle h;
+  h.set_driver(name());
+  h.set_alloc_id(alloc);
+  h.set_task(task);
+  h.set_pid(leader);
+  h.set_start_ticks(st->start_ticks);
+  h.set_started_at_ms(StartedAtMs(st->start_ticks));
+  h.set_cgroup(cg);
+  // Its parent is the shim, which holds the live stdout log open (fd 4);
+  // the exit record sits next to it.
+  if (st->ppid > 1) {
+    auto shim = ReadProcStat(st->ppid);
+    std::string log = ReadLink("/proc/" + std::to_string(st->ppid) + "/fd/4");
+    if (shim.ok() && EndsWith(log, ".stdout")) {
+      h.set_shim_pid(st->ppid);
+      h.set_shim_start_ticks(shim->start_ticks);
+      h.set_exit_file(log.substr(0, log.size() - 7) + ".exit");
+    }
+  }
+  return h;
+}
+
+std::vector<pb::TaskHandle> ExecDriver::Discover() {
+  std::vector<pb::TaskHandle> out;
+  if (!cgroups_->enabled()) return out;
+  for (const auto& [alloc, task] : cgroups_->ListTasks()) {
+    if (auto h = DiscoverTask(alloc, task)) out.push_back(std::move(*h));
+  }
+  return out;
+}
+
+Status ExecDriver::Logs(const std::string& task_id, const LogOptions& opts, const LogSink& sink) {
+  TaskLogFiles files;
+  {
+    std::lock_guard lk(mu_);
+    auto it = tasks_.find(task_id);
+    if (it == tasks_.end()) return Status::NotFound("exec driver: no task " + task_id);
+    files = it->second.logs;
+  }
+  if (files.stdout_path.empty()) {
+    return Status::NotFound("exec driver: the log files of " + task_id + " are not known");
+  }
+  return StreamTaskLogs(files, opts, sink, [this, task_id] {
+    auto st = Inspect(task_id);
+    return st.ok() && st->running();
+  });
 }
 
 std::vector<std::string> ExecDriver::List() {
@@ -191,7 +348,12 @@ Result<TaskUsage> ExecDriver::Stats(const std::string& task_id) {
     }
     h = it->second.handle;
   }
-  // The group leader only; a cgroup will account for all its descendants.
+  if (!h.cgroup().empty() && cgroups_->enabled()) {
+    // The whole group: the task and every process it started.
+    ORCH_ASSIGN_OR_RETURN(CgroupUsage cu, cgroups_->Usage(h.cgroup()));
+    return TaskUsage{cu.cpu_time, cu.memory_bytes};
+  }
+  // The group leader only.
   ORCH_ASSIGN_OR_RETURN(ProcStat st, ReadProcStat(h.pid()));
   if (h.start_ticks() != 0 && st.start_ticks != h.start_ticks()) {
     return Status::NotFound("task " + task_id + " has exited");
@@ -268,12 +430,33 @@ bool ExecDriver::Poll(Task& t) {
     // Leftovers of the task's process group (children that ignored TERM).
     kill(-t.handle.pid(), SIGKILL);
   }
+  FinishCgroup(t);
   if (t.status.message.empty() && t.status.signal != 0) {
     t.status.message = std::string("killed by signal ") + strsignal(t.status.signal);
   }
   spdlog::debug("alloc {} task {}: pid {} {}", ShortId(t.handle.alloc_id()), t.handle.task(),
                 t.handle.pid(), Describe(t.status));
   return true;
+}
+
+void ExecDriver::FinishCgroup(Task& t) {
+  const std::string& cg = t.handle.cgroup();
+  if (cg.empty() || !cgroups_->enabled()) return;
+  auto usage = cgroups_->Usage(cg);
+  bool clean = t.status.exit_known && t.status.exit_code == 0 && t.status.signal == 0;
+  if (usage.ok() && usage->oom_kills > 0 && !clean) {
+    t.status.oom_killed = true;
+    auto limit = cgroups_->MemoryLimit(cg);
+    t.status.message = "OOM killed: exceeded memory limit of " +
+                       (limit.ok() && *limit > 0 ? std::to_string(*limit / (1024 * 1024)) : "?") +
+                       " MiB";
+    spdlog::warn("alloc {} task {}: {}", ShortId(t.handle.alloc_id()), t.handle.task(),
+                 t.status.message);
+  }
+  if (Status st = cgroups_->Destroy(cg); !st.ok()) {
+    spdlog::warn("alloc {} task {}: {}", ShortId(t.handle.alloc_id()), t.handle.task(),
+                 st.ToString());
+  }
 }
 
 void ExecDriver::MonitorLoop() {

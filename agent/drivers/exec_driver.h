@@ -9,8 +9,21 @@
 // and the exit-record file; Recover() adopts a live task (no duplicate
 // process) and reports one that ended meanwhile with its real exit status.
 //
-// Cgroups (cpu/memory limits via libcgroup) are not applied yet; the seam
-// is in exec_launch.cpp, where the task joins its cgroup before exec.
+// Cgroups (agent/cgroups): each task runs in "<parent>/<alloc_id>/<task>"
+// with its cpu and memory limits, joined before exec; usage (Stats) comes
+// from the group, a task the kernel OOM-killed is reported with
+// oom_killed and "OOM killed: exceeded memory limit of N MiB", and the
+// group is removed once the task is reaped. Discover() finds task groups
+// holding processes, so an agent that lost its state still finds its work;
+// Start() of a task whose group holds processes adopts that run (returns
+// its handle) rather than starting a second copy.
+// Without usable cgroups (not root, not mounted) tasks run unlimited.
+//
+// Output: the shim owns the task's stdout/stderr pipes and writes them to
+// <task_dir>.stdout / .stderr (the caller's paths), rotated by size
+// (log_max_bytes, log_max_files kept); Logs() reads them, following while
+// the task runs. A recovered task's log paths are derived from its exit
+// record's path (<task_dir>.exit), the layout Start() uses.
 // Thread safety: all methods are thread-safe.
 #pragma once
 
@@ -20,7 +33,9 @@
 #include <optional>
 #include <thread>
 
+#include "agent/cgroups/cgroups.h"
 #include "agent/drivers/driver.h"
+#include "agent/drivers/exec_logs.h"
 #include "common/clock.h"
 
 namespace orch::agent {
@@ -29,7 +44,19 @@ struct ExecDriverOptions {
   // How often the monitor looks for exits and due kills.
   std::chrono::milliseconds poll_interval{100};
   Clock* clock = SystemClock::Get();
+  CgroupOptions cgroups;
+  // Output rotation: a log file is rotated once it would pass this size;
+  // this many older files are kept per stream.
+  int64_t log_max_bytes = 10 * 1024 * 1024;
+  int log_max_files = 3;
+  // The supervisor program (orch-exec-shim). "auto": $ORCH_EXEC_SHIM, else
+  // orch-exec-shim next to this process's executable, else none. Empty:
+  // supervise from a fork of the agent (works anywhere, costs more memory).
+  std::string shim_path = "auto";
 };
+
+// What "auto" resolves to ("" when no orch-exec-shim is found).
+std::string FindExecShim();
 
 class ExecDriver : public TaskDriver {
  public:
@@ -52,6 +79,9 @@ class ExecDriver : public TaskDriver {
   void Forget(const std::string& task_id) override;
   void SetEventCallback(std::function<void()> cb) override;
 
+  const Cgroups& cgroups() const { return *cgroups_; }
+  const std::string& shim_path() const { return shim_path_; }
+
  private:
   struct Task {
     pb::TaskHandle handle;
@@ -59,14 +89,22 @@ class ExecDriver : public TaskDriver {
     bool shim_is_child = false;  // we may (and must) reap it
     std::optional<std::chrono::steady_clock::time_point> kill_at;
     bool killed = false;  // SIGKILL sent
+    TaskLogFiles logs;
   };
 
   void MonitorLoop();
   // Updates `t` from the world; true when it changed state. REQUIRES: mu_.
   bool Poll(Task& t);
   void ReapShim(Task& t, bool block);
+  // After the exit: OOM verdict from the cgroup, then the group goes.
+  void FinishCgroup(Task& t);
+  TaskLogFiles LogFilesFor(const std::string& exit_file) const;
+  // The handle of the task running in its cgroup, if any.
+  std::optional<pb::TaskHandle> DiscoverTask(const std::string& alloc, const std::string& task);
 
   const ExecDriverOptions options_;
+  std::unique_ptr<Cgroups> cgroups_;
+  std::string shim_path_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Task> tasks_;  // GUARDED_BY(mu_)

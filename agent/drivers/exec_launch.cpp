@@ -2,64 +2,29 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "agent/drivers/exec_shim.h"
 #include "common/net.h"
 
 namespace orch::agent {
 
 namespace {
 
-// A record the shim or the task writes to the status pipe.
-struct PipeRecord {
-  char tag;       // 'P' task pid, 'F' fork failed, 'C' chdir failed, 'E' exec failed
-  int32_t value;  // pid or errno
-};
-
-// ---- async-signal-safe helpers (used between fork and exec) ----
-
-void WriteRecord(int fd, char tag, int32_t value) {
-  PipeRecord r{tag, value};
-  ssize_t n;
-  do {
-    n = write(fd, &r, sizeof r);
-  } while (n < 0 && errno == EINTR);
-}
-
-// Appends the decimal form of `v` to buf at *pos.
-void AppendInt(char* buf, size_t cap, size_t* pos, int64_t v) {
-  char tmp[24];
-  size_t n = 0;
-  bool neg = v < 0;
-  uint64_t u = neg ? static_cast<uint64_t>(-(v + 1)) + 1 : static_cast<uint64_t>(v);
-  do {
-    tmp[n++] = static_cast<char>('0' + u % 10);
-    u /= 10;
-  } while (u > 0);
-  if (neg && *pos < cap) buf[(*pos)++] = '-';
-  while (n > 0 && *pos < cap) buf[(*pos)++] = tmp[--n];
-}
-
-void ResetSignalsForExec() {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sigaction(sig, &sa, nullptr);  // fails harmlessly for invalid numbers
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-}
+using shim::kFdStatus;
+using shim::PipeRecord;
+using shim::WriteRecord;
 
 void IgnoreShutdownSignals() {
   struct sigaction sa;
@@ -75,84 +40,52 @@ void CloseFrom(int lowest, int max_fd) {
   if (close_range(static_cast<unsigned>(lowest), ~0U, 0) == 0) return;
   for (int fd = lowest; fd < max_fd; ++fd) close(fd);
 }
+// What the forked child needs: the descriptors to arrange, then either the
+// orch-exec-shim binary to exec or the plan to run in place.
+struct ShimArgs {
+  int devnull, out_file, err_file, out_r, out_w, err_r, err_w, status_fd;
+  int max_fd;
+  const char* shim_exec;  // nullptr: run the shim in the forked agent
+  char* const* shim_argv;
+  shim::ShimPlan plan;
+};
 
 // The shim: runs in the forked child, never returns.
-[[noreturn]] void RunShim(const LaunchRequest& req, char* const* argv, char* const* envp,
-                          int devnull, int out, int err, int status_fd, int max_fd,
-                          const char* exit_tmp) {
+[[noreturn]] void RunShim(const ShimArgs& a) {
   setsid();
-  IgnoreShutdownSignals();
+  IgnoreShutdownSignals();  // survives exec: SIG_IGN dispositions are kept
   // Move our fds above the standard ones first, so dup2 cannot clobber them.
-  int hi_null = fcntl(devnull, F_DUPFD_CLOEXEC, 100);
-  int hi_out = fcntl(out, F_DUPFD_CLOEXEC, 100);
-  int hi_err = fcntl(err, F_DUPFD_CLOEXEC, 100);
-  int hi_status = fcntl(status_fd, F_DUPFD_CLOEXEC, 100);
-  if (hi_null < 0 || hi_out < 0 || hi_err < 0 || hi_status < 0) {
-    WriteRecord(status_fd, 'F', errno);
-    _exit(126);
+  int src[8] = {a.devnull, a.out_w, a.err_w, a.status_fd, a.out_file, a.err_file, a.out_r, a.err_r};
+  int hi[8];
+  for (int i = 0; i < 8; ++i) {
+    hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 100);
+    if (hi[i] < 0) {
+      WriteRecord(a.status_fd, 'F', errno);
+      _exit(126);
+    }
   }
-  dup2(hi_null, 0);
-  dup2(hi_out, 1);
-  dup2(hi_err, 2);
-  dup2(hi_status, 3);
-  fcntl(3, F_SETFD, FD_CLOEXEC);
+  // 0 /dev/null, 1 and 2 the pipes' write ends (for the task), 3 status,
+  // 4-5 the log files, 6-7 the pipes' read ends (dup2 clears close-on-exec).
+  for (int i = 0; i < 8; ++i) dup2(hi[i], i);
   // Nothing of the agent's (sockets, listeners, other tasks' pipes) may
   // outlive it in the shim or leak into the task.
-  CloseFrom(4, max_fd);
-
-  pid_t pid = _Fork();
-  if (pid < 0) {
-    WriteRecord(3, 'F', errno);
+  CloseFrom(8, a.max_fd);
+  if (a.shim_exec != nullptr) {
+    // The task's environment is the shim's; it hands it on.
+    execve(a.shim_exec, a.shim_argv, a.plan.envp);
+    WriteRecord(kFdStatus, 'S', errno);
     _exit(126);
   }
-  if (pid == 0) {
-    // The task. Its own process group, so a stop signals it and its children.
-    setpgid(0, 0);
-    // Cgroup seam: join the task's cgroup here.
-    ResetSignalsForExec();
-    if (chdir(req.cwd.c_str()) != 0) {
-      WriteRecord(3, 'C', errno);
-      _exit(127);
-    }
-    execve(req.path.c_str(), argv, envp);
-    WriteRecord(3, 'E', errno);
-    _exit(127);
-  }
-  // Set the group from this side too, so it exists before anyone signals it.
-  setpgid(pid, pid);
-  WriteRecord(3, 'P', pid);
-  close(3);
+  for (int i = kFdStatus; i < 8; ++i) fcntl(i, F_SETFD, FD_CLOEXEC);
+  shim::Run(a.plan);
+}
 
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) {
-    if (errno != EINTR) _exit(125);
-  }
-  int code = -1, sig = 0;
-  if (WIFEXITED(wstatus)) {
-    code = WEXITSTATUS(wstatus);
-  } else if (WIFSIGNALED(wstatus)) {
-    sig = WTERMSIG(wstatus);
-  }
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t ms = static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-
-  char buf[96];
-  size_t pos = 0;
-  AppendInt(buf, sizeof buf, &pos, code);
-  buf[pos++] = ' ';
-  AppendInt(buf, sizeof buf, &pos, sig);
-  buf[pos++] = ' ';
-  AppendInt(buf, sizeof buf, &pos, ms);
-  buf[pos++] = '\n';
-  int fd = open(exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    (void)!write(fd, buf, pos);
-    fsync(fd);
-    close(fd);
-    rename(exit_tmp, req.exit_file.c_str());
-  }
-  _exit(0);
+std::vector<const char*> CPtrs(const std::vector<std::string>& v) {
+  std::vector<const char*> out;
+  out.reserve(v.size() + 1);
+  for (const auto& s : v) out.push_back(s.c_str());
+  out.push_back(nullptr);
+  return out;
 }
 
 std::vector<char*> CStrings(const std::vector<std::string>& v) {
@@ -202,10 +135,11 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
   int out_errno = errno;
   int err = open(req.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int err_errno = errno;
-  int fds[2] = {-1, -1};
-  int pipe_rc = pipe2(fds, O_CLOEXEC);
+  int fds[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  int pipe_rc = pipe2(fds, O_CLOEXEC) | pipe2(out_pipe, O_CLOEXEC) | pipe2(err_pipe, O_CLOEXEC);
   auto close_all = [&] {
-    for (int fd : {devnull, out, err, fds[0], fds[1]}) {
+    for (int fd :
+         {devnull, out, err, fds[0], fds[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
       if (fd >= 0) close(fd);
     }
   };
@@ -223,6 +157,42 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
   std::string exit_tmp = req.exit_file + ".tmp";
   long open_max = sysconf(_SC_OPEN_MAX);
   int max_fd = open_max > 0 && open_max < 65536 ? static_cast<int>(open_max) : 65536;
+  int max_files = std::max(0, req.log_max_files);
+  std::vector<std::string> out_names = RotatedLogFiles(req.stdout_path, max_files);
+  std::vector<std::string> err_names = RotatedLogFiles(req.stderr_path, max_files);
+  std::vector<const char*> out_ptrs = CPtrs(out_names), err_ptrs = CPtrs(err_names);
+  std::vector<const char*> procs = CPtrs(req.cgroup_procs);
+  // orch-exec-shim <exit_file> <max_bytes> <max_files> <stdout> <stderr> <cwd>
+  //               <n> <cgroup.procs>... <path> <argv>...
+  std::vector<std::string> shim_args;
+  if (!req.shim_path.empty()) {
+    shim_args = {req.shim_path,
+                 req.exit_file,
+                 std::to_string(req.log_max_bytes),
+                 std::to_string(max_files),
+                 req.stdout_path,
+                 req.stderr_path,
+                 req.cwd,
+                 std::to_string(req.cgroup_procs.size())};
+    shim_args.insert(shim_args.end(), req.cgroup_procs.begin(), req.cgroup_procs.end());
+    shim_args.push_back(req.path);
+    shim_args.insert(shim_args.end(), req.argv.begin(), req.argv.end());
+  }
+  std::vector<char*> shim_argv = CStrings(shim_args);
+  ShimArgs args{devnull,
+                out,
+                err,
+                out_pipe[0],
+                out_pipe[1],
+                err_pipe[0],
+                err_pipe[1],
+                fds[1],
+                max_fd,
+                req.shim_path.empty() ? nullptr : req.shim_path.c_str(),
+                shim_argv.data(),
+                shim::ShimPlan{req.path.c_str(), argv.data(), envp.data(), req.cwd.c_str(),
+                               req.exit_file.c_str(), exit_tmp.c_str(), out_ptrs.data(),
+                               err_ptrs.data(), max_files, req.log_max_bytes, procs.data()}};
 
   pid_t shim = _Fork();
   if (shim < 0) {
@@ -230,9 +200,7 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
     close_all();
     return Status::ResourceExhausted("fork: " + ErrnoText(e));
   }
-  if (shim == 0) {
-    RunShim(req, argv.data(), envp.data(), devnull, out, err, fds[1], max_fd, exit_tmp.c_str());
-  }
+  if (shim == 0) RunShim(args);
   close(fds[1]);
   fds[1] = -1;
 
@@ -272,11 +240,21 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
         return Status::FailedPrecondition("exec " + req.path + ": " + ErrnoText(fail_errno));
       case 'F':
         return Status::ResourceExhausted("fork: " + ErrnoText(fail_errno));
+      case 'G':
+        return Status::Internal("joining the task's cgroup: " + ErrnoText(fail_errno));
+      case 'S':
+        return Status::FailedPrecondition("exec " + req.shim_path + ": " + ErrnoText(fail_errno));
       default:
         return Status::Internal("the task supervisor exited before starting " + req.path);
     }
   }
   return LaunchResult{shim, task_pid};
+}
+
+std::vector<std::string> RotatedLogFiles(const std::string& path, int max_files) {
+  std::vector<std::string> out{path};
+  for (int i = 1; i <= max_files; ++i) out.push_back(path + "." + std::to_string(i));
+  return out;
 }
 
 Result<ExitRecord> ReadExitFile(const std::string& path) {

@@ -15,9 +15,16 @@
 // chdir or exec in the task is reported back over a close-on-exec pipe, so
 // Launch() returns a precise error instead of a task that exits 127.
 //
-// Cgroup seam: when cgroups arrive, the task joins its cgroup between fork
-// and exec (write its pid to cgroup.procs, prepared before fork), next to
-// the setpgid() call in exec_launch.cpp.
+// Output: the task's stdout and stderr are pipes the shim owns. The shim
+// copies them to `stdout_path` / `stderr_path` and rotates a file once it
+// would grow past `log_max_bytes` (<path> -> <path>.1 -> ... <path>.N, the
+// oldest dropped; N = log_max_files), so the task never writes a file
+// itself and rotation goes on while the agent is away.
+//
+// Cgroups: the task joins its cgroup between fork and exec, writing its pid
+// to every file in `cgroup_procs` (prepared before fork); a failure is
+// reported like a failed exec. The shim stays outside, so an OOM kill in
+// the task's group never takes the supervisor.
 //
 // Thread safety: Launch may be called concurrently.
 #pragma once
@@ -39,7 +46,18 @@ struct LaunchRequest {
   std::string stdout_path;  // opened for append (created 0644)
   std::string stderr_path;
   std::string exit_file;  // where the shim records the exit status
+  // Rotation: 0 bytes = never rotate; files kept besides the current one.
+  int64_t log_max_bytes = 0;
+  int log_max_files = 0;
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+  // The orch-exec-shim binary to exec as the supervisor; empty: the forked
+  // agent is the supervisor (same behaviour, but each task's supervisor then
+  // holds a copy-on-write image of the agent).
+  std::string shim_path;
 };
+
+// The files of one log stream, newest first: <path>, <path>.1, ...
+std::vector<std::string> RotatedLogFiles(const std::string& path, int max_files);
 
 struct LaunchResult {
   pid_t shim_pid = 0;

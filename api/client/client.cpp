@@ -183,4 +183,68 @@ std::unique_ptr<OrchClient> OrchClient::At(const std::string& address) const {
   return std::make_unique<OrchClient>(std::vector<std::string>{address}, token_);
 }
 
+Result<Indexed<v1::ServiceList>> OrchClient::ListServices(const QueryOptions& q) {
+  return GetIndexed<v1::ServiceList>("/v1/services", q);
+}
+
+Result<Indexed<v1::ServiceInfo>> OrchClient::GetService(const std::string& name, const QueryOptions& q) {
+  return GetIndexed<v1::ServiceInfo>("/v1/services/" + UrlEncode(name), q);
+}
+
+Result<v1::PlanResponse> OrchClient::PlanJobDocument(const std::string& document) {
+  return Call<v1::PlanResponse>("POST", "/v1/jobs/plan", document);
+}
+
+Result<v1::ScaleResponse> OrchClient::ScaleJob(const std::string& job_id, const std::string& group, int count) {
+  v1::ScaleRequest req;
+  req.set_group(group);
+  req.set_count(count);
+  return Call<v1::ScaleResponse>("POST", "/v1/jobs/" + UrlEncode(job_id) + "/scale", ToJson(req));
+}
+
+Result<v1::DrainResponse> OrchClient::DrainNode(const std::string& node_id, bool enable,
+                                               std::chrono::milliseconds deadline) {
+  v1::DrainRequest req;
+  req.set_enable(enable);
+  if (deadline.count() > 0) {
+    req.mutable_deadline()->set_seconds(deadline.count() / 1000);
+    req.mutable_deadline()->set_nanos(static_cast<int32_t>((deadline.count() % 1000) * 1'000'000));
+  }
+  return Call<v1::DrainResponse>("POST", "/v1/nodes/" + UrlEncode(node_id) + "/drain", ToJson(req));
+}
+
+Status OrchClient::AllocationLogs(const std::string& alloc_id, const LogsOptions& opts,
+                                  const std::function<bool(std::string_view)>& on_data) {
+  std::string path = "/v1/allocations/" + UrlEncode(alloc_id) + "/logs?stream=" +
+                     (opts.stderr_stream ? "stderr" : "stdout");
+  if (!opts.task.empty()) path += "&task=" + UrlEncode(opts.task);
+  if (opts.tail >= 0) path += "&tail=" + std::to_string(opts.tail);
+  if (!opts.follow) {
+    ORCH_ASSIGN_OR_RETURN(HttpResponse resp, Raw("GET", path));
+    on_data(resp.body);
+    return Status::Ok();
+  }
+  path += "&follow=true";
+  if (addresses_.empty()) return Status::InvalidArgument("no master address configured");
+  Status last;
+  std::size_t start = preferred_.load();
+  for (std::size_t i = 0; i < addresses_.size(); ++i) {
+    std::size_t k = (start + i) % addresses_.size();
+    bool got_data = false;
+    auto resp = http_.Stream("GET", addresses_[k] + path, [&](std::string_view piece) {
+      got_data = got_data || !piece.empty();
+      return on_data(piece);
+    });
+    if (!resp.ok()) {
+      last = resp.status();
+      if (got_data) return last;  // broken off midway: not to be repeated elsewhere
+      continue;
+    }
+    if (resp->status >= 200 && resp->status < 300) return Status::Ok();
+    last = StatusFromErrorJson(resp->status, resp->body);
+    if (resp->status != 503) return last;
+  }
+  return last;
+}
+
 }  // namespace orch

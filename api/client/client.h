@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +73,30 @@ class OrchClient {
   Result<v1::ClusterResponse> AddMember(const v1::AddMemberRequest& req);
   Result<v1::ClusterResponse> RemoveMember(const std::string& id);
   Result<v1::ClusterResponse> TransferLeader(const std::string& id);
+
+  // Services and their endpoints (the masters' registry).
+  Result<Indexed<v1::ServiceList>> ListServices(const QueryOptions& q = {});
+  Result<Indexed<v1::ServiceInfo>> GetService(const std::string& name, const QueryOptions& q = {});
+
+  // The scheduler: dry-run a job document (what would go where, the
+  // scores, preemptions, why groups cannot be placed), change a group's
+  // count, drain a node (deadline 0: none) or undo a drain.
+  Result<v1::PlanResponse> PlanJobDocument(const std::string& document);
+  Result<v1::ScaleResponse> ScaleJob(const std::string& job_id, const std::string& group, int count);
+  Result<v1::DrainResponse> DrainNode(const std::string& node_id, bool enable,
+                                      std::chrono::milliseconds deadline = std::chrono::milliseconds(0));
+
+  // An allocation's output (GET /v1/allocations/{id}/logs, proxied by the
+  // master to the agent that runs it). `on_data` receives it as it
+  // arrives; with `follow` until the task exits or `on_data` returns false.
+  struct LogsOptions {
+    std::string task;    // "" when the group has one task
+    bool stderr_stream = false;
+    bool follow = false;
+    int64_t tail = -1;   // last lines; -1: all that is kept
+  };
+  Status AllocationLogs(const std::string& alloc_id, const LogsOptions& opts,
+                        const std::function<bool(std::string_view)>& on_data);
 
   // A client with the same token that talks to `address` only (e.g. the
   // leader's REST address).

@@ -11,6 +11,9 @@
 
 #include "api/orchctl/cluster.h"
 #include "api/orchctl/errors.h"
+#include "api/orchctl/logs.h"
+#include "api/orchctl/scheduler_cmds.h"
+#include "api/orchctl/services.h"
 #include "api/orchctl/table.h"
 #include "common/document.h"
 
@@ -27,7 +30,11 @@ constexpr const char* kFooter = R"(Examples:
   orchctl get allocs --job web        list the allocations of job web
   orchctl describe job web -o yaml    everything about job web, as YAML
   orchctl stop web                    stop job web
+  orchctl logs 1a2b3c4d -f            follow the output of an allocation's task
   orchctl cluster members             list the masters of the Raft quorum
+  orchctl plan -f web.yaml            show where the job would go, and why not
+  orchctl scale web web 5             run 5 allocations of group web of job web
+  orchctl node drain node-1           move everything off node-1 (--undo to stop)
 
 Environment:
   ORCH_ADDR    master address(es), comma separated (default http://127.0.0.1:4646)
@@ -56,6 +63,7 @@ Result<std::string> ReadFile(const std::string& path) {
 
 // Flags and arguments of every verb, filled in by CLI11.
 struct Flags {
+  LogsOptions logs;  // logs (the allocation goes to `id`)
   std::string addr;
   std::string token;
   std::string output = "table";
@@ -72,6 +80,11 @@ struct Flags {
   bool learner = false;
   bool no_wait = false;
   std::string add_timeout = "60s";
+  // scale, node drain
+  std::string group;
+  int count = -1;
+  std::string deadline;
+  bool undo = false;
 };
 
 struct Verbs {
@@ -80,6 +93,8 @@ struct Verbs {
   CLI::App* get_jobs = nullptr;
   CLI::App* get_nodes = nullptr;
   CLI::App* get_allocs = nullptr;
+  CLI::App* get_services = nullptr;
+  CLI::App* describe_service = nullptr;
   CLI::App* describe = nullptr;
   CLI::App* describe_job = nullptr;
   CLI::App* describe_node = nullptr;
@@ -93,6 +108,11 @@ struct Verbs {
   CLI::App* cluster_remove = nullptr;
   CLI::App* cluster_transfer = nullptr;
   CLI::App* version = nullptr;
+  CLI::App* logs = nullptr;
+  CLI::App* plan = nullptr;
+  CLI::App* scale = nullptr;
+  CLI::App* node = nullptr;
+  CLI::App* node_drain = nullptr;
 };
 
 // The verbs under `cluster`; v.cluster exists already.
@@ -144,6 +164,33 @@ void DefineCluster(Verbs& v, Flags& f) {
       "  orchctl cluster transfer-leader m2");
 }
 
+// plan, scale, node drain (scheduler_cmds.h).
+void DefineSchedulerVerbs(CLI::App& app, Verbs& v, Flags& f) {
+  v.plan = app.add_subcommand(
+      "plan", "Dry-run a job file: placements with scores, preemptions, why groups cannot be placed");
+  v.plan->add_option("-f,--file", f.file, "Job file (YAML or JSON); - reads standard input")
+      ->required()
+      ->type_name("FILE");
+  v.plan->footer("Example:\n  orchctl plan -f web.yaml\n  orchctl plan -f web.yaml -o json");
+  v.scale = app.add_subcommand("scale", "Change the count of one group of a job (no new version)");
+  v.scale->add_option("JOB", f.id, "Job id")->required();
+  v.scale->add_option("GROUP", f.group, "Group name")->required();
+  v.scale->add_option("N", f.count, "New count")->required()->check(CLI::NonNegativeNumber);
+  v.scale->footer("Example:\n  orchctl scale web web 5");
+  v.node = app.add_subcommand("node", "Node maintenance: drain");
+  v.node->require_subcommand(1);
+  v.node_drain = v.node->add_subcommand(
+      "drain", "Move allocations off a node (migrate.max_parallel at a time); it takes no new work");
+  v.node_drain->add_option("NODE", f.id, "Node id, its unique prefix, or the node's name")->required();
+  v.node_drain->add_option("--deadline", f.deadline, "Stop what is left after this long (e.g. 10m)")
+      ->type_name("DURATION");
+  v.node_drain->add_flag("--undo", f.undo, "End the drain: the node takes new work again");
+  v.node_drain->footer(
+      "Examples:\n  orchctl node drain node-1\n  orchctl node drain node-1 --deadline 10m\n"
+      "  orchctl node drain node-1 --undo");
+  v.node->footer("Example:\n  orchctl node drain node-1 --deadline 10m");
+}
+
 Verbs Define(CLI::App& app, Flags& f) {
   app.fallthrough();  // global flags may follow the verb; inherited by verbs
   app.add_option("--addr", f.addr,
@@ -172,7 +219,7 @@ Verbs Define(CLI::App& app, Flags& f) {
       ->capture_default_str();
   v.run->footer("Example:\n  orchctl run -f web.yaml --wait --timeout 2m");
 
-  v.get = app.add_subcommand("get", "List jobs, nodes or allocations");
+  v.get = app.add_subcommand("get", "List jobs, nodes, allocations or services");
   v.get->require_subcommand(1);
   v.get_jobs = v.get->add_subcommand("jobs", "List jobs with their allocations running/desired");
   v.get_jobs->alias("job");
@@ -184,9 +231,14 @@ Verbs Define(CLI::App& app, Flags& f) {
   v.get_allocs->add_option("--job", f.alloc_job, "Only the allocations of this job")
       ->type_name("ID");
   v.get_allocs->footer("Example:\n  orchctl get allocs --job web -o yaml");
+  v.get_services = v.get->add_subcommand(
+      "services", "List services: job, strategy, listen port, healthy/total endpoints");
+  v.get_services->alias("service");
+  v.get_services->alias("svc");
+  v.get_services->footer("Example:\n  orchctl get services -o json");
   v.get->footer(
       "Examples:\n  orchctl get jobs\n  orchctl get nodes -o json\n"
-      "  orchctl get allocs --job web");
+      "  orchctl get allocs --job web\n  orchctl get services");
 
   v.describe = app.add_subcommand("describe", "Show details of an object");
   v.describe->require_subcommand(1);
@@ -204,9 +256,14 @@ Verbs Define(CLI::App& app, Flags& f) {
   v.describe_alloc->alias("allocation");
   v.describe_alloc->add_option("ID", f.id, "Allocation id or its unique prefix")->required();
   v.describe_alloc->footer("Example:\n  orchctl describe alloc 1a2b3c4d");
+  v.describe_service = v.describe->add_subcommand(
+      "service", "A service: strategy, listen port, and every endpoint with its weight and health");
+  v.describe_service->alias("svc");
+  v.describe_service->add_option("NAME", f.id, "Service name")->required();
+  v.describe_service->footer("Example:\n  orchctl describe service web");
   v.describe->footer(
       "Examples:\n  orchctl describe job web\n  orchctl describe node node-1\n"
-      "  orchctl describe alloc 1a2b3c4d -o yaml");
+      "  orchctl describe alloc 1a2b3c4d -o yaml\n  orchctl describe service web");
 
   v.stop = app.add_subcommand("stop", "Stop a job: its allocations are stopped");
   v.stop->add_option("ID", f.id, "Job id")->required();
@@ -217,6 +274,28 @@ Verbs Define(CLI::App& app, Flags& f) {
       "cluster",
       "The masters' Raft quorum: members, leader, add, promote, remove, transfer-leader");
   DefineCluster(v, f);
+
+  DefineSchedulerVerbs(app, v, f);
+
+  v.logs = app.add_subcommand(
+      "logs", "Print a task's output (stdout, or stderr), through the masters; -f follows it");
+  v.logs->add_option("ALLOC", f.id, "Allocation id or its unique prefix")->required();
+  v.logs->add_flag("-f,--follow", f.logs.follow, "Keep printing new output until the task exits");
+  v.logs->add_option("--task", f.logs.task, "The task (needed when the group has several)")
+      ->type_name("NAME");
+  v.logs->add_flag("--stderr", f.logs.stderr_stream, "Standard error instead of standard output");
+  v.logs->add_option("--tail", f.logs.tail, "Only the last N lines")
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            return !v.empty() && v.find_first_not_of("0123456789") == std::string::npos
+                       ? ""
+                       : "must be a number of lines (0 or more), not \"" + v + "\"";
+          },
+          "N", "line count"));
+  v.logs->footer(
+      "Examples:\n  orchctl logs 1a2b3c4d\n  orchctl logs 1a2b3c4d -f --tail 20\n"
+      "  orchctl logs 1a2b3c4d --task sidecar --stderr");
 
   v.version = app.add_subcommand("version", "Print orchctl's version");
   // Last, so the verbs do not inherit it.
@@ -336,10 +415,28 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     if (!st.ok()) return Usage(io, st.message());
   }
 
+  if (v.plan->parsed()) {
+    auto doc = io.read_file(f.file);
+    if (!doc.ok()) return Usage(io, doc.status().message());
+    document = *doc;
+  }
+  std::chrono::milliseconds drain_deadline{0};
+  if (v.node_drain->parsed() && !f.deadline.empty()) {
+    auto d = ParseDuration(f.deadline);
+    if (!d.ok()) return Usage(io, "--deadline: " + d.status().message());
+    drain_deadline = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
+
   OrchClient client(*addresses, f.token);
   ctx.client = &client;
   Status st;
-  if (v.run->parsed()) {
+  if (v.plan->parsed()) {
+    st = PlanJob(ctx, document);
+  } else if (v.scale->parsed()) {
+    st = ScaleJob(ctx, f.id, f.group, f.count);
+  } else if (v.node_drain->parsed()) {
+    st = DrainNode(ctx, f.id, f.undo, drain_deadline);
+  } else if (v.run->parsed()) {
     st = RunJob(ctx, document, run_opts);
   } else if (v.get_jobs->parsed()) {
     st = GetJobs(ctx);
@@ -347,12 +444,18 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = GetNodes(ctx);
   } else if (v.get_allocs->parsed()) {
     st = GetAllocs(ctx, f.alloc_job);
+  } else if (v.get_services->parsed()) {
+    st = GetServices(ctx);
+  } else if (v.describe_service->parsed()) {
+    st = DescribeServiceCommand(ctx, f.id);
   } else if (v.describe_job->parsed()) {
     st = DescribeJobCommand(ctx, f.id);
   } else if (v.describe_node->parsed()) {
     st = DescribeNodeCommand(ctx, f.id);
   } else if (v.describe_alloc->parsed()) {
     st = DescribeAllocCommand(ctx, f.id);
+  } else if (v.logs->parsed()) {
+    st = LogsCommand(ctx, f.id, f.logs);
   } else if (v.stop->parsed()) {
     st = StopJob(ctx, f.id, f.purge);
   } else if (v.cluster_members->parsed()) {

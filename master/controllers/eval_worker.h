@@ -1,24 +1,45 @@
 // EvalWorker: on the leader, turns pending evaluations into plans and
-// proposes them. Woken by every state change; idle elsewhere.
+// proposes them. Pending evaluations are de-duplicated per job (the newest
+// one is scheduled, the others are marked coalesced by the same plan); all
+// jobs of one pass are scheduled against one NodeTable built from a single
+// read of the state, so they see each other's placements, and their plans
+// are folded into one log entry (up to kPlansPerEntry) when the queue is
+// deep. Between passes it runs the leader-side controllers (see
+// job_watch.h: drain progress, system jobs on joining nodes, failed
+// allocations). Woken by every state change; idle elsewhere.
 // Thread safety: owns one thread; Start/Stop from one thread.
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "common/clock.h"
+#include "master/controllers/job_watch.h"
 #include "master/log/replicated_log.h"
+#include "master/scheduler/config.h"
 #include "master/state/state_store.h"
+#include "orch/v1/types.pb.h"
 
 namespace orch::master {
 
 class EvalWorker {
  public:
+  static constexpr int kPlansPerEntry = 64;
+  using LoadSource = std::function<v1::NodeLoad(const std::string& node_id)>;
+
   EvalWorker(StateStore* store, ReplicatedLog* log, Clock* clock)
-      : store_(store), log_(log), clock_(clock) {}
+      : store_(store), log_(log), clock_(clock), watch_(store, log, clock) {}
   ~EvalWorker() { Stop(); }
   EvalWorker(const EvalWorker&) = delete;
   EvalWorker& operator=(const EvalWorker&) = delete;
+
+  // Measured node load (from the heartbeats the leader receives). Call
+  // before Start.
+  void SetLoadSource(LoadSource s) { load_ = std::move(s); }
+  void SetConfig(const sched::SchedulerConfig& c) { cfg_ = c; }
 
   void Start();
   // Asks the loop to stop after the write in progress (non-blocking).
@@ -28,6 +49,12 @@ class EvalWorker {
   // Processes every pending evaluation once. Returns how many plans were
   // proposed. Exposed for tests.
   int RunOnce();
+  // One pass of the leader controllers. Exposed for tests.
+  int RunControllers() { return watch_.RunOnce(); }
+
+  // Plans proposed and log entries used so far (benchmarks, tests).
+  uint64_t plans_proposed() const { return plans_; }
+  uint64_t entries_proposed() const { return entries_; }
 
  private:
   void Loop();
@@ -35,7 +62,11 @@ class EvalWorker {
   StateStore* store_;
   ReplicatedLog* log_;
   Clock* clock_;
+  JobWatch watch_;
+  LoadSource load_;
+  sched::SchedulerConfig cfg_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> plans_{0}, entries_{0};
   std::thread thread_;
 };
 

@@ -66,7 +66,8 @@ void NodeLiveness::CheckOnce() {
       leader_since_ = now;
     }
     for (const auto& n : nodes) {
-      if (n.status() != v1::Node::READY) continue;
+      // A draining node still runs work: it goes down like a ready one.
+      if (n.status() != v1::Node::READY && n.status() != v1::Node::DRAINING) continue;
       auto it = seen_.find(n.id());
       auto last = it == seen_.end() ? leader_since_ : std::max(it->second.at, leader_since_);
       if (now - last > ttl_) expired.push_back(n.id());

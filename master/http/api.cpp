@@ -80,6 +80,7 @@ HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
   v1::Job job;
   Status st = ParseDocument(req.body, &job);
   if (st.ok()) st = ValidateJob(&job);
+  if (st.ok()) st = ValidateServiceClaims(job, d.store->ListJobs());
   if (!st.ok()) {
     spdlog::info("job rejected from {}: {}", req.remote, st.message());
     return HttpResponse::Error(st);

@@ -3,6 +3,7 @@
 // comes from the command or the current state (time from cmd.time_ms()).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "common/ids.h"
@@ -19,6 +20,10 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
     case v1::Command::kUpdateAllocations: return ApplyUpdateAllocations(index, cmd, outcome);
     case v1::Command::kPlan: return ApplyPlan(index, cmd, outcome);
     case v1::Command::kUpdateMember: return ApplyUpdateMember(index, cmd, outcome);
+    case v1::Command::kPlanBatch: return ApplyPlanBatch(index, cmd, outcome);
+    case v1::Command::kScaleJob: return ApplyScaleJob(index, cmd, outcome);
+    case v1::Command::kNodeDrain: return ApplyNodeDrain(index, cmd, outcome);
+    case v1::Command::kEvaluate: return ApplyEvaluate(index, cmd, outcome);
     case v1::Command::KIND_NOT_SET: break;
   }
   // An unknown command (from a newer master) must not stop the log.
@@ -147,13 +152,85 @@ Status StateStore::ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd
   return Status::Ok();
 }
 
+// --- Scheduler commands -------------------------------------------------
+
+Status StateStore::PutNewEvaluations(uint64_t index,
+                                     const google::protobuf::RepeatedPtrField<v1::Evaluation>& evals) {
+  for (v1::Evaluation e : evals) {
+    e.set_status(v1::Evaluation::PENDING);
+    e.set_create_index(index);
+    e.set_modify_index(index);
+    ORCH_RETURN_IF_ERROR(PutEvaluation(e));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+std::vector<int32_t> PortsOf(const v1::Allocation& a) {
+  std::vector<int32_t> out;
+  for (const auto& p : a.ports()) {
+    if (p.value() > 0) out.push_back(p.value());
+  }
+  return out;
+}
+
+}  // namespace
+
+// A node as the plans of one entry change it: claims and ports in use.
+struct StateStore::PlanNodes {
+  struct Now {
+    v1::Node node;
+    std::vector<int32_t> ports;
+  };
+  std::map<std::string, Now> by_id;
+
+  // An allocation of a cached node stops: its claims and ports free up.
+  void Release(const v1::Allocation& a) {
+    auto it = by_id.find(a.node_id());
+    if (it == by_id.end() || !IsLive(a)) return;
+    auto* alloc = it->second.node.mutable_allocated();
+    alloc->set_cpu(alloc->cpu() - a.resources().cpu());
+    alloc->set_memory(alloc->memory() - a.resources().memory());
+    for (int32_t p : PortsOf(a)) {
+      auto pi = std::find(it->second.ports.begin(), it->second.ports.end(), p);
+      if (pi != it->second.ports.end()) it->second.ports.erase(pi);
+    }
+  }
+};
+
 Status StateStore::ApplyPlan(uint64_t index, const v1::Command& cmd, Status* outcome) {
-  const auto& p = cmd.plan();
+  PlanNodes nodes;
+  return ApplyOnePlan(index, cmd.time_ms(), cmd.plan(), outcome, &nodes);
+}
+
+Status StateStore::ApplyPlanBatch(uint64_t index, const v1::Command& cmd, Status* outcome) {
+  // Each plan stands alone: a rejected part of one does not fail the entry
+  // (it gets its follow-up evaluation); the proposer hears the first one.
+  PlanNodes nodes;  // loaded once per entry, not once per plan
+  for (const auto& p : cmd.plan_batch().plans()) {
+    Status one;
+    ORCH_RETURN_IF_ERROR(ApplyOnePlan(index, cmd.time_ms(), p, &one, &nodes));
+    if (!one.ok() && outcome != nullptr && outcome->ok()) *outcome = one;
+  }
+  return Status::Ok();
+}
+
+Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanCommand& p, Status* outcome,
+                                PlanNodes* cache) {
   auto eval = LoadOne<v1::Evaluation>("evaluations", p.eval_id());
   auto job = LoadOne<v1::Job>("jobs", p.job_id());
   if (!eval || eval->status() != v1::Evaluation::PENDING) {
     *outcome = Status::FailedPrecondition("evaluation " + p.eval_id() + " is no longer pending");
     return Status::Ok();
+  }
+  for (const auto& id : p.coalesced_eval_ids()) {
+    auto e = LoadOne<v1::Evaluation>("evaluations", id);
+    if (!e || e->status() != v1::Evaluation::PENDING) continue;
+    e->set_status(v1::Evaluation::COMPLETE);
+    e->set_status_description("coalesced into evaluation " + ShortId(p.eval_id()));
+    e->set_modify_index(index);
+    ORCH_RETURN_IF_ERROR(PutEvaluation(*e));
   }
   if (job && job->modify_index() != p.job_modify_index()) {
     // The job changed after the scheduler read it; a newer evaluation exists.
@@ -166,15 +243,30 @@ Status StateStore::ApplyPlan(uint64_t index, const v1::Command& cmd, Status* out
   for (const std::string& id : p.stop()) {
     auto a = LoadOne<v1::Allocation>("allocations", id);
     if (!a || a->desired_status() == v1::Allocation::STOP) continue;
+    cache->Release(*a);
     a->set_desired_status(v1::Allocation::STOP);
     a->set_desired_description(p.stop_reason());
     a->set_modify_index(index);
-    a->set_modify_time_ms(cmd.time_ms());
+    a->set_modify_time_ms(time_ms);
+    ORCH_RETURN_IF_ERROR(PutAllocation(*a));
+  }
+  for (int i = 0; i < p.preempt_size(); ++i) {
+    auto a = LoadOne<v1::Allocation>("allocations", p.preempt(i));
+    if (!a || a->desired_status() == v1::Allocation::STOP) continue;
+    std::string by = i < p.preempted_by_size() ? p.preempted_by(i) : "";
+    cache->Release(*a);
+    a->set_desired_status(v1::Allocation::STOP);
+    a->set_desired_description("preempted by higher-priority allocation " + ShortId(by) + " of job " +
+                               p.job_id());
+    a->set_preempted_by(by);
+    a->set_modify_index(index);
+    a->set_modify_time_ms(time_ms);
     ORCH_RETURN_IF_ERROR(PutAllocation(*a));
   }
   // Optimistic concurrency: re-check every placement against the node as it
-  // is now, counting the placements of this plan accepted so far.
-  std::map<std::string, v1::Node> nodes;
+  // is now (after this plan's stops), counting the placements of this plan
+  // accepted so far: cpu, memory and ports must fit, the node must be ready.
+  auto& nodes = cache->by_id;
   std::vector<std::string> rejected;
   for (v1::Allocation a : p.place()) {
     auto it = nodes.find(a.node_id());
@@ -186,38 +278,138 @@ Status StateStore::ApplyPlan(uint64_t index, const v1::Command& cmd, Status* out
       }
       auto on_node = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {n->id()});
       DeriveNode(&*n, Pointers(on_node));
-      it = nodes.emplace(a.node_id(), *n).first;
+      PlanNodes::Now now{*n, {}};
+      for (const auto& o : on_node) {
+        if (!IsLive(o)) continue;
+        for (int32_t port : PortsOf(o)) now.ports.push_back(port);
+      }
+      it = nodes.emplace(a.node_id(), std::move(now)).first;
     }
-    v1::Node& n = it->second;
-    bool fits = n.status() == v1::Node::READY &&
-                n.allocated().cpu() + a.resources().cpu() <= n.capacity().cpu() &&
-                n.allocated().memory() + a.resources().memory() <= n.capacity().memory();
-    if (!fits) {
-      rejected.push_back(a.name() + ": node " + ShortId(a.node_id()) + " has no room left");
+    v1::Node& n = it->second.node;
+    std::string why;
+    if (n.status() != v1::Node::READY) {
+      why = "is " + v1::Node::Status_Name(n.status());
+    } else if (n.allocated().cpu() + a.resources().cpu() > n.capacity().cpu()) {
+      why = "has no cpu left";
+    } else if (n.allocated().memory() + a.resources().memory() > n.capacity().memory()) {
+      why = "has no memory left";
+    } else {
+      auto mine = PortsOf(a);
+      for (size_t i = 0; i < mine.size() && why.empty(); ++i) {
+        bool taken = std::find(it->second.ports.begin(), it->second.ports.end(), mine[i]) != it->second.ports.end() ||
+                     std::find(mine.begin(), mine.begin() + static_cast<long>(i), mine[i]) !=
+                         mine.begin() + static_cast<long>(i);
+        if (taken) why = "has port " + std::to_string(mine[i]) + " in use";
+      }
+    }
+    if (!why.empty()) {
+      rejected.push_back(a.name() + ": node " + ShortId(a.node_id()) + " " + why);
       continue;
     }
     n.mutable_allocated()->set_cpu(n.allocated().cpu() + a.resources().cpu());
     n.mutable_allocated()->set_memory(n.allocated().memory() + a.resources().memory());
+    for (int32_t port : PortsOf(a)) it->second.ports.push_back(port);
     a.set_desired_status(v1::Allocation::RUN);
     a.set_client_status(v1::Allocation::PENDING);
     a.set_create_index(index);
     a.set_modify_index(index);
-    a.set_create_time_ms(cmd.time_ms());
-    a.set_modify_time_ms(cmd.time_ms());
+    a.set_create_time_ms(time_ms);
+    a.set_modify_time_ms(time_ms);
     ORCH_RETURN_IF_ERROR(PutAllocation(a));
   }
+  ORCH_RETURN_IF_ERROR(PutNewEvaluations(index, p.evals()));
   if (!rejected.empty()) {
-    // Retried by the scheduler with fresh state.
-    eval->set_status(v1::Evaluation::PENDING);
-    eval->set_status_description("placements rejected: " + rejected.front());
-    eval->set_modify_index(index);
+    spdlog::warn("state: index {}: plan for job {} partly rejected ({} of {}): {}", index, p.job_id(),
+                 rejected.size(), p.place_size(), rejected.front());
     *outcome = Status::FailedPrecondition("plan partly rejected: " + rejected.front());
-    return PutEvaluation(*eval);
+    if (p.followup_eval_id().empty()) {
+      // Retried by the scheduler with fresh state.
+      eval->set_status(v1::Evaluation::PENDING);
+      eval->set_status_description("placements rejected: " + rejected.front());
+      eval->set_modify_index(index);
+      return PutEvaluation(*eval);
+    }
+    eval->set_status(v1::Evaluation::COMPLETE);
+    eval->set_status_description(std::to_string(rejected.size()) + " placement(s) rejected (" + rejected.front() +
+                                 "); follow-up evaluation " + ShortId(p.followup_eval_id()));
+    eval->set_modify_index(index);
+    ORCH_RETURN_IF_ERROR(PutEvaluation(*eval));
+    v1::Evaluation f;
+    f.set_id(p.followup_eval_id());
+    f.set_job_id(p.job_id());
+    f.set_triggered_by(eval->triggered_by());
+    f.set_node_id(eval->node_id());
+    f.set_status(v1::Evaluation::PENDING);
+    f.set_status_description("follow-up of " + ShortId(p.eval_id()) + ": placements rejected on apply");
+    f.set_create_index(index);
+    f.set_modify_index(index);
+    return PutEvaluation(f);
   }
   eval->set_status(p.eval_status());
   eval->set_status_description(p.eval_description());
   eval->set_modify_index(index);
   return PutEvaluation(*eval);
+}
+
+Status StateStore::ApplyScaleJob(uint64_t index, const v1::Command& cmd, Status* outcome) {
+  const auto& c = cmd.scale_job();
+  auto job = LoadOne<v1::Job>("jobs", c.job_id());
+  if (!job || job->stop()) {
+    *outcome = Status::NotFound("job \"" + c.job_id() + "\" not found" + (job ? " (stopped)" : ""));
+    return Status::Ok();
+  }
+  v1::TaskGroup* group = nullptr;
+  for (auto& g : *job->mutable_groups()) {
+    if (g.name() == c.group()) group = &g;
+  }
+  if (group == nullptr) {
+    *outcome = Status::NotFound("job \"" + c.job_id() + "\" has no group \"" + c.group() + "\"");
+    return Status::Ok();
+  }
+  if (c.count() < 0) {
+    *outcome = Status::InvalidArgument("count: must not be negative");
+    return Status::Ok();
+  }
+  // Same version: the running allocations stay, only the count changes.
+  group->set_count(c.count());
+  job->set_modify_index(index);
+  ORCH_RETURN_IF_ERROR(PutJob(*job));
+  v1::Evaluation e = c.eval();
+  e.set_job_id(c.job_id());
+  e.set_status(v1::Evaluation::PENDING);
+  e.set_create_index(index);
+  e.set_modify_index(index);
+  return PutEvaluation(e);
+}
+
+Status StateStore::ApplyNodeDrain(uint64_t index, const v1::Command& cmd, Status* outcome) {
+  const auto& c = cmd.node_drain();
+  auto node = LoadOne<v1::Node>("nodes", c.node_id());
+  if (!node) {
+    *outcome = Status::NotFound("node \"" + c.node_id() + "\" not found");
+    return Status::Ok();
+  }
+  if (c.enable()) {
+    if (node->status() == v1::Node::DOWN) {
+      *outcome = Status::FailedPrecondition("node \"" + c.node_id() + "\" is down");
+      return Status::Ok();
+    }
+    node->set_status(v1::Node::DRAINING);
+    *node->mutable_drain() = c.drain();
+    node->mutable_drain()->set_started_ms(cmd.time_ms());
+  } else {
+    if (node->status() == v1::Node::DRAINING) node->set_status(v1::Node::READY);
+    node->clear_drain();
+  }
+  node->set_modify_index(index);
+  ORCH_RETURN_IF_ERROR(PutNode(*node));
+  ORCH_RETURN_IF_ERROR(PutNewEvaluations(index, c.evals()));
+  if (!c.enable()) return UnblockEvaluations(index);
+  return Status::Ok();
+}
+
+Status StateStore::ApplyEvaluate(uint64_t index, const v1::Command& cmd, Status*) {
+  return PutNewEvaluations(index, cmd.evaluate().evals());
 }
 
 }  // namespace orch::master

@@ -98,6 +98,17 @@ class StateStore {
   Status ApplyNodeStatus(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyPlan(uint64_t index, const v1::Command& cmd, Status* outcome);
+  // Scheduler commands (apply.cpp): one plan of a batch, a batch, scale,
+  // drain, evaluations.
+  // Node state the plans of one entry share (apply.cpp).
+  struct PlanNodes;
+  Status ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanCommand& p, Status* outcome,
+                      PlanNodes* nodes);
+  Status ApplyPlanBatch(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyScaleJob(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyNodeDrain(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyEvaluate(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status PutNewEvaluations(uint64_t index, const google::protobuf::RepeatedPtrField<v1::Evaluation>& evals);
   Status ApplyUpdateMember(uint64_t index, const v1::Command& cmd, Status* outcome);
   // Runs `body` and records `index` as applied, in one transaction.
   template <typename F>

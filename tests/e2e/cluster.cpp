@@ -42,12 +42,12 @@ void LocalCluster::StopMaster(int sig) { master_->Signal(sig); }
 
 int LocalCluster::MasterExitCode(std::chrono::milliseconds timeout) { return master_->Wait(timeout); }
 
-void LocalCluster::StartAgent(const std::string& name) {
-  auto p = std::make_unique<Subprocess>(
-      std::vector<std::string>{ORCH_AGENT_BIN, "--name", name, "--data-dir", agent_data_dir(name),
-                               "--masters", master_url(), "--http",
-                               "127.0.0.1:" + std::to_string(FreePort()), "--drivers", "exec"},
-      root_ + "/agent-" + name + ".log");
+void LocalCluster::StartAgent(const std::string& name, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{ORCH_AGENT_BIN, "--name", name, "--data-dir", agent_data_dir(name),
+                                "--masters", master_url(), "--http",
+                                "127.0.0.1:" + std::to_string(FreePort()), "--drivers", "exec"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto p = std::make_unique<Subprocess>(argv, root_ + "/agent-" + name + ".log");
   for (auto& [n, a] : agents_) {
     if (n == name) {
       a = std::move(p);

@@ -21,7 +21,8 @@ class LocalCluster {
   void StartMaster();
   void StopMaster(int sig);  // SIGTERM for a clean stop, SIGKILL for a crash
   int MasterExitCode(std::chrono::milliseconds timeout);
-  void StartAgent(const std::string& name);
+  // `extra` flags are appended (e.g. --lb-bind 127.0.0.1).
+  void StartAgent(const std::string& name, const std::vector<std::string>& extra = {});
   void StopAgent(const std::string& name, int sig);
   int AgentExitCode(const std::string& name, std::chrono::milliseconds timeout);
 

@@ -141,6 +141,7 @@ type: batch
 groups:
   - name: g
     count: 1
+    restart: { attempts: 0 }   # fail at once, no restarts
     tasks:
       - name: t
         driver: exec

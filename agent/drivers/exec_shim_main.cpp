@@ -1,0 +1,76 @@
+// orch-exec-shim: the exec driver's per-task supervisor as its own small
+// program (see exec_shim.h). The agent forks, arranges descriptors 0-7 and
+// execs it with the task's environment:
+//
+//   orch-exec-shim <exit_file> <max_bytes> <max_files> <stdout> <stderr>
+//                  <cwd> <n> <cgroup.procs x n> <path> <argv...>
+//
+// Not meant to be run by hand.
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "agent/drivers/exec_shim.h"
+
+extern char** environ;
+
+namespace {
+
+std::vector<std::string> Rotated(const std::string& path, int max_files) {
+  std::vector<std::string> out{path};
+  for (int i = 1; i <= max_files; ++i) out.push_back(path + "." + std::to_string(i));
+  return out;
+}
+
+std::vector<const char*> Ptrs(const std::vector<std::string>& v) {
+  std::vector<const char*> out;
+  for (const auto& s : v) out.push_back(s.c_str());
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace orch::agent::shim;
+  if (argc < 10 || fcntl(kFdStatus, F_GETFD) < 0) {
+    fprintf(stderr, "orch-exec-shim: started by the orch agent's exec driver only\n");
+    return 2;
+  }
+  // Ours, not the task's.
+  for (int fd = kFdStatus; fd <= kFdErrPipe; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  int i = 1;
+  std::string exit_file = argv[i++];
+  int64_t max_bytes = atoll(argv[i++]);
+  int max_files = atoi(argv[i++]);
+  std::string out = argv[i++], err = argv[i++];
+  const char* cwd = argv[i++];
+  int n = atoi(argv[i++]);
+  if (n < 0 || i + n + 2 > argc) {
+    WriteRecord(kFdStatus, 'F', 22);  // EINVAL
+    return 2;
+  }
+  std::vector<const char*> procs(argv + i, argv + i + n);
+  procs.push_back(nullptr);
+  i += n;
+  const char* path = argv[i++];
+  std::string exit_tmp = exit_file + ".tmp";
+  std::vector<std::string> out_names = Rotated(out, max_files), err_names = Rotated(err, max_files);
+  std::vector<const char*> out_ptrs = Ptrs(out_names), err_ptrs = Ptrs(err_names);
+  ShimPlan plan{path,
+                argv + i,
+                environ,
+                cwd,
+                exit_file.c_str(),
+                exit_tmp.c_str(),
+                out_ptrs.data(),
+                err_ptrs.data(),
+                max_files,
+                max_bytes,
+                procs.data()};
+  Run(plan);
+}

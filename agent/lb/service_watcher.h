@@ -1,0 +1,40 @@
+// ServiceWatcher: watches the masters' service registry with a blocking
+// query (GET /v1/services?index=N&wait=...) and hands every answer, the
+// complete list, to a sink (the agent feeds it to the load balancer).
+// Errors are retried with backoff; the sink keeps the last good list.
+//
+// Like AllocWatcher, a blocking request cannot be interrupted: Stop()
+// detaches the sink at once and lets a thread still inside a request finish
+// on its own.
+// Thread safety: Stop from any thread; the sink runs on the watcher thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orch/v1/api.pb.h"
+
+namespace orch::agent::lb {
+
+class ServiceWatcher {
+ public:
+  using Sink = std::function<void(const v1::ServiceList& services, uint64_t index)>;
+  // `ready` says whether to query yet; polled.
+  ServiceWatcher(std::vector<std::string> masters, std::chrono::milliseconds wait,
+                 std::function<bool()> ready, Sink sink);
+  ~ServiceWatcher();  // Stop()
+  ServiceWatcher(const ServiceWatcher&) = delete;
+  ServiceWatcher& operator=(const ServiceWatcher&) = delete;
+
+  void Stop();
+
+  struct Shared;
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace orch::agent::lb

@@ -1,0 +1,134 @@
+#include "master/controllers/job_watch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/ids.h"
+
+namespace orch::master {
+
+void JobWatch::Reset() {
+  primed_ = false;
+  ready_.clear();
+  failure_seen_.clear();
+}
+
+int JobWatch::RunOnce() {
+  if (!log_->IsLeader()) return 0;
+  int64_t now = clock_->NowMs();
+  std::vector<v1::Node> nodes = store_->ListNodes();
+  std::vector<v1::Allocation> allocs = store_->ListAllocations();
+  std::vector<v1::Job> jobs = store_->ListJobs();
+  std::set<std::string> waiting;  // jobs with a pending or blocked evaluation
+  for (const auto& e : store_->ListEvaluations()) {
+    if (e.status() == v1::Evaluation::PENDING || e.status() == v1::Evaluation::BLOCKED) waiting.insert(e.job_id());
+  }
+  std::map<std::string, const v1::Job*> job_by_id;
+  for (const auto& j : jobs) job_by_id[j.id()] = &j;
+
+  std::map<std::string, std::pair<v1::Evaluation::Trigger, std::string>> want;  // job -> trigger, node
+  auto ask = [&](const std::string& job, v1::Evaluation::Trigger t, const std::string& node) {
+    if (!waiting.count(job) && !want.count(job)) want[job] = {t, node};
+  };
+
+  // Drain progress.
+  std::map<std::string, const v1::Node*> draining;
+  for (const auto& n : nodes) {
+    if (n.status() == v1::Node::DRAINING) draining[n.id()] = &n;
+  }
+  if (!draining.empty()) {
+    std::set<std::string> on_draining;  // alloc ids on draining nodes
+    for (const auto& a : allocs) {
+      if (draining.count(a.node_id())) on_draining.insert(a.id());
+    }
+    std::map<std::pair<std::string, std::string>, int> in_flight, to_move;
+    std::map<std::string, std::string> node_of_job;
+    std::set<std::string> expired;
+    for (const auto& a : allocs) {
+      if (!IsLive(a)) continue;
+      auto key = std::make_pair(a.job_id(), a.group());
+      auto d = draining.find(a.node_id());
+      if (d != draining.end()) {
+        ++to_move[key];
+        node_of_job[a.job_id()] = a.node_id();
+        if (d->second->drain().deadline_ms() > 0 && now >= d->second->drain().deadline_ms()) {
+          expired.insert(a.job_id());
+        }
+      }
+      if (!a.previous_allocation().empty() && a.client_status() != v1::Allocation::RUNNING &&
+          on_draining.count(a.previous_allocation())) {
+        ++in_flight[key];
+      }
+    }
+    for (const auto& [key, n] : to_move) {
+      auto j = job_by_id.find(key.first);
+      int max_parallel = 1;
+      if (j != job_by_id.end()) {
+        for (const auto& g : j->second->groups()) {
+          if (g.name() == key.second) max_parallel = std::max(1, g.migrate().max_parallel());
+        }
+      }
+      if (expired.count(key.first) || in_flight[key] < max_parallel) {
+        ask(key.first, v1::Evaluation::DRAINED, node_of_job[key.first]);
+      }
+    }
+  }
+
+  // System jobs on nodes that became ready.
+  std::set<std::string> ready;
+  for (const auto& n : nodes) {
+    if (n.status() == v1::Node::READY) ready.insert(n.id());
+  }
+  std::string joined;
+  for (const auto& id : ready) {
+    if (!ready_.count(id)) joined = id;
+  }
+  ready_ = ready;
+  if (!joined.empty()) {
+    for (const auto& j : jobs) {
+      if (j.type() == v1::Job::SYSTEM && !j.stop()) ask(j.id(), v1::Evaluation::NODE_JOINED, joined);
+    }
+  }
+
+  // Failed allocations to replace (each failure once).
+  for (const auto& a : allocs) {
+    if (a.client_status() != v1::Allocation::FAILED || a.desired_status() != v1::Allocation::RUN) continue;
+    auto& seen = failure_seen_[a.id()];
+    if (seen >= a.modify_index()) continue;
+    auto j = job_by_id.find(a.job_id());
+    if (j == job_by_id.end() || j->second->stop() || j->second->type() == v1::Job::SYSTEM) continue;
+    if (!primed_) {
+      seen = a.modify_index();  // a new leader: failures before it were handled
+      continue;
+    }
+    if (waiting.count(a.job_id())) continue;  // the pending evaluation sees it anyway
+    seen = a.modify_index();
+    ask(a.job_id(), v1::Evaluation::ALLOC_FAILED, a.node_id());
+  }
+  primed_ = true;
+
+  if (want.empty()) return 0;
+  v1::Command cmd;
+  cmd.set_time_ms(now);
+  for (const auto& [job, why] : want) {
+    auto* e = cmd.mutable_evaluate()->add_evals();
+    e->set_id(NewUuid());
+    e->set_job_id(job);
+    e->set_triggered_by(why.first);
+    e->set_node_id(why.second);
+    e->set_status(v1::Evaluation::PENDING);
+  }
+  auto index = log_->Propose(cmd, std::chrono::seconds(5));
+  if (!index.ok()) {
+    spdlog::warn("job watch: cannot create {} evaluation(s): {}", want.size(), index.status().ToString());
+    return 0;
+  }
+  for (const auto& [job, why] : want) {
+    spdlog::info("job {}: evaluating ({}{})", job, v1::Evaluation::Trigger_Name(why.first),
+                 why.second.empty() ? "" : ", node " + ShortId(why.second));
+  }
+  return static_cast<int>(want.size());
+}
+
+}  // namespace orch::master

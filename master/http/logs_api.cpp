@@ -1,0 +1,106 @@
+#include "master/http/logs_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+#include "common/http_client.h"
+#include "common/ids.h"
+
+namespace orch::master {
+
+namespace {
+
+// Where the logs of `alloc`'s `task` are served, as a URL on its agent.
+Result<std::string> AgentLogsUrl(StateStore* store, const std::string& alloc_id, const HttpRequest& req,
+                                 bool follow) {
+  ORCH_ASSIGN_OR_RETURN(v1::Allocation alloc, store->GetAllocation(alloc_id));
+  std::string task = req.Query("task");
+  const auto& tasks = alloc.task_group().tasks();
+  if (task.empty()) {
+    if (tasks.size() != 1) {
+      std::string names;
+      for (const auto& t : tasks) names += (names.empty() ? "" : ", ") + t.name();
+      return Status::InvalidArgument("allocation " + alloc_id + " has " + std::to_string(tasks.size()) +
+                                     " tasks; say which with task= (one of: " + names + ")");
+    }
+    task = tasks[0].name();
+  } else {
+    bool known = false;
+    for (const auto& t : tasks) known = known || t.name() == task;
+    if (!known) return Status::NotFound("allocation " + alloc_id + " has no task \"" + task + "\"");
+  }
+  if (alloc.node_id().empty()) {
+    return Status::FailedPrecondition("allocation " + alloc_id + " is not placed on a node");
+  }
+  ORCH_ASSIGN_OR_RETURN(v1::Node node, store->GetNode(alloc.node_id()));
+  if (node.address().empty()) {
+    return Status::Unavailable("node " + node.name() + " (" + ShortId(node.id()) +
+                               ") registered no HTTP address to fetch logs from");
+  }
+  if (node.status() == v1::Node::DOWN) {
+    return Status::Unavailable("node " + node.name() + " (" + ShortId(node.id()) +
+                               ") is down; its logs cannot be fetched now");
+  }
+  std::string url = node.address() + "/v1/allocations/" + UrlEncode(alloc.id()) +
+                    "/logs?task=" + UrlEncode(task);
+  std::string stream = req.Query("stream", req.Query("type", "stdout"));
+  url += "&stream=" + UrlEncode(stream);
+  std::string tail = req.Query("tail");
+  if (!tail.empty()) url += "&tail=" + UrlEncode(tail);
+  if (follow) url += "&follow=true";
+  return url;
+}
+
+HttpResponse Relay(const Result<HttpResponse>& resp, const std::string& url) {
+  if (!resp.ok()) {
+    return HttpResponse::Error(Status::Unavailable("the agent at " + url.substr(0, url.find("/v1/")) +
+                                                   " cannot be reached: " + resp.status().message()));
+  }
+  HttpResponse out;
+  out.status = resp->status;
+  out.content_type = resp->content_type.empty() ? "text/plain; charset=utf-8" : resp->content_type;
+  out.body = resp->body;
+  return out;
+}
+
+HttpResponse Logs(StateStore* store, const std::shared_ptr<HttpClient>& client,
+                  const HttpRequest& req, const PathParams& p) {
+  std::string follow_q = req.Query("follow", "false");
+  if (follow_q != "true" && follow_q != "1" && follow_q != "false" && follow_q != "0") {
+    return HttpResponse::Error(
+        Status::InvalidArgument("follow must be true or false, got \"" + follow_q + "\""));
+  }
+  bool follow = follow_q == "true" || follow_q == "1";
+  auto url = AgentLogsUrl(store, p.at("id"), req, /*follow=*/false);
+  if (!url.ok()) return HttpResponse::Error(url.status());
+  // Without follow (or to check a follow request first: bad input and
+  // unknown tasks get their error, not an empty stream), one plain request.
+  std::string first = *url;
+  if (follow) first = first.substr(0, first.find("&tail=")) + "&tail=0";  // the check only
+  HttpResponse head = Relay(client->Get(first, std::chrono::seconds(30)), first);
+  if (!follow || head.status < 200 || head.status >= 300) return head;
+
+  std::string follow_url = *url + "&follow=true";
+  HttpResponse out;
+  out.status = 200;
+  out.content_type = head.content_type;
+  out.stream = [client, follow_url](const HttpStreamWriter& write) {
+    auto resp = client->Stream("GET", follow_url, [&](std::string_view piece) { return write(piece); });
+    if (!resp.ok()) spdlog::info("logs: following {} ended: {}", follow_url, resp.status().message());
+  };
+  return out;
+}
+
+}  // namespace
+
+void RegisterLogsRoutes(Router* router, StateStore* store) {
+  HttpClientOptions opts;
+  opts.timeout = std::chrono::seconds(30);
+  auto client = std::make_shared<HttpClient>(opts);
+  router->Add("GET", "/v1/allocations/{id}/logs", [store, client](const HttpRequest& req, const PathParams& p) {
+    return Logs(store, client, req, p);
+  });
+}
+
+}  // namespace orch::master

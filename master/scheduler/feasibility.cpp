@@ -1,0 +1,95 @@
+#include "master/scheduler/feasibility.h"
+
+#include <algorithm>
+
+#include "master/scheduler/constraints.h"
+
+namespace orch::master::sched {
+namespace {
+
+template <typename F>
+void ForEachConstraint(const v1::Job& job, const v1::TaskGroup& g, F f) {
+  for (const auto& c : job.constraints()) f(c);
+  for (const auto& c : g.constraints()) f(c);
+}
+
+}  // namespace
+
+Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g, uint32_t job_index) {
+  Request r;
+  for (const auto& t : g.tasks()) {
+    r.cpu += t.resources().cpu();
+    r.mem += t.resources().memory();
+  }
+  for (const auto& p : g.network().ports()) {
+    if (p.static_() > 0) {
+      r.static_ports.push_back(p.static_());
+    } else {
+      ++r.dynamic_ports;
+    }
+  }
+  ForEachConstraint(job, g, [&](const v1::Constraint& c) { r.distinct_hosts |= c.operator_() == "distinct_hosts"; });
+  r.job = job_index;
+  return r;
+}
+
+std::string StaticInfeasible(const v1::Node& node, const v1::Job& job, const v1::TaskGroup& g) {
+  if (node.status() == v1::Node::DRAINING) return "draining";
+  if (node.status() != v1::Node::READY) return "not ready";
+  const auto& drivers = node.attributes().drivers();
+  for (const auto& t : g.tasks()) {
+    if (std::find(drivers.begin(), drivers.end(), t.driver()) == drivers.end()) {
+      return "no " + t.driver() + " driver";
+    }
+  }
+  std::string why;
+  ForEachConstraint(job, g, [&](const v1::Constraint& c) {
+    if (why.empty() && !ConstraintHolds(node, c)) why = "constraint " + DescribeConstraint(c);
+  });
+  return why;
+}
+
+std::string StaticKey(const v1::Job& job, const v1::TaskGroup& g) {
+  std::string key;
+  std::vector<std::string> drivers;
+  for (const auto& t : g.tasks()) drivers.push_back(t.driver());
+  std::sort(drivers.begin(), drivers.end());
+  drivers.erase(std::unique(drivers.begin(), drivers.end()), drivers.end());
+  for (const auto& d : drivers) key += d + '\x1f';
+  key += '\x1e';
+  ForEachConstraint(job, g, [&](const v1::Constraint& c) {
+    if (c.operator_() == "distinct_hosts") return;
+    key += c.attribute() + '\x1f' + c.operator_() + '\x1f' + c.value() + '\x1e';
+  });
+  return key;
+}
+
+Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here) {
+  if (n.cpu_used + r.cpu > n.cpu_cap) return Fit::kCpu;
+  if (n.mem_used + r.mem > n.mem_cap) return Fit::kMemory;
+  if (r.distinct_hosts && same_job_here > 0) return Fit::kDistinctHosts;
+  for (int32_t p : r.static_ports) {
+    if (n.PortUsed(p)) return Fit::kPorts;
+  }
+  if (r.dynamic_ports > 0) {
+    int64_t range = static_cast<int64_t>(n.port_max) - n.port_min + 1;
+    int64_t used = 0;
+    for (int32_t p : n.ports) used += p >= n.port_min && p <= n.port_max;
+    for (int32_t p : r.static_ports) used += p >= n.port_min && p <= n.port_max;
+    if (range - used < r.dynamic_ports) return Fit::kPorts;
+  }
+  return Fit::kOk;
+}
+
+const char* FitReason(Fit f) {
+  switch (f) {
+    case Fit::kOk: return "fits";
+    case Fit::kCpu: return "cpu exhausted";
+    case Fit::kMemory: return "memory exhausted";
+    case Fit::kPorts: return "port collision";
+    case Fit::kDistinctHosts: return "distinct_hosts";
+  }
+  return "?";
+}
+
+}  // namespace orch::master::sched

@@ -1,0 +1,97 @@
+#include "master/scheduler/node_table.h"
+
+#include <algorithm>
+
+#include "master/scheduler/rng.h"
+
+namespace orch::master::sched {
+
+bool NodeRec::PortUsed(int32_t p) const { return std::find(ports.begin(), ports.end(), p) != ports.end(); }
+
+NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<v1::Allocation>& allocs,
+                     const std::map<std::string, int32_t>& priority, const SchedulerConfig& cfg,
+                     bool track_residents)
+    : nodes_(std::move(nodes)), track_residents_(track_residents) {
+  recs_.resize(nodes_.size());
+  index_.reserve(nodes_.size());
+  for (uint32_t i = 0; i < nodes_.size(); ++i) {
+    const v1::Node& n = nodes_[i];
+    NodeRec& r = recs_[i];
+    r.node = &n;
+    r.eligible = n.status() == v1::Node::READY;
+    r.cpu_cap = n.capacity().cpu();
+    r.mem_cap = n.capacity().memory();
+    r.cpu_used = n.allocated().cpu();
+    r.mem_used = n.allocated().memory();
+    r.load_cpu = n.load().cpu();
+    r.load_mem = n.load().memory();
+    bool has_range = n.port_range_min() > 0 && n.port_range_max() >= n.port_range_min();
+    r.port_min = has_range ? n.port_range_min() : cfg.port_min;
+    r.port_max = has_range ? n.port_range_max() : cfg.port_max;
+    index_.emplace(n.id(), i);
+  }
+  for (const auto& a : allocs) {
+    auto it = index_.find(a.node_id());
+    if (it == index_.end()) continue;
+    NodeRec& r = recs_[it->second];
+    Resident res;
+    res.alloc_id = a.id();
+    res.job = InternJob(a.job_id());
+    auto p = priority.find(a.job_id());
+    res.priority = p == priority.end() ? 0 : p->second;
+    res.cpu = a.resources().cpu();
+    res.mem = a.resources().memory();
+    for (const auto& port : a.ports()) {
+      if (port.value() > 0) {
+        res.ports.push_back(port.value());
+        r.ports.push_back(port.value());
+      }
+    }
+    r.residents.push_back(std::move(res));
+  }
+  // The seeded random order candidates are taken in.
+  order_.resize(nodes_.size());
+  for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  Rng rng(cfg.seed);
+  for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.Below(i)]);
+}
+
+int NodeTable::IndexOf(const std::string& node_id) const {
+  auto it = index_.find(node_id);
+  return it == index_.end() ? -1 : static_cast<int>(it->second);
+}
+
+uint32_t NodeTable::InternJob(const std::string& job_id) {
+  auto [it, inserted] = jobs_.emplace(job_id, static_cast<uint32_t>(jobs_.size()));
+  if (inserted) job_names_.push_back(job_id);
+  return it->second;
+}
+
+void NodeTable::Place(uint32_t node, Resident r) {
+  NodeRec& n = recs_[node];
+  n.cpu_used += r.cpu;
+  n.mem_used += r.mem;
+  n.pending_cpu += static_cast<double>(r.cpu);
+  for (int32_t p : r.ports) n.ports.push_back(p);
+  if (track_residents_) {
+    n.residents.push_back(std::move(r));
+  }
+}
+
+void NodeTable::Release(uint32_t node, const std::string& alloc_id, int64_t cpu, int64_t mem,
+                        const std::vector<int32_t>& ports) {
+  NodeRec& n = recs_[node];
+  n.cpu_used -= cpu;
+  n.mem_used -= mem;
+  for (int32_t p : ports) {
+    auto it = std::find(n.ports.begin(), n.ports.end(), p);
+    if (it != n.ports.end()) n.ports.erase(it);
+  }
+  auto it = std::find_if(n.residents.begin(), n.residents.end(),
+                         [&](const Resident& r) { return r.alloc_id == alloc_id; });
+  if (it != n.residents.end()) n.residents.erase(it);
+  // A node with room again may take work the cursor skipped.
+  for (auto& [key, e] : eligible_) e->cursor = 0;
+}
+
+}  // namespace orch::master::sched

@@ -1,0 +1,157 @@
+#include "master/scheduler/reconcile.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "master/state/state_store.h"
+
+namespace orch::master::sched {
+namespace {
+
+int SlotOf(const std::string& name) {
+  auto lb = name.rfind('['), rb = name.rfind(']');
+  if (lb == std::string::npos || rb == std::string::npos || rb <= lb + 1) return -1;
+  return std::atoi(name.substr(lb + 1, rb - lb - 1).c_str());
+}
+
+enum class Where { kOk, kDraining, kDrainExpired, kGone };
+
+Where NodeState(const NodeTable& t, const std::string& node_id, int64_t now_ms) {
+  int i = t.IndexOf(node_id);
+  if (i < 0) return Where::kGone;
+  const v1::Node& n = *t.at(static_cast<uint32_t>(i)).node;
+  if (n.status() != v1::Node::DRAINING) return Where::kOk;
+  if (n.drain().deadline_ms() > 0 && now_ms >= n.drain().deadline_ms()) return Where::kDrainExpired;
+  return Where::kDraining;
+}
+
+}  // namespace
+
+Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& allocs, const NodeTable& table,
+                         int64_t now_ms) {
+  Reconciliation out;
+  if (job == nullptr || job->stop()) {
+    out.stop_reason = "job stopped";
+    for (const auto& a : allocs) {
+      if (a.desired_status() == v1::Allocation::RUN && !IsTerminal(a)) out.stop.push_back(&a);
+    }
+    return out;
+  }
+  std::set<const v1::Allocation*> stopped;
+  std::map<std::string, const v1::Allocation*> by_id;
+  for (const auto& a : allocs) by_id[a.id()] = &a;
+  std::vector<std::string> reasons;
+  auto stop = [&](const v1::Allocation* a, const std::string& why) {
+    if (stopped.insert(a).second) {
+      out.stop.push_back(a);
+      if (std::find(reasons.begin(), reasons.end(), why) == reasons.end()) reasons.push_back(why);
+    }
+  };
+  for (const auto& a : allocs) {
+    bool known = std::any_of(job->groups().begin(), job->groups().end(),
+                             [&](const v1::TaskGroup& g) { return g.name() == a.group(); });
+    if (IsLive(a) && (a.job_version() != job->version() || !known)) {
+      stop(&a, "replaced by job version " + std::to_string(job->version()));
+    }
+  }
+  for (const auto& g : job->groups()) {
+    GroupNeeds need;
+    need.group = &g;
+    std::vector<const v1::Allocation*> live;
+    std::set<int> used_slots;
+    std::set<int> finished_slots;
+    std::map<int, int> failures;                      // batch: failed allocations per slot
+    std::map<int, const v1::Allocation*> last_ended;  // newest terminal allocation per slot
+    for (const auto& a : allocs) {
+      if (a.group() != g.name() || a.job_version() != job->version() || stopped.count(&a)) continue;
+      int slot = SlotOf(a.name());
+      if (IsLive(a)) {
+        live.push_back(&a);
+        used_slots.insert(slot);
+        continue;
+      }
+      if (a.desired_status() == v1::Allocation::STOP && a.client_status() != v1::Allocation::LOST) continue;
+      auto& le = last_ended[slot];
+      if (le == nullptr || a.modify_index() > le->modify_index()) le = &a;
+      if (job->type() == v1::Job::BATCH && a.client_status() == v1::Allocation::COMPLETE) {
+        finished_slots.insert(slot);
+      } else if (job->type() == v1::Job::BATCH && a.client_status() == v1::Allocation::FAILED) {
+        // Retried (rescheduled) up to restart.attempts times, then final.
+        if (++failures[slot] > g.restart().attempts()) finished_slots.insert(slot);
+      }
+    }
+    // Migration off draining nodes (and off nodes that no longer exist).
+    int in_flight = 0;
+    for (const auto* a : live) {
+      if (a->previous_allocation().empty() || a->client_status() == v1::Allocation::RUNNING) continue;
+      auto prev = by_id.find(a->previous_allocation());
+      if (prev != by_id.end() && NodeState(table, prev->second->node_id(), now_ms) != Where::kOk) ++in_flight;
+    }
+    int budget = std::max(1, g.migrate().max_parallel()) - in_flight;
+    std::vector<const v1::Allocation*> keep;
+    std::sort(live.begin(), live.end(),
+              [](const v1::Allocation* x, const v1::Allocation* y) { return x->name() < y->name(); });
+    for (const auto* a : live) {
+      Where w = NodeState(table, a->node_id(), now_ms);
+      bool move = w == Where::kGone || w == Where::kDrainExpired || (w == Where::kDraining && budget > 0);
+      if (w == Where::kDraining && budget > 0) --budget;
+      if (move && job->type() != v1::Job::SYSTEM) {
+        stop(a, w == Where::kGone ? "node is gone" : "node draining: migrated");
+        ++out.migrating;
+        need.place.push_back(Slot{a->name(), a->id()});
+        continue;
+      }
+      if (move || (job->type() == v1::Job::SYSTEM && w == Where::kDraining)) {
+        stop(a, "node draining");
+        continue;
+      }
+      keep.push_back(a);
+    }
+    if (job->type() == v1::Job::SYSTEM) {
+      need.staying = keep;
+      int s = 0;
+      for (int u : used_slots) s = std::max(s, u + 1);
+      need.next_slot = s;
+      out.groups.push_back(std::move(need));
+      continue;
+    }
+    int want = g.count() - static_cast<int>(keep.size()) - static_cast<int>(need.place.size());
+    if (job->type() == v1::Job::BATCH) {
+      for (int s : finished_slots) {
+        if (!used_slots.count(s)) --want;
+      }
+    }
+    if (want < 0) {
+      // Scale down: the highest slots stop first (migrations count as live).
+      int drop = -want;
+      while (drop > 0 && !need.place.empty()) {
+        need.place.pop_back();
+        --drop;
+      }
+      for (auto it = keep.rbegin(); it != keep.rend() && drop > 0; ++it, --drop) stop(*it, "scaled down");
+      std::vector<const v1::Allocation*> rest;
+      for (const auto* a : keep) {
+        if (!stopped.count(a)) rest.push_back(a);
+      }
+      keep = rest;
+    }
+    int slot = 0;
+    for (int i = 0; i < want; ++i) {
+      while (used_slots.count(slot) || finished_slots.count(slot)) ++slot;
+      Slot s;
+      s.name = job->id() + "." + g.name() + "[" + std::to_string(slot) + "]";
+      auto le = last_ended.find(slot);
+      if (le != last_ended.end()) s.previous = le->second->id();
+      need.place.push_back(std::move(s));
+      used_slots.insert(slot);
+    }
+    need.staying = keep;
+    out.groups.push_back(std::move(need));
+  }
+  for (size_t i = 0; i < reasons.size(); ++i) out.stop_reason += (i ? "; " : "") + reasons[i];
+  return out;
+}
+
+}  // namespace orch::master::sched

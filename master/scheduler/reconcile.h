@@ -1,0 +1,45 @@
+// Reconciliation: what a job's groups need compared with their
+// allocations -- which allocations stop (job stopped, old version, scale
+// down, migrated off a draining node, on a node that is gone) and which
+// slots need a placement (with the allocation each replaces). Where they go
+// is the ranking's business; system groups get their per-node slots from
+// the scheduler, which knows the eligible nodes.
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "master/scheduler/node_table.h"
+#include "orch/v1/types.pb.h"
+
+namespace orch::master::sched {
+
+struct Slot {
+  std::string name;      // job.group[index]
+  std::string previous;  // the allocation this one replaces, if any
+};
+
+struct GroupNeeds {
+  const v1::TaskGroup* group = nullptr;
+  std::vector<Slot> place;
+  // The group's live allocations that stay (system jobs: which nodes are
+  // covered).
+  std::vector<const v1::Allocation*> staying;
+  // Next free slot index (system jobs number their new slots from here).
+  int next_slot = 0;
+};
+
+struct Reconciliation {
+  std::vector<const v1::Allocation*> stop;
+  std::string stop_reason;
+  std::vector<GroupNeeds> groups;
+  int migrating = 0;  // stops that are drain migrations
+};
+
+// `job` may be null (job gone). `now_ms` decides whether a drain deadline
+// passed.
+Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& allocs, const NodeTable& table,
+                         int64_t now_ms);
+
+}  // namespace orch::master::sched

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Starts what orch's Docker tests need, idempotently, as root:
+#   - a private dockerd on its own socket, data root, exec root and bridge
+#     (never the machine's /var/run/docker.sock or /var/lib/docker);
+#   - Debian's docker-registry on a loopback port with its own storage;
+#   - a test image, `docker import` of a busybox-static root, pushed to that
+#     registry as 127.0.0.1:PORT/orch-test/busybox:1 (tests remove the local
+#     copy to exercise the pull path).
+# Waits until each answers. On success prints, on stdout, the variables the
+# tests read:
+#   ORCH_DOCKER_SOCKET=/run/orch-test/docker.sock
+#   ORCH_TEST_REGISTRY=127.0.0.1:5055
+# so `eval "$(scripts/dockerd.sh)"` sets them; progress goes to stderr.
+# `scripts/dockerd.sh stop` stops the daemon and the registry.
+# Overrides: ORCH_DOCKER_SOCKET, ORCH_DOCKER_ROOT, ORCH_TEST_REGISTRY_PORT.
+set -euo pipefail
+
+RUN=/run/orch-test
+SOCK=${ORCH_DOCKER_SOCKET:-$RUN/docker.sock}
+DATA=${ORCH_DOCKER_ROOT:-/var/lib/orch-test-docker}
+EXEC_ROOT=$RUN/docker-exec
+BRIDGE=orch-test0
+BRIDGE_CIDR=172.30.249.1/24
+REG_PORT=${ORCH_TEST_REGISTRY_PORT:-5055}
+REG_DATA=/var/lib/orch-test-registry
+REG=127.0.0.1:$REG_PORT
+IMAGE=$REG/orch-test/busybox:1
+
+log() { echo "dockerd.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (it starts dockerd)"
+mkdir -p "$RUN"
+
+docker_cli() { docker -H "unix://$SOCK" "$@"; }
+docker_up() { curl -sf --max-time 2 --unix-socket "$SOCK" http://localhost/_ping >/dev/null 2>&1; }
+registry_up() { curl -sf --max-time 2 "http://$REG/v2/" >/dev/null 2>&1; }
+
+wait_for() {  # wait_for SECONDS WHAT LOGFILE COMMAND...
+  local secs=$1 what=$2 logfile=$3; shift 3
+  for ((i = 0; i < secs * 10; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  log "$what did not answer within ${secs}s; last lines of $logfile:"
+  tail -n 30 "$logfile" >&2 || true
+  exit 1
+}
+
+stop_pidfile() {
+  local f=$1
+  [ -f "$f" ] || return 0
+  local pid
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$f"
+}
+
+if [ "${1:-}" = "stop" ]; then
+  stop_pidfile "$RUN/registry.pid"
+  stop_pidfile "$EXEC_ROOT/docker.pid"
+  log "stopped"
+  exit 0
+fi
+
+command -v dockerd >/dev/null || die "dockerd not found: install docker.io (ORCH_SETUP_OPTIONAL=1 scripts/setup.sh)"
+command -v docker-registry >/dev/null || die "docker-registry not found: install it (ORCH_SETUP_OPTIONAL=1 scripts/setup.sh)"
+[ -x /bin/busybox ] || die "/bin/busybox not found: install busybox-static"
+
+# --- dockerd ---------------------------------------------------------------
+if docker_up; then
+  log "dockerd already answers on $SOCK"
+else
+  # Its own bridge, so a system dockerd's docker0 is left alone.
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
+  mkdir -p "$DATA" "$EXEC_ROOT"
+  stop_pidfile "$EXEC_ROOT/docker.pid"  # a stale daemon that no longer answers
+  rm -f "$SOCK"
+  log "starting dockerd on $SOCK (data root $DATA)"
+  setsid dockerd -H "unix://$SOCK" --data-root "$DATA" --exec-root "$EXEC_ROOT" \
+    --pidfile "$EXEC_ROOT/docker.pid" --bridge "$BRIDGE" --ip-masq=false \
+    --log-level warn </dev/null >"$RUN/dockerd.log" 2>&1 &
+  wait_for 60 "dockerd" "$RUN/dockerd.log" docker_up
+  log "dockerd $(docker_cli version --format '{{.Server.Version}}' 2>/dev/null) ready"
+fi
+
+# --- registry --------------------------------------------------------------
+if registry_up; then
+  log "registry already answers on $REG"
+else
+  mkdir -p "$REG_DATA"
+  cat >"$RUN/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $REG_DATA
+  delete:
+    enabled: true
+http:
+  addr: $REG
+EOF
+  stop_pidfile "$RUN/registry.pid"
+  log "starting docker-registry on $REG"
+  setsid docker-registry serve "$RUN/registry.yml" </dev/null >"$RUN/registry.log" 2>&1 &
+  echo $! >"$RUN/registry.pid"
+  wait_for 30 "docker-registry" "$RUN/registry.log" registry_up
+fi
+
+# --- test image ------------------------------------------------------------
+if curl -sf --max-time 5 "http://$REG/v2/orch-test/busybox/manifests/1" \
+  -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1; then
+  log "$IMAGE already in the registry"
+else
+  ROOTFS=$(mktemp -d /tmp/orch-busybox-rootfs-XXXXXX)
+  trap 'rm -rf "$ROOTFS"' EXIT
+  mkdir -p "$ROOTFS"/{bin,etc,tmp,www,proc,sys,dev,root}
+  chmod 1777 "$ROOTFS/tmp"
+  cp /bin/busybox "$ROOTFS/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$ROOTFS/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$ROOTFS/etc/passwd"
+  echo 'root:x:0:' >"$ROOTFS/etc/group"
+  echo 'orch test image' >"$ROOTFS/www/index.html"
+  log "building $IMAGE from busybox-static"
+  tar -C "$ROOTFS" -c . | docker_cli import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
+  docker_cli push "$IMAGE" >/dev/null
+  log "pushed $IMAGE"
+fi
+
+echo "ORCH_DOCKER_SOCKET=$SOCK"
+echo "ORCH_TEST_REGISTRY=$REG"

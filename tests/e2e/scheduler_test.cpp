@@ -1,0 +1,216 @@
+// End to end for the scheduler with real orch-master, orch-agent and
+// orchctl processes: an agent killed with -9 has its work run elsewhere
+// within the heartbeat TTL plus a few seconds (the figure is printed), and
+// stops its stale copies when it comes back; a drained node's six
+// allocations all move, never more than migrate.max_parallel at once;
+// scale and plan through orchctl.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "cluster.h"
+#include "common/json.h"
+
+namespace orch::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr const char* kSleeper = R"(
+id: sleeper
+type: service
+groups:
+  - name: s
+    count: %d
+    migrate: { max_parallel: %d }
+    network:
+      ports: [ { name: http } ]
+    tasks:
+      - name: t
+        driver: exec
+        command: /bin/sh
+        args: [-c, "while true; do sleep 1; done"]
+        resources: { cpu: 50, memory: 16 }
+)";
+
+class SchedulerE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = ::testing::TempDir() + "/orch-e2e-sched-" + info->name();
+    cluster_ = std::make_unique<LocalCluster>(root_);
+  }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << cluster_->Logs();
+    for (pid_t pid : pids_) {
+      if (ProcessAlive(pid)) kill(-pid, SIGKILL), kill(pid, SIGKILL);
+    }
+    cluster_.reset();
+  }
+
+  std::string WriteJob(int count, int max_parallel) {
+    char buf[1024];
+    std::snprintf(buf, sizeof buf, kSleeper, count, max_parallel);
+    std::string path = root_ + "/sleeper.yaml";
+    std::ofstream(path) << buf;
+    return path;
+  }
+
+  std::vector<v1::Allocation> Allocs() {
+    auto list = cluster_->client().ListAllocations("sleeper");
+    if (!list.ok()) return {};
+    std::vector<v1::Allocation> out(list->value.allocations().begin(), list->value.allocations().end());
+    for (const auto& a : out) {
+      for (const auto& ts : a.task_states()) {
+        if (ts.pid() > 0) pids_.push_back(ts.pid());
+      }
+    }
+    return out;
+  }
+  // Live and running, per node id.
+  std::map<std::string, int> RunningByNode() {
+    std::map<std::string, int> out;
+    for (const auto& a : Allocs()) {
+      if (a.desired_status() == v1::Allocation::RUN && a.client_status() == v1::Allocation::RUNNING) {
+        out[a.node_id()]++;
+      }
+    }
+    return out;
+  }
+  int Running() {
+    int n = 0;
+    for (const auto& [node, c] : RunningByNode()) n += c;
+    return n;
+  }
+  std::string NodeId(const std::string& name) {
+    auto nodes = cluster_->client().ListNodes();
+    if (!nodes.ok()) return "";
+    for (const auto& n : nodes->value.nodes()) {
+      if (n.name() == name) return n.id();
+    }
+    return "";
+  }
+
+  std::string root_;
+  std::unique_ptr<LocalCluster> cluster_;
+  std::vector<pid_t> pids_;
+};
+
+TEST_F(SchedulerE2ETest, KilledAgentsWorkRunsElsewhereAndItsStaleCopiesStopOnReturn) {
+  cluster_->StartMaster();
+  for (const char* a : {"a1", "a2", "a3"}) cluster_->StartAgent(a);
+  ASSERT_TRUE(cluster_->WaitReady(3, 20s)) << cluster_->Logs();
+  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(6, 1)}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Running() == 6; }, 30s));
+  // The masters chose the ports (default range 20000-32000) and the agents
+  // used them as given (their own pick would come from the ephemeral range).
+  for (const auto& a : Allocs()) {
+    ASSERT_EQ(a.ports_size(), 1) << ToJson(a);
+    EXPECT_GE(a.ports(0).value(), 20000) << ToJson(a);
+    EXPECT_LE(a.ports(0).value(), 32000) << ToJson(a);
+  }
+  // The node with the most work dies.
+  auto by_node = RunningByNode();
+  std::string victim_id;
+  int most = 0;
+  for (const auto& [n, c] : by_node) {
+    if (c > most) most = c, victim_id = n;
+  }
+  auto node = cluster_->client().GetNode(victim_id);
+  ASSERT_TRUE(node.ok());
+  std::string victim = node->value.name();
+  std::vector<pid_t> stale;
+  for (const auto& a : Allocs()) {
+    if (a.node_id() != victim_id) continue;
+    for (const auto& ts : a.task_states()) {
+      if (ts.pid() > 0) stale.push_back(ts.pid());
+    }
+  }
+  auto killed = SteadyClock::now();
+  cluster_->StopAgent(victim, SIGKILL);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = RunningByNode();
+        int elsewhere = 0;
+        for (const auto& [n, c] : r) elsewhere += n == victim_id ? 0 : c;
+        return elsewhere == 6;
+      },
+      30s))
+      << "the killed agent's " << most << " allocation(s) were not replaced";
+  double secs = std::chrono::duration<double>(SteadyClock::now() - killed).count();
+  std::printf("[ figure ] %d allocation(s) of a kill -9'd agent running elsewhere %.2f s after the kill "
+              "(heartbeat TTL 3 s)\n",
+              most, secs);
+  int alive = 0;
+  for (pid_t p : stale) alive += ProcessAlive(p);
+  std::printf("[ figure ] %d of %zu task(s) of the dead node still running while it is down\n", alive, stale.size());
+  int lost = 0;
+  for (const auto& a : Allocs()) lost += a.node_id() == victim_id && a.client_status() == v1::Allocation::LOST;
+  EXPECT_EQ(lost, most);
+  // It comes back: whatever of the old work still runs there is stopped.
+  cluster_->StartAgent(victim);
+  ASSERT_TRUE(cluster_->WaitReady(3, 30s));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (pid_t p : stale) {
+          if (ProcessAlive(p)) return false;
+        }
+        return true;
+      },
+      30s))
+      << "stale tasks of the returning node still run";
+  // And the job still has exactly six running.
+  EXPECT_TRUE(WaitFor([&] { return Running() == 6; }, 10s));
+  ASSERT_EQ(cluster_->Orchctl({"stop", "sleeper"}).exit_code, 0);
+}
+
+TEST_F(SchedulerE2ETest, DrainMovesSixAllocationsNeverMoreThanMaxParallelAtOnce) {
+  cluster_->StartMaster();
+  cluster_->StartAgent("a1");
+  ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(6, 2)}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Running() == 6; }, 30s));
+  cluster_->StartAgent("a2");
+  ASSERT_TRUE(cluster_->WaitReady(2, 20s));
+  std::string a1 = NodeId("a1"), a2 = NodeId("a2");
+  auto drain = cluster_->Orchctl({"node", "drain", "a1"});
+  ASSERT_EQ(drain.exit_code, 0) << drain.out << drain.err;
+  EXPECT_NE(drain.out.find("draining"), std::string::npos) << drain.out;
+  int worst = 0;
+  auto start = SteadyClock::now();
+  bool done = WaitFor(
+      [&] {
+        auto r = RunningByNode();
+        int running = r[a1] + r[a2];
+        worst = std::max(worst, 6 - running);
+        return r[a2] == 6;
+      },
+      60s);
+  ASSERT_TRUE(done) << "not all moved; running on a1 " << RunningByNode()[a1];
+  std::printf("[ figure ] drain of 6 allocations took %.2f s; at most %d moving at once (max_parallel 2)\n",
+              std::chrono::duration<double>(SteadyClock::now() - start).count(), worst);
+  EXPECT_LE(worst, 2);
+  EXPECT_GE(worst, 1);
+  int live_on_a1 = 0;
+  for (const auto& a : Allocs()) live_on_a1 += a.node_id() == a1 && a.desired_status() == v1::Allocation::RUN;
+  EXPECT_EQ(live_on_a1, 0);
+  // A draining node takes no new work; after undo it does.
+  auto scale = cluster_->Orchctl({"scale", "sleeper", "s", "8"});
+  ASSERT_EQ(scale.exit_code, 0) << scale.err;
+  ASSERT_TRUE(WaitFor([&] { return RunningByNode()[a2] == 8; }, 30s));
+  EXPECT_EQ(RunningByNode()[a1], 0);
+  ASSERT_EQ(cluster_->Orchctl({"node", "drain", "a1", "--undo"}).exit_code, 0);
+  auto plan = cluster_->Orchctl({"plan", "-f", WriteJob(2, 1)});
+  EXPECT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("binpack"), std::string::npos) << plan.out;
+  ASSERT_EQ(cluster_->Orchctl({"stop", "sleeper"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace orch::e2e
