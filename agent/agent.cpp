@@ -18,6 +18,7 @@
 #include "agent/node_info.h"
 #include "agent/health/health_monitor.h"
 #include "agent/reconciler.h"
+#include "agent/reprobe.h"
 #include "agent/reporter.h"
 #include "agent/state_store.h"
 #include "api/client/client.h"
@@ -66,7 +67,12 @@ Status Agent::Init() {
         // server (this handler's caller) has stopped.
         if (!drivers_ready_.load()) return Status::Unavailable("the agent is starting");
         std::string tid = TaskId(alloc_id, task);
-        for (auto& [name, d] : drivers_) {
+        std::map<std::string, TaskDriver*> drivers;
+        {
+          std::lock_guard lk(drivers_mu_);
+          drivers = drivers_;
+        }
+        for (auto& [name, d] : drivers) {
           if (d->Inspect(tid).ok()) return d->Logs(tid, opts, sink);
         }
         return Status::NotFound("no driver tracks task " + tid);
@@ -86,6 +92,7 @@ Status Agent::Init() {
   bool wildcard = hp.host == "0.0.0.0" || hp.host == "::" || hp.host == "[::]";
   std::string address =
       "http://" + (wildcard ? Hostname() : hp.host) + ":" + std::to_string(http_port_);
+  address_ = address;
 
   std::vector<std::string> enabled;
   for (const auto& d : cfg_.drivers) {
@@ -98,22 +105,31 @@ Status Agent::Init() {
       drivers_["exec"] = exec_.get();
       enabled.push_back(d);
     } else if (d == "docker") {
-      // Advertised only when the engine answers now.
-      DockerDriverOptions opts;
-      opts.socket = cfg_.docker_socket;
-      auto docker = DockerDriver::Connect(opts);
-      if (!docker.ok()) {
-        spdlog::warn("driver docker: {}; not advertised", docker.status().message());
+      // Advertised only when the engine answers; looked for again every
+      // --docker-probe-interval until it does.
+      if (Status st = ConnectDocker(); !st.ok()) {
+        std::chrono::milliseconds every{0};
+        if (cfg_.docker_probe_interval != "0") {
+          ORCH_ASSIGN_OR_RETURN(auto iv, ParseDuration(cfg_.docker_probe_interval));
+          every = std::chrono::duration_cast<std::chrono::milliseconds>(iv);
+        }
+        spdlog::warn("driver docker: {}; not advertised{}", st.message(),
+                     every.count() > 0 ? ", looking again every " + cfg_.docker_probe_interval
+                                       : "");
+        docker_probe_ = std::make_unique<Reprobe>(every, SystemClock::Get(),
+                                                  [this] { return ConnectDocker().ok(); });
         continue;
       }
-      docker_ = std::move(docker).value();
       drivers_["docker"] = docker_.get();
       enabled.push_back(d);
     } else {
       spdlog::warn("driver {}: not available in this build yet, not advertised", d);
     }
   }
-  if (drivers_.empty()) return Status::FailedPrecondition("no usable task driver among --drivers");
+  if (drivers_.empty() && !docker_probe_) {
+    return Status::FailedPrecondition("no usable task driver among --drivers");
+  }
+  enabled_ = enabled;
   drivers_ready_ = true;
 
   store_ = std::make_unique<StateStore>(cfg_.data_dir);
@@ -162,9 +178,8 @@ Status Agent::Init() {
     reporter_->SetEnabled(true);
   };
   cb.on_unregistered = [this] { reporter_->SetEnabled(false); };
-  v1::Node node = DescribeNode(cfg_, node_id_, address, enabled);
-  if (docker_) node.mutable_attributes()->set_docker_version(docker_->engine_version());
-  session_ = std::make_unique<MasterSession>(client_.get(), node, load_.get(), std::move(cb));
+  session_ = std::make_unique<MasterSession>(client_.get(), DescribeSelf(), load_.get(),
+                                             std::move(cb));
   {
     std::lock_guard lk(mu_);
     session_alive_ = true;
@@ -209,6 +224,38 @@ Status Agent::Init() {
   return Status::Ok();
 }
 
+v1::Node Agent::DescribeSelf() const {
+  v1::Node node = DescribeNode(cfg_, node_id_, address_, enabled_);
+  if (docker_) node.mutable_attributes()->set_docker_version(docker_->engine_version());
+  return node;
+}
+
+Status Agent::ConnectDocker() {
+  DockerDriverOptions opts;
+  opts.socket = cfg_.docker_socket;
+  auto docker = DockerDriver::Connect(opts);
+  if (!docker.ok()) return docker.status();
+  docker_ = std::move(docker).value();
+  return Status::Ok();
+}
+
+void Agent::EnableLateDocker() {
+  spdlog::info("driver docker: the engine at {} answers now (version {}); advertising it",
+               cfg_.docker_socket, docker_->engine_version());
+  docker_->SetEventCallback([this] { Wake(); });
+  {
+    std::lock_guard lk(drivers_mu_);
+    drivers_["docker"] = docker_.get();
+  }
+  enabled_.push_back("docker");
+  reconciler_->AddDriver("docker", docker_.get());
+  load_->AddDriver(docker_.get());
+  // Registering again tells the masters the node's new drivers; the
+  // session keeps its thread, heartbeats resume after.
+  std::lock_guard lk(mu_);
+  if (session_alive_) session_->UpdateNode(DescribeSelf());
+}
+
 void Agent::Wake() {
   {
     std::lock_guard lk(mu_);
@@ -226,6 +273,7 @@ void Agent::ReconcileLoop() {
     reset_reported_ = false;
     wake_ = false;
     lk.unlock();
+    if (docker_probe_ && docker_probe_->Poll()) EnableLateDocker();
     if (inbox) reconciler_->SetDesired(std::move(*inbox));
     if (reset) reconciler_->ResetReported();
     reporter_->Submit(reconciler_->Reconcile());
@@ -266,6 +314,7 @@ void Agent::Shutdown() {
   if (reconcile_thread_.joinable()) reconcile_thread_.join();
   reporter_.reset();
   for (auto& [name, d] : drivers_) d->SetEventCallback(nullptr);
+  if (docker_) docker_->SetEventCallback(nullptr);
   watcher_.reset();
   if (health_) health_->Stop();
   reconciler_.reset();

@@ -46,6 +46,7 @@ class ExecDriver;
 class LoadMonitor;
 class MasterSession;
 class Reconciler;
+class Reprobe;
 namespace health {
 class HealthMonitor;
 }  // namespace health
@@ -75,6 +76,12 @@ class Agent {
   Status Init();
   void ReconcileLoop();
   void Wake();
+  // Connects to the Docker engine; on success docker_ is set.
+  Status ConnectDocker();
+  // The engine answered after the start: the driver joins the reconciler,
+  // the load monitor and the node's description. Reconcile thread only.
+  void EnableLateDocker();
+  v1::Node DescribeSelf() const;
 
   AgentConfig cfg_;
   std::string node_id_;
@@ -82,8 +89,14 @@ class Agent {
 
   std::unique_ptr<ExecDriver> exec_;
   std::unique_ptr<DockerDriver> docker_;
+  // Written at start and (docker found late) by the reconcile thread under
+  // drivers_mu_; other threads (HTTP handlers) read a copy under it.
   std::map<std::string, TaskDriver*> drivers_;
+  mutable std::mutex drivers_mu_;
   std::atomic<bool> drivers_ready_{false};  // drivers_ complete; read by HTTP handlers
+  std::vector<std::string> enabled_;        // drivers advertised, in order
+  std::string address_;                     // how others reach our HTTP API
+  std::unique_ptr<Reprobe> docker_probe_;   // docker wanted but not answering; reconcile thread
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<health::HealthMonitor> health_;  // before reconciler_: it points at it
   std::unique_ptr<Reconciler> reconciler_;

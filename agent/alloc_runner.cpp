@@ -426,6 +426,32 @@ v1::AllocationUpdate AllocRunner::Update() const {
   return u;
 }
 
+pb::TaskRecord* AllocRunner::MutableTask(const std::string& name) {
+  for (auto& t : *rec_.mutable_tasks()) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
+void AllocRunner::AdoptTask(const pb::TaskHandle& handle) {
+  pb::TaskRecord* t = MutableTask(handle.task());
+  if (t == nullptr) {
+    t = rec_.add_tasks();
+    t->set_name(handle.task());
+    t->mutable_state()->set_name(handle.task());
+  }
+  *t->mutable_handle() = handle;
+  t->set_stop_requested(false);
+  t->set_restart_at_ms(0);
+  TaskState* s = t->mutable_state();
+  s->set_state(TaskState::RUNNING);
+  s->set_failed(false);
+  s->set_pid(handle.pid());
+  s->set_started_at_ms(handle.started_at_ms());
+  s->set_message("adopted: found running with no record");
+  rec_.set_started(true);
+}
+
 bool AllocRunner::AllTasksDead() const {
   for (const auto& t : rec_.tasks()) {
     if (t.state().state() == TaskState::RUNNING) return false;

@@ -60,6 +60,13 @@ class AllocRunner {
   v1::AllocationUpdate Update() const;
 
   bool AllTasksDead() const;
+
+  // The record of task `name`, null if none.
+  pb::TaskRecord* MutableTask(const std::string& name);
+  // Records `handle` (a task the driver has just recovered that no record
+  // named: see Reconciler) as the running task of that name; the next Step
+  // refreshes it from the driver like any other.
+  void AdoptTask(const pb::TaskHandle& handle);
   const pb::AllocRecord& record() const { return rec_; }
   const std::string& id() const { return rec_.alloc().id(); }
 

@@ -32,6 +32,10 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
       ->capture_default_str();
   app.add_option("--docker-socket", cfg->docker_socket, "Docker Engine API socket")
       ->capture_default_str();
+  app.add_option("--docker-probe-interval", cfg->docker_probe_interval,
+                 "If the Docker engine is unreachable at start, look for it again this often "
+                 "(0: never)")
+      ->capture_default_str();
   app.add_option_function<std::vector<std::string>>(
          "--label",
          [cfg](const std::vector<std::string>& kvs) {
@@ -136,6 +140,12 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
     if (auto d = ParseDuration(cfg.alloc_gc_after); !d.ok() || d->count() < 0) {
       problems.push_back("--alloc-gc-after: expected a duration like 1h (or 0 for never), got \"" +
                          cfg.alloc_gc_after + "\"");
+    }
+  }
+  if (cfg.docker_probe_interval != "0") {
+    if (auto d = ParseDuration(cfg.docker_probe_interval); !d.ok() || d->count() <= 0) {
+      problems.push_back("--docker-probe-interval: expected a duration like 30s (or 0 for never), got \"" +
+                         cfg.docker_probe_interval + "\"");
     }
   }
   if (problems.empty()) return Status::Ok();

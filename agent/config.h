@@ -24,6 +24,9 @@ struct AgentConfig {
   std::string http = "127.0.0.1:4650";  // agent's own HTTP (healthz, logs); port 0 = pick free
   std::vector<std::string> drivers{"exec"};
   std::string docker_socket = "/var/run/docker.sock";
+  // docker listed in drivers but the engine not answering at start: looked
+  // for again this often, and advertised once it answers ("0": never).
+  std::string docker_probe_interval = "30s";
   std::string log_level = "info";
   std::map<std::string, std::string> labels;
   int64_t cpu = 0, memory = 0;  // advertised capacity; 0 = detect from the machine

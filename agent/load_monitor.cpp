@@ -52,6 +52,11 @@ LoadMonitor::LoadMonitor(std::vector<TaskDriver*> drivers, Clock* clock, double 
                          bool measure_node)
     : drivers_(std::move(drivers)), clock_(clock), alpha_(alpha), measure_node_(measure_node) {}
 
+void LoadMonitor::AddDriver(TaskDriver* driver) {
+  std::lock_guard lk(mu_);
+  drivers_.push_back(driver);
+}
+
 v1::NodeLoad LoadMonitor::Sample() {
   std::lock_guard lk(mu_);
   auto now = clock_->Steady();

@@ -42,6 +42,9 @@ class LoadMonitor {
   LoadMonitor(std::vector<TaskDriver*> drivers, Clock* clock, double alpha = 0.3,
               bool measure_node = false);
 
+  // Measures the tasks of a driver enabled after the start too.
+  void AddDriver(TaskDriver* driver);
+
   // Measures now and returns the smoothed load (of the node, or of all
   // tasks without `measure_node`).
   v1::NodeLoad Sample();

@@ -9,7 +9,12 @@ namespace orch::agent {
 
 MasterSession::MasterSession(OrchClient* client, v1::Node node, LoadMonitor* load,
                              MasterSessionCallbacks callbacks)
-    : client_(client), node_(std::move(node)), load_(load), callbacks_(std::move(callbacks)) {
+    : client_(client),
+      node_(std::move(node)),
+      node_id_(node_.id()),
+      node_name_(node_.name()),
+      load_(load),
+      callbacks_(std::move(callbacks)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -30,18 +35,32 @@ void MasterSession::Reregister() {
   cv_.notify_all();
 }
 
+void MasterSession::UpdateNode(v1::Node node) {
+  {
+    std::lock_guard lk(mu_);
+    node_ = std::move(node);
+    reregister_ = true;
+  }
+  cv_.notify_all();
+}
+
 Status MasterSession::Register() {
-  auto resp = client_->RegisterNode(node_);
+  v1::Node node;
+  {
+    std::lock_guard lk(mu_);
+    node = node_;
+  }
+  auto resp = client_->RegisterNode(node);
   if (!resp.ok()) return resp.status();
   interval_ = std::chrono::milliseconds(
       resp->heartbeat_interval_ms() > 0 ? resp->heartbeat_interval_ms() : 1000);
-  if (!resp->node_id().empty() && resp->node_id() != node_.id()) {
-    spdlog::warn("node {}: the masters answered with node id {}; keeping ours", ShortId(node_.id()),
+  if (!resp->node_id().empty() && resp->node_id() != node_id_) {
+    spdlog::warn("node {}: the masters answered with node id {}; keeping ours", ShortId(node_id_),
                  resp->node_id());
   }
   registered_ = true;
   spdlog::info("node {} ({}): registered with the masters, heartbeat every {}ms",
-               ShortId(node_.id()), node_.name(), interval_.count());
+               ShortId(node_id_), node_name_, interval_.count());
   if (callbacks_.on_registered) callbacks_.on_registered();
   return Status::Ok();
 }
@@ -74,7 +93,7 @@ void MasterSession::Run() {
       auto delay = backoff.Next();
       // Say so at first, then only now and then, not every retry.
       if (failures++ % 10 == 0) {
-        spdlog::warn("node {}: cannot register with the masters, retrying: {}", ShortId(node_.id()),
+        spdlog::warn("node {}: cannot register with the masters, retrying: {}", ShortId(node_id_),
                      st.ToString());
       }
       cv_.wait_for(lk, delay, [&] { return stop_; });
@@ -85,7 +104,7 @@ void MasterSession::Run() {
     lk.unlock();
     v1::HeartbeatRequest req;
     *req.mutable_load() = load_->Sample();
-    auto resp = client_->Heartbeat(node_.id(), req);
+    auto resp = client_->Heartbeat(node_id_, req);
     lk.lock();
     if (resp.ok()) {
       failures = 0;
@@ -93,12 +112,12 @@ void MasterSession::Run() {
     }
     if (resp.status().code() == StatusCode::kNotFound) {
       spdlog::warn("node {}: the masters do not know this node ({}), registering again",
-                   ShortId(node_.id()), resp.status().message());
+                   ShortId(node_id_), resp.status().message());
       reregister_ = true;
       continue;
     }
     if (failures++ % 10 == 0) {
-      spdlog::warn("node {}: heartbeat failed: {}", ShortId(node_.id()), resp.status().ToString());
+      spdlog::warn("node {}: heartbeat failed: {}", ShortId(node_id_), resp.status().ToString());
     }
   }
 }

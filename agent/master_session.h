@@ -36,12 +36,18 @@ class MasterSession {
   // Registers again at the next opportunity (e.g. an endpoint said 404).
   void Reregister();
 
+  // Replaces what the node says of itself (e.g. a driver became available)
+  // and registers again so the masters learn it. The id must not change.
+  void UpdateNode(v1::Node node);
+
  private:
   void Run();
   Status Register();
 
   OrchClient* client_;
-  const v1::Node node_;
+  v1::Node node_;  // GUARDED_BY(mu_)
+  const std::string node_id_;
+  const std::string node_name_;
   LoadMonitor* load_;
   MasterSessionCallbacks callbacks_;
   std::atomic<bool> registered_{false};

@@ -3,13 +3,158 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 
 #include "common/ids.h"
 
 namespace orch::agent {
 
+namespace {
+constexpr std::chrono::milliseconds kOrphanKillTimeout{5000};
+
+std::chrono::milliseconds KillTimeoutOf(const v1::Allocation& alloc, const std::string& task) {
+  for (const auto& t : alloc.task_group().tasks()) {
+    if (t.name() != task) continue;
+    int64_t ms = t.kill_timeout().seconds() * 1000 + t.kill_timeout().nanos() / 1'000'000;
+    if (ms > 0) return std::chrono::milliseconds(ms);
+  }
+  return kOrphanKillTimeout;
+}
+}  // namespace
+
 Reconciler::Reconciler(RunnerContext ctx, StateStore* store)
-    : ctx_(std::move(ctx)), store_(store) {}
+    : ctx_(std::move(ctx)), store_(store) {
+  for (const auto& [name, d] : ctx_.drivers) undiscovered_.push_back(name);
+}
+
+void Reconciler::AddDriver(const std::string& name, TaskDriver* driver) {
+  ctx_.drivers[name] = driver;
+  undiscovered_.push_back(name);
+}
+
+std::vector<std::string> Reconciler::StoppingOrphans() const {
+  std::vector<std::string> out;
+  for (const auto& [id, d] : stopping_orphans_) out.push_back(id);
+  return out;
+}
+
+namespace {
+
+// Whether a discovered task is this agent's: its output goes under our data
+// dir. Another agent sharing the engine (or the host's cgroups) has its own
+// data dir; its work is never touched. Unknown (empty) counts as ours only
+// for adopting, never for stopping.
+enum class Owner { kOurs, kOthers, kUnknown };
+
+Owner OwnerOf(const pb::TaskHandle& h, const std::string& data_dir) {
+  if (h.stdout_path().empty()) return Owner::kUnknown;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path ours = fs::absolute(fs::path(data_dir) / "allocs", ec).lexically_normal();
+  fs::path path = fs::path(h.stdout_path()).lexically_normal();
+  auto [a, b] = std::mismatch(ours.begin(), ours.end(), path.begin(), path.end());
+  return a == ours.end() ? Owner::kOurs : Owner::kOthers;
+}
+
+}  // namespace
+
+void Reconciler::DiscoverOrphans(const std::string& driver_name, TaskDriver* driver) {
+  for (const pb::TaskHandle& h : driver->Discover()) {
+    const std::string& alloc_id = h.alloc_id();
+    const std::string tid = TaskId(alloc_id, h.task());
+    if (alloc_id.empty() || h.task().empty() || stopping_orphans_.count(tid)) continue;
+    Owner owner = OwnerOf(h, ctx_.data_dir);
+    if (owner == Owner::kOthers) {
+      spdlog::debug("alloc {} task {}: found ({}) but another agent's (output at {}), left alone",
+                    ShortId(alloc_id), h.task(), driver_name, h.stdout_path());
+      continue;
+    }
+    auto r = runners_.find(alloc_id);
+    pb::TaskRecord* rec_task = nullptr;
+    if (r != runners_.end()) rec_task = r->second->MutableTask(h.task());
+    bool tracked = rec_task != nullptr && rec_task->state().state() == v1::TaskState::RUNNING &&
+                   rec_task->handle().driver() == driver_name && driver->Inspect(tid).ok();
+    if (tracked) continue;
+    auto d = desired_->find(alloc_id);
+    bool wanted = d != desired_->end() && d->second.desired_status() != v1::Allocation::STOP;
+    bool finished = false;
+    if (r != runners_.end()) {
+      auto cs = r->second->record().client_status();
+      finished = cs == v1::Allocation::COMPLETE || cs == v1::Allocation::FAILED ||
+                 cs == v1::Allocation::LOST;
+    }
+    if (wanted && r != runners_.end() && !r->second->record().started() && !finished) {
+      // Its first Step starts the group; the driver's Start adopts this run
+      // (same container name / cgroup) instead of starting a second one.
+      spdlog::info("alloc {} task {}: found running with no record ({}); adopted when the "
+                   "allocation starts",
+                   ShortId(alloc_id), h.task(), driver_name);
+      continue;
+    }
+    if (wanted && !finished && r != runners_.end()) {
+      if (Status st = driver->Recover(h); !st.ok()) {
+        spdlog::warn("alloc {} task {}: found with no record but cannot adopt it: {}",
+                     ShortId(alloc_id), h.task(), st.ToString());
+        continue;
+      }
+      if (auto st = driver->Inspect(tid); !st.ok() || !st->running()) {
+        // An earlier run that has already exited (docker lists stopped
+        // containers too): the driver tracks it now and cleans it up; it
+        // is not this allocation's running task.
+        spdlog::info("alloc {} task {}: found an exited run with no record ({}); not adopted",
+                     ShortId(alloc_id), h.task(), driver_name);
+        continue;
+      }
+      r->second->AdoptTask(h);
+      (void)store_->Save(r->second->record());
+      spdlog::info("alloc {} task {}: found running with no record ({}); adopted, the masters "
+                   "still want it",
+                   ShortId(alloc_id), h.task(), driver_name);
+      continue;
+    }
+    // Not wanted: stopped for good; its allocation is gone, stopping, or
+    // already finished as far as the masters know.
+    std::string why = d == desired_->end() ? "the masters no longer list its allocation"
+                      : wanted             ? "its allocation has already finished"
+                                           : "its allocation's desired status is stop";
+    if (owner == Owner::kUnknown) {
+      spdlog::warn("alloc {} task {}: found ({}) with no record and {}, but where its output "
+                   "goes is unknown, so it may be another agent's: left alone",
+                   ShortId(alloc_id), h.task(), driver_name, why);
+      continue;
+    }
+    if (Status st = driver->Recover(h); !st.ok()) {
+      spdlog::warn("alloc {} task {}: orphan ({}) cannot be adopted to stop it: {}",
+                   ShortId(alloc_id), h.task(), why, st.ToString());
+      continue;
+    }
+    auto timeout = d != desired_->end() ? KillTimeoutOf(d->second, h.task())
+                   : r != runners_.end() ? KillTimeoutOf(r->second->record().alloc(), h.task())
+                                         : kOrphanKillTimeout;
+    Status st = driver->Stop(tid, timeout);
+    spdlog::warn("alloc {} task {}: orphan found with no record ({}), {}: stopping it{}",
+                 ShortId(alloc_id), h.task(), driver_name, why,
+                 st.ok() ? "" : " failed: " + st.ToString());
+    stopping_orphans_[tid] = driver;
+  }
+}
+
+// Orphans stopped by discovery: once exited, the driver forgets them.
+void Reconciler::ReapOrphans() {
+  for (auto it = stopping_orphans_.begin(); it != stopping_orphans_.end();) {
+    auto st = it->second->Inspect(it->first);
+    if (st.ok() && st->running()) {
+      ++it;
+      continue;
+    }
+    it->second->Forget(it->first);
+    spdlog::info("task {}: orphan stopped{}", it->first,
+                 st.ok() ? " (" + (st->message.empty() ? std::string("exited") : st->message) + ")"
+                         : "");
+    it = stopping_orphans_.erase(it);
+  }
+}
 
 Status Reconciler::Restore() {
   ORCH_ASSIGN_OR_RETURN(auto records, store_->LoadAll());
@@ -67,6 +212,16 @@ std::vector<v1::AllocationUpdate> Reconciler::Reconcile() {
     }
   }
 
+  if (desired_ && !undiscovered_.empty()) {
+    std::vector<std::string> names = std::move(undiscovered_);
+    undiscovered_.clear();
+    for (const auto& name : names) {
+      auto d = ctx_.drivers.find(name);
+      if (d != ctx_.drivers.end()) DiscoverOrphans(name, d->second);
+    }
+  }
+  ReapOrphans();
+
   std::vector<v1::AllocationUpdate> updates;
   for (auto it = runners_.begin(); it != runners_.end();) {
     AllocRunner& r = *it->second;
@@ -92,7 +247,9 @@ std::vector<v1::AllocationUpdate> Reconciler::Reconcile() {
       // directories stay on disk).
       for (const auto& t : r.record().tasks()) {
         auto d = ctx_.drivers.find(t.handle().driver());
-        if (d != ctx_.drivers.end()) d->second->Forget(TaskId(id, t.name()));
+        // An orphan still stopping is forgotten by ReapOrphans once it exited.
+        if (d != ctx_.drivers.end() && !stopping_orphans_.count(TaskId(id, t.name())))
+          d->second->Forget(TaskId(id, t.name()));
       }
       for (const auto& p : r.record().ports()) {
         auto& used = ctx_.used_ports;

@@ -9,6 +9,15 @@
 // After a restart, Restore() adopts the tasks recorded in the StateStore
 // through the drivers' Recover; until the first SetDesired nothing is
 // started or stopped (the masters may simply be unreachable), only observed.
+//
+// Orphans: an agent that died between a driver starting a task and saving
+// its record leaves work no record names. On the first pass after the first
+// SetDesired (and for a driver added later, on the first pass after
+// AddDriver) every driver's Discover() is asked what carries orch's marks.
+// A task no runner tracks is adopted into its allocation's record when the
+// masters still want that allocation to run (an allocation not started yet
+// adopts it through the driver's idempotent Start instead); otherwise it is
+// stopped and, once it has exited, forgotten by the driver.
 // Thread safety: not thread-safe; one thread (the agent's reconcile loop)
 // owns it.
 #pragma once
@@ -46,6 +55,14 @@ class Reconciler {
 
   std::vector<pb::AllocRecord> Records() const;
 
+  // Enables a driver that became available after the start (e.g. the
+  // Docker engine came up); its tasks are discovered on the next pass that
+  // has desired state.
+  void AddDriver(const std::string& name, TaskDriver* driver);
+
+  // Orphans stopped by discovery that have not exited yet (task ids).
+  std::vector<std::string> StoppingOrphans() const;
+
   // Measured use of an allocation (LoadMonitor::AllocUsage), attached to its
   // updates as AllocationUpdate.usage and re-sent every kUsageReportMs while
   // the allocation is listed; usage alone changing is not a state change.
@@ -61,6 +78,12 @@ class Reconciler {
   std::map<std::string, std::string> reported_;  // alloc id -> serialized update
   UsageSource usage_;
   std::map<std::string, int64_t> usage_sent_ms_;  // alloc id -> when usage was last sent
+
+  // Discovery (see the header comment).
+  void DiscoverOrphans(const std::string& driver_name, TaskDriver* driver);
+  void ReapOrphans();
+  std::vector<std::string> undiscovered_;  // drivers whose Discover is still due
+  std::map<std::string, TaskDriver*> stopping_orphans_;  // task id -> its driver
 };
 
 }  // namespace orch::agent

@@ -3,6 +3,7 @@
 #include "common/document.h"
 #include "common/net.h"
 #include "master/scheduler/config.h"
+#include "master/services/service_ports.h"
 
 namespace orch::master {
 
@@ -49,10 +50,13 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{2}, uint64_t{100'000'000}));
   app.add_option("--scheduler-weights", cfg->scheduler_weights,
-                 "Scoring weights, e.g. binpack=1,load=1,anti_affinity=0.5,spread=1,target_load=70");
+                 "Scoring weights, e.g. binpack=1,balance=1,load=1,anti_affinity=0.5,spread=1,target_load=70");
   app.add_option("--scheduler-k", cfg->scheduler_k, "Nodes scored per placement (0: log2 of the eligible, min 4)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
+  app.add_option("--service-port-range", cfg->service_port_range,
+                 "Cluster ports (FIRST-LAST) assigned to services whose job names no listen port")
+      ->capture_default_str();
   app.set_config("--config", "", "Read flags from an INI/TOML file (keys as flag names)");
 }
 
@@ -79,6 +83,7 @@ Status ValidateMasterConfig(const MasterConfig& cfg) {
     auto urls = ParseUrlList(cfg.join);
     if (!urls.ok()) return urls.status().WithContext("--join");
   }
+  ORCH_RETURN_IF_ERROR(ParseServicePortRange(cfg.service_port_range).status().WithContext("--service-port-range"));
   if (cfg.raft_tick.count() <= 0) return Status::InvalidArgument("--raft-tick: must be positive");
   if (cfg.heartbeat_interval.count() <= 0 || cfg.heartbeat_ttl <= cfg.heartbeat_interval) {
     return Status::InvalidArgument("--heartbeat-ttl: must be longer than --heartbeat-interval");

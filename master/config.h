@@ -40,6 +40,9 @@ struct MasterConfig {
   // scored per placement (0: log2 of the eligible nodes, at least 4).
   std::string scheduler_weights;
   int scheduler_k = 0;
+  // Cluster ports assigned to services whose job names none (FIRST-LAST,
+  // master/services/service_ports.h). Every master should use the same.
+  std::string service_port_range = "12000-12999";
 };
 
 void AddMasterFlags(CLI::App& app, MasterConfig* cfg);

@@ -125,6 +125,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   deps.liveness = m->liveness_.get();
   deps.clock = clock;
   deps.heartbeat_interval = cfg.heartbeat_interval;
+  ORCH_ASSIGN_OR_RETURN(deps.service_ports, ParseServicePortRange(cfg.service_port_range));
   RegisterApiRoutes(router.get(), deps);
   RegisterServiceRoutes(router.get(), deps);
   RegisterClusterRoutes(router.get(), m->log_.get());

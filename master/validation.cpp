@@ -56,9 +56,11 @@ Status ValidateTask(const std::string& path, const v1::Task& t, const v1::TaskGr
                                        "\" is not a port of the group's network");
       }
     }
-    if (s.listen() < 1 || s.listen() > 65535) {
+    // 0 (absent): the masters assign one from --service-port-range.
+    if (s.listen() < 0 || s.listen() > 65535) {
       return Status::InvalidArgument(path + ".service.listen: must be a port number from 1 to 65535 "
-                                     "(the cluster port every agent serves the service on), got " +
+                                     "(the cluster port every agent serves the service on) or absent "
+                                     "(assigned from the cluster's service-port range), got " +
                                      std::to_string(s.listen()));
     }
     if (s.weight() < 0) return Status::InvalidArgument(path + ".service.weight: must not be negative");
@@ -191,13 +193,16 @@ Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& exi
             return Status::InvalidArgument(path + ": service \"" + c.name + "\" is also served by " + c.path +
                                            " in the same group; a group serves a service from one task");
           }
-          if (c.listen != t.service().listen() || c.strategy != t.service().strategy()) {
+          // An absent listen port takes the one its twin names (or both
+          // get the same assigned one).
+          bool ports_differ = c.listen > 0 && t.service().listen() > 0 && c.listen != t.service().listen();
+          if (ports_differ || c.strategy != t.service().strategy()) {
             return Status::InvalidArgument(path + ": service \"" + c.name + "\" is also served by " + c.path +
                                            " with another listen port or strategy");
           }
           continue;
         }
-        if (c.listen == t.service().listen()) {
+        if (c.listen > 0 && c.listen == t.service().listen()) {
           return Status::InvalidArgument(path + ".listen: port " + std::to_string(c.listen) +
                                          " is already used by " + c.path);
         }
@@ -216,7 +221,7 @@ Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& exi
             return Status::AlreadyExists(c.path + ".name: service \"" + c.name + "\" is already served by job \"" +
                                          other.id() + "\"");
           }
-          if (c.listen == t.service().listen()) {
+          if (c.listen > 0 && c.listen == t.service().listen()) {
             return Status::AlreadyExists(c.path + ".listen: port " + std::to_string(c.listen) +
                                          " is already used by service \"" + t.service().name() + "\" of job \"" +
                                          other.id() + "\"");

@@ -17,7 +17,9 @@ Status ValidateJob(v1::Job* job);
 // Services are cluster-wide: a (validated) job's services must not reuse a
 // name or listen port within the job (InvalidArgument, 400) nor one that
 // another live job in `existing` serves (AlreadyExists, 409). The job's own
-// earlier version and stopped jobs do not count.
+// earlier version and stopped jobs do not count. A listen port of 0 (to be
+// assigned) conflicts with nothing. Checked before proposing (a clear early
+// error) and again by the state machine at apply time (the final word).
 Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& existing);
 
 }  // namespace orch::master

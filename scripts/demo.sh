@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The orch demo: installs what is missing, builds, starts a local cluster
 # (three masters forming a Raft quorum, two agents, exec driver) and runs the
-# example jobs on it.
+# example jobs on it: a hello task, a batch job, and a service of three web
+# servers behind the load balancer on 127.0.0.1:8080.
 # Interactive: leaves the cluster running until Ctrl-C. Without a terminal
 # (or with --once) it tears everything down after showing the results.
 set -euo pipefail
@@ -24,7 +25,7 @@ PIDS=()
 cleanup() {
   echo
   echo "==> stopping jobs, agents and master"
-  for job in hello countdown; do "$ORCHCTL" stop "$job" >/dev/null 2>&1 || true; done
+  for job in hello countdown web; do "$ORCHCTL" stop "$job" >/dev/null 2>&1 || true; done
   sleep 1
   for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -44,11 +45,15 @@ for i in 1 2 3; do
   MASTERS="$MASTERS${MASTERS:+,}http://127.0.0.1:$http"
 done
 export ORCH_ADDR="$MASTERS"
+# Every agent serves each service's cluster port; on one machine only one of
+# them can, so node-2's balancer is off.
+LB_FLAGS=("--lb-bind" "127.0.0.1")
 for i in 1 2; do
   echo "==> starting agent node-$i"
   "$BIN/agent/orch-agent" --name "node-$i" --data-dir "$DIR/node-$i" --masters "$MASTERS" \
-    --http "127.0.0.1:$((HTTP_PORT + 30 + i))" --drivers exec >"$DIR/node-$i.log" 2>&1 &
+    --http "127.0.0.1:$((HTTP_PORT + 30 + i))" --drivers exec "${LB_FLAGS[@]}" >"$DIR/node-$i.log" 2>&1 &
   PIDS+=($!)
+  LB_FLAGS=("--lb-disable")
 done
 
 wait_until() {  # wait_until SECONDS DESCRIPTION COMMAND...
@@ -69,6 +74,8 @@ echo; echo "==> orchctl run -f examples/hello.yaml"
 "$ORCHCTL" run -f examples/hello.yaml
 echo "==> orchctl run -f examples/countdown.yaml"
 "$ORCHCTL" run -f examples/countdown.yaml
+echo "==> orchctl run -f examples/web.yaml"
+"$ORCHCTL" run -f examples/web.yaml
 
 hello_running() { "$ORCHCTL" get allocs --job hello | grep -q running; }
 countdown_done() { [ "$("$ORCHCTL" get allocs --job countdown | grep -c complete)" -ge 2 ]; }
@@ -79,8 +86,15 @@ echo; "$ORCHCTL" get jobs
 echo; "$ORCHCTL" get allocs
 echo; "$ORCHCTL" describe job hello
 echo
-echo "==> hello's output:"
-cat "$DIR"/node-*/allocs/*/greeter.stdout 2>/dev/null | head -5
+HELLO=$("$ORCHCTL" get allocs --job hello -o json | grep -o '"id": *"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/')
+echo "==> orchctl logs $HELLO --tail 5"
+"$ORCHCTL" logs "$HELLO" --tail 5 || true
+
+web_healthy() { "$ORCHCTL" get services | grep -q '3/3'; }
+wait_until 30 "the web service's three endpoints" web_healthy
+echo; "$ORCHCTL" get services
+echo "==> three requests to the service through the load balancer (127.0.0.1:8080):"
+for _ in 1 2 3; do curl -s --max-time 5 http://127.0.0.1:8080/ || echo "(no answer)"; done
 
 if [ "$ONCE" = 1 ]; then
   echo; echo "==> demo done"

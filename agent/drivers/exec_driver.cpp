@@ -299,6 +299,7 @@ std::optional<pb::TaskHandle> ExecDriver::DiscoverTask(const std::string& alloc,
       h.set_shim_pid(st->ppid);
       h.set_shim_start_ticks(shim->start_ticks);
       h.set_exit_file(log.substr(0, log.size() - 7) + ".exit");
+      h.set_stdout_path(log);
     }
   }
   return h;

@@ -94,6 +94,7 @@ int EvalWorker::RunOnce() {
   }
   auto t_propose = std::chrono::steady_clock::now();
   int proposed = 0;
+  size_t bytes = 0;  // of the proposed entries
   for (size_t start = 0; start < plans.size() && !stop_ && log_->IsLeader(); start += kPlansPerEntry) {
     size_t end = std::min(plans.size(), start + static_cast<size_t>(kPlansPerEntry));
     v1::Command cmd;
@@ -103,6 +104,7 @@ int EvalWorker::RunOnce() {
     } else {
       for (size_t i = start; i < end; ++i) *cmd.mutable_plan_batch()->add_plans() = plans[i];
     }
+    bytes += cmd.ByteSizeLong();
     auto index = log_->Propose(cmd, std::chrono::seconds(10));
     proposed += static_cast<int>(end - start);
     plans_ += end - start;
@@ -124,9 +126,11 @@ int EvalWorker::RunOnce() {
   }
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   if (plans.size() > 1) {
-    spdlog::info("eval worker: {} plan(s) for {} evaluation(s): read state {} ms, schedule {} ms, commit {} ms",
-                 plans.size(), pending.size(), ms(t_sched - t_read), ms(t_propose - t_sched),
-                 ms(std::chrono::steady_clock::now() - t_propose));
+    spdlog::info(
+        "eval worker: {} plan(s) for {} evaluation(s): read state {} ms, schedule {} ms, commit {} ms ({:.1f} MB "
+        "proposed)",
+        plans.size(), pending.size(), ms(t_sched - t_read), ms(t_propose - t_sched),
+        ms(std::chrono::steady_clock::now() - t_propose), static_cast<double>(bytes) / 1e6);
   }
   return proposed;
 }

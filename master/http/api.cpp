@@ -91,8 +91,15 @@ HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
   c->mutable_eval()->set_id(NewUuid());
   c->mutable_eval()->set_job_id(job.id());
   c->mutable_eval()->set_triggered_by(v1::Evaluation::JOB_REGISTER);
+  c->set_service_port_first(d.service_ports.first);
+  c->set_service_port_last(d.service_ports.last);
   auto index = Propose(d, cmd);
-  if (!index.ok()) return HttpResponse::Error(index.status());
+  if (!index.ok()) {
+    // Includes the state machine's own refusal (a service name or port
+    // claimed by a job registered meanwhile, or no free service port): 409.
+    spdlog::info("job {}: not registered: {}", job.id(), index.status().message());
+    return HttpResponse::Error(index.status());
+  }
   spdlog::info("job {}: submitted (eval {}, index {})", job.id(), ShortId(c->eval().id()), *index);
   v1::SubmitJobResponse resp;
   resp.set_job_id(job.id());

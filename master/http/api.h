@@ -11,6 +11,7 @@
 #include "common/router.h"
 #include "master/controllers/node_liveness.h"
 #include "master/log/replicated_log.h"
+#include "master/services/service_ports.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -23,6 +24,8 @@ struct ApiDeps {
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds max_wait{300'000};  // cap on ?wait=
   std::chrono::milliseconds write_timeout{10'000};
+  // Where jobs' unnamed service ports are assigned from (at apply time).
+  ServicePortRange service_ports;
 };
 
 void RegisterApiRoutes(Router* router, const ApiDeps& deps);

@@ -12,8 +12,8 @@ Status ApplyWeights(const std::string& spec, SchedulerConfig* cfg) {
     if (item.empty()) continue;
     auto eq = item.find('=');
     if (eq == std::string::npos) {
-      return Status::InvalidArgument("\"" + item + "\": expected term=weight (binpack, load, anti_affinity, "
-                                     "spread, target_load)");
+      return Status::InvalidArgument("\"" + item + "\": expected term=weight (binpack, balance, load, "
+                                     "anti_affinity, spread, target_load)");
     }
     std::string key = item.substr(0, eq), val = item.substr(eq + 1);
     char* end = nullptr;
@@ -23,6 +23,8 @@ Status ApplyWeights(const std::string& spec, SchedulerConfig* cfg) {
     }
     if (key == "binpack") {
       cfg->w_binpack = w;
+    } else if (key == "balance") {
+      cfg->w_balance = w;
     } else if (key == "load") {
       cfg->w_load = w;
     } else if (key == "anti_affinity") {
@@ -34,7 +36,7 @@ Status ApplyWeights(const std::string& spec, SchedulerConfig* cfg) {
       cfg->target_load = w;
     } else {
       return Status::InvalidArgument("\"" + key +
-                                     "\": unknown term (binpack, load, anti_affinity, spread, target_load)");
+                                     "\": unknown term (binpack, balance, load, anti_affinity, spread, target_load)");
     }
   }
   return Status::Ok();

@@ -13,6 +13,7 @@ namespace orch::master::sched {
 struct SchedulerConfig {
   // Weights of the scoring terms in the weighted mean (0 turns one off).
   double w_binpack = 1.0;
+  double w_balance = 1.0;  // complementary shapes (see scoring.h)
   double w_load = 1.0;
   double w_anti_affinity = 0.5;
   double w_spread = 1.0;

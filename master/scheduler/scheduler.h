@@ -3,7 +3,7 @@
 // placement takes the static-feasible nodes of its group (cached per
 // constraint set in the NodeTable's seeded random order), gathers up to k
 // candidates with room (power-of-k: k = max(min_k, log2(eligible)); small
-// clusters score every node), scores them (bin-packing, load, job
+// clusters score every node), scores them (bin-packing, balance, load, job
 // anti-affinity, spread: see scoring.h) and takes the best. When nothing
 // has room, a job at least `preemption_gap` above others may preempt them.
 // Placements and stops are applied to the table as the plan is built, so

@@ -7,7 +7,9 @@
 #include <map>
 
 #include "common/ids.h"
+#include "master/services/service_ports.h"
 #include "master/state/state_store.h"
+#include "master/validation.h"
 
 namespace orch::master {
 
@@ -32,9 +34,28 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
   return Status::Ok();
 }
 
-Status StateStore::ApplyRegisterJob(uint64_t index, const v1::Command& cmd, Status*) {
+Status StateStore::ApplyRegisterJob(uint64_t index, const v1::Command& cmd, Status* outcome) {
   v1::Job job = cmd.register_job().job();
   auto old = LoadOne<v1::Job>("jobs", job.id());
+  if (HasServices(job)) {
+    // Services are cluster-wide: assign the cluster ports the job leaves
+    // open and re-check its claims against the jobs as they are now (the
+    // proposer's check may have raced another submit). A refused job
+    // changes nothing; the proposer answers with the reason.
+    const auto& c = cmd.register_job();
+    ServicePortRange range;
+    if (c.service_port_first() > 0 && c.service_port_last() >= c.service_port_first()) {
+      range = {c.service_port_first(), c.service_port_last()};
+    }
+    auto others = LoadMany<v1::Job>("SELECT data FROM jobs WHERE id<>? ORDER BY id", {job.id()});
+    Status st = AssignServicePorts(&job, old ? &*old : nullptr, others, range);
+    if (st.ok()) st = ValidateServiceClaims(job, others);
+    if (!st.ok()) {
+      spdlog::info("state: index {}: job {} refused: {}", index, job.id(), st.message());
+      *outcome = st;
+      return Status::Ok();
+    }
+  }
   job.set_version(old ? old->version() + 1 : 0);
   job.set_create_index(old ? old->create_index() : index);
   job.set_modify_index(index);
@@ -269,6 +290,24 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
   auto& nodes = cache->by_id;
   std::vector<std::string> rejected;
   for (v1::Allocation a : p.place()) {
+    // Plans name job, version and group; the task group the agent runs is
+    // filled in here from the stored job (the version the scheduler read:
+    // job_modify_index was checked above), the same on every master.
+    const v1::TaskGroup* group = nullptr;
+    if (!a.has_task_group()) {
+      if (!job || job->id() != a.job_id() || job->version() != a.job_version()) {
+        rejected.push_back(a.name() + ": job " + a.job_id() + " version " + std::to_string(a.job_version()) +
+                           " is no longer stored");
+        continue;
+      }
+      for (const auto& g : job->groups()) {
+        if (g.name() == a.group()) group = &g;
+      }
+      if (group == nullptr) {
+        rejected.push_back(a.name() + ": job " + a.job_id() + " has no group \"" + a.group() + "\"");
+        continue;
+      }
+    }
     auto it = nodes.find(a.node_id());
     if (it == nodes.end()) {
       auto n = LoadOne<v1::Node>("nodes", a.node_id());
@@ -309,6 +348,7 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     n.mutable_allocated()->set_cpu(n.allocated().cpu() + a.resources().cpu());
     n.mutable_allocated()->set_memory(n.allocated().memory() + a.resources().memory());
     for (int32_t port : PortsOf(a)) it->second.ports.push_back(port);
+    if (group != nullptr) *a.mutable_task_group() = *group;
     a.set_desired_status(v1::Allocation::RUN);
     a.set_client_status(v1::Allocation::PENDING);
     a.set_create_index(index);

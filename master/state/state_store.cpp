@@ -402,5 +402,7 @@ template std::vector<v1::Allocation> StateStore::LoadMany<v1::Allocation>(
 template std::optional<v1::Member> StateStore::LoadOne<v1::Member>(const char*, const std::string&) const;
 template std::vector<v1::Evaluation> StateStore::LoadMany<v1::Evaluation>(
     const std::string&, const std::vector<std::string>&) const;
+template std::vector<v1::Job> StateStore::LoadMany<v1::Job>(const std::string&,
+                                                            const std::vector<std::string>&) const;
 
 }  // namespace orch::master

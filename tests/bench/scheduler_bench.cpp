@@ -6,15 +6,20 @@
 //  2. packing quality: a mixed workload on equal nodes; nodes used by the
 //     orch scheduler (online, job after job) next to first-fit-decreasing
 //     (offline, sorted), first-fit in arrival order, random placement, and
-//     the lower bound max(sum cpu / node cpu, sum mem / node mem).
+//     the lower bound max(sum cpu / node cpu, sum mem / node mem), and an
+//     offline FFD-dot-product packer showing what is reachable.
 // Usage: scheduler_bench [--jobs J] [--allocs A] [--nodes N] [--k K]
 //                        [--packing-only] [--throughput-only]
+//                        [--weights binpack=1,balance=1,...] [--pass P]
+// --pass P schedules the packing jobs in passes of P, largest-first within
+// a pass (as an eval worker draining a deep queue could).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -34,7 +39,11 @@ struct Args {
   int k = 0;
   bool packing = true;
   bool throughput = true;
+  std::string weights;  // applied over the defaults (ApplyWeights syntax)
 };
+
+std::string g_weights;
+int g_pass = 1;
 
 v1::Job MakeJob(int j, int count, int64_t cpu, int64_t mem) {
   v1::Job job;
@@ -150,6 +159,49 @@ int FirstFit(const std::vector<Item>& items, int nodes, int64_t C, int64_t M) {
   return used;
 }
 
+// Offline, node by node: open a node and keep adding the remaining item
+// that fits and best aligns with what the node has left (dot product of
+// the item's and the node's free (cpu, memory), each weighted by that
+// resource's total demand) -- FFD-DotProduct (Panigrahy et al., 2011),
+// which pairs cpu-heavy with memory-heavy items. Items of one shape are
+// counted together, so a node costs shapes x items-on-it.
+int DotProductPack(const std::vector<Item>& items, int64_t C, int64_t M) {
+  std::map<std::pair<int64_t, int64_t>, int64_t> shapes;
+  double wc = 0, wm = 0;
+  for (const auto& it : items) {
+    ++shapes[{it.cpu, it.mem}];
+    wc += static_cast<double>(it.cpu) / static_cast<double>(C);
+    wm += static_cast<double>(it.mem) / static_cast<double>(M);
+  }
+  size_t left = items.size();
+  int used = 0;
+  while (left > 0) {
+    ++used;
+    int64_t fc = C, fm = M;
+    for (;;) {
+      double best = -1;
+      std::pair<int64_t, int64_t> pick{0, 0};
+      for (const auto& [shape, n] : shapes) {
+        if (n == 0 || shape.first > fc || shape.second > fm) continue;
+        double d = wc * static_cast<double>(shape.first) / static_cast<double>(C) * static_cast<double>(fc) /
+                       static_cast<double>(C) +
+                   wm * static_cast<double>(shape.second) / static_cast<double>(M) * static_cast<double>(fm) /
+                       static_cast<double>(M);
+        if (d > best) {
+          best = d;
+          pick = shape;
+        }
+      }
+      if (best < 0) break;
+      --shapes[pick];
+      fc -= pick.first;
+      fm -= pick.second;
+      --left;
+    }
+  }
+  return used;
+}
+
 int RandomFit(const std::vector<Item>& items, int nodes, int64_t C, int64_t M, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<int64_t> uc(static_cast<size_t>(nodes), 0), um(static_cast<size_t>(nodes), 0);
@@ -208,11 +260,29 @@ void Packing(int nodes_n, int jobs_n, uint32_t seed, double w_load, double w_aa,
   cfg.w_load = w_load;
   cfg.w_anti_affinity = w_aa;
   cfg.k = k;
+  // The "bin-packing only" rows (w_load 0) turn balance off too; --weights
+  // applies to the default-weights rows.
+  if (w_load == 0) cfg.w_balance = 0;
+  if (!g_weights.empty() && w_load > 0 && !ApplyWeights(g_weights, &cfg).ok()) {
+    std::fprintf(stderr, "bad --weights %s\n", g_weights.c_str());
+    std::exit(2);
+  }
   NodeTable table(nodes, {}, {}, cfg, false);
   int counter = 0;
   Scheduler s(&table, cfg, [&] { return "a" + std::to_string(counter++); });
   size_t placed = 0;
-  for (const auto& job : jobs) {
+  std::vector<v1::Job> order = jobs;
+  for (size_t p = 0; p < order.size(); p += static_cast<size_t>(g_pass)) {
+    auto end = order.begin() + static_cast<long>(std::min(order.size(), p + static_cast<size_t>(g_pass)));
+    std::stable_sort(order.begin() + static_cast<long>(p), end, [&](const v1::Job& x, const v1::Job& y) {
+      auto dom = [&](const v1::Job& j) {
+        const auto& r = j.groups(0).tasks(0).resources();
+        return std::max(static_cast<double>(r.cpu()) / C, static_cast<double>(r.memory()) / M);
+      };
+      return dom(x) > dom(y);
+    });
+  }
+  for (const auto& job : order) {
     JobInput in;
     in.eval.set_id("e");
     in.eval.set_job_id(job.id());
@@ -221,7 +291,14 @@ void Packing(int nodes_n, int jobs_n, uint32_t seed, double w_load, double w_aa,
     placed += static_cast<size_t>(s.Schedule(in).place_size());
   }
   int orch_used = 0;
-  for (uint32_t i = 0; i < table.size(); ++i) orch_used += table.at(i).cpu_used > 0;
+  double cpu_waste_memfull = 0, cpu_waste_other = 0;
+  for (uint32_t i = 0; i < table.size(); ++i) {
+    const NodeRec& r = table.at(i);
+    if (r.cpu_used == 0) continue;
+    ++orch_used;
+    double w = static_cast<double>(r.cpu_free()) / static_cast<double>(r.cpu_cap);
+    (r.mem_free() * 50 < r.mem_cap ? cpu_waste_memfull : cpu_waste_other) += w;
+  }
   std::vector<Item> sorted = items;
   std::sort(sorted.begin(), sorted.end(), [&](const Item& x, const Item& y) {
     return std::max(static_cast<double>(x.cpu) / C, static_cast<double>(x.mem) / M) >
@@ -230,12 +307,16 @@ void Packing(int nodes_n, int jobs_n, uint32_t seed, double w_load, double w_aa,
   int ffd = FirstFit(sorted, nodes_n, C, M);
   int ff = FirstFit(items, nodes_n, C, M);
   int rnd = RandomFit(items, nodes_n, C, M, seed);
+  int dot = DotProductPack(items, C, M);
   auto pct = [&](int used) { return 100.0 * (used - lower) / lower; };
-  std::printf("-- weights binpack 1, load %.1f, anti-affinity %.1f, k %s: %zu allocations of %zu placed --\n",
-              w_load, w_aa, k ? std::to_string(k).c_str() : "auto", placed, items.size());
+  std::printf("-- weights binpack %.1f, balance %.1f, load %.1f, anti-affinity %.1f, k %s: %zu allocations of %zu placed --\n",
+              cfg.w_binpack, cfg.w_balance, cfg.w_load, cfg.w_anti_affinity, k ? std::to_string(k).c_str() : "auto", placed, items.size());
   std::printf("  %-34s %6d nodes  (cpu %lld, memory %lld)\n", "lower bound", lower,
               static_cast<long long>((sc + C - 1) / C), static_cast<long long>((sm + M - 1) / M));
   std::printf("  %-34s %6d nodes  (+%.1f%%)\n", "orch (online, power-of-k)", orch_used, pct(orch_used));
+  std::printf("  %-34s %6s        (nodes' worth of cpu left free: %.1f on memory-full nodes, %.1f on others)\n",
+              "", "", cpu_waste_memfull, cpu_waste_other);
+  std::printf("  %-34s %6d nodes  (+%.1f%%)\n", "FFD-dot-product (offline, pairing)", dot, pct(dot));
   std::printf("  %-34s %6d nodes  (+%.1f%%)\n", "first-fit-decreasing (offline)", ffd, pct(ffd));
   std::printf("  %-34s %6d nodes  (+%.1f%%)\n", "first-fit (arrival order)", ff, pct(ff));
   std::printf("  %-34s %6d nodes  (+%.1f%%)\n", "random", rnd, pct(rnd));
@@ -254,9 +335,12 @@ int main(int argc, char** argv) {
     else if (f == "--nodes") a.nodes = next();
     else if (f == "--k") a.k = next();
     else if (f == "--packing-only") a.throughput = false;
+    else if (f == "--pass") orch::master::sched::g_pass = std::max(1, next());
+    else if (f == "--weights" && i + 1 < argc) orch::master::sched::g_weights = argv[++i];
     else if (f == "--throughput-only") a.packing = false;
     else {
-      std::fprintf(stderr, "usage: %s [--jobs J] [--allocs A] [--nodes N] [--k K] [--packing-only|--throughput-only]\n",
+      std::fprintf(stderr, "usage: %s [--jobs J] [--allocs A] [--nodes N] [--k K] [--packing-only|--throughput-only] "
+                   "[--weights SPEC] [--pass P]\n",
                    argv[0]);
       return 2;
     }

@@ -30,12 +30,12 @@ LocalCluster::~LocalCluster() {
   }
 }
 
-void LocalCluster::StartMaster() {
-  master_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{ORCH_MASTER_BIN, "--id", "m1", "--data-dir", root_ + "/master",
-                               "--http", "127.0.0.1:" + std::to_string(http_port_), "--raft",
-                               "127.0.0.1:" + std::to_string(raft_port_), "--heartbeat-ttl", "3s"},
-      root_ + "/master.log");
+void LocalCluster::StartMaster(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{ORCH_MASTER_BIN, "--id", "m1", "--data-dir", root_ + "/master",
+                                "--http", "127.0.0.1:" + std::to_string(http_port_), "--raft",
+                                "127.0.0.1:" + std::to_string(raft_port_), "--heartbeat-ttl", "3s"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  master_ = std::make_unique<Subprocess>(argv, root_ + "/master.log");
 }
 
 void LocalCluster::StopMaster(int sig) { master_->Signal(sig); }

@@ -18,7 +18,8 @@ class LocalCluster {
   explicit LocalCluster(std::string root);
   ~LocalCluster();
 
-  void StartMaster();
+  // `extra` flags are appended (e.g. --service-port-range 7000-7000).
+  void StartMaster(const std::vector<std::string>& extra = {});
   void StopMaster(int sig);  // SIGTERM for a clean stop, SIGKILL for a crash
   int MasterExitCode(std::chrono::milliseconds timeout);
   // `extra` flags are appended (e.g. --lb-bind 127.0.0.1).

@@ -97,7 +97,10 @@ class ServicesTest : public ::testing::Test {
     flags_ = root_ + "/flags";
     std::filesystem::create_directories(flags_);
     listen_ = ListenPort();
-    cluster_->StartMaster();
+    // The cluster's service-port range is just the port picked for this
+    // test, so a service that names none is assigned it (and parallel
+    // test clusters do not all get the default range's first port).
+    cluster_->StartMaster({"--service-port-range", std::to_string(listen_) + "-" + std::to_string(listen_)});
     cluster_->StartAgent("n1", {"--lb-bind", "127.0.0.1", "--lb-connect-timeout", "1s"});
     ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
   }
@@ -117,7 +120,9 @@ class ServicesTest : public ::testing::Test {
   // Its port is fixed (static) and picked like the listen port: the
   // masters' dynamic picks are deterministic per cluster state, so two test
   // clusters on one machine (ctest -j) would be handed the same ports.
-  std::string Group(const std::string& name, const std::string& strategy, int weight, bool check = false) {
+  // `named_listen` false: the job names no listen port (the masters assign one).
+  std::string Group(const std::string& name, const std::string& strategy, int weight, bool check = false,
+                    bool named_listen = true) {
     std::string g = "  - name: " + name + "\n    count: 1\n    network: { ports: [ { name: http, static: " +
                     std::to_string(ListenPort()) + " } ] }\n"
                     "    restart: { attempts: 5, interval: 10m, delay: 2s, mode: delay }\n"
@@ -127,7 +132,7 @@ class ServicesTest : public ::testing::Test {
                     "\"]\n        resources: { cpu: 50, memory: 32 }\n"
                     "        service: { name: web, port: http, strategy: " +
                     strategy + ", weight: " + std::to_string(weight) +
-                    ", listen: " + std::to_string(listen_) + " }\n";
+                    (named_listen ? ", listen: " + std::to_string(listen_) : std::string()) + " }\n";
     if (check) g += "        check: { type: http, path: /health, port: http, interval: 500ms, timeout: 1s }\n";
     return g;
   }
@@ -348,6 +353,38 @@ TEST_F(ServicesTest, ConflictingServicesAreRejected) {
   auto jobs = cluster_->client().ListJobs();
   ASSERT_TRUE(jobs.ok());
   EXPECT_EQ(jobs->value.jobs_size(), 1) << "a rejected job must change nothing";
+}
+
+TEST_F(ServicesTest, AServiceWithoutAListenPortGetsOneFromTheClusterRange) {
+  // The master's range holds one port: listen_.
+  Submit(Group("web", "round_robin", 1, false, /*named_listen=*/false));
+  auto job = cluster_->client().GetJob("web");
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->value.job().groups(0).tasks(0).service().listen(), listen_) << "the stored job shows the port";
+  ASSERT_TRUE(WaitServing(1)) << "the service never served on its assigned port " << listen_;
+  auto listed = cluster_->Orchctl({"get", "services"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(std::to_string(listen_)), std::string::npos) << listed.out;
+  // An update that names no port keeps it.
+  Submit(Group("web", "round_robin", 1, false, false) + Group("web2", "round_robin", 1, false, false));
+  job = cluster_->client().GetJob("web");
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->value.job().version(), 1u);
+  for (const auto& g : job->value.job().groups()) EXPECT_EQ(g.tasks(0).service().listen(), listen_);
+  ASSERT_TRUE(WaitServing(2));
+  // The range is full: another job needing a port is refused, 409.
+  auto r = cluster_->client().SubmitJobDocument("id: other\ntype: service\ngroups:\n" +
+                                                std::string("  - name: g\n    count: 1\n    network: { ports: [ { name: http } ] }\n"
+                                                            "    tasks:\n      - name: t\n        driver: exec\n"
+                                                            "        command: /bin/sleep\n        args: [\"60\"]\n"
+                                                            "        resources: { cpu: 10, memory: 8 }\n"
+                                                            "        service: { name: other, port: http }\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists) << r.status().ToString();  // 409
+  EXPECT_NE(r.status().message().find("service-port-range"), std::string::npos) << r.status().message();
+  auto jobs = cluster_->client().ListJobs();
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_EQ(jobs->value.jobs_size(), 1) << "a refused job must change nothing";
 }
 
 }  // namespace

@@ -340,6 +340,7 @@ std::vector<pb::TaskHandle> DockerDriver::Discover() {
     h.set_alloc_id(c.labels[kLabelAlloc]);
     h.set_task(c.labels[kLabelTask]);
     h.set_container_id(c.id);
+    h.set_stdout_path(c.labels[kLabelStdout]);
     out.push_back(std::move(h));
   }
   return out;

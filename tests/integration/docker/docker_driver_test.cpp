@@ -468,7 +468,9 @@ TEST_F(DockerDriverTest, NewDriverAdoptsRunningContainerAndNeverStartsItTwice) {
 
 TEST_F(DockerDriverTest, RecoverReportsAContainerThatExitedWhileAway) {
   EnsureImage();
-  auto spec = Spec("gone", {"-c", "echo bye; exit 4"});
+  // It outlives the first driver (whose monitor would otherwise see the
+  // exit and remove the container), then exits with nobody watching.
+  auto spec = Spec("gone", {"-c", "sleep 2; echo bye; exit 4"});
   auto h = driver_->Start(spec);
   ASSERT_TRUE(h.ok());
   driver_.reset();

@@ -22,6 +22,19 @@ class FakeDriver : public TaskDriver {
     last_specs[spec.task] = spec;
     if (spec.command == "fail-to-start")
       return Status::NotFound("command fail-to-start: no such file");
+    // Like the real drivers: a run that is already there (same container
+    // name / cgroup) is adopted, not started twice.
+    if (auto o = orphans_.find(TaskId(spec.alloc_id, spec.task)); o != orphans_.end()) {
+      starts--;
+      adoptions++;
+      pb::TaskHandle h = o->second;
+      TaskStatus st;
+      st.pid = h.pid();
+      st.started_at_ms = h.started_at_ms();
+      tasks_[o->first] = st;
+      orphans_.erase(o);
+      return h;
+    }
     TaskStatus st;
     st.pid = next_pid_++;
     st.started_at_ms = 1000;
@@ -53,16 +66,34 @@ class FakeDriver : public TaskDriver {
   Status Recover(const pb::TaskHandle& h) override {
     std::lock_guard lk(mu_);
     recovers++;
+    bool was_orphan = orphans_.erase(TaskId(h.alloc_id(), h.task())) > 0;
     TaskStatus st;
     st.pid = h.pid();
     st.started_at_ms = h.started_at_ms();
+    if (was_orphan && exit_recovered_orphans) Exit(st, 0, 0);
     tasks_[TaskId(h.alloc_id(), h.task())] = st;
     return Status::Ok();
   }
   Result<TaskStatus> Wait(const std::string& id, std::chrono::milliseconds) override {
     return Inspect(id);
   }
-  std::vector<pb::TaskHandle> Discover() override { return {}; }
+  // The tracked tasks plus the orphans (AddOrphan), as a runtime lists them.
+  std::vector<pb::TaskHandle> Discover() override {
+    std::lock_guard lk(mu_);
+    discovers++;
+    std::vector<pb::TaskHandle> out;
+    for (const auto& [id, t] : tasks_) {
+      if (!t.running()) continue;
+      pb::TaskHandle h;
+      h.set_driver("exec");
+      h.set_alloc_id(id.substr(0, id.find('/')));
+      h.set_task(id.substr(id.find('/') + 1));
+      h.set_pid(t.pid);
+      out.push_back(h);
+    }
+    for (const auto& [id, h] : orphans_) out.push_back(h);
+    return out;
+  }
   Status Logs(const std::string&, const LogOptions&, const LogSink&) override {
     return Status::FailedPrecondition("fake driver has no logs");
   }
@@ -85,6 +116,21 @@ class FakeDriver : public TaskDriver {
     std::lock_guard lk(mu_);
     Exit(tasks_.at(id), code, 0);
   }
+  // A task running in the runtime that this driver does not track (an
+  // earlier agent started it and died before recording it).
+  // `stdout_path` says whose it is (empty: unknown).
+  void AddOrphan(const std::string& alloc_id, const std::string& task, int pid,
+                 const std::string& stdout_path = "") {
+    std::lock_guard lk(mu_);
+    pb::TaskHandle h;
+    h.set_driver("exec");
+    h.set_alloc_id(alloc_id);
+    h.set_task(task);
+    h.set_pid(pid);
+    h.set_started_at_ms(500);
+    h.set_stdout_path(stdout_path);
+    orphans_[TaskId(alloc_id, task)] = h;
+  }
   bool Running(const std::string& id) {
     std::lock_guard lk(mu_);
     auto it = tasks_.find(id);
@@ -96,8 +142,9 @@ class FakeDriver : public TaskDriver {
     return it != tasks_.end() && it->second.stop_requested;
   }
 
-  int starts = 0, stops = 0, recovers = 0, forgets = 0;
+  int starts = 0, stops = 0, recovers = 0, forgets = 0, adoptions = 0, discovers = 0;
   bool exit_on_stop = true;
+  bool exit_recovered_orphans = false;  // orphans found have already exited
   std::map<std::string, TaskSpec> last_specs;
 
  private:
@@ -110,6 +157,7 @@ class FakeDriver : public TaskDriver {
   }
   std::mutex mu_;
   std::map<std::string, TaskStatus> tasks_;
+  std::map<std::string, pb::TaskHandle> orphans_;  // task id -> handle
   int next_pid_ = 100;
 };
 

@@ -176,10 +176,21 @@ TEST(ServiceClaimsTest, NamesAndListenPortsAreClusterWide) {
   st = ValidateServiceClaims(twice, {});
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("listen: port 7000 is already used"), std::string::npos) << st.message();
+  // Ports still to be assigned (0) clash with nothing.
+  EXPECT_TRUE(ValidateServiceClaims(WebJob("other", "api", 0), {WebJob("web", "web", 0)}).ok());
+  auto unnamed = WebJob("unnamed", "a", 0);
+  auto* t3 = unnamed.mutable_groups(0)->add_tasks();
+  *t3 = unnamed.groups(0).tasks(0);
+  t3->set_name("second");
+  t3->mutable_service()->set_name("b");
+  EXPECT_TRUE(ValidateServiceClaims(unnamed, {}).ok());
 }
 
-TEST(ServiceClaimsTest, SubmitRequiresAPortNameAndAListenPort) {
+TEST(ServiceClaimsTest, SubmitRequiresAPortNameAndAValidOrNoListenPort) {
+  // No listen port: the masters assign one at apply time.
   auto job = WebJob("web", "web", 0);
+  EXPECT_TRUE(ValidateJob(&job).ok());
+  job = WebJob("web", "web", -1);
   Status st = ValidateJob(&job);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("service.listen"), std::string::npos) << st.message();

@@ -96,6 +96,30 @@ TEST(StateStoreTest, PlanThatNoLongerFitsIsRejectedAndEvalRetried) {
   EXPECT_EQ(s->GetNode("n1")->allocated().memory(), 600);
 }
 
+TEST(StateStoreTest, PlacementGetsItsTaskGroupFromTheStoredJob) {
+  // Plans carry no copy of the task group (a plan entry stays small); apply
+  // fills it from the stored job, so the agent still receives what to run.
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());
+  auto job = SampleJob("web", 1);
+  ASSERT_TRUE(s->Apply(2, RegisterJobCmd(job, "e1")).ok());
+  auto cmd = PlanCmd("e1", job, 2, {{"a1", "n1"}, {"a2", "n1"}});
+  cmd.mutable_plan()->mutable_place(1)->set_group("nope");
+  Status outcome;
+  ASSERT_TRUE(s->Apply(3, cmd, &outcome).ok());
+  auto a = s->GetAllocation("a1");
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->task_group().tasks_size(), job.groups(0).tasks_size());
+  EXPECT_EQ(a->task_group().name(), "g");
+  EXPECT_EQ(a->task_group().tasks(0).command(), job.groups(0).tasks(0).command());
+  EXPECT_EQ(a->task_group().tasks(0).resources().cpu(), job.groups(0).tasks(0).resources().cpu());
+  // A placement naming a group the job does not have is rejected, not
+  // stored without a task group.
+  EXPECT_EQ(outcome.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(outcome.message().find("has no group \"nope\""), std::string::npos) << outcome.ToString();
+  EXPECT_FALSE(s->GetAllocation("a2").ok());
+}
+
 TEST(StateStoreTest, NodeDownMakesItsAllocationsLost) {
   auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
   ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());

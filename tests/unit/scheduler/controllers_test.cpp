@@ -111,6 +111,8 @@ TEST_F(SchedulerMasterTest, ApplyRejectsWhatNoLongerFitsAndFollowsUp) {
     auto* a = p->add_place();
     a->set_id(id);
     a->set_job_id("web");
+    a->set_job_version(job.version());
+    a->set_group("g");  // apply fills the task group from the stored job
     a->set_node_id("n1");
     a->set_name("web.g[" + id + "]");
     a->mutable_resources()->set_cpu(cpu);
@@ -137,6 +139,11 @@ TEST_F(SchedulerMasterTest, ApplyRejectsWhatNoLongerFitsAndFollowsUp) {
     }
   }
   EXPECT_TRUE(follow);
+  // The accepted placements carry the job's task group, filled on apply.
+  for (const auto& a : allocs) {
+    ASSERT_EQ(a.task_group().tasks_size(), 1) << a.id();
+    EXPECT_EQ(a.task_group().tasks(0).command(), job.groups(0).tasks(0).command());
+  }
 }
 
 TEST_F(SchedulerMasterTest, WorkerDeduplicatesPerJobAndFoldsPlans) {

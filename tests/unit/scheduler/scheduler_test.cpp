@@ -24,12 +24,39 @@ TEST(SchedulerTest, BinPackingPrefersTheFullerNode) {
   auto job = Job("web", 1, 100, 256);
   auto small = Node("small", 4000, 1024);
   auto big = Node("big", 4000, 8192);
-  auto plan = ComputePlan(Input(job, {small, big}));
+  // The bin-packing term alone (the balance term would rather keep "small"
+  // from ending memory-full with its cpu free: see the Balance test below).
+  auto in = Input(job, {small, big});
+  in.config.w_balance = 0;
+  auto plan = ComputePlan(in);
   ASSERT_EQ(plan.place_size(), 1);
   EXPECT_EQ(plan.place(0).node_id(), "small");
   EXPECT_EQ(plan.place(0).name(), "web.g[0]");
   EXPECT_EQ(plan.place(0).resources().memory(), 256);
   EXPECT_EQ(plan.eval_status(), v1::Evaluation::COMPLETE);
+}
+
+TEST(SchedulerTest, BalancePutsMemoryHeavyWorkWhereCpuHeavyWorkLeftMemory) {
+  // 500m / 8 GiB on 16000m / 32 GiB nodes. "mem" (6000m, 20 GiB claimed) is
+  // fuller, so bin-packing alone takes it (BestFit v3 0.819 vs 0.785) and
+  // strands its cpu; the balance term (alignment 0.617 vs 0.988) sends the
+  // request to "cpu" (12000m, 4 GiB claimed), whose memory would otherwise
+  // go unused.
+  auto job = Job("cache", 1, 500, 8192);
+  auto cpu = Node("cpu", 16000, 32768);
+  cpu.mutable_allocated()->set_cpu(12000);
+  cpu.mutable_allocated()->set_memory(4096);
+  auto mem = Node("mem", 16000, 32768);
+  mem.mutable_allocated()->set_cpu(6000);
+  mem.mutable_allocated()->set_memory(20480);
+  auto in = Input(job, {cpu, mem});
+  in.config.w_load = 0;
+  in.config.w_anti_affinity = 0;
+  in.config.w_balance = 0;
+  ASSERT_EQ(ComputePlan(in).place_size(), 1);
+  EXPECT_EQ(ComputePlan(in).place(0).node_id(), "mem");
+  in.config.w_balance = 1;
+  EXPECT_EQ(ComputePlan(in).place(0).node_id(), "cpu");
 }
 
 TEST(SchedulerTest, NeverOvercommitsWithinOnePlan) {
@@ -147,7 +174,7 @@ TEST(SchedulerTest, DistinctHostsAndConstraintsExplainWhy) {
             "4 nodes filtered: 2 distinct_hosts, 1 constraint ${attr.os} = linux, 1 memory exhausted")
       << why.failures(0).reason();
   ASSERT_EQ(why.placements_size(), 2);
-  EXPECT_EQ(why.placements(0).scores_size(), 3);  // binpack, load, anti_affinity
+  EXPECT_EQ(why.placements(0).scores_size(), 4);  // binpack, balance, load, anti_affinity
   EXPECT_GT(why.placements(0).score(), 0);
 }
 
