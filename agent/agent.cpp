@@ -152,6 +152,7 @@ Status Agent::Init() {
   std::vector<TaskDriver*> ds;
   for (auto& [name, d] : drivers_) ds.push_back(d);
   load_ = std::make_unique<LoadMonitor>(ds, SystemClock::Get(), 0.3, /*measure_node=*/true);
+  load_->Start(std::chrono::seconds(1));
   reconciler_->SetUsageSource([this](const std::string& id) { return load_->AllocUsage(id); });
   if (cfg_.alloc_gc_after != "0") {
     ORCH_ASSIGN_OR_RETURN(auto gc_after, ParseDuration(cfg_.alloc_gc_after));
@@ -306,6 +307,7 @@ void Agent::Shutdown() {
     session_alive_ = false;
   }
   session_.reset();
+  if (load_) load_->Stop();  // it asks the drivers for stats
   {
     std::lock_guard lk(mu_);
     stop_ = true;

@@ -57,7 +57,54 @@ void LoadMonitor::AddDriver(TaskDriver* driver) {
   drivers_.push_back(driver);
 }
 
+LoadMonitor::~LoadMonitor() { Stop(); }
+
+void LoadMonitor::Start(std::chrono::milliseconds interval) {
+  std::lock_guard lk(run_mu_);
+  if (sampler_.joinable()) return;
+  stopping_ = false;
+  sampler_ = std::thread([this, interval] {
+    std::unique_lock lk(run_mu_);
+    while (!stopping_) {
+      lk.unlock();
+      Sample();
+      lk.lock();
+      run_cv_.wait_for(lk, interval, [&] { return stopping_; });
+    }
+  });
+}
+
+void LoadMonitor::Stop() {
+  std::thread t;
+  {
+    std::lock_guard lk(run_mu_);
+    stopping_ = true;
+    t = std::move(sampler_);
+  }
+  run_cv_.notify_all();
+  if (t.joinable()) t.join();
+}
+
+v1::NodeLoad LoadMonitor::Latest() const {
+  std::lock_guard lk(mu_);
+  return total_.Load();
+}
+
 v1::NodeLoad LoadMonitor::Sample() {
+  std::lock_guard sample_lk(sample_mu_);
+  // Ask the drivers first, without mu_: Stats may take seconds (Docker).
+  std::vector<TaskDriver*> drivers;
+  {
+    std::lock_guard lk(mu_);
+    drivers = drivers_;
+  }
+  std::vector<std::pair<std::string, TaskUsage>> usage;
+  for (TaskDriver* d : drivers) {
+    for (const auto& id : d->List()) {
+      auto u = d->Stats(id);
+      if (u.ok()) usage.emplace_back(id, *u);
+    }
+  }
   std::lock_guard lk(mu_);
   auto now = clock_->Steady();
   double elapsed_s = last_at_ ? std::chrono::duration<double>(now - *last_at_).count() : 0.0;
@@ -67,22 +114,18 @@ v1::NodeLoad LoadMonitor::Sample() {
   };
   Sum all;
   std::map<std::string, Sum> by_alloc;
-  for (TaskDriver* d : drivers_) {
-    for (const auto& id : d->List()) {
-      auto u = d->Stats(id);
-      if (!u.ok()) continue;
-      std::string alloc = id.substr(0, id.find('/'));
-      Sum& a = by_alloc[alloc];
-      cpu_now[id] = u->cpu_time;
-      a.mem_bytes += static_cast<double>(u->memory_bytes);
-      all.mem_bytes += static_cast<double>(u->memory_bytes);
-      auto prev = last_cpu_.find(id);
-      // A task seen for the first time contributes from the next sample.
-      if (prev != last_cpu_.end() && u->cpu_time >= prev->second) {
-        double s = std::chrono::duration<double>(u->cpu_time - prev->second).count();
-        a.cpu_s += s;
-        all.cpu_s += s;
-      }
+  for (const auto& [id, u] : usage) {
+    std::string alloc = id.substr(0, id.find('/'));
+    Sum& a = by_alloc[alloc];
+    cpu_now[id] = u.cpu_time;
+    a.mem_bytes += static_cast<double>(u.memory_bytes);
+    all.mem_bytes += static_cast<double>(u.memory_bytes);
+    auto prev = last_cpu_.find(id);
+    // A task seen for the first time contributes from the next sample.
+    if (prev != last_cpu_.end() && u.cpu_time >= prev->second) {
+      double s = std::chrono::duration<double>(u.cpu_time - prev->second).count();
+      a.cpu_s += s;
+      all.cpu_s += s;
     }
   }
   last_cpu_ = std::move(cpu_now);

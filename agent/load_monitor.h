@@ -8,16 +8,23 @@
 //    for exec tasks), cpu from the delta of cumulative cpu time; sent in
 //    AllocationUpdate.usage.
 // Without `measure_node`, Sample() reports the sum over all tasks instead.
-// Thread safety: all methods may be called from any thread (serialized
-// internally).
+//
+// Measuring can be slow (Docker's stats endpoint takes up to a second or
+// two per container), so it never runs on the heartbeat path: Start() runs
+// Sample() on its own thread every `interval`, heartbeats send Latest(), and
+// driver Stats calls happen without holding the lock readers take.
+// Thread safety: all methods may be called from any thread; Sample() calls
+// are serialized.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/drivers/driver.h"
@@ -45,9 +52,18 @@ class LoadMonitor {
   // Measures the tasks of a driver enabled after the start too.
   void AddDriver(TaskDriver* driver);
 
+  ~LoadMonitor();  // Stop()
+
   // Measures now and returns the smoothed load (of the node, or of all
   // tasks without `measure_node`).
   v1::NodeLoad Sample();
+
+  // The smoothed load as of the last Sample() (zero before the first).
+  v1::NodeLoad Latest() const;
+
+  // Samples every `interval` on a thread of its own until Stop().
+  void Start(std::chrono::milliseconds interval);
+  void Stop();
 
   // The smoothed use of one allocation as of the last Sample(); nothing
   // when none of its tasks could be measured then.
@@ -60,6 +76,7 @@ class LoadMonitor {
     v1::NodeLoad Load() const;
   };
 
+  std::mutex sample_mu_;  // one Sample() at a time
   mutable std::mutex mu_;
   std::vector<TaskDriver*> drivers_;
   Clock* clock_;
@@ -70,6 +87,11 @@ class LoadMonitor {
   std::optional<NodeCounters> last_node_;
   Ewma total_;
   std::map<std::string, Ewma> allocs_;  // by alloc id
+
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool stopping_ = false;
+  std::thread sampler_;
 };
 
 }  // namespace orch::agent

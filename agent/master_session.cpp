@@ -103,7 +103,9 @@ void MasterSession::Run() {
     if (stop_ || reregister_) continue;
     lk.unlock();
     v1::HeartbeatRequest req;
-    *req.mutable_load() = load_->Sample();
+    // The latest measurement, never a fresh one: measuring can take longer
+    // than the heartbeat TTL (Docker stats of many containers).
+    *req.mutable_load() = load_->Latest();
     auto resp = client_->Heartbeat(node_id_, req);
     lk.lock();
     if (resp.ok()) {

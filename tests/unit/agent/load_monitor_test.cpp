@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "fake_driver.h"
 
 namespace orch::agent {
@@ -49,6 +53,52 @@ TEST(LoadMonitorTest, ReportsSmoothedCpuAndMemoryOfTasks) {
   clock.Advance(1000);
   auto third = load.Sample();
   EXPECT_DOUBLE_EQ(third.cpu(), 250);
+}
+
+// Docker's stats endpoint can take seconds per container; a heartbeat
+// (Latest) or a report (AllocUsage) must never wait for a measurement in
+// progress, or a busy node misses its TTL and all its work is moved.
+class SlowDriver : public testing::FakeDriver {
+ public:
+  std::vector<std::string> List() override { return {"a/t"}; }
+  Result<TaskUsage> Stats(const std::string&) override {
+    std::unique_lock lk(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lk, [&] { return released; });
+    TaskUsage u;
+    u.memory_bytes = 64 << 20;
+    return u;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, released = false;
+};
+
+TEST(LoadMonitorTest, ReadersNeverWaitForASlowMeasurement) {
+  SlowDriver d;
+  ManualClock clock;
+  LoadMonitor load({&d}, &clock, /*alpha=*/1.0);
+  load.Start(std::chrono::milliseconds(10));
+  {
+    std::unique_lock lk(d.mu);
+    d.cv.wait(lk, [&] { return d.entered; });
+  }
+  // A sample is stuck inside Stats: readers still answer (with the old
+  // values) instead of blocking.
+  EXPECT_EQ(load.Latest().memory(), 0);
+  EXPECT_FALSE(load.AllocUsage("a").has_value());
+  {
+    std::lock_guard lk(d.mu);
+    d.released = true;
+  }
+  d.cv.notify_all();
+  for (int i = 0; i < 2000 && load.Latest().memory() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(load.Latest().memory(), 64);
+  ASSERT_TRUE(load.AllocUsage("a").has_value());
+  EXPECT_EQ(load.AllocUsage("a")->memory(), 64);
+  load.Stop();
 }
 
 }  // namespace
