@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "common/ids.h"
 
@@ -221,6 +223,7 @@ std::vector<v1::AllocationUpdate> Reconciler::Reconcile() {
     }
   }
   ReapOrphans();
+  StartNewConcurrently();
 
   std::vector<v1::AllocationUpdate> updates;
   for (auto it = runners_.begin(); it != runners_.end();) {
@@ -289,6 +292,47 @@ std::vector<pb::AllocRecord> Reconciler::Records() const {
   std::vector<pb::AllocRecord> out;
   for (const auto& [id, r] : runners_) out.push_back(r->record());
   return out;
+}
+
+namespace {
+// Whether the masters assigned every port of the group: then starting it
+// picks no port of its own and cannot race another start for one.
+bool PortsAssigned(const v1::Allocation& a) {
+  int want = a.task_group().network().ports_size();
+  int have = 0;
+  for (const auto& p : a.ports()) have += p.value() > 0 ? 1 : 0;
+  return have >= want;
+}
+constexpr size_t kMaxConcurrentStarts = 8;
+}  // namespace
+
+void Reconciler::StartNewConcurrently() {
+  if (!desired_) return;
+  std::vector<AllocRunner*> fresh;
+  for (auto& [id, r] : runners_) {
+    auto d = desired_->find(id);
+    if (d == desired_->end() || d->second.desired_status() == v1::Allocation::STOP) continue;
+    if (r->record().started() || !PortsAssigned(r->record().alloc())) continue;
+    fresh.push_back(r.get());
+  }
+  if (fresh.size() < 2) return;  // the main pass starts a lone one
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    RunnerContext local = ctx_;  // drivers and health are thread-safe
+    for (size_t i; (i = next.fetch_add(1)) < fresh.size();) fresh[i]->Step(AllocRunner::Want::kRun, local);
+  };
+  std::vector<std::thread> threads;
+  size_t n = std::min(kMaxConcurrentStarts, fresh.size());
+  for (size_t i = 1; i < n; ++i) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  for (AllocRunner* r : fresh) {
+    for (const auto& p : r->record().ports()) ctx_.used_ports.push_back(p.value());
+    if (Status st = store_->Save(r->record()); !st.ok()) {
+      spdlog::error("alloc {}: cannot persist state: {}", ShortId(r->id()), st.ToString());
+    }
+  }
+  spdlog::info("started {} new allocations, up to {} at a time", fresh.size(), n);
 }
 
 }  // namespace orch::agent

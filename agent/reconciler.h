@@ -71,6 +71,10 @@ class Reconciler {
   static constexpr int64_t kUsageReportMs = 10'000;
 
  private:
+  // Starts the allocations that are new this pass, several at a time (a
+  // container's create + start takes most of a second through the engine).
+  void StartNewConcurrently();
+
   RunnerContext ctx_;
   StateStore* store_;
   std::map<std::string, std::unique_ptr<AllocRunner>> runners_;
