@@ -11,14 +11,6 @@
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {
-namespace {
-
-struct ReadOptions {
-  uint64_t index = 0;
-  std::chrono::milliseconds wait{0};
-  bool blocking = false;  // index > 0 or wait given: answer only past index
-  bool stale = false;
-};
 
 Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& d) {
   ReadOptions o;
@@ -42,6 +34,8 @@ Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& d) {
   o.stale = stale == "true" || stale == "1" || (req.query.count("stale") && stale.empty());
   return o;
 }
+
+namespace {
 
 // Runs a read: waits per the blocking-query options, then answers `read()`
 // with the index the state was at.

@@ -28,6 +28,18 @@ struct ApiDeps {
   ServicePortRange service_ports;
 };
 
+// Blocking-query options of a read: ?index=N&wait=D&stale=true.
+struct ReadOptions {
+  uint64_t index = 0;
+  std::chrono::milliseconds wait{0};
+  bool blocking = false;  // index > 0 or wait given: answer only past index
+  bool stale = false;
+};
+
+// Parses them; `wait` is capped at deps.max_wait, and an index without a
+// wait waits up to 5 minutes (capped too).
+Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& deps);
+
 void RegisterApiRoutes(Router* router, const ApiDeps& deps);
 
 }  // namespace orch::master

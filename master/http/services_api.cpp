@@ -1,6 +1,5 @@
 #include "master/http/services_api.h"
 
-#include <charconv>
 #include <optional>
 
 #include "common/document.h"
@@ -10,33 +9,6 @@
 namespace orch::master {
 namespace {
 
-struct Query {
-  uint64_t index = 0;
-  std::chrono::milliseconds wait{0};
-  bool stale = false;
-};
-
-Result<Query> ParseQuery(const HttpRequest& req, const ApiDeps& d) {
-  Query q;
-  std::string idx = req.Query("index");
-  if (!idx.empty()) {
-    auto [p, ec] = std::from_chars(idx.data(), idx.data() + idx.size(), q.index);
-    if (ec != std::errc() || p != idx.data() + idx.size()) {
-      return Status::InvalidArgument("index: expected a non-negative integer, got \"" + idx + "\"");
-    }
-  }
-  std::string wait = req.Query("wait");
-  if (!wait.empty()) {
-    auto w = ParseDuration(wait);
-    if (!w.ok()) return w.status().WithContext("wait");
-    q.wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*w), d.max_wait);
-  } else if (q.index > 0) {
-    q.wait = std::min(std::chrono::milliseconds(300'000), d.max_wait);
-  }
-  std::string stale = req.Query("stale");
-  q.stale = stale == "true" || stale == "1" || (req.query.count("stale") && stale.empty());
-  return q;
-}
 
 ServiceView Current(const ApiDeps& d) {
   return BuildServices(d.store->ListJobs(), d.store->ListAllocations(), d.store->ListNodes());
@@ -50,7 +22,7 @@ ServiceView Current(const ApiDeps& d) {
 template <typename IndexOf, typename Content, typename Render>
 HttpResponse BlockingRead(const HttpRequest& req, const ApiDeps& d, IndexOf index_of, Content content,
                           Render render) {
-  auto q = ParseQuery(req, d);
+  auto q = ParseReadOptions(req, d);
   if (!q.ok()) return HttpResponse::Error(q.status());
   if (!q->stale) {
     Status st = d.log->ReadBarrier(std::chrono::seconds(5));
