@@ -195,8 +195,11 @@ TEST_F(SchedulerE2ETest, DrainMovesSixAllocationsNeverMoreThanMaxParallelAtOnce)
   ASSERT_TRUE(done) << "not all moved; running on a1 " << RunningByNode()[a1];
   std::printf("[ figure ] drain of 6 allocations took %.2f s; at most %d moving at once (max_parallel 2)\n",
               std::chrono::duration<double>(SteadyClock::now() - start).count(), worst);
+  // Never more than max_parallel short. (Whether a poll catches a move in
+  // flight at all is timing: replacements now start within a fraction of
+  // a second. The exact batching is checked on a fake clock in
+  // scheduler_test's drain tests.)
   EXPECT_LE(worst, 2);
-  EXPECT_GE(worst, 1);
   int live_on_a1 = 0;
   for (const auto& a : Allocs()) live_on_a1 += a.node_id() == a1 && a.desired_status() == v1::Allocation::RUN;
   EXPECT_EQ(live_on_a1, 0);
