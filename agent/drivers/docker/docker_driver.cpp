@@ -15,6 +15,20 @@ namespace orch::agent {
 
 namespace {
 
+// Inspects a container; when it died by SIGKILL (137) without the OOM flag,
+// looks again a few times: the engine sets OOMKilled from a separate event
+// that can land after the exit, and an OOM kill must not read as a plain
+// kill.
+Result<ContainerInfo> InspectSettled(DockerClient& client, const std::string& cid) {
+  auto info = client.InspectContainer(cid);
+  for (int i = 0; i < 5 && info.ok() && !info->running && info->exit_code == 137 && !info->oom_killed;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    info = client.InspectContainer(cid);
+  }
+  return info;
+}
+
 using nlohmann::json;
 
 constexpr char kLabelAlloc[] = "orch.alloc";
@@ -203,7 +217,7 @@ Result<pb::TaskHandle> DockerDriver::Start(const TaskSpec& spec) {
     (void)client_->RemoveContainer(cid, /*force=*/true);
     return st;
   }
-  auto info = client_->InspectContainer(cid);
+  auto info = InspectSettled(*client_, cid);
   pb::TaskHandle h;
   h.set_driver(this->name());
   h.set_alloc_id(spec.alloc_id);
@@ -472,7 +486,7 @@ bool DockerDriver::PollOnce() {
     for (const auto& [id, cid] : running) {
       auto s = state.find(cid);
       if (s != state.end() && StillRunning(s->second)) continue;
-      auto info = client_->InspectContainer(cid);
+      auto info = InspectSettled(*client_, cid);
       std::lock_guard lk(mu_);
       auto it = tasks_.find(id);
       if (it == tasks_.end() || it->second.handle.container_id() != cid) continue;
