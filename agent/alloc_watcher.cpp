@@ -1,108 +1,21 @@
 #include "agent/alloc_watcher.h"
 
-#include <spdlog/spdlog.h>
-
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
-#include "agent/backoff.h"
 #include "api/client/client.h"
 #include "common/ids.h"
 
 namespace orch::agent {
 
-struct AllocWatcher::Shared {
-  Shared(std::vector<std::string> masters, std::string node, std::chrono::milliseconds w,
-         std::function<bool()> r, Sink s)
-      : client(std::move(masters)),
-        node_id(std::move(node)),
-        wait(w),
-        ready(std::move(r)),
-        sink(std::move(s)) {}
-  OrchClient client;
-  const std::string node_id;
-  const std::chrono::milliseconds wait;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::function<bool()> ready;  // GUARDED_BY(mu); cleared on stop
-  Sink sink;                    // GUARDED_BY(mu); cleared on stop
-  bool stop = false;            // GUARDED_BY(mu)
-  bool done = false;            // GUARDED_BY(mu)
-  std::thread thread;
-};
-
-namespace {
-
-void Run(std::shared_ptr<AllocWatcher::Shared> s) {
-  Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
-  uint64_t index = 0;
-  int failures = 0;
-  std::unique_lock lk(s->mu);
-  while (!s->stop) {
-    if (!s->ready()) {
-      s->cv.wait_for(lk, std::chrono::milliseconds(50), [&] { return s->stop; });
-      continue;
-    }
-    lk.unlock();
-    auto resp = s->client.NodeAllocations(s->node_id, QueryOptions{index, s->wait});
-    lk.lock();
-    if (s->stop) break;
-    if (!resp.ok()) {
-      auto delay = backoff.Next();
-      if (failures++ % 10 == 0) {
-        spdlog::warn("node {}: watching allocations failed, retrying: {}", ShortId(s->node_id),
-                     resp.status().ToString());
-      }
-      s->cv.wait_for(lk, delay, [&] { return s->stop; });
-      continue;
-    }
-    backoff.Reset();
-    failures = 0;
-    uint64_t previous = index;
-    // Taken as is even when lower: the masters' state was rebuilt.
-    index = resp->index;
-    std::vector<v1::Allocation> allocs(resp->value.allocations().begin(),
-                                       resp->value.allocations().end());
-    s->sink(std::move(allocs), resp->index);
-    if (index == 0 || index <= previous) {
-      // No progress (a wait that timed out, or a master that does not block
-      // on this index): do not spin on it.
-      s->cv.wait_for(lk, std::chrono::milliseconds(200), [&] { return s->stop; });
-    }
-  }
-  s->done = true;
-  s->cv.notify_all();
-}
-
-}  // namespace
-
 AllocWatcher::AllocWatcher(std::vector<std::string> masters, std::string node_id,
                            std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink)
-    : shared_(std::make_shared<Shared>(std::move(masters), std::move(node_id), wait,
-                                       std::move(ready), std::move(sink))) {
-  shared_->thread = std::thread(Run, shared_);
-}
-
-AllocWatcher::~AllocWatcher() { Stop(); }
-
-void AllocWatcher::Stop() {
-  if (!shared_) return;
-  std::unique_lock lk(shared_->mu);
-  shared_->stop = true;
-  shared_->cv.notify_all();
-  // Usually the thread is waiting and ends at once; one inside a blocking
-  // request is left to finish by itself.
-  bool done =
-      shared_->cv.wait_for(lk, std::chrono::milliseconds(200), [&] { return shared_->done; });
-  std::thread t = std::move(shared_->thread);
-  lk.unlock();
-  if (done) {
-    t.join();
-  } else {
-    t.detach();
-  }
-  shared_.reset();
-}
+    : watch_("node " + ShortId(node_id) + ": allocations", std::move(ready),
+             [client = std::make_shared<OrchClient>(std::move(masters)), node_id, wait,
+              sink = std::move(sink)](uint64_t index) -> Result<BlockingWatch::Answer> {
+               ORCH_ASSIGN_OR_RETURN(auto resp,
+                                     client->NodeAllocations(node_id, QueryOptions{index, wait}));
+               auto allocs = std::make_shared<std::vector<v1::Allocation>>(
+                   resp.value.allocations().begin(), resp.value.allocations().end());
+               uint64_t at = resp.index;
+               return BlockingWatch::Answer{at, [sink, allocs, at] { sink(std::move(*allocs), at); }};
+             }) {}
 
 }  // namespace orch::agent

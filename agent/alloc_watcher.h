@@ -1,10 +1,7 @@
 // AllocWatcher: watches this node's allocations with a blocking query
 // (GET /v1/nodes/{id}/allocations?index=N&wait=...) and hands every answer,
-// the complete list, to a sink. Errors are retried with backoff.
-//
-// The blocking request cannot be interrupted, so the watcher's state is
-// shared with its thread: Stop() detaches the sink at once and lets a thread
-// still inside a request finish on its own (it touches nothing else).
+// the complete list, to a sink. The loop (backoff, uninterruptible
+// requests, Stop) is BlockingWatch's.
 // Thread safety: Stop from any thread; the sink runs on the watcher thread.
 #pragma once
 
@@ -14,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/blocking_watch.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::agent {
@@ -24,16 +22,14 @@ class AllocWatcher {
   // `ready` says whether to query yet (e.g. registered); polled.
   AllocWatcher(std::vector<std::string> masters, std::string node_id,
                std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink);
-  ~AllocWatcher();  // Stop()
+  ~AllocWatcher() = default;  // stops
   AllocWatcher(const AllocWatcher&) = delete;
   AllocWatcher& operator=(const AllocWatcher&) = delete;
 
-  void Stop();
-
-  struct Shared;
+  void Stop() { watch_.Stop(); }
 
  private:
-  std::shared_ptr<Shared> shared_;
+  BlockingWatch watch_;
 };
 
 }  // namespace orch::agent

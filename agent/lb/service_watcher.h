@@ -1,11 +1,8 @@
 // ServiceWatcher: watches the masters' service registry with a blocking
 // query (GET /v1/services?index=N&wait=...) and hands every answer, the
 // complete list, to a sink (the agent feeds it to the load balancer).
-// Errors are retried with backoff; the sink keeps the last good list.
-//
-// Like AllocWatcher, a blocking request cannot be interrupted: Stop()
-// detaches the sink at once and lets a thread still inside a request finish
-// on its own.
+// Errors are retried with backoff; the sink keeps the last good list. The
+// loop is BlockingWatch's.
 // Thread safety: Stop from any thread; the sink runs on the watcher thread.
 #pragma once
 
@@ -15,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/blocking_watch.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::agent::lb {
@@ -25,16 +23,14 @@ class ServiceWatcher {
   // `ready` says whether to query yet; polled.
   ServiceWatcher(std::vector<std::string> masters, std::chrono::milliseconds wait,
                  std::function<bool()> ready, Sink sink);
-  ~ServiceWatcher();  // Stop()
+  ~ServiceWatcher() = default;  // stops
   ServiceWatcher(const ServiceWatcher&) = delete;
   ServiceWatcher& operator=(const ServiceWatcher&) = delete;
 
-  void Stop();
-
-  struct Shared;
+  void Stop() { watch_.Stop(); }
 
  private:
-  std::shared_ptr<Shared> shared_;
+  BlockingWatch watch_;
 };
 
 }  // namespace orch::agent::lb
