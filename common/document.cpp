@@ -15,6 +15,9 @@ namespace {
 
 namespace pb = google::protobuf;
 
+// Deeper than any message of ours nests.
+constexpr int kMaxDepth = 32;
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -64,7 +67,28 @@ Result<T> ParseInteger(const std::string& path, const std::string& text) {
   return value;
 }
 
-Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string& path);
+// What one document may cost to walk. YAML anchors and aliases share
+// nodes, so a small text can stand for an exponentially large tree ("billion
+// laughs"); the walk charges every node it visits (its scalar's bytes plus
+// one), so the expanded document is bounded, not just the text.
+struct Walk {
+  std::size_t left;   // bytes of expanded document still allowed
+  std::size_t limit;  // for the error message
+  int depth = 0;
+};
+
+Status Charge(Walk* w, const YAML::Node& node, const std::string& path) {
+  std::size_t cost = 1 + (node.IsScalar() ? node.Scalar().size() : 0);
+  if (cost > w->left) {
+    return Status::InvalidArgument((path.empty() ? std::string("document") : path) +
+                                   ": the document expands (through YAML aliases) to more than " +
+                                   std::to_string(w->limit) + " bytes");
+  }
+  w->left -= cost;
+  return Status::Ok();
+}
+
+Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string& path, Walk* w);
 
 // Well-formed UTF-8 (no overlong forms, surrogates or code points past
 // U+10FFFF): proto3 string fields must hold it, or the message cannot be
@@ -203,7 +227,7 @@ Status SetScalar(const YAML::Node& node, pb::Message* msg, const pb::FieldDescri
 }
 
 Status ParseMapField(const YAML::Node& node, pb::Message* msg, const pb::FieldDescriptor* f,
-                     const std::string& path) {
+                     const std::string& path, Walk* w) {
   if (!node.IsMap()) {
     return Status::InvalidArgument(path + ": expected a mapping, got " + KindName(node));
   }
@@ -214,12 +238,14 @@ Status ParseMapField(const YAML::Node& node, pb::Message* msg, const pb::FieldDe
     if (!kv.first.IsScalar()) return Status::InvalidArgument(path + ": keys must be scalars");
     std::string key = kv.first.Scalar();
     std::string item_path = path + "[" + Quote(key) + "]";
+    ORCH_RETURN_IF_ERROR(Charge(w, kv.first, item_path));
     pb::Message* entry = msg->GetReflection()->AddMessage(msg, f);
     ORCH_RETURN_IF_ERROR(SetScalar(kv.first, entry, key_f, item_path));
     if (val_f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
       ORCH_RETURN_IF_ERROR(
-          ParseMessage(kv.second, entry->GetReflection()->MutableMessage(entry, val_f), item_path));
+          ParseMessage(kv.second, entry->GetReflection()->MutableMessage(entry, val_f), item_path, w));
     } else {
+      ORCH_RETURN_IF_ERROR(Charge(w, kv.second, item_path));
       ORCH_RETURN_IF_ERROR(SetScalar(kv.second, entry, val_f, item_path));
     }
   }
@@ -227,9 +253,13 @@ Status ParseMapField(const YAML::Node& node, pb::Message* msg, const pb::FieldDe
 }
 
 Status ParseField(const YAML::Node& node, pb::Message* msg, const pb::FieldDescriptor* f,
-                  const std::string& path) {
+                  const std::string& path, Walk* w) {
+  // A singular message is charged by ParseMessage, everything else here.
+  if (f->is_repeated() || f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+    ORCH_RETURN_IF_ERROR(Charge(w, node, path));
+  }
   if (node.IsNull()) return Status::Ok();  // `key:` with no value leaves the field unset
-  if (f->is_map()) return ParseMapField(node, msg, f, path);
+  if (f->is_map()) return ParseMapField(node, msg, f, path, w);
   const pb::Reflection* r = msg->GetReflection();
   if (f->is_repeated()) {
     if (!node.IsSequence()) {
@@ -238,20 +268,32 @@ Status ParseField(const YAML::Node& node, pb::Message* msg, const pb::FieldDescr
     for (std::size_t i = 0; i < node.size(); ++i) {
       std::string item_path = path + "[" + std::to_string(i) + "]";
       if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-        ORCH_RETURN_IF_ERROR(ParseMessage(node[i], r->AddMessage(msg, f), item_path));
+        ORCH_RETURN_IF_ERROR(ParseMessage(node[i], r->AddMessage(msg, f), item_path, w));
       } else {
+        ORCH_RETURN_IF_ERROR(Charge(w, node[i], item_path));
         ORCH_RETURN_IF_ERROR(SetScalar(node[i], msg, f, item_path));
       }
     }
     return Status::Ok();
   }
   if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-    return ParseMessage(node, r->MutableMessage(msg, f), path);
+    return ParseMessage(node, r->MutableMessage(msg, f), path, w);
   }
   return SetScalar(node, msg, f, path);
 }
 
-Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string& path) {
+Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string& path, Walk* w) {
+  // Messages nest only as deep as the schema does; a bound keeps a
+  // recursive schema (or a future one) from recursing without limit.
+  if (w->depth >= kMaxDepth) {
+    return Status::InvalidArgument(path + ": nested more than " + std::to_string(kMaxDepth) + " levels deep");
+  }
+  struct Deeper {
+    Walk* w;
+    explicit Deeper(Walk* w) : w(w) { ++w->depth; }
+    ~Deeper() { --w->depth; }
+  } deeper(w);
+  ORCH_RETURN_IF_ERROR(Charge(w, node, path));
   const pb::Descriptor* d = msg->GetDescriptor();
   if (d->full_name() == "google.protobuf.Duration") return ParseDurationField(node, msg, path);
   if (node.IsNull()) return Status::Ok();
@@ -270,15 +312,20 @@ Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string&
     if (f == nullptr) {
       return Status::InvalidArgument(Join(path, name) + ": unknown field");
     }
-    ORCH_RETURN_IF_ERROR(ParseField(kv.second, msg, f, Join(path, name)));
+    ORCH_RETURN_IF_ERROR(Charge(w, kv.first, path));
+    ORCH_RETURN_IF_ERROR(ParseField(kv.second, msg, f, Join(path, name), w));
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-Status ParseDocument(std::string_view text, google::protobuf::Message* out) {
+Status ParseDocument(std::string_view text, google::protobuf::Message* out, const DocumentLimits& limits) {
   out->Clear();
+  if (text.size() > limits.max_expanded_bytes) {
+    return Status::InvalidArgument("document: " + std::to_string(text.size()) + " bytes, more than the limit of " +
+                                   std::to_string(limits.max_expanded_bytes));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -288,7 +335,8 @@ Status ParseDocument(std::string_view text, google::protobuf::Message* out) {
   }
   if (!root.IsDefined() || root.IsNull()) return Status::InvalidArgument("empty document");
   try {
-    return ParseMessage(root, out, "");
+    Walk w{limits.max_expanded_bytes, limits.max_expanded_bytes};
+    return ParseMessage(root, out, "", &w);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string("malformed document: ") + e.msg);
   }

@@ -12,14 +12,24 @@
 #include <google/protobuf/message.h>
 
 #include <chrono>
+#include <cstddef>
 #include <string_view>
 
 #include "common/status.h"
 
 namespace orch {
 
+struct DocumentLimits {
+  // The document once YAML aliases are expanded: its scalars' bytes plus one
+  // per node. A document without aliases costs at most its own length, so
+  // the masters' body limit (1 MiB by default) is the natural choice.
+  std::size_t max_expanded_bytes = 1 << 20;
+};
+
 // Replaces *out with the document's content. On error *out is unspecified.
-Status ParseDocument(std::string_view text, google::protobuf::Message* out);
+// A document nested deeper than 32 messages, or larger than the limits once
+// aliases are expanded, is refused (InvalidArgument) without being expanded.
+Status ParseDocument(std::string_view text, google::protobuf::Message* out, const DocumentLimits& limits = {});
 
 // "1s", "250ms", "2m", "1h30m", "1.5s", "10us", "0". Not negative.
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);

@@ -1,30 +1,79 @@
 #include "master/validation.h"
 
-#include <regex>
 #include <set>
 
+#include "master/job_limits.h"
 #include "master/scheduler/validate.h"
 
 namespace orch::master {
 namespace {
 
-const std::regex& NameRe() {
-  static const std::regex re("^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$");
-  return re;
+using L = JobLimits;
+
+bool IsNameChar(char c, bool first) {
+  bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  return alnum || (!first && (c == '_' || c == '.' || c == '-'));
+}
+
+// ^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$, without a regex engine.
+bool IsName(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (!IsNameChar(s[i], i == 0)) return false;
+  }
+  return true;
 }
 
 Status CheckName(const std::string& path, const std::string& name) {
   if (name.empty()) return Status::InvalidArgument(path + ": is required");
-  if (!std::regex_match(name, NameRe())) {
-    return Status::InvalidArgument(path + ": \"" + name +
+  if (!IsName(name)) {
+    return Status::InvalidArgument(path + ": \"" + name.substr(0, 80) + (name.size() > 80 ? "..." : "") +
                                    "\" must be 1-63 letters, digits, '-', '_' or '.', starting with a "
                                    "letter or digit");
   }
   return Status::Ok();
 }
 
+Status CheckSize(const std::string& path, const std::string& s, std::size_t max) {
+  if (s.size() > max) {
+    return Status::InvalidArgument(path + ": is " + std::to_string(s.size()) + " bytes, more than the limit of " +
+                                   std::to_string(max));
+  }
+  return Status::Ok();
+}
+
+Status CheckCount(const std::string& path, int n, int max, const char* what) {
+  if (n > max) {
+    return Status::InvalidArgument(path + ": " + std::to_string(n) + " " + what + ", more than the limit of " +
+                                   std::to_string(max));
+  }
+  return Status::Ok();
+}
+
+Status CheckArgs(const std::string& path, const google::protobuf::RepeatedPtrField<std::string>& args) {
+  ORCH_RETURN_IF_ERROR(CheckCount(path, args.size(), L::kMaxArgs, "arguments"));
+  for (int i = 0; i < args.size(); ++i) {
+    ORCH_RETURN_IF_ERROR(CheckSize(path + "[" + std::to_string(i) + "]", args[i], L::kMaxStringBytes));
+  }
+  return Status::Ok();
+}
+
 Status ValidateTask(const std::string& path, const v1::Task& t, const v1::TaskGroup& g) {
   ORCH_RETURN_IF_ERROR(CheckName(path + ".name", t.name()));
+  ORCH_RETURN_IF_ERROR(CheckSize(path + ".driver", t.driver(), 64));
+  ORCH_RETURN_IF_ERROR(CheckSize(path + ".image", t.image(), 4096));
+  ORCH_RETURN_IF_ERROR(CheckSize(path + ".command", t.command(), L::kMaxStringBytes));
+  ORCH_RETURN_IF_ERROR(CheckArgs(path + ".args", t.args()));
+  ORCH_RETURN_IF_ERROR(CheckCount(path + ".env", t.env_size(), L::kMaxEnv, "variables"));
+  for (const auto& [k, v] : t.env()) {
+    std::string ep = path + ".env[\"" + k.substr(0, 60) + "\"]";
+    if (k.empty()) return Status::InvalidArgument(path + ".env: a variable name is empty");
+    ORCH_RETURN_IF_ERROR(CheckSize(ep + " (name)", k, L::kMaxEnvKeyBytes));
+    if (k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
+      return Status::InvalidArgument(ep + ": a variable name must not contain '=' or NUL");
+    }
+    ORCH_RETURN_IF_ERROR(CheckSize(ep, v, L::kMaxStringBytes));
+  }
   if (t.driver().empty()) return Status::InvalidArgument(path + ".driver: is required (exec or docker)");
   if (t.driver() == "exec") {
     if (t.command().empty()) return Status::InvalidArgument(path + ".command: is required for the exec driver");
@@ -38,8 +87,16 @@ Status ValidateTask(const std::string& path, const v1::Task& t, const v1::TaskGr
     return Status::InvalidArgument(path + ".resources: is required (cpu in millicores, memory in MiB)");
   }
   if (t.resources().cpu() <= 0) return Status::InvalidArgument(path + ".resources.cpu: must be positive");
+  if (t.resources().cpu() > L::kMaxCpu) {
+    return Status::InvalidArgument(path + ".resources.cpu: " + std::to_string(t.resources().cpu()) +
+                                   " millicores is more than the limit of " + std::to_string(L::kMaxCpu));
+  }
   if (t.resources().memory() <= 0) {
     return Status::InvalidArgument(path + ".resources.memory: must be positive");
+  }
+  if (t.resources().memory() > L::kMaxMemory) {
+    return Status::InvalidArgument(path + ".resources.memory: " + std::to_string(t.resources().memory()) +
+                                   " MiB is more than the limit of " + std::to_string(L::kMaxMemory));
   }
   if (t.has_service()) {
     const auto& s = t.service();
@@ -104,6 +161,9 @@ Status ValidateCheck(const std::string& path, const v1::Task& t, const v1::TaskG
   if (c.type() == v1::HealthCheck::COMMAND && c.command().empty()) {
     return Status::InvalidArgument(path + ".command: required for a command check");
   }
+  ORCH_RETURN_IF_ERROR(CheckSize(path + ".command", c.command(), L::kMaxStringBytes));
+  ORCH_RETURN_IF_ERROR(CheckSize(path + ".path", c.path(), 4096));
+  ORCH_RETURN_IF_ERROR(CheckArgs(path + ".args", c.args()));
   if (NegativeDuration(c.interval())) return Status::InvalidArgument(path + ".interval: must not be negative");
   if (NegativeDuration(c.timeout())) return Status::InvalidArgument(path + ".timeout: must not be negative");
   if (c.healthy_threshold() < 0 || c.unhealthy_threshold() < 0) {
@@ -115,7 +175,15 @@ Status ValidateCheck(const std::string& path, const v1::Task& t, const v1::TaskG
 Status ValidateGroup(const std::string& path, const v1::TaskGroup& g) {
   ORCH_RETURN_IF_ERROR(CheckName(path + ".name", g.name()));
   if (g.count() < 0) return Status::InvalidArgument(path + ".count: must not be negative");
+  if (g.count() > L::kMaxCount) {
+    return Status::InvalidArgument(path + ".count: " + std::to_string(g.count()) + " is more than the limit of " +
+                                   std::to_string(L::kMaxCount) + " allocations per group");
+  }
   if (g.tasks_size() == 0) return Status::InvalidArgument(path + ".tasks: at least one task is required");
+  ORCH_RETURN_IF_ERROR(CheckCount(path + ".tasks", g.tasks_size(), L::kMaxTasks, "tasks"));
+  ORCH_RETURN_IF_ERROR(CheckCount(path + ".network.ports", g.network().ports_size(), L::kMaxPorts, "ports"));
+  ORCH_RETURN_IF_ERROR(CheckCount(path + ".constraints", g.constraints_size(), L::kMaxConstraints, "constraints"));
+  ORCH_RETURN_IF_ERROR(CheckCount(path + ".spread", g.spread_size(), L::kMaxSpreads, "spreads"));
   std::set<std::string> ports;
   for (int i = 0; i < g.network().ports_size(); ++i) {
     const auto& p = g.network().ports(i);
@@ -151,6 +219,8 @@ Status ValidateJob(v1::Job* job) {
     return Status::InvalidArgument("priority: must be between 1 and 100");
   }
   if (job->groups_size() == 0) return Status::InvalidArgument("groups: at least one group is required");
+  ORCH_RETURN_IF_ERROR(CheckCount("groups", job->groups_size(), L::kMaxGroups, "groups"));
+  ORCH_RETURN_IF_ERROR(CheckCount("constraints", job->constraints_size(), L::kMaxConstraints, "constraints"));
   // Fields the masters own are not the user's to set.
   job->clear_version();
   job->clear_status();
@@ -166,7 +236,48 @@ Status ValidateJob(v1::Job* job) {
       return Status::InvalidArgument(gp + ".name: \"" + job->groups(i).name() + "\" appears twice");
     }
   }
-  return sched::ValidateSchedulingFields(*job);
+  int64_t total = 0;
+  for (const auto& g : job->groups()) total += g.count() > 0 ? g.count() : 0;
+  if (total > L::kMaxTotalCount) {
+    return Status::InvalidArgument("groups: the counts add up to " + std::to_string(total) +
+                                   " allocations, more than the limit of " + std::to_string(L::kMaxTotalCount) +
+                                   " per job");
+  }
+  ORCH_RETURN_IF_ERROR(sched::ValidateSchedulingFields(*job));
+  std::size_t bytes = job->ByteSizeLong();
+  if (bytes > L::kMaxJobBytes) {
+    return Status::InvalidArgument("job: " + std::to_string(bytes) + " bytes once encoded, more than the limit of " +
+                                   std::to_string(L::kMaxJobBytes));
+  }
+  return Status::Ok();
+}
+
+Status ValidateNodeFields(const v1::Node& node) {
+  using N = NodeLimits;
+  if (node.name().empty()) return Status::InvalidArgument("node.name: is required");
+  ORCH_RETURN_IF_ERROR(CheckSize("node.id", node.id(), N::kMaxFieldBytes));
+  ORCH_RETURN_IF_ERROR(CheckSize("node.name", node.name(), N::kMaxFieldBytes));
+  ORCH_RETURN_IF_ERROR(CheckSize("node.address", node.address(), N::kMaxFieldBytes));
+  if (node.capacity().cpu() <= 0 || node.capacity().memory() <= 0) {
+    return Status::InvalidArgument("node.capacity: cpu and memory must be positive");
+  }
+  // A node may be big, but not so big that sums over it overflow.
+  if (node.capacity().cpu() > (int64_t{1} << 40) || node.capacity().memory() > (int64_t{1} << 40)) {
+    return Status::InvalidArgument("node.capacity: cpu or memory is implausibly large");
+  }
+  const auto& at = node.attributes();
+  for (const std::string* f : {&at.os(), &at.arch(), &at.kernel(), &at.docker_version(), &at.hostname()}) {
+    ORCH_RETURN_IF_ERROR(CheckSize("node.attributes", *f, N::kMaxFieldBytes));
+  }
+  ORCH_RETURN_IF_ERROR(CheckCount("node.attributes.drivers", at.drivers_size(), N::kMaxDrivers, "drivers"));
+  for (const auto& d : at.drivers()) ORCH_RETURN_IF_ERROR(CheckSize("node.attributes.drivers", d, 64));
+  ORCH_RETURN_IF_ERROR(CheckCount("node.attributes.labels", at.labels_size(), N::kMaxLabels, "labels"));
+  for (const auto& [k, v] : at.labels()) {
+    std::string lp = "node.attributes.labels[\"" + k.substr(0, 60) + "\"]";
+    ORCH_RETURN_IF_ERROR(CheckSize(lp + " (key)", k, N::kMaxLabelKeyBytes));
+    ORCH_RETURN_IF_ERROR(CheckSize(lp, v, N::kMaxLabelValueBytes));
+  }
+  return Status::Ok();
 }
 
 Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& existing) {

@@ -20,6 +20,10 @@ Status ValidateJob(v1::Job* job);
 // earlier version and stopped jobs do not count. A listen port of 0 (to be
 // assigned) conflicts with nothing. Checked before proposing (a clear early
 // error) and again by the state machine at apply time (the final word).
+// Bounds on what an agent registers (master/job_limits.h NodeLimits): name,
+// capacity, label count and sizes. The address is checked separately.
+Status ValidateNodeFields(const v1::Node& node);
+
 Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& existing);
 
 }  // namespace orch::master

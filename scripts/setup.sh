@@ -17,6 +17,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps psmisc busybox-static
   nlohmann-json3-dev
+  libre2-dev   # user regexps in linear time (scheduler constraints)
 )
 # Optional: a real dockerd for integration tests and etcd for the Raft benchmark.
 # docker-registry serves the Docker tests' image on loopback (scripts/dockerd.sh).

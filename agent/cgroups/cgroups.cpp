@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/saturating.h"
+
 namespace orch::agent {
 
 namespace {
@@ -217,12 +219,13 @@ Status Cgroups::Create(const std::string& name, const CgroupLimits& limits) {
   if (cpu == nullptr || mem == nullptr)
     return Status::Internal("libcgroup: cannot add controllers");
   int64_t mc = limits.cpu_millicores;
-  int64_t quota = mc > 0 ? std::max<int64_t>(1000, mc * kCfsPeriodUs / 1000) : -1;
+  int64_t quota = mc > 0 ? std::max<int64_t>(1000, SatMul(mc, kCfsPeriodUs) / 1000) : -1;
   if (mode_ == CgroupMode::kV1) {
     if (cgroup_add_controller(cg.get(), "cpuacct") == nullptr && cpuacct_mount_ != cpu_mount_) {
       return Status::Internal("libcgroup: cannot add the cpuacct controller");
     }
-    int64_t shares = mc > 0 ? std::max<int64_t>(2, mc * 1024 / 1000) : 1024;
+    // The kernel caps shares at 262144.
+    int64_t shares = mc > 0 ? std::clamp<int64_t>(SatMul(mc, 1024) / 1000, 2, 262144) : 1024;
     cgroup_add_value_string(cpu, "cpu.shares", std::to_string(shares).c_str());
     cgroup_add_value_string(cpu, "cpu.cfs_period_us", std::to_string(kCfsPeriodUs).c_str());
     cgroup_add_value_string(cpu, "cpu.cfs_quota_us", std::to_string(quota).c_str());
@@ -232,7 +235,7 @@ Status Cgroups::Create(const std::string& name, const CgroupLimits& limits) {
     if (memsw_) cgroup_add_value_string(mem, "memory.memsw.limit_in_bytes", mem_limit.c_str());
   } else {
     // cpu.weight from the v1 shares, as runc and systemd map them.
-    int64_t shares = mc > 0 ? std::max<int64_t>(2, mc * 1024 / 1000) : 1024;
+    int64_t shares = mc > 0 ? std::clamp<int64_t>(SatMul(mc, 1024) / 1000, 2, 262144) : 1024;
     int64_t weight = std::clamp<int64_t>(1 + ((shares - 2) * 9999) / 262142, 1, 10000);
     std::string max =
         (quota > 0 ? std::to_string(quota) : "max") + " " + std::to_string(kCfsPeriodUs);

@@ -12,6 +12,7 @@
 #include "agent/drivers/exec_launch.h"
 #include "agent/drivers/procfs.h"
 #include "common/ids.h"
+#include "common/saturating.h"
 
 namespace orch::agent {
 
@@ -137,7 +138,7 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
       return Status::AlreadyExists("task " + id + " already runs in cgroup " + cg + " (pid " +
                                    std::to_string(pids->front()) + ")");
     }
-    CgroupLimits limits{spec.cpu_millicores, spec.memory_mib * 1024 * 1024};
+    CgroupLimits limits{spec.cpu_millicores, SatMul(spec.memory_mib, 1024 * 1024)};
     if (Status st = cgroups_->Create(cg, limits); !st.ok()) {
       return st.WithContext("task " + id + ": cannot apply its limits");
     }

@@ -5,10 +5,42 @@
 #include <map>
 
 #include "common/ids.h"
+#include "master/job_limits.h"
 #include "master/scheduler/node_table.h"
 #include "master/scheduler/scheduler.h"
 
 namespace orch::master {
+namespace {
+
+// A job the scheduler must not try: one stored before today's limits (or
+// written around them) would make it build billions of slots.
+std::string Unschedulable(const v1::Job& job) {
+  if (job.groups_size() > JobLimits::kMaxGroups) return "more than " + std::to_string(JobLimits::kMaxGroups) + " groups";
+  int64_t total = 0;
+  for (const auto& g : job.groups()) {
+    if (g.count() > JobLimits::kMaxCount || g.count() < 0) {
+      return "group " + g.name() + " count " + std::to_string(g.count()) + " is outside 0.." +
+             std::to_string(JobLimits::kMaxCount);
+    }
+    if (g.tasks_size() > JobLimits::kMaxTasks) return "group " + g.name() + " has too many tasks";
+    total += g.count();
+  }
+  if (total > JobLimits::kMaxTotalCount) return "the group counts add up to " + std::to_string(total);
+  return "";
+}
+
+// The plan that closes an evaluation the scheduler could not run.
+v1::PlanCommand FailedPlan(const sched::JobInput& in, const std::string& why) {
+  v1::PlanCommand plan;
+  plan.set_eval_id(in.eval.id());
+  plan.set_job_id(in.eval.job_id());
+  if (in.job_exists) plan.set_job_modify_index(in.job.modify_index());
+  plan.set_eval_status(v1::Evaluation::FAILED);
+  plan.set_eval_description("scheduler failed: " + why);
+  return plan;
+}
+
+}  // namespace
 
 void EvalWorker::Start() {
   stop_ = false;
@@ -30,11 +62,18 @@ void EvalWorker::Loop() {
       watch_.Reset();
       continue;
     }
-    RunOnce();
-    // The controllers read the whole state: at most once a second.
-    if (clock_->Steady() - last_watch >= std::chrono::seconds(1)) {
-      last_watch = clock_->Steady();
-      watch_.RunOnce();
+    // Nothing an evaluation does may take the leader down: a failure here
+    // is logged and the next pass tries again (evaluations that failed
+    // alone were already closed with their reason by RunOnce).
+    try {
+      RunOnce();
+      // The controllers read the whole state: at most once a second.
+      if (clock_->Steady() - last_watch >= std::chrono::seconds(1)) {
+        last_watch = clock_->Steady();
+        watch_.RunOnce();
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("eval worker: pass failed: {}", e.what());
     }
   }
 }
@@ -87,7 +126,28 @@ int EvalWorker::RunOnce() {
     if (in.job_exists) in.job = j->second;
     in.allocs = std::move(allocs_by_job[job_id]);
     in.now_ms = now;
-    v1::PlanCommand plan = scheduler.Schedule(in);
+    // Each evaluation alone: one that cannot be scheduled is marked failed
+    // with the reason, and the others of the pass go on.
+    v1::PlanCommand plan;
+    std::string why = in.job_exists ? Unschedulable(in.job) : "";
+    if (why.empty()) {
+      try {
+        if (schedule_hook_) schedule_hook_(in);
+        plan = scheduler.Schedule(in);
+        if (plan.ByteSizeLong() > kMaxPlanBytes) {
+          why = "the plan is " + std::to_string(plan.ByteSizeLong()) + " bytes, more than the limit of " +
+                std::to_string(kMaxPlanBytes);
+        }
+      } catch (const std::exception& e) {
+        why = e.what();
+      } catch (...) {
+        why = "unknown error";
+      }
+    }
+    if (!why.empty()) {
+      spdlog::error("eval {} job {}: {}", ShortId(in.eval.id()), job_id, why);
+      plan = FailedPlan(in, why);
+    }
     for (size_t i = 0; i + 1 < evals.size(); ++i) plan.add_coalesced_eval_ids(evals[i].id());
     plan.set_followup_eval_id(NewUuid());
     plans.push_back(std::move(plan));
@@ -95,8 +155,15 @@ int EvalWorker::RunOnce() {
   auto t_propose = std::chrono::steady_clock::now();
   int proposed = 0;
   size_t bytes = 0;  // of the proposed entries
-  for (size_t start = 0; start < plans.size() && !stop_ && log_->IsLeader(); start += kPlansPerEntry) {
-    size_t end = std::min(plans.size(), start + static_cast<size_t>(kPlansPerEntry));
+  for (size_t start = 0, end = 0; start < plans.size() && !stop_ && log_->IsLeader(); start = end) {
+    // Up to kPlansPerEntry plans, and no more bytes than kMaxPlanBytes, per
+    // log entry (one plan alone is already bounded by it).
+    size_t entry_bytes = plans[start].ByteSizeLong();
+    for (end = start + 1; end < plans.size() && end - start < static_cast<size_t>(kPlansPerEntry); ++end) {
+      size_t b = plans[end].ByteSizeLong();
+      if (entry_bytes + b > kMaxPlanBytes) break;
+      entry_bytes += b;
+    }
     v1::Command cmd;
     cmd.set_time_ms(clock_->NowMs());
     if (end - start == 1) {

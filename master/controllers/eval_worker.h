@@ -20,6 +20,7 @@
 #include "master/controllers/job_watch.h"
 #include "master/log/replicated_log.h"
 #include "master/scheduler/config.h"
+#include "master/scheduler/scheduler.h"
 #include "master/state/state_store.h"
 #include "orch/v1/types.pb.h"
 
@@ -28,6 +29,9 @@ namespace orch::master {
 class EvalWorker {
  public:
   static constexpr int kPlansPerEntry = 64;
+  // A plan (and a log entry of plans) stays well below the Raft transport's
+  // 16 MiB frame; a larger plan fails its evaluation instead.
+  static constexpr size_t kMaxPlanBytes = 4 << 20;
   using LoadSource = std::function<v1::NodeLoad(const std::string& node_id)>;
 
   EvalWorker(StateStore* store, ReplicatedLog* log, Clock* clock)
@@ -40,6 +44,9 @@ class EvalWorker {
   // before Start.
   void SetLoadSource(LoadSource s) { load_ = std::move(s); }
   void SetConfig(const sched::SchedulerConfig& c) { cfg_ = c; }
+  // Runs before each evaluation is scheduled; tests use it to make one
+  // evaluation fail (throw) and check the others go on.
+  void SetScheduleHook(std::function<void(const sched::JobInput&)> h) { schedule_hook_ = std::move(h); }
 
   void Start();
   // Asks the loop to stop after the write in progress (non-blocking).
@@ -64,6 +71,7 @@ class EvalWorker {
   Clock* clock_;
   JobWatch watch_;
   LoadSource load_;
+  std::function<void(const sched::JobInput&)> schedule_hook_;
   sched::SchedulerConfig cfg_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> plans_{0}, entries_{0};

@@ -140,9 +140,10 @@ HttpResponse RegisterNode(const HttpRequest& req, const ApiDeps& d) {
   if (!st.ok()) return HttpResponse::Error(st);
   v1::Node node = body.node();
   if (node.id().empty()) node.set_id(NewUuid());
-  if (node.name().empty()) return HttpResponse::Error(Status::InvalidArgument("node.name: is required"));
-  if (node.capacity().cpu() <= 0 || node.capacity().memory() <= 0) {
-    return HttpResponse::Error(Status::InvalidArgument("node.capacity: cpu and memory must be positive"));
+  st = ValidateNodeFields(node);
+  if (!st.ok()) {
+    spdlog::info("node registration rejected from {}: {}", req.remote, st.message());
+    return HttpResponse::Error(st);
   }
   v1::Command cmd;
   *cmd.mutable_register_node()->mutable_node() = node;

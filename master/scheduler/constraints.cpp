@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <regex>
 #include <sstream>
 #include <vector>
+
+#include "master/scheduler/regex.h"
 
 namespace orch::master::sched {
 namespace {
@@ -135,13 +136,7 @@ bool ConstraintHolds(const v1::Node& node, const v1::Constraint& c) {
     if (op == "<=") return cmp <= 0;
     return cmp >= 0;
   }
-  if (op == "regexp") {
-    try {
-      return std::regex_search(*have, std::regex(c.value()));
-    } catch (const std::regex_error&) {
-      return false;
-    }
-  }
+  if (op == "regexp") return PatternSearch(c.value(), *have);
   if (op == "version") return VersionMatches(*have, c.value());
   if (op == "set_contains") {
     auto items = Split(*have, ',');

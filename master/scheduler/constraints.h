@@ -3,8 +3,8 @@
 // "${attr.cpu_cores}", ...) on a node, and the operators "=", "!=", "<",
 // ">", "regexp", "version", "set_contains". "distinct_hosts" is not an
 // attribute test: the scheduler applies it per placement.
-// Thread safety: pure functions (regexps are compiled per call site by the
-// caller's cache).
+// Thread safety: thread-safe functions (regexps compile once, in RE2, into
+// a shared cache: master/scheduler/regex.h).
 #pragma once
 
 #include <optional>

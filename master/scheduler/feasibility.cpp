@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/saturating.h"
 #include "master/scheduler/constraints.h"
 
 namespace orch::master::sched {
@@ -18,8 +19,8 @@ void ForEachConstraint(const v1::Job& job, const v1::TaskGroup& g, F f) {
 Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g, uint32_t job_index) {
   Request r;
   for (const auto& t : g.tasks()) {
-    r.cpu += t.resources().cpu();
-    r.mem += t.resources().memory();
+    r.cpu = SatAdd(r.cpu, t.resources().cpu());
+    r.mem = SatAdd(r.mem, t.resources().memory());
   }
   for (const auto& p : g.network().ports()) {
     if (p.static_() > 0) {
@@ -65,8 +66,8 @@ std::string StaticKey(const v1::Job& job, const v1::TaskGroup& g) {
 }
 
 Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here) {
-  if (n.cpu_used + r.cpu > n.cpu_cap) return Fit::kCpu;
-  if (n.mem_used + r.mem > n.mem_cap) return Fit::kMemory;
+  if (r.cpu < 0 || SatAdd(n.cpu_used, r.cpu) > n.cpu_cap) return Fit::kCpu;
+  if (r.mem < 0 || SatAdd(n.mem_used, r.mem) > n.mem_cap) return Fit::kMemory;
   if (r.distinct_hosts && same_job_here > 0) return Fit::kDistinctHosts;
   for (int32_t p : r.static_ports) {
     if (n.PortUsed(p)) return Fit::kPorts;

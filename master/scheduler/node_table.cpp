@@ -1,5 +1,7 @@
 #include "master/scheduler/node_table.h"
 
+#include "common/saturating.h"
+
 #include <algorithm>
 
 #include "master/scheduler/rng.h"
@@ -69,8 +71,8 @@ uint32_t NodeTable::InternJob(const std::string& job_id) {
 
 void NodeTable::Place(uint32_t node, Resident r) {
   NodeRec& n = recs_[node];
-  n.cpu_used += r.cpu;
-  n.mem_used += r.mem;
+  n.cpu_used = SatAdd(n.cpu_used, r.cpu);
+  n.mem_used = SatAdd(n.mem_used, r.mem);
   n.pending_cpu += static_cast<double>(r.cpu);
   for (int32_t p : r.ports) n.ports.push_back(p);
   if (track_residents_) {
@@ -81,8 +83,8 @@ void NodeTable::Place(uint32_t node, Resident r) {
 void NodeTable::Release(uint32_t node, const std::string& alloc_id, int64_t cpu, int64_t mem,
                         const std::vector<int32_t>& ports) {
   NodeRec& n = recs_[node];
-  n.cpu_used -= cpu;
-  n.mem_used -= mem;
+  n.cpu_used = SatSub(n.cpu_used, cpu);
+  n.mem_used = SatSub(n.mem_used, mem);
   for (int32_t p : ports) {
     auto it = std::find(n.ports.begin(), n.ports.end(), p);
     if (it != n.ports.end()) n.ports.erase(it);

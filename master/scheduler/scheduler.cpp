@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "common/saturating.h"
 #include "master/scheduler/constraints.h"
 #include "master/scheduler/ports.h"
 #include "master/scheduler/preemption.h"
@@ -16,8 +17,8 @@ namespace orch::master::sched {
 v1::Resources GroupResources(const v1::TaskGroup& g) {
   v1::Resources r;
   for (const auto& t : g.tasks()) {
-    r.set_cpu(r.cpu() + t.resources().cpu());
-    r.set_memory(r.memory() + t.resources().memory());
+    r.set_cpu(SatAdd(r.cpu(), t.resources().cpu()));
+    r.set_memory(SatAdd(r.memory(), t.resources().memory()));
   }
   return r;
 }

@@ -1,8 +1,10 @@
 #include "master/scheduler/validate.h"
 
-#include <regex>
 #include <set>
 #include <string>
+
+#include "master/job_limits.h"
+#include "master/scheduler/regex.h"
 
 namespace orch::master::sched {
 namespace {
@@ -18,12 +20,17 @@ Status CheckConstraint(const std::string& path, const v1::Constraint& c) {
   }
   if (c.operator_() == "distinct_hosts") return Status::Ok();
   if (c.attribute().empty()) return Status::InvalidArgument(path + ".attribute: is required");
+  if (c.attribute().size() > JobLimits::kMaxAttributeBytes) {
+    return Status::InvalidArgument(path + ".attribute: longer than " + std::to_string(JobLimits::kMaxAttributeBytes) +
+                                   " bytes");
+  }
+  if (c.value().size() > JobLimits::kMaxConstraintValueBytes) {
+    return Status::InvalidArgument(path + ".value: longer than " +
+                                   std::to_string(JobLimits::kMaxConstraintValueBytes) + " bytes");
+  }
   if (c.operator_() == "regexp") {
-    try {
-      std::regex re(c.value());
-    } catch (const std::regex_error& e) {
-      return Status::InvalidArgument(path + ".value: not a valid regexp: " + e.what());
-    }
+    Status st = CheckPattern(c.value());
+    if (!st.ok()) return Status::InvalidArgument(path + ".value: " + st.message());
   }
   return Status::Ok();
 }
@@ -46,7 +53,14 @@ Status ValidateSchedulingFields(const v1::Job& job) {
       const auto& s = g.spread(i);
       std::string sp = gp + ".spread[" + std::to_string(i) + "]";
       if (s.attribute().empty()) return Status::InvalidArgument(sp + ".attribute: is required");
+      if (s.attribute().size() > JobLimits::kMaxAttributeBytes) {
+        return Status::InvalidArgument(sp + ".attribute: longer than " +
+                                       std::to_string(JobLimits::kMaxAttributeBytes) + " bytes");
+      }
       if (s.weight() < 0) return Status::InvalidArgument(sp + ".weight: must not be negative");
+      if (s.targets_size() > JobLimits::kMaxSpreadTargets) {
+        return Status::InvalidArgument(sp + ".targets: more than " + std::to_string(JobLimits::kMaxSpreadTargets));
+      }
       int sum = 0;
       for (int t = 0; t < s.targets_size(); ++t) {
         int pct = s.targets(t).percent();

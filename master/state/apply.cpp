@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/ids.h"
+#include "common/saturating.h"
 #include "master/services/service_ports.h"
 #include "master/state/state_store.h"
 #include "master/validation.h"
@@ -211,8 +212,8 @@ struct StateStore::PlanNodes {
     auto it = by_id.find(a.node_id());
     if (it == by_id.end() || !IsLive(a)) return;
     auto* alloc = it->second.node.mutable_allocated();
-    alloc->set_cpu(alloc->cpu() - a.resources().cpu());
-    alloc->set_memory(alloc->memory() - a.resources().memory());
+    alloc->set_cpu(SatSub(alloc->cpu(), a.resources().cpu()));
+    alloc->set_memory(SatSub(alloc->memory(), a.resources().memory()));
     for (int32_t p : PortsOf(a)) {
       auto pi = std::find(it->second.ports.begin(), it->second.ports.end(), p);
       if (pi != it->second.ports.end()) it->second.ports.erase(pi);
@@ -328,9 +329,11 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     std::string why;
     if (n.status() != v1::Node::READY) {
       why = "is " + v1::Node::Status_Name(n.status());
-    } else if (n.allocated().cpu() + a.resources().cpu() > n.capacity().cpu()) {
+    } else if (a.resources().cpu() < 0 || a.resources().memory() < 0) {
+      why = "cannot take negative resources";
+    } else if (SatAdd(n.allocated().cpu(), a.resources().cpu()) > n.capacity().cpu()) {
       why = "has no cpu left";
-    } else if (n.allocated().memory() + a.resources().memory() > n.capacity().memory()) {
+    } else if (SatAdd(n.allocated().memory(), a.resources().memory()) > n.capacity().memory()) {
       why = "has no memory left";
     } else {
       auto mine = PortsOf(a);
@@ -345,8 +348,8 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
       rejected.push_back(a.name() + ": node " + ShortId(a.node_id()) + " " + why);
       continue;
     }
-    n.mutable_allocated()->set_cpu(n.allocated().cpu() + a.resources().cpu());
-    n.mutable_allocated()->set_memory(n.allocated().memory() + a.resources().memory());
+    n.mutable_allocated()->set_cpu(SatAdd(n.allocated().cpu(), a.resources().cpu()));
+    n.mutable_allocated()->set_memory(SatAdd(n.allocated().memory(), a.resources().memory()));
     for (int32_t port : PortsOf(a)) it->second.ports.push_back(port);
     if (group != nullptr) *a.mutable_task_group() = *group;
     a.set_desired_status(v1::Allocation::RUN);

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <map>
 
+#include "common/saturating.h"
+
 namespace orch::master {
 
 std::vector<const v1::Allocation*> StateStore::Pointers(const std::vector<v1::Allocation>& allocs) {
@@ -303,8 +305,8 @@ void StateStore::DeriveNode(v1::Node* node, const std::vector<const v1::Allocati
   int64_t cpu = 0, mem = 0;
   for (const v1::Allocation* a : allocs) {
     if (!IsLive(*a)) continue;
-    cpu += a->resources().cpu();
-    mem += a->resources().memory();
+    cpu = SatAdd(cpu, a->resources().cpu());
+    mem = SatAdd(mem, a->resources().memory());
   }
   node->mutable_allocated()->set_cpu(cpu);
   node->mutable_allocated()->set_memory(mem);

@@ -28,6 +28,7 @@ class LocalCluster {
   int AgentExitCode(const std::string& name, std::chrono::milliseconds timeout);
 
   std::string master_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+  pid_t master_pid() const { return master_ ? master_->pid() : -1; }
   std::string agent_data_dir(const std::string& name) const { return root_ + "/agent-" + name; }
   OrchClient& client() { return *client_; }
 

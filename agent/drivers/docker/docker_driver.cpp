@@ -10,6 +10,7 @@
 
 #include "agent/files.h"
 #include "common/ids.h"
+#include "common/saturating.h"
 
 namespace orch::agent {
 
@@ -72,10 +73,11 @@ std::string CreateBody(const TaskSpec& spec, const std::string& bind_ip) {
   }
   cfg["ExposedPorts"] = exposed;
   json host;
-  if (spec.cpu_millicores > 0) host["NanoCpus"] = spec.cpu_millicores * 1'000'000;
+  // Saturating: a value past int64 would wrap to a negative (no) limit.
+  if (spec.cpu_millicores > 0) host["NanoCpus"] = SatMul(spec.cpu_millicores, 1'000'000);
   if (spec.memory_mib > 0) {
-    host["Memory"] = spec.memory_mib * 1024 * 1024;
-    host["MemorySwap"] = spec.memory_mib * 1024 * 1024;  // no swap: over the limit is an OOM kill
+    host["Memory"] = SatMul(spec.memory_mib, 1024 * 1024);
+    host["MemorySwap"] = SatMul(spec.memory_mib, 1024 * 1024);  // no swap: over the limit is an OOM kill
   }
   host["PortBindings"] = bindings;
   host["RestartPolicy"] = {{"Name", "no"}};  // the agent decides about restarts

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include "common/json.h"
 #include "orch/v1/types.pb.h"
@@ -95,6 +96,84 @@ TEST(DocumentTest, Utf8TextIsKept) {
   v1::Job job;
   ASSERT_TRUE(ParseDocument("id: \"caf\xc3\xa9-\xf0\x9f\x9a\x80\"\n", &job).ok());
   EXPECT_EQ(job.id(), "caf\xc3\xa9-\xf0\x9f\x9a\x80");
+}
+
+// "Billion laughs": each level's list holds the previous level nine times
+// over; the text is ~1 KB, the expanded args 9^8 (43 million) strings. It
+// used to be expanded into the message (a 52 KB body took 554 MiB).
+std::string AliasBomb(int levels) {
+  std::string doc = "x0: &a0 [" + std::string("\"lol\"") + ", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n";
+  for (int i = 1; i < levels; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    doc += "x" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) doc += (k ? ", " : "") + prev;
+    doc += "]\n";
+  }
+  return doc;
+}
+
+long PeakRssKb() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+TEST(DocumentLimitsTest, AliasExpansionIsBoundedNotExpanded) {
+  // One ~1 KB group, then 20,000 aliases of it: a 120 KB body standing for
+  // a 20 MB job (the review's 79 KB body made a 19 MiB job that passed).
+  std::string big = "id: bomb\ngroups:\n";
+  big += "  - &g0 {name: g, count: 1, tasks: [{name: t, driver: exec, command: /bin/true, resources: {cpu: 1, "
+         "memory: 1}, args: [\"" + std::string(900, 'x') + "\"]}]}\n";
+  for (int i = 0; i < 20000; ++i) big += "  - *g0\n";
+  ASSERT_LT(big.size(), 200000u);
+  v1::Job job;
+  long before = PeakRssKb();
+  Status st = ParseDocument(big, &job);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("expands (through YAML aliases) to more than 1048576 bytes"), std::string::npos)
+      << st.message();
+  EXPECT_LT(PeakRssKb() - before, 200 * 1024) << "the expansion was built";
+}
+
+TEST(DocumentLimitsTest, NestedAliasListsAreRefused) {
+  v1::Job job;
+  long before = PeakRssKb();
+  std::string doc = AliasBomb(9) + "id: x\n";
+  Status st = ParseDocument(doc, &job);
+  // x0.. are not fields of a job: refused at the first key, whatever it holds.
+  ASSERT_FALSE(st.ok());
+  EXPECT_LT(PeakRssKb() - before, 200 * 1024);
+}
+
+TEST(DocumentLimitsTest, AliasesWithinTheBudgetStillWork) {
+  v1::Job job;
+  Status st = ParseDocument(
+      "id: a\ngroups:\n  - name: g1\n    count: 1\n    tasks:\n      - &t {name: t, driver: exec, command: /bin/true, "
+      "resources: {cpu: 1, memory: 1}}\n  - name: g2\n    count: 1\n    tasks: [*t]\n",
+      &job);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(job.groups_size(), 2);
+  EXPECT_EQ(job.groups(1).tasks(0).command(), "/bin/true");
+}
+
+TEST(DocumentLimitsTest, TheBudgetIsTheCallers) {
+  v1::Job job;
+  DocumentLimits small;
+  small.max_expanded_bytes = 64;
+  Status st = ParseDocument("id: " + std::string(100, 'a') + "\n", &job, small);
+  EXPECT_FALSE(st.ok());
+  st = ParseDocument("id: abc\n", &job, small);
+  EXPECT_TRUE(st.ok()) << st.message();
+}
+
+TEST(DocumentLimitsTest, DeepNestingIsAClearError) {
+  v1::Job job;
+  std::string deep(5000, '[');
+  deep += std::string(5000, ']');
+  Status st = ParseDocument("id: " + deep + "\n", &job);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
 }
 
 TEST(DurationTest, ParsesGoStyleDurations) {

@@ -113,3 +113,104 @@ TEST(HostileInputTest, MutatedJobFilesNeverCrashOrChangeStateWhenRejected) {
 
 }  // namespace
 }  // namespace orch::master
+
+// ---- The review's cases, through the REST handlers (issue 10) --------------
+
+namespace orch::master {
+namespace {
+
+class HostileLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string dir = testing::TempDir("hostile-limits");
+    store_ = std::move(*StateStore::Open(dir + "/state.db"));
+    RaftLogOptions o;
+    o.member_id = "m1";
+    o.initial_peers = {{"m1", "127.0.0.1:0"}};
+    o.tick = std::chrono::milliseconds(10);
+    log_ = std::move(*RaftLog::Open(o, dir, store_.get()));
+    log_->Start(nullptr);
+    for (int i = 0; i < 500 && !log_->IsLeader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(log_->IsLeader());
+    ASSERT_TRUE(log_->ReadBarrier(std::chrono::seconds(5)).ok());
+    ApiDeps d;
+    d.store = store_.get();
+    d.log = log_.get();
+    d.clock = SystemClock::Get();
+    RegisterApiRoutes(&router_, d);
+  }
+  void TearDown() override {
+    if (log_) log_->Close();
+  }
+  // Posts `body` and expects a 400 naming `expect`, with nothing applied.
+  void ExpectRejected(const std::string& path, const std::string& body, const std::string& expect) {
+    uint64_t before = store_->AppliedIndex();
+    HttpRequest req;
+    req.method = "POST";
+    req.target = req.path = path;
+    req.body = body;
+    HttpResponse resp = router_.Handle(req);
+    EXPECT_EQ(resp.status, 400) << resp.body;
+    EXPECT_NE(resp.body.find(expect), std::string::npos) << resp.body;
+    EXPECT_EQ(store_->AppliedIndex(), before);
+  }
+  static std::string Job(const std::string& group_body) {
+    return "id: j\ngroups:\n  - name: g\n" + group_body;
+  }
+
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<RaftLog> log_;
+  Router router_;
+};
+
+constexpr const char* kTask =
+    "    tasks:\n      - {name: t, driver: exec, command: /bin/true, resources: {cpu: 10, memory: 8}}\n";
+
+TEST_F(HostileLimitsTest, CountOfTwoToTheThirtyOneIsRefused) {
+  ExpectRejected("/v1/jobs", Job("    count: 2147483647\n" + std::string(kTask)), "groups[0].count");
+  ExpectRejected("/v1/jobs", Job("    count: 2147483648\n" + std::string(kTask)), "out of range");
+}
+
+TEST_F(HostileLimitsTest, ResourcesThatWouldOverflowAreRefused) {
+  ExpectRejected("/v1/jobs",
+                 Job("    count: 1\n    tasks:\n"
+                     "      - {name: a, driver: exec, command: /bin/true, resources: {cpu: 4611686018427387904, memory: 8}}\n"
+                     "      - {name: b, driver: exec, command: /bin/true, resources: {cpu: 4611686018427387904, memory: 8}}\n"),
+                 "resources.cpu");
+  ExpectRejected("/v1/jobs",
+                 Job("    count: 1\n    tasks:\n"
+                     "      - {name: a, driver: exec, command: /bin/true, resources: {cpu: 1, memory: 9007199254740992}}\n"),
+                 "resources.memory");
+}
+
+TEST_F(HostileLimitsTest, AnAliasBombIsRefusedWithoutBeingExpanded) {
+  std::string doc = "id: bomb\ngroups:\n  - &g0 {name: g, count: 1, tasks: [{name: t, driver: exec, command: /bin/true, "
+                    "resources: {cpu: 1, memory: 1}, args: [\"" + std::string(900, 'x') + "\"]}]}\n";
+  for (int i = 0; i < 20000; ++i) doc += "  - *g0\n";
+  ExpectRejected("/v1/jobs", doc, "expands (through YAML aliases)");
+}
+
+TEST_F(HostileLimitsTest, ANodeWithAHugeLabelIsRefused) {
+  std::string body = "node: {name: n, address: \"http://127.0.0.1:1\", capacity: {cpu: 1000, memory: 1024}, "
+                     "attributes: {labels: {zone: \"" + std::string(50000, 'a') + "\"}}}";
+  ExpectRejected("/v1/nodes/register", body, "node.attributes.labels");
+}
+
+TEST_F(HostileLimitsTest, ACatastrophicRegexpIsOnlyAsCostlyAsItsInput) {
+  // Accepted (RE2 syntax, under the size limit): the scheduler runs it in
+  // linear time (tests/unit/scheduler/controllers_test.cpp).
+  HttpRequest req;
+  req.method = "POST";
+  req.target = req.path = "/v1/jobs";
+  req.body = Job("    count: 1\n    constraints: [{attribute: \"${meta.zone}\", operator: regexp, value: \"(a+)+$\"}]\n" +
+                 std::string(kTask));
+  EXPECT_EQ(router_.Handle(req).status, 200);
+  // Backreferences are not RE2: a clear error, not a backtracking engine.
+  ExpectRejected("/v1/jobs",
+                 Job("    count: 1\n    constraints: [{attribute: os, operator: regexp, value: \"(a)\\\\1\"}]\n" +
+                     std::string(kTask)),
+                 "not a valid regexp");
+}
+
+}  // namespace
+}  // namespace orch::master

@@ -57,7 +57,105 @@ INSTANTIATE_TEST_SUITE_P(
                s->set_name("web");
                s->set_port("http");
              },
-             "service.port: \"http\" is not a port"}),
+             "service.port: \"http\" is not a port"},
+        // Limits (master/job_limits.h): each would have taken a master down.
+        Case{"count 2^31-1", [](v1::Job* j) { j->mutable_groups(0)->set_count(2147483647); },
+             "groups[0].count: 2147483647 is more than the limit of 10000"},
+        Case{"counts add up past the job limit",
+             [](v1::Job* j) {
+               j->mutable_groups(0)->set_count(6000);
+               auto* g = j->add_groups();
+               *g = j->groups(0);
+               g->set_name("g2");
+             },
+             "groups: the counts add up to 12000"},
+        Case{"cpu 2^62",
+             [](v1::Job* j) {
+               j->mutable_groups(0)->mutable_tasks(0)->mutable_resources()->set_cpu(int64_t{1} << 62);
+             },
+             "groups[0].tasks[0].resources.cpu: 4611686018427387904 millicores is more than the limit"},
+        Case{"memory 2^50 MiB",
+             [](v1::Job* j) {
+               j->mutable_groups(0)->mutable_tasks(0)->mutable_resources()->set_memory(int64_t{1} << 50);
+             },
+             "groups[0].tasks[0].resources.memory:"},
+        Case{"too many groups",
+             [](v1::Job* j) {
+               for (int i = 0; i < 64; ++i) {
+                 auto* g = j->add_groups();
+                 *g = j->groups(0);
+                 g->set_name("g" + std::to_string(i));
+                 g->set_count(0);
+               }
+             },
+             "groups: 65 groups, more than the limit of 64"},
+        Case{"too many tasks",
+             [](v1::Job* j) {
+               for (int i = 0; i < 64; ++i) {
+                 auto* t = j->mutable_groups(0)->add_tasks();
+                 *t = j->groups(0).tasks(0);
+                 t->set_name("t" + std::to_string(i));
+               }
+             },
+             "groups[0].tasks: 65 tasks"},
+        Case{"too many ports",
+             [](v1::Job* j) {
+               for (int i = 0; i < 65; ++i) {
+                 j->mutable_groups(0)->mutable_network()->add_ports()->set_name("p" + std::to_string(i));
+               }
+             },
+             "groups[0].network.ports: 65 ports"},
+        Case{"huge env value",
+             [](v1::Job* j) {
+               (*j->mutable_groups(0)->mutable_tasks(0)->mutable_env())["BIG"] = std::string(40000, 'x');
+             },
+             "groups[0].tasks[0].env[\"BIG\"]: is 40000 bytes"},
+        Case{"too many env vars",
+             [](v1::Job* j) {
+               for (int i = 0; i < 257; ++i) {
+                 (*j->mutable_groups(0)->mutable_tasks(0)->mutable_env())["V" + std::to_string(i)] = "x";
+               }
+             },
+             "groups[0].tasks[0].env: 257 variables"},
+        Case{"env name with =",
+             [](v1::Job* j) { (*j->mutable_groups(0)->mutable_tasks(0)->mutable_env())["A=B"] = "x"; },
+             "must not contain '='"},
+        Case{"too many args",
+             [](v1::Job* j) {
+               for (int i = 0; i < 257; ++i) j->mutable_groups(0)->mutable_tasks(0)->add_args("a");
+             },
+             "more than the limit of 256"},
+        Case{"huge arg",
+             [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->add_args(std::string(40000, 'a')); },
+             "groups[0].tasks[0].args[1]: is 40000 bytes"},
+        Case{"long regexp",
+             [](v1::Job* j) {
+               auto* c = j->add_constraints();
+               c->set_attribute("os");
+               c->set_operator_("regexp");
+               c->set_value(std::string(2000, 'a'));
+             },
+             "constraints[0].value: longer than 1024 bytes"},
+        Case{"bad regexp",
+             [](v1::Job* j) {
+               auto* c = j->add_constraints();
+               c->set_attribute("os");
+               c->set_operator_("regexp");
+               c->set_value("(unclosed");
+             },
+             "constraints[0].value: not a valid regexp"},
+        Case{"serialized job over 1 MiB",
+             [](v1::Job* j) {
+               for (int t = 0; t < 40; ++t) {
+                 auto* task = j->mutable_groups(0)->add_tasks();
+                 *task = j->groups(0).tasks(0);
+                 task->set_name("big" + std::to_string(t));
+                 for (int i = 0; i < 32; ++i) {
+                   (*task->mutable_env())["V" + std::to_string(i)] = std::string(30000, 'x');
+                 }
+               }
+             },
+             "more than the limit of 1048576"}),
     [](const ::testing::TestParamInfo<Case>& info) {
       std::string n = info.param.name;
       for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -75,6 +173,31 @@ TEST(ValidationDefaultsTest, FillsTypeAndPriorityAndClearsServerFields) {
   EXPECT_EQ(job.priority(), 50);
   EXPECT_EQ(job.version(), 0u);
   EXPECT_EQ(job.modify_index(), 0u);
+}
+
+}  // namespace
+}  // namespace orch::master
+
+namespace orch::master {
+namespace {
+
+TEST(NodeValidationTest, BoundsWhatAnAgentRegisters) {
+  v1::Node n = testing::SampleNode("n1");
+  EXPECT_TRUE(ValidateNodeFields(n).ok());
+  v1::Node big_label = n;
+  (*big_label.mutable_attributes()->mutable_labels())["zone"] = std::string(50000, 'a');
+  Status st = ValidateNodeFields(big_label);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("node.attributes.labels[\"zone\"]: is 50000 bytes"), std::string::npos) << st.message();
+  v1::Node many = n;
+  for (int i = 0; i < 65; ++i) (*many.mutable_attributes()->mutable_labels())["k" + std::to_string(i)] = "v";
+  EXPECT_FALSE(ValidateNodeFields(many).ok());
+  v1::Node huge = n;
+  huge.mutable_capacity()->set_cpu(int64_t{1} << 62);
+  EXPECT_FALSE(ValidateNodeFields(huge).ok());
+  v1::Node unnamed = n;
+  unnamed.clear_name();
+  EXPECT_FALSE(ValidateNodeFields(unnamed).ok());
 }
 
 }  // namespace

@@ -289,3 +289,102 @@ TEST_F(SchedulerMasterTest, WorkerUsesTheLoadTheLeaderMeasured) {
 
 }  // namespace
 }  // namespace orch::master
+
+// ---- Hostile input reaching the scheduler (issue 10) -----------------------
+
+namespace orch::master {
+namespace {
+
+// A job registered as the log would take it, around the REST validation.
+v1::Command RegisterJobCmd(const v1::Job& job, const std::string& eval_id) {
+  v1::Command cmd;
+  *cmd.mutable_register_job()->mutable_job() = job;
+  auto* e = cmd.mutable_register_job()->mutable_eval();
+  e->set_id(eval_id);
+  e->set_job_id(job.id());
+  e->set_triggered_by(v1::Evaluation::JOB_REGISTER);
+  return cmd;
+}
+
+// The job's newest evaluation (by create index).
+v1::Evaluation EvalOf(StateStore* store, const std::string& job) {
+  v1::Evaluation newest;
+  for (const auto& e : store->ListEvaluations(job)) {
+    if (e.create_index() >= newest.create_index()) newest = e;
+  }
+  return newest;
+}
+
+TEST_F(SchedulerMasterTest, AnEvaluationThatThrowsFailsAloneWithItsReason) {
+  AddNode(sched::testing::Node("n1"));
+  Submit(sched::testing::Job("bad", 1));
+  Submit(sched::testing::Job("good", 2));
+  worker_->SetScheduleHook([](const sched::JobInput& in) {
+    if (in.job.id() == "bad") throw std::runtime_error("boom");
+  });
+  EXPECT_EQ(worker_->RunOnce(), 2);
+  auto bad = EvalOf(store_.get(), "bad");
+  EXPECT_EQ(bad.status(), v1::Evaluation::FAILED);
+  EXPECT_NE(bad.status_description().find("scheduler failed: boom"), std::string::npos) << bad.status_description();
+  EXPECT_EQ(LiveByNode("good")["n1"], 2);
+  EXPECT_TRUE(store_->PendingEvaluations().empty());
+}
+
+TEST_F(SchedulerMasterTest, AStoredJobPastTheLimitsFailsItsEvaluationInsteadOfTheLeader) {
+  // Written around validation (as a job stored before the limits was): the
+  // reconciler would build 2^31 slots and abort every leader in turn.
+  AddNode(sched::testing::Node("n1"));
+  Propose(RegisterJobCmd(sched::testing::Job("huge", 2147483647), "e-huge"));
+  Submit(sched::testing::Job("good", 1));
+  EXPECT_EQ(worker_->RunOnce(), 2);
+  auto huge = EvalOf(store_.get(), "huge");
+  EXPECT_EQ(huge.status(), v1::Evaluation::FAILED);
+  EXPECT_NE(huge.status_description().find("count 2147483647"), std::string::npos) << huge.status_description();
+  EXPECT_EQ(LiveByNode("good")["n1"], 1);
+}
+
+TEST_F(SchedulerMasterTest, OverflowingTaskResourcesNeverFitNorDriveANodeNegative) {
+  AddNode(sched::testing::Node("n1", 1000, 1024));
+  // Two tasks of 2^62 millicores: their sum wrapped to a negative request
+  // that fitted anywhere and made the node's allocated cpu negative.
+  auto job = sched::testing::Job("wrap", 1, int64_t{1} << 62);
+  auto* t2 = job.mutable_groups(0)->add_tasks();
+  *t2 = job.groups(0).tasks(0);
+  t2->set_name("t2");
+  Propose(RegisterJobCmd(job, "e-wrap"));
+  worker_->RunOnce();
+  EXPECT_TRUE(LiveByNode("wrap").empty());
+  auto node = *store_->GetNode("n1");
+  EXPECT_GE(node.allocated().cpu(), 0);
+  // And the node still takes ordinary work.
+  Submit(sched::testing::Job("ok", 1));
+  worker_->RunOnce();
+  EXPECT_EQ(LiveByNode("ok")["n1"], 1);
+}
+
+TEST_F(SchedulerMasterTest, ARegexpConstraintOnAHugeLabelRunsInLinearTime) {
+  // (a+)+$ against 50 KB of 'a' then 'b': exponential backtracking (or a
+  // stack overflow) in std::regex; linear in RE2.
+  auto n = sched::testing::Node("n1");
+  (*n.mutable_attributes()->mutable_labels())["zone"] = std::string(50000, 'a') + "b";
+  AddNode(n);
+  auto job = sched::testing::Job("re", 1);
+  auto* c = job.mutable_groups(0)->add_constraints();
+  c->set_attribute("${meta.zone}");
+  c->set_operator_("regexp");
+  c->set_value("(a+)+$");
+  Submit(job);
+  auto job2 = sched::testing::Job("re2", 1);
+  auto* c2 = job2.mutable_groups(0)->add_constraints();
+  c2->set_attribute("${meta.zone}");
+  c2->set_operator_("regexp");
+  c2->set_value("^a+b$");
+  Submit(job2);
+  worker_->RunOnce();
+  EXPECT_TRUE(LiveByNode("re").empty());
+  EXPECT_EQ(EvalOf(store_.get(), "re").status(), v1::Evaluation::BLOCKED);
+  EXPECT_EQ(LiveByNode("re2")["n1"], 1);
+}
+
+}  // namespace
+}  // namespace orch::master
