@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -26,8 +27,32 @@ namespace {
 
 using namespace std::chrono_literals;
 
+std::set<pid_t> ShellsWithArg(const std::string& marker);
+
+pid_t ParentOf(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  int ppid = 0;
+  char state = 0;
+  if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
+  return ppid;
+}
+
 // Pids of the exec tasks (/bin/sh -c ...) whose command line holds `marker`.
+// A shell running `while ...; do sleep 1; done` forks a copy of itself
+// (same command line) before each exec of sleep: such a child of another
+// match is the same task, not a second one.
 std::set<pid_t> ProcessesWithArg(const std::string& marker) {
+  std::set<pid_t> all = ShellsWithArg(marker);
+  std::set<pid_t> out;
+  for (pid_t pid : all) {
+    if (!all.count(ParentOf(pid))) out.insert(pid);
+  }
+  return out;
+}
+
+std::set<pid_t> ShellsWithArg(const std::string& marker) {
   std::set<pid_t> out;
   DIR* d = opendir("/proc");
   if (d == nullptr) return out;

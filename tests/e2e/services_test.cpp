@@ -121,10 +121,16 @@ class ServicesTest : public ::testing::Test {
   // masters' dynamic picks are deterministic per cluster state, so two test
   // clusters on one machine (ctest -j) would be handed the same ports.
   // `named_listen` false: the job names no listen port (the masters assign one).
+  std::set<int> used_ports_;
   std::string Group(const std::string& name, const std::string& strategy, int weight, bool check = false,
                     bool named_listen = true) {
+    // Distinct per group and from the listen port: two groups handed the
+    // same random port is a real collision, which the scheduler rightly
+    // refuses ("1 port collision"), not the race this test is about.
+    int port = ListenPort();
+    while (port == listen_ || !used_ports_.insert(port).second) port = ListenPort();
     std::string g = "  - name: " + name + "\n    count: 1\n    network: { ports: [ { name: http, static: " +
-                    std::to_string(ListenPort()) + " } ] }\n"
+                    std::to_string(port) + " } ] }\n"
                     "    restart: { attempts: 5, interval: 10m, delay: 2s, mode: delay }\n"
                     "    tasks:\n      - name: server\n        driver: exec\n        command: " +
                     std::string(ORCH_TEST_ID_SERVER_BIN) +
