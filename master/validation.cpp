@@ -153,6 +153,10 @@ Status ValidateCheck(const std::string& path, const v1::Task& t, const v1::TaskG
   if (c.type() == v1::HealthCheck::HTTP || c.type() == v1::HealthCheck::TCP) {
     bool known = false;
     for (const auto& p : g.network().ports()) known = known || p.name() == c.port();
+    if (c.port().empty()) {
+      return Status::InvalidArgument(path + ".port: required (the name of one of the group's network ports) "
+                                     "unless the task has a service, whose port the check then uses");
+    }
     if (!known) {
       return Status::InvalidArgument(path + ".port: \"" + c.port() +
                                      "\" is not a port of the group's network");
@@ -228,6 +232,15 @@ Status ValidateJob(v1::Job* job) {
   job->clear_create_index();
   job->clear_modify_index();
   job->clear_submit_time_ms();
+  // A check without a port probes the task's service port, as a check
+  // inside a Nomad service block does.
+  for (auto& g : *job->mutable_groups()) {
+    for (auto& t : *g.mutable_tasks()) {
+      if (!t.has_check() || !t.has_service() || !t.check().port().empty()) continue;
+      auto type = t.check().type();
+      if (type == v1::HealthCheck::HTTP || type == v1::HealthCheck::TCP) t.mutable_check()->set_port(t.service().port());
+    }
+  }
   std::set<std::string> names;
   for (int i = 0; i < job->groups_size(); ++i) {
     std::string gp = "groups[" + std::to_string(i) + "]";

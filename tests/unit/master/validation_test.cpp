@@ -162,6 +162,26 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+TEST(ValidationDefaultsTest, ACheckWithoutAPortUsesTheServicePort) {
+  v1::Job job = testing::SampleJob("web", 1);
+  auto* g = job.mutable_groups(0);
+  g->mutable_network()->add_ports()->set_name("http");
+  auto* t = g->mutable_tasks(0);
+  t->mutable_service()->set_name("web");
+  t->mutable_service()->set_port("http");
+  t->mutable_check()->set_type(v1::HealthCheck::HTTP);
+  t->mutable_check()->set_path("/");
+  Status st = ValidateJob(&job);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(job.groups(0).tasks(0).check().port(), "http");
+  // Without a service there is no port to take: a clear error.
+  v1::Job bare = testing::SampleJob("web", 1);
+  bare.mutable_groups(0)->mutable_tasks(0)->mutable_check()->set_type(v1::HealthCheck::TCP);
+  st = ValidateJob(&bare);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("check.port: required"), std::string::npos) << st.message();
+}
+
 TEST(ValidationDefaultsTest, FillsTypeAndPriorityAndClearsServerFields) {
   v1::Job job = testing::SampleJob("web", 1);
   job.clear_type();
