@@ -87,13 +87,19 @@ Clock Clock::System() {
 
 Status RunJob(const Context& ctx, const std::string& document, const RunOptions& opts) {
   ORCH_ASSIGN_OR_RETURN(v1::SubmitJobResponse resp, ctx.client->SubmitJobDocument(document));
-  if (ctx.format == OutputFormat::kTable) {
-    *ctx.out << "job " << resp.job_id() << " submitted (eval " << ShortId(resp.eval_id())
-             << ", index " << resp.index() << ")\n";
+  if (ctx.format == OutputFormat::kTable && resp.unchanged()) {
+    *ctx.out << "job " << resp.job_id() << " unchanged (version " << resp.version()
+             << "): the file equals the running version; nothing replaced\n";
+  } else if (ctx.format == OutputFormat::kTable) {
+    *ctx.out << "job " << resp.job_id() << " submitted (version " << resp.version() << ", eval "
+             << ShortId(resp.eval_id()) << ", index " << resp.index() << ")\n";
     for (const auto& w : resp.warnings()) *ctx.out << "warning: " << OneLine(w) << "\n";
     ctx.out->flush();
   }
-  if (opts.wait) ORCH_RETURN_IF_ERROR(WaitForJob(ctx, resp.job_id(), resp.index(), opts.timeout));
+  // Unchanged: nothing new to wait for past the entry; just show where it stands.
+  if (opts.wait) {
+    ORCH_RETURN_IF_ERROR(WaitForJob(ctx, resp.job_id(), resp.unchanged() ? 0 : resp.index(), opts.timeout));
+  }
   if (ctx.format == OutputFormat::kTable) return Status::Ok();
   return PrintMessage(*ctx.out, ctx.format, resp, [] { return std::string(); });
 }

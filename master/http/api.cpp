@@ -94,11 +94,19 @@ HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
     spdlog::info("job {}: not registered: {}", job.id(), index.status().message());
     return HttpResponse::Error(index.status());
   }
-  spdlog::info("job {}: submitted (eval {}, index {})", job.id(), ShortId(c->eval().id()), *index);
   v1::SubmitJobResponse resp;
   resp.set_job_id(job.id());
-  resp.set_eval_id(c->eval().id());
   resp.set_index(*index);
+  auto stored = d.store->GetJob(job.id());
+  if (stored.ok()) resp.set_version(stored->version());
+  if (stored.ok() && stored->modify_index() < *index) {
+    // Applied as a no-op: the spec equals the running version.
+    resp.set_unchanged(true);
+    spdlog::info("job {}: resubmitted unchanged (version {}, index {})", job.id(), stored->version(), *index);
+    return HttpResponse::Json(200, ToJson(resp));
+  }
+  resp.set_eval_id(c->eval().id());
+  spdlog::info("job {}: submitted (eval {}, index {})", job.id(), ShortId(c->eval().id()), *index);
   return HttpResponse::Json(200, ToJson(resp));
 }
 

@@ -1,6 +1,7 @@
 // The state machine's transitions: one function per Command kind. Each runs
 // inside Apply's transaction and must be deterministic: everything it uses
 // comes from the command or the current state (time from cmd.time_ms()).
+#include <google/protobuf/util/message_differencer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -35,6 +36,24 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
   return Status::Ok();
 }
 
+namespace {
+
+// Whether two versions of a job ask for the same thing: equal but for the
+// fields the masters own.
+bool SameSpec(v1::Job a, v1::Job b) {
+  for (v1::Job* j : {&a, &b}) {
+    j->clear_version();
+    j->clear_status();
+    j->clear_stop();
+    j->clear_create_index();
+    j->clear_modify_index();
+    j->clear_submit_time_ms();
+  }
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+}  // namespace
+
 Status StateStore::ApplyRegisterJob(uint64_t index, const v1::Command& cmd, Status* outcome) {
   v1::Job job = cmd.register_job().job();
   auto old = LoadOne<v1::Job>("jobs", job.id());
@@ -56,6 +75,11 @@ Status StateStore::ApplyRegisterJob(uint64_t index, const v1::Command& cmd, Stat
       *outcome = st;
       return Status::Ok();
     }
+  }
+  if (old && !old->stop() && SameSpec(*old, job)) {
+    // An identical resubmit: nothing to do (the proposer sees that the job's
+    // modify index is older than its entry and answers "unchanged").
+    return Status::Ok();
   }
   job.set_version(old ? old->version() + 1 : 0);
   job.set_create_index(old ? old->create_index() : index);

@@ -113,6 +113,40 @@ TEST_F(ApiTest, SubmittedJobIsPlacedOnARegisteredNode) {
   EXPECT_EQ(detail.evaluations(0).status(), v1::Evaluation::COMPLETE);
 }
 
+TEST_F(ApiTest, AnIdenticalResubmitIsANoOpAndSaysSo) {
+  RegisterNode("n1");
+  v1::SubmitJobResponse first, again, changed;
+  ASSERT_TRUE(FromJson(Call("POST", "/v1/jobs", kHello).body, &first).ok());
+  EXPECT_FALSE(first.unchanged());
+  EXPECT_EQ(first.version(), 0u);
+  EXPECT_EQ(worker_->RunOnce(), 1);
+  auto before = store_->ListAllocations("hello");
+  ASSERT_EQ(before.size(), 1u);
+
+  // The same file again (also as JSON): same version, no evaluation, the
+  // running allocation untouched.
+  auto resp = Call("POST", "/v1/jobs", kHello);
+  ASSERT_EQ(resp.status, 200) << resp.body;
+  ASSERT_TRUE(FromJson(resp.body, &again).ok());
+  EXPECT_TRUE(again.unchanged()) << resp.body;
+  EXPECT_EQ(again.version(), 0u);
+  EXPECT_TRUE(again.eval_id().empty());
+  EXPECT_TRUE(store_->PendingEvaluations().empty());
+  EXPECT_EQ(worker_->RunOnce(), 0);
+  auto after = store_->ListAllocations("hello");
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].id(), before[0].id());
+  EXPECT_EQ(after[0].job_version(), 0u);
+
+  // A real change makes a new version.
+  std::string edited = kHello;
+  edited.replace(edited.find("/bin/sh"), 7, "/bin/bash");
+  ASSERT_TRUE(FromJson(Call("POST", "/v1/jobs", edited).body, &changed).ok());
+  EXPECT_FALSE(changed.unchanged());
+  EXPECT_EQ(changed.version(), 1u);
+  EXPECT_FALSE(changed.eval_id().empty());
+}
+
 TEST_F(ApiTest, NoNodeLeavesTheEvaluationBlockedUntilOneRegisters) {
   ASSERT_EQ(Call("POST", "/v1/jobs", kHello).status, 200);
   worker_->RunOnce();

@@ -234,7 +234,7 @@ TEST(CliTest, RunSendsTheFileAsItIsAndPrintsTheEvaluation) {
   std::string path = WriteTempFile(text);
   CliRun r = Orchctl({"run", "-f", path, "--token", "s3cret"}, {{"ORCH_ADDR", m.addr()}});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out, "job web submitted (eval 1a2b3c4d, index 12)\n");
+  EXPECT_EQ(r.out, "job web submitted (version 0, eval 1a2b3c4d, index 12)\n");
   EXPECT_EQ(r.err, "");
   HttpRequest sent = m.last();
   EXPECT_EQ(sent.method, "POST");
@@ -248,7 +248,7 @@ TEST(CliTest, RunWaitReturnsOnceAllocationsRun) {
   CliRun r = Orchctl({"--addr", m.addr(), "run", "-f", path, "--wait"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "job web submitted (eval 1a2b3c4d, index 12)\n"
+            "job web submitted (version 0, eval 1a2b3c4d, index 12)\n"
             "job web: 1/1 running\n");
 }
 
@@ -267,7 +267,7 @@ TEST(CliTest, RunWaitGivesUpAtTheTimeoutWithOneLine) {
   ExpectOneLineError(r);
   EXPECT_EQ(r.err, "orchctl: job \"web\": 0/1 running, 1 pending after waiting 10s\n");
   EXPECT_EQ(r.out,
-            "job web submitted (eval 1a2b3c4d, index 12)\n"
+            "job web submitted (version 0, eval 1a2b3c4d, index 12)\n"
             "job web: 0/1 running, 1 pending\n");
 }
 
