@@ -183,8 +183,9 @@ int EvalWorker::RunOnce() {
                      index.status().ToString());
         continue;
       }
-      spdlog::info("eval {} job {}: placed {}, stopped {}, preempted {}{}{} (index {})", ShortId(plan.eval_id()),
-                   plan.job_id(), plan.place_size(), plan.stop_size(), plan.preempt_size(),
+      spdlog::info("eval {} job {}: placed {}, stopped {}, updated in place {}, preempted {}{}{} (index {})",
+                   ShortId(plan.eval_id()), plan.job_id(), plan.place_size(), plan.stop_size(),
+                   plan.update_in_place_size(), plan.preempt_size(),
                    plan.coalesced_eval_ids_size() ? ", coalesced " + std::to_string(plan.coalesced_eval_ids_size())
                                                   : "",
                    plan.eval_status() == v1::Evaluation::BLOCKED ? "; blocked: " + plan.eval_description() : "",

@@ -1,5 +1,7 @@
 #include "master/scheduler/reconcile.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -29,6 +31,14 @@ Where NodeState(const NodeTable& t, const std::string& node_id, int64_t now_ms) 
 
 }  // namespace
 
+bool DestructiveChange(const v1::TaskGroup& before, const v1::TaskGroup& after) {
+  if (before.tasks_size() != after.tasks_size()) return true;
+  for (int i = 0; i < before.tasks_size(); ++i) {
+    if (!google::protobuf::util::MessageDifferencer::Equals(before.tasks(i), after.tasks(i))) return true;
+  }
+  return !google::protobuf::util::MessageDifferencer::Equals(before.network(), after.network());
+}
+
 Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& allocs, const NodeTable& table,
                          int64_t now_ms) {
   Reconciliation out;
@@ -49,12 +59,18 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       if (std::find(reasons.begin(), reasons.end(), why) == reasons.end()) reasons.push_back(why);
     }
   };
+  std::set<const v1::Allocation*> in_place;
   for (const auto& a : allocs) {
-    bool known = std::any_of(job->groups().begin(), job->groups().end(),
-                             [&](const v1::TaskGroup& g) { return g.name() == a.group(); });
-    if (IsLive(a) && (a.job_version() != job->version() || !known)) {
-      stop(&a, "replaced by job version " + std::to_string(job->version()));
+    auto g = std::find_if(job->groups().begin(), job->groups().end(),
+                          [&](const v1::TaskGroup& g) { return g.name() == a.group(); });
+    if (!IsLive(a) || (a.job_version() == job->version() && g != job->groups().end())) continue;
+    // A system job's group has no count to reconcile against; its
+    // allocations follow the same rule.
+    if (g != job->groups().end() && a.has_task_group() && !DestructiveChange(a.task_group(), *g)) {
+      in_place.insert(&a);
+      continue;
     }
+    stop(&a, "replaced by job version " + std::to_string(job->version()));
   }
   for (const auto& g : job->groups()) {
     GroupNeeds need;
@@ -65,7 +81,8 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
     std::map<int, int> failures;                      // batch: failed allocations per slot
     std::map<int, const v1::Allocation*> last_ended;  // newest terminal allocation per slot
     for (const auto& a : allocs) {
-      if (a.group() != g.name() || a.job_version() != job->version() || stopped.count(&a)) continue;
+      if (a.group() != g.name() || stopped.count(&a)) continue;
+      if (a.job_version() != job->version() && !in_place.count(&a)) continue;
       int slot = SlotOf(a.name());
       if (IsLive(a)) {
         live.push_back(&a);
@@ -150,6 +167,11 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
     need.staying = keep;
     out.groups.push_back(std::move(need));
   }
+  for (const auto* a : in_place) {
+    if (!stopped.count(a)) out.update_in_place.push_back(a);
+  }
+  std::sort(out.update_in_place.begin(), out.update_in_place.end(),
+            [](const v1::Allocation* x, const v1::Allocation* y) { return x->id() < y->id(); });
   for (size_t i = 0; i < reasons.size(); ++i) out.stop_reason += (i ? "; " : "") + reasons[i];
   return out;
 }

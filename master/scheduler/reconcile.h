@@ -32,10 +32,19 @@ struct GroupNeeds {
 
 struct Reconciliation {
   std::vector<const v1::Allocation*> stop;
+  // Live allocations of an older job version whose group's tasks and
+  // network did not change: they stay and move to the new version in place.
+  std::vector<const v1::Allocation*> update_in_place;
   std::string stop_reason;
   std::vector<GroupNeeds> groups;
   int migrating = 0;  // stops that are drain migrations
 };
+
+// Whether moving an allocation from `before` to `after` of its group needs
+// new processes: a task's command, args, env, image, resources, driver,
+// check or service, or the group's ports changed. Count, constraints,
+// spread, restart, migrate and update settings do not.
+bool DestructiveChange(const v1::TaskGroup& before, const v1::TaskGroup& after);
 
 // `job` may be null (job gone). `now_ms` decides whether a drain deadline
 // passed.

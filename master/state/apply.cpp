@@ -296,6 +296,20 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     a->set_modify_time_ms(time_ms);
     ORCH_RETURN_IF_ERROR(PutAllocation(*a));
   }
+  for (const std::string& id : p.update_in_place()) {
+    auto a = LoadOne<v1::Allocation>("allocations", id);
+    if (!a || !job || !IsLive(*a) || a->job_id() != job->id()) continue;
+    const v1::TaskGroup* group = nullptr;
+    for (const auto& g : job->groups()) {
+      if (g.name() == a->group()) group = &g;
+    }
+    if (group == nullptr) continue;
+    a->set_job_version(job->version());
+    *a->mutable_task_group() = *group;
+    a->set_modify_index(index);
+    a->set_modify_time_ms(time_ms);
+    ORCH_RETURN_IF_ERROR(PutAllocation(*a));
+  }
   for (int i = 0; i < p.preempt_size(); ++i) {
     auto a = LoadOne<v1::Allocation>("allocations", p.preempt(i));
     if (!a || a->desired_status() == v1::Allocation::STOP) continue;

@@ -148,10 +148,12 @@ TEST_F(SchedulerMasterTest, ApplyRejectsWhatNoLongerFitsAndFollowsUp) {
 
 TEST_F(SchedulerMasterTest, WorkerDeduplicatesPerJobAndFoldsPlans) {
   AddNode(sched::testing::Node("n1", 16000, 16384));
+  // Three versions in a row (an identical resubmit would be a no-op).
   auto job = sched::testing::Job("web", 2);
-  Submit(job);
-  Submit(job);
-  Submit(job);
+  for (int v = 0; v < 3; ++v) {
+    (*job.mutable_groups(0)->mutable_tasks(0)->mutable_env())["V"] = std::to_string(v);
+    Submit(job);
+  }
   for (int i = 0; i < 5; ++i) Submit(sched::testing::Job("other" + std::to_string(i), 1));
   ASSERT_EQ(store_->PendingEvaluations().size(), 8u);
   EXPECT_EQ(worker_->RunOnce(), 6);  // one plan per job
@@ -384,6 +386,47 @@ TEST_F(SchedulerMasterTest, ARegexpConstraintOnAHugeLabelRunsInLinearTime) {
   EXPECT_TRUE(LiveByNode("re").empty());
   EXPECT_EQ(EvalOf(store_.get(), "re").status(), v1::Evaluation::BLOCKED);
   EXPECT_EQ(LiveByNode("re2")["n1"], 1);
+}
+
+}  // namespace
+}  // namespace orch::master
+
+namespace orch::master {
+namespace {
+
+TEST_F(SchedulerMasterTest, ResubmittedCountsScaleInPlaceThroughApply) {
+  AddNode(sched::testing::Node("n1", 16000, 16384));
+  auto job = sched::testing::Job("web", 3);
+  Submit(job);
+  worker_->RunOnce();
+  ReportRunning();
+  std::set<std::string> first;
+  for (const auto& a : store_->ListAllocations("web")) first.insert(a.id());
+  ASSERT_EQ(first.size(), 3u);
+  // 3 -> 5 by resubmitting the file with another count: a new version, but
+  // the three running allocations stay (moved to version 1 in place).
+  job.mutable_groups(0)->set_count(5);
+  Submit(job);
+  worker_->RunOnce();
+  int live = 0, kept = 0;
+  for (const auto& a : store_->ListAllocations("web")) {
+    if (!IsLive(a)) continue;
+    ++live;
+    EXPECT_EQ(a.job_version(), 1u) << a.id();
+    EXPECT_EQ(a.task_group().count(), 5) << "the in-place update carries the new group";
+    kept += first.count(a.id());
+  }
+  EXPECT_EQ(live, 5);
+  EXPECT_EQ(kept, 3);
+  // A constraint that still holds: in place, nothing stops.
+  auto* c = job.mutable_groups(0)->add_constraints();
+  c->set_attribute("${attr.os}");
+  c->set_value("linux");
+  Submit(job);
+  worker_->RunOnce();
+  int stopped = 0;
+  for (const auto& a : store_->ListAllocations("web")) stopped += a.desired_status() == v1::Allocation::STOP;
+  EXPECT_EQ(stopped, 0);
 }
 
 }  // namespace

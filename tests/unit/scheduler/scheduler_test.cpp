@@ -367,17 +367,98 @@ TEST(SchedulerTest, ScaleDownStopsTheHighestSlots) {
   for (const auto& id : down.stop()) EXPECT_NE(id, first.place(0).id());
 }
 
+// A planned allocation as the state holds it once running: with the task
+// group apply copies from the job.
+v1::Allocation RunningOf(const v1::Allocation& planned, const v1::Job& job) {
+  v1::Allocation a = Running(planned);
+  *a.mutable_task_group() = job.groups(0);
+  return a;
+}
+
 TEST(SchedulerTest, NewVersionReplacesOldAllocationsInTheRoomTheyFree) {
   auto job = Job("web", 1, 3000, 64);
   auto node = Node("n", 4000, 4096);
   auto first = ComputePlan(Input(job, {node}));
+  auto v0 = job;
   job.set_version(1);
+  job.mutable_groups(0)->mutable_tasks(0)->set_command("/bin/sleep2");  // what the task runs: destructive
   std::vector<v1::Node> nodes = {node};
   Claim(&nodes, first.place(0));
-  auto next = ComputePlan(Input(job, nodes, {Running(first.place(0))}));
+  auto next = ComputePlan(Input(job, nodes, {RunningOf(first.place(0), v0)}));
   ASSERT_EQ(next.stop_size(), 1);
   ASSERT_EQ(next.place_size(), 1);
+  EXPECT_EQ(next.update_in_place_size(), 0);
   EXPECT_EQ(next.place(0).job_version(), 1u);
+}
+
+TEST(SchedulerTest, ScalingANewVersionReplacesNothingThatKeepsRunning) {
+  auto job = Job("web", 3);
+  auto node = Node("n", 16000, 16384);
+  std::vector<v1::Node> nodes = {node};
+  auto first = ComputePlan(Input(job, nodes));
+  ASSERT_EQ(first.place_size(), 3);
+  std::vector<v1::Allocation> live;
+  for (const auto& a : first.place()) {
+    live.push_back(RunningOf(a, job));
+    Claim(&nodes, a);
+  }
+  // 3 -> 5 as a new version (a resubmitted file with another count).
+  job.set_version(1);
+  job.mutable_groups(0)->set_count(5);
+  auto up = ComputePlan(Input(job, nodes, live));
+  EXPECT_EQ(up.stop_size(), 0);
+  EXPECT_EQ(up.place_size(), 2);
+  EXPECT_EQ(up.update_in_place_size(), 3);
+  for (const auto& a : up.place()) {
+    live.push_back(RunningOf(a, job));
+    Claim(&nodes, a);
+  }
+  for (auto& a : live) a.set_job_version(1);  // as apply moves them
+  // 5 -> 2: the three highest slots stop, the two others stay untouched.
+  job.set_version(2);
+  job.mutable_groups(0)->set_count(2);
+  auto down = ComputePlan(Input(job, nodes, live));
+  EXPECT_EQ(down.stop_size(), 3);
+  EXPECT_EQ(down.place_size(), 0);
+  ASSERT_EQ(down.update_in_place_size(), 2);
+  std::set<std::string> kept(down.update_in_place().begin(), down.update_in_place().end());
+  for (const auto& id : down.stop()) EXPECT_FALSE(kept.count(id)) << id;
+}
+
+TEST(SchedulerTest, InPlaceVersusDestructiveChanges) {
+  auto base = Job("web", 1);
+  auto planned = ComputePlan(Input(base, {Node("n")})).place(0);
+  auto plan_for = [&](void (*change)(v1::Job*)) {
+    auto job = base;
+    job.set_version(1);
+    change(&job);
+    return ComputePlan(Input(job, {Node("n")}, {RunningOf(planned, base)}));
+  };
+  // Nothing the running task sees: in place.
+  for (auto change : {+[](v1::Job* j) {
+                        auto* c = j->mutable_groups(0)->add_constraints();
+                        c->set_attribute("os");
+                        c->set_value("linux");
+                      },
+                      +[](v1::Job* j) { j->mutable_groups(0)->mutable_update()->set_max_parallel(2); },
+                      +[](v1::Job* j) { j->mutable_groups(0)->mutable_restart()->set_attempts(9); },
+                      +[](v1::Job* j) { j->set_priority(70); }}) {
+    auto p = plan_for(change);
+    EXPECT_EQ(p.stop_size(), 0);
+    EXPECT_EQ(p.place_size(), 0);
+    EXPECT_EQ(p.update_in_place_size(), 1);
+  }
+  // What a task runs: replaced.
+  for (auto change : {+[](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->add_args("x"); },
+                      +[](v1::Job* j) { (*j->mutable_groups(0)->mutable_tasks(0)->mutable_env())["A"] = "1"; },
+                      +[](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->mutable_resources()->set_cpu(200); },
+                      +[](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->set_image("busybox"); },
+                      +[](v1::Job* j) { j->mutable_groups(0)->mutable_network()->add_ports()->set_name("http"); }}) {
+    auto p = plan_for(change);
+    EXPECT_EQ(p.stop_size(), 1);
+    EXPECT_EQ(p.place_size(), 1);
+    EXPECT_EQ(p.update_in_place_size(), 0);
+  }
 }
 
 TEST(SchedulerTest, FinishedBatchWorkIsNotRunAgainButFailedServicesAre) {
