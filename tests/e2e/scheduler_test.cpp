@@ -215,5 +215,47 @@ TEST_F(SchedulerE2ETest, DrainMovesSixAllocationsNeverMoreThanMaxParallelAtOnce)
   ASSERT_EQ(cluster_->Orchctl({"stop", "sleeper"}).exit_code, 0);
 }
 
+// The pid of each running allocation's task, by allocation id.
+std::map<std::string, pid_t> RunningPids(const std::vector<v1::Allocation>& allocs) {
+  std::map<std::string, pid_t> out;
+  for (const auto& a : allocs) {
+    if (a.desired_status() != v1::Allocation::RUN || a.client_status() != v1::Allocation::RUNNING) continue;
+    for (const auto& ts : a.task_states()) {
+      if (ts.pid() > 0) out[a.id()] = ts.pid();
+    }
+  }
+  return out;
+}
+
+TEST_F(SchedulerE2ETest, ResubmittingWithAnotherCountReplacesNothingThatKeepsRunning) {
+  cluster_->StartMaster();
+  cluster_->StartAgent("a1");
+  ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(3, 1)}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunningPids(Allocs()).size() == 3; }, 30s));
+  auto first = RunningPids(Allocs());
+  // The same file again: a no-op.
+  auto same = cluster_->Orchctl({"run", "-f", WriteJob(3, 1)});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("unchanged"), std::string::npos) << same.out;
+  // 3 -> 5: two more, the three first untouched (same allocation, same pid).
+  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(5, 1)}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunningPids(Allocs()).size() == 5; }, 30s));
+  auto five = RunningPids(Allocs());
+  for (const auto& [id, pid] : first) {
+    ASSERT_TRUE(five.count(id)) << id << " was replaced";
+    EXPECT_EQ(five[id], pid) << id << " was restarted";
+    EXPECT_TRUE(ProcessAlive(pid));
+  }
+  // 5 -> 2: three stop; the two that stay keep their processes.
+  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(2, 1)}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return RunningPids(Allocs()).size() == 2; }, 30s));
+  for (const auto& [id, pid] : RunningPids(Allocs())) {
+    ASSERT_TRUE(five.count(id)) << id << " is new";
+    EXPECT_EQ(five[id], pid) << id << " was restarted";
+  }
+  ASSERT_EQ(cluster_->Orchctl({"stop", "sleeper"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace orch::e2e
