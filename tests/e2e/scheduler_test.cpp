@@ -209,7 +209,9 @@ TEST_F(SchedulerE2ETest, DrainMovesSixAllocationsNeverMoreThanMaxParallelAtOnce)
   ASSERT_TRUE(WaitFor([&] { return RunningByNode()[a2] == 8; }, 30s));
   EXPECT_EQ(RunningByNode()[a1], 0);
   ASSERT_EQ(cluster_->Orchctl({"node", "drain", "a1", "--undo"}).exit_code, 0);
-  auto plan = cluster_->Orchctl({"plan", "-f", WriteJob(2, 1)});
+  // Two more than running: the plan scores their placements (the 8 that
+  // run would stay, moved in place).
+  auto plan = cluster_->Orchctl({"plan", "-f", WriteJob(10, 1)});
   EXPECT_EQ(plan.exit_code, 0) << plan.err;
   EXPECT_NE(plan.out.find("binpack"), std::string::npos) << plan.out;
   ASSERT_EQ(cluster_->Orchctl({"stop", "sleeper"}).exit_code, 0);

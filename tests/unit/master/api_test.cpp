@@ -34,14 +34,8 @@ class ApiTest : public ::testing::Test {
   void SetUp() override {
     std::string dir = testing::TempDir("api");
     store_ = std::move(*StateStore::Open(dir + "/state.db"));
-    RaftLogOptions o;
-    o.member_id = "m1";
-    o.initial_peers = {{"m1", "127.0.0.1:0"}};
-    o.tick = std::chrono::milliseconds(10);
-    log_ = std::move(*RaftLog::Open(o, dir, store_.get()));
-    log_->Start(nullptr);
-    for (int i = 0; i < 500 && !log_->IsLeader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_TRUE(log_->IsLeader());
+    log_ = testing::StartSingleLeader(dir, store_.get());
+    ASSERT_NE(log_, nullptr);
     liveness_ = std::make_unique<NodeLiveness>(store_.get(), log_.get(), SystemClock::Get(),
                                                std::chrono::seconds(10));
     worker_ = std::make_unique<EvalWorker>(store_.get(), log_.get(), SystemClock::Get());

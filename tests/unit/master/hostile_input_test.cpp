@@ -64,14 +64,8 @@ std::string Mutate(std::string s, std::mt19937_64& rng) {
 TEST(HostileInputTest, MutatedJobFilesNeverCrashOrChangeStateWhenRejected) {
   std::string dir = testing::TempDir("hostile");
   auto store = std::move(*StateStore::Open(dir + "/state.db"));
-  RaftLogOptions o;
-  o.member_id = "m1";
-  o.initial_peers = {{"m1", "127.0.0.1:0"}};
-  o.tick = std::chrono::milliseconds(10);
-  auto log = std::move(*RaftLog::Open(o, dir, store.get()));
-  log->Start(nullptr);
-  for (int i = 0; i < 500 && !log->IsLeader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(log->IsLeader());
+  auto log = testing::StartSingleLeader(dir, store.get());
+  ASSERT_NE(log, nullptr);
   // The new leader's empty entry must be applied before we watch the index.
   ASSERT_TRUE(log->ReadBarrier(std::chrono::seconds(5)).ok());
   Router router;
@@ -124,14 +118,8 @@ class HostileLimitsTest : public ::testing::Test {
   void SetUp() override {
     std::string dir = testing::TempDir("hostile-limits");
     store_ = std::move(*StateStore::Open(dir + "/state.db"));
-    RaftLogOptions o;
-    o.member_id = "m1";
-    o.initial_peers = {{"m1", "127.0.0.1:0"}};
-    o.tick = std::chrono::milliseconds(10);
-    log_ = std::move(*RaftLog::Open(o, dir, store_.get()));
-    log_->Start(nullptr);
-    for (int i = 0; i < 500 && !log_->IsLeader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_TRUE(log_->IsLeader());
+    log_ = testing::StartSingleLeader(dir, store_.get());
+    ASSERT_NE(log_, nullptr);
     ASSERT_TRUE(log_->ReadBarrier(std::chrono::seconds(5)).ok());
     ApiDeps d;
     d.store = store_.get();

@@ -191,14 +191,8 @@ class ServicePortsApiTest : public ::testing::Test {
   void SetUp() override {
     std::string dir = testing::TempDir("api");
     store_ = std::move(*StateStore::Open(dir + "/state.db"));
-    RaftLogOptions o;
-    o.member_id = "m1";
-    o.initial_peers = {{"m1", "127.0.0.1:0"}};
-    o.tick = std::chrono::milliseconds(10);
-    log_ = std::move(*RaftLog::Open(o, dir, store_.get()));
-    log_->Start(nullptr);
-    for (int i = 0; i < 500 && !log_->IsLeader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_TRUE(log_->IsLeader());
+    log_ = testing::StartSingleLeader(dir, store_.get());
+    ASSERT_NE(log_, nullptr);
     ApiDeps d;
     d.store = store_.get();
     d.log = log_.get();

@@ -3,8 +3,26 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
+
+#include "master/log/raft_log.h"
 
 namespace orch::master::testing {
+
+std::unique_ptr<RaftLog> StartSingleLeader(const std::string& dir, StateStore* store) {
+  RaftLogOptions o;
+  o.member_id = "m1";
+  o.initial_peers = {{"m1", "127.0.0.1:0"}};
+  o.tick = std::chrono::milliseconds(10);
+  auto log = RaftLog::Open(o, dir, store);
+  EXPECT_TRUE(log.ok()) << log.status().ToString();
+  if (!log.ok()) return nullptr;
+  (*log)->Start(nullptr);
+  for (int i = 0; i < 500 && !(*log)->IsLeader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE((*log)->IsLeader());
+  if (!(*log)->IsLeader()) return nullptr;
+  return std::move(*log);
+}
 
 std::string TempDir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
