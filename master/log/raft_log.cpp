@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "master/log/snapshot_check.h"
 #include "master/raft/bootstrap.h"
 #include "orch/v1/command.pb.h"
 
@@ -169,7 +170,9 @@ void RaftLog::Loop() {
       msgs.swap(inbox_);
       tasks.swap(tasks_);
     }
-    for (auto& m : msgs) (void)node_->Step(m);
+    for (auto& m : msgs) {
+      if (Admit(m)) (void)node_->Step(m);
+    }
     for (auto& t : tasks) t();
     auto now = std::chrono::steady_clock::now();
     bool ticked = now >= next_tick;
@@ -202,6 +205,35 @@ void RaftLog::Loop() {
       (void)node_->Campaign();
     }
   }
+}
+
+// Whether a message from the network may reach the core. Only members of
+// the configuration speak Raft to us (a master not yet in any
+// configuration, being added, must hear its new leader first); a snapshot
+// must hold a sound state image before the core may install it, since
+// installing persists it.
+bool RaftLog::Admit(const v1::Message& m) {
+  bool known = conf_state_.voters_size() == 0;  // not in a cluster yet: learning it
+  for (uint64_t id : conf_state_.voters()) known = known || id == m.from();
+  for (uint64_t id : conf_state_.learners()) known = known || id == m.from();
+  const char* why = nullptr;
+  Status snap;
+  if (!known) {
+    why = "not a member";
+  } else if (m.type() == v1::Message::MSG_SNAP) {
+    snap = CheckSnapshotImage(m.snapshot());
+    if (!snap.ok()) why = "bad snapshot";
+  }
+  if (why == nullptr) return true;
+  ++refused_msgs_;
+  // At most one line per second: a flood must not fill the disk.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
+    last_refusal_log_ = now;
+    spdlog::warn("raft: dropped {} from {} ({}{}{}); {} dropped so far", v1::Message::Type_Name(m.type()), m.from(), why,
+                 snap.ok() ? "" : ": ", snap.ok() ? "" : snap.message(), refused_msgs_.load());
+  }
+  return false;
 }
 
 Status RaftLog::HandleReady() {
@@ -430,6 +462,13 @@ Result<uint64_t> RaftLog::Propose(const v1::Command& cmd_in, std::chrono::millis
   uint64_t id = RandomU64() | 1;
   cmd.set_request_id(id);
   std::string data = cmd.SerializeAsString();
+  // An entry must fit one transport frame (16 MiB) with room to spare, or
+  // it could never reach the followers and replication would stop behind it.
+  if (data.size() > kMaxCommandBytes) {
+    return Status::InvalidArgument("the request is " + std::to_string(data.size()) +
+                                   " bytes once encoded, more than the " + std::to_string(kMaxCommandBytes) +
+                                   " a log entry may hold");
+  }
   // A command that would not parse back (e.g. a string that is not UTF-8)
   // could never be applied, and its write would hang: refuse it here.
   if (v1::Command check; !check.ParseFromString(data)) {

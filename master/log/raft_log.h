@@ -60,6 +60,9 @@ uint64_t RaftIdOf(const std::string& member_id);
 
 class RaftLog : public ReplicatedLog {
  public:
+  // The largest command Propose takes: half the transport's frame limit.
+  static constexpr std::size_t kMaxCommandBytes = 8 << 20;
+
   // Opens raft.db in `data_dir` (bootstrapping a new cluster from
   // initial_peers when it is empty) and brings `store` up to date with the
   // persisted snapshot. Does not start the loop: call Start().
@@ -81,6 +84,9 @@ class RaftLog : public ReplicatedLog {
   Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) override;
   Status ReadBarrier(std::chrono::milliseconds timeout) override;
   bool IsLeader() const override;
+  // Messages from the network dropped before the core: from a non-member,
+  // or a snapshot whose image is not sound (tests, metrics).
+  uint64_t refused_messages() const { return refused_msgs_.load(); }
   std::string LeaderId() const override;
   void Close() override;
 
@@ -99,6 +105,7 @@ class RaftLog : public ReplicatedLog {
   RaftLog(const RaftLogOptions& opts, StateStore* store);
   Status Init(const std::string& data_dir);
   void Loop();
+  bool Admit(const v1::Message& m);
   Status HandleReady();
   Status ApplyEntries(const std::vector<raft::Entry>& entries);
   Status ApplyConfChangeEntry(const raft::Entry& e);
@@ -144,6 +151,8 @@ class RaftLog : public ReplicatedLog {
   std::atomic<uint64_t> term_{0};
   std::atomic<bool> leader_{false};
   std::atomic<bool> announced_{false};
+  std::atomic<uint64_t> refused_msgs_{0};
+  std::chrono::steady_clock::time_point last_refusal_log_;  // loop thread only
   uint64_t applied_ = 0;        // loop thread only
   uint64_t snapshot_index_ = 0; // loop thread only
   std::thread thread_;

@@ -18,8 +18,9 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
   const uint64_t ci = FindConflict(ents);
   if (ci != 0) {
     // A conflict inside the committed prefix would mean two different
-    // committed entries at one index: a safety violation upstream.
-    RAFT_CHECK(ci > committed_);
+    // committed entries at one index: no correct leader sends that, so it
+    // is refused (the sender gets a rejection) rather than applied.
+    if (ci <= committed_) return std::nullopt;
     const uint64_t offset = index + 1;
     Append(std::vector<Entry>(ents.begin() + (ci - offset), ents.end()));
   }

@@ -145,6 +145,9 @@ void Raft::HandleAppendResponse(const Message& m, Progress* pr) {
     }
     return;
   }
+  // A follower cannot hold what we never had: such an answer is forged or
+  // corrupt, and would make us commit entries that do not exist.
+  if (m.index() > log_.LastIndex()) return;
   const bool was_paused = pr->IsPaused();
   if (!pr->MaybeUpdate(m.index())) return;
   switch (pr->state) {

@@ -92,7 +92,27 @@ void Raft::SendTimeoutNow(uint64_t to) {
   Send(std::move(m));
 }
 
+namespace {
+
+// A leader's entries follow m.index() one by one, with terms that never go
+// down and never exceed the message's. Anything else did not come from a
+// correct leader; acting on it could index past the entries or rewrite the
+// log, so it is dropped.
+bool WellFormedAppend(const Message& m) {
+  uint64_t prev_term = m.log_term();
+  for (int i = 0; i < m.entries_size(); ++i) {
+    const auto& e = m.entries(i);
+    if (e.index() != m.index() + 1 + static_cast<uint64_t>(i)) return false;
+    if (e.term() < prev_term || e.term() > m.term()) return false;
+    prev_term = e.term();
+  }
+  return m.index() <= UINT64_MAX - static_cast<uint64_t>(m.entries_size());
+}
+
+}  // namespace
+
 void Raft::HandleAppendEntries(const Message& m) {
+  if (!WellFormedAppend(m)) return;
   Message resp;
   resp.set_type(Message::MSG_APP_RESP);
   resp.set_to(m.from());
@@ -121,7 +141,9 @@ void Raft::HandleAppendEntries(const Message& m) {
 }
 
 void Raft::HandleHeartbeat(const Message& m) {
-  log_.CommitTo(m.commit());
+  // A correct leader never sends past what we hold (SendHeartbeat); a
+  // forged or corrupt heartbeat must not move commit past our log.
+  log_.CommitTo(std::min(m.commit(), log_.LastIndex()));
   Message resp;
   resp.set_type(Message::MSG_HEARTBEAT_RESP);
   resp.set_to(m.from());

@@ -72,9 +72,14 @@ struct Peer {
 
 // One inbound connection: reads frames and delivers them.
 struct InConn {
-  explicit InConn(tcp::socket s) : socket(std::move(s)) {}
+  InConn(tcp::socket s, uint64_t max_snapshot)
+      : socket(std::move(s)), idle(socket.get_executor()), assembler(max_snapshot) {}
   tcp::socket socket;
+  asio::steady_timer idle;  // closes a connection that sends no whole frame for long
   std::string remote;
+  std::string ip;
+  // Grows only as bytes arrive (at most doubling), never to a size a
+  // header merely announces.
   std::vector<char> buf = std::vector<char>(64 << 10);
   std::size_t have = 0;
   orch::v1::TransportFrame frame;
@@ -126,6 +131,10 @@ class TcpTransport::Impl {
   void DoRead(const std::shared_ptr<InConn>& c);
   bool HandleFrame(InConn& c);
   void Drop(const std::shared_ptr<InConn>& c, const std::string& why);
+  void Close(const std::shared_ptr<InConn>& c);
+  void ArmIdle(const std::shared_ptr<InConn>& c);
+  bool OverInboundCap(const std::string& ip);
+  void LogRefusal(const std::string& what);
 
   void NotifyUnreachable(uint64_t id);
   void PostUnreachable(uint64_t id) {
@@ -150,6 +159,8 @@ class TcpTransport::Impl {
   std::minstd_rand rng_;                     // io thread only
 
   std::atomic<uint64_t> sent_{0}, dropped_{0}, received_{0}, bad_frames_{0}, queued_{0};
+  std::atomic<uint64_t> refused_conns_{0}, idle_closed_{0}, inbound_conns_{0}, inbound_buffer_bytes_{0};
+  std::chrono::steady_clock::time_point last_refusal_log_;  // io thread only
 };
 
 orch::Status TcpTransport::Impl::Listen() {
@@ -173,7 +184,9 @@ orch::Status TcpTransport::Impl::Listen() {
 }
 
 TcpTransportStats TcpTransport::Impl::stats() const {
-  return {sent_.load(), dropped_.load(), received_.load(), bad_frames_.load(), queued_.load()};
+  return {sent_.load(),          dropped_.load(),     received_.load(),       bad_frames_.load(),
+          queued_.load(),        refused_conns_.load(), idle_closed_.load(), inbound_conns_.load(),
+          inbound_buffer_bytes_.load()};
 }
 
 // ---- Sender side -----------------------------------------------------------
@@ -514,13 +527,25 @@ void TcpTransport::Impl::DoAccept() {
       spdlog::warn("raft transport: accept failed: {}", ec.message());
       if (ec == asio::error::operation_aborted) return;
     } else {
-      auto c = std::make_shared<InConn>(std::move(s));
+      auto c = std::make_shared<InConn>(std::move(s), opts_.max_snapshot_bytes);
       boost::system::error_code e;
       auto ep = c->socket.remote_endpoint(e);
-      c->remote = e ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
-      c->socket.set_option(tcp::no_delay(true), e);
-      conns_.insert(c);
-      DoRead(c);
+      c->ip = e ? "unknown" : ep.address().to_string();
+      c->remote = e ? "unknown" : c->ip + ":" + std::to_string(ep.port());
+      if (OverInboundCap(c->ip)) {
+        ++refused_conns_;
+        LogRefusal("connection from " + c->remote + " refused: over the inbound connection limit (" +
+                   std::to_string(opts_.max_inbound_conns) + " in all, " +
+                   std::to_string(opts_.max_inbound_conns_per_ip) + " per address)");
+        c->socket.close(e);
+      } else {
+        c->socket.set_option(tcp::no_delay(true), e);
+        conns_.insert(c);
+        ++inbound_conns_;
+        inbound_buffer_bytes_ += c->buf.size();
+        ArmIdle(c);
+        DoRead(c);
+      }
     }
     DoAccept();
   });
@@ -535,7 +560,7 @@ void TcpTransport::Impl::DoRead(const std::shared_ptr<InConn>& c) {
           if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
             spdlog::debug("raft transport: connection from {} closed: {}", c->remote, ec.message());
           }
-          conns_.erase(c);
+          Close(c);
           return;
         }
         c->have += n;
@@ -548,7 +573,13 @@ void TcpTransport::Impl::DoRead(const std::shared_ptr<InConn>& c) {
           if (st == FrameStatus::kNeedMore) {
             std::memmove(c->buf.data(), c->buf.data() + pos, c->have - pos);
             c->have -= pos;
-            if (frame_bytes > c->buf.size()) c->buf.resize(frame_bytes);
+            // Room for more only once what we hold fills the buffer: a
+            // header announcing 16 MiB costs nothing until 16 MiB come.
+            if (frame_bytes > c->buf.size() && c->have == c->buf.size()) {
+              std::size_t grown = std::min(frame_bytes, c->buf.size() * 2);
+              inbound_buffer_bytes_ += grown - c->buf.size();
+              c->buf.resize(grown);
+            }
             break;
           }
           if (st != FrameStatus::kOk) {
@@ -556,7 +587,8 @@ void TcpTransport::Impl::DoRead(const std::shared_ptr<InConn>& c) {
                                std::to_string(frame_bytes) + ")");
           }
           pos += frame_bytes;
-          if (!HandleFrame(*c)) return Drop(c, "snapshot chunk out of order");
+          ArmIdle(c);
+          if (!HandleFrame(*c)) return Drop(c, "bad frame (sender mismatch or snapshot chunk out of order)");
         }
         if (!stopped_) DoRead(c);
       });
@@ -564,6 +596,9 @@ void TcpTransport::Impl::DoRead(const std::shared_ptr<InConn>& c) {
 
 bool TcpTransport::Impl::HandleFrame(InConn& c) {
   if (c.frame.has_message()) {
+    // The envelope's sender is the connection's; a message claiming
+    // another is forged or corrupt.
+    if (c.frame.message().from() != c.frame.from()) return false;
     ++received_;
     if (cb_.on_message) cb_.on_message(std::move(*c.frame.mutable_message()));
     return true;
@@ -575,6 +610,7 @@ bool TcpTransport::Impl::HandleFrame(InConn& c) {
                  done.status().message());
     return false;
   }
+  if (done->has_value() && (*done)->from() != c.frame.from()) return false;
   if (done->has_value()) {
     ++received_;
     if (cb_.on_message) cb_.on_message(std::move(**done));
@@ -584,10 +620,47 @@ bool TcpTransport::Impl::HandleFrame(InConn& c) {
 
 void TcpTransport::Impl::Drop(const std::shared_ptr<InConn>& c, const std::string& why) {
   ++bad_frames_;
-  spdlog::warn("raft transport: dropping connection from {}: {}", c->remote, why);
+  LogRefusal("dropping connection from " + c->remote + ": " + why);
+  Close(c);
+}
+
+void TcpTransport::Impl::Close(const std::shared_ptr<InConn>& c) {
   boost::system::error_code ec;
   c->socket.close(ec);
-  conns_.erase(c);
+  c->idle.cancel();
+  if (conns_.erase(c) > 0) {
+    --inbound_conns_;
+    inbound_buffer_bytes_ -= c->buf.size();
+  }
+  c->buf = std::vector<char>();
+}
+
+void TcpTransport::Impl::ArmIdle(const std::shared_ptr<InConn>& c) {
+  c->idle.expires_after(opts_.inbound_idle_timeout);
+  std::weak_ptr<InConn> weak = c;
+  c->idle.async_wait([this, weak](boost::system::error_code ec) {
+    auto c = weak.lock();
+    if (ec || stopped_ || !c || !conns_.count(c)) return;
+    ++idle_closed_;
+    LogRefusal("closing connection from " + c->remote + ": no frame for " +
+               std::to_string(opts_.inbound_idle_timeout.count()) + "ms");
+    Close(c);
+  });
+}
+
+bool TcpTransport::Impl::OverInboundCap(const std::string& ip) {
+  if (conns_.size() >= opts_.max_inbound_conns) return true;
+  std::size_t from_ip = 0;
+  for (const auto& c : conns_) from_ip += c->ip == ip;
+  return from_ip >= opts_.max_inbound_conns_per_ip;
+}
+
+// Refusals come in floods from a hostile sender: one line a second.
+void TcpTransport::Impl::LogRefusal(const std::string& what) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ < std::chrono::seconds(1)) return;
+  last_refusal_log_ = now;
+  spdlog::warn("raft transport: {}", what);
 }
 
 // ---- Shutdown --------------------------------------------------------------
@@ -620,7 +693,10 @@ void TcpTransport::Impl::CloseAll() {
       p->resolver.cancel();
       p->timer.cancel();
     }
-    for (auto& c : conns_) c->socket.close(ec);
+    for (auto& c : conns_) {
+      c->socket.close(ec);
+      c->idle.cancel();
+    }
     conns_.clear();
     work_.reset();
     ioc_.stop();

@@ -36,6 +36,14 @@ struct TcpTransportOptions {
   // Data unacknowledged by a peer for this long breaks the connection
   // (TCP_USER_TIMEOUT), so a peer that vanished is noticed.
   std::chrono::milliseconds write_timeout{10000};
+  // Inbound connections: at most this many in all and from one IP address
+  // (more are closed at once), each closed when no whole frame arrived for
+  // inbound_idle_timeout (peers send heartbeats many times a second).
+  std::size_t max_inbound_conns = 64;
+  std::size_t max_inbound_conns_per_ip = 8;
+  std::chrono::milliseconds inbound_idle_timeout{30000};
+  // The largest snapshot a peer may send us (its chunks' `total`).
+  uint64_t max_snapshot_bytes = uint64_t{4} << 30;
 };
 
 // Counters since Start, for metrics and tests.
@@ -45,6 +53,10 @@ struct TcpTransportStats {
   uint64_t received_msgs = 0;  // messages delivered to on_message
   uint64_t bad_frames = 0;     // inbound connections dropped for a bad frame
   uint64_t queued_msgs = 0;    // messages waiting in all peer queues right now
+  uint64_t refused_conns = 0;  // inbound connections closed at once (over a cap)
+  uint64_t idle_closed = 0;    // inbound connections closed for silence
+  uint64_t inbound_conns = 0;  // inbound connections open right now
+  uint64_t inbound_buffer_bytes = 0;  // bytes held by their read buffers right now
 };
 
 class TcpTransport : public Transport {

@@ -127,6 +127,10 @@ orch::Result<std::optional<Message>> SnapshotAssembler::Add(orch::v1::SnapshotCh
         c->header().snapshot().metadata().term() != c->snapshot_term()) {
       return Abort("header is not the MsgSnap of this snapshot");
     }
+    if (c->total() > max_total_) {
+      return Abort("snapshot of " + std::to_string(c->total()) + " bytes is over the limit of " +
+                   std::to_string(max_total_));
+    }
     active_ = true;
     header_ = std::move(*c->mutable_header());
     index_ = c->snapshot_index();

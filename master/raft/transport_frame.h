@@ -45,6 +45,10 @@ std::string_view FrameStatusName(FrameStatus s);
 // carries the header at offset 0, each next one starts where the last ended.
 class SnapshotAssembler {
  public:
+  // A snapshot whose first chunk announces more than `max_total` bytes is
+  // refused before anything is allocated for it.
+  explicit SnapshotAssembler(uint64_t max_total = uint64_t{4} << 30) : max_total_(max_total) {}
+
   // The whole MsgSnap after the last chunk, nullopt before it; an error if
   // the chunk does not follow its predecessor (the caller drops the
   // connection, and this assembler is reset).
@@ -54,6 +58,7 @@ class SnapshotAssembler {
  private:
   orch::Status Abort(std::string why);
 
+  uint64_t max_total_;
   bool active_ = false;
   orch::v1::Message header_;
   std::string data_;

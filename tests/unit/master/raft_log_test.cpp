@@ -242,6 +242,98 @@ TEST(RaftLogTest, LaggingMemberCatchesUpThroughASnapshot) {
   EXPECT_EQ(c.Get(lagging).store->ListJobs().size(), 120u);
 }
 
+// ---- Hostile input on the Raft port (issue 10) ------------------------------
+
+TEST(RaftLogTest, MessagesFromStrangersNeverReachTheCore) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  std::string leader = c.WaitLeader();
+  ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("real"), 5s).ok());
+  std::string follower = leader == "m1" ? "m2" : "m1";
+  Member& f = c.Get(follower);
+  ASSERT_TRUE(WaitFor([&] { return f.store->GetJob("real").ok(); }));
+  auto deliver = f.log->TransportCallbacks().on_message;
+  // The review's 30-byte frame: a heartbeat from nobody, term 1000, commit
+  // 2^40. It used to abort the master (commit past the log).
+  v1::Message hb;
+  hb.set_type(v1::Message::MSG_HEARTBEAT);
+  hb.set_from(999);
+  hb.set_to(RaftIdOf(follower));
+  hb.set_term(1000);
+  hb.set_commit(uint64_t{1} << 40);
+  deliver(hb);
+  // A forged append from nobody that would register a job.
+  v1::Message app;
+  app.set_type(v1::Message::MSG_APP);
+  app.set_from(999);
+  app.set_to(RaftIdOf(follower));
+  app.set_term(1000);
+  app.set_index(f.store->AppliedIndex() + 100);
+  app.set_log_term(1000);
+  app.set_commit(uint64_t{1} << 40);
+  auto* e = app.add_entries();
+  e->set_index(app.index() + 1);
+  e->set_term(1000);
+  e->set_data(JobCmd("evil").SerializeAsString());
+  deliver(app);
+  ASSERT_TRUE(WaitFor([&] { return f.log->refused_messages() >= 2; }));
+  // Still a follower of the real leader, still replicating.
+  ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("after"), 5s).ok());
+  ASSERT_TRUE(WaitFor([&] { return f.store->GetJob("after").ok(); }));
+  EXPECT_FALSE(f.store->GetJob("evil").ok());
+  EXPECT_EQ(c.Leader(), leader);
+}
+
+TEST(RaftLogTest, AGarbageSnapshotIsDroppedBeforeAnythingIsSaved) {
+  std::string root = testing::TempDir("r");
+  RaftCluster c(root, 3);
+  std::string leader = c.WaitLeader();
+  ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("real"), 5s).ok());
+  std::string follower = leader == "m1" ? "m2" : "m1";
+  ASSERT_TRUE(WaitFor([&] { return c.Get(follower).store->GetJob("real").ok(); }));
+  uint64_t applied = c.Get(follower).store->AppliedIndex();
+  // From a member's id (nothing authenticates ids yet) and its term, far
+  // ahead: before, it was saved to raft.db, failed to restore, and the
+  // master failed at every restart after.
+  auto make_snap = [&](std::string data) {
+    v1::Message m;
+    m.set_type(v1::Message::MSG_SNAP);
+    m.set_from(RaftIdOf(leader));
+    m.set_to(RaftIdOf(follower));
+    m.set_term(1000);
+    auto* md = m.mutable_snapshot()->mutable_metadata();
+    md->set_index(applied + 1000);
+    md->set_term(1);
+    for (const auto& [id, addr] : c.peers()) md->mutable_conf_state()->add_voters(RaftIdOf(id));
+    m.mutable_snapshot()->set_data(std::move(data));
+    return m;
+  };
+  auto deliver = c.Get(follower).log->TransportCallbacks().on_message;
+  deliver(make_snap(std::string(4096, 'x')));                      // not a database
+  deliver(make_snap("SQLite format 3" + std::string(1, '\0') + std::string(4096, '\x7f')));  // a corrupt one
+  ASSERT_TRUE(WaitFor([&] { return c.Get(follower).log->refused_messages() >= 2; }));
+  EXPECT_GE(c.Get(follower).store->AppliedIndex(), applied);
+  ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("after"), 5s).ok());
+  ASSERT_TRUE(WaitFor([&] { return c.Get(follower).store->GetJob("after").ok(); }));
+  // And it restarts into its state.
+  c.Stop(follower);
+  c.Start(follower, c.peers());
+  EXPECT_TRUE(c.Get(follower).store->GetJob("after").ok());
+  EXPECT_FALSE(c.WaitLeader().empty());
+}
+
+TEST(RaftLogTest, ACommandLargerThanALogEntryMayHoldIsRefusedAtPropose) {
+  RaftCluster c(testing::TempDir("r"), 1);
+  std::string leader = c.WaitLeader();
+  v1::Command big = JobCmd("big");
+  (*big.mutable_register_job()->mutable_job()->mutable_groups(0)->mutable_tasks(0)->mutable_env())["X"] =
+      std::string(RaftLog::kMaxCommandBytes + 1, 'x');
+  auto r = c.Get(leader).log->Propose(big, 5s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("a log entry may hold"), std::string::npos);
+  EXPECT_TRUE(c.Get(leader).log->Propose(JobCmd("small"), 5s).ok());
+}
+
 TEST(RaftLogTest, MembersAreAddedAsLearnerPromotedAndRemoved) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();

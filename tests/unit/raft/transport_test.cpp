@@ -565,5 +565,93 @@ TEST(TcpTransportTest, StartFailsOnBadOptionsAndBusyPort) {
   EXPECT_FALSE(TcpTransport::Start(o, {}).ok());
 }
 
+// ---- Hostile peers (issue 10) -------------------------------------------
+
+// A frame header announcing `len` payload bytes (none follow).
+std::string Announce(uint32_t len) {
+  std::string h(8, '\0');
+  for (int i = 0; i < 4; ++i) h[i] = static_cast<char>(len >> (24 - 8 * i));
+  return h;
+}
+
+TEST(TcpTransportTest, AnnouncedFramesReserveNoMemoryUntilTheirBytesArrive) {
+  // The review's attack: 60 connections each announcing a 16 MiB frame took
+  // a master to ~1 GiB (the buffer was sized from the header).
+  TcpTransportOptions o = Opts(2);
+  o.max_inbound_conns_per_ip = 64;
+  auto b = StartNode(2, o);
+  ASSERT_TRUE(b);
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 20; ++i) {
+    conns.push_back(std::make_unique<RawConn>(b->t->port()));
+    ASSERT_TRUE(conns.back()->ok());
+    conns.back()->Write(Announce(15 << 20) + std::string(10, 'x'));
+  }
+  ASSERT_TRUE(WaitFor([&] { return b->t->stats().inbound_conns == 20; }));
+  std::this_thread::sleep_for(200ms);  // let every read land
+  EXPECT_LT(b->t->stats().inbound_buffer_bytes, 20u * (256 << 10)) << "buffers sized from headers";
+}
+
+TEST(TcpTransportTest, InboundConnectionsPastThePerAddressCapAreClosed) {
+  TcpTransportOptions o = Opts(2);
+  o.max_inbound_conns_per_ip = 2;
+  auto a = StartNode(1), b = StartNode(2, o);
+  ASSERT_TRUE(a && b);
+  auto c1 = std::make_unique<RawConn>(b->t->port());
+  RawConn c2(b->t->port());
+  ASSERT_TRUE(WaitFor([&] { return b->t->stats().inbound_conns == 2; }));
+  RawConn c3(b->t->port());
+  EXPECT_TRUE(c3.ClosedByPeer());
+  EXPECT_EQ(b->t->stats().refused_conns, 1u);
+  // Once one goes away, a real peer gets in.
+  c1.reset();
+  ASSERT_TRUE(WaitFor([&] { return b->t->stats().inbound_conns == 1; }));
+  Connect({a.get(), b.get()});
+  a->t->Send({App(1, 2, 0)});
+  EXPECT_TRUE(WaitFor([&] { return b->rec.CountFrom(1) == 1; }));
+}
+
+TEST(TcpTransportTest, SilentInboundConnectionsAreClosed) {
+  TcpTransportOptions o = Opts(2);
+  o.inbound_idle_timeout = 200ms;
+  auto b = StartNode(2, o);
+  ASSERT_TRUE(b);
+  RawConn idle(b->t->port());
+  ASSERT_TRUE(idle.ok());
+  idle.Write(Announce(100));  // half a frame, then nothing
+  EXPECT_TRUE(idle.ClosedByPeer());
+  EXPECT_EQ(b->t->stats().idle_closed, 1u);
+  EXPECT_TRUE(WaitFor([&] { return b->t->stats().inbound_conns == 0; }));
+}
+
+TEST(TcpTransportTest, AMessageClaimingAnotherSenderDropsTheConnection) {
+  auto b = StartNode(2);
+  ASSERT_TRUE(b);
+  RawConn raw(b->t->port());
+  ASSERT_TRUE(raw.ok());
+  raw.Write(FrameOf(3, App(1, 2, 0)));  // envelope says 3, message says 1
+  EXPECT_TRUE(raw.ClosedByPeer());
+  EXPECT_EQ(b->rec.Count(), 0u);
+  EXPECT_EQ(b->t->stats().bad_frames, 1u);
+}
+
+TEST(SnapshotAssemblerTest, ATotalOverTheLimitIsRefusedBeforeAnyData) {
+  SnapshotAssembler asm_(1 << 20);
+  orch::v1::SnapshotChunk c;
+  c.set_snapshot_index(10);
+  c.set_snapshot_term(2);
+  c.set_offset(0);
+  c.set_total(uint64_t{1} << 40);
+  c.set_data("x");
+  auto* h = c.mutable_header();
+  h->set_type(Message::MSG_SNAP);
+  h->mutable_snapshot()->mutable_metadata()->set_index(10);
+  h->mutable_snapshot()->mutable_metadata()->set_term(2);
+  auto r = asm_.Add(&c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("over the limit"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(asm_.active());
+}
+
 }  // namespace
 }  // namespace orch::raft

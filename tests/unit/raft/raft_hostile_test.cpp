@@ -1,0 +1,80 @@
+// Messages no correct peer sends (issue 10): the core must never abort on
+// them, and must not let them move commit past the log or rewrite it. The
+// driver also drops messages from non-members before they reach the core
+// (tests/unit/master/raft_log_test.cpp); these tests are the core's own
+// defence when a forged message carries a member's id.
+#include <gtest/gtest.h>
+
+#include "raft_test_util.h"
+
+namespace orch::raft {
+namespace {
+
+using testing::EntriesWithTerms;
+using testing::MakeEntry;
+using testing::Msg;
+using testing::NewTestRaft;
+using testing::StorageWithLog;
+
+TEST(RaftHostile, AHeartbeatWithAHugeCommitNeverCommitsPastTheLog) {
+  // The review's 30-byte frame: term 1000, commit 2^40.
+  auto t = NewTestRaft(1, {1, 2, 3}, 10, 1, StorageWithLog({1, 1, 1}, 1));
+  Message hb = Msg(9, 1, Message::MSG_HEARTBEAT, 1000);
+  hb.set_commit(uint64_t{1} << 40);
+  t->Step(hb);
+  EXPECT_LE(t->log().committed(), t->log().LastIndex());
+  EXPECT_EQ(t->log().committed(), 3u);
+}
+
+TEST(RaftHostile, AnAppendWhoseEntriesDoNotFollowItsIndexIsDropped) {
+  auto t = NewTestRaft(1, {1, 2, 3}, 10, 1, StorageWithLog({1, 1}, 1));
+  Message app = Msg(2, 1, Message::MSG_APP, 1);
+  app.set_index(2);
+  app.set_log_term(1);
+  app.set_commit(1000);
+  *app.add_entries() = MakeEntry(1000, 1);  // should be index 3
+  t->Step(app);
+  EXPECT_EQ(t->log().LastIndex(), 2u);
+  EXPECT_LE(t->log().committed(), 2u);
+  // Terms that go down, or past the message's term: dropped too.
+  Message down = Msg(2, 1, Message::MSG_APP, 5);
+  down.set_index(2);
+  down.set_log_term(1);
+  *down.add_entries() = MakeEntry(3, 9);
+  t->Step(down);
+  EXPECT_EQ(t->log().LastIndex(), 2u);
+}
+
+TEST(RaftHostile, AnAppendThatWouldRewriteCommittedEntriesIsRefused) {
+  auto t = NewTestRaft(1, {1, 2, 3}, 10, 1, StorageWithLog({1, 1, 1}, 1));
+  Message hb = Msg(2, 1, Message::MSG_HEARTBEAT, 1);
+  hb.set_commit(3);
+  t->Step(hb);
+  ASSERT_EQ(t->log().committed(), 3u);
+  // Index 1 matches; entries 2.. at term 2 conflict with committed ones.
+  Message app = Msg(2, 1, Message::MSG_APP, 2);
+  app.set_index(1);
+  app.set_log_term(1);
+  *app.add_entries() = MakeEntry(2, 2);
+  *app.add_entries() = MakeEntry(3, 2);
+  t->Step(app);
+  EXPECT_EQ(t->log().Term(2).value, 1u);
+  EXPECT_EQ(t->log().committed(), 3u);
+}
+
+TEST(RaftHostile, ALeaderIgnoresAnAcknowledgementOfEntriesItNeverHad) {
+  auto t = NewTestRaft(1, {1, 2, 3}, 10, 1);
+  t->BecomeCandidate();
+  t->BecomeLeader();
+  uint64_t last = t->log().LastIndex();
+  Message resp = Msg(2, 1, Message::MSG_APP_RESP, t->term());
+  resp.set_index(uint64_t{1} << 40);
+  t->Step(resp);
+  Message resp3 = Msg(3, 1, Message::MSG_APP_RESP, t->term());
+  resp3.set_index(uint64_t{1} << 40);
+  t->Step(resp3);
+  EXPECT_LE(t->log().committed(), last);
+}
+
+}  // namespace
+}  // namespace orch::raft
