@@ -136,6 +136,12 @@ Result<HttpResponse> HttpClient::Perform(const std::string& method, const std::s
   HttpResponse resp;
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  // HTTP and nothing else, and no redirects: URLs here are built from
+  // addresses others registered (a node's), and libcurl would otherwise
+  // read file://, gopher:// and the rest.
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,

@@ -58,6 +58,33 @@ Result<std::vector<std::pair<std::string, HostPort>>> ParsePeers(std::string_vie
   return out;
 }
 
+Status ValidateHttpBaseUrl(std::string_view url) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("\"" + std::string(url.substr(0, 200)) + "\" " + why);
+  };
+  std::string_view rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+  } else {
+    return bad("must start with http:// or https://");
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty()) return bad("names no host");
+  bool v6 = rest.front() == '[';
+  for (char c : rest) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == ':' || (v6 && (c == '[' || c == ']'));
+    if (!ok) return bad("may hold only a host and a port (no user, path, query or fragment)");
+  }
+  auto hp = ParseHostPort(rest);
+  if (!hp.ok()) return bad("must name a host and a port");
+  if (hp->port == 0) return bad("must name a port from 1 to 65535");
+  if (hp->host.empty() || (!v6 && hp->host.find(':') != std::string::npos)) return bad("names no valid host");
+  return Status::Ok();
+}
+
 Result<std::vector<std::string>> ParseUrlList(std::string_view text) {
   std::vector<std::string> out;
   for (std::string url : SplitString(text, ',')) {

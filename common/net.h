@@ -30,4 +30,11 @@ Result<std::vector<std::string>> ParseUrlList(std::string_view text);
 
 std::vector<std::string> SplitString(std::string_view text, char sep);
 
+// Ok when `url` is "http://host:port" or "https://host:port" (nothing after
+// the port but an optional '/'): a host of letters, digits, '.', '-', or a
+// bracketed IPv6 address, and a port from 1 to 65535. Anything else (other
+// schemes such as file://, userinfo, paths, queries, fragments, spaces) is
+// InvalidArgument: such an address is fetched by the masters.
+Status ValidateHttpBaseUrl(std::string_view url);
+
 }  // namespace orch

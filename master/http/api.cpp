@@ -7,6 +7,7 @@
 #include "common/document.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "common/net.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
 
@@ -149,6 +150,8 @@ HttpResponse RegisterNode(const HttpRequest& req, const ApiDeps& d) {
   v1::Node node = body.node();
   if (node.id().empty()) node.set_id(NewUuid());
   st = ValidateNodeFields(node);
+  // The masters fetch logs from this address: http(s)://host:port only.
+  if (st.ok() && !node.address().empty()) st = ValidateHttpBaseUrl(node.address()).WithContext("node.address");
   if (!st.ok()) {
     spdlog::info("node registration rejected from {}: {}", req.remote, st.message());
     return HttpResponse::Error(st);

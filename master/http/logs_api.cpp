@@ -6,6 +6,7 @@
 
 #include "common/http_client.h"
 #include "common/ids.h"
+#include "common/net.h"
 
 namespace orch::master {
 
@@ -37,6 +38,11 @@ Result<std::string> AgentLogsUrl(StateStore* store, const std::string& alloc_id,
   if (node.address().empty()) {
     return Status::Unavailable("node " + node.name() + " (" + ShortId(node.id()) +
                                ") registered no HTTP address to fetch logs from");
+  }
+  // Stored before addresses were checked at registration, or otherwise
+  // not a plain http(s) address: never fetched.
+  if (Status st = ValidateHttpBaseUrl(node.address()); !st.ok()) {
+    return Status::FailedPrecondition("node " + ShortId(node.id()) + " has no usable address: " + st.message());
   }
   if (node.status() == v1::Node::DOWN) {
     return Status::Unavailable("node " + node.name() + " (" + ShortId(node.id()) +

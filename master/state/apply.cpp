@@ -8,6 +8,7 @@
 #include <map>
 
 #include "common/ids.h"
+#include "common/net.h"
 #include "common/saturating.h"
 #include "master/services/service_ports.h"
 #include "master/state/state_store.h"
@@ -114,8 +115,17 @@ Status StateStore::ApplyDeregisterJob(uint64_t index, const v1::Command& cmd, St
   return PutEvaluation(eval);
 }
 
-Status StateStore::ApplyRegisterNode(uint64_t index, const v1::Command& cmd, Status*) {
+Status StateStore::ApplyRegisterNode(uint64_t index, const v1::Command& cmd, Status* outcome) {
   v1::Node node = cmd.register_node().node();
+  // The final word on what is stored (a command written around the REST
+  // checks changes nothing).
+  Status st = ValidateNodeFields(node);
+  if (st.ok() && !node.address().empty()) st = ValidateHttpBaseUrl(node.address()).WithContext("node.address");
+  if (!st.ok()) {
+    spdlog::info("state: index {}: node {} refused: {}", index, node.id().substr(0, 64), st.message());
+    *outcome = st;
+    return Status::Ok();
+  }
   auto old = LoadOne<v1::Node>("nodes", node.id());
   node.set_create_index(old ? old->create_index() : index);
   node.set_modify_index(index);

@@ -107,6 +107,15 @@ TEST_F(HttpTest, ShutdownLetsInFlightRequestsFinish) {
   EXPECT_EQ(after.status().code(), StatusCode::kUnavailable);
 }
 
+TEST(HttpClientTest, SpeaksHttpOnly) {
+  // libcurl would read a file:// URL (or gopher://, dict://...) if asked.
+  HttpClient client;
+  for (const char* url : {"file:///etc/hostname", "dict://127.0.0.1:1/x", "gopher://127.0.0.1:1/"}) {
+    auto r = client.Get(url);
+    EXPECT_FALSE(r.ok()) << url << " answered " << (r.ok() ? r->body : "");
+  }
+}
+
 TEST(HttpClientTest, RefusedConnectionIsUnavailable) {
   HttpClient client;
   auto resp = client.Get("http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort()) + "/");

@@ -35,4 +35,17 @@ TEST(NetTest, UrlList) {
 }
 
 }  // namespace
+TEST(NetTest, OnlyPlainHttpBaseUrlsAreNodeAddresses) {
+  for (const char* ok : {"http://127.0.0.1:4646", "https://node-1.example:443", "http://[::1]:8080", "http://h:1/"}) {
+    EXPECT_TRUE(ValidateHttpBaseUrl(ok).ok()) << ok;
+  }
+  // The review's exfiltration (file:///etc/shadow# read back through the
+  // logs endpoint) and its cousins.
+  for (const char* bad : {"file:///etc/shadow#", "gopher://127.0.0.1:70", "ftp://h:21", "http://h", "http://:80",
+                          "http://h:0", "http://h:99999", "http://user@h:80", "http://h:80/x", "http://h:80?q",
+                          "http://h:80#f", "http://h 1:80", "", "h:80", "dict://h:11211"}) {
+    EXPECT_FALSE(ValidateHttpBaseUrl(bad).ok()) << bad;
+  }
+}
+
 }  // namespace orch

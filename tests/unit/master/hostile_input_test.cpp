@@ -184,6 +184,23 @@ TEST_F(HostileLimitsTest, ANodeWithAHugeLabelIsRefused) {
   ExpectRejected("/v1/nodes/register", body, "node.attributes.labels");
 }
 
+TEST_F(HostileLimitsTest, ANodeAddressMustBePlainHttp) {
+  for (const char* addr : {"file:///etc/shadow#", "gopher://127.0.0.1:70", "http://127.0.0.1", "http://u@h:1/x"}) {
+    ExpectRejected("/v1/nodes/register",
+                   std::string("node: {name: n, address: \"") + addr + "\", capacity: {cpu: 1000, memory: 1024}}",
+                   "node.address");
+  }
+  // Written around the REST check: the state machine refuses it too.
+  v1::Command cmd;
+  auto* n = cmd.mutable_register_node()->mutable_node();
+  *n = testing::SampleNode("n1");
+  n->set_address("file:///etc/shadow#");
+  auto r = log_->Propose(cmd, std::chrono::seconds(5));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("node.address"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(store_->GetNode("n1").ok());
+}
+
 TEST_F(HostileLimitsTest, ACatastrophicRegexpIsOnlyAsCostlyAsItsInput) {
   // Accepted (RE2 syntax, under the size limit): the scheduler runs it in
   // linear time (tests/unit/scheduler/controllers_test.cpp).
