@@ -11,6 +11,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -30,7 +31,7 @@ class ServerImpl;
 // the worker pool, write the answer, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, ServerImpl* server);
+  Session(tcp::socket socket, ServerImpl* server, std::string client);
   void Run();
   void Close();
 
@@ -50,7 +51,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<http::response<http::string_body>> res_;
   ServerImpl* server_;
   std::string remote_;
+  std::string client_;  // the remote address, without the port
   bool handling_ = false;  // a request is with the handler or being answered
+  bool forgotten_ = false;  // Finish ran: the server no longer counts us
 };
 
 class ServerImpl : public HttpServer {
@@ -142,8 +145,34 @@ class ServerImpl : public HttpServer {
 
   void RequestDone() { --in_flight_; }
 
-  void Forget(Session* s) {
+  // Per-client bookkeeping (connections and requests with the handlers).
+  bool TakeRequestSlot(const std::string& client) {
     std::lock_guard lock(mu_);
+    auto& n = client_in_flight_[client];
+    if (n >= opts_.max_in_flight_per_client) return false;
+    ++n;
+    return true;
+  }
+  void ReleaseRequestSlot(const std::string& client) {
+    std::lock_guard lock(mu_);
+    auto it = client_in_flight_.find(client);
+    if (it != client_in_flight_.end() && --it->second == 0) client_in_flight_.erase(it);
+  }
+  void ReleaseConnection(const std::string& client) {
+    auto it = client_conns_.find(client);  // mu_ held by the caller
+    if (it != client_conns_.end() && --it->second == 0) client_conns_.erase(it);
+  }
+  // A refusal logged at most once a second: floods must not fill the disk.
+  void LogRefusal(const std::string& what) {
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = last_refusal_log_.load();
+    if (now - last < std::chrono::steady_clock::duration(std::chrono::seconds(1)).count()) return;
+    if (last_refusal_log_.compare_exchange_strong(last, now)) spdlog::warn("{}: {}", opts_.name, what);
+  }
+
+  void Forget(Session* s, const std::string& client) {
+    std::lock_guard lock(mu_);
+    ReleaseConnection(client);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       auto sp = it->lock();
       if (!sp || sp.get() == s) {
@@ -166,19 +195,43 @@ class ServerImpl : public HttpServer {
       }
       std::shared_ptr<Session> s;
       {
+        beast::error_code e;
+        auto ep = sock.remote_endpoint(e);
+        std::string client = e ? "unknown" : ep.address().to_string();
         std::lock_guard lock(mu_);
         if (sessions_.size() >= opts_.max_connections) {
-          spdlog::warn("{}: refusing connection, {} already open", opts_.name, sessions_.size());
-          beast::error_code ignored;
-          sock.close(ignored);
+          LogRefusal("refusing a connection from " + client + ": " + std::to_string(sessions_.size()) +
+                     " already open");
+          Refuse(sock, 503, "service_unavailable", "the server has " + std::to_string(sessions_.size()) +
+                                                      " connections open, its limit; retry later");
+        } else if (client_conns_[client] >= opts_.max_connections_per_client) {
+          LogRefusal("refusing a connection from " + client + ": it has " +
+                     std::to_string(client_conns_[client]) + " open, the limit per client");
+          Refuse(sock, 429, "resource_exhausted", "this client has " + std::to_string(client_conns_[client]) +
+                                                      " connections open, the limit per client");
         } else {
-          s = std::make_shared<Session>(std::move(sock), this);
+          ++client_conns_[client];
+          s = std::make_shared<Session>(std::move(sock), this, client);
           sessions_.push_back(s);
         }
       }
       if (s) s->Run();
       if (!stopped_) DoAccept();
     });
+  }
+
+  // A short answer written at once on a connection refused at accept, then
+  // closed: the client learns why instead of seeing a reset.
+  static void Refuse(tcp::socket& sock, int status, const char* code, const std::string& message) {
+    std::string body = std::string("{\"error\":{\"code\":\"") + code + "\",\"message\":\"" + message + "\"}}";
+    std::string resp = "HTTP/1.1 " + std::to_string(status) +
+                       (status == 429 ? " Too Many Requests" : " Service Unavailable") +
+                       "\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+                       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    ::send(sock.native_handle(), resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    beast::error_code ignored;
+    sock.shutdown(tcp::socket::shutdown_send, ignored);
+    sock.close(ignored);
   }
 
   HttpServerOptions opts_;
@@ -193,10 +246,13 @@ class ServerImpl : public HttpServer {
   uint16_t port_ = 0;
   std::mutex mu_;
   std::vector<std::weak_ptr<Session>> sessions_;
+  std::map<std::string, std::size_t> client_conns_;      // guarded by mu_
+  std::map<std::string, std::size_t> client_in_flight_;  // guarded by mu_
+  std::atomic<std::chrono::steady_clock::rep> last_refusal_log_{0};
 };
 
-Session::Session(tcp::socket socket, ServerImpl* server)
-    : stream_(std::move(socket)), server_(server) {
+Session::Session(tcp::socket socket, ServerImpl* server, std::string client)
+    : stream_(std::move(socket)), server_(server), client_(std::move(client)) {
   beast::error_code ec;
   auto ep = stream_.socket().remote_endpoint(ec);
   if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -258,6 +314,16 @@ void Session::Dispatch() {
   req.body = std::move(msg.body());
   Status st = ParseTarget(req.target, &req.path, &req.query);
   if (!st.ok()) return DoWrite(HttpResponse::Error(st));
+  if (!server_->TakeRequestSlot(client_)) {
+    server_->LogRefusal("429 for " + client_ + ": it has " + std::to_string(server_->opts().max_in_flight_per_client) +
+                        " requests in progress, the limit per client");
+    auto resp = HttpResponse::Error(
+        429, Status::ResourceExhausted("this client has " + std::to_string(server_->opts().max_in_flight_per_client) +
+                                       " requests in progress (blocking queries count until they answer), "
+                                       "the limit per client; retry when one ends"));
+    resp.headers.emplace_back("Retry-After", "1");
+    return DoWrite(std::move(resp));
+  }
   // The handler may block; no read timeout while it runs.
   stream_.expires_never();
   handling_ = true;
@@ -357,6 +423,7 @@ void Session::StreamOnWorker(HttpResponse resp) {
 void Session::MarkDone() {
   if (handling_) {
     handling_ = false;
+    server_->ReleaseRequestSlot(client_);
     server_->RequestDone();
   }
 }
@@ -373,7 +440,8 @@ void Session::Finish() {
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.close();
-  server_->Forget(this);
+  if (!forgotten_) server_->Forget(this, client_);
+  forgotten_ = true;
 }
 
 }  // namespace

@@ -23,11 +23,21 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: pick a free port; see HttpServer::port()
   std::size_t body_limit = 1 << 20;
+  // A whole request (headers and body) must arrive within this time of the
+  // connection becoming idle, so slow senders (slow-loris) and idle
+  // keep-alive connections are closed; so must each answer be taken.
   std::chrono::milliseconds read_timeout{10'000};
   int io_threads = 1;
   // Handlers may block (blocking queries hold a worker for up to their wait).
   int worker_threads = 32;
   std::size_t max_connections = 1024;
+  // One client address may hold at most this many connections, and have at
+  // most this many requests with the handlers at once (blocking queries
+  // hold theirs for up to their wait), so one client cannot take every
+  // connection or worker from the others. Past a cap the answer is an
+  // immediate 429 (past max_connections: 503) and the connection closes.
+  std::size_t max_connections_per_client = 256;
+  std::size_t max_in_flight_per_client = 256;
   std::string name = "http";  // for log lines
 };
 

@@ -39,6 +39,14 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
                  "Threads answering REST requests (each agent's watch holds one)")
       ->capture_default_str()
       ->check(CLI::Range(4, 65536));
+  app.add_option("--http-max-conns-per-client", cfg->http_max_conns_per_client,
+                 "Connections one client address may hold (past it: 429)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--http-max-in-flight-per-client", cfg->http_max_in_flight_per_client,
+                 "Requests of one client address with the workers at once, blocking queries included "
+                 "(past it: 429; 0: half of --http-workers)")
+      ->capture_default_str();
   AddDuration(app, "--heartbeat-interval", &cfg->heartbeat_interval, "How often agents heartbeat");
   AddDuration(app, "--heartbeat-ttl", &cfg->heartbeat_ttl, "Silence after which a node is marked down");
   AddDuration(app, "--raft-tick", &cfg->raft_tick, "Raft tick; heartbeats go out every tick");

@@ -25,6 +25,10 @@ struct MasterConfig {
   // blocking query) holds one for up to its wait, so this bounds the agents
   // one master serves at once, plus headroom for other requests.
   int http_workers = 512;
+  // One client address's share: connections, and requests with the workers
+  // at once (0: half the workers), so one client cannot starve the others.
+  std::size_t http_max_conns_per_client = 256;
+  std::size_t http_max_in_flight_per_client = 0;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds heartbeat_ttl{10'000};
   // Raft timing: a tick, and the ticks without a leader before an election

@@ -138,6 +138,10 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   opts.port = http_hp.port;
   opts.body_limit = cfg.body_limit;
   opts.worker_threads = cfg.http_workers;
+  opts.max_connections_per_client = cfg.http_max_conns_per_client;
+  opts.max_in_flight_per_client = cfg.http_max_in_flight_per_client > 0
+                                      ? cfg.http_max_in_flight_per_client
+                                      : static_cast<std::size_t>(std::max(1, cfg.http_workers / 2));
   opts.name = "master " + cfg.id;
   LeaderForwarder* fwd = m->forwarder_.get();
   ORCH_ASSIGN_OR_RETURN(m->http_, HttpServer::Start(opts, [router, fwd](const HttpRequest& req) {
