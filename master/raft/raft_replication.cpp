@@ -95,7 +95,7 @@ void Raft::SendTimeoutNow(uint64_t to) {
 namespace {
 
 // A leader's entries follow m.index() one by one, with terms that never go
-// down and never exceed the message's. Anything else did not come from a
+// down (nor below the term at m.index()). Anything else did not come from a
 // correct leader; acting on it could index past the entries or rewrite the
 // log, so it is dropped.
 bool WellFormedAppend(const Message& m) {
@@ -103,7 +103,7 @@ bool WellFormedAppend(const Message& m) {
   for (int i = 0; i < m.entries_size(); ++i) {
     const auto& e = m.entries(i);
     if (e.index() != m.index() + 1 + static_cast<uint64_t>(i)) return false;
-    if (e.term() < prev_term || e.term() > m.term()) return false;
+    if (e.term() < prev_term) return false;
     prev_term = e.term();
   }
   return m.index() <= UINT64_MAX - static_cast<uint64_t>(m.entries_size());

