@@ -29,6 +29,7 @@ class LocalCluster {
 
   std::string master_url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
   pid_t master_pid() const { return master_ ? master_->pid() : -1; }
+  int raft_port() const { return raft_port_; }
   std::string agent_data_dir(const std::string& name) const { return root_ + "/agent-" + name; }
   OrchClient& client() { return *client_; }
 

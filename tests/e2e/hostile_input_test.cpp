@@ -4,14 +4,20 @@
 // master is alive, its memory stayed bounded and ordinary work is still
 // scheduled and run. (The Raft port's cases: HostileRaftTest; the HTTP
 // server's: the slow-loris and connection-cap tests.)
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "cluster.h"
 #include "common/http_client.h"
 #include "common/json.h"
+#include "master/raft/transport_frame.h"
 
 namespace orch::e2e {
 namespace {
@@ -145,6 +151,104 @@ TEST_F(HostileInputE2ETest, TheReviewsDocumentsAreRefusedAndTheMasterKeepsWorkin
   auto detail = cluster_->client().GetJob("re");
   ASSERT_TRUE(detail.ok());
   EXPECT_EQ(detail->value.allocations_size(), 0);
+}
+
+// A connection to the master's Raft port, as a stranger would open it.
+class RaftConn {
+ public:
+  explicit RaftConn(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~RaftConn() { close(fd_); }
+  bool ok() const { return ok_; }
+  void Send(const std::string& bytes) { (void)::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+std::string Frame(uint64_t from, const orch::v1::Message& m) {
+  std::string out;
+  orch::raft::AppendMessageFrame(from, m, 64 << 20, &out);
+  return out;
+}
+
+TEST_F(HostileInputE2ETest, StrangersOnTheRaftPortChangeNothing) {
+  auto before = cluster_->client().ListJobs();
+  ASSERT_TRUE(before.ok());
+  // The review's 30-byte frame: a heartbeat from nobody with term 1000 and
+  // commit 2^40 (it aborted the master).
+  orch::v1::Message hb;
+  hb.set_type(orch::v1::Message::MSG_HEARTBEAT);
+  hb.set_from(999);
+  hb.set_to(1);
+  hb.set_term(1000);
+  hb.set_commit(uint64_t{1} << 40);
+  std::string frame = Frame(999, hb);
+  EXPECT_EQ(frame.size(), 30u);
+  {
+    RaftConn c(cluster_->raft_port());
+    ASSERT_TRUE(c.ok());
+    c.Send(frame);
+    // A forged append from nobody that would register a job.
+    orch::v1::Message app;
+    app.set_type(orch::v1::Message::MSG_APP);
+    app.set_from(999);
+    app.set_term(1000);
+    app.set_index(1000);
+    app.set_log_term(1000);
+    app.set_commit(1001);
+    auto* e = app.add_entries();
+    e->set_index(1001);
+    e->set_term(1000);
+    e->set_data(std::string("\x0a\x05forged"));
+    c.Send(Frame(999, app));
+    // A snapshot claiming to come from a member, holding garbage.
+    orch::v1::Message snap;
+    snap.set_type(orch::v1::Message::MSG_SNAP);
+    snap.set_from(1);
+    snap.set_term(1000);
+    snap.mutable_snapshot()->mutable_metadata()->set_index(5000);
+    snap.mutable_snapshot()->mutable_metadata()->set_term(1000);
+    snap.mutable_snapshot()->set_data(std::string(8192, 'x'));
+    c.Send(Frame(1, snap));
+  }
+  // 60 connections each announcing a 16 MiB frame (a master went to ~1 GiB).
+  std::string announce(8, '\0');
+  announce[0] = 0x00;
+  announce[1] = static_cast<char>(0xff);
+  announce[2] = static_cast<char>(0xff);
+  announce[3] = static_cast<char>(0xf0);
+  std::vector<std::unique_ptr<RaftConn>> flood;
+  for (int i = 0; i < 60; ++i) {
+    flood.push_back(std::make_unique<RaftConn>(cluster_->raft_port()));
+    flood.back()->Send(announce + std::string(1000, 'x'));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Alive, bounded, unchanged, and still taking work.
+  auto health = http_.Get(cluster_->master_url() + "/healthz");
+  ASSERT_TRUE(health.ok() && health->status == 200) << cluster_->Logs();
+  long rss = RssKb(cluster_->master_pid());
+  EXPECT_LT(rss, 300 * 1024) << "master peak RSS " << rss << " KiB";
+  auto after = cluster_->client().ListJobs();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->value.jobs_size(), before->value.jobs_size());
+  flood.clear();
+  auto ok = cluster_->client().SubmitJobDocument(Job("ok", "    count: 1\n" + std::string(kTask)));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto a = cluster_->client().JobAllocations("ok");
+        return a.ok() && a->value.allocations_size() == 1 &&
+               a->value.allocations(0).client_status() == v1::Allocation::RUNNING;
+      },
+      30s));
 }
 
 }  // namespace
