@@ -149,6 +149,11 @@ Status Agent::Init() {
   for (auto& [name, d] : drivers_) d->SetEventCallback([this] { Wake(); });
 
   client_ = std::make_unique<OrchClient>(cfg_.masters);
+  {
+    auto secret = LoadOrCreateNodeSecret(cfg_.data_dir);
+    if (!secret.ok()) return secret.status();
+    client_->SetNodeSecret(*secret);
+  }
   std::vector<TaskDriver*> ds;
   for (auto& [name, d] : drivers_) ds.push_back(d);
   load_ = std::make_unique<LoadMonitor>(ds, SystemClock::Get(), 0.3, /*measure_node=*/true);

@@ -1,7 +1,11 @@
 #include "agent/node_info.h"
 
+#include <fcntl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 #include <sstream>
@@ -25,6 +29,28 @@ Result<std::string> LoadOrCreateNodeId(const std::string& data_dir) {
   std::string id = NewUuid();
   ORCH_RETURN_IF_ERROR(WriteFileAtomic(path, id + "\n"));
   return id;
+}
+
+Result<std::string> LoadOrCreateNodeSecret(const std::string& data_dir) {
+  std::string path = data_dir + "/node-secret";
+  auto text = ReadFile(path);
+  if (text.ok()) {
+    std::string s = *text;
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    if (s.empty()) return Status::FailedPrecondition(path + " is empty; remove it and node-id to get a new identity");
+    return s;
+  }
+  ORCH_RETURN_IF_ERROR(MakeDirs(data_dir));
+  // Created 0600 from the start: never readable by others, even briefly.
+  std::string s = NewSecret();
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Internal("cannot create " + tmp + ": " + std::strerror(errno));
+  std::string line = s + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Status::Internal("cannot write " + path);
+  return s;
 }
 
 v1::Resources DetectCapacity() {

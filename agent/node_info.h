@@ -15,6 +15,9 @@ namespace orch::agent {
 
 // Reads <data_dir>/node-id, or creates it with a new UUID.
 Result<std::string> LoadOrCreateNodeId(const std::string& data_dir);
+// The node's secret (<data_dir>/node-secret, 0600, made on first start):
+// it binds the node id to this agent at the masters.
+Result<std::string> LoadOrCreateNodeSecret(const std::string& data_dir);
 
 // cpu millicores (online CPUs x 1000) and memory MiB (MemTotal).
 v1::Resources DetectCapacity();

@@ -90,43 +90,6 @@ Status Charge(Walk* w, const YAML::Node& node, const std::string& path) {
 
 Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string& path, Walk* w);
 
-// Well-formed UTF-8 (no overlong forms, surrogates or code points past
-// U+10FFFF): proto3 string fields must hold it, or the message cannot be
-// parsed back after it is sent.
-bool ValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    int n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + static_cast<std::size_t>(n) >= s.size()) return false;  // sequence cut short
-    for (int k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += static_cast<std::size_t>(n) + 1;
-  }
-  return true;
-}
-
 Status ParseDurationField(const YAML::Node& node, pb::Message* msg, const std::string& path) {
   if (!node.IsScalar()) {
     return Status::InvalidArgument(path + ": expected a duration such as \"1s\", got " +
@@ -151,7 +114,7 @@ Status SetScalar(const YAML::Node& node, pb::Message* msg, const pb::FieldDescri
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
     case pb::FieldDescriptor::CPPTYPE_STRING:
-      if (f->type() == pb::FieldDescriptor::TYPE_STRING && !ValidUtf8(text)) {
+      if (f->type() == pb::FieldDescriptor::TYPE_STRING && !IsValidUtf8(text)) {
         return Status::InvalidArgument(path + ": is not valid UTF-8 text");
       }
       rep ? r->AddString(msg, f, text) : r->SetString(msg, f, text);
@@ -319,6 +282,43 @@ Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string&
 }
 
 }  // namespace
+
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF): proto3 string fields must hold it, or the message cannot be
+// parsed back after it is sent.
+bool IsValidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    int n;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + static_cast<std::size_t>(n) >= s.size()) return false;  // sequence cut short
+    for (int k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += static_cast<std::size_t>(n) + 1;
+  }
+  return true;
+}
 
 Status ParseDocument(std::string_view text, google::protobuf::Message* out, const DocumentLimits& limits) {
   out->Clear();

@@ -31,6 +31,10 @@ struct DocumentLimits {
 // aliases are expanded, is refused (InvalidArgument) without being expanded.
 Status ParseDocument(std::string_view text, google::protobuf::Message* out, const DocumentLimits& limits = {});
 
+// Well-formed UTF-8: no overlong forms, surrogates or code points past
+// U+10FFFF (proto3 strings must hold it).
+bool IsValidUtf8(std::string_view s);
+
 // "1s", "250ms", "2m", "1h30m", "1.5s", "10us", "0". Not negative.
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text);
 

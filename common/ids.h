@@ -7,6 +7,13 @@ namespace orch {
 
 std::string NewUuid();
 
+// 32 random bytes, hex: a secret (a node's, a token's).
+std::string NewSecret();
+// SHA-256 of `secret`, hex: what is stored instead of the secret.
+std::string SecretHash(const std::string& secret);
+// Equality of two hashes in time that does not depend on where they differ.
+bool SameSecretHash(const std::string& a, const std::string& b);
+
 // The first 8 characters, for tables and log lines.
 inline std::string ShortId(const std::string& id) { return id.substr(0, 8); }
 

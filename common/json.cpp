@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "common/document.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch {
@@ -40,7 +41,15 @@ Status FromJson(std::string_view json, google::protobuf::Message* out, bool leni
 std::string ErrorJson(const Status& status) {
   orch::v1::ErrorResponse err;
   err.mutable_error()->set_code(std::string(StatusCodeName(status.code())));
-  err.mutable_error()->set_message(status.message());
+  // Messages quote what the client sent, which may not be UTF-8: such bytes
+  // become '?' so the answer stays valid JSON.
+  std::string message = status.message();
+  if (!IsValidUtf8(message)) {
+    for (char& c : message) {
+      if (static_cast<unsigned char>(c) >= 0x80) c = '?';
+    }
+  }
+  err.mutable_error()->set_message(message);
   return ToJson(err);
 }
 

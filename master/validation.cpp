@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "common/ids.h"
 #include "master/job_limits.h"
 #include "master/scheduler/validate.h"
 
@@ -291,6 +292,15 @@ Status ValidateNodeFields(const v1::Node& node) {
     ORCH_RETURN_IF_ERROR(CheckSize(lp, v, N::kMaxLabelValueBytes));
   }
   return Status::Ok();
+}
+
+Status CheckNodeOwner(const v1::Node& stored, const v1::Node& incoming) {
+  if (stored.secret_hash().empty() || SameSecretHash(stored.secret_hash(), incoming.secret_hash())) {
+    return Status::Ok();
+  }
+  return Status::PermissionDenied("node id " + stored.id() + " is registered to another agent (its node secret " +
+                                  (incoming.secret_hash().empty() ? "was not presented" : "does not match") +
+                                  "); an agent keeps its id and secret in node-id and node-secret in its data dir");
 }
 
 Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& existing) {

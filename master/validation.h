@@ -24,6 +24,12 @@ Status ValidateJob(v1::Job* job);
 // capacity, label count and sizes. The address is checked separately.
 Status ValidateNodeFields(const v1::Node& node);
 
+// Whether `incoming` may re-register the id of `stored`: a node that
+// registered with a secret must present the same one (its hash in
+// secret_hash) again; PermissionDenied otherwise. A node stored without one
+// (registered before secrets existed) is bound to the first it presents.
+Status CheckNodeOwner(const v1::Node& stored, const v1::Node& incoming);
+
 Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& existing);
 
 }  // namespace orch::master

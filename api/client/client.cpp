@@ -125,6 +125,7 @@ Result<Indexed<v1::Node>> OrchClient::GetNode(const std::string& id, const Query
 Result<v1::RegisterNodeResponse> OrchClient::RegisterNode(const v1::Node& node) {
   v1::RegisterNodeRequest req;
   *req.mutable_node() = node;
+  req.set_node_secret(node_secret_);
   return Call<v1::RegisterNodeResponse>("POST", "/v1/nodes/register", ToJson(req));
 }
 

@@ -53,6 +53,9 @@ class OrchClient {
   Result<Indexed<v1::NodeList>> ListNodes(const QueryOptions& q = {});
   Result<Indexed<v1::Node>> GetNode(const std::string& id, const QueryOptions& q = {});
   Result<v1::RegisterNodeResponse> RegisterNode(const v1::Node& node);
+  // The agent's node secret, sent with every registration (call before
+  // the client is shared).
+  void SetNodeSecret(std::string secret) { node_secret_ = std::move(secret); }
   Result<v1::HeartbeatResponse> Heartbeat(const std::string& node_id, const v1::HeartbeatRequest& req);
   Result<Indexed<v1::AllocationList>> NodeAllocations(const std::string& node_id,
                                                       const QueryOptions& q = {});
@@ -117,6 +120,7 @@ class OrchClient {
 
   std::vector<std::string> addresses_;
   std::string token_;
+  std::string node_secret_;
   HttpClient http_;
   std::atomic<std::size_t> preferred_{0};
 };

@@ -149,12 +149,22 @@ HttpResponse RegisterNode(const HttpRequest& req, const ApiDeps& d) {
   if (!st.ok()) return HttpResponse::Error(st);
   v1::Node node = body.node();
   if (node.id().empty()) node.set_id(NewUuid());
+  // Only the masters set the hash, from the secret the agent presents.
+  node.clear_secret_hash();
+  if (!body.node_secret().empty()) node.set_secret_hash(SecretHash(body.node_secret()));
   st = ValidateNodeFields(node);
   // The masters fetch logs from this address: http(s)://host:port only.
   if (st.ok() && !node.address().empty()) st = ValidateHttpBaseUrl(node.address()).WithContext("node.address");
   if (!st.ok()) {
     spdlog::info("node registration rejected from {}: {}", req.remote, st.message());
     return HttpResponse::Error(st);
+  }
+  // A clear early answer; the state machine checks again at apply.
+  if (auto old = d.store->GetNode(node.id()); old.ok()) {
+    if (Status owner = CheckNodeOwner(*old, node); !owner.ok()) {
+      spdlog::warn("node {}: registration from {} refused: {}", ShortId(node.id()), req.remote, owner.message());
+      return HttpResponse::Error(owner);
+    }
   }
   v1::Command cmd;
   *cmd.mutable_register_node()->mutable_node() = node;
@@ -278,6 +288,7 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
       v1::NodeList out;
       for (auto& n : d.store->ListNodes()) {
         OverlayLiveness(d, &n);
+        n.clear_secret_hash();  // the masters' own, never shown
         *out.add_nodes() = std::move(n);
       }
       return ToJson(out);
@@ -287,6 +298,7 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
     return Read(req, d, [&]() -> Result<std::string> {
       ORCH_ASSIGN_OR_RETURN(v1::Node n, d.store->GetNode(p.at("id")));
       OverlayLiveness(d, &n);
+      n.clear_secret_hash();
       return ToJson(n);
     });
   });

@@ -62,6 +62,13 @@ Error RawNode::ProposeConfChange(const ConfChange& cc) {
 
 Error RawNode::Step(const Message& m) {
   if (IsLocalMessage(m.type())) return Error::kStepLocalMsg;
+  // Term 0 marks a local message inside the core; from a peer only a
+  // forwarded proposal or read-index request travels without a term.
+  // (Found by the raft_frame fuzzer: a MsgVote of term 0 made the core
+  // answer with term 0, which it refuses to send, and abort.)
+  if (m.term() == 0 && m.type() != Message::MSG_PROP && m.type() != Message::MSG_READ_INDEX) {
+    return Error::kStepLocalMsg;
+  }
   if (IsResponseMessage(m.type()) && raft_.progress(m.from()) == nullptr &&
       raft_.state() == StateType::kLeader) {
     return Error::kStepPeerNotFound;

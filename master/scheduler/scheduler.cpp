@@ -321,12 +321,17 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
         sp.desired[static_cast<size_t>(sp.ids[t.value()])] = total * t.percent() / 100.0;
       }
       size_t others = 0;
-      for (const auto& [v, id] : sp.ids) {
+      // (Entries, not structured bindings: clang 14, which builds the
+      // fuzzers, cannot capture those in a lambda.)
+      for (const auto& entry : sp.ids) {
+        const std::string& v = entry.first;
         bool targeted = std::any_of(s.targets().begin(), s.targets().end(),
                                     [&](const v1::SpreadTarget& t) { return t.value() == v; });
         if (!targeted) ++others;
       }
-      for (const auto& [v, id] : sp.ids) {
+      for (const auto& entry : sp.ids) {
+        const std::string& v = entry.first;
+        const auto id = entry.second;
         bool targeted = std::any_of(s.targets().begin(), s.targets().end(),
                                     [&](const v1::SpreadTarget& t) { return t.value() == v; });
         if (!targeted && others > 0 && pct < 100) {

@@ -127,6 +127,13 @@ Status StateStore::ApplyRegisterNode(uint64_t index, const v1::Command& cmd, Sta
     return Status::Ok();
   }
   auto old = LoadOne<v1::Node>("nodes", node.id());
+  if (old) {
+    if (Status owner = CheckNodeOwner(*old, node); !owner.ok()) {
+      spdlog::warn("state: index {}: node {}: {}", index, ShortId(node.id()), owner.message());
+      *outcome = owner;
+      return Status::Ok();
+    }
+  }
   node.set_create_index(old ? old->create_index() : index);
   node.set_modify_index(index);
   node.set_status(v1::Node::READY);

@@ -87,7 +87,11 @@ int64_t ParseDockerTime(const std::string& text) {
   if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d", &year, &mon, &day, &hour, &min, &sec) != 6) {
     return 0;
   }
-  if (year < 1970) return 0;
+  // Also bounds what an engine's answer can make us compute (no overflow).
+  if (year < 1970 || year > 9999 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || min < 0 ||
+      min > 59 || sec < 0 || sec > 60) {
+    return 0;
+  }
   tm.tm_year = year - 1900;
   tm.tm_mon = mon - 1;
   tm.tm_mday = day;

@@ -72,6 +72,11 @@ TEST(DockerParse, ReadsEngineTimestamps) {
   EXPECT_EQ(ParseDockerTime("1970-01-01T00:00:01.5Z"), 1500);
   EXPECT_EQ(ParseDockerTime("2024-05-01T10:00:00.123456789Z"), 1714557600123);
   EXPECT_EQ(ParseDockerTime("0001-01-01T00:00:00Z"), 0);
+  // Found by tests/fuzz/docker_parsers_fuzz: a huge year overflowed the
+  // milliseconds (UBSan); out-of-range fields are no time at all.
+  EXPECT_EQ(ParseDockerTime("12266036651725148-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseDockerTime("2024-13-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseDockerTime("2024-05-01T25:00:00Z"), 0);
   EXPECT_EQ(ParseDockerTime("garbage"), 0);
 }
 

@@ -1,5 +1,8 @@
 #include "common/status.h"
 
+#include "common/json.h"
+#include "orch/v1/api.pb.h"
+
 #include <gtest/gtest.h>
 
 namespace orch {
@@ -35,6 +38,25 @@ TEST(StatusTest, ResultFromOkStatusIsAnError) {
   Result<int> r{Status::Ok()};
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace orch
+
+namespace orch {
+namespace {
+
+TEST(ErrorJsonTest, AMessageQuotingBytesThatAreNotUtf8StaysValidJson) {
+  // Found by tests/fuzz/http_router_fuzz: a 404 quoting a path of raw
+  // bytes made an answer protobuf could not serialize as JSON.
+  std::string json = ErrorJson(Status::NotFound("job \"\xff\xfe\" not found"));
+  v1::ErrorResponse back;
+  ASSERT_TRUE(FromJson(json, &back, false).ok()) << json;
+  EXPECT_EQ(back.error().message(), "job \"??\" not found");
+  // Valid UTF-8 is kept as it is.
+  v1::ErrorResponse kept;
+  ASSERT_TRUE(FromJson(ErrorJson(Status::NotFound("caf\xc3\xa9")), &kept, false).ok());
+  EXPECT_EQ(kept.error().message(), "caf\xc3\xa9");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <random>
 #include <thread>
 
+#include "common/ids.h"
 #include "common/json.h"
 #include "common/router.h"
 #include "master/http/api.h"
@@ -199,6 +200,54 @@ TEST_F(HostileLimitsTest, ANodeAddressMustBePlainHttp) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("node.address"), std::string::npos) << r.status().message();
   EXPECT_FALSE(store_->GetNode("n1").ok());
+}
+
+TEST_F(HostileLimitsTest, ANodeIdCannotBeTakenOverByAnotherAgent) {
+  auto reg = [&](const std::string& address, const std::string& secret) {
+    HttpRequest req;
+    req.method = "POST";
+    req.target = req.path = "/v1/nodes/register";
+    req.body = "{\"node\": {\"id\": \"n-own\", \"name\": \"n\", \"address\": \"" + address +
+               "\", \"capacity\": {\"cpu\": 1000, \"memory\": 1024}}" +
+               (secret.empty() ? std::string() : ", \"node_secret\": \"" + secret + "\"") + "}";
+    return router_.Handle(req);
+  };
+  ASSERT_EQ(reg("http://127.0.0.1:7001", "secret-a").status, 200);
+  // Another agent (or anyone) claiming the id: refused, nothing changes.
+  uint64_t before = store_->AppliedIndex();
+  auto other = reg("http://127.0.0.1:6666", "secret-b");
+  EXPECT_EQ(other.status, 403) << other.body;
+  EXPECT_NE(other.body.find("registered to another agent"), std::string::npos) << other.body;
+  EXPECT_EQ(reg("http://127.0.0.1:6666", "").status, 403);
+  EXPECT_EQ(store_->AppliedIndex(), before);
+  EXPECT_EQ(store_->GetNode("n-own")->address(), "http://127.0.0.1:7001");
+  // Nor can the hash be sent in place of the secret.
+  HttpRequest forged;
+  forged.method = "POST";
+  forged.target = forged.path = "/v1/nodes/register";
+  forged.body = "{\"node\": {\"id\": \"n-own\", \"name\": \"n\", \"address\": \"http://127.0.0.1:6666\", "
+                "\"capacity\": {\"cpu\": 1000, \"memory\": 1024}, \"secret_hash\": \"" + SecretHash("secret-a") + "\"}}";
+  EXPECT_EQ(router_.Handle(forged).status, 403);
+  // The owner re-registers (agent restart) as before.
+  ASSERT_EQ(reg("http://127.0.0.1:7002", "secret-a").status, 200);
+  EXPECT_EQ(store_->GetNode("n-own")->address(), "http://127.0.0.1:7002");
+  // The hash is the masters' own: never shown.
+  HttpRequest get;
+  get.method = "GET";
+  get.target = get.path = "/v1/nodes/n-own";
+  auto shown = router_.Handle(get);
+  ASSERT_EQ(shown.status, 200);
+  EXPECT_EQ(shown.body.find("secret"), std::string::npos) << shown.body;
+  // Written around the REST check: the state machine refuses it too.
+  v1::Command cmd;
+  auto* n = cmd.mutable_register_node()->mutable_node();
+  *n = *store_->GetNode("n-own");
+  n->set_address("http://127.0.0.1:6666");
+  n->set_secret_hash(SecretHash("secret-b"));
+  auto r = log_->Propose(cmd, std::chrono::seconds(5));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(store_->GetNode("n-own")->address(), "http://127.0.0.1:7002");
 }
 
 TEST_F(HostileLimitsTest, ACatastrophicRegexpIsOnlyAsCostlyAsItsInput) {

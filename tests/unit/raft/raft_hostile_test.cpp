@@ -5,6 +5,7 @@
 // defence when a forged message carries a member's id.
 #include <gtest/gtest.h>
 
+#include "master/raft/raw_node.h"
 #include "raft_test_util.h"
 
 namespace orch::raft {
@@ -75,6 +76,29 @@ TEST(RaftHostile, ALeaderIgnoresAnAcknowledgementOfEntriesItNeverHad) {
   resp3.set_index(uint64_t{1} << 40);
   t->Step(resp3);
   EXPECT_LE(t->log().committed(), last);
+}
+
+}  // namespace
+}  // namespace orch::raft
+
+namespace orch::raft {
+namespace {
+
+TEST(RaftHostile, AVoteWithoutATermIsRefusedAtTheNetworkEdge) {
+  // Found by tests/fuzz/raft_frame_fuzz (tests/fuzz/regressions/raft_frame):
+  // a MsgVote of term 0 reached HandleVoteRequest, whose answer of term 0
+  // tripped RAFT_CHECK(m.term() != 0) and aborted the master.
+  MemoryStorage storage;
+  Config c = testing::TestConfig(1, {1, 2, 3}, 10, 1, &storage);
+  auto node = RawNode::Create(c);
+  ASSERT_TRUE(node.ok());
+  for (auto type : {Message::MSG_VOTE, Message::MSG_PRE_VOTE, Message::MSG_APP, Message::MSG_HEARTBEAT,
+                    Message::MSG_SNAP, Message::MSG_TIMEOUT_NOW}) {
+    Message m = Msg(3, 1, type, 0);
+    m.set_index(1);
+    m.set_log_term(1);
+    EXPECT_EQ(node.value->Step(m), Error::kStepLocalMsg) << Message::Type_Name(type);
+  }
 }
 
 }  // namespace

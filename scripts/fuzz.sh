@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (tests/fuzz) with clang, ASan and UBSan into
+# ./build-fuzz and runs one of them, or all in turn, for SECONDS each, on a
+# copy of its seed corpus (tests/fuzz/corpus/TARGET; the repository's corpus
+# is never written). Exits non-zero on the first crash and prints where the
+# reproducer is.
+# Usage: scripts/fuzz.sh TARGET|all SECONDS [extra libFuzzer flags]
+#   TARGET: job_document raft_frame http_router docker_parsers agent_state
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGETS=(job_document raft_frame http_router docker_parsers agent_state)
+target=${1:?usage: scripts/fuzz.sh TARGET|all SECONDS}
+seconds=${2:?usage: scripts/fuzz.sh TARGET|all SECONDS}
+shift 2
+BUILD_DIR=${ORCH_FUZZ_BUILD_DIR:-build-fuzz}
+
+if ! command -v clang++ >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok"; then
+  echo "fuzz: installing clang and its sanitizer/fuzzer runtimes"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev
+fi
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  CXX=clang++ CC=clang cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DORCH_FUZZ=ON -DORCH_WERROR=OFF >/dev/null
+fi
+if [ "$target" = all ]; then list=("${TARGETS[@]}"); else list=("$target"); fi
+cmake --build "$BUILD_DIR" -j "${ORCH_JOBS:-2}" --target $(printf '%s_fuzz ' "${list[@]}")
+
+for t in "${list[@]}"; do
+  work="$BUILD_DIR/fuzz-work/$t"
+  rm -rf "$work/corpus"
+  mkdir -p "$work/corpus" "$work/artifacts"
+  cp -r "tests/fuzz/corpus/$t/." "$work/corpus/" 2>/dev/null || true
+  dict=()
+  [ -f "tests/fuzz/$t.dict" ] && dict=("-dict=tests/fuzz/$t.dict")
+  echo "fuzz: $t for ${seconds}s"
+  set +e
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$BUILD_DIR/tests/fuzz/${t}_fuzz" "$work/corpus" "${dict[@]}" -max_total_time="$seconds" \
+    -rss_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="$work/artifacts/" "$@" >"$work/log" 2>&1
+  rc=$?
+  set -e
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|cov: " "$work/log" | tail -4 || true
+  if [ $rc -ne 0 ]; then
+    echo "fuzz: $t FAILED (exit $rc); log $work/log; reproducer(s):"
+    ls "$work/artifacts"
+    tail -40 "$work/log"
+    exit 1
+  fi
+  echo "fuzz: $t ok"
+done
