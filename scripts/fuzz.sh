@@ -43,7 +43,7 @@ for t in "${list[@]}"; do
     -artifact_prefix="$work/artifacts/" "$@" >"$work/log" 2>&1
   rc=$?
   set -e
-  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|cov: " "$work/log" | tail -4 || true
+  grep -a -E "^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|DONE *cov: " "$work/log" | tail -4 || true
   if [ $rc -ne 0 ]; then
     echo "fuzz: $t FAILED (exit $rc); log $work/log; reproducer(s):"
     ls "$work/artifacts"

@@ -13,7 +13,11 @@ RaftLog::RaftLog(const Storage* storage, uint64_t max_next_ents_size)
 
 std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, uint64_t committed,
                                              const std::vector<Entry>& ents) {
-  if (!MatchTerm(index, log_term)) return std::nullopt;
+  // Term() answers 0 past the log, so "matches term 0" is no proof the
+  // entry exists: an index past our log never matches (found by the
+  // raft_frame fuzzer: an append at index 2^40 with log term 0 committed
+  // past the log and aborted).
+  if (index > LastIndex() || !MatchTerm(index, log_term)) return std::nullopt;
   const uint64_t last_new = index + ents.size();
   const uint64_t ci = FindConflict(ents);
   if (ci != 0) {
@@ -24,7 +28,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
     const uint64_t offset = index + 1;
     Append(std::vector<Entry>(ents.begin() + (ci - offset), ents.end()));
   }
-  CommitTo(std::min(committed, last_new));
+  CommitTo(std::min({committed, last_new, LastIndex()}));
   return last_new;
 }
 

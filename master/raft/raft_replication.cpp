@@ -103,7 +103,7 @@ bool WellFormedAppend(const Message& m) {
   for (int i = 0; i < m.entries_size(); ++i) {
     const auto& e = m.entries(i);
     if (e.index() != m.index() + 1 + static_cast<uint64_t>(i)) return false;
-    if (e.term() < prev_term) return false;
+    if (e.term() < prev_term || e.term() == 0) return false;  // real entries have a term
     prev_term = e.term();
   }
   return m.index() <= UINT64_MAX - static_cast<uint64_t>(m.entries_size());

@@ -103,3 +103,32 @@ TEST(RaftHostile, AVoteWithoutATermIsRefusedAtTheNetworkEdge) {
 
 }  // namespace
 }  // namespace orch::raft
+
+namespace orch::raft {
+namespace {
+
+TEST(RaftHostile, AnAppendPastTheLogWithLogTermZeroMatchesNothing) {
+  // Found by tests/fuzz/raft_frame_fuzz: Term() answers 0 past the log, so
+  // an append at index 2^40 with log term 0 "matched", and its commit ran
+  // past the log (RAFT_CHECK, abort).
+  auto t = NewTestRaft(1, {1, 2, 3}, 10, 1, StorageWithLog({1, 1}, 1));
+  Message app = Msg(2, 1, Message::MSG_APP, 1);
+  app.set_index(uint64_t{1} << 40);
+  app.set_log_term(0);
+  app.set_commit(uint64_t{1} << 40);
+  t->Step(app);
+  EXPECT_EQ(t->log().LastIndex(), 2u);
+  EXPECT_LE(t->log().committed(), 2u);
+  // Entries of term 0 are no real entries either.
+  Message zero = Msg(2, 1, Message::MSG_APP, 1);
+  zero.set_index(2);
+  zero.set_log_term(1);
+  zero.set_commit(3);
+  *zero.add_entries() = MakeEntry(3, 0);
+  t->Step(zero);
+  EXPECT_EQ(t->log().LastIndex(), 2u);
+  EXPECT_LE(t->log().committed(), 2u);
+}
+
+}  // namespace
+}  // namespace orch::raft
