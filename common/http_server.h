@@ -36,8 +36,8 @@ struct HttpServerOptions {
   // hold theirs for up to their wait), so one client cannot take every
   // connection or worker from the others. Past a cap the answer is an
   // immediate 429 (past max_connections: 503) and the connection closes.
-  std::size_t max_connections_per_client = 256;
-  std::size_t max_in_flight_per_client = 256;
+  std::size_t max_connections_per_client = 512;
+  std::size_t max_in_flight_per_client = 384;
   std::string name = "http";  // for log lines
 };
 

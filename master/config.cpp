@@ -45,7 +45,7 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--http-max-in-flight-per-client", cfg->http_max_in_flight_per_client,
                  "Requests of one client address with the workers at once, blocking queries included "
-                 "(past it: 429; 0: half of --http-workers)")
+                 "(past it: 429; 0: three quarters of --http-workers)")
       ->capture_default_str();
   AddDuration(app, "--heartbeat-interval", &cfg->heartbeat_interval, "How often agents heartbeat");
   AddDuration(app, "--heartbeat-ttl", &cfg->heartbeat_ttl, "Silence after which a node is marked down");

@@ -26,8 +26,9 @@ struct MasterConfig {
   // one master serves at once, plus headroom for other requests.
   int http_workers = 512;
   // One client address's share: connections, and requests with the workers
-  // at once (0: half the workers), so one client cannot starve the others.
-  std::size_t http_max_conns_per_client = 256;
+  // at once (0: three quarters of the workers), so one client cannot starve
+  // the others.
+  std::size_t http_max_conns_per_client = 512;
   std::size_t http_max_in_flight_per_client = 0;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds heartbeat_ttl{10'000};

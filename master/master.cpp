@@ -141,7 +141,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   opts.max_connections_per_client = cfg.http_max_conns_per_client;
   opts.max_in_flight_per_client = cfg.http_max_in_flight_per_client > 0
                                       ? cfg.http_max_in_flight_per_client
-                                      : static_cast<std::size_t>(std::max(1, cfg.http_workers / 2));
+                                      : static_cast<std::size_t>(std::max(1, cfg.http_workers * 3 / 4));
   opts.name = "master " + cfg.id;
   LeaderForwarder* fwd = m->forwarder_.get();
   ORCH_ASSIGN_OR_RETURN(m->http_, HttpServer::Start(opts, [router, fwd](const HttpRequest& req) {
