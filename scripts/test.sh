@@ -15,9 +15,10 @@ if [ -z "${ORCH_DOCKER_SOCKET:-}" ] && [ -z "${ORCH_SKIP_DOCKER:-}" ] && [ "$(id
   docker_env=$(./scripts/dockerd.sh)
   while IFS= read -r line; do export "${line?}"; done <<<"$docker_env"
 fi
-# A short run of every libFuzzer target first when asked (CI sets
-# ORCH_FUZZ_SECONDS): clang + ASan/UBSan build in build-fuzz (scripts/fuzz.sh).
-if [ -n "${ORCH_FUZZ_SECONDS:-}" ]; then
-  ./scripts/fuzz.sh all "$ORCH_FUZZ_SECONDS"
+# A short run of every libFuzzer target first when asked (CI sets ORCH_FUZZ=ci,
+# a seeded run of fixed length; a number is seconds per target): clang +
+# ASan/UBSan build in build-fuzz (scripts/fuzz.sh).
+if [ -n "${ORCH_FUZZ:-}" ]; then
+  ./scripts/fuzz.sh all "$ORCH_FUZZ"
 fi
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${ORCH_TEST_JOBS:-2}" --timeout 600 "$@"

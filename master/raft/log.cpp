@@ -95,6 +95,9 @@ Result<uint64_t> RaftLog::Term(uint64_t i) const {
 }
 
 bool RaftLog::MatchTerm(uint64_t i, uint64_t term) const {
+  // Term() answers 0 outside [FirstIndex()-1, LastIndex()]; nothing we do not
+  // hold can match (a forged snapshot of term 0 past our log once did).
+  if (i + 1 < FirstIndex() || i > LastIndex()) return false;
   auto t = Term(i);
   return t.ok() && t.value == term;
 }

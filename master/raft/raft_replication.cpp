@@ -166,6 +166,7 @@ void Raft::HandleSnapshot(const Message& m) {
 bool Raft::Restore(const Snapshot& s) {
   const auto& md = s.metadata();
   if (md.index() <= log_.committed()) return false;
+  if (md.term() == 0) return false;  // no real snapshot has term 0
   if (state_ != StateType::kFollower) {
     // Only a leader of our term sends snapshots, so we should already be a
     // follower; be defensive rather than corrupt state.

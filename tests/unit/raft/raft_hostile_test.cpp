@@ -132,3 +132,30 @@ TEST(RaftHostile, AnAppendPastTheLogWithLogTermZeroMatchesNothing) {
 
 }  // namespace
 }  // namespace orch::raft
+
+namespace orch::raft {
+namespace {
+
+TEST(RaftHostile, ASnapshotPastTheLogWithTermZeroRestoresNothing) {
+  // Found by the raft_frame fuzzer in CI: a snapshot for index 10, term 0,
+  // "matched" the log (Term() answers 0 past it), and the fast-forward of
+  // commit to its index ran past the log (RAFT_CHECK, abort).
+  auto t = NewTestRaft(1, {1, 2, 3}, 10, 1, StorageWithLog({1, 1}, 1));
+  Message snap = Msg(2, 1, Message::MSG_SNAP, 1);
+  auto* md = snap.mutable_snapshot()->mutable_metadata();
+  md->set_index(10);
+  md->set_term(0);
+  md->mutable_conf_state()->add_voters(1);
+  md->mutable_conf_state()->add_voters(2);
+  t->Step(snap);
+  EXPECT_EQ(t->log().LastIndex(), 2u);
+  EXPECT_LE(t->log().committed(), 2u);
+  // A snapshot of a real term past the log is still restored.
+  md->set_term(1);
+  t->Step(snap);
+  EXPECT_EQ(t->log().LastIndex(), 10u);
+  EXPECT_EQ(t->log().committed(), 10u);
+}
+
+}  // namespace
+}  // namespace orch::raft
