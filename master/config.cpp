@@ -65,6 +65,10 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
   app.add_option("--service-port-range", cfg->service_port_range,
                  "Cluster ports (FIRST-LAST) assigned to services whose job names no listen port")
       ->capture_default_str();
+  app.add_option("--job-versions", cfg->job_versions,
+                 "Versions of each job kept for `orchctl job history` and revert (the newest stable one is kept too)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   app.set_config("--config", "", "Read flags from an INI/TOML file (keys as flag names)");
 }
 

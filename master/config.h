@@ -48,6 +48,9 @@ struct MasterConfig {
   // Cluster ports assigned to services whose job names none (FIRST-LAST,
   // master/services/service_ports.h). Every master should use the same.
   std::string service_port_range = "12000-12999";
+  // Versions of each job kept for history and revert (the newest stable
+  // one is kept too).
+  int job_versions = 10;
 };
 
 void AddMasterFlags(CLI::App& app, MasterConfig* cfg);

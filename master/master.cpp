@@ -19,6 +19,7 @@
 #include "master/controllers/node_liveness.h"
 #include "master/http/api.h"
 #include "master/http/cluster_api.h"
+#include "master/http/deployments_api.h"
 #include "master/http/logs_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/scheduler/config.h"
@@ -126,11 +127,13 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   deps.clock = clock;
   deps.heartbeat_interval = cfg.heartbeat_interval;
   ORCH_ASSIGN_OR_RETURN(deps.service_ports, ParseServicePortRange(cfg.service_port_range));
+  deps.keep_versions = static_cast<uint32_t>(cfg.job_versions);
   RegisterApiRoutes(router.get(), deps);
   RegisterServiceRoutes(router.get(), deps);
   RegisterClusterRoutes(router.get(), m->log_.get());
   RegisterLogsRoutes(router.get(), m->store_.get());
   RegisterSchedulerRoutes(router.get(), deps);
+  RegisterDeploymentRoutes(router.get(), deps);
   m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id);
 
   HttpServerOptions opts;

@@ -144,6 +144,36 @@ Status ValidateRestart(const std::string& path, const v1::TaskGroup& g) {
   return Status::Ok();
 }
 
+// The group's update block (master/deployments/update_strategy.h).
+Status ValidateUpdate(const std::string& path, const v1::TaskGroup& g) {
+  if (!g.has_update()) return Status::Ok();
+  const auto& u = g.update();
+  if (u.has_max_parallel() && (u.max_parallel() < 0 || u.max_parallel() > L::kMaxCount)) {
+    return Status::InvalidArgument(path + ".max_parallel: must be 0.." + std::to_string(L::kMaxCount) +
+                                   " (0 replaces everything at once)");
+  }
+  for (const auto& [name, d] : {std::pair{"min_healthy_time", &u.min_healthy_time()},
+                                std::pair{"healthy_deadline", &u.healthy_deadline()},
+                                std::pair{"progress_deadline", &u.progress_deadline()}}) {
+    if (NegativeDuration(*d)) return Status::InvalidArgument(path + "." + name + ": must not be negative");
+  }
+  auto ms = [](const google::protobuf::Duration& d) { return d.seconds() * 1000 + d.nanos() / 1'000'000; };
+  const int64_t min_healthy = u.has_min_healthy_time() ? ms(u.min_healthy_time()) : 10'000;
+  const int64_t healthy_deadline = u.has_healthy_deadline() ? ms(u.healthy_deadline()) : 300'000;
+  const int64_t progress_deadline = u.has_progress_deadline() ? ms(u.progress_deadline()) : 600'000;
+  if (min_healthy >= healthy_deadline) {
+    return Status::InvalidArgument(path + ".min_healthy_time: must be shorter than healthy_deadline");
+  }
+  if (progress_deadline < healthy_deadline) {
+    return Status::InvalidArgument(path + ".progress_deadline: must not be shorter than healthy_deadline");
+  }
+  if (!u.health_check().empty() && u.health_check() != "checks" && u.health_check() != "task_states") {
+    return Status::InvalidArgument(path + ".health_check: must be checks or task_states, not \"" +
+                                   u.health_check().substr(0, 64) + "\"");
+  }
+  return Status::Ok();
+}
+
 // A task's health check (agent/health runs it).
 Status ValidateCheck(const std::string& path, const v1::Task& t, const v1::TaskGroup& g) {
   if (!t.has_check()) return Status::Ok();
@@ -202,6 +232,7 @@ Status ValidateGroup(const std::string& path, const v1::TaskGroup& g) {
     }
   }
   ORCH_RETURN_IF_ERROR(ValidateRestart(path + ".restart", g));
+  ORCH_RETURN_IF_ERROR(ValidateUpdate(path + ".update", g));
   std::set<std::string> names;
   for (int i = 0; i < g.tasks_size(); ++i) {
     std::string tp = path + ".tasks[" + std::to_string(i) + "]";

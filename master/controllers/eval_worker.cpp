@@ -55,6 +55,7 @@ void EvalWorker::Stop() {
 void EvalWorker::Loop() {
   uint64_t seen = 0;
   auto last_watch = clock_->Steady();
+  auto last_deployments = last_watch;
   while (!stop_) {
     // Wake on every apply, and at least twice a second to notice stop_.
     seen = store_->WaitForIndexAbove(seen, std::chrono::milliseconds(250));
@@ -67,6 +68,11 @@ void EvalWorker::Loop() {
     // alone were already closed with their reason by RunOnce).
     try {
       RunOnce();
+      // Deployments in progress: every pass (it reads only those).
+      if (clock_->Steady() - last_deployments >= std::chrono::milliseconds(100)) {
+        last_deployments = clock_->Steady();
+        deployments_.RunOnce();
+      }
       // The controllers read the whole state: at most once a second.
       if (clock_->Steady() - last_watch >= std::chrono::seconds(1)) {
         last_watch = clock_->Steady();
@@ -126,6 +132,7 @@ int EvalWorker::RunOnce() {
     if (in.job_exists) in.job = j->second;
     in.allocs = std::move(allocs_by_job[job_id]);
     in.now_ms = now;
+    if (in.job_exists) in.deployment = store_->LatestDeployment(job_id);
     // Each evaluation alone: one that cannot be scheduled is marked failed
     // with the reason, and the others of the pass go on.
     v1::PlanCommand plan;

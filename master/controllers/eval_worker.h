@@ -6,7 +6,7 @@
 // are folded into one log entry (up to kPlansPerEntry) when the queue is
 // deep. Between passes it runs the leader-side controllers (see
 // job_watch.h: drain progress, system jobs on joining nodes, failed
-// allocations). Woken by every state change; idle elsewhere.
+// allocations; deployment_watcher.h: rolling updates). Woken by every state change; idle elsewhere.
 // Thread safety: owns one thread; Start/Stop from one thread.
 #pragma once
 
@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "master/controllers/deployment_watcher.h"
 #include "master/controllers/job_watch.h"
 #include "master/log/replicated_log.h"
 #include "master/scheduler/config.h"
@@ -35,7 +36,7 @@ class EvalWorker {
   using LoadSource = std::function<v1::NodeLoad(const std::string& node_id)>;
 
   EvalWorker(StateStore* store, ReplicatedLog* log, Clock* clock)
-      : store_(store), log_(log), clock_(clock), watch_(store, log, clock) {}
+      : store_(store), log_(log), clock_(clock), watch_(store, log, clock), deployments_(store, log, clock) {}
   ~EvalWorker() { Stop(); }
   EvalWorker(const EvalWorker&) = delete;
   EvalWorker& operator=(const EvalWorker&) = delete;
@@ -57,7 +58,7 @@ class EvalWorker {
   // proposed. Exposed for tests.
   int RunOnce();
   // One pass of the leader controllers. Exposed for tests.
-  int RunControllers() { return watch_.RunOnce(); }
+  int RunControllers() { return watch_.RunOnce() + deployments_.RunOnce(); }
 
   // Plans proposed and log entries used so far (benchmarks, tests).
   uint64_t plans_proposed() const { return plans_; }
@@ -70,6 +71,7 @@ class EvalWorker {
   ReplicatedLog* log_;
   Clock* clock_;
   JobWatch watch_;
+  DeploymentWatcher deployments_;
   LoadSource load_;
   std::function<void(const sched::JobInput&)> schedule_hook_;
   sched::SchedulerConfig cfg_;

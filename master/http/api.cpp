@@ -36,12 +36,7 @@ Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& d) {
   return o;
 }
 
-namespace {
-
-// Runs a read: waits per the blocking-query options, then answers `read()`
-// with the index the state was at.
-template <typename F>
-HttpResponse Read(const HttpRequest& req, const ApiDeps& d, F read) {
+HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& d, const std::function<Result<std::string>()>& read) {
   auto opts = ParseReadOptions(req, d);
   if (!opts.ok()) return HttpResponse::Error(opts.status());
   if (!opts->stale) {
@@ -59,27 +54,12 @@ HttpResponse Read(const HttpRequest& req, const ApiDeps& d, F read) {
   return resp;
 }
 
-Result<uint64_t> Propose(const ApiDeps& d, v1::Command cmd) {
+Result<uint64_t> ProposeCommand(const ApiDeps& d, v1::Command cmd) {
   cmd.set_time_ms(d.clock->NowMs());
   return d.log->Propose(cmd, d.write_timeout);
 }
 
-void OverlayLiveness(const ApiDeps& d, v1::Node* n) {
-  if (d.liveness == nullptr) return;
-  *n->mutable_load() = d.liveness->Load(n->id());
-  int64_t hb = d.liveness->LastHeartbeatMs(n->id());
-  if (hb > n->last_heartbeat_ms()) n->set_last_heartbeat_ms(hb);
-}
-
-HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
-  v1::Job job;
-  Status st = ParseDocument(req.body, &job);
-  if (st.ok()) st = ValidateJob(&job);
-  if (st.ok()) st = ValidateServiceClaims(job, d.store->ListJobs());
-  if (!st.ok()) {
-    spdlog::info("job rejected from {}: {}", req.remote, st.message());
-    return HttpResponse::Error(st);
-  }
+HttpResponse RegisterJobVersion(const ApiDeps& d, const v1::Job& job, std::optional<uint64_t> reverts_to) {
   v1::Command cmd;
   auto* c = cmd.mutable_register_job();
   *c->mutable_job() = job;
@@ -88,7 +68,10 @@ HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
   c->mutable_eval()->set_triggered_by(v1::Evaluation::JOB_REGISTER);
   c->set_service_port_first(d.service_ports.first);
   c->set_service_port_last(d.service_ports.last);
-  auto index = Propose(d, cmd);
+  c->set_deployment_id(NewUuid());
+  c->set_keep_versions(d.keep_versions);
+  if (reverts_to) c->set_reverts_to(*reverts_to);
+  auto index = ProposeCommand(d, cmd);
   if (!index.ok()) {
     // Includes the state machine's own refusal (a service name or port
     // claimed by a job registered meanwhile, or no free service port): 409.
@@ -107,8 +90,38 @@ HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
     return HttpResponse::Json(200, ToJson(resp));
   }
   resp.set_eval_id(c->eval().id());
-  spdlog::info("job {}: submitted (eval {}, index {})", job.id(), ShortId(c->eval().id()), *index);
+  spdlog::info("job {}: {} (version {}, eval {}, index {})", job.id(),
+               reverts_to ? "reverted to the spec of version " + std::to_string(*reverts_to) : "submitted",
+               resp.version(), ShortId(c->eval().id()), *index);
   return HttpResponse::Json(200, ToJson(resp));
+}
+
+namespace {
+
+template <typename F>
+HttpResponse Read(const HttpRequest& req, const ApiDeps& d, F read) {
+  return ReadJson(req, d, std::function<Result<std::string>()>(read));
+}
+
+Result<uint64_t> Propose(const ApiDeps& d, v1::Command cmd) { return ProposeCommand(d, std::move(cmd)); }
+
+void OverlayLiveness(const ApiDeps& d, v1::Node* n) {
+  if (d.liveness == nullptr) return;
+  *n->mutable_load() = d.liveness->Load(n->id());
+  int64_t hb = d.liveness->LastHeartbeatMs(n->id());
+  if (hb > n->last_heartbeat_ms()) n->set_last_heartbeat_ms(hb);
+}
+
+HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
+  v1::Job job;
+  Status st = ParseDocument(req.body, &job);
+  if (st.ok()) st = ValidateJob(&job);
+  if (st.ok()) st = ValidateServiceClaims(job, d.store->ListJobs());
+  if (!st.ok()) {
+    spdlog::info("job rejected from {}: {}", req.remote, st.message());
+    return HttpResponse::Error(st);
+  }
+  return RegisterJobVersion(d, job, std::nullopt);
 }
 
 HttpResponse StopJob(const HttpRequest&, const PathParams& p, const ApiDeps& d) {
@@ -140,6 +153,8 @@ Result<std::string> JobDetail(const ApiDeps& d, const std::string& id) {
     *out.add_allocations() = std::move(a);
   }
   for (auto& e : d.store->ListEvaluations(id)) *out.add_evaluations() = std::move(e);
+  auto deployments = d.store->ListDeployments(id, 1);
+  if (!deployments.empty()) *out.mutable_latest_deployment() = std::move(deployments.front());
   return ToJson(out);
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
 
 #include "common/clock.h"
 #include "common/router.h"
@@ -26,6 +28,7 @@ struct ApiDeps {
   std::chrono::milliseconds write_timeout{10'000};
   // Where jobs' unnamed service ports are assigned from (at apply time).
   ServicePortRange service_ports;
+  uint32_t keep_versions = 10;  // job versions kept (--job-versions)
 };
 
 // Blocking-query options of a read: ?index=N&wait=D&stale=true.
@@ -39,6 +42,18 @@ struct ReadOptions {
 // Parses them; `wait` is capped at deps.max_wait, and an index without a
 // wait waits up to 5 minutes (capped too).
 Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& deps);
+
+// Answers `read()` (a JSON body) once the blocking-query options of `req`
+// are met, with the index the state was at (X-Orch-Index).
+HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& deps, const std::function<Result<std::string>()>& read);
+
+// Proposes `cmd` stamped with the time; the index it applied at.
+Result<uint64_t> ProposeCommand(const ApiDeps& deps, v1::Command cmd);
+
+// Registers `job` (validated) as the job's next version -- or, when equal
+// to the running one, changes nothing -- and answers as POST /v1/jobs
+// does. `reverts_to`: the version whose spec `job` brings back.
+HttpResponse RegisterJobVersion(const ApiDeps& deps, const v1::Job& job, std::optional<uint64_t> reverts_to);
 
 void RegisterApiRoutes(Router* router, const ApiDeps& deps);
 

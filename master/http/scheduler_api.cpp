@@ -7,17 +7,13 @@
 #include "common/document.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "master/deployments/update_strategy.h"
 #include "master/scheduler/scheduler.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {
 namespace {
-
-Result<uint64_t> ProposeNow(const ApiDeps& d, v1::Command cmd) {
-  cmd.set_time_ms(d.clock->NowMs());
-  return d.log->Propose(cmd, d.write_timeout);
-}
 
 HttpResponse Scale(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
   const std::string& id = p.at("id");
@@ -45,7 +41,7 @@ HttpResponse Scale(const HttpRequest& req, const PathParams& p, const ApiDeps& d
   c->mutable_eval()->set_id(NewUuid());
   c->mutable_eval()->set_job_id(id);
   c->mutable_eval()->set_triggered_by(v1::Evaluation::SCALED);
-  auto index = ProposeNow(d, cmd);
+  auto index = ProposeCommand(d, cmd);
   if (!index.ok()) return HttpResponse::Error(index.status());
   spdlog::info("job {}: group {} scaled to {} (eval {}, index {})", id, body.group(), body.count(),
                ShortId(c->eval().id()), *index);
@@ -69,6 +65,16 @@ HttpResponse Plan(const HttpRequest& req, const ApiDeps& d) {
   // As if submitted now: a resubmitted job is a new version.
   job.set_version(old.ok() ? old->version() + 1 : 0);
   in.job = job;
+  if (JobRolls(job)) {
+    // The new version's deployment as it would start: the plan shows its
+    // first batch.
+    v1::Deployment dep;
+    dep.set_id("planned-deployment");
+    dep.set_job_id(job.id());
+    dep.set_job_version(job.version());
+    dep.set_status(v1::Deployment::RUNNING);
+    in.deployment = dep;
+  }
   in.nodes = d.store->ListNodes();
   if (d.liveness) {
     for (auto& n : in.nodes) *n.mutable_load() = d.liveness->Load(n.id());
@@ -126,7 +132,7 @@ HttpResponse Drain(const HttpRequest& req, const PathParams& p, const ApiDeps& d
       resp.add_eval_ids(e->id());
     }
   }
-  auto index = ProposeNow(d, cmd);
+  auto index = ProposeCommand(d, cmd);
   if (!index.ok()) return HttpResponse::Error(index.status());
   spdlog::info("node {}: drain {} ({} job(s) to move{}; index {})", ShortId(id),
                body.enable() ? "started" : "undone", body.enable() ? jobs.size() : 0,

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "master/deployments/update_strategy.h"
 #include "master/state/state_store.h"
 
 namespace orch::master::sched {
@@ -39,8 +40,23 @@ bool DestructiveChange(const v1::TaskGroup& before, const v1::TaskGroup& after) 
   return !google::protobuf::util::MessageDifferencer::Equals(before.network(), after.network());
 }
 
+int ReplaceBudget(const v1::Job& job, const v1::TaskGroup& group, const std::vector<v1::Allocation>& allocs,
+                  const v1::Deployment* deployment) {
+  RollingUpdate r = EffectiveUpdate(job, group);
+  if (!r.enabled || deployment == nullptr || deployment->job_version() != job.version()) return -1;
+  if (deployment->status() != v1::Deployment::RUNNING) return 0;
+  int in_flight = 0;
+  for (const auto& a : allocs) {
+    if (a.deployment_id() == deployment->id() && a.group() == group.name() && IsLive(a) &&
+        a.deployment_status().health() != v1::AllocDeploymentStatus::HEALTHY) {
+      ++in_flight;
+    }
+  }
+  return std::max(0, r.max_parallel - in_flight);
+}
+
 Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& allocs, const NodeTable& table,
-                         int64_t now_ms) {
+                         int64_t now_ms, const v1::Deployment* deployment) {
   Reconciliation out;
   if (job == nullptr || job->stop()) {
     out.stop_reason = "job stopped";
@@ -60,6 +76,10 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
     }
   };
   std::set<const v1::Allocation*> in_place;
+  // Old allocations a rolling update replaces later: they keep serving and
+  // count as live meanwhile.
+  std::set<const v1::Allocation*> deferred;
+  std::map<std::string, std::vector<const v1::Allocation*>> to_replace;  // group -> old allocations
   for (const auto& a : allocs) {
     auto g = std::find_if(job->groups().begin(), job->groups().end(),
                           [&](const v1::TaskGroup& g) { return g.name() == a.group(); });
@@ -70,7 +90,33 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       in_place.insert(&a);
       continue;
     }
-    stop(&a, "replaced by job version " + std::to_string(job->version()));
+    if (g == job->groups().end()) {
+      stop(&a, "group removed in job version " + std::to_string(job->version()));
+      continue;
+    }
+    to_replace[a.group()].push_back(&a);
+  }
+  for (auto& [name, olds] : to_replace) {
+    const v1::TaskGroup* g = nullptr;
+    for (const auto& tg : job->groups()) {
+      if (tg.name() == name) g = &tg;
+    }
+    int budget = ReplaceBudget(*job, *g, allocs, deployment);
+    // Those not serving anyway go first, then by name.
+    std::sort(olds.begin(), olds.end(), [](const v1::Allocation* x, const v1::Allocation* y) {
+      bool xs = x->client_status() == v1::Allocation::RUNNING && x->healthy();
+      bool ys = y->client_status() == v1::Allocation::RUNNING && y->healthy();
+      if (xs != ys) return !xs;
+      return x->name() < y->name();
+    });
+    for (const auto* a : olds) {
+      if (budget == 0) {
+        deferred.insert(a);
+        continue;
+      }
+      if (budget > 0) --budget;
+      stop(a, "replaced by job version " + std::to_string(job->version()));
+    }
   }
   for (const auto& g : job->groups()) {
     GroupNeeds need;
@@ -82,7 +128,7 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
     std::map<int, const v1::Allocation*> last_ended;  // newest terminal allocation per slot
     for (const auto& a : allocs) {
       if (a.group() != g.name() || stopped.count(&a)) continue;
-      if (a.job_version() != job->version() && !in_place.count(&a)) continue;
+      if (a.job_version() != job->version() && !in_place.count(&a) && !deferred.count(&a)) continue;
       int slot = SlotOf(a.name());
       if (IsLive(a)) {
         live.push_back(&a);

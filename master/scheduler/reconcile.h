@@ -47,8 +47,17 @@ struct Reconciliation {
 bool DestructiveChange(const v1::TaskGroup& before, const v1::TaskGroup& after);
 
 // `job` may be null (job gone). `now_ms` decides whether a drain deadline
-// passed.
+// passed. `deployment` is the job's newest deployment (null: none): a
+// rolling group (an `update` block) of the version it rolls out replaces at
+// most max_parallel old allocations at a time, counting its new ones that
+// are not healthy yet, and none while it is paused or over (a failed
+// deployment leaves the old allocations running). A version no deployment
+// tracks is replaced at once.
 Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& allocs, const NodeTable& table,
-                         int64_t now_ms);
+                         int64_t now_ms, const v1::Deployment* deployment = nullptr);
+
+// How many old allocations of `group` may be replaced now (-1: no limit).
+int ReplaceBudget(const v1::Job& job, const v1::TaskGroup& group, const std::vector<v1::Allocation>& allocs,
+                  const v1::Deployment* deployment);
 
 }  // namespace orch::master::sched

@@ -262,7 +262,7 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
     explain->set_nodes_total(static_cast<int32_t>(table_->size()));
   }
   preempted_jobs_.clear();
-  Reconciliation rec = Reconcile(job, in.allocs, *table_, in.now_ms);
+  Reconciliation rec = Reconcile(job, in.allocs, *table_, in.now_ms, in.deployment ? &*in.deployment : nullptr);
   plan.set_stop_reason(rec.stop_reason);
   for (const auto* a : rec.update_in_place) plan.add_update_in_place(a->id());
   for (const auto* a : rec.stop) {
@@ -441,6 +441,7 @@ v1::PlanCommand ComputePlan(const SchedulerInput& in, v1::PlanResponse* explain)
   ji.job = in.job;
   ji.allocs = in.allocs;
   ji.now_ms = in.now_ms;
+  ji.deployment = in.deployment;
   return s.Schedule(ji, explain);
 }
 

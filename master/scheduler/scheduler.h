@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct JobInput {
   v1::Job job;
   std::vector<v1::Allocation> allocs;  // the job's allocations, any status
   int64_t now_ms = 0;                  // for drain deadlines
+  std::optional<v1::Deployment> deployment;  // the job's newest (rolling updates)
 };
 
 class Scheduler {
@@ -91,6 +93,7 @@ struct SchedulerInput {
   std::function<std::string()> new_id;
   int64_t now_ms = 0;
   SchedulerConfig config;
+  std::optional<v1::Deployment> deployment;  // the job's newest
 };
 
 v1::PlanCommand ComputePlan(const SchedulerInput& in, v1::PlanResponse* explain = nullptr);

@@ -29,6 +29,7 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
     case v1::Command::kScaleJob: return ApplyScaleJob(index, cmd, outcome);
     case v1::Command::kNodeDrain: return ApplyNodeDrain(index, cmd, outcome);
     case v1::Command::kEvaluate: return ApplyEvaluate(index, cmd, outcome);
+    case v1::Command::kDeploymentUpdate: return ApplyDeploymentUpdate(index, cmd, outcome);
     case v1::Command::KIND_NOT_SET: break;
   }
   // An unknown command (from a newer master) must not stop the log.
@@ -49,6 +50,7 @@ bool SameSpec(v1::Job a, v1::Job b) {
     j->clear_create_index();
     j->clear_modify_index();
     j->clear_submit_time_ms();
+    j->clear_stable();
   }
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
@@ -56,14 +58,18 @@ bool SameSpec(v1::Job a, v1::Job b) {
 }  // namespace
 
 Status StateStore::ApplyRegisterJob(uint64_t index, const v1::Command& cmd, Status* outcome) {
-  v1::Job job = cmd.register_job().job();
+  return ApplyRegisterJobCommand(index, cmd.time_ms(), cmd.register_job(), outcome);
+}
+
+Status StateStore::ApplyRegisterJobCommand(uint64_t index, int64_t time_ms, const v1::RegisterJobCommand& c,
+                                           Status* outcome) {
+  v1::Job job = c.job();
   auto old = LoadOne<v1::Job>("jobs", job.id());
   if (HasServices(job)) {
     // Services are cluster-wide: assign the cluster ports the job leaves
     // open and re-check its claims against the jobs as they are now (the
     // proposer's check may have raced another submit). A refused job
     // changes nothing; the proposer answers with the reason.
-    const auto& c = cmd.register_job();
     ServicePortRange range;
     if (c.service_port_first() > 0 && c.service_port_last() >= c.service_port_first()) {
       range = {c.service_port_first(), c.service_port_last()};
@@ -85,11 +91,13 @@ Status StateStore::ApplyRegisterJob(uint64_t index, const v1::Command& cmd, Stat
   job.set_version(old ? old->version() + 1 : 0);
   job.set_create_index(old ? old->create_index() : index);
   job.set_modify_index(index);
-  job.set_submit_time_ms(cmd.time_ms());
+  job.set_submit_time_ms(time_ms);
   job.set_stop(false);
   job.clear_status();
+  job.clear_stable();
   ORCH_RETURN_IF_ERROR(PutJob(job));
-  v1::Evaluation eval = cmd.register_job().eval();
+  ORCH_RETURN_IF_ERROR(RecordJobVersion(index, time_ms, job, c));
+  v1::Evaluation eval = c.eval();
   eval.set_job_id(job.id());
   eval.set_status(v1::Evaluation::PENDING);
   eval.set_create_index(index);
@@ -107,6 +115,7 @@ Status StateStore::ApplyDeregisterJob(uint64_t index, const v1::Command& cmd, St
   job->set_stop(true);
   job->set_modify_index(index);
   ORCH_RETURN_IF_ERROR(PutJob(*job));
+  ORCH_RETURN_IF_ERROR(CancelActiveDeployment(index, cmd.time_ms(), c.job_id(), "the job was stopped"));
   v1::Evaluation eval = c.eval();
   eval.set_job_id(c.job_id());
   eval.set_status(v1::Evaluation::PENDING);
@@ -197,11 +206,13 @@ Status StateStore::ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd
     // A lost allocation stays lost: the node was declared down and the work
     // was replaced; a late report must not resurrect it.
     if (a->client_status() == v1::Allocation::LOST) continue;
+    const v1::Allocation before = *a;
     a->set_client_status(u.client_status());
     a->set_client_description(u.client_description());
     *a->mutable_task_states() = u.task_states();
     if (u.ports_size() > 0) *a->mutable_ports() = u.ports();
     a->set_healthy(u.healthy());
+    TrackDeploymentHealth(before, cmd.time_ms(), &*a);
     a->set_modify_index(index);
     a->set_modify_time_ms(cmd.time_ms());
     ORCH_RETURN_IF_ERROR(PutAllocation(*a));
@@ -313,6 +324,8 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     a->set_modify_time_ms(time_ms);
     ORCH_RETURN_IF_ERROR(PutAllocation(*a));
   }
+  std::optional<v1::Deployment> deployment;
+  if (job && (p.update_in_place_size() > 0 || p.place_size() > 0)) deployment = ActiveDeploymentLocked(job->id());
   for (const std::string& id : p.update_in_place()) {
     auto a = LoadOne<v1::Allocation>("allocations", id);
     if (!a || !job || !IsLive(*a) || a->job_id() != job->id()) continue;
@@ -323,6 +336,7 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     if (group == nullptr) continue;
     a->set_job_version(job->version());
     *a->mutable_task_group() = *group;
+    JoinActiveDeployment(deployment, true, time_ms, &*a);
     a->set_modify_index(index);
     a->set_modify_time_ms(time_ms);
     ORCH_RETURN_IF_ERROR(PutAllocation(*a));
@@ -413,6 +427,7 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     a.set_modify_index(index);
     a.set_create_time_ms(time_ms);
     a.set_modify_time_ms(time_ms);
+    JoinActiveDeployment(deployment, false, time_ms, &a);
     ORCH_RETURN_IF_ERROR(PutAllocation(a));
   }
   ORCH_RETURN_IF_ERROR(PutNewEvaluations(index, p.evals()));
@@ -472,6 +487,29 @@ Status StateStore::ApplyScaleJob(uint64_t index, const v1::Command& cmd, Status*
   group->set_count(c.count());
   job->set_modify_index(index);
   ORCH_RETURN_IF_ERROR(PutJob(*job));
+  {
+    // The version's history entry and its deployment follow the count.
+    auto versions = LoadMany<v1::Job>("SELECT data FROM job_versions WHERE job_id=? AND version=?",
+                                      {job->id(), std::to_string(job->version())});
+    for (auto& v : versions) {
+      for (auto& g : *v.mutable_groups()) {
+        if (g.name() == c.group()) g.set_count(c.count());
+      }
+      ORCH_ASSIGN_OR_RETURN(auto up, db_->Prepare("UPDATE job_versions SET data=? WHERE job_id=? AND version=?"));
+      up.BindBlob(1, v.SerializeAsString());
+      up.Bind(2, v.id());
+      up.Bind(3, static_cast<int64_t>(v.version()));
+      ORCH_RETURN_IF_ERROR(up.Run());
+    }
+    auto d = ActiveDeploymentLocked(job->id());
+    if (d && d->job_version() == job->version()) {
+      for (auto& g : *d->mutable_groups()) {
+        if (g.name() == c.group()) g.set_desired_total(c.count());
+      }
+      d->set_modify_index(index);
+      ORCH_RETURN_IF_ERROR(PutDeployment(*d));
+    }
+  }
   v1::Evaluation e = c.eval();
   e.set_job_id(c.job_id());
   e.set_status(v1::Evaluation::PENDING);

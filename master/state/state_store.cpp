@@ -62,6 +62,13 @@ Status StateStore::CreateSchema() {
       id TEXT PRIMARY KEY, job_id TEXT NOT NULL, status INTEGER NOT NULL, data BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS evaluations_by_job ON evaluations(job_id);
     CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS job_versions (
+      job_id TEXT NOT NULL, version INTEGER NOT NULL, stable INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,
+      PRIMARY KEY (job_id, version));
+    CREATE TABLE IF NOT EXISTS deployments (
+      id TEXT PRIMARY KEY, job_id TEXT NOT NULL, status INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL);
+    CREATE INDEX IF NOT EXISTS deployments_by_job ON deployments(job_id, seq);
+    CREATE INDEX IF NOT EXISTS deployments_by_status ON deployments(status);
   )sql");
 }
 
@@ -215,6 +222,8 @@ Status StateStore::RestoreImage(const std::string& image) {
   ORCH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
   ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
   applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
+  // An image from an older master lacks the newer tables.
+  ORCH_RETURN_IF_ERROR(CreateSchema());
   lock.unlock();
   cv_.notify_all();
   spdlog::info("state: restored from snapshot at index {}", applied_);
@@ -402,6 +411,9 @@ template std::optional<v1::Evaluation> StateStore::LoadOne<v1::Evaluation>(const
 template std::vector<v1::Allocation> StateStore::LoadMany<v1::Allocation>(
     const std::string&, const std::vector<std::string>&) const;
 template std::optional<v1::Member> StateStore::LoadOne<v1::Member>(const char*, const std::string&) const;
+template std::optional<v1::Deployment> StateStore::LoadOne<v1::Deployment>(const char*, const std::string&) const;
+template std::vector<v1::Deployment> StateStore::LoadMany<v1::Deployment>(const std::string&,
+                                                                          const std::vector<std::string>&) const;
 template std::vector<v1::Evaluation> StateStore::LoadMany<v1::Evaluation>(
     const std::string&, const std::vector<std::string>&) const;
 template std::vector<v1::Job> StateStore::LoadMany<v1::Job>(const std::string&,

@@ -86,6 +86,23 @@ class StateStore {
   std::vector<v1::Evaluation> ListEvaluations(const std::string& job_id = "") const;
   std::vector<v1::Evaluation> PendingEvaluations() const;
 
+  // Job versions (deployments.cpp): the versions kept, newest first; one
+  // version; the newest stable version below `below`.
+  std::vector<v1::Job> ListJobVersions(const std::string& job_id) const;
+  Result<v1::Job> GetJobVersion(const std::string& job_id, uint64_t version) const;
+  std::optional<v1::Job> LatestStableVersion(const std::string& job_id, uint64_t below) const;
+  // Deployments, newest first (of one job when job_id is not empty; at most
+  // `limit`), one by id, the job's running or paused one, and every running
+  // one (indexed: cost grows with the deployments in progress only).
+  // Deployments carry their groups' derived counts (placed, healthy,
+  // unhealthy).
+  std::vector<v1::Deployment> ListDeployments(const std::string& job_id = "", int limit = 100) const;
+  Result<v1::Deployment> GetDeployment(const std::string& id) const;
+  std::optional<v1::Deployment> ActiveDeployment(const std::string& job_id) const;
+  // The job's newest deployment, whatever its status (not derived).
+  std::optional<v1::Deployment> LatestDeployment(const std::string& job_id) const;
+  std::vector<v1::Deployment> RunningDeployments() const;
+
  private:
   explicit StateStore(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
   Status CreateSchema();
@@ -110,6 +127,26 @@ class StateStore {
   Status ApplyEvaluate(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status PutNewEvaluations(uint64_t index, const google::protobuf::RepeatedPtrField<v1::Evaluation>& evals);
   Status ApplyUpdateMember(uint64_t index, const v1::Command& cmd, Status* outcome);
+  // Deployments and versions (deployments.cpp).
+  Status ApplyRegisterJobCommand(uint64_t index, int64_t time_ms, const v1::RegisterJobCommand& c,
+                                 Status* outcome);
+  Status ApplyDeploymentUpdate(uint64_t index, const v1::Command& cmd, Status* outcome);
+  // A new version `job` was stored: keep it in the history (pruned to
+  // `keep` versions, never dropping the newest stable one), cancel the
+  // job's deployment in progress, and start one for `job` when it rolls.
+  Status RecordJobVersion(uint64_t index, int64_t time_ms, const v1::Job& job, const v1::RegisterJobCommand& c);
+  // Cancels the job's running or paused deployment, if any.
+  Status CancelActiveDeployment(uint64_t index, int64_t time_ms, const std::string& job_id, const std::string& why);
+  // The deployment health bookkeeping of an allocation the agent reported
+  // (healthy_since, unhealthy when it failed).
+  static void TrackDeploymentHealth(const v1::Allocation& before, int64_t time_ms, v1::Allocation* a);
+  // Marks a placed or updated-in-place allocation as the job's running
+  // deployment's.
+  void JoinActiveDeployment(const std::optional<v1::Deployment>& d, bool in_place, int64_t time_ms,
+                            v1::Allocation* a) const;
+  std::optional<v1::Deployment> ActiveDeploymentLocked(const std::string& job_id) const;
+  Status PutDeployment(const v1::Deployment& d);
+  void DeriveDeployment(v1::Deployment* d) const;
   // Runs `body` and records `index` as applied, in one transaction.
   template <typename F>
   Status InTransaction(uint64_t index, F body);

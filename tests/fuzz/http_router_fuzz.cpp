@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/router.h"
 #include "master/http/api.h"
+#include "master/http/deployments_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/http/services_api.h"
 #include "master/log/replicated_log.h"
@@ -70,6 +71,7 @@ World* TheWorld() {
     d.max_wait = std::chrono::milliseconds(0);  // blocking queries answer at once
     RegisterApiRoutes(&w->router, d);
     RegisterSchedulerRoutes(&w->router, d);
+    RegisterDeploymentRoutes(&w->router, d);
     RegisterServiceRoutes(&w->router, d);
     std::atexit([] { std::filesystem::remove_all(TheWorld()->dir); });
     return w;

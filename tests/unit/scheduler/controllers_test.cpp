@@ -9,6 +9,7 @@
 #include "common/json.h"
 #include "master/controllers/eval_worker.h"
 #include "master/http/api.h"
+#include "master/http/deployments_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/log/raft_log.h"
 #include "orch/v1/api.pb.h"
@@ -40,6 +41,7 @@ class SchedulerMasterTest : public ::testing::Test {
     d.clock = SystemClock::Get();
     RegisterApiRoutes(&router_, d);
     RegisterSchedulerRoutes(&router_, d);
+    RegisterDeploymentRoutes(&router_, d);
   }
   void TearDown() override {
     worker_.reset();
