@@ -192,6 +192,29 @@ Result<Indexed<v1::ServiceInfo>> OrchClient::GetService(const std::string& name,
   return GetIndexed<v1::ServiceInfo>("/v1/services/" + UrlEncode(name), q);
 }
 
+Result<Indexed<v1::JobVersionList>> OrchClient::JobVersions(const std::string& job_id, const QueryOptions& q) {
+  return GetIndexed<v1::JobVersionList>("/v1/jobs/" + UrlEncode(job_id) + "/versions", q);
+}
+
+Result<v1::SubmitJobResponse> OrchClient::RevertJob(const std::string& job_id, uint64_t version) {
+  v1::RevertJobRequest req;
+  req.set_version(version);
+  return Call<v1::SubmitJobResponse>("POST", "/v1/jobs/" + UrlEncode(job_id) + "/revert", ToJson(req));
+}
+
+Result<Indexed<v1::DeploymentList>> OrchClient::ListDeployments(const std::string& job, const QueryOptions& q) {
+  return GetIndexed<v1::DeploymentList>(job.empty() ? "/v1/deployments" : "/v1/deployments?job=" + UrlEncode(job),
+                                        q);
+}
+
+Result<Indexed<v1::Deployment>> OrchClient::GetDeployment(const std::string& id, const QueryOptions& q) {
+  return GetIndexed<v1::Deployment>("/v1/deployments/" + UrlEncode(id), q);
+}
+
+Result<v1::DeploymentActionResponse> OrchClient::DeploymentAction(const std::string& id, const std::string& action) {
+  return Call<v1::DeploymentActionResponse>("POST", "/v1/deployments/" + UrlEncode(id) + "/" + action, "{}");
+}
+
 Result<v1::PlanResponse> OrchClient::PlanJobDocument(const std::string& document) {
   return Call<v1::PlanResponse>("POST", "/v1/jobs/plan", document);
 }

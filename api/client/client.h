@@ -89,6 +89,15 @@ class OrchClient {
   Result<v1::DrainResponse> DrainNode(const std::string& node_id, bool enable,
                                       std::chrono::milliseconds deadline = std::chrono::milliseconds(0));
 
+  // Job versions and deployments: the versions kept (with the job's
+  // deployments), a revert to the spec of one, deployments (of one job when
+  // `job` is not empty), and pause / resume / fail of one.
+  Result<Indexed<v1::JobVersionList>> JobVersions(const std::string& job_id, const QueryOptions& q = {});
+  Result<v1::SubmitJobResponse> RevertJob(const std::string& job_id, uint64_t version);
+  Result<Indexed<v1::DeploymentList>> ListDeployments(const std::string& job = "", const QueryOptions& q = {});
+  Result<Indexed<v1::Deployment>> GetDeployment(const std::string& id, const QueryOptions& q = {});
+  Result<v1::DeploymentActionResponse> DeploymentAction(const std::string& id, const std::string& action);
+
   // An allocation's output (GET /v1/allocations/{id}/logs, proxied by the
   // master to the agent that runs it). `on_data` receives it as it
   // arrives; with `follow` until the task exits or `on_data` returns false.

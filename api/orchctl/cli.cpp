@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "api/orchctl/cluster.h"
+#include "api/orchctl/deployment_cmds.h"
 #include "api/orchctl/errors.h"
 #include "api/orchctl/logs.h"
 #include "api/orchctl/scheduler_cmds.h"
@@ -35,6 +36,8 @@ constexpr const char* kFooter = R"(Examples:
   orchctl plan -f web.yaml            show where the job would go, and why not
   orchctl scale web web 5             run 5 allocations of group web of job web
   orchctl node drain node-1           move everything off node-1 (--undo to stop)
+  orchctl job history web             the versions of job web and their deployments
+  orchctl deployment list             rolling updates, newest first
 
 Environment:
   ORCH_ADDR    master address(es), comma separated (default http://127.0.0.1:4646)
@@ -85,6 +88,9 @@ struct Flags {
   int count = -1;
   std::string deadline;
   bool undo = false;
+  // job revert, deployment
+  uint64_t version = 0;
+  std::string deployment_job;
 };
 
 struct Verbs {
@@ -113,6 +119,15 @@ struct Verbs {
   CLI::App* scale = nullptr;
   CLI::App* node = nullptr;
   CLI::App* node_drain = nullptr;
+  CLI::App* job = nullptr;
+  CLI::App* job_history = nullptr;
+  CLI::App* job_revert = nullptr;
+  CLI::App* deployment = nullptr;
+  CLI::App* deployment_list = nullptr;
+  CLI::App* deployment_status = nullptr;
+  CLI::App* deployment_pause = nullptr;
+  CLI::App* deployment_resume = nullptr;
+  CLI::App* deployment_fail = nullptr;
 };
 
 // The verbs under `cluster`; v.cluster exists already.
@@ -191,6 +206,41 @@ void DefineSchedulerVerbs(CLI::App& app, Verbs& v, Flags& f) {
   v.node->footer("Example:\n  orchctl node drain node-1 --deadline 10m");
 }
 
+// job history|revert, deployment list|status|pause|resume|fail
+// (deployment_cmds.h).
+void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
+  v.job = app.add_subcommand("job", "A job's versions: history, revert");
+  v.job->require_subcommand(1);
+  v.job_history = v.job->add_subcommand(
+      "history", "The versions the masters keep, which are stable, and what their deployments did");
+  v.job_history->add_option("JOB", f.id, "Job id")->required();
+  v.job_history->footer("Example:\n  orchctl job history web");
+  v.job_revert = v.job->add_subcommand(
+      "revert", "Run the spec of an earlier version again, as a new version (rolled out like any other)");
+  v.job_revert->add_option("JOB", f.id, "Job id")->required();
+  v.job_revert->add_option("VERSION", f.version, "The version whose spec to run")->required();
+  v.job_revert->footer("Example:\n  orchctl job revert web 3");
+  v.job->footer("Examples:\n  orchctl job history web\n  orchctl job revert web 3");
+
+  v.deployment = app.add_subcommand(
+      "deployment", "Rolling updates: list, status, pause, resume, fail (with auto_revert: roll back)");
+  v.deployment->require_subcommand(1);
+  v.deployment_list = v.deployment->add_subcommand("list", "Deployments, newest first");
+  v.deployment_list->add_option("--job", f.deployment_job, "Only this job's")->type_name("JOB");
+  v.deployment_status = v.deployment->add_subcommand("status", "One deployment, group by group");
+  v.deployment_status->add_option("ID", f.id, "Deployment id or its unique prefix")->required();
+  v.deployment_pause = v.deployment->add_subcommand("pause", "Replace nothing more until resumed");
+  v.deployment_pause->add_option("ID", f.id, "Deployment id or its unique prefix")->required();
+  v.deployment_resume = v.deployment->add_subcommand("resume", "Carry on with a paused deployment");
+  v.deployment_resume->add_option("ID", f.id, "Deployment id or its unique prefix")->required();
+  v.deployment_fail = v.deployment->add_subcommand(
+      "fail", "Fail a deployment; with auto_revert the last stable version rolls back in");
+  v.deployment_fail->add_option("ID", f.id, "Deployment id or its unique prefix")->required();
+  v.deployment->footer(
+      "Examples:\n  orchctl deployment list --job web\n  orchctl deployment status 1a2b3c4d\n"
+      "  orchctl deployment pause 1a2b3c4d\n  orchctl deployment fail 1a2b3c4d");
+}
+
 Verbs Define(CLI::App& app, Flags& f) {
   app.fallthrough();  // global flags may follow the verb; inherited by verbs
   app.add_option("--addr", f.addr,
@@ -212,7 +262,9 @@ Verbs Define(CLI::App& app, Flags& f) {
       ->type_name("FILE");
   auto* detach =
       v.run->add_flag("-d,--detach", f.detach, "Return once the job is submitted (the default)");
-  auto* wait = v.run->add_flag("-w,--wait", f.wait, "Wait until the job's allocations are running");
+  auto* wait = v.run->add_flag("-w,--wait", f.wait,
+                               "Wait until the job's allocations are running; a job with an update block: until "
+                               "its deployment succeeds (exit status 1 when it fails)");
   wait->excludes(detach);
   v.run->add_option("--timeout", f.timeout, "Give up waiting after this long (e.g. 90s, 5m)")
       ->type_name("DURATION")
@@ -276,6 +328,7 @@ Verbs Define(CLI::App& app, Flags& f) {
   DefineCluster(v, f);
 
   DefineSchedulerVerbs(app, v, f);
+  DefineDeploymentVerbs(app, v, f);
 
   v.logs = app.add_subcommand(
       "logs", "Print a task's output (stdout, or stderr), through the masters; -f follows it");
@@ -436,6 +489,20 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = ScaleJob(ctx, f.id, f.group, f.count);
   } else if (v.node_drain->parsed()) {
     st = DrainNode(ctx, f.id, f.undo, drain_deadline);
+  } else if (v.job_history->parsed()) {
+    st = JobHistory(ctx, f.id);
+  } else if (v.job_revert->parsed()) {
+    st = JobRevert(ctx, f.id, f.version);
+  } else if (v.deployment_list->parsed()) {
+    st = DeploymentList(ctx, f.deployment_job);
+  } else if (v.deployment_status->parsed()) {
+    st = DeploymentStatus(ctx, f.id);
+  } else if (v.deployment_pause->parsed()) {
+    st = DeploymentAct(ctx, f.id, "pause");
+  } else if (v.deployment_resume->parsed()) {
+    st = DeploymentAct(ctx, f.id, "resume");
+  } else if (v.deployment_fail->parsed()) {
+    st = DeploymentAct(ctx, f.id, "fail");
   } else if (v.run->parsed()) {
     st = RunJob(ctx, document, run_opts);
   } else if (v.get_jobs->parsed()) {

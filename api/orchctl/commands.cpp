@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "api/orchctl/deployment_cmds.h"
 #include "api/orchctl/table.h"
 #include "api/orchctl/views.h"
 
@@ -29,11 +30,28 @@ Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index,
     q.wait = std::clamp(std::chrono::milliseconds(deadline - asked_at), kMinPoll, kMaxBlockingWait);
     auto detail = ctx.client->GetJob(job_id, q);
     if (!detail.ok()) return detail.status();
-    JobProgress progress = ComputeProgress(detail->value);
+    const v1::JobDetail& jd = detail->value;
+    JobProgress progress = ComputeProgress(jd);
     std::string line = "job " + job_id + ": " + progress.ToString();
+    // A rolling version: its deployment says when it is done, or failed.
+    const v1::Deployment& dep = jd.latest_deployment();
+    const bool rolling = jd.has_latest_deployment() && dep.job_version() == jd.job().version();
+    if (rolling) {
+      line = "deployment " + ShortId(dep.id()) + " " + PrettyEnum(v1::Deployment::Status_Name(dep.status())) +
+             ": " + DeploymentProgress(dep);
+    }
     if (table && line != last_line) *ctx.out << line << std::endl;
     last_line = line;
-    if (progress.done()) return Status::Ok();
+    if (rolling) {
+      if (dep.status() == v1::Deployment::SUCCESSFUL) return Status::Ok();
+      if (dep.status() == v1::Deployment::FAILED || dep.status() == v1::Deployment::CANCELLED) {
+        return Status::FailedPrecondition("deployment " + ShortId(dep.id()) + " of job \"" + job_id + "\" " +
+                                          PrettyEnum(v1::Deployment::Status_Name(dep.status())) + ": " +
+                                          dep.status_description());
+      }
+    } else if (progress.done()) {
+      return Status::Ok();
+    }
     int64_t now = ctx.clock.now_ms();
     if (now >= deadline) {
       return Status::DeadlineExceeded("job \"" + job_id + "\": " + progress.ToString() +

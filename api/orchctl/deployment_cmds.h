@@ -1,0 +1,31 @@
+// orchctl's deployment verbs: `job history JOB` (the versions kept, which
+// are stable, what their deployments did), `job revert JOB VERSION`,
+// `deployment list [--job J]`, `deployment status ID` and
+// `deployment pause|resume|fail ID`; and the progress line `run --wait`
+// prints while a rolling deployment goes on.
+// Printing follows commands.h: lines for table output, the API's answer
+// for json/yaml.
+// Thread safety: as commands.h, one Context per command on one thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "api/orchctl/commands.h"
+#include "common/status.h"
+#include "orch/v1/types.pb.h"
+
+namespace orch::ctl {
+
+Status JobHistory(const Context& ctx, const std::string& job);
+Status JobRevert(const Context& ctx, const std::string& job, uint64_t version);
+Status DeploymentList(const Context& ctx, const std::string& job);
+// `id` may be an id's unique prefix.
+Status DeploymentStatus(const Context& ctx, const std::string& id);
+// action: pause, resume or fail.
+Status DeploymentAct(const Context& ctx, const std::string& id, const std::string& action);
+
+// "web: 2/3 healthy (3 placed, 0 unhealthy)" per group, "; " between them.
+std::string DeploymentProgress(const v1::Deployment& d);
+
+}  // namespace orch::ctl
