@@ -181,13 +181,15 @@ bool AllocRunner::Healthy() const {
 void AllocRunner::Step(Want want, RunnerContext& ctx) {
   Refresh(ctx);
   if (want == Want::kRun && !rec_.started() && !Terminal(rec_.client_status())) StartTasks(ctx);
-  if (want == Want::kStop || rec_.client_status() == Allocation::FAILED) StopTasks(ctx);
+  if (want == Want::kStop || rec_.client_status() == Allocation::FAILED) {
+    StopTasks(ctx, want == Want::kStop && rec_.client_status() != Allocation::FAILED);
+  }
   RestartDue(want, ctx);
   ComputeStatus(want);
   // A task that failed in this very step leaves its siblings running: stop
   // them now rather than on the next pass.
   if (rec_.client_status() == Allocation::FAILED) {
-    StopTasks(ctx);
+    StopTasks(ctx, false);
     RestartDue(want, ctx);
   }
   ApplyHealth(ctx);
@@ -353,13 +355,17 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
   }
 }
 
-void AllocRunner::StopTasks(RunnerContext& ctx) {
+void AllocRunner::StopTasks(RunnerContext& ctx, bool graceful) {
+  const int64_t now = ctx.clock->NowMs();
+  if (graceful && stop_wanted_ms_ == 0) stop_wanted_ms_ = now;
   for (auto& t : *rec_.mutable_tasks()) {
     if (t.stop_requested()) continue;
     if (t.state().state() != TaskState::RUNNING) continue;
     const v1::Task* spec = FindTask(t.name());
     TaskDriver* driver = spec ? DriverFor(*spec, ctx) : nullptr;
     if (driver == nullptr) continue;
+    const int64_t delay = spec->shutdown_delay().seconds() * 1000 + spec->shutdown_delay().nanos() / 1'000'000;
+    if (graceful && delay > 0 && now < stop_wanted_ms_ + delay) continue;  // still draining
     t.set_stop_requested(true);
     spdlog::info("alloc {} task {}: stopping ({})", ShortId(id()), t.name(),
                  rec_.client_status() == Allocation::FAILED ? "a sibling task failed"

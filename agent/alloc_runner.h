@@ -75,8 +75,10 @@ class AllocRunner {
  private:
   void Refresh(RunnerContext& ctx);
   void StartTasks(RunnerContext& ctx);
-  void StopTasks(RunnerContext& ctx);
   void StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerContext& ctx);
+  // `graceful`: a stop the masters asked for (shutdown_delay applies), not
+  // a sibling's failure.
+  void StopTasks(RunnerContext& ctx, bool graceful);
   void ComputeStatus(Want want);
   void OnTaskExit(pb::TaskRecord& t, int64_t now_ms);
   void RestartDue(Want want, RunnerContext& ctx);
@@ -86,6 +88,9 @@ class AllocRunner {
   const v1::Task* FindTask(const std::string& name) const;
 
   pb::AllocRecord rec_;
+  // When this agent first saw the allocation's desired status turn to stop
+  // (0: not yet): the tasks' shutdown_delay counts from it.
+  int64_t stop_wanted_ms_ = 0;
 };
 
 }  // namespace orch::agent

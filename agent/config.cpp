@@ -54,6 +54,9 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--memory", cfg->memory, "Advertised memory in MiB (default: MemTotal)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--dynamic-ports", cfg->dynamic_ports,
+                 "Host ports (MIN-MAX) for allocations' dynamic ports (default: the masters', 20000-32000)")
+      ->type_name("MIN-MAX");
   app.add_option("--log-level", cfg->log_level, "trace, debug, info, warn or error")
       ->capture_default_str();
   app.add_flag("--lb-disable", cfg->lb_disable, "Do not run the service load balancer on this agent");
@@ -83,6 +86,18 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
                  "Remove the files of allocations the masters dropped after this long (0: never)")
       ->capture_default_str();
   app.set_config("--config", "", "Read flags from a TOML/INI file (key = value, as the flags)");
+}
+
+std::optional<std::pair<int, int>> ParseDynamicPorts(const std::string& text) {
+  auto dash = text.find('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 >= text.size()) return std::nullopt;
+  auto num = [](const std::string& s) -> int {
+    if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+    return std::stoi(s);
+  };
+  int lo = num(text.substr(0, dash)), hi = num(text.substr(dash + 1));
+  if (lo < 1024 || hi > 65535 || lo > hi) return std::nullopt;
+  return std::make_pair(lo, hi);
 }
 
 Status ValidateAgentConfig(const AgentConfig& cfg) {
@@ -126,6 +141,9 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
     }
   }
   if (cfg.lb_io_threads < 0) problems.push_back("--lb-io-threads: must not be negative");
+  if (!cfg.dynamic_ports.empty() && !ParseDynamicPorts(cfg.dynamic_ports)) {
+    problems.push_back("--dynamic-ports: expected MIN-MAX within 1024-65535, got \"" + cfg.dynamic_ports + "\"");
+  }
   if (cfg.cgroup_mode != "auto" && cfg.cgroup_mode != "v1" && cfg.cgroup_mode != "v2" &&
       cfg.cgroup_mode != "none") {
     problems.push_back("--cgroup-mode: unknown mode \"" + cfg.cgroup_mode +

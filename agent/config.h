@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -34,6 +36,9 @@ struct AgentConfig {
   // lb_bind, proxied to the healthy endpoints.
   bool lb_disable = false;
   std::string lb_bind = "0.0.0.0";
+  // Dynamic host ports the scheduler may give this node's allocations,
+  // "MIN-MAX" (empty: the masters' default, 20000-32000).
+  std::string dynamic_ports;
   std::string lb_connect_timeout = "2s";
   std::string lb_idle_timeout = "5m";  // "0" for none
   int lb_io_threads = 0;               // 0 = one per core
@@ -55,5 +60,8 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg);
 
 // Every problem in one message, naming the flag.
 Status ValidateAgentConfig(const AgentConfig& cfg);
+
+// "20000-32000" -> {20000, 32000}; nullopt unless 1024 <= MIN <= MAX <= 65535.
+std::optional<std::pair<int, int>> ParseDynamicPorts(const std::string& text);
 
 }  // namespace orch::agent

@@ -123,6 +123,10 @@ v1::Node DescribeNode(const AgentConfig& cfg, const std::string& node_id,
   n.mutable_capacity()->set_cpu(cfg.cpu > 0 ? cfg.cpu : detected.cpu());
   n.mutable_capacity()->set_memory(cfg.memory > 0 ? cfg.memory : detected.memory());
   n.set_status(v1::Node::READY);
+  if (auto range = ParseDynamicPorts(cfg.dynamic_ports)) {
+    n.set_port_range_min(range->first);
+    n.set_port_range_max(range->second);
+  }
   return n;
 }
 

@@ -126,6 +126,9 @@ Status ValidateTask(const std::string& path, const v1::Task& t, const v1::TaskGr
   if (t.kill_timeout().seconds() < 0 || t.kill_timeout().nanos() < 0) {
     return Status::InvalidArgument(path + ".kill_timeout: must not be negative");
   }
+  if (t.shutdown_delay().seconds() < 0 || t.shutdown_delay().nanos() < 0 || t.shutdown_delay().seconds() > 3600) {
+    return Status::InvalidArgument(path + ".shutdown_delay: must be 0 to 1h");
+  }
   return Status::Ok();
 }
 

@@ -16,9 +16,26 @@ namespace {
 constexpr std::chrono::milliseconds kMaxBlockingWait{std::chrono::seconds(30)};
 constexpr std::chrono::milliseconds kMinPoll{std::chrono::milliseconds(250)};
 
-// Watches the job with blocking queries until its allocations run, printing
+// The end of `version`'s deployment once the job moved past it (an
+// auto_revert, another submit): OK if it succeeded, else why not.
+Status OutcomeOfVersion(const Context& ctx, const std::string& job_id, uint64_t version, uint64_t now_at) {
+  ORCH_ASSIGN_OR_RETURN(auto list, ctx.client->ListDeployments(job_id));
+  for (const auto& d : list.value.deployments()) {
+    if (d.job_version() != version) continue;
+    if (d.status() == v1::Deployment::SUCCESSFUL) return Status::Ok();
+    return Status::FailedPrecondition("deployment " + ShortId(d.id()) + " of job \"" + job_id + "\" version " +
+                                      std::to_string(version) + " " +
+                                      PrettyEnum(v1::Deployment::Status_Name(d.status())) + ": " +
+                                      d.status_description());
+  }
+  return Status::FailedPrecondition("job \"" + job_id + "\" version " + std::to_string(version) +
+                                    " was replaced by version " + std::to_string(now_at));
+}
+
+// Watches the job with blocking queries until its allocations run -- for
+// a rolling job, until the deployment of `version` ends -- printing
 // progress as it changes (table output only). Always asks at least once.
-Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index,
+Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index, uint64_t version,
                   std::chrono::milliseconds timeout) {
   const bool table = ctx.format == OutputFormat::kTable;
   const int64_t deadline = ctx.clock.now_ms() + timeout.count();
@@ -31,6 +48,7 @@ Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index,
     auto detail = ctx.client->GetJob(job_id, q);
     if (!detail.ok()) return detail.status();
     const v1::JobDetail& jd = detail->value;
+    if (jd.job().version() > version) return OutcomeOfVersion(ctx, job_id, version, jd.job().version());
     JobProgress progress = ComputeProgress(jd);
     std::string line = "job " + job_id + ": " + progress.ToString();
     // A rolling version: its deployment says when it is done, or failed.
@@ -116,7 +134,7 @@ Status RunJob(const Context& ctx, const std::string& document, const RunOptions&
   }
   // Unchanged: nothing new to wait for past the entry; just show where it stands.
   if (opts.wait) {
-    ORCH_RETURN_IF_ERROR(WaitForJob(ctx, resp.job_id(), resp.unchanged() ? 0 : resp.index(), opts.timeout));
+    ORCH_RETURN_IF_ERROR(WaitForJob(ctx, resp.job_id(), resp.unchanged() ? 0 : resp.index(), resp.version(), opts.timeout));
   }
   if (ctx.format == OutputFormat::kTable) return Status::Ok();
   return PrintMessage(*ctx.out, ctx.format, resp, [] { return std::string(); });

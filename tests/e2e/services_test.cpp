@@ -17,76 +17,13 @@
 #include <thread>
 
 #include "cluster.h"
+#include "http_probe.h"
 #include "common/json.h"
 
 namespace orch::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-
-// One HTTP/1.0 request on a fresh connection; the body, or nullopt on any
-// failure (refused, reset, timeout, not 200).
-std::optional<std::string> Get(int port, const std::string& path = "/") {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return std::nullopt;
-  }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: test\r\n\r\n";
-  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return std::nullopt;
-  }
-  std::string resp;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<std::size_t>(n));
-  close(fd);
-  if (n < 0 || resp.rfind("HTTP/1.1 200", 0) != 0) return std::nullopt;
-  auto body = resp.find("\r\n\r\n");
-  if (body == std::string::npos) return std::nullopt;
-  return resp.substr(body + 4);
-}
-
-// A port for the service's `listen`, outside both the kernel's ephemeral
-// range (this test's own thousands of connections, and parallel tests',
-// take ports from it and could hold it by the time the agent binds) and the
-// scheduler's dynamic range (20000-32000): random in [10000, 20000), free
-// now.
-int ListenPort() {
-  std::random_device rd;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    int port = 10000 + static_cast<int>(rd() % 10000);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    close(fd);
-    if (ok) return port;
-  }
-  return FreePort();
-}
-
-struct Tally {
-  std::map<std::string, int> by_id;
-  int failed = 0;
-  void Add(const std::optional<std::string>& r) {
-    if (r) {
-      by_id[*r]++;
-    } else {
-      failed++;
-    }
-  }
-};
 
 class ServicesTest : public ::testing::Test {
  protected:
@@ -193,7 +130,7 @@ class ServicesTest : public ::testing::Test {
         [&] {
           std::set<std::string> ids;
           for (int i = 0; i < 3 * n; ++i) {
-            if (auto r = Get(listen_)) ids.insert(*r);
+            if (auto r = HttpGet(listen_)) ids.insert(*r);
           }
           for (const auto& id : ids) {
             // Someone else's servers: our agent could not bind the port.
@@ -206,7 +143,7 @@ class ServicesTest : public ::testing::Test {
 
   Tally Requests(int n) {
     Tally t;
-    for (int i = 0; i < n; ++i) t.Add(Get(listen_));
+    for (int i = 0; i < n; ++i) t.Add(HttpGet(listen_));
     return t;
   }
 
@@ -231,8 +168,8 @@ TEST_F(ServicesTest, RoundRobinSpreadsExactlyAndAKilledAllocationCostsNoRequest)
 
   Tally t = Requests(3000);
   EXPECT_EQ(t.failed, 0);
-  ASSERT_EQ(t.by_id.size(), 3u);
-  for (const auto& [id, n] : t.by_id) EXPECT_EQ(n, 1000) << id;
+  ASSERT_EQ(t.by_body.size(), 3u);
+  for (const auto& [id, n] : t.by_body) EXPECT_EQ(n, 1000) << id;
 
   // Kill one allocation's process: every request still succeeds, on the
   // other two.
@@ -243,8 +180,8 @@ TEST_F(ServicesTest, RoundRobinSpreadsExactlyAndAKilledAllocationCostsNoRequest)
   ASSERT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }, 5s));
   Tally after = Requests(30);
   EXPECT_EQ(after.failed, 0) << "a client saw an error while two endpoints were up";
-  EXPECT_EQ(after.by_id.count(victim), 0u);
-  EXPECT_EQ(after.by_id.size(), 2u);
+  EXPECT_EQ(after.by_body.count(victim), 0u);
+  EXPECT_EQ(after.by_body.size(), 2u);
 
   // The job restores the count (the task restarts in place); traffic comes
   // back to it, still without a failed request.
@@ -253,7 +190,7 @@ TEST_F(ServicesTest, RoundRobinSpreadsExactlyAndAKilledAllocationCostsNoRequest)
       [&] {
         Tally w = Requests(30);
         during.failed += w.failed;
-        return w.by_id.count(victim) > 0 && w.by_id.size() == 3;
+        return w.by_body.count(victim) > 0 && w.by_body.size() == 3;
       },
       60s);
   EXPECT_TRUE(back) << "traffic never returned to " << victim;
@@ -261,7 +198,7 @@ TEST_F(ServicesTest, RoundRobinSpreadsExactlyAndAKilledAllocationCostsNoRequest)
   if (back) {
     Tally again = Requests(300);
     EXPECT_EQ(again.failed, 0);
-    for (const auto& [id, n] : again.by_id) EXPECT_EQ(n, 100) << id;
+    for (const auto& [id, n] : again.by_body) EXPECT_EQ(n, 100) << id;
   }
 }
 
@@ -272,8 +209,8 @@ TEST_F(ServicesTest, WeightedSplitsOneTwoThree) {
   for (const auto& e : Endpoints()) weight_of[e.alloc_id()] = e.weight();
   Tally t = Requests(3000);
   EXPECT_EQ(t.failed, 0);
-  ASSERT_EQ(t.by_id.size(), 3u);
-  for (const auto& [id, n] : t.by_id) {
+  ASSERT_EQ(t.by_body.size(), 3u);
+  for (const auto& [id, n] : t.by_body) {
     double share = n / 3000.0;
     double want = weight_of[id] / 6.0;
     EXPECT_NEAR(share, want, 0.02) << id << " weight " << weight_of[id];
@@ -302,12 +239,12 @@ TEST_F(ServicesTest, FailingHealthCheckRemovesAnEndpointWithoutStoppingIt) {
       30s))
       << "the failing check never marked " << victim << " unhealthy";
   // The balancer follows within one watch round-trip.
-  bool gone = WaitFor([&] { return Requests(20).by_id.count(victim) == 0; }, 10s);
+  bool gone = WaitFor([&] { return Requests(20).by_body.count(victim) == 0; }, 10s);
   EXPECT_TRUE(gone);
   Tally t = Requests(300);
   EXPECT_EQ(t.failed, 0);
-  EXPECT_EQ(t.by_id.count(victim), 0u);
-  EXPECT_EQ(t.by_id.size(), 2u);
+  EXPECT_EQ(t.by_body.count(victim), 0u);
+  EXPECT_EQ(t.by_body.size(), 2u);
   // Unhealthy is not stopped: the process still runs, the allocation too.
   EXPECT_TRUE(ProcessAlive(pid));
   auto a = cluster_->client().GetAllocation(victim);
@@ -315,7 +252,7 @@ TEST_F(ServicesTest, FailingHealthCheckRemovesAnEndpointWithoutStoppingIt) {
   EXPECT_EQ(a->value.client_status(), v1::Allocation::RUNNING);
   // Healthy again: back in the rotation.
   std::filesystem::remove(flags_ + "/" + victim + ".unhealthy");
-  EXPECT_TRUE(WaitFor([&] { return Requests(30).by_id.count(victim) > 0; }, 30s));
+  EXPECT_TRUE(WaitFor([&] { return Requests(30).by_body.count(victim) > 0; }, 30s));
 }
 
 TEST_F(ServicesTest, BlockingQueryAnswersWhenAServiceChanges) {

@@ -1,0 +1,280 @@
+// Deployments end to end (issue 11): a real orch-master and orch-agent, a
+// service of 3 id servers (each answers its job version) behind the
+// agent's balancer, and a client sending requests through it the whole
+// time while (a) the same file is resubmitted, (b) a new version rolls out
+// with max_parallel 1, (c) a broken version fails its deployment and
+// auto_revert brings the last stable one back. No request may fail.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "cluster.h"
+#include "http_probe.h"
+
+namespace orch::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Requests through the balancer, one after another on fresh connections,
+// until stopped; also the fewest healthy endpoints the registry listed.
+class TrafficLoop {
+ public:
+  TrafficLoop(int port, OrchClient* client) : port_(port), client_(client) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~TrafficLoop() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  Tally tally() {
+    std::lock_guard lock(mu_);
+    return tally_;
+  }
+  int min_healthy() const { return min_healthy_; }
+
+ private:
+  void Run() {
+    auto last_probe = std::chrono::steady_clock::now() - 1s;
+    while (!stop_) {
+      auto r = HttpGet(port_);
+      {
+        std::lock_guard lock(mu_);
+        tally_.Add(r);
+      }
+      if (std::chrono::steady_clock::now() - last_probe >= 100ms) {
+        last_probe = std::chrono::steady_clock::now();
+        auto s = client_->GetService("web");
+        if (s.ok()) {
+          int healthy = 0;
+          for (const auto& e : s->value.endpoints()) healthy += e.healthy();
+          min_healthy_ = std::min(min_healthy_.load(), healthy);
+        }
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  int port_;
+  OrchClient* client_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  Tally tally_;
+  std::atomic<int> min_healthy_{1 << 20};
+  std::thread thread_;
+};
+
+class DeploymentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = ::testing::TempDir() + "/orch-deploy-" + info->name();
+    std::filesystem::remove_all(root_);
+    cluster_ = std::make_unique<LocalCluster>(root_);
+    listen_ = ListenPort();
+    // This cluster's dynamic ports: a range of its own, so parallel test
+    // clusters on this machine are not handed the same ones.
+    int base = ListenPort() / 64 * 64;
+    if (base <= listen_ && listen_ < base + 64) base = (base + 128) % 10000 + 10000;
+    cluster_->StartMaster({"--service-port-range", std::to_string(listen_) + "-" + std::to_string(listen_)});
+    cluster_->StartAgent("n1", {"--lb-bind", "127.0.0.1", "--lb-connect-timeout", "1s", "--dynamic-ports",
+                                std::to_string(base) + "-" + std::to_string(base + 63)});
+    ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << cluster_->Logs();
+    std::set<pid_t> pids = Pids();
+    (void)cluster_->client().StopJob("web");
+    WaitFor([&] { return Pids().empty(); }, 15s);
+    for (pid_t pid : pids) {
+      if (ProcessAlive(pid)) kill(pid, SIGKILL);
+    }
+    cluster_.reset();
+  }
+
+  // The job file of `version`: the id server answering `version`, or a
+  // task that exits at once.
+  std::string File(const std::string& version, bool broken = false) {
+    std::string path = root_ + "/web-" + version + ".yaml";
+    std::ofstream f(path);
+    f << "id: web\ntype: service\ngroups:\n"
+         "  - name: web\n    count: 3\n"
+         "    network: { ports: [ { name: http } ] }\n"
+         "    update: { max_parallel: 1, min_healthy_time: 1s, healthy_deadline: 20s, progress_deadline: 60s,"
+         " auto_revert: true }\n"
+         "    restart: { attempts: 1, interval: 10m, delay: 500ms, mode: fail }\n"
+         "    tasks:\n      - name: server\n        driver: exec\n";
+    if (broken) {
+      f << "        command: /bin/false\n";
+    } else {
+      f << "        command: " << ORCH_TEST_ID_SERVER_BIN << "\n        args: [--port, \"${PORT_http}\", --id, "
+        << version << "]\n";
+    }
+    f << "        shutdown_delay: 1s\n"
+         "        resources: { cpu: 50, memory: 32 }\n"
+         "        service: { name: web, port: http, strategy: round_robin, listen: "
+      << listen_
+      << " }\n"
+         "        check: { type: http, path: /health, port: http, interval: 300ms, timeout: 1s }\n";
+    return path;
+  }
+
+  std::set<pid_t> Pids() {
+    std::set<pid_t> out;
+    auto allocs = cluster_->client().ListAllocations("web");
+    if (!allocs.ok()) return out;
+    for (const auto& a : allocs->value.allocations()) {
+      for (const auto& t : a.task_states()) {
+        if (t.pid() > 0 && ProcessAlive(t.pid())) out.insert(t.pid());
+      }
+    }
+    return out;
+  }
+  std::set<std::string> LiveAllocs() {
+    std::set<std::string> out;
+    auto allocs = cluster_->client().ListAllocations("web");
+    if (!allocs.ok()) return out;
+    for (const auto& a : allocs->value.allocations()) {
+      if (a.desired_status() == v1::Allocation::RUN && a.client_status() == v1::Allocation::RUNNING) {
+        out.insert(a.id());
+      }
+    }
+    return out;
+  }
+  // What the balancer answers over `n` requests.
+  Tally Sample(int n) {
+    Tally t;
+    for (int i = 0; i < n; ++i) t.Add(HttpGet(listen_));
+    return t;
+  }
+
+  std::string root_;
+  int listen_ = 0;
+  std::unique_ptr<LocalCluster> cluster_;
+};
+
+TEST_F(DeploymentTest, ResubmitRolloutAndAutoRevertFailNoRequest) {
+  // Version 0, waited for through its deployment.
+  auto run0 = cluster_->Orchctl({"run", "-f", File("v0"), "--wait", "--timeout", "90s"});
+  ASSERT_EQ(run0.exit_code, 0) << run0.out << run0.err;
+  EXPECT_NE(run0.out.find("successful"), std::string::npos) << run0.out;
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v0", 9}}; }, 30s));
+  const std::set<std::string> v0_allocs = LiveAllocs();
+  ASSERT_EQ(v0_allocs.size(), 3u);
+
+  TrafficLoop traffic(listen_, &cluster_->client());
+
+  // (a) The same file again: nothing is replaced.
+  auto same = cluster_->Orchctl({"run", "-f", File("v0")});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("unchanged"), std::string::npos) << same.out;
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(LiveAllocs(), v0_allocs);
+
+  // (b) A new version, one allocation at a time, each once the one before
+  // is healthy.
+  auto run1 = cluster_->Orchctl({"run", "-f", File("v1"), "--wait", "--timeout", "120s"});
+  ASSERT_EQ(run1.exit_code, 0) << run1.out << run1.err;
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v1", 9}}; }, 30s));
+  EXPECT_GE(traffic.min_healthy(), 2) << "the rollout dropped below count - max_parallel healthy endpoints";
+  for (const auto& id : LiveAllocs()) EXPECT_FALSE(v0_allocs.count(id)) << id << " was not replaced";
+
+  // (c) A broken version: its deployment fails, auto_revert rolls version 1's
+  // spec back in as version 3.
+  auto run2 = cluster_->Orchctl({"run", "-f", File("v2", true), "--wait", "--timeout", "120s"});
+  EXPECT_NE(run2.exit_code, 0) << run2.out;
+  EXPECT_NE(run2.err.find("failed"), std::string::npos) << run2.err;
+  bool reverted = WaitFor(
+      [&] {
+        auto d = cluster_->client().ListDeployments("web");
+        return d.ok() && !d->value.deployments().empty() && d->value.deployments(0).job_version() == 3 &&
+               d->value.deployments(0).status() == v1::Deployment::SUCCESSFUL;
+      },
+      120s);
+  ASSERT_TRUE(reverted) << cluster_->Orchctl({"deployment", "list"}).out;
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v1", 9}}; }, 30s));
+  traffic.Stop();
+  Tally t = traffic.tally();
+  EXPECT_EQ(t.failed, 0) << "requests failed during the deployments";
+  EXPECT_GT(t.by_body["v0"] + t.by_body["v1"], 100);
+  EXPECT_GE(traffic.min_healthy(), 2);
+
+  // The history tells the story.
+  auto history = cluster_->client().JobVersions("web");
+  ASSERT_TRUE(history.ok());
+  std::map<uint64_t, bool> stable;
+  for (const auto& v : history->value.versions()) stable[v.version()] = v.stable();
+  EXPECT_EQ(stable, (std::map<uint64_t, bool>{{0, true}, {1, true}, {2, false}, {3, true}}));
+  std::map<uint64_t, v1::Deployment> by_version;
+  for (const auto& d : history->value.deployments()) by_version.emplace(d.job_version(), d);
+  EXPECT_EQ(by_version[2].status(), v1::Deployment::FAILED);
+  EXPECT_NE(by_version[2].status_description().find("rolling back to version 1"), std::string::npos)
+      << by_version[2].status_description();
+  EXPECT_EQ(by_version[3].reverts_to(), 1u);
+  auto shown = cluster_->Orchctl({"job", "history", "web"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("failed"), std::string::npos) << shown.out;
+}
+
+TEST_F(DeploymentTest, PauseHoldsARolloutFailStopsItAndRevertRunsAnOldSpec) {
+  auto run0 = cluster_->Orchctl({"run", "-f", File("v0"), "--wait", "--timeout", "90s"});
+  ASSERT_EQ(run0.exit_code, 0) << run0.out << run0.err;
+  // Version 1 starts; pause it at once.
+  auto run1 = cluster_->Orchctl({"run", "-f", File("v1")});
+  ASSERT_EQ(run1.exit_code, 0) << run1.err;
+  auto latest = [&] {
+    auto d = cluster_->client().ListDeployments("web");
+    return d.ok() && !d->value.deployments().empty() ? d->value.deployments(0) : v1::Deployment();
+  };
+  ASSERT_EQ(latest().job_version(), 1u);
+  auto paused = cluster_->Orchctl({"deployment", "pause", latest().id().substr(0, 8)});
+  ASSERT_EQ(paused.exit_code, 0) << paused.err;
+  EXPECT_NE(paused.out.find("paused"), std::string::npos) << paused.out;
+  // While paused, at most the first batch (one allocation) is replaced.
+  std::this_thread::sleep_for(5s);
+  auto allocs = cluster_->client().ListAllocations("web");
+  ASSERT_TRUE(allocs.ok());
+  int v1_live = 0, v0_live = 0;
+  for (const auto& a : allocs->value.allocations()) {
+    if (a.desired_status() != v1::Allocation::RUN) continue;
+    (a.job_version() == 1 ? v1_live : v0_live)++;
+  }
+  EXPECT_LE(v1_live, 1);
+  EXPECT_GE(v0_live, 2);
+  auto status = cluster_->Orchctl({"deployment", "status", latest().id()});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("paused"), std::string::npos) << status.out;
+  // Fail it: with auto_revert, version 0's spec comes back as version 2.
+  const std::string v1_deployment = latest().id();
+  auto failed = cluster_->Orchctl({"deployment", "fail", v1_deployment});
+  ASSERT_EQ(failed.exit_code, 0) << failed.err;
+  ASSERT_TRUE(WaitFor([&] { return latest().job_version() == 2 && latest().status() == v1::Deployment::SUCCESSFUL; },
+                      90s))
+      << cluster_->Orchctl({"deployment", "list"}).out;
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v0", 9}}; }, 30s));
+  // An over deployment refuses actions with a clear error.
+  auto again = cluster_->Orchctl({"deployment", "pause", v1_deployment});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("is over"), std::string::npos) << again.err;
+  // A revert to the spec that runs changes nothing; to version 1's rolls it.
+  auto same = cluster_->Orchctl({"job", "revert", "web", "0"});
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("unchanged"), std::string::npos) << same.out;
+  auto missing = cluster_->Orchctl({"job", "revert", "web", "42"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no version 42"), std::string::npos) << missing.err;
+  auto back = cluster_->Orchctl({"job", "revert", "web", "1"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_NE(back.out.find("as version 3"), std::string::npos) << back.out;
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v1", 9}}; }, 90s));
+}
+
+}  // namespace
+}  // namespace orch::e2e
