@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "common/document.h"
 #include "test_util.h"
 
 namespace orch::master {
@@ -218,6 +223,28 @@ TEST(NodeValidationTest, BoundsWhatAnAgentRegisters) {
   v1::Node unnamed = n;
   unnamed.clear_name();
   EXPECT_FALSE(ValidateNodeFields(unnamed).ok());
+}
+
+}  // namespace
+}  // namespace orch::master
+
+namespace orch::master {
+namespace {
+
+// Every job file in examples/ is one the masters accept as it is.
+TEST(ExamplesTest, EveryExampleJobFileValidates) {
+  int seen = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(ORCH_SOURCE_DIR) + "/examples")) {
+    if (e.path().extension() != ".yaml") continue;
+    std::ifstream in(e.path());
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    v1::Job job;
+    Status st = ParseDocument(text, &job);
+    if (st.ok()) st = ValidateJob(&job);
+    EXPECT_TRUE(st.ok()) << e.path() << ": " << st.ToString();
+    ++seen;
+  }
+  EXPECT_GE(seen, 3);
 }
 
 }  // namespace

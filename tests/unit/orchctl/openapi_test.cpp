@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "orch/v1/api.pb.h"
+
 namespace {
 
 const std::string kSpecPath = std::string(ORCH_SOURCE_DIR) + "/api/openapi.yaml";
@@ -70,6 +72,13 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/jobs/plan", "post"},
     {"/v1/jobs/{id}/scale", "post"},
     {"/v1/nodes/{id}/drain", "post"},
+    {"/v1/jobs/{id}/versions", "get"},
+    {"/v1/jobs/{id}/revert", "post"},
+    {"/v1/deployments", "get"},
+    {"/v1/deployments/{id}", "get"},
+    {"/v1/deployments/{id}/pause", "post"},
+    {"/v1/deployments/{id}/resume", "post"},
+    {"/v1/deployments/{id}/fail", "post"},
 };
 
 TEST_F(OpenApiTest, IsOpenApi3) {
@@ -144,6 +153,23 @@ TEST_F(OpenApiTest, ClusterSchemasMatchTheProtos) {
   EXPECT_TRUE(schemas["MemberList"]["properties"]["leader_id"]);
   EXPECT_TRUE(schemas["TransferLeaderRequest"]["properties"]["id"]);
   EXPECT_TRUE(schemas["ClusterResponse"]["properties"]["message"]);
+}
+
+TEST_F(OpenApiTest, DeploymentSchemasMatchTheProtos) {
+  // Every field of the messages the deployment endpoints answer with.
+  YAML::Node schemas = spec_["components"]["schemas"];
+  auto all_fields = [&](const google::protobuf::Descriptor* d, const char* name) {
+    for (int i = 0; i < d->field_count(); ++i) {
+      EXPECT_TRUE(schemas[name]["properties"][d->field(i)->name()]) << name << "." << d->field(i)->name();
+    }
+  };
+  all_fields(orch::v1::Deployment::descriptor(), "Deployment");
+  all_fields(orch::v1::DeploymentGroup::descriptor(), "DeploymentGroup");
+  all_fields(orch::v1::AllocDeploymentStatus::descriptor(), "AllocDeploymentStatus");
+  all_fields(orch::v1::UpdateStrategy::descriptor(), "UpdateStrategy");
+  all_fields(orch::v1::JobVersionList::descriptor(), "JobVersionList");
+  all_fields(orch::v1::DeploymentActionResponse::descriptor(), "DeploymentActionResponse");
+  all_fields(orch::v1::JobDetail::descriptor(), "JobDetail");
 }
 
 TEST_F(OpenApiTest, ErrorsUseTheErrorEnvelope) {
