@@ -122,6 +122,7 @@ struct Verbs {
   CLI::App* job = nullptr;
   CLI::App* job_history = nullptr;
   CLI::App* job_revert = nullptr;
+  CLI::App* job_diff = nullptr;
   CLI::App* deployment = nullptr;
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
@@ -209,7 +210,7 @@ void DefineSchedulerVerbs(CLI::App& app, Verbs& v, Flags& f) {
 // job history|revert, deployment list|status|pause|resume|fail
 // (deployment_cmds.h).
 void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
-  v.job = app.add_subcommand("job", "A job's versions: history, revert");
+  v.job = app.add_subcommand("job", "A job's versions: history, revert, diff");
   v.job->require_subcommand(1);
   v.job_history = v.job->add_subcommand(
       "history", "The versions the masters keep, which are stable, and what their deployments did");
@@ -220,7 +221,13 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
   v.job_revert->add_option("JOB", f.id, "Job id")->required();
   v.job_revert->add_option("VERSION", f.version, "The version whose spec to run")->required();
   v.job_revert->footer("Example:\n  orchctl job revert web 3");
-  v.job->footer("Examples:\n  orchctl job history web\n  orchctl job revert web 3");
+  v.job_diff = v.job->add_subcommand(
+      "diff", "What a job file changes against the running version, field by field, and what that does to each group");
+  v.job_diff->add_option("-f,--file", f.file, "Job file (YAML or JSON); - reads standard input")
+      ->required()
+      ->type_name("FILE");
+  v.job_diff->footer("Example:\n  orchctl job diff -f web.yaml");
+  v.job->footer("Examples:\n  orchctl job history web\n  orchctl job revert web 3\n  orchctl job diff -f web.yaml");
 
   v.deployment = app.add_subcommand(
       "deployment", "Rolling updates: list, status, pause, resume, fail (with auto_revert: roll back)");
@@ -468,7 +475,7 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     if (!st.ok()) return Usage(io, st.message());
   }
 
-  if (v.plan->parsed()) {
+  if (v.plan->parsed() || v.job_diff->parsed()) {
     auto doc = io.read_file(f.file);
     if (!doc.ok()) return Usage(io, doc.status().message());
     document = *doc;
@@ -491,6 +498,8 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = DrainNode(ctx, f.id, f.undo, drain_deadline);
   } else if (v.job_history->parsed()) {
     st = JobHistory(ctx, f.id);
+  } else if (v.job_diff->parsed()) {
+    st = JobDiffCommand(ctx, document);
   } else if (v.job_revert->parsed()) {
     st = JobRevert(ctx, f.id, f.version);
   } else if (v.deployment_list->parsed()) {

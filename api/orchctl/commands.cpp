@@ -48,7 +48,9 @@ Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index,
     auto detail = ctx.client->GetJob(job_id, q);
     if (!detail.ok()) return detail.status();
     const v1::JobDetail& jd = detail->value;
-    if (jd.job().version() > version) return OutcomeOfVersion(ctx, job_id, version, jd.job().version());
+    if (jd.has_latest_deployment() && jd.job().version() > version) {
+      return OutcomeOfVersion(ctx, job_id, version, jd.job().version());
+    }
     JobProgress progress = ComputeProgress(jd);
     std::string line = "job " + job_id + ": " + progress.ToString();
     // A rolling version: its deployment says when it is done, or failed.

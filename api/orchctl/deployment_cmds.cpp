@@ -32,6 +32,46 @@ std::string Describe(const v1::Deployment& d, int64_t now_ms) {
 
 }  // namespace
 
+std::string FormatJobDiff(const v1::JobDiff& diff, const std::string& job_id) {
+  std::ostringstream o;
+  if (diff.new_job()) {
+    o << "job " << job_id << ": new job\n";
+  } else if (diff.unchanged()) {
+    o << "job " << job_id << ": unchanged (version " << diff.version_before() << "): nothing would be replaced\n";
+    return o.str();
+  } else {
+    o << "job " << job_id << ": version " << diff.version_before() << " -> " << diff.version_before() + 1 << "\n";
+  }
+  for (const auto& g : diff.groups()) {
+    o << "  group " << g.name() << ": " << g.update();
+    if (g.update() == "scale") {
+      o << " " << g.count_before() << " -> " << g.count_after();
+    } else if (g.update() != "destroy") {
+      o << " (count " << g.count_after() << ")";
+    }
+    o << "\n";
+  }
+  for (const auto& f : diff.fields()) {
+    switch (f.type()) {
+      case v1::FieldDiff::ADDED:
+        o << "  + " << f.path() << ": " << f.after() << "\n";
+        break;
+      case v1::FieldDiff::DELETED:
+        o << "  - " << f.path() << ": " << f.before() << "\n";
+        break;
+      default:
+        o << "  ~ " << f.path() << ": " << f.before() << " => " << f.after() << "\n";
+        break;
+    }
+  }
+  return o.str();
+}
+
+Status JobDiffCommand(const Context& ctx, const std::string& document) {
+  ORCH_ASSIGN_OR_RETURN(v1::PlanResponse plan, ctx.client->PlanJobDocument(document));
+  return PrintMessage(*ctx.out, ctx.format, plan.diff(), [&] { return FormatJobDiff(plan.diff(), plan.job_id()); });
+}
+
 std::string DeploymentProgress(const v1::Deployment& d) {
   std::string s;
   for (const auto& g : d.groups()) {

@@ -13,6 +13,7 @@
 
 #include "api/orchctl/commands.h"
 #include "common/status.h"
+#include "orch/v1/api.pb.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::ctl {
@@ -24,6 +25,12 @@ Status DeploymentList(const Context& ctx, const std::string& job);
 Status DeploymentStatus(const Context& ctx, const std::string& id);
 // action: pause, resume or fail.
 Status DeploymentAct(const Context& ctx, const std::string& id, const std::string& action);
+
+// `job diff -f FILE`: what the file changes against the running version,
+// field by field, and what that does to each group.
+Status JobDiffCommand(const Context& ctx, const std::string& document);
+// The diff as lines ("+ added", "- deleted", "~ edited"); also under `plan`.
+std::string FormatJobDiff(const v1::JobDiff& diff, const std::string& job_id);
 
 // "web: 2/3 healthy (3 placed, 0 unhealthy)" per group, "; " between them.
 std::string DeploymentProgress(const v1::Deployment& d);

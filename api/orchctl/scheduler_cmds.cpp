@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "api/orchctl/deployment_cmds.h"
 #include "api/orchctl/output.h"
 #include "api/orchctl/table.h"
 
@@ -38,6 +39,7 @@ Status PlanJob(const Context& ctx, const std::string& document) {
   ORCH_ASSIGN_OR_RETURN(v1::PlanResponse plan, ctx.client->PlanJobDocument(document));
   return PrintMessage(*ctx.out, ctx.format, plan, [&] {
     std::ostringstream o;
+    o << FormatJobDiff(plan.diff(), plan.job_id()) << "\n";
     o << "job " << plan.job_id() << ": " << plan.summary() << "\n";
     if (plan.placements_size() > 0) {
       o << "\nplacements (" << plan.placements_size() << "):\n";
@@ -53,6 +55,11 @@ Status PlanJob(const Context& ctx, const std::string& document) {
         if (!p.previous_allocation().empty()) o << " replaces " << ShortId(p.previous_allocation());
         o << "\n";
       }
+    }
+    if (plan.updates_in_place_size() > 0) {
+      o << "\nupdated in place, no restart (" << plan.updates_in_place_size() << "):";
+      for (const auto& s : plan.updates_in_place()) o << " " << ShortId(s);
+      o << "\n";
     }
     if (plan.stops_size() > 0) {
       o << "\nstops (" << plan.stops_size() << "):";

@@ -7,6 +7,7 @@
 #include "common/document.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "master/deployments/job_diff.h"
 #include "master/deployments/update_strategy.h"
 #include "master/scheduler/scheduler.h"
 #include "master/validation.h"
@@ -62,10 +63,13 @@ HttpResponse Plan(const HttpRequest& req, const ApiDeps& d) {
   in.eval.set_job_id(job.id());
   in.job_exists = true;
   auto old = d.store->GetJob(job.id());
-  // As if submitted now: a resubmitted job is a new version.
-  job.set_version(old.ok() ? old->version() + 1 : 0);
+  const v1::Job* running = old.ok() && !old->stop() ? &*old : nullptr;
+  v1::JobDiff diff = DiffJobs(running, job);
+  // As if submitted now: a changed job is a new version, an unchanged one
+  // stays what it is.
+  job.set_version(old.ok() ? old->version() + (diff.unchanged() ? 0 : 1) : 0);
   in.job = job;
-  if (JobRolls(job)) {
+  if (JobRolls(job) && !diff.unchanged()) {
     // The new version's deployment as it would start: the plan shows its
     // first batch.
     v1::Deployment dep;
@@ -92,6 +96,7 @@ HttpResponse Plan(const HttpRequest& req, const ApiDeps& d) {
   in.now_ms = d.clock->NowMs();
   v1::PlanResponse resp;
   sched::ComputePlan(in, &resp);
+  *resp.mutable_diff() = std::move(diff);
   return HttpResponse::Json(200, ToJson(resp));
 }
 

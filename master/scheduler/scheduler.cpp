@@ -264,7 +264,10 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
   preempted_jobs_.clear();
   Reconciliation rec = Reconcile(job, in.allocs, *table_, in.now_ms, in.deployment ? &*in.deployment : nullptr);
   plan.set_stop_reason(rec.stop_reason);
-  for (const auto* a : rec.update_in_place) plan.add_update_in_place(a->id());
+  for (const auto* a : rec.update_in_place) {
+    plan.add_update_in_place(a->id());
+    if (explain) explain->add_updates_in_place(a->id());
+  }
   for (const auto* a : rec.stop) {
     plan.add_stop(a->id());
     if (explain) explain->add_stops(a->id());

@@ -178,6 +178,14 @@ TEST_F(DeploymentTest, ResubmitRolloutAndAutoRevertFailNoRequest) {
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(LiveAllocs(), v0_allocs);
 
+  // What v1 would change, field by field, before running it.
+  auto diff = cluster_->Orchctl({"job", "diff", "-f", File("v1")});
+  EXPECT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_NE(diff.out.find("group web: destructive update (count 3)"), std::string::npos) << diff.out;
+  EXPECT_NE(diff.out.find("~ groups[web].tasks[server].args[3]: \"v0\" => \"v1\""), std::string::npos) << diff.out;
+  auto same_diff = cluster_->Orchctl({"job", "diff", "-f", File("v0")});
+  EXPECT_NE(same_diff.out.find("unchanged"), std::string::npos) << same_diff.out;
+
   // (b) A new version, one allocation at a time, each once the one before
   // is healthy.
   auto run1 = cluster_->Orchctl({"run", "-f", File("v1"), "--wait", "--timeout", "120s"});

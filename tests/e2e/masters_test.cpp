@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "common/http_client.h"
@@ -470,6 +471,116 @@ TEST_F(MastersTest, AgentsAndTheirWorkSurviveALeaderFailover) {
   EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }, 20s)) << "pid " << pid << " outlived its job";
   agent.Signal(SIGTERM);
   EXPECT_EQ(agent.Wait(15s), 0);
+  if (HasFailure()) std::cerr << "==== agent.log\n" << ReadFile(root_ + "/agent.log");
+}
+
+}  // namespace
+}  // namespace orch::e2e
+
+namespace orch::e2e {
+namespace {
+
+// Issue 11: a rolling update whose leader is killed (kill -9) half way is
+// finished by the next leader, and max_parallel holds throughout: never
+// more than one new allocation not yet healthy, never fewer than
+// count - max_parallel allocations serving.
+TEST_F(MastersTest, ARollingUpdateSurvivesALeaderFailover) {
+  StartCluster(3);
+  std::string masters;
+  for (const auto& id : cluster_->All()) masters += (masters.empty() ? "" : ",") + cluster_->HttpUrl(id);
+  Subprocess agent({ORCH_AGENT_BIN, "--name", "a1", "--data-dir", root_ + "/agent", "--masters", masters, "--http",
+                    "127.0.0.1:" + std::to_string(FreePort()), "--drivers", "exec"},
+                   root_ + "/agent.log");
+  OrchClient any([&] {
+    std::vector<std::string> urls;
+    for (const auto& id : cluster_->All()) urls.push_back(cluster_->HttpUrl(id));
+    return urls;
+  }());
+  auto job = [](const std::string& version) {
+    return "id: roll\ntype: service\ngroups:\n  - name: g\n    count: 4\n"
+           "    update: { max_parallel: 1, min_healthy_time: 2s, healthy_deadline: 30s, health_check: task_states }\n"
+           "    tasks:\n      - name: t\n        driver: exec\n        command: /bin/sleep\n        args: [\"3600\"]\n"
+           "        env: { VERSION: " + version + " }\n        kill_timeout: 1s\n"
+           "        resources: { cpu: 10, memory: 8 }\n";
+  };
+  auto latest = [&]() -> std::optional<v1::Deployment> {
+    auto d = any.ListDeployments("roll");
+    if (!d.ok() || d->value.deployments().empty()) return std::nullopt;
+    return d->value.deployments(0);
+  };
+  std::set<pid_t> pids;
+  auto sample = [&](int* unhealthy_new, int* serving) {
+    auto allocs = any.ListAllocations("roll");
+    if (!allocs.ok()) return false;
+    *unhealthy_new = 0;
+    *serving = 0;
+    for (const auto& a : allocs->value.allocations()) {
+      for (const auto& t : a.task_states()) {
+        if (t.pid() > 0) pids.insert(t.pid());
+      }
+      if (a.desired_status() != v1::Allocation::RUN) continue;
+      const bool healthy = a.deployment_status().health() == v1::AllocDeploymentStatus::HEALTHY;
+      if (a.job_version() == 1 && !healthy && a.client_status() != v1::Allocation::FAILED) ++*unhealthy_new;
+      if (a.client_status() == v1::Allocation::RUNNING && (a.job_version() == 0 || healthy)) ++*serving;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor([&] { return any.SubmitJobDocument(job("v0")).ok(); }, 20s));
+  ASSERT_TRUE(WaitFor([&] {
+    auto d = latest();
+    return d && d->job_version() == 0 && d->status() == v1::Deployment::SUCCESSFUL;
+  }, 60s)) << ReadFile(root_ + "/agent.log");
+
+  ASSERT_TRUE(WaitFor([&] { return any.SubmitJobDocument(job("v1")).ok(); }, 20s));
+  int max_unhealthy_new = 0, min_serving = 4;
+  auto watch = [&](const std::function<bool()>& until, std::chrono::milliseconds timeout) {
+    return WaitFor([&] {
+      int u = 0, s = 0;
+      if (sample(&u, &s)) {
+        max_unhealthy_new = std::max(max_unhealthy_new, u);
+        min_serving = std::min(min_serving, s);
+      }
+      return until();
+    }, timeout);
+  };
+  // Half way: the second batch is under way.
+  ASSERT_TRUE(watch([&] {
+    auto d = latest();
+    return d && d->job_version() == 1 && d->groups_size() == 1 && d->groups(0).healthy() >= 1;
+  }, 60s));
+  std::string old = cluster_->LeaderNow();
+  cluster_->Kill(old);
+  cluster_->Note("killed " + old + " half way through the rolling update");
+  ASSERT_TRUE(watch([&] {
+    auto d = latest();
+    return d && d->job_version() == 1 && d->status() == v1::Deployment::SUCCESSFUL;
+  }, 90s)) << "the new leader did not finish the deployment";
+  EXPECT_NE(cluster_->WaitLeader(5s, old), "");
+  EXPECT_LE(max_unhealthy_new, 1) << "more than max_parallel new allocations in flight";
+  EXPECT_GE(min_serving, 3) << "fewer than count - max_parallel allocations served";
+  auto allocs = any.ListAllocations("roll");
+  ASSERT_TRUE(allocs.ok());
+  int live_v1 = 0;
+  for (const auto& a : allocs->value.allocations()) {
+    if (a.desired_status() == v1::Allocation::RUN) {
+      EXPECT_EQ(a.job_version(), 1u) << a.name();
+      ++live_v1;
+    }
+  }
+  EXPECT_EQ(live_v1, 4);
+
+  ASSERT_TRUE(WaitFor([&] { return any.StopJob("roll").ok(); }, 20s));
+  EXPECT_TRUE(WaitFor([&] {
+    for (pid_t p : pids) {
+      if (ProcessAlive(p)) return false;
+    }
+    return true;
+  }, 30s)) << "tasks outlived their job";
+  agent.Signal(SIGTERM);
+  EXPECT_EQ(agent.Wait(15s), 0);
+  for (pid_t p : pids) {
+    if (ProcessAlive(p)) kill(p, SIGKILL);
+  }
   if (HasFailure()) std::cerr << "==== agent.log\n" << ReadFile(root_ + "/agent.log");
 }
 

@@ -170,6 +170,10 @@ TEST_F(OpenApiTest, DeploymentSchemasMatchTheProtos) {
   all_fields(orch::v1::JobVersionList::descriptor(), "JobVersionList");
   all_fields(orch::v1::DeploymentActionResponse::descriptor(), "DeploymentActionResponse");
   all_fields(orch::v1::JobDetail::descriptor(), "JobDetail");
+  all_fields(orch::v1::PlanResponse::descriptor(), "PlanResponse");
+  all_fields(orch::v1::JobDiff::descriptor(), "JobDiff");
+  all_fields(orch::v1::FieldDiff::descriptor(), "FieldDiff");
+  all_fields(orch::v1::GroupDiff::descriptor(), "GroupDiff");
 }
 
 TEST_F(OpenApiTest, ErrorsUseTheErrorEnvelope) {
