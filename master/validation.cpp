@@ -170,6 +170,9 @@ Status ValidateUpdate(const std::string& path, const v1::TaskGroup& g) {
   if (progress_deadline < healthy_deadline) {
     return Status::InvalidArgument(path + ".progress_deadline: must not be shorter than healthy_deadline");
   }
+  if (u.canary() < 0 || u.canary() > L::kMaxCount) {
+    return Status::InvalidArgument(path + ".canary: must be 0.." + std::to_string(L::kMaxCount));
+  }
   if (!u.health_check().empty() && u.health_check() != "checks" && u.health_check() != "task_states") {
     return Status::InvalidArgument(path + ".health_check: must be checks or task_states, not \"" +
                                    u.health_check().substr(0, 64) + "\"");

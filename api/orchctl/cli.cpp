@@ -127,6 +127,7 @@ struct Verbs {
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
   CLI::App* deployment_pause = nullptr;
+  CLI::App* deployment_promote = nullptr;
   CLI::App* deployment_resume = nullptr;
   CLI::App* deployment_fail = nullptr;
 };
@@ -230,12 +231,15 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
   v.job->footer("Examples:\n  orchctl job history web\n  orchctl job revert web 3\n  orchctl job diff -f web.yaml");
 
   v.deployment = app.add_subcommand(
-      "deployment", "Rolling updates: list, status, pause, resume, fail (with auto_revert: roll back)");
+      "deployment", "Rolling updates: list, status, promote, pause, resume, fail (with auto_revert: roll back)");
   v.deployment->require_subcommand(1);
   v.deployment_list = v.deployment->add_subcommand("list", "Deployments, newest first");
   v.deployment_list->add_option("--job", f.deployment_job, "Only this job's")->type_name("JOB");
   v.deployment_status = v.deployment->add_subcommand("status", "One deployment, group by group");
   v.deployment_status->add_option("ID", f.id, "Deployment id or its unique prefix")->required();
+  v.deployment_promote = v.deployment->add_subcommand(
+      "promote", "Promote healthy canaries: the old allocations they stand beside stop and the rest rolls on");
+  v.deployment_promote->add_option("ID", f.id, "Deployment id or its unique prefix")->required();
   v.deployment_pause = v.deployment->add_subcommand("pause", "Replace nothing more until resumed");
   v.deployment_pause->add_option("ID", f.id, "Deployment id or its unique prefix")->required();
   v.deployment_resume = v.deployment->add_subcommand("resume", "Carry on with a paused deployment");
@@ -245,7 +249,8 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
   v.deployment_fail->add_option("ID", f.id, "Deployment id or its unique prefix")->required();
   v.deployment->footer(
       "Examples:\n  orchctl deployment list --job web\n  orchctl deployment status 1a2b3c4d\n"
-      "  orchctl deployment pause 1a2b3c4d\n  orchctl deployment fail 1a2b3c4d");
+      "  orchctl deployment promote 1a2b3c4d\n  orchctl deployment pause 1a2b3c4d\n"
+      "  orchctl deployment fail 1a2b3c4d");
 }
 
 Verbs Define(CLI::App& app, Flags& f) {
@@ -506,6 +511,8 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = DeploymentList(ctx, f.deployment_job);
   } else if (v.deployment_status->parsed()) {
     st = DeploymentStatus(ctx, f.id);
+  } else if (v.deployment_promote->parsed()) {
+    st = DeploymentAct(ctx, f.id, "promote");
   } else if (v.deployment_pause->parsed()) {
     st = DeploymentAct(ctx, f.id, "pause");
   } else if (v.deployment_resume->parsed()) {

@@ -64,6 +64,19 @@ Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index,
     last_line = line;
     if (rolling) {
       if (dep.status() == v1::Deployment::SUCCESSFUL) return Status::Ok();
+      bool awaiting = false, ready = true;
+      for (const auto& g : dep.groups()) {
+        if (g.desired_canaries() == 0 || g.promoted() || g.auto_promote()) continue;
+        awaiting = true;
+        ready = ready && g.healthy_canaries() >= g.desired_canaries();
+      }
+      if (awaiting && ready && dep.status() == v1::Deployment::RUNNING) {
+        if (table) {
+          *ctx.out << "canaries healthy: promote them with `orchctl deployment promote " << ShortId(dep.id())
+                   << "` (or fail the deployment)" << std::endl;
+        }
+        return Status::Ok();
+      }
       if (dep.status() == v1::Deployment::FAILED || dep.status() == v1::Deployment::CANCELLED) {
         return Status::FailedPrecondition("deployment " + ShortId(dep.id()) + " of job \"" + job_id + "\" " +
                                           PrettyEnum(v1::Deployment::Status_Name(dep.status())) + ": " +

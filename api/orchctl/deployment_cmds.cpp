@@ -17,13 +17,20 @@ std::string Describe(const v1::Deployment& d, int64_t now_ms) {
   o << "\n  status:   " << PrettyEnum(v1::Deployment::Status_Name(d.status()));
   if (!d.status_description().empty()) o << ": " << OneLine(d.status_description());
   o << "\n  started:  " << FormatAge(now_ms, d.create_time_ms()) << " ago\n\n";
-  Table t({"GROUP", "DESIRED", "PLACED", "HEALTHY", "UNHEALTHY", "MAX PARALLEL", "AUTO REVERT", "PROGRESS BY"});
+  Table t({"GROUP", "DESIRED", "CANARIES", "PLACED", "HEALTHY", "UNHEALTHY", "MAX PARALLEL", "AUTO REVERT",
+           "PROGRESS BY"});
   for (const auto& g : d.groups()) {
     std::string by = "-";
     if (d.status() == v1::Deployment::RUNNING && g.require_progress_by_ms() > 0) {
       by = "in " + FormatAge(g.require_progress_by_ms(), now_ms);
     }
-    t.AddRow({g.name(), std::to_string(g.desired_total()), std::to_string(g.placed()), std::to_string(g.healthy()),
+    std::string canaries = "-";
+    if (g.desired_canaries() > 0) {
+      canaries = g.promoted() ? std::to_string(g.desired_canaries()) + " (promoted)"
+                              : std::to_string(g.placed_canaries()) + "/" + std::to_string(g.desired_canaries());
+    }
+    t.AddRow({g.name(), std::to_string(g.desired_total()), canaries, std::to_string(g.placed()),
+              std::to_string(g.healthy()),
               std::to_string(g.unhealthy()), std::to_string(g.max_parallel()), g.auto_revert() ? "yes" : "no", by});
   }
   o << t.Render();
@@ -77,7 +84,12 @@ std::string DeploymentProgress(const v1::Deployment& d) {
   for (const auto& g : d.groups()) {
     if (!s.empty()) s += "; ";
     s += g.name() + ": " + std::to_string(g.healthy()) + "/" + std::to_string(g.desired_total()) + " healthy (" +
-         std::to_string(g.placed()) + " placed, " + std::to_string(g.unhealthy()) + " unhealthy)";
+         std::to_string(g.placed()) + " placed, " + std::to_string(g.unhealthy()) + " unhealthy";
+    if (g.desired_canaries() > 0 && !g.promoted()) {
+      s += ", " + std::to_string(g.placed_canaries()) + "/" + std::to_string(g.desired_canaries()) +
+           " canaries, awaiting promotion";
+    }
+    s += ")";
   }
   return s;
 }

@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "master/scheduler/reconcile.h"
+#include "master/deployments/update_strategy.h"
 
 namespace orch::master {
 namespace {
@@ -198,7 +198,7 @@ class Differ {
 };
 
 std::string GroupUpdate(const v1::TaskGroup& before, const v1::TaskGroup& after) {
-  if (sched::DestructiveChange(before, after)) return "destructive update";
+  if (DestructiveChange(before, after)) return "destructive update";
   v1::TaskGroup b = before, a = after;
   b.clear_count();
   a.clear_count();

@@ -26,6 +26,10 @@ GroupProgress ProgressOf(const v1::Deployment& d, const std::string& group,
     if (!IsLive(a)) continue;
     ++p.placed;
     if (h == v1::AllocDeploymentStatus::HEALTHY) ++p.healthy;
+    if (a.deployment_status().canary()) {
+      ++p.canaries;
+      if (h == v1::AllocDeploymentStatus::HEALTHY) ++p.healthy_canaries;
+    }
   }
   return p;
 }
@@ -68,7 +72,7 @@ std::optional<v1::DeploymentUpdateCommand> JudgeDeployment(const JudgeInput& in)
   std::map<std::string, RollingUpdate> rules;
   for (const auto& g : job->groups()) rules[g.name()] = EffectiveUpdate(*job, g);
   const int64_t now = in.now_ms;
-  std::map<std::string, int> healthy_now, newly_healthy;
+  std::map<std::string, int> healthy_now, newly_healthy, healthy_canaries;
   std::string failure;
   for (const auto& a : *in.allocs) {
     if (a.deployment_id() != d.id()) continue;
@@ -102,21 +106,34 @@ std::optional<v1::DeploymentUpdateCommand> JudgeDeployment(const JudgeInput& in)
       }
       if (!why.empty()) failure += ": " + why;
     }
-    if (health == v1::AllocDeploymentStatus::HEALTHY && IsLive(a)) ++healthy_now[a.group()];
+    if (health == v1::AllocDeploymentStatus::HEALTHY && IsLive(a)) {
+      ++healthy_now[a.group()];
+      if (a.deployment_status().canary()) ++healthy_canaries[a.group()];
+    }
   }
   bool done = true;
   bool auto_revert = false;
   bool progress_changed = false;
+  bool awaiting_promotion = false, promotable = true, auto_promote = true;
   for (const auto& g : d.groups()) {
     const RollingUpdate& r = rules[g.name()];
     auto_revert = auto_revert || g.auto_revert();
-    const bool complete = healthy_now[g.name()] >= g.desired_total();
+    // Canaries not promoted yet: the rollout waits (no progress deadline
+    // once they are all healthy).
+    const bool awaiting = g.desired_canaries() > 0 && !g.promoted();
+    const bool canaries_ready = awaiting && healthy_canaries[g.name()] >= g.desired_canaries();
+    if (awaiting) {
+      awaiting_promotion = true;
+      promotable = promotable && canaries_ready;
+      auto_promote = auto_promote && g.auto_promote();
+    }
+    const bool complete = !awaiting && healthy_now[g.name()] >= g.desired_total();
     done = done && complete;
     int64_t by = 0;
     if (newly_healthy[g.name()] > 0) {
       by = now + r.progress_deadline_ms;
       progress_changed = true;
-    } else if (!complete && g.require_progress_by_ms() > 0 && now > g.require_progress_by_ms() &&
+    } else if (!complete && !canaries_ready && g.require_progress_by_ms() > 0 && now > g.require_progress_by_ms() &&
                failure.empty()) {
       failure = "group " + g.name() + " made no progress within progress_deadline (" +
                 Seconds(r.progress_deadline_ms) + ")";
@@ -136,6 +153,15 @@ std::optional<v1::DeploymentUpdateCommand> JudgeDeployment(const JudgeInput& in)
     for (const auto& g : d.groups()) total += g.desired_total();
     cmd.set_status(v1::Deployment::SUCCESSFUL);
     cmd.set_status_description("all " + std::to_string(total) + " allocation(s) healthy");
+    return cmd;
+  }
+  if (awaiting_promotion && promotable && auto_promote) {
+    cmd.set_promote(true);
+    cmd.set_status_description("canaries healthy: promoted automatically");
+    auto* e = cmd.add_evals();
+    e->set_id(in.new_id());
+    e->set_job_id(job->id());
+    e->set_triggered_by(v1::Evaluation::DEPLOYMENT_WATCHER);
     return cmd;
   }
   if (cmd.alloc_health().empty()) return std::nullopt;

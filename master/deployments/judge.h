@@ -44,6 +44,8 @@ struct GroupProgress {
   int placed = 0;
   int healthy = 0;
   int unhealthy = 0;
+  int canaries = 0;          // live, not promoted
+  int healthy_canaries = 0;
 };
 GroupProgress ProgressOf(const v1::Deployment& d, const std::string& group,
                          const std::vector<v1::Allocation>& allocs);

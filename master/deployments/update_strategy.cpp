@@ -1,5 +1,7 @@
 #include "master/deployments/update_strategy.h"
 
+#include <google/protobuf/util/message_differencer.h>
+
 namespace orch::master {
 namespace {
 
@@ -18,7 +20,17 @@ RollingUpdate EffectiveUpdate(const v1::Job& job, const v1::TaskGroup& g) {
   if (u.has_progress_deadline()) r.progress_deadline_ms = Ms(u.progress_deadline());
   r.auto_revert = u.auto_revert();
   r.checks = u.health_check() != "task_states";
+  r.canary = u.canary();
+  r.auto_promote = u.auto_promote();
   return r;
+}
+
+bool DestructiveChange(const v1::TaskGroup& before, const v1::TaskGroup& after) {
+  if (before.tasks_size() != after.tasks_size()) return true;
+  for (int i = 0; i < before.tasks_size(); ++i) {
+    if (!google::protobuf::util::MessageDifferencer::Equals(before.tasks(i), after.tasks(i))) return true;
+  }
+  return !google::protobuf::util::MessageDifferencer::Equals(before.network(), after.network());
 }
 
 bool JobRolls(const v1::Job& job) {

@@ -17,9 +17,17 @@ struct RollingUpdate {
   int64_t progress_deadline_ms = 600'000;
   bool auto_revert = false;
   bool checks = true;  // health_check: checks (else task_states)
+  int canary = 0;
+  bool auto_promote = false;
 };
 
 RollingUpdate EffectiveUpdate(const v1::Job& job, const v1::TaskGroup& g);
+
+// Whether moving an allocation from `before` to `after` of its group needs
+// new processes: a task's command, args, env, image, resources, driver,
+// check or service, or the group's ports changed. Count, constraints,
+// spread, restart, migrate and update settings do not.
+bool DestructiveChange(const v1::TaskGroup& before, const v1::TaskGroup& after);
 
 // Whether any group of `job` rolls (a new version gets a deployment).
 bool JobRolls(const v1::Job& job);

@@ -23,7 +23,30 @@ HttpResponse Act(const PathParams& p, const ApiDeps& d, const std::string& actio
   v1::Command cmd;
   auto* c = cmd.mutable_deployment_update();
   c->set_deployment_id(dep->id());
-  if (action == "pause") {
+  if (action == "promote") {
+    bool awaiting = false;
+    for (const auto& g : dep->groups()) {
+      if (g.desired_canaries() == 0 || g.promoted()) continue;
+      awaiting = true;
+      auto allocs = d.store->ListAllocations(dep->job_id());
+      GroupProgress p = ProgressOf(*dep, g.name(), allocs);
+      if (p.healthy_canaries < g.desired_canaries()) {
+        return HttpResponse::Error(Status::FailedPrecondition(
+            "group " + g.name() + " has " + std::to_string(p.healthy_canaries) + " of " +
+            std::to_string(g.desired_canaries()) + " canaries healthy; promote once they all are"));
+      }
+    }
+    if (!awaiting) {
+      return HttpResponse::Error(
+          Status::FailedPrecondition("deployment " + ShortId(dep->id()) + " has no canaries to promote"));
+    }
+    c->set_promote(true);
+    c->set_status_description("promoted by an operator");
+    auto* e = c->add_evals();
+    e->set_id(NewUuid());
+    e->set_job_id(dep->job_id());
+    e->set_triggered_by(v1::Evaluation::DEPLOYMENT_WATCHER);
+  } else if (action == "pause") {
     c->set_status(v1::Deployment::PAUSED);
     c->set_status_description("paused by an operator");
   } else if (action == "resume") {
@@ -52,7 +75,7 @@ HttpResponse Act(const PathParams& p, const ApiDeps& d, const std::string& actio
   v1::DeploymentActionResponse resp;
   resp.set_deployment_id(dep->id());
   resp.set_index(*index);
-  resp.set_status(c->status());
+  resp.set_status(c->status() != v1::Deployment::STATUS_UNSPECIFIED ? c->status() : dep->status());
   return HttpResponse::Json(200, ToJson(resp));
 }
 
@@ -95,7 +118,7 @@ void RegisterDeploymentRoutes(Router* r, const ApiDeps& d) {
       return ToJson(dep);
     });
   });
-  for (const char* action : {"pause", "resume", "fail"}) {
+  for (const char* action : {"promote", "pause", "resume", "fail"}) {
     std::string a = action;
     r->Add("POST", "/v1/deployments/{id}/" + a,
            [d, a](const HttpRequest&, const PathParams& p) { return Act(p, d, a); });

@@ -1,6 +1,5 @@
 #include "master/scheduler/reconcile.h"
 
-#include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -31,14 +30,6 @@ Where NodeState(const NodeTable& t, const std::string& node_id, int64_t now_ms) 
 }
 
 }  // namespace
-
-bool DestructiveChange(const v1::TaskGroup& before, const v1::TaskGroup& after) {
-  if (before.tasks_size() != after.tasks_size()) return true;
-  for (int i = 0; i < before.tasks_size(); ++i) {
-    if (!google::protobuf::util::MessageDifferencer::Equals(before.tasks(i), after.tasks(i))) return true;
-  }
-  return !google::protobuf::util::MessageDifferencer::Equals(before.network(), after.network());
-}
 
 int ReplaceBudget(const v1::Job& job, const v1::TaskGroup& group, const std::vector<v1::Allocation>& allocs,
                   const v1::Deployment* deployment) {
@@ -75,6 +66,28 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       if (std::find(reasons.begin(), reasons.end(), why) == reasons.end()) reasons.push_back(why);
     }
   };
+  const bool active = deployment != nullptr && deployment->job_version() == job->version() &&
+                      (deployment->status() == v1::Deployment::RUNNING ||
+                       deployment->status() == v1::Deployment::PAUSED);
+  // Canaries: those of the active deployment stand beside the old
+  // allocations and count for nothing; any other canary stops.
+  std::map<std::string, std::vector<const v1::Allocation*>> canaries;  // group -> live canaries
+  for (const auto& a : allocs) {
+    if (!IsLive(a) || !a.deployment_status().canary()) continue;
+    if (active && a.deployment_id() == deployment->id()) {
+      canaries[a.group()].push_back(&a);
+    } else {
+      stop(&a, "canary of a deployment that ended unpromoted");
+    }
+  }
+  // Slots live allocations of the current version hold (no canaries).
+  std::map<std::string, std::set<int>> current_slots;
+  for (const auto& a : allocs) {
+    if (IsLive(a) && a.job_version() == job->version() && !a.deployment_status().canary()) {
+      current_slots[a.group()].insert(SlotOf(a.name()));
+    }
+  }
+  std::map<std::string, std::vector<Slot>> canary_places;  // group -> canaries to place
   std::set<const v1::Allocation*> in_place;
   // Old allocations a rolling update replaces later: they keep serving and
   // count as live meanwhile.
@@ -83,7 +96,9 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
   for (const auto& a : allocs) {
     auto g = std::find_if(job->groups().begin(), job->groups().end(),
                           [&](const v1::TaskGroup& g) { return g.name() == a.group(); });
-    if (!IsLive(a) || (a.job_version() == job->version() && g != job->groups().end())) continue;
+    if (!IsLive(a) || stopped.count(&a) || (a.job_version() == job->version() && g != job->groups().end())) {
+      continue;
+    }
     // A system job's group has no count to reconcile against; its
     // allocations follow the same rule.
     if (g != job->groups().end() && a.has_task_group() && !DestructiveChange(a.task_group(), *g)) {
@@ -109,7 +124,35 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       if (xs != ys) return !xs;
       return x->name() < y->name();
     });
+    const v1::DeploymentGroup* dg = nullptr;
+    if (active) {
+      for (const auto& x : deployment->groups()) {
+        if (x.name() == name) dg = &x;
+      }
+    }
+    if (dg != nullptr && dg->desired_canaries() > 0 && !dg->promoted()) {
+      // Awaiting promotion: every old allocation keeps serving; the missing
+      // canaries are placed (not while paused), each named after an old
+      // allocation's slot it will take over.
+      std::set<std::string> taken;
+      for (const auto* c : canaries[name]) taken.insert(c->name());
+      int missing = dg->desired_canaries() - static_cast<int>(canaries[name].size());
+      for (const auto* a : olds) {
+        deferred.insert(a);
+        if (missing > 0 && deployment->status() == v1::Deployment::RUNNING && !taken.count(a->name())) {
+          canary_places[name].push_back(Slot{a->name(), "", true});
+          taken.insert(a->name());
+          --missing;
+        }
+      }
+      continue;
+    }
     for (const auto* a : olds) {
+      if (current_slots[name].count(SlotOf(a->name()))) {
+        // A promoted canary holds its slot: nothing to place for it.
+        stop(a, "replaced by job version " + std::to_string(job->version()) + " (a promoted canary)");
+        continue;
+      }
       if (budget == 0) {
         deferred.insert(a);
         continue;
@@ -127,7 +170,7 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
     std::map<int, int> failures;                      // batch: failed allocations per slot
     std::map<int, const v1::Allocation*> last_ended;  // newest terminal allocation per slot
     for (const auto& a : allocs) {
-      if (a.group() != g.name() || stopped.count(&a)) continue;
+      if (a.group() != g.name() || stopped.count(&a) || (IsLive(a) && a.deployment_status().canary())) continue;
       if (a.job_version() != job->version() && !in_place.count(&a) && !deferred.count(&a)) continue;
       int slot = SlotOf(a.name());
       if (IsLive(a)) {
@@ -211,6 +254,7 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       used_slots.insert(slot);
     }
     need.staying = keep;
+    for (auto& s : canary_places[g.name()]) need.place.push_back(std::move(s));
     out.groups.push_back(std::move(need));
   }
   for (const auto* a : in_place) {

@@ -18,6 +18,7 @@ namespace orch::master::sched {
 struct Slot {
   std::string name;      // job.group[index]
   std::string previous;  // the allocation this one replaces, if any
+  bool canary = false;   // placed beside the old allocation of this slot
 };
 
 struct GroupNeeds {
@@ -40,19 +41,17 @@ struct Reconciliation {
   int migrating = 0;  // stops that are drain migrations
 };
 
-// Whether moving an allocation from `before` to `after` of its group needs
-// new processes: a task's command, args, env, image, resources, driver,
-// check or service, or the group's ports changed. Count, constraints,
-// spread, restart, migrate and update settings do not.
-bool DestructiveChange(const v1::TaskGroup& before, const v1::TaskGroup& after);
-
 // `job` may be null (job gone). `now_ms` decides whether a drain deadline
 // passed. `deployment` is the job's newest deployment (null: none): a
 // rolling group (an `update` block) of the version it rolls out replaces at
 // most max_parallel old allocations at a time, counting its new ones that
 // are not healthy yet, and none while it is paused or over (a failed
 // deployment leaves the old allocations running). A version no deployment
-// tracks is replaced at once.
+// tracks is replaced at once. With canaries, a destructively changed group
+// first gets `canary` new allocations beside the old ones (named after the
+// slots they will take over), and nothing more until the deployment is
+// promoted; then the old allocations of those slots stop and the rest
+// rolls. Canaries of a deployment that ended unpromoted stop.
 Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& allocs, const NodeTable& table,
                          int64_t now_ms, const v1::Deployment* deployment = nullptr);
 

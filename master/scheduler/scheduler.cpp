@@ -386,11 +386,21 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
     }
     for (const Slot& s : need.place) {
       Choice c;
+      const int before = plan.place_size();
+      auto mark_canary = [&] {
+        if (s.canary && plan.place_size() > before) {
+          plan.mutable_place(plan.place_size() - 1)->mutable_deployment_status()->set_canary(true);
+        }
+      };
       if (!g.exhausted && Select(g, &c)) {
         PlaceAt(g, c.node, s.name, s.previous, c.score, c.evaluated, &plan, explain);
+        mark_canary();
         continue;
       }
-      if (TryPreempt(g, g.el->nodes, s.name, s.previous, &plan, explain)) continue;
+      if (TryPreempt(g, g.el->nodes, s.name, s.previous, &plan, explain)) {
+        mark_canary();
+        continue;
+      }
       if (!g.exhausted) {
         g.exhausted = true;
         g.tally = Tally(g, nullptr);

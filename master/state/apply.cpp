@@ -96,7 +96,7 @@ Status StateStore::ApplyRegisterJobCommand(uint64_t index, int64_t time_ms, cons
   job.clear_status();
   job.clear_stable();
   ORCH_RETURN_IF_ERROR(PutJob(job));
-  ORCH_RETURN_IF_ERROR(RecordJobVersion(index, time_ms, job, c));
+  ORCH_RETURN_IF_ERROR(RecordJobVersion(index, time_ms, job, old ? &*old : nullptr, c));
   v1::Evaluation eval = c.eval();
   eval.set_job_id(job.id());
   eval.set_status(v1::Evaluation::PENDING);

@@ -53,7 +53,7 @@ Status StateStore::CancelActiveDeployment(uint64_t index, int64_t time_ms, const
   return PutDeployment(*d);
 }
 
-Status StateStore::RecordJobVersion(uint64_t index, int64_t time_ms, const v1::Job& job,
+Status StateStore::RecordJobVersion(uint64_t index, int64_t time_ms, const v1::Job& job, const v1::Job* old,
                                     const v1::RegisterJobCommand& c) {
   {
     ORCH_ASSIGN_OR_RETURN(auto stmt,
@@ -97,6 +97,14 @@ Status StateStore::RecordJobVersion(uint64_t index, int64_t time_ms, const v1::J
     dg->set_auto_revert(r.auto_revert);
     dg->set_max_parallel(r.max_parallel);
     dg->set_require_progress_by_ms(time_ms + r.progress_deadline_ms);
+    dg->set_auto_promote(r.auto_promote);
+    // Canaries only where what the tasks run changes (an old version with
+    // this group still running).
+    if (r.canary > 0 && old != nullptr && !old->stop()) {
+      for (const auto& og : old->groups()) {
+        if (og.name() == g.name() && og.count() > 0 && DestructiveChange(og, g)) dg->set_desired_canaries(r.canary);
+      }
+    }
   }
   return PutDeployment(d);
 }
@@ -135,7 +143,9 @@ void StateStore::JoinActiveDeployment(const std::optional<v1::Deployment>& d, bo
   for (const auto& g : d->groups()) rolls = rolls || g.name() == a->group();
   if (!rolls) return;
   a->set_deployment_id(d->id());
+  const bool canary = !in_place && a->deployment_status().canary();
   a->clear_deployment_status();
+  a->mutable_deployment_status()->set_canary(canary);
   if (in_place && RunningHealthy(*a, a->task_group().update().health_check() != "task_states")) {
     // Nothing restarts: it is as healthy as it was.
     auto* ds = a->mutable_deployment_status();
@@ -178,6 +188,25 @@ Status StateStore::ApplyDeploymentUpdate(uint64_t index, const v1::Command& cmd,
   if (c.status() != v1::Deployment::STATUS_UNSPECIFIED) {
     d->set_status(c.status());
     d->set_status_description(c.status_description());
+  }
+  if (c.promote()) {
+    // The canaries become ordinary allocations of the new version; the
+    // old ones they stood beside may go.
+    for (auto& g : *d->mutable_groups()) {
+      if (g.desired_canaries() > 0) g.set_promoted(true);
+    }
+    auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=?", {d->job_id()});
+    for (auto& a : allocs) {
+      if (a.deployment_id() != d->id() || !a.deployment_status().canary()) continue;
+      a.mutable_deployment_status()->set_canary(false);
+      a.set_modify_index(index);
+      a.set_modify_time_ms(now);
+      ORCH_RETURN_IF_ERROR(PutAllocation(a));
+    }
+    if (c.status() == v1::Deployment::STATUS_UNSPECIFIED) {
+      d->set_status_description(c.status_description().empty() ? "promoted; deployment in progress"
+                                                               : c.status_description());
+    }
   }
   d->set_modify_index(index);
   d->set_modify_time_ms(now);
@@ -226,6 +255,8 @@ void StateStore::DeriveDeployment(v1::Deployment* d) const {
     g.set_placed(p.placed);
     g.set_healthy(p.healthy);
     g.set_unhealthy(p.unhealthy);
+    g.set_placed_canaries(p.canaries);
+    g.set_healthy_canaries(p.healthy_canaries);
   }
 }
 

@@ -134,7 +134,10 @@ class StateStore {
   // A new version `job` was stored: keep it in the history (pruned to
   // `keep` versions, never dropping the newest stable one), cancel the
   // job's deployment in progress, and start one for `job` when it rolls.
-  Status RecordJobVersion(uint64_t index, int64_t time_ms, const v1::Job& job, const v1::RegisterJobCommand& c);
+  // `old`: the version it replaces (null: none), whose groups decide which
+  // groups need canaries.
+  Status RecordJobVersion(uint64_t index, int64_t time_ms, const v1::Job& job, const v1::Job* old,
+                          const v1::RegisterJobCommand& c);
   // Cancels the job's running or paused deployment, if any.
   Status CancelActiveDeployment(uint64_t index, int64_t time_ms, const std::string& job_id, const std::string& why);
   // The deployment health bookkeeping of an allocation the agent reported

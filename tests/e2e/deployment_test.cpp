@@ -101,14 +101,15 @@ class DeploymentTest : public ::testing::Test {
 
   // The job file of `version`: the id server answering `version`, or a
   // task that exits at once.
-  std::string File(const std::string& version, bool broken = false) {
-    std::string path = root_ + "/web-" + version + ".yaml";
+  std::string File(const std::string& version, bool broken = false, int canary = 0) {
+    std::string path = root_ + "/web-" + version + (canary ? "-canary" : "") + ".yaml";
     std::ofstream f(path);
     f << "id: web\ntype: service\ngroups:\n"
          "  - name: web\n    count: 3\n"
          "    network: { ports: [ { name: http } ] }\n"
          "    update: { max_parallel: 1, min_healthy_time: 1s, healthy_deadline: 20s, progress_deadline: 60s,"
-         " auto_revert: true }\n"
+         " auto_revert: true, canary: "
+      << canary << " }\n"
          "    restart: { attempts: 1, interval: 10m, delay: 500ms, mode: fail }\n"
          "    tasks:\n      - name: server\n        driver: exec\n";
     if (broken) {
@@ -282,6 +283,48 @@ TEST_F(DeploymentTest, PauseHoldsARolloutFailStopsItAndRevertRunsAnOldSpec) {
   ASSERT_EQ(back.exit_code, 0) << back.err;
   EXPECT_NE(back.out.find("as version 3"), std::string::npos) << back.out;
   ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v1", 9}}; }, 90s));
+}
+
+
+TEST_F(DeploymentTest, ACanaryServesItsShareUntilPromotedAndFailingRemovesIt) {
+  auto run0 = cluster_->Orchctl({"run", "-f", File("v0"), "--wait", "--timeout", "90s"});
+  ASSERT_EQ(run0.exit_code, 0) << run0.out << run0.err;
+  auto latest = [&] {
+    auto d = cluster_->client().ListDeployments("web");
+    return d.ok() && !d->value.deployments().empty() ? d->value.deployments(0) : v1::Deployment();
+  };
+  // One canary of version 1 beside the three of version 0: --wait returns
+  // once it is healthy, saying it awaits promotion.
+  auto run1 = cluster_->Orchctl({"run", "-f", File("v1", false, 1), "--wait", "--timeout", "90s"});
+  ASSERT_EQ(run1.exit_code, 0) << run1.out << run1.err;
+  EXPECT_NE(run1.out.find("orchctl deployment promote"), std::string::npos) << run1.out;
+  ASSERT_TRUE(WaitFor([&] { return Sample(8).by_body.size() == 2; }, 30s));
+  Tally t = Sample(400);
+  EXPECT_EQ(t.failed, 0);
+  EXPECT_EQ(t.by_body["v1"], 100) << "round robin over 3 old + 1 canary";
+  EXPECT_EQ(t.by_body["v0"], 300);
+  auto status = cluster_->Orchctl({"deployment", "status", latest().id().substr(0, 8)});
+  EXPECT_NE(status.out.find("1/1"), std::string::npos) << status.out;  // canaries placed/desired
+  // Failing the deployment removes the canary; auto_revert brings back
+  // version 0's spec (the old allocations move to it in place).
+  TrafficLoop traffic(listen_, &cluster_->client());
+  auto failed = cluster_->Orchctl({"deployment", "fail", latest().id()});
+  ASSERT_EQ(failed.exit_code, 0) << failed.err;
+  ASSERT_TRUE(WaitFor([&] { return Sample(8).by_body == std::map<std::string, int>{{"v0", 8}}; }, 30s));
+  ASSERT_TRUE(WaitFor([&] { return latest().job_version() == 2 && latest().status() == v1::Deployment::SUCCESSFUL; },
+                      60s));
+  // Again with promotion: the canary takes its slot over, the rest rolls.
+  auto run3 = cluster_->Orchctl({"run", "-f", File("v1", false, 1), "--wait", "--timeout", "90s"});
+  ASSERT_EQ(run3.exit_code, 0) << run3.out << run3.err;
+  auto promoted = cluster_->Orchctl({"deployment", "promote", latest().id()});
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.err;
+  ASSERT_TRUE(WaitFor([&] { return latest().status() == v1::Deployment::SUCCESSFUL; }, 90s))
+      << cluster_->Orchctl({"deployment", "list"}).out;
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v1", 9}}; }, 30s));
+  EXPECT_EQ(LiveAllocs().size(), 3u);
+  traffic.Stop();
+  EXPECT_EQ(traffic.tally().failed, 0);
+  EXPECT_GE(traffic.min_healthy(), 2) << "fewer than count - max_parallel healthy endpoints";
 }
 
 }  // namespace

@@ -234,3 +234,42 @@ TEST_F(DeploymentStateTest, ScalingFollowsIntoTheDeploymentAndTheHistory) {
 
 }  // namespace
 }  // namespace orch::master
+
+namespace orch::master {
+namespace {
+
+TEST_F(DeploymentStateTest, CanariesOnlyForADestructiveChangeAndPromotionMakesThemOrdinary) {
+  v1::Job v0 = RollingJob("/bin/v0");
+  v0.mutable_groups(0)->mutable_update()->set_canary(1);
+  ASSERT_TRUE(Apply(Register(v0, "0")).ok());
+  EXPECT_EQ(store_->GetDeployment("d-0")->groups(0).desired_canaries(), 0);  // nothing to replace
+  v1::Job scaled = v0;
+  scaled.mutable_groups(0)->set_count(3);
+  ASSERT_TRUE(Apply(Register(scaled, "1")).ok());
+  EXPECT_EQ(store_->GetDeployment("d-1")->groups(0).desired_canaries(), 0);  // not destructive
+  v1::Job changed = scaled;
+  changed.mutable_groups(0)->mutable_tasks(0)->set_command("/bin/v2");
+  ASSERT_TRUE(Apply(Register(changed, "2")).ok());
+  const uint64_t job_index = index_;
+  EXPECT_EQ(store_->GetDeployment("d-2")->groups(0).desired_canaries(), 1);
+  // A canary placement keeps its flag when it joins the deployment.
+  v1::Command place = Place("e-2", job_index, 2, "c0", 0);
+  place.mutable_plan()->mutable_place(0)->mutable_deployment_status()->set_canary(true);
+  ASSERT_TRUE(Apply(place).ok());
+  EXPECT_TRUE(store_->GetAllocation("c0")->deployment_status().canary());
+  EXPECT_TRUE(Apply(Report("c0", v1::Allocation::RUNNING, true, 3000)).ok());
+  EXPECT_EQ(store_->GetDeployment("d-2")->groups(0).placed_canaries(), 1);
+  v1::Command promote;
+  promote.set_time_ms(4000);
+  promote.mutable_deployment_update()->set_deployment_id("d-2");
+  promote.mutable_deployment_update()->set_promote(true);
+  ASSERT_TRUE(Apply(promote).ok());
+  auto d = store_->GetDeployment("d-2");
+  EXPECT_TRUE(d->groups(0).promoted());
+  EXPECT_EQ(d->groups(0).placed_canaries(), 0);
+  EXPECT_EQ(d->status(), v1::Deployment::RUNNING);
+  EXPECT_FALSE(store_->GetAllocation("c0")->deployment_status().canary());
+}
+
+}  // namespace
+}  // namespace orch::master

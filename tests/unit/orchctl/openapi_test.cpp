@@ -76,6 +76,7 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/jobs/{id}/revert", "post"},
     {"/v1/deployments", "get"},
     {"/v1/deployments/{id}", "get"},
+    {"/v1/deployments/{id}/promote", "post"},
     {"/v1/deployments/{id}/pause", "post"},
     {"/v1/deployments/{id}/resume", "post"},
     {"/v1/deployments/{id}/fail", "post"},

@@ -207,3 +207,31 @@ TEST(DeploymentJudge, AllocationsOfOtherDeploymentsAndStoppedOnesDoNotCount) {
 
 }  // namespace
 }  // namespace orch::master
+
+namespace orch::master {
+namespace {
+
+TEST(DeploymentJudge, CanariesWaitForPromotionOrPromoteThemselves) {
+  World w(3, false);
+  w.d.mutable_groups(0)->set_desired_canaries(1);
+  auto& c = w.Place(0, kStart);
+  c.mutable_deployment_status()->set_canary(true);
+  c.mutable_deployment_status()->set_healthy_since_ms(kStart + 1000);
+  auto judged = w.Judge(kStart + 11'000);
+  ASSERT_TRUE(judged);
+  EXPECT_EQ(judged->alloc_health_size(), 1);
+  EXPECT_EQ(judged->status(), v1::Deployment::STATUS_UNSPECIFIED);  // not done: awaiting promotion
+  EXPECT_FALSE(judged->promote());
+  w.Apply(*judged);
+  // Waiting for an operator past the progress deadline is no failure.
+  EXPECT_FALSE(w.Judge(kStart + 900'000));
+  // With auto_promote the watcher promotes.
+  w.d.mutable_groups(0)->set_auto_promote(true);
+  auto promoted = w.Judge(kStart + 900'001);
+  ASSERT_TRUE(promoted);
+  EXPECT_TRUE(promoted->promote());
+  ASSERT_EQ(promoted->evals_size(), 1);
+}
+
+}  // namespace
+}  // namespace orch::master

@@ -181,3 +181,87 @@ TEST(RollingUpdate, InPlaceChangesNeedNoBudget) {
 
 }  // namespace
 }  // namespace orch::master::sched
+
+namespace orch::master::sched {
+namespace {
+
+v1::Deployment CanaryDeployment(const v1::Job& job, int canaries, bool promoted = false) {
+  v1::Deployment d = Deployment(job);
+  auto* g = d.add_groups();
+  g->set_name("g");
+  g->set_desired_total(job.groups(0).count());
+  g->set_desired_canaries(canaries);
+  g->set_promoted(promoted);
+  return d;
+}
+
+int Canaries(const v1::PlanCommand& p) {
+  int n = 0;
+  for (const auto& a : p.place()) n += a.deployment_status().canary();
+  return n;
+}
+
+TEST(RollingUpdate, CanariesStandBesideTheOldAllocationsUntilPromoted) {
+  Fleet f = RollingFleet(3, 1);
+  auto d = CanaryDeployment(f.job, 1);
+  auto p = Plan(f, d);
+  EXPECT_EQ(p.stop_size(), 0);  // every old one keeps serving
+  ASSERT_EQ(p.place_size(), 1);
+  EXPECT_EQ(Canaries(p), 1);
+  EXPECT_EQ(p.place(0).name(), "web.g[0]");  // named after the slot it will take over
+  Apply(&f, p, d.id());
+  f.allocs.back().mutable_deployment_status()->set_canary(true);
+  EXPECT_EQ(Live(f, 0), 3);
+  // Healthy or not, nothing more happens before promotion (and no scale
+  // down: the canary does not count).
+  MarkHealthy(&f, d.id());
+  auto wait = Plan(f, d);
+  EXPECT_EQ(wait.stop_size(), 0);
+  EXPECT_EQ(wait.place_size(), 0);
+  // Promoted (apply clears the flag): the old web.g[0] stops without a
+  // replacement, and one more old one is replaced (max_parallel 1).
+  d.mutable_groups(0)->set_promoted(true);
+  f.allocs.back().mutable_deployment_status()->set_canary(false);
+  auto after = Plan(f, d);
+  EXPECT_EQ(after.stop_size(), 2);
+  EXPECT_EQ(after.place_size(), 1);
+  EXPECT_EQ(Canaries(after), 0);
+  Apply(&f, after, d.id());
+  MarkHealthy(&f, d.id());
+  auto last = Plan(f, d);
+  EXPECT_EQ(last.stop_size(), 1);
+  EXPECT_EQ(last.place_size(), 1);
+  Apply(&f, last, d.id());
+  EXPECT_EQ(Live(f, 0), 0);
+  EXPECT_EQ(Live(f, 1), 3);
+}
+
+TEST(RollingUpdate, ACanaryOfADeploymentThatEndedUnpromotedStops) {
+  Fleet f = RollingFleet(3, 1);
+  auto d = CanaryDeployment(f.job, 2);
+  auto p = Plan(f, d);
+  ASSERT_EQ(Canaries(p), 2);
+  Apply(&f, p, d.id());
+  for (auto& a : f.allocs) {
+    if (a.deployment_id() == d.id()) a.mutable_deployment_status()->set_canary(true);
+  }
+  d.set_status(v1::Deployment::FAILED);
+  auto failed = Plan(f, d);
+  EXPECT_EQ(failed.stop_size(), 2);  // both canaries, and only them
+  EXPECT_EQ(failed.place_size(), 0);
+  for (const auto& id : failed.stop()) {
+    for (const auto& a : f.allocs) {
+      if (a.id() == id) {
+        EXPECT_EQ(a.job_version(), 1u);
+      }
+    }
+  }
+  // Paused: the canaries stay, none is added.
+  Fleet g = RollingFleet(3, 1);
+  auto paused = CanaryDeployment(g.job, 1);
+  paused.set_status(v1::Deployment::PAUSED);
+  EXPECT_EQ(Plan(g, paused).place_size(), 0);
+}
+
+}  // namespace
+}  // namespace orch::master::sched
