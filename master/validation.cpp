@@ -180,6 +180,23 @@ Status ValidateUpdate(const std::string& path, const v1::TaskGroup& g) {
   return Status::Ok();
 }
 
+// The group's reschedule policy (master/scheduler/reschedule.h).
+Status ValidateReschedule(const std::string& path, const v1::TaskGroup& g) {
+  if (!g.has_reschedule()) return Status::Ok();
+  const auto& r = g.reschedule();
+  if (r.attempts() < 0 || r.attempts() > 1000) return Status::InvalidArgument(path + ".attempts: must be 0..1000");
+  for (const auto& [name, d] : {std::pair{"interval", &r.interval()}, std::pair{"delay", &r.delay()},
+                                std::pair{"max_delay", &r.max_delay()}}) {
+    if (NegativeDuration(*d)) return Status::InvalidArgument(path + "." + name + ": must not be negative");
+  }
+  if (!r.delay_function().empty() && r.delay_function() != "constant" && r.delay_function() != "exponential" &&
+      r.delay_function() != "fibonacci") {
+    return Status::InvalidArgument(path + ".delay_function: must be constant, exponential or fibonacci, not \"" +
+                                   r.delay_function().substr(0, 64) + "\"");
+  }
+  return Status::Ok();
+}
+
 // A task's health check (agent/health runs it).
 Status ValidateCheck(const std::string& path, const v1::Task& t, const v1::TaskGroup& g) {
   if (!t.has_check()) return Status::Ok();
@@ -239,6 +256,7 @@ Status ValidateGroup(const std::string& path, const v1::TaskGroup& g) {
   }
   ORCH_RETURN_IF_ERROR(ValidateRestart(path + ".restart", g));
   ORCH_RETURN_IF_ERROR(ValidateUpdate(path + ".update", g));
+  ORCH_RETURN_IF_ERROR(ValidateReschedule(path + ".reschedule", g));
   std::set<std::string> names;
   for (int i = 0; i < g.tasks_size(); ++i) {
     std::string tp = path + ".tasks[" + std::to_string(i) + "]";

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/ids.h"
+#include "master/scheduler/reschedule.h"
 
 namespace orch::master {
 
@@ -91,21 +92,39 @@ int JobWatch::RunOnce() {
     }
   }
 
-  // Failed allocations to replace (each failure once).
+  // Failed allocations to replace: evaluated once when they fail, and once
+  // more when their reschedule delay is over (the first evaluation only
+  // notes the delay).
+  std::set<std::string> replaced;
+  for (const auto& a : allocs) {
+    if (!a.previous_allocation().empty()) replaced.insert(a.previous_allocation());
+  }
+  std::set<std::string> failed_now;
   for (const auto& a : allocs) {
     if (a.client_status() != v1::Allocation::FAILED || a.desired_status() != v1::Allocation::RUN) continue;
-    auto& seen = failure_seen_[a.id()];
-    if (seen >= a.modify_index()) continue;
+    failed_now.insert(a.id());
+    if (replaced.count(a.id())) continue;
     auto j = job_by_id.find(a.job_id());
     if (j == job_by_id.end() || j->second->stop() || j->second->type() == v1::Job::SYSTEM) continue;
+    const v1::TaskGroup* group = nullptr;
+    for (const auto& g : j->second->groups()) {
+      if (g.name() == a.group()) group = &g;
+    }
+    if (group == nullptr) continue;
+    auto decision = sched::DecideReschedule(sched::EffectiveReschedule(*j->second, *group), a, now);
+    if (decision.give_up) continue;
+    auto& seen = failure_seen_[a.id()];
+    const uint64_t stage = now >= decision.at_ms ? 2 : 1;
+    if (seen >= stage) continue;
     if (!primed_) {
-      seen = a.modify_index();  // a new leader: failures before it were handled
-      continue;
+      seen = 1;  // a new leader: the failure itself was evaluated; the delay's end is ours
+      if (stage == 1) continue;
     }
     if (waiting.count(a.job_id())) continue;  // the pending evaluation sees it anyway
-    seen = a.modify_index();
+    seen = stage;
     ask(a.job_id(), v1::Evaluation::ALLOC_FAILED, a.node_id());
   }
+  std::erase_if(failure_seen_, [&](const auto& kv) { return !failed_now.count(kv.first); });
   primed_ = true;
 
   if (want.empty()) return 0;

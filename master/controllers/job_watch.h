@@ -6,7 +6,8 @@
 //  - system jobs: a node became ready (joined, came back, drain undone)
 //    -> evaluate every system job (trigger NODE_JOINED);
 //  - failed allocations of service and batch jobs -> evaluate the job
-//    (trigger ALLOC_FAILED), once per failure.
+//    (trigger ALLOC_FAILED) when they fail and again when their reschedule
+//    delay (master/scheduler/reschedule.h) is over.
 // Never while the job already has a pending evaluation.
 // Thread safety: not thread-safe; driven by the EvalWorker's thread.
 #pragma once
@@ -38,7 +39,8 @@ class JobWatch {
   Clock* clock_;
   bool primed_ = false;
   std::set<std::string> ready_;
-  std::map<std::string, uint64_t> failure_seen_;  // alloc id -> modify index evaluated
+  // Failed alloc id -> 1: evaluated at the failure, 2: after its delay.
+  std::map<std::string, uint64_t> failure_seen_;
 };
 
 }  // namespace orch::master

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "master/deployments/update_strategy.h"
+#include "master/scheduler/reschedule.h"
 #include "master/state/state_store.h"
 
 namespace orch::master::sched {
@@ -140,7 +141,7 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       for (const auto* a : olds) {
         deferred.insert(a);
         if (missing > 0 && deployment->status() == v1::Deployment::RUNNING && !taken.count(a->name())) {
-          canary_places[name].push_back(Slot{a->name(), "", true});
+          canary_places[name].push_back(Slot{a->name(), "", true, {}});
           taken.insert(a->name());
           --missing;
         }
@@ -167,7 +168,6 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
     std::vector<const v1::Allocation*> live;
     std::set<int> used_slots;
     std::set<int> finished_slots;
-    std::map<int, int> failures;                      // batch: failed allocations per slot
     std::map<int, const v1::Allocation*> last_ended;  // newest terminal allocation per slot
     for (const auto& a : allocs) {
       if (a.group() != g.name() || stopped.count(&a) || (IsLive(a) && a.deployment_status().canary())) continue;
@@ -183,9 +183,28 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       if (le == nullptr || a.modify_index() > le->modify_index()) le = &a;
       if (job->type() == v1::Job::BATCH && a.client_status() == v1::Allocation::COMPLETE) {
         finished_slots.insert(slot);
-      } else if (job->type() == v1::Job::BATCH && a.client_status() == v1::Allocation::FAILED) {
-        // Retried (rescheduled) up to restart.attempts times, then final.
-        if (++failures[slot] > g.restart().attempts()) finished_slots.insert(slot);
+      }
+    }
+    // Failed work is replaced by the group's reschedule policy: given up
+    // after its attempts, and not before its delay.
+    const RescheduleRule rule = EffectiveReschedule(*job, g);
+    std::set<int> waiting_slots;
+    std::map<int, std::vector<v1::RescheduleEvent>> history;
+    for (const auto& [slot, le] : last_ended) {
+      if (used_slots.count(slot) || finished_slots.count(slot) || le->client_status() != v1::Allocation::FAILED) {
+        continue;
+      }
+      RescheduleDecision d = DecideReschedule(rule, *le, now_ms);
+      if (d.give_up) {
+        finished_slots.insert(slot);
+        if (std::find(reasons.begin(), reasons.end(), "reschedule attempts exhausted") == reasons.end()) {
+          reasons.push_back("reschedule attempts exhausted");
+        }
+      } else if (now_ms < d.at_ms) {
+        waiting_slots.insert(slot);
+        if (out.reschedule_at_ms == 0 || d.at_ms < out.reschedule_at_ms) out.reschedule_at_ms = d.at_ms;
+      } else {
+        history[slot] = std::move(d.events);
       }
     }
     // Migration off draining nodes (and off nodes that no longer exist).
@@ -206,7 +225,7 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       if (move && job->type() != v1::Job::SYSTEM) {
         stop(a, w == Where::kGone ? "node is gone" : "node draining: migrated");
         ++out.migrating;
-        need.place.push_back(Slot{a->name(), a->id()});
+        need.place.push_back(Slot{a->name(), a->id(), false, {}});
         continue;
       }
       if (move || (job->type() == v1::Job::SYSTEM && w == Where::kDraining)) {
@@ -224,10 +243,11 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       continue;
     }
     int want = g.count() - static_cast<int>(keep.size()) - static_cast<int>(need.place.size());
-    if (job->type() == v1::Job::BATCH) {
-      for (int s : finished_slots) {
-        if (!used_slots.count(s)) --want;
-      }
+    for (int s : finished_slots) {
+      if (!used_slots.count(s) && s < g.count()) --want;
+    }
+    for (int s : waiting_slots) {
+      if (s < g.count()) --want;
     }
     if (want < 0) {
       // Scale down: the highest slots stop first (migrations count as live).
@@ -245,11 +265,13 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
     }
     int slot = 0;
     for (int i = 0; i < want; ++i) {
-      while (used_slots.count(slot) || finished_slots.count(slot)) ++slot;
+      while (used_slots.count(slot) || finished_slots.count(slot) || waiting_slots.count(slot)) ++slot;
       Slot s;
       s.name = job->id() + "." + g.name() + "[" + std::to_string(slot) + "]";
       auto le = last_ended.find(slot);
       if (le != last_ended.end()) s.previous = le->second->id();
+      auto h = history.find(slot);
+      if (h != history.end()) s.reschedule_events = h->second;
       need.place.push_back(std::move(s));
       used_slots.insert(slot);
     }

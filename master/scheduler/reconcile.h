@@ -19,6 +19,8 @@ struct Slot {
   std::string name;      // job.group[index]
   std::string previous;  // the allocation this one replaces, if any
   bool canary = false;   // placed beside the old allocation of this slot
+  // A replacement of a failed allocation: its reschedule history.
+  std::vector<v1::RescheduleEvent> reschedule_events;
 };
 
 struct GroupNeeds {
@@ -39,6 +41,9 @@ struct Reconciliation {
   std::string stop_reason;
   std::vector<GroupNeeds> groups;
   int migrating = 0;  // stops that are drain migrations
+  // Failed allocations whose replacement waits for its reschedule delay:
+  // the earliest time one is due (0: none).
+  int64_t reschedule_at_ms = 0;
 };
 
 // `job` may be null (job gone). `now_ms` decides whether a drain deadline

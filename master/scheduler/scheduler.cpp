@@ -387,18 +387,19 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
     for (const Slot& s : need.place) {
       Choice c;
       const int before = plan.place_size();
-      auto mark_canary = [&] {
-        if (s.canary && plan.place_size() > before) {
-          plan.mutable_place(plan.place_size() - 1)->mutable_deployment_status()->set_canary(true);
-        }
+      auto annotate = [&] {
+        if (plan.place_size() <= before) return;
+        v1::Allocation* placed = plan.mutable_place(plan.place_size() - 1);
+        if (s.canary) placed->mutable_deployment_status()->set_canary(true);
+        for (const auto& e : s.reschedule_events) *placed->add_reschedule_events() = e;
       };
       if (!g.exhausted && Select(g, &c)) {
         PlaceAt(g, c.node, s.name, s.previous, c.score, c.evaluated, &plan, explain);
-        mark_canary();
+        annotate();
         continue;
       }
       if (TryPreempt(g, g.el->nodes, s.name, s.previous, &plan, explain)) {
-        mark_canary();
+        annotate();
         continue;
       }
       if (!g.exhausted) {

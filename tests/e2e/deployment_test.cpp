@@ -327,5 +327,43 @@ TEST_F(DeploymentTest, ACanaryServesItsShareUntilPromotedAndFailingRemovesIt) {
   EXPECT_GE(traffic.min_healthy(), 2) << "fewer than count - max_parallel healthy endpoints";
 }
 
+
+// Reschedule policy: a task that always fails is replaced at most
+// `attempts` times within `interval`, each replacement naming the one it
+// replaces and carrying the history.
+TEST_F(DeploymentTest, AnAlwaysFailingTaskIsReplacedOnlyAsThePolicyAllows) {
+  auto r = cluster_->client().SubmitJobDocument(
+      "id: web\ntype: service\ngroups:\n  - name: web\n    count: 1\n"
+      "    restart: { attempts: 0, mode: fail }\n"
+      "    reschedule: { attempts: 2, interval: 10m, delay: 1s, delay_function: constant }\n"
+      "    tasks:\n      - name: t\n        driver: exec\n        command: /bin/false\n"
+      "        resources: { cpu: 10, memory: 8 }\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto failed = [&] {
+    std::vector<v1::Allocation> out;
+    auto allocs = cluster_->client().ListAllocations("web");
+    if (!allocs.ok()) return out;
+    for (const auto& a : allocs->value.allocations()) {
+      if (a.client_status() == v1::Allocation::FAILED) out.push_back(a);
+    }
+    return out;
+  };
+  ASSERT_TRUE(WaitFor([&] { return failed().size() == 3; }, 60s)) << failed().size();
+  std::this_thread::sleep_for(5s);  // several delays more: no fourth
+  auto allocs = cluster_->client().ListAllocations("web");
+  ASSERT_TRUE(allocs.ok());
+  EXPECT_EQ(allocs->value.allocations_size(), 3);
+  std::map<int, int> by_history;  // reschedule events -> allocations
+  std::set<std::string> ids, previous;
+  for (const auto& a : allocs->value.allocations()) {
+    by_history[a.reschedule_events_size()]++;
+    ids.insert(a.id());
+    if (!a.previous_allocation().empty()) previous.insert(a.previous_allocation());
+  }
+  EXPECT_EQ(by_history, (std::map<int, int>{{0, 1}, {1, 1}, {2, 1}}));
+  EXPECT_EQ(previous.size(), 2u);
+  for (const auto& p : previous) EXPECT_TRUE(ids.count(p)) << p;
+}
+
 }  // namespace
 }  // namespace orch::e2e

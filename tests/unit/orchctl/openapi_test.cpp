@@ -175,6 +175,8 @@ TEST_F(OpenApiTest, DeploymentSchemasMatchTheProtos) {
   all_fields(orch::v1::JobDiff::descriptor(), "JobDiff");
   all_fields(orch::v1::FieldDiff::descriptor(), "FieldDiff");
   all_fields(orch::v1::GroupDiff::descriptor(), "GroupDiff");
+  all_fields(orch::v1::ReschedulePolicy::descriptor(), "ReschedulePolicy");
+  all_fields(orch::v1::RescheduleEvent::descriptor(), "RescheduleEvent");
 }
 
 TEST_F(OpenApiTest, ErrorsUseTheErrorEnvelope) {

@@ -469,13 +469,23 @@ TEST(SchedulerTest, FinishedBatchWorkIsNotRunAgainButFailedServicesAre) {
   auto done = Running(first.place(0));
   done.set_client_status(v1::Allocation::COMPLETE);
   EXPECT_EQ(ComputePlan(Input(job, {node}, {done})).place_size(), 0);
-  // A failed batch allocation is retried restart.attempts times.
+  // A failed one is rescheduled by the group's policy (batch default: once,
+  // after 5s; master/scheduler/reschedule.h), the service's after 30s.
   done.set_client_status(v1::Allocation::FAILED);
-  EXPECT_EQ(ComputePlan(Input(job, {node}, {done})).place_size(), 0);
-  job.mutable_groups(0)->mutable_restart()->set_attempts(1);
-  EXPECT_EQ(ComputePlan(Input(job, {node}, {done})).place_size(), 1);
+  done.set_modify_time_ms(1'000'000);
+  auto at = [&](int64_t now) {
+    auto in = Input(job, {node}, {done});
+    in.now_ms = now;
+    return ComputePlan(in).place_size();
+  };
+  EXPECT_EQ(at(1'004'999), 0);
+  EXPECT_EQ(at(1'005'000), 1);
+  job.mutable_groups(0)->mutable_reschedule()->set_attempts(0);  // never
+  EXPECT_EQ(at(2'000'000), 0);
+  job = Job("once", 1);
   job.set_type(v1::Job::SERVICE);
-  EXPECT_EQ(ComputePlan(Input(job, {node}, {done})).place_size(), 1);
+  EXPECT_EQ(at(1'029'999), 0);
+  EXPECT_EQ(at(1'030'000), 1);
 }
 
 TEST(SchedulerTest, StoppedJobStopsEverything) {
