@@ -106,7 +106,9 @@ void AllocRunner::RestartDue(Want want, RunnerContext& ctx) {
     const v1::Task* spec = FindTask(t.name());
     t.set_restart_at_ms(0);
     if (spec == nullptr) continue;
-    t.add_restart_times_ms(now);
+    // An operator's restart does not count against the restart policy.
+    if (!t.operator_restart()) t.add_restart_times_ms(now);
+    t.set_operator_restart(false);
     // Only the latest `attempts` restarts matter to the policy: the record
     // stays small however long the task keeps failing.
     int keep = std::max(1, ResolveRestartPolicy(rec_.alloc().task_group(), rec_.alloc().job_type()).attempts);
@@ -181,6 +183,7 @@ bool AllocRunner::Healthy() const {
 void AllocRunner::Step(Want want, RunnerContext& ctx) {
   Refresh(ctx);
   if (want == Want::kRun && !rec_.started() && !Terminal(rec_.client_status())) StartTasks(ctx);
+  if (want == Want::kRun && rec_.started()) RestartRequested(ctx);
   if (want == Want::kStop || rec_.client_status() == Allocation::FAILED) {
     StopTasks(ctx, want == Want::kStop && rec_.client_status() != Allocation::FAILED);
   }
@@ -218,6 +221,15 @@ void AllocRunner::Refresh(RunnerContext& ctx) {
     s->set_signal(st->signal);
     s->set_finished_at_ms(st->finished_at_ms);
     bool clean = st->exit_known && st->exit_code == 0 && st->signal == 0;
+    if (t.operator_restart()) {
+      // Stopped to be restarted: no failure, and up again at once.
+      s->set_failed(false);
+      s->set_state(TaskState::PENDING);
+      s->set_message("restarting at an operator's request");
+      t.set_restart_at_ms(ctx.clock->NowMs());
+      spdlog::info("alloc {} task {}: stopped for an operator's restart", ShortId(id()), t.name());
+      continue;
+    }
     s->set_failed(!t.stop_requested() && !clean);
     if (!st->exit_known) {
       s->set_message(st->message);
@@ -258,6 +270,8 @@ void AllocRunner::StartTasks(RunnerContext& ctx) {
   const auto& alloc = rec_.alloc();
   const auto& group = alloc.task_group();
   rec_.set_started(true);
+  // A restart asked for before the start is done by the start itself.
+  rec_.set_restart_index_done(alloc.restart_index());
   int64_t now = ctx.clock->NowMs();
 
   // Ports first: every task of the group sees the same PORT_* values.
@@ -352,6 +366,23 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
     s->set_started_at_ms(handle->started_at_ms());
     s->set_healthy(false);
     s->clear_health_message();
+  }
+}
+
+void AllocRunner::RestartRequested(RunnerContext& ctx) {
+  const v1::Allocation& a = rec_.alloc();
+  if (a.restart_index() == 0 || a.restart_index() <= rec_.restart_index_done()) return;
+  rec_.set_restart_index_done(a.restart_index());
+  for (auto& t : *rec_.mutable_tasks()) {
+    if (!a.restart_task().empty() && t.name() != a.restart_task()) continue;
+    if (t.state().state() != TaskState::RUNNING || t.stop_requested() || t.operator_restart()) continue;
+    const v1::Task* spec = FindTask(t.name());
+    TaskDriver* driver = spec ? DriverFor(*spec, ctx) : nullptr;
+    if (driver == nullptr) continue;
+    t.set_operator_restart(true);
+    spdlog::info("alloc {} task {}: restarting at an operator's request", ShortId(id()), t.name());
+    Status st = driver->Stop(TaskId(id(), t.name()), KillTimeout(*spec));
+    if (!st.ok()) spdlog::warn("alloc {} task {}: stop for restart: {}", ShortId(id()), t.name(), st.ToString());
   }
 }
 

@@ -76,6 +76,9 @@ class AllocRunner {
   void Refresh(RunnerContext& ctx);
   void StartTasks(RunnerContext& ctx);
   void StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerContext& ctx);
+  // An operator's restart request (Allocation.restart_index) not handled
+  // yet: its running tasks are stopped to be started again at once.
+  void RestartRequested(RunnerContext& ctx);
   // `graceful`: a stop the masters asked for (shutdown_delay applies), not
   // a sibling's failure.
   void StopTasks(RunnerContext& ctx, bool graceful);

@@ -24,6 +24,7 @@
 #include "master/http/scheduler_api.h"
 #include "master/scheduler/config.h"
 #include "master/http/forward.h"
+#include "master/http/lifecycle_api.h"
 #include "master/http/services_api.h"
 #include "master/log/raft_log.h"
 #include "master/raft/tcp_transport.h"
@@ -134,6 +135,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   RegisterLogsRoutes(router.get(), m->store_.get());
   RegisterSchedulerRoutes(router.get(), deps);
   RegisterDeploymentRoutes(router.get(), deps);
+  RegisterLifecycleRoutes(router.get(), deps);
   m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id);
 
   HttpServerOptions opts;

@@ -215,6 +215,16 @@ Result<v1::DeploymentActionResponse> OrchClient::DeploymentAction(const std::str
   return Call<v1::DeploymentActionResponse>("POST", "/v1/deployments/" + UrlEncode(id) + "/" + action, "{}");
 }
 
+Result<v1::AllocActionResponse> OrchClient::RestartAllocation(const std::string& id, const std::string& task) {
+  v1::AllocRestartRequest req;
+  req.set_task(task);
+  return Call<v1::AllocActionResponse>("POST", "/v1/allocations/" + UrlEncode(id) + "/restart", ToJson(req));
+}
+
+Result<v1::AllocActionResponse> OrchClient::StopAllocation(const std::string& id) {
+  return Call<v1::AllocActionResponse>("POST", "/v1/allocations/" + UrlEncode(id) + "/stop", "{}");
+}
+
 Result<v1::PlanResponse> OrchClient::PlanJobDocument(const std::string& document) {
   return Call<v1::PlanResponse>("POST", "/v1/jobs/plan", document);
 }

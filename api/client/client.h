@@ -98,6 +98,11 @@ class OrchClient {
   Result<Indexed<v1::Deployment>> GetDeployment(const std::string& id, const QueryOptions& q = {});
   Result<v1::DeploymentActionResponse> DeploymentAction(const std::string& id, const std::string& action);
 
+  // Lifecycle: restart an allocation's tasks in place (`task` empty: all),
+  // or stop it (a service's allocation is replaced).
+  Result<v1::AllocActionResponse> RestartAllocation(const std::string& id, const std::string& task = "");
+  Result<v1::AllocActionResponse> StopAllocation(const std::string& id);
+
   // An allocation's output (GET /v1/allocations/{id}/logs, proxied by the
   // master to the agent that runs it). `on_data` receives it as it
   // arrives; with `follow` until the task exits or `on_data` returns false.

@@ -12,6 +12,7 @@
 #include "api/orchctl/cluster.h"
 #include "api/orchctl/deployment_cmds.h"
 #include "api/orchctl/errors.h"
+#include "api/orchctl/lifecycle_cmds.h"
 #include "api/orchctl/logs.h"
 #include "api/orchctl/scheduler_cmds.h"
 #include "api/orchctl/services.h"
@@ -91,6 +92,9 @@ struct Flags {
   // job revert, deployment
   uint64_t version = 0;
   std::string deployment_job;
+  // alloc restart, job restart
+  std::string task;
+  std::string restart_timeout = "5m";
 };
 
 struct Verbs {
@@ -123,6 +127,10 @@ struct Verbs {
   CLI::App* job_history = nullptr;
   CLI::App* job_revert = nullptr;
   CLI::App* job_diff = nullptr;
+  CLI::App* job_restart = nullptr;
+  CLI::App* alloc = nullptr;
+  CLI::App* alloc_restart = nullptr;
+  CLI::App* alloc_stop = nullptr;
   CLI::App* deployment = nullptr;
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
@@ -211,7 +219,7 @@ void DefineSchedulerVerbs(CLI::App& app, Verbs& v, Flags& f) {
 // job history|revert, deployment list|status|pause|resume|fail
 // (deployment_cmds.h).
 void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
-  v.job = app.add_subcommand("job", "A job's versions: history, revert, diff");
+  v.job = app.add_subcommand("job", "A job's versions (history, revert, diff) and a rolling restart");
   v.job->require_subcommand(1);
   v.job_history = v.job->add_subcommand(
       "history", "The versions the masters keep, which are stable, and what their deployments did");
@@ -228,7 +236,28 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
       ->required()
       ->type_name("FILE");
   v.job_diff->footer("Example:\n  orchctl job diff -f web.yaml");
-  v.job->footer("Examples:\n  orchctl job history web\n  orchctl job revert web 3\n  orchctl job diff -f web.yaml");
+  v.job_restart = v.job->add_subcommand(
+      "restart", "Restart every running allocation in place, max_parallel at a time, each batch once the one "
+                 "before is running and healthy again");
+  v.job_restart->add_option("JOB", f.id, "Job id")->required();
+  v.job_restart->add_option("--timeout", f.restart_timeout, "Give up when a batch is not back after this long")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  v.job_restart->footer("Example:\n  orchctl job restart web");
+  v.job->footer(
+      "Examples:\n  orchctl job history web\n  orchctl job revert web 3\n  orchctl job diff -f web.yaml\n"
+      "  orchctl job restart web");
+
+  v.alloc = app.add_subcommand("alloc", "One allocation: restart its tasks in place, or stop it");
+  v.alloc->require_subcommand(1);
+  v.alloc_restart = v.alloc->add_subcommand("restart", "Restart the allocation's tasks in place, on their node");
+  v.alloc_restart->add_option("ALLOC", f.id, "Allocation id or its unique prefix")->required();
+  v.alloc_restart->add_option("--task", f.task, "Only this task")->type_name("NAME");
+  v.alloc_stop = v.alloc->add_subcommand(
+      "stop", "Stop the allocation; a service's is replaced (possibly on another node)");
+  v.alloc_stop->add_option("ALLOC", f.id, "Allocation id or its unique prefix")->required();
+  v.alloc->footer("Examples:\n  orchctl alloc restart 1a2b3c4d\n  orchctl alloc restart 1a2b3c4d --task web\n"
+                  "  orchctl alloc stop 1a2b3c4d");
 
   v.deployment = app.add_subcommand(
       "deployment", "Rolling updates: list, status, promote, pause, resume, fail (with auto_revert: roll back)");
@@ -503,6 +532,14 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = DrainNode(ctx, f.id, f.undo, drain_deadline);
   } else if (v.job_history->parsed()) {
     st = JobHistory(ctx, f.id);
+  } else if (v.job_restart->parsed()) {
+    auto timeout = ParseDuration(f.restart_timeout);
+    if (!timeout.ok()) return Usage(io, "--timeout: " + timeout.status().message());
+    st = JobRestart(ctx, f.id, std::chrono::duration_cast<std::chrono::milliseconds>(*timeout));
+  } else if (v.alloc_restart->parsed()) {
+    st = AllocRestart(ctx, f.id, f.task);
+  } else if (v.alloc_stop->parsed()) {
+    st = AllocStop(ctx, f.id);
   } else if (v.job_diff->parsed()) {
     st = JobDiffCommand(ctx, document);
   } else if (v.job_revert->parsed()) {

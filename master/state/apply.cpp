@@ -30,6 +30,7 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
     case v1::Command::kNodeDrain: return ApplyNodeDrain(index, cmd, outcome);
     case v1::Command::kEvaluate: return ApplyEvaluate(index, cmd, outcome);
     case v1::Command::kDeploymentUpdate: return ApplyDeploymentUpdate(index, cmd, outcome);
+    case v1::Command::kAllocAction: return ApplyAllocAction(index, cmd, outcome);
     case v1::Command::KIND_NOT_SET: break;
   }
   // An unknown command (from a newer master) must not stop the log.
@@ -224,6 +225,50 @@ Status StateStore::ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd
     ORCH_RETURN_IF_ERROR(PutEvaluation(e));
   }
   return Status::Ok();
+}
+
+Status StateStore::ApplyAllocAction(uint64_t index, const v1::Command& cmd, Status* outcome) {
+  const auto& c = cmd.alloc_action();
+  auto a = LoadOne<v1::Allocation>("allocations", c.alloc_id());
+  if (!a) {
+    *outcome = Status::NotFound("allocation \"" + c.alloc_id() + "\" not found");
+    return Status::Ok();
+  }
+  if (!IsLive(*a)) {
+    *outcome = Status::FailedPrecondition("allocation " + ShortId(a->id()) + " is not running (" +
+                                          v1::Allocation::ClientStatus_Name(a->client_status()) + ", desired " +
+                                          v1::Allocation::DesiredStatus_Name(a->desired_status()) + ")");
+    return Status::Ok();
+  }
+  if (c.action() == v1::AllocActionCommand::RESTART) {
+    if (!c.task().empty()) {
+      bool known = false;
+      for (const auto& t : a->task_group().tasks()) known = known || t.name() == c.task();
+      if (!known) {
+        *outcome = Status::NotFound("allocation " + ShortId(a->id()) + " has no task \"" + c.task() + "\"");
+        return Status::Ok();
+      }
+    }
+    a->set_restart_index(index);
+    a->set_restart_task(c.task());
+  } else if (c.action() == v1::AllocActionCommand::STOP) {
+    a->set_desired_status(v1::Allocation::STOP);
+    a->set_desired_description("stopped by an operator");
+    if (!c.eval().id().empty()) {
+      v1::Evaluation e = c.eval();
+      e.set_job_id(a->job_id());
+      e.set_status(v1::Evaluation::PENDING);
+      e.set_create_index(index);
+      e.set_modify_index(index);
+      ORCH_RETURN_IF_ERROR(PutEvaluation(e));
+    }
+  } else {
+    *outcome = Status::InvalidArgument("unknown allocation action");
+    return Status::Ok();
+  }
+  a->set_modify_index(index);
+  a->set_modify_time_ms(cmd.time_ms());
+  return PutAllocation(*a);
 }
 
 // --- Scheduler commands -------------------------------------------------

@@ -131,6 +131,7 @@ class StateStore {
   Status ApplyRegisterJobCommand(uint64_t index, int64_t time_ms, const v1::RegisterJobCommand& c,
                                  Status* outcome);
   Status ApplyDeploymentUpdate(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyAllocAction(uint64_t index, const v1::Command& cmd, Status* outcome);
   // A new version `job` was stored: keep it in the history (pruned to
   // `keep` versions, never dropping the newest stable one), cancel the
   // job's deployment in progress, and start one for `job` when it rolls.

@@ -365,5 +365,52 @@ TEST_F(DeploymentTest, AnAlwaysFailingTaskIsReplacedOnlyAsThePolicyAllows) {
   for (const auto& p : previous) EXPECT_TRUE(ids.count(p)) << p;
 }
 
+
+// Lifecycle operations: an allocation's tasks restart in place (same
+// allocation, new process, not counted as a failure), a stopped service
+// allocation is replaced, and `job restart` restarts them all, one at a time.
+TEST_F(DeploymentTest, AllocRestartAllocStopAndJobRestart) {
+  auto run0 = cluster_->Orchctl({"run", "-f", File("v0"), "--wait", "--timeout", "90s"});
+  ASSERT_EQ(run0.exit_code, 0) << run0.out << run0.err;
+  auto alloc = [&](const std::string& id) {
+    auto a = cluster_->client().GetAllocation(id);
+    return a.ok() ? a->value : v1::Allocation();
+  };
+  auto pid_of = [&](const v1::Allocation& a) { return a.task_states_size() ? a.task_states(0).pid() : 0; };
+  const std::set<std::string> before = LiveAllocs();
+  ASSERT_EQ(before.size(), 3u);
+  const std::string target = *before.begin();
+  const int old_pid = pid_of(alloc(target));
+  ASSERT_GT(old_pid, 0);
+
+  auto restart = cluster_->Orchctl({"alloc", "restart", target.substr(0, 8)});
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = alloc(target);
+    return a.client_status() == v1::Allocation::RUNNING && pid_of(a) > 0 && pid_of(a) != old_pid && a.healthy();
+  }, 30s)) << alloc(target).DebugString();
+  EXPECT_FALSE(ProcessAlive(old_pid));
+  EXPECT_EQ(alloc(target).task_states(0).restarts(), 1);
+  EXPECT_EQ(LiveAllocs(), before);  // the same allocations
+  auto bad = cluster_->Orchctl({"alloc", "restart", target, "--task", "nope"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("no task \"nope\""), std::string::npos) << bad.err;
+
+  auto job_restart = cluster_->Orchctl({"job", "restart", "web", "--timeout", "60s"});
+  ASSERT_EQ(job_restart.exit_code, 0) << job_restart.out << job_restart.err;
+  EXPECT_NE(job_restart.out.find("3 allocation(s) restarted in place"), std::string::npos) << job_restart.out;
+  for (const auto& id : before) EXPECT_GE(alloc(id).task_states(0).restarts(), 1) << id;
+  EXPECT_EQ(alloc(target).task_states(0).restarts(), 2);
+
+  auto stop = cluster_->Orchctl({"alloc", "stop", target});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  ASSERT_TRUE(WaitFor([&] {
+    auto live = LiveAllocs();
+    return live.size() == 3 && !live.count(target);
+  }, 30s));
+  EXPECT_EQ(alloc(target).desired_status(), v1::Allocation::STOP);
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v0", 9}}; }, 30s));
+}
+
 }  // namespace
 }  // namespace orch::e2e

@@ -16,6 +16,7 @@
 #include "common/router.h"
 #include "master/http/api.h"
 #include "master/http/deployments_api.h"
+#include "master/http/lifecycle_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/http/services_api.h"
 #include "master/log/replicated_log.h"
@@ -72,6 +73,7 @@ World* TheWorld() {
     RegisterApiRoutes(&w->router, d);
     RegisterSchedulerRoutes(&w->router, d);
     RegisterDeploymentRoutes(&w->router, d);
+    RegisterLifecycleRoutes(&w->router, d);
     RegisterServiceRoutes(&w->router, d);
     std::atexit([] { std::filesystem::remove_all(TheWorld()->dir); });
     return w;

@@ -273,3 +273,36 @@ TEST_F(DeploymentStateTest, CanariesOnlyForADestructiveChangeAndPromotionMakesTh
 
 }  // namespace
 }  // namespace orch::master
+
+namespace orch::master {
+namespace {
+
+TEST_F(DeploymentStateTest, AnOperatorRestartIsRecordedAndAStopQueuesAReplacement) {
+  ASSERT_TRUE(Apply(Register(RollingJob("/bin/v0"), "0")).ok());
+  ASSERT_TRUE(Apply(Place("e-0", index_, 0, "a0", 0)).ok());
+  auto action = [&](const std::string& id, v1::AllocActionCommand::Action what, const std::string& task) {
+    v1::Command cmd;
+    cmd.set_time_ms(5000);
+    auto* c = cmd.mutable_alloc_action();
+    c->set_alloc_id(id);
+    c->set_action(what);
+    c->set_task(task);
+    c->mutable_eval()->set_id("e-" + id + std::to_string(what));
+    return Apply(cmd);
+  };
+  EXPECT_EQ(action("nope", v1::AllocActionCommand::RESTART, "").code(), StatusCode::kNotFound);
+  EXPECT_EQ(action("a0", v1::AllocActionCommand::RESTART, "other").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(action("a0", v1::AllocActionCommand::RESTART, "t").ok());
+  EXPECT_EQ(store_->GetAllocation("a0")->restart_index(), index_);
+  EXPECT_EQ(store_->GetAllocation("a0")->restart_task(), "t");
+  ASSERT_TRUE(action("a0", v1::AllocActionCommand::STOP, "").ok());
+  EXPECT_EQ(store_->GetAllocation("a0")->desired_status(), v1::Allocation::STOP);
+  bool queued = false;
+  for (const auto& e : store_->PendingEvaluations()) queued = queued || e.id() == "e-a02";
+  EXPECT_TRUE(queued);
+  // Not running any more: nothing to restart or stop.
+  EXPECT_EQ(action("a0", v1::AllocActionCommand::RESTART, "").code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace orch::master

@@ -77,6 +77,8 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/deployments", "get"},
     {"/v1/deployments/{id}", "get"},
     {"/v1/deployments/{id}/promote", "post"},
+    {"/v1/allocations/{id}/restart", "post"},
+    {"/v1/allocations/{id}/stop", "post"},
     {"/v1/deployments/{id}/pause", "post"},
     {"/v1/deployments/{id}/resume", "post"},
     {"/v1/deployments/{id}/fail", "post"},
@@ -177,6 +179,8 @@ TEST_F(OpenApiTest, DeploymentSchemasMatchTheProtos) {
   all_fields(orch::v1::GroupDiff::descriptor(), "GroupDiff");
   all_fields(orch::v1::ReschedulePolicy::descriptor(), "ReschedulePolicy");
   all_fields(orch::v1::RescheduleEvent::descriptor(), "RescheduleEvent");
+  all_fields(orch::v1::AllocActionResponse::descriptor(), "AllocActionResponse");
+  all_fields(orch::v1::AllocRestartRequest::descriptor(), "AllocRestartRequest");
 }
 
 TEST_F(OpenApiTest, ErrorsUseTheErrorEnvelope) {

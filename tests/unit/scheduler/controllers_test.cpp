@@ -10,6 +10,7 @@
 #include "master/controllers/eval_worker.h"
 #include "master/http/api.h"
 #include "master/http/deployments_api.h"
+#include "master/http/lifecycle_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/log/raft_log.h"
 #include "orch/v1/api.pb.h"
@@ -42,6 +43,7 @@ class SchedulerMasterTest : public ::testing::Test {
     RegisterApiRoutes(&router_, d);
     RegisterSchedulerRoutes(&router_, d);
     RegisterDeploymentRoutes(&router_, d);
+    RegisterLifecycleRoutes(&router_, d);
   }
   void TearDown() override {
     worker_.reset();

@@ -1,0 +1,57 @@
+#include "master/http/lifecycle_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/document.h"
+#include "common/ids.h"
+#include "common/json.h"
+#include "orch/v1/api.pb.h"
+
+namespace orch::master {
+namespace {
+
+HttpResponse Act(const HttpRequest& req, const PathParams& p, const ApiDeps& d,
+                 v1::AllocActionCommand::Action action) {
+  const std::string& id = p.at("id");
+  v1::Command cmd;
+  auto* c = cmd.mutable_alloc_action();
+  c->set_alloc_id(id);
+  c->set_action(action);
+  if (action == v1::AllocActionCommand::RESTART) {
+    v1::AllocRestartRequest body;
+    if (!req.body.empty()) {
+      Status st = ParseDocument(req.body, &body);
+      if (!st.ok()) return HttpResponse::Error(st);
+    }
+    c->set_task(body.task());
+  } else {
+    c->mutable_eval()->set_id(NewUuid());
+    c->mutable_eval()->set_triggered_by(v1::Evaluation::ALLOC_FAILED);
+  }
+  auto alloc = d.store->GetAllocation(id);
+  if (!alloc.ok()) return HttpResponse::Error(alloc.status());
+  c->mutable_eval()->set_job_id(alloc->job_id());
+  auto index = ProposeCommand(d, cmd);
+  if (!index.ok()) return HttpResponse::Error(index.status());
+  spdlog::info("alloc {} of job {}: {} by an operator{} (index {})", ShortId(id), alloc->job_id(),
+               action == v1::AllocActionCommand::RESTART ? "restart" : "stop",
+               c->task().empty() ? "" : ", task " + c->task(), *index);
+  v1::AllocActionResponse resp;
+  resp.set_alloc_id(id);
+  resp.set_index(*index);
+  if (action == v1::AllocActionCommand::STOP) resp.set_eval_id(c->eval().id());
+  return HttpResponse::Json(200, ToJson(resp));
+}
+
+}  // namespace
+
+void RegisterLifecycleRoutes(Router* r, const ApiDeps& d) {
+  r->Add("POST", "/v1/allocations/{id}/restart", [d](const HttpRequest& req, const PathParams& p) {
+    return Act(req, p, d, v1::AllocActionCommand::RESTART);
+  });
+  r->Add("POST", "/v1/allocations/{id}/stop", [d](const HttpRequest& req, const PathParams& p) {
+    return Act(req, p, d, v1::AllocActionCommand::STOP);
+  });
+}
+
+}  // namespace orch::master
