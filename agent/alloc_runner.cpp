@@ -9,6 +9,7 @@
 #include "agent/restart_policy.h"
 #include "agent/task_env.h"
 #include "common/ids.h"
+#include "common/signals.h"
 
 namespace orch::agent {
 
@@ -183,7 +184,10 @@ bool AllocRunner::Healthy() const {
 void AllocRunner::Step(Want want, RunnerContext& ctx) {
   Refresh(ctx);
   if (want == Want::kRun && !rec_.started() && !Terminal(rec_.client_status())) StartTasks(ctx);
-  if (want == Want::kRun && rec_.started()) RestartRequested(ctx);
+  if (want == Want::kRun && rec_.started()) {
+    SignalRequested(ctx);
+    RestartRequested(ctx);
+  }
   if (want == Want::kStop || rec_.client_status() == Allocation::FAILED) {
     StopTasks(ctx, want == Want::kStop && rec_.client_status() != Allocation::FAILED);
   }
@@ -272,6 +276,7 @@ void AllocRunner::StartTasks(RunnerContext& ctx) {
   rec_.set_started(true);
   // A restart asked for before the start is done by the start itself.
   rec_.set_restart_index_done(alloc.restart_index());
+  rec_.set_signal_index_done(alloc.signal_index());
   int64_t now = ctx.clock->NowMs();
 
   // Ports first: every task of the group sees the same PORT_* values.
@@ -383,6 +388,30 @@ void AllocRunner::RestartRequested(RunnerContext& ctx) {
     spdlog::info("alloc {} task {}: restarting at an operator's request", ShortId(id()), t.name());
     Status st = driver->Stop(TaskId(id(), t.name()), KillTimeout(*spec));
     if (!st.ok()) spdlog::warn("alloc {} task {}: stop for restart: {}", ShortId(id()), t.name(), st.ToString());
+  }
+}
+
+void AllocRunner::SignalRequested(RunnerContext& ctx) {
+  const v1::Allocation& a = rec_.alloc();
+  if (a.signal_index() == 0 || a.signal_index() <= rec_.signal_index_done()) return;
+  rec_.set_signal_index_done(a.signal_index());
+  auto sig = SignalNumber(a.signal());
+  if (!sig) {
+    spdlog::warn("alloc {}: cannot send unknown signal {}", ShortId(id()), a.signal().substr(0, 32));
+    return;
+  }
+  for (auto& t : *rec_.mutable_tasks()) {
+    if (!a.signal_task().empty() && t.name() != a.signal_task()) continue;
+    if (t.state().state() != TaskState::RUNNING || t.stop_requested()) continue;
+    const v1::Task* spec = FindTask(t.name());
+    TaskDriver* driver = spec ? DriverFor(*spec, ctx) : nullptr;
+    if (driver == nullptr) continue;
+    Status st = driver->Signal(TaskId(id(), t.name()), *sig);
+    if (st.ok()) {
+      spdlog::info("alloc {} task {}: sent {} at an operator's request", ShortId(id()), t.name(), a.signal());
+    } else {
+      spdlog::warn("alloc {} task {}: {}: {}", ShortId(id()), t.name(), a.signal(), st.ToString());
+    }
   }
 }
 

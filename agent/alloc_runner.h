@@ -79,6 +79,8 @@ class AllocRunner {
   // An operator's restart request (Allocation.restart_index) not handled
   // yet: its running tasks are stopped to be started again at once.
   void RestartRequested(RunnerContext& ctx);
+  // An operator's signal (Allocation.signal_index) not delivered yet.
+  void SignalRequested(RunnerContext& ctx);
   // `graceful`: a stop the masters asked for (shutdown_delay applies), not
   // a sibling's failure.
   void StopTasks(RunnerContext& ctx, bool graceful);

@@ -102,6 +102,13 @@ class TaskDriver {
   // shows in Inspect. Stopping an exited task is a no-op.
   virtual Status Stop(const std::string& task_id, std::chrono::milliseconds kill_timeout) = 0;
 
+  // Sends a running task `signal` (an operator's `orchctl alloc signal`).
+  virtual Status Signal(const std::string& task_id, int signal) {
+    (void)task_id;
+    (void)signal;
+    return Status::FailedPrecondition(name() + " driver: signals are not supported");
+  }
+
   // NotFound if the driver does not track the task.
   virtual Result<TaskStatus> Inspect(const std::string& task_id) = 0;
 

@@ -201,6 +201,25 @@ Status ExecDriver::Stop(const std::string& task_id, std::chrono::milliseconds ki
   return Status::Ok();
 }
 
+Status ExecDriver::Signal(const std::string& task_id, int signal) {
+  std::lock_guard lk(mu_);
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end()) return Status::NotFound("exec driver: no task " + task_id);
+  Task& t = it->second;
+  pid_t pid = t.handle.pid();
+  if (!t.status.running() || !ProcessAlive(pid, t.handle.start_ticks())) {
+    return Status::FailedPrecondition("exec driver: task " + task_id + " is not running");
+  }
+  // The task's process group, as a terminal would (the task's own children too).
+  if (kill(-pid, signal) != 0 && kill(pid, signal) != 0) {
+    return Status::Internal("exec driver: signal " + std::to_string(signal) + " to " + std::to_string(pid) + ": " +
+                            strerror(errno));
+  }
+  spdlog::info("alloc {} task {}: sent signal {} to process group {}", ShortId(t.handle.alloc_id()),
+               t.handle.task(), signal, pid);
+  return Status::Ok();
+}
+
 Result<TaskStatus> ExecDriver::Inspect(const std::string& task_id) {
   std::lock_guard lk(mu_);
   auto it = tasks_.find(task_id);

@@ -221,6 +221,14 @@ Result<v1::AllocActionResponse> OrchClient::RestartAllocation(const std::string&
   return Call<v1::AllocActionResponse>("POST", "/v1/allocations/" + UrlEncode(id) + "/restart", ToJson(req));
 }
 
+Result<v1::AllocActionResponse> OrchClient::SignalAllocation(const std::string& id, const std::string& signal,
+                                                             const std::string& task) {
+  v1::AllocSignalRequest req;
+  req.set_signal(signal);
+  req.set_task(task);
+  return Call<v1::AllocActionResponse>("POST", "/v1/allocations/" + UrlEncode(id) + "/signal", ToJson(req));
+}
+
 Result<v1::AllocActionResponse> OrchClient::StopAllocation(const std::string& id) {
   return Call<v1::AllocActionResponse>("POST", "/v1/allocations/" + UrlEncode(id) + "/stop", "{}");
 }

@@ -102,6 +102,8 @@ class OrchClient {
   // or stop it (a service's allocation is replaced).
   Result<v1::AllocActionResponse> RestartAllocation(const std::string& id, const std::string& task = "");
   Result<v1::AllocActionResponse> StopAllocation(const std::string& id);
+  Result<v1::AllocActionResponse> SignalAllocation(const std::string& id, const std::string& signal,
+                                                   const std::string& task = "");
 
   // An allocation's output (GET /v1/allocations/{id}/logs, proxied by the
   // master to the agent that runs it). `on_data` receives it as it

@@ -95,6 +95,7 @@ struct Flags {
   // alloc restart, job restart
   std::string task;
   std::string restart_timeout = "5m";
+  std::string signal = "SIGHUP";
 };
 
 struct Verbs {
@@ -131,6 +132,7 @@ struct Verbs {
   CLI::App* alloc = nullptr;
   CLI::App* alloc_restart = nullptr;
   CLI::App* alloc_stop = nullptr;
+  CLI::App* alloc_signal = nullptr;
   CLI::App* deployment = nullptr;
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
@@ -248,7 +250,7 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
       "Examples:\n  orchctl job history web\n  orchctl job revert web 3\n  orchctl job diff -f web.yaml\n"
       "  orchctl job restart web");
 
-  v.alloc = app.add_subcommand("alloc", "One allocation: restart its tasks in place, or stop it");
+  v.alloc = app.add_subcommand("alloc", "One allocation: restart or signal its tasks, or stop it");
   v.alloc->require_subcommand(1);
   v.alloc_restart = v.alloc->add_subcommand("restart", "Restart the allocation's tasks in place, on their node");
   v.alloc_restart->add_option("ALLOC", f.id, "Allocation id or its unique prefix")->required();
@@ -256,8 +258,13 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
   v.alloc_stop = v.alloc->add_subcommand(
       "stop", "Stop the allocation; a service's is replaced (possibly on another node)");
   v.alloc_stop->add_option("ALLOC", f.id, "Allocation id or its unique prefix")->required();
+  v.alloc_signal = v.alloc->add_subcommand("signal", "Send the allocation's tasks a signal (e.g. to reload)");
+  v.alloc_signal->add_option("ALLOC", f.id, "Allocation id or its unique prefix")->required();
+  v.alloc_signal->add_option("-s,--signal", f.signal, "SIGHUP, SIGUSR1, SIGUSR2, SIGINT, SIGTERM, ...")
+      ->capture_default_str();
+  v.alloc_signal->add_option("--task", f.task, "Only this task")->type_name("NAME");
   v.alloc->footer("Examples:\n  orchctl alloc restart 1a2b3c4d\n  orchctl alloc restart 1a2b3c4d --task web\n"
-                  "  orchctl alloc stop 1a2b3c4d");
+                  "  orchctl alloc signal 1a2b3c4d -s SIGUSR1\n  orchctl alloc stop 1a2b3c4d");
 
   v.deployment = app.add_subcommand(
       "deployment", "Rolling updates: list, status, promote, pause, resume, fail (with auto_revert: roll back)");
@@ -538,6 +545,8 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = JobRestart(ctx, f.id, std::chrono::duration_cast<std::chrono::milliseconds>(*timeout));
   } else if (v.alloc_restart->parsed()) {
     st = AllocRestart(ctx, f.id, f.task);
+  } else if (v.alloc_signal->parsed()) {
+    st = AllocSignal(ctx, f.id, f.signal, f.task);
   } else if (v.alloc_stop->parsed()) {
     st = AllocStop(ctx, f.id);
   } else if (v.job_diff->parsed()) {

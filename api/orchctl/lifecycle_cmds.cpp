@@ -43,6 +43,15 @@ Status AllocRestart(const Context& ctx, const std::string& ref, const std::strin
   });
 }
 
+Status AllocSignal(const Context& ctx, const std::string& ref, const std::string& signal, const std::string& task) {
+  ORCH_ASSIGN_OR_RETURN(std::string id, ResolveAlloc(ctx, ref));
+  ORCH_ASSIGN_OR_RETURN(auto resp, ctx.client->SignalAllocation(id, signal, task));
+  return PrintMessage(*ctx.out, ctx.format, resp, [&] {
+    return "alloc " + ShortId(id) + ": " + signal + " sent to " + (task.empty() ? "its tasks" : "task " + task) +
+           " (index " + std::to_string(resp.index()) + ")\n";
+  });
+}
+
 Status AllocStop(const Context& ctx, const std::string& ref) {
   ORCH_ASSIGN_OR_RETURN(std::string id, ResolveAlloc(ctx, ref));
   ORCH_ASSIGN_OR_RETURN(auto resp, ctx.client->StopAllocation(id));

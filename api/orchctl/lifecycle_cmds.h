@@ -17,6 +17,7 @@ namespace orch::ctl {
 // `id` may be an id's unique prefix.
 Status AllocRestart(const Context& ctx, const std::string& id, const std::string& task);
 Status AllocStop(const Context& ctx, const std::string& id);
+Status AllocSignal(const Context& ctx, const std::string& id, const std::string& signal, const std::string& task);
 Status JobRestart(const Context& ctx, const std::string& job, std::chrono::milliseconds batch_timeout);
 
 }  // namespace orch::ctl

@@ -5,6 +5,7 @@
 #include "common/document.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "common/signals.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {
@@ -24,6 +25,16 @@ HttpResponse Act(const HttpRequest& req, const PathParams& p, const ApiDeps& d,
       if (!st.ok()) return HttpResponse::Error(st);
     }
     c->set_task(body.task());
+  } else if (action == v1::AllocActionCommand::SIGNAL) {
+    v1::AllocSignalRequest body;
+    Status st = ParseDocument(req.body, &body);
+    if (st.ok() && SignalName(body.signal()).empty()) {
+      st = Status::InvalidArgument("signal: \"" + body.signal().substr(0, 32) +
+                                   "\" is not one a task may be sent (e.g. SIGHUP, SIGUSR1, SIGTERM)");
+    }
+    if (!st.ok()) return HttpResponse::Error(st);
+    c->set_task(body.task());
+    c->set_signal(body.signal());
   } else {
     c->mutable_eval()->set_id(NewUuid());
     c->mutable_eval()->set_triggered_by(v1::Evaluation::ALLOC_FAILED);
@@ -34,7 +45,7 @@ HttpResponse Act(const HttpRequest& req, const PathParams& p, const ApiDeps& d,
   auto index = ProposeCommand(d, cmd);
   if (!index.ok()) return HttpResponse::Error(index.status());
   spdlog::info("alloc {} of job {}: {} by an operator{} (index {})", ShortId(id), alloc->job_id(),
-               action == v1::AllocActionCommand::RESTART ? "restart" : "stop",
+               v1::AllocActionCommand::Action_Name(action),
                c->task().empty() ? "" : ", task " + c->task(), *index);
   v1::AllocActionResponse resp;
   resp.set_alloc_id(id);
@@ -48,6 +59,9 @@ HttpResponse Act(const HttpRequest& req, const PathParams& p, const ApiDeps& d,
 void RegisterLifecycleRoutes(Router* r, const ApiDeps& d) {
   r->Add("POST", "/v1/allocations/{id}/restart", [d](const HttpRequest& req, const PathParams& p) {
     return Act(req, p, d, v1::AllocActionCommand::RESTART);
+  });
+  r->Add("POST", "/v1/allocations/{id}/signal", [d](const HttpRequest& req, const PathParams& p) {
+    return Act(req, p, d, v1::AllocActionCommand::SIGNAL);
   });
   r->Add("POST", "/v1/allocations/{id}/stop", [d](const HttpRequest& req, const PathParams& p) {
     return Act(req, p, d, v1::AllocActionCommand::STOP);

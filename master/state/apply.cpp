@@ -10,6 +10,7 @@
 #include "common/ids.h"
 #include "common/net.h"
 #include "common/saturating.h"
+#include "common/signals.h"
 #include "master/services/service_ports.h"
 #include "master/state/state_store.h"
 #include "master/validation.h"
@@ -251,6 +252,24 @@ Status StateStore::ApplyAllocAction(uint64_t index, const v1::Command& cmd, Stat
     }
     a->set_restart_index(index);
     a->set_restart_task(c.task());
+  } else if (c.action() == v1::AllocActionCommand::SIGNAL) {
+    const std::string name = SignalName(c.signal());
+    if (name.empty()) {
+      *outcome = Status::InvalidArgument("signal \"" + c.signal().substr(0, 32) +
+                                         "\" is not one a task may be sent (e.g. SIGHUP, SIGUSR1, SIGTERM)");
+      return Status::Ok();
+    }
+    if (!c.task().empty()) {
+      bool known = false;
+      for (const auto& t : a->task_group().tasks()) known = known || t.name() == c.task();
+      if (!known) {
+        *outcome = Status::NotFound("allocation " + ShortId(a->id()) + " has no task \"" + c.task() + "\"");
+        return Status::Ok();
+      }
+    }
+    a->set_signal_index(index);
+    a->set_signal_task(c.task());
+    a->set_signal(name);
   } else if (c.action() == v1::AllocActionCommand::STOP) {
     a->set_desired_status(v1::Allocation::STOP);
     a->set_desired_description("stopped by an operator");

@@ -412,5 +412,37 @@ TEST_F(DeploymentTest, AllocRestartAllocStopAndJobRestart) {
   ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"v0", 9}}; }, 30s));
 }
 
+
+// `alloc signal`: the signal reaches the task (a sleep that SIGUSR1 ends,
+// restarted by its policy).
+TEST_F(DeploymentTest, AllocSignalReachesTheTask) {
+  auto r = cluster_->client().SubmitJobDocument(
+      "id: web\ntype: service\ngroups:\n  - name: web\n    count: 1\n"
+      "    restart: { attempts: 3, interval: 10m, delay: 100ms, mode: fail }\n"
+      "    tasks:\n      - name: t\n        driver: exec\n        command: /bin/sleep\n        args: [\"3600\"]\n"
+      "        resources: { cpu: 10, memory: 8 }\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::string id;
+  ASSERT_TRUE(WaitFor([&] {
+    auto live = LiveAllocs();
+    if (live.size() != 1) return false;
+    id = *live.begin();
+    return true;
+  }, 30s));
+  auto bad = cluster_->Orchctl({"alloc", "signal", id, "-s", "SIGSEGV"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("not one a task may be sent"), std::string::npos) << bad.err;
+  auto sent = cluster_->Orchctl({"alloc", "signal", id.substr(0, 8), "-s", "usr1"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  ASSERT_TRUE(WaitFor([&] {
+    auto a = cluster_->client().GetAllocation(id);
+    return a.ok() && a->value.task_states_size() == 1 && a->value.task_states(0).restarts() == 1 &&
+           a->value.task_states(0).state() == v1::TaskState::RUNNING;
+  }, 30s)) << "SIGUSR1 did not end the sleep";
+  auto a = cluster_->client().GetAllocation(id);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->value.signal(), "SIGUSR1");
+}
+
 }  // namespace
 }  // namespace orch::e2e

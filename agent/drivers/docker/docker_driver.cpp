@@ -246,6 +246,19 @@ Result<pb::TaskHandle> DockerDriver::Start(const TaskSpec& spec) {
   return h;
 }
 
+Status DockerDriver::Signal(const std::string& task_id, int signal) {
+  std::string cid;
+  {
+    std::lock_guard lk(mu_);
+    auto it = tasks_.find(task_id);
+    if (it == tasks_.end()) return Status::NotFound("docker driver: no task " + task_id);
+    if (!it->second.status.running()) return Status::FailedPrecondition("docker driver: task " + task_id + " is not running");
+    cid = it->second.handle.container_id();
+  }
+  // The engine takes a number as well as a name.
+  return client_->KillContainer(cid, std::to_string(signal));
+}
+
 Status DockerDriver::Stop(const std::string& task_id, std::chrono::milliseconds kill_timeout) {
   std::lock_guard lk(mu_);
   auto it = tasks_.find(task_id);

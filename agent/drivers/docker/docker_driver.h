@@ -64,6 +64,7 @@ class DockerDriver : public TaskDriver {
   std::string name() const override { return "docker"; }
   Result<pb::TaskHandle> Start(const TaskSpec& spec) override;
   Status Stop(const std::string& task_id, std::chrono::milliseconds kill_timeout) override;
+  Status Signal(const std::string& task_id, int signal) override;
   Result<TaskStatus> Inspect(const std::string& task_id) override;
   Status Recover(const pb::TaskHandle& handle) override;
   Result<TaskStatus> Wait(const std::string& task_id, std::chrono::milliseconds timeout) override;

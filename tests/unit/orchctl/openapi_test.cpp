@@ -79,6 +79,7 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/deployments/{id}/promote", "post"},
     {"/v1/allocations/{id}/restart", "post"},
     {"/v1/allocations/{id}/stop", "post"},
+    {"/v1/allocations/{id}/signal", "post"},
     {"/v1/deployments/{id}/pause", "post"},
     {"/v1/deployments/{id}/resume", "post"},
     {"/v1/deployments/{id}/fail", "post"},
@@ -181,6 +182,7 @@ TEST_F(OpenApiTest, DeploymentSchemasMatchTheProtos) {
   all_fields(orch::v1::RescheduleEvent::descriptor(), "RescheduleEvent");
   all_fields(orch::v1::AllocActionResponse::descriptor(), "AllocActionResponse");
   all_fields(orch::v1::AllocRestartRequest::descriptor(), "AllocRestartRequest");
+  all_fields(orch::v1::AllocSignalRequest::descriptor(), "AllocSignalRequest");
 }
 
 TEST_F(OpenApiTest, ErrorsUseTheErrorEnvelope) {
