@@ -64,7 +64,7 @@ Status StateStore::CreateSchema() {
     CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, data BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS job_versions (
       job_id TEXT NOT NULL, version INTEGER NOT NULL, stable INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,
-      PRIMARY KEY (job_id, version));
+      PRIMARY KEY (job_id, version)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS deployments (
       id TEXT PRIMARY KEY, job_id TEXT NOT NULL, status INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS deployments_by_job ON deployments(job_id, seq);
