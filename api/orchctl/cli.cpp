@@ -1,6 +1,8 @@
 #include "api/orchctl/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -434,6 +436,7 @@ CliIo CliIo::System() {
     return std::string(v);
   };
   io.read_file = ReadFile;
+  io.terminal = isatty(STDOUT_FILENO) == 1;
   return io;
 }
 
@@ -494,6 +497,7 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
   ctx.format = *ParseOutputFormat(f.output);  // validated by CLI11
   ctx.out = io.out;
   ctx.clock = io.clock;
+  ctx.terminal = io.terminal;
   if (v.version->parsed()) {
     (void)PrintVersion(ctx, ORCH_VERSION);
     return kExitOk;

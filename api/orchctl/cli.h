@@ -24,6 +24,7 @@ struct CliIo {
   // A job file's text; "-" is standard input.
   std::function<Result<std::string>(const std::string& path)> read_file;
   Clock clock = Clock::System();
+  bool terminal = false;  // standard output is a terminal
   // The real environment, files, clock and std::cout / std::cerr.
   static CliIo System();
 };

@@ -40,6 +40,7 @@ Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index,
   const bool table = ctx.format == OutputFormat::kTable;
   const int64_t deadline = ctx.clock.now_ms() + timeout.count();
   std::string last_line;
+  std::size_t drawn = 0;  // lines of the deployment view on a terminal
   for (;;) {
     int64_t asked_at = ctx.clock.now_ms();
     QueryOptions q;
@@ -56,11 +57,20 @@ Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index,
     // A rolling version: its deployment says when it is done, or failed.
     const v1::Deployment& dep = jd.latest_deployment();
     const bool rolling = jd.has_latest_deployment() && dep.job_version() == jd.job().version();
+    std::vector<std::string> lines = {line};
     if (rolling) {
-      line = "deployment " + ShortId(dep.id()) + " " + PrettyEnum(v1::Deployment::Status_Name(dep.status())) +
-             ": " + DeploymentProgress(dep);
+      lines = DeploymentLines(dep);
+      line.clear();
+      for (const auto& l : lines) line += l + "\n";
     }
-    if (table && line != last_line) *ctx.out << line << std::endl;
+    if (table && line != last_line) {
+      // On a terminal the view redraws in place; elsewhere each change is
+      // printed as plain lines.
+      if (ctx.terminal && rolling && drawn > 0) *ctx.out << "\x1b[" << drawn << "A";
+      for (const auto& l : lines) *ctx.out << (ctx.terminal && rolling ? "\x1b[2K" : "") << l << "\n";
+      ctx.out->flush();
+      drawn = rolling ? lines.size() : 0;
+    }
     last_line = line;
     if (rolling) {
       if (dep.status() == v1::Deployment::SUCCESSFUL) return Status::Ok();

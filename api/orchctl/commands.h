@@ -28,6 +28,7 @@ struct Context {
   OutputFormat format = OutputFormat::kTable;
   std::ostream* out = nullptr;  // not owned
   Clock clock = Clock::System();
+  bool terminal = false;  // `out` is a terminal: progress redraws in place
 };
 
 struct RunOptions {

@@ -1,5 +1,6 @@
 #include "api/orchctl/deployment_cmds.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -77,6 +78,31 @@ std::string FormatJobDiff(const v1::JobDiff& diff, const std::string& job_id) {
 Status JobDiffCommand(const Context& ctx, const std::string& document) {
   ORCH_ASSIGN_OR_RETURN(v1::PlanResponse plan, ctx.client->PlanJobDocument(document));
   return PrintMessage(*ctx.out, ctx.format, plan.diff(), [&] { return FormatJobDiff(plan.diff(), plan.job_id()); });
+}
+
+std::vector<std::string> DeploymentLines(const v1::Deployment& d) {
+  std::vector<std::string> out;
+  out.push_back("deployment " + ShortId(d.id()) + " " + PrettyEnum(v1::Deployment::Status_Name(d.status())) +
+                (d.status_description().empty() ? "" : ": " + OneLine(d.status_description())));
+  std::size_t width = 0;
+  for (const auto& g : d.groups()) width = std::max(width, g.name().size());
+  constexpr int kBar = 20;
+  for (const auto& g : d.groups()) {
+    const int total = std::max(1, g.desired_total());
+    const int filled = std::min(kBar, g.healthy() * kBar / total);
+    std::string line = "  " + g.name() + std::string(width - g.name().size(), ' ') + "  [" +
+                       std::string(static_cast<std::size_t>(filled), '#') +
+                       std::string(static_cast<std::size_t>(kBar - filled), '-') + "]  " +
+                       std::to_string(g.healthy()) + "/" + std::to_string(g.desired_total()) + " healthy, " +
+                       std::to_string(g.placed()) + " placed, " + std::to_string(g.unhealthy()) + " unhealthy";
+    if (g.desired_canaries() > 0) {
+      line += g.promoted() ? ", canaries promoted"
+                           : ", " + std::to_string(g.healthy_canaries()) + "/" + std::to_string(g.desired_canaries()) +
+                                 " canaries healthy";
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
 }
 
 std::string DeploymentProgress(const v1::Deployment& d) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "api/orchctl/commands.h"
 #include "common/status.h"
@@ -31,6 +32,11 @@ Status DeploymentAct(const Context& ctx, const std::string& id, const std::strin
 Status JobDiffCommand(const Context& ctx, const std::string& document);
 // The diff as lines ("+ added", "- deleted", "~ edited"); also under `plan`.
 std::string FormatJobDiff(const v1::JobDiff& diff, const std::string& job_id);
+
+// `run --wait`'s view of a deployment: a header line, then a line per
+// group with a progress bar ("  web  [##########----------]  2/3 healthy,
+// 3 placed, 0 unhealthy").
+std::vector<std::string> DeploymentLines(const v1::Deployment& d);
 
 // "web: 2/3 healthy (3 placed, 0 unhealthy)" per group, "; " between them.
 std::string DeploymentProgress(const v1::Deployment& d);
