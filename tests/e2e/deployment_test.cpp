@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <set>
@@ -442,6 +443,40 @@ TEST_F(DeploymentTest, AllocSignalReachesTheTask) {
   auto a = cluster_->client().GetAllocation(id);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->value.signal(), "SIGUSR1");
+}
+
+
+// The issue's own setting: examples/web.yaml (three busybox httpd behind
+// the balancer, a check and shutdown_delay, rolling with max_parallel 1)
+// rolled to a new page with a client sending requests the whole time.
+TEST_F(DeploymentTest, BusyboxWebExampleRollsWithoutAFailedRequest) {
+  if (!std::filesystem::exists("/bin/busybox")) GTEST_SKIP() << "no /bin/busybox (busybox-static)";
+  std::ifstream in(std::string(ORCH_SOURCE_DIR) + "/examples/web.yaml");
+  std::string example((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto replace = [](std::string s, const std::string& from, const std::string& to) {
+    auto at = s.find(from);
+    if (at != std::string::npos) s.replace(at, from.size(), to);
+    return s;
+  };
+  example = replace(example, "listen: 8080", "listen: " + std::to_string(listen_));
+  auto write = [&](const std::string& page) {
+    std::string path = root_ + "/busybox-" + page + ".yaml";
+    std::ofstream(path) << replace(example, "echo \"hello from $ORCH_ALLOC_ID\"", "echo -n " + page);
+    return path;
+  };
+  auto run0 = cluster_->Orchctl({"run", "-f", write("one"), "--wait", "--timeout", "90s"});
+  ASSERT_EQ(run0.exit_code, 0) << run0.out << run0.err;
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"one", 9}}; }, 30s));
+  TrafficLoop traffic(listen_, &cluster_->client());
+  auto run1 = cluster_->Orchctl({"run", "-f", write("two"), "--wait", "--timeout", "120s"});
+  ASSERT_EQ(run1.exit_code, 0) << run1.out << run1.err;
+  ASSERT_TRUE(WaitFor([&] { return Sample(9).by_body == std::map<std::string, int>{{"two", 9}}; }, 30s));
+  traffic.Stop();
+  Tally t = traffic.tally();
+  EXPECT_EQ(t.failed, 0) << "requests failed during the rollout";
+  EXPECT_GT(t.by_body["one"], 0);
+  EXPECT_GT(t.by_body["two"], 0);
+  EXPECT_GE(traffic.min_healthy(), 2);
 }
 
 }  // namespace
