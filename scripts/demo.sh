@@ -26,7 +26,12 @@ cleanup() {
   echo
   echo "==> stopping jobs, agents and master"
   for job in hello countdown web; do "$ORCHCTL" stop "$job" >/dev/null 2>&1 || true; done
-  sleep 1
+  # Until the agents have stopped every task (web's keep serving for their
+  # shutdown_delay first): an agent stopped before leaves its tasks running.
+  for _ in $(seq 60); do
+    "$ORCHCTL" get allocs -o json 2>/dev/null | grep -Eq '"client_?[sS]tatus": *"(RUNNING|PENDING)"' || break
+    sleep 0.5
+  done
   for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "==> logs and data are in $DIR"

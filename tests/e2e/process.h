@@ -55,6 +55,10 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
 
 bool ProcessAlive(pid_t pid);
 
+// SIGKILLs every process whose command line contains `marker` (a path only
+// one test uses); returns how many there were.
+int KillByMarker(const std::string& marker);
+
 std::string ReadFile(const std::string& path);
 
 }  // namespace orch::e2e
