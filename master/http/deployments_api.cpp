@@ -25,10 +25,10 @@ HttpResponse Act(const PathParams& p, const ApiDeps& d, const std::string& actio
   c->set_deployment_id(dep->id());
   if (action == "promote") {
     bool awaiting = false;
+    const auto allocs = d.store->ListAllocations(dep->job_id());
     for (const auto& g : dep->groups()) {
       if (g.desired_canaries() == 0 || g.promoted()) continue;
       awaiting = true;
-      auto allocs = d.store->ListAllocations(dep->job_id());
       GroupProgress p = ProgressOf(*dep, g.name(), allocs);
       if (p.healthy_canaries < g.desired_canaries()) {
         return HttpResponse::Error(Status::FailedPrecondition(

@@ -241,15 +241,15 @@ Status StateStore::ApplyAllocAction(uint64_t index, const v1::Command& cmd, Stat
                                           v1::Allocation::DesiredStatus_Name(a->desired_status()) + ")");
     return Status::Ok();
   }
-  if (c.action() == v1::AllocActionCommand::RESTART) {
-    if (!c.task().empty()) {
-      bool known = false;
-      for (const auto& t : a->task_group().tasks()) known = known || t.name() == c.task();
-      if (!known) {
-        *outcome = Status::NotFound("allocation " + ShortId(a->id()) + " has no task \"" + c.task() + "\"");
-        return Status::Ok();
-      }
+  if (!c.task().empty() && c.action() != v1::AllocActionCommand::STOP) {
+    bool known = false;
+    for (const auto& t : a->task_group().tasks()) known = known || t.name() == c.task();
+    if (!known) {
+      *outcome = Status::NotFound("allocation " + ShortId(a->id()) + " has no task \"" + c.task() + "\"");
+      return Status::Ok();
     }
+  }
+  if (c.action() == v1::AllocActionCommand::RESTART) {
     a->set_restart_index(index);
     a->set_restart_task(c.task());
   } else if (c.action() == v1::AllocActionCommand::SIGNAL) {
@@ -258,14 +258,6 @@ Status StateStore::ApplyAllocAction(uint64_t index, const v1::Command& cmd, Stat
       *outcome = Status::InvalidArgument("signal \"" + c.signal().substr(0, 32) +
                                          "\" is not one a task may be sent (e.g. SIGHUP, SIGUSR1, SIGTERM)");
       return Status::Ok();
-    }
-    if (!c.task().empty()) {
-      bool known = false;
-      for (const auto& t : a->task_group().tasks()) known = known || t.name() == c.task();
-      if (!known) {
-        *outcome = Status::NotFound("allocation " + ShortId(a->id()) + " has no task \"" + c.task() + "\"");
-        return Status::Ok();
-      }
     }
     a->set_signal_index(index);
     a->set_signal_task(c.task());

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 
 #include "common/ids.h"
 #include "master/deployments/judge.h"
@@ -195,8 +196,7 @@ Status StateStore::ApplyDeploymentUpdate(uint64_t index, const v1::Command& cmd,
     for (auto& g : *d->mutable_groups()) {
       if (g.desired_canaries() > 0) g.set_promoted(true);
     }
-    auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=?", {d->job_id()});
-    for (auto& a : allocs) {
+    for (auto& a : JobAllocationsLocked(d->job_id())) {
       if (a.deployment_id() != d->id() || !a.deployment_status().canary()) continue;
       a.mutable_deployment_status()->set_canary(false);
       a.set_modify_index(index);
@@ -248,8 +248,11 @@ Status StateStore::ApplyDeploymentUpdate(uint64_t index, const v1::Command& cmd,
 
 // --- Reads --------------------------------------------------------------
 
-void StateStore::DeriveDeployment(v1::Deployment* d) const {
-  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=?", {d->job_id()});
+std::vector<v1::Allocation> StateStore::JobAllocationsLocked(const std::string& job_id) const {
+  return LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE job_id=?", {job_id});
+}
+
+void StateStore::DeriveDeployment(v1::Deployment* d, const std::vector<v1::Allocation>& allocs) {
   for (auto& g : *d->mutable_groups()) {
     GroupProgress p = ProgressOf(*d, g.name(), allocs);
     g.set_placed(p.placed);
@@ -303,7 +306,13 @@ std::vector<v1::Deployment> StateStore::ListDeployments(const std::string& job_i
         "SELECT data FROM deployments WHERE job_id=? ORDER BY seq DESC LIMIT " + std::to_string(std::max(1, limit)),
         {job_id});
   }
-  for (auto& d : out) DeriveDeployment(&d);
+  // One read of each job's allocations, however many of its deployments.
+  std::map<std::string, std::vector<v1::Allocation>> allocs;
+  for (auto& d : out) {
+    auto it = allocs.find(d.job_id());
+    if (it == allocs.end()) it = allocs.emplace(d.job_id(), JobAllocationsLocked(d.job_id())).first;
+    DeriveDeployment(&d, it->second);
+  }
   return out;
 }
 
@@ -318,7 +327,7 @@ Result<v1::Deployment> StateStore::GetDeployment(const std::string& id) const {
     }
     if (!d) return Status::NotFound("deployment \"" + id + "\" not found");
   }
-  DeriveDeployment(&*d);
+  DeriveDeployment(&*d, JobAllocationsLocked(d->job_id()));
   return *d;
 }
 

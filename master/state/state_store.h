@@ -150,7 +150,9 @@ class StateStore {
                             v1::Allocation* a) const;
   std::optional<v1::Deployment> ActiveDeploymentLocked(const std::string& job_id) const;
   Status PutDeployment(const v1::Deployment& d);
-  void DeriveDeployment(v1::Deployment* d) const;
+  // Fills the groups' counts from `allocs` (the deployment's job's).
+  static void DeriveDeployment(v1::Deployment* d, const std::vector<v1::Allocation>& allocs);
+  std::vector<v1::Allocation> JobAllocationsLocked(const std::string& job_id) const;
   // Runs `body` and records `index` as applied, in one transaction.
   template <typename F>
   Status InTransaction(uint64_t index, F body);

@@ -104,4 +104,20 @@ std::optional<v1::Allocation> FirstAlloc(OrchClient& client, const std::string& 
   return allocs->value.allocations(0);
 }
 
+bool StopJobAndWait(OrchClient& client, const std::string& job, std::chrono::milliseconds timeout) {
+  (void)client.StopJob(job);
+  return WaitFor(
+      [&] {
+        auto allocs = client.ListAllocations(job);
+        if (!allocs.ok()) return false;
+        for (const auto& a : allocs->value.allocations()) {
+          if (a.client_status() == v1::Allocation::PENDING || a.client_status() == v1::Allocation::RUNNING) {
+            return false;
+          }
+        }
+        return true;
+      },
+      timeout);
+}
+
 }  // namespace orch::e2e

@@ -54,4 +54,9 @@ class LocalCluster {
 // The allocation of `job` (the first one), if any.
 std::optional<v1::Allocation> FirstAlloc(OrchClient& client, const std::string& job);
 
+// Stops `job` and waits until its agent has stopped every allocation (none
+// pending or running), not only those whose pid the master has heard of;
+// false on timeout.
+bool StopJobAndWait(OrchClient& client, const std::string& job, std::chrono::milliseconds timeout);
+
 }  // namespace orch::e2e

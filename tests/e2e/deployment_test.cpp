@@ -92,17 +92,7 @@ class DeploymentTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure()) std::cerr << cluster_->Logs();
     std::set<pid_t> pids = Pids();
-    (void)cluster_->client().StopJob("web");
-    // Until the agent has stopped every task, not only those whose pid the
-    // master has heard of.
-    WaitFor([&] {
-      auto allocs = cluster_->client().ListAllocations("web");
-      if (!allocs.ok()) return false;
-      for (const auto& a : allocs->value.allocations()) {
-        if (a.client_status() == v1::Allocation::PENDING || a.client_status() == v1::Allocation::RUNNING) return false;
-      }
-      return true;
-    }, 20s);
+    StopJobAndWait(cluster_->client(), "web", 20s);
     WaitFor([&] { return Pids().empty(); }, 15s);
     for (pid_t pid : pids) {
       if (ProcessAlive(pid)) kill(pid, SIGKILL);

@@ -44,18 +44,8 @@ class ServicesTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure()) std::cerr << cluster_->Logs();
     for (pid_t pid : Pids()) seen_pids_.insert(pid);
-    (void)cluster_->client().StopJob("web");
-    // Until the agent has stopped every task (a pid the master has not
-    // heard of yet would otherwise look like none), then the servers are
-    // ours: stop them whatever the agent did.
-    WaitFor([&] {
-      auto allocs = cluster_->client().ListAllocations("web");
-      if (!allocs.ok()) return false;
-      for (const auto& a : allocs->value.allocations()) {
-        if (a.client_status() == v1::Allocation::PENDING || a.client_status() == v1::Allocation::RUNNING) return false;
-      }
-      return true;
-    }, 15s);
+    // Then the servers are ours: stop them whatever the agent did.
+    StopJobAndWait(cluster_->client(), "web", 15s);
     WaitFor([&] { return Pids().empty(); }, 10s);
     for (pid_t pid : seen_pids_) {
       if (ProcessAlive(pid)) kill(pid, SIGKILL);
