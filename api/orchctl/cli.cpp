@@ -30,7 +30,7 @@ namespace orch::ctl {
 namespace {
 
 constexpr const char* kFooter = R"(Examples:
-  orchctl run -f web.yaml --wait      submit a job and wait until it runs
+  orchctl run -f web.yaml             submit a job and follow it until it runs
   orchctl get allocs --job web        list the allocations of job web
   orchctl describe job web -o yaml    everything about job web, as YAML
   orchctl stop web                    stop job web
@@ -74,7 +74,7 @@ struct Flags {
   std::string token;
   std::string output = "table";
   std::string file;
-  bool detach = true;
+  bool detach = false;
   bool wait = false;
   std::string timeout = "5m";
   std::string alloc_job;
@@ -311,15 +311,17 @@ Verbs Define(CLI::App& app, Flags& f) {
       ->required()
       ->type_name("FILE");
   auto* detach =
-      v.run->add_flag("-d,--detach", f.detach, "Return once the job is submitted (the default)");
+      v.run->add_flag("-d,--detach", f.detach, "Return once the job is submitted, without waiting");
   auto* wait = v.run->add_flag("-w,--wait", f.wait,
-                               "Wait until the job's allocations are running; a job with an update block: until "
-                               "its deployment succeeds (exit status 1 when it fails)");
+                               "Wait (the default) until the job's allocations are running; a job with an update "
+                               "block: until its deployment succeeds. Exit status 1 when it fails, when the "
+                               "scheduler cannot place it, or at the timeout");
   wait->excludes(detach);
   v.run->add_option("--timeout", f.timeout, "Give up waiting after this long (e.g. 90s, 5m)")
       ->type_name("DURATION")
       ->capture_default_str();
-  v.run->footer("Example:\n  orchctl run -f web.yaml --wait --timeout 2m");
+  v.run->footer("Examples:\n  orchctl run -f web.yaml --timeout 2m   follow the rollout, give up after 2m\n"
+                "  orchctl run -f web.yaml -d             submit and return");
 
   v.get = app.add_subcommand("get", "List jobs, nodes, allocations or services");
   v.get->require_subcommand(1);
@@ -460,7 +462,7 @@ namespace {
 
 // Reads the job file and the wait flags of `run`; a usage error otherwise.
 Status LoadRun(const Flags& f, const CliIo& io, RunOptions* opts, std::string* document) {
-  opts->wait = f.wait;
+  opts->wait = !f.detach;
   auto timeout = ParseDuration(f.timeout);
   if (!timeout.ok()) return Status::InvalidArgument("--timeout: " + timeout.status().message());
   opts->timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);

@@ -32,11 +32,20 @@ Status OutcomeOfVersion(const Context& ctx, const std::string& job_id, uint64_t 
                                     " was replaced by version " + std::to_string(now_at));
 }
 
+// The evaluation `id` among the job's, or null.
+const v1::Evaluation* FindEvaluation(const v1::JobDetail& jd, const std::string& id) {
+  if (id.empty()) return nullptr;
+  for (const auto& e : jd.evaluations()) {
+    if (e.id() == id) return &e;
+  }
+  return nullptr;
+}
+
 // Watches the job with blocking queries until its allocations run -- for
 // a rolling job, until the deployment of `version` ends -- printing
 // progress as it changes (table output only). Always asks at least once.
-Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index, uint64_t version,
-                  std::chrono::milliseconds timeout) {
+Status WaitForJob(const Context& ctx, const std::string& job_id, const std::string& eval_id, uint64_t index,
+                  uint64_t version, std::chrono::milliseconds timeout) {
   const bool table = ctx.format == OutputFormat::kTable;
   const int64_t deadline = ctx.clock.now_ms() + timeout.count();
   std::string last_line;
@@ -94,6 +103,17 @@ Status WaitForJob(const Context& ctx, const std::string& job_id, uint64_t index,
       }
     } else if (progress.done()) {
       return Status::Ok();
+    } else if (const v1::Evaluation* eval = FindEvaluation(jd, eval_id);
+               eval != nullptr && progress.pending == 0 && progress.running < progress.desired) {
+      // The scheduler has looked at this version and could not place all of
+      // it: say why now instead of waiting out the timeout. The job stays
+      // queued and is placed when capacity frees up.
+      if (eval->status() == v1::Evaluation::BLOCKED || eval->status() == v1::Evaluation::FAILED) {
+        return Status::FailedPrecondition("job \"" + job_id + "\": " + progress.ToString() + "; placement failed: " +
+                                          OneLine(eval->status_description()) +
+                                          " (the rest is placed when capacity frees up)");
+      }
+      if (eval->status() == v1::Evaluation::COMPLETE && progress.desired == 0) return Status::Ok();
     }
     int64_t now = ctx.clock.now_ms();
     if (now >= deadline) {
@@ -159,7 +179,8 @@ Status RunJob(const Context& ctx, const std::string& document, const RunOptions&
   }
   // Unchanged: nothing new to wait for past the entry; just show where it stands.
   if (opts.wait) {
-    ORCH_RETURN_IF_ERROR(WaitForJob(ctx, resp.job_id(), resp.unchanged() ? 0 : resp.index(), resp.version(), opts.timeout));
+    ORCH_RETURN_IF_ERROR(WaitForJob(ctx, resp.job_id(), resp.unchanged() ? "" : resp.eval_id(),
+                                    resp.unchanged() ? 0 : resp.index(), resp.version(), opts.timeout));
   }
   if (ctx.format == OutputFormat::kTable) return Status::Ok();
   return PrintMessage(*ctx.out, ctx.format, resp, [] { return std::string(); });

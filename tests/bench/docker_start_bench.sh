@@ -103,7 +103,7 @@ orch_trial() {  # orch_trial N TAG -> ms
   local job="bench-$2" f t0 t1
   f=$(job_file "$job" "$1")
   t0=$(now_ms)
-  "$build/api/orchctl/orchctl" run -f "$f" >/dev/null
+  "$build/api/orchctl/orchctl" run -d -f "$f" >/dev/null
   wait_count "orch.job=$job" "$1"
   t1=$(now_ms)
   "$build/api/orchctl/orchctl" stop "$job" >/dev/null

@@ -93,7 +93,7 @@ groups:
         args: [-c, "echo line one; echo line two; echo oops >&2; while [ ! -e )" + go + R"( ]; do sleep 0.1; done; echo after follow started; exec sleep 3600"]
         resources: { cpu: 10, memory: 16 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", job}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
   auto a = WaitAlloc("talk", Running);
   ASSERT_TRUE(a);
   std::string id = a->id();
@@ -147,7 +147,7 @@ groups:
         args: [-c, "echo started; sleep 0.3; exit 3"]
         resources: { cpu: 10, memory: 16 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", job}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
   auto failed = WaitAlloc("flaky", [](const v1::Allocation& a) {
     return a.client_status() == v1::Allocation::FAILED;
   });
@@ -178,7 +178,7 @@ groups:
         resources: { cpu: 10, memory: 16 }
         check: { type: command, command: /bin/test, args: [-e, )" + ok + R"(], interval: 200ms, timeout: 1s }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", job}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
   auto healthy = WaitAlloc("checked", [](const v1::Allocation& a) { return Running(a) && a.healthy(); });
   ASSERT_TRUE(healthy);
   pid_t pid = healthy->task_states(0).pid();
@@ -229,8 +229,8 @@ groups:
         args: [-c, "exec sleep 3600"]
         resources: { cpu: 10, memory: 16 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", batch}).exit_code, 0);
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", svc}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", batch}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", svc}).exit_code, 0);
   ASSERT_TRUE(WaitAlloc("finish", Running));
   auto stay = WaitAlloc("stay", Running);
   ASSERT_TRUE(stay);
@@ -270,7 +270,7 @@ groups:
         args: [-c, "echo hi; exec sleep 3600"]
         resources: { cpu: 10, memory: 16 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", later}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", later}).exit_code, 0);
   EXPECT_TRUE(WaitAlloc("later", Running));
   EXPECT_EQ(cluster_->client().ListAllocations("stay")->value.allocations_size(), 1);
   ASSERT_EQ(cluster_->Orchctl({"stop", "stay"}).exit_code, 0);

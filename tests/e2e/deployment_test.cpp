@@ -174,7 +174,7 @@ TEST_F(DeploymentTest, ResubmitRolloutAndAutoRevertFailNoRequest) {
   TrafficLoop traffic(listen_, &cluster_->client());
 
   // (a) The same file again: nothing is replaced.
-  auto same = cluster_->Orchctl({"run", "-f", File("v0")});
+  auto same = cluster_->Orchctl({"run", "-d", "-f", File("v0")});
   ASSERT_EQ(same.exit_code, 0) << same.err;
   EXPECT_NE(same.out.find("unchanged"), std::string::npos) << same.out;
   std::this_thread::sleep_for(2s);
@@ -237,7 +237,7 @@ TEST_F(DeploymentTest, PauseHoldsARolloutFailStopsItAndRevertRunsAnOldSpec) {
   auto run0 = cluster_->Orchctl({"run", "-f", File("v0"), "--wait", "--timeout", "90s"});
   ASSERT_EQ(run0.exit_code, 0) << run0.out << run0.err;
   // Version 1 starts; pause it at once.
-  auto run1 = cluster_->Orchctl({"run", "-f", File("v1")});
+  auto run1 = cluster_->Orchctl({"run", "-d", "-f", File("v1")});
   ASSERT_EQ(run1.exit_code, 0) << run1.err;
   auto latest = [&] {
     auto d = cluster_->client().ListDeployments("web");

@@ -224,7 +224,7 @@ groups:
         resources: { cpu: 20, memory: 16 }
 )";
   for (const char* f : {"/docker.yaml", "/exec.yaml"}) {
-    auto r = RunCommand({ORCHCTL_BIN, "run", "-f", root_ + f}, {{"ORCH_ADDR", MasterUrl()}});
+    auto r = RunCommand({ORCHCTL_BIN, "run", "-d", "-f", root_ + f}, {{"ORCH_ADDR", MasterUrl()}});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   std::map<std::string, int> dock_before, exec_before;

@@ -74,7 +74,8 @@ TEST_F(E2ETest, HelloRunsWritesItsLogAndStops) {
   StartCluster({"a1"});
   auto run = cluster_->Orchctl({"run", "-f", Example("hello.yaml")});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
-  EXPECT_NE(run.out.find("hello"), std::string::npos) << run.out;
+  // `run` follows the job until its allocation runs.
+  EXPECT_NE(run.out.find("job hello: 1/1 running"), std::string::npos) << run.out;
 
   v1::Allocation alloc = WaitAlloc("hello", v1::Allocation::RUNNING);
   ASSERT_EQ(alloc.task_states_size(), 1);
@@ -106,7 +107,7 @@ TEST_F(E2ETest, HelloRunsWritesItsLogAndStops) {
 
 TEST_F(E2ETest, BatchJobRunsToCompletionOnce) {
   StartCluster({"a1"});
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", Example("countdown.yaml")}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", Example("countdown.yaml")}).exit_code, 0);
   ASSERT_TRUE(WaitFor(
       [&] {
         auto allocs = cluster_->client().ListAllocations("countdown");
@@ -149,7 +150,7 @@ groups:
         args: [-c, "echo about to fail >&2; exit 3"]
         resources: { cpu: 10, memory: 8 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", file}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", file}).exit_code, 0);
   v1::Allocation a = WaitAlloc("fail", v1::Allocation::FAILED);
   ASSERT_EQ(a.task_states_size(), 1);
   EXPECT_EQ(a.task_states(0).exit_code(), 3);
@@ -189,7 +190,7 @@ TEST_F(E2ETest, BadJobFilesAreRejectedWithOneLineAndChangeNothing) {
 
 TEST_F(E2ETest, JobSurvivesMasterRestartAndCrash) {
   StartCluster({});
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", Example("hello.yaml")}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", Example("hello.yaml")}).exit_code, 0);
   cluster_->StopMaster(SIGTERM);
   EXPECT_EQ(cluster_->MasterExitCode(15s), 0) << "master did not shut down cleanly";
   cluster_->StartMaster();
@@ -200,7 +201,7 @@ TEST_F(E2ETest, JobSurvivesMasterRestartAndCrash) {
   EXPECT_EQ(jobs->value.jobs(0).id(), "hello");
 
   // An acknowledged write survives kill -9 too.
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", Example("countdown.yaml")}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", Example("countdown.yaml")}).exit_code, 0);
   cluster_->StopMaster(SIGKILL);
   cluster_->MasterExitCode(10s);
   cluster_->StartMaster();
@@ -212,7 +213,7 @@ TEST_F(E2ETest, JobSurvivesMasterRestartAndCrash) {
 
 TEST_F(E2ETest, RestartedAgentAdoptsItsRunningTask) {
   StartCluster({"a1"});
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", Example("hello.yaml")}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", Example("hello.yaml")}).exit_code, 0);
   v1::Allocation before = WaitAlloc("hello", v1::Allocation::RUNNING);
   pid_t pid = before.task_states(0).pid();
   cluster_->StopAgent("a1", SIGTERM);
@@ -230,7 +231,7 @@ TEST_F(E2ETest, RestartedAgentAdoptsItsRunningTask) {
 
 TEST_F(E2ETest, WorkOfADeadNodeIsRescheduledElsewhere) {
   StartCluster({"a1", "a2"});
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", Example("hello.yaml")}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", Example("hello.yaml")}).exit_code, 0);
   v1::Allocation first = WaitAlloc("hello", v1::Allocation::RUNNING);
   auto node = cluster_->client().GetNode(first.node_id());
   ASSERT_TRUE(node.ok());

@@ -106,7 +106,7 @@ TEST_F(SchedulerE2ETest, KilledAgentsWorkRunsElsewhereAndItsStaleCopiesStopOnRet
   cluster_->StartMaster();
   for (const char* a : {"a1", "a2", "a3"}) cluster_->StartAgent(a);
   ASSERT_TRUE(cluster_->WaitReady(3, 20s)) << cluster_->Logs();
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(6, 1)}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", WriteJob(6, 1)}).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return Running() == 6; }, 30s));
   // The masters chose the ports (default range 20000-32000) and the agents
   // used them as given (their own pick would come from the ephemeral range).
@@ -174,7 +174,7 @@ TEST_F(SchedulerE2ETest, DrainMovesSixAllocationsNeverMoreThanMaxParallelAtOnce)
   cluster_->StartMaster();
   cluster_->StartAgent("a1");
   ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(6, 2)}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", WriteJob(6, 2)}).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return Running() == 6; }, 30s));
   cluster_->StartAgent("a2");
   ASSERT_TRUE(cluster_->WaitReady(2, 20s));
@@ -233,15 +233,15 @@ TEST_F(SchedulerE2ETest, ResubmittingWithAnotherCountReplacesNothingThatKeepsRun
   cluster_->StartMaster();
   cluster_->StartAgent("a1");
   ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(3, 1)}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", WriteJob(3, 1)}).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return RunningPids(Allocs()).size() == 3; }, 30s));
   auto first = RunningPids(Allocs());
   // The same file again: a no-op.
-  auto same = cluster_->Orchctl({"run", "-f", WriteJob(3, 1)});
+  auto same = cluster_->Orchctl({"run", "-d", "-f", WriteJob(3, 1)});
   ASSERT_EQ(same.exit_code, 0) << same.err;
   EXPECT_NE(same.out.find("unchanged"), std::string::npos) << same.out;
   // 3 -> 5: two more, the three first untouched (same allocation, same pid).
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(5, 1)}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", WriteJob(5, 1)}).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return RunningPids(Allocs()).size() == 5; }, 30s));
   auto five = RunningPids(Allocs());
   for (const auto& [id, pid] : first) {
@@ -250,7 +250,7 @@ TEST_F(SchedulerE2ETest, ResubmittingWithAnotherCountReplacesNothingThatKeepsRun
     EXPECT_TRUE(ProcessAlive(pid));
   }
   // 5 -> 2: three stop; the two that stay keep their processes.
-  ASSERT_EQ(cluster_->Orchctl({"run", "-f", WriteJob(2, 1)}).exit_code, 0);
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", WriteJob(2, 1)}).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return RunningPids(Allocs()).size() == 2; }, 30s));
   for (const auto& [id, pid] : RunningPids(Allocs())) {
     ASSERT_TRUE(five.count(id)) << id << " is new";

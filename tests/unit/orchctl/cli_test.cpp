@@ -87,7 +87,14 @@ class FakeMaster {
       auto* g = d.mutable_job()->add_groups();
       g->set_name("web");
       g->set_count(1);
-      *d.add_allocations() = RunningAlloc(alloc_running_);
+      if (eval_blocked_) {
+        auto* e = d.add_evaluations();
+        e->set_id("1a2b3c4d-0000-4000-8000-000000000000");
+        e->set_status(v1::Evaluation::BLOCKED);
+        e->set_status_description("group web: 1 not placed: no node has 4000 MHz cpu free");
+      } else {
+        *d.add_allocations() = RunningAlloc(alloc_running_);
+      }
       return Indexed(ToJson(d));
     });
     router_.Add("POST", "/v1/jobs", [this](const HttpRequest& req, const PathParams&) {
@@ -126,6 +133,7 @@ class FakeMaster {
   }
   // Whether job web's allocation reports running (else pending).
   void set_alloc_running(bool running) { alloc_running_ = running; }
+  void set_eval_blocked(bool blocked) { eval_blocked_ = blocked; }
 
  private:
   static HttpResponse Indexed(std::string body) {
@@ -143,6 +151,7 @@ class FakeMaster {
   std::mutex mu_;
   HttpRequest last_;
   std::atomic<bool> alloc_running_{true};
+  std::atomic<bool> eval_blocked_{false};
 };
 
 // A port on 127.0.0.1 where nothing listens: one a server just gave up.
@@ -232,7 +241,7 @@ TEST(CliTest, RunSendsTheFileAsItIsAndPrintsTheEvaluation) {
   FakeMaster m;
   const std::string text = "id: web\ntype: service\ngroups:\n  - name: web\n    count: 1\n";
   std::string path = WriteTempFile(text);
-  CliRun r = Orchctl({"run", "-f", path, "--token", "s3cret"}, {{"ORCH_ADDR", m.addr()}});
+  CliRun r = Orchctl({"run", "-d", "-f", path, "--token", "s3cret"}, {{"ORCH_ADDR", m.addr()}});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "job web submitted (version 0, eval 1a2b3c4d, index 12)\n");
   EXPECT_EQ(r.err, "");
@@ -242,10 +251,10 @@ TEST(CliTest, RunSendsTheFileAsItIsAndPrintsTheEvaluation) {
   EXPECT_EQ(sent.Header("x-orch-token"), "s3cret");
 }
 
-TEST(CliTest, RunWaitReturnsOnceAllocationsRun) {
+TEST(CliTest, RunFollowsTheJobUntilItsAllocationsRun) {
   FakeMaster m;
   std::string path = WriteTempFile("id: web\n");
-  CliRun r = Orchctl({"--addr", m.addr(), "run", "-f", path, "--wait"});
+  CliRun r = Orchctl({"--addr", m.addr(), "run", "-f", path});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "job web submitted (version 0, eval 1a2b3c4d, index 12)\n"
@@ -269,6 +278,18 @@ TEST(CliTest, RunWaitGivesUpAtTheTimeoutWithOneLine) {
   EXPECT_EQ(r.out,
             "job web submitted (version 0, eval 1a2b3c4d, index 12)\n"
             "job web: 0/1 running, 1 pending\n");
+}
+
+TEST(CliTest, RunSaysAtOnceWhenTheSchedulerCannotPlaceTheJob) {
+  FakeMaster m;
+  m.set_eval_blocked(true);
+  std::string path = WriteTempFile("id: web\n");
+  CliRun r = Orchctl({"--addr", m.addr(), "run", "-f", path, "--wait", "--timeout", "10m"});
+  EXPECT_EQ(r.code, 1);
+  ExpectOneLineError(r);
+  EXPECT_EQ(r.err,
+            "orchctl: job \"web\": 0/1 running; placement failed: group web: 1 not placed: no node has 4000 "
+            "MHz cpu free (the rest is placed when capacity frees up)\n");
 }
 
 TEST(CliTest, GetJobsTable) {
