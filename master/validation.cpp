@@ -358,7 +358,7 @@ Status CheckNodeOwner(const v1::Node& stored, const v1::Node& incoming) {
                                   "); an agent keeps its id and secret in node-id and node-secret in its data dir");
 }
 
-Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& existing) {
+Status ValidateServiceClaims(const v1::Job& job, const std::vector<ServiceClaim>& others) {
   struct Claim {
     std::string name;
     int listen;
@@ -399,23 +399,17 @@ Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& exi
       claims.push_back(Claim{t.service().name(), t.service().listen(), t.service().strategy(), gi, path});
     }
   }
-  for (const auto& other : existing) {
-    // A job replaces its own earlier version; a stopped job claims nothing.
-    if (other.id() == job.id() || other.stop()) continue;
-    for (const auto& g : other.groups()) {
-      for (const auto& t : g.tasks()) {
-        if (!t.has_service()) continue;
-        for (const auto& c : claims) {
-          if (c.name == t.service().name()) {
-            return Status::AlreadyExists(c.path + ".name: service \"" + c.name + "\" is already served by job \"" +
-                                         other.id() + "\"");
-          }
-          if (c.listen > 0 && c.listen == t.service().listen()) {
-            return Status::AlreadyExists(c.path + ".listen: port " + std::to_string(c.listen) +
-                                         " is already used by service \"" + t.service().name() + "\" of job \"" +
-                                         other.id() + "\"");
-          }
-        }
+  for (const auto& other : others) {
+    if (other.job_id == job.id()) continue;  // a job replaces its own earlier version
+    for (const auto& c : claims) {
+      if (c.name == other.name) {
+        return Status::AlreadyExists(c.path + ".name: service \"" + c.name + "\" is already served by job \"" +
+                                     other.job_id + "\"");
+      }
+      if (c.listen > 0 && c.listen == other.port) {
+        return Status::AlreadyExists(c.path + ".listen: port " + std::to_string(c.listen) +
+                                     " is already used by service \"" + other.name + "\" of job \"" +
+                                     other.job_id + "\"");
       }
     }
   }

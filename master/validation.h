@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "master/services/service_claims.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::master {
@@ -14,12 +15,6 @@ namespace orch::master {
 // "groups[0].tasks[0].resources.cpu: must be positive".
 Status ValidateJob(v1::Job* job);
 
-// Services are cluster-wide: a (validated) job's services must not reuse a
-// name or listen port within the job (InvalidArgument, 400) nor one that
-// another live job in `existing` serves (AlreadyExists, 409). The job's own
-// earlier version and stopped jobs do not count. A listen port of 0 (to be
-// assigned) conflicts with nothing. Checked before proposing (a clear early
-// error) and again by the state machine at apply time (the final word).
 // Bounds on what an agent registers (master/job_limits.h NodeLimits): name,
 // capacity, label count and sizes. The address is checked separately.
 Status ValidateNodeFields(const v1::Node& node);
@@ -30,6 +25,14 @@ Status ValidateNodeFields(const v1::Node& node);
 // (registered before secrets existed) is bound to the first it presents.
 Status CheckNodeOwner(const v1::Node& stored, const v1::Node& incoming);
 
-Status ValidateServiceClaims(const v1::Job& job, const std::vector<v1::Job>& existing);
+// Services are cluster-wide: a (validated) job's services must not reuse a
+// name or listen port within the job (InvalidArgument, 400) nor one that
+// another live job holds among `others` (AlreadyExists, 409) -- the claims
+// that share a name or port with the job's, as StateStore::ConflictingClaims
+// finds them. Claims of the job's own id do not count. A listen port of 0
+// (to be assigned) conflicts with nothing. Checked before proposing (a clear
+// early error) and again by the state machine at apply time (the final
+// word).
+Status ValidateServiceClaims(const v1::Job& job, const std::vector<ServiceClaim>& others);
 
 }  // namespace orch::master

@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/net.h"
+#include "master/services/service_ports.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
 
@@ -116,7 +117,7 @@ HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
   v1::Job job;
   Status st = ParseDocument(req.body, &job);
   if (st.ok()) st = ValidateJob(&job);
-  if (st.ok()) st = ValidateServiceClaims(job, d.store->ListJobs());
+  if (st.ok() && HasServices(job)) st = ValidateServiceClaims(job, d.store->ConflictingClaims(job));
   if (!st.ok()) {
     spdlog::info("job rejected from {}: {}", req.remote, st.message());
     return HttpResponse::Error(st);

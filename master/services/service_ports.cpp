@@ -43,17 +43,10 @@ bool HasServices(const v1::Job& job) {
   return false;
 }
 
-Status AssignServicePorts(v1::Job* job, const v1::Job* previous, const std::vector<v1::Job>& others,
+Status AssignServicePorts(v1::Job* job, const v1::Job* previous, const PortTaken& taken_by_others,
                           const ServicePortRange& range) {
-  std::set<int32_t> used;  // by other live jobs and by this job's named ports
-  for (const auto& o : others) {
-    if (o.id() == job->id() || o.stop()) continue;
-    for (const auto& g : o.groups()) {
-      for (const auto& t : g.tasks()) {
-        if (t.has_service() && t.service().listen() > 0) used.insert(t.service().listen());
-      }
-    }
-  }
+  std::set<int32_t> used;  // by this job's named ports and its choices so far
+  auto taken = [&](int32_t port) { return used.count(port) > 0 || taken_by_others(port); };
   std::map<std::string, int32_t> chosen;  // service name -> port, this job
   for (const auto& g : job->groups()) {
     for (const auto& t : g.tasks()) {
@@ -80,9 +73,9 @@ Status AssignServicePorts(v1::Job* job, const v1::Job* previous, const std::vect
         continue;
       }
       int32_t port = 0;
-      if (auto it = before.find(s->name()); it != before.end() && !used.count(it->second)) port = it->second;
+      if (auto it = before.find(s->name()); it != before.end() && !taken(it->second)) port = it->second;
       while (port == 0 && next <= range.last) {
-        if (!used.count(next)) port = next;
+        if (!taken(next)) port = next;
         ++next;
       }
       if (port == 0) {

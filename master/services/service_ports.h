@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,15 +32,18 @@ Result<ServicePortRange> ParseServicePortRange(const std::string& text);
 // Whether any task of `job` serves a service.
 bool HasServices(const v1::Job& job);
 
+// Whether another live job (not `job` itself) holds a cluster port.
+using PortTaken = std::function<bool(int32_t port)>;
+
 // Fills Service.listen of every service of `job` that leaves it 0:
 //  - with the port the same-named service had in `previous` (the job's
-//    stored version, nullptr when new) unless another live job in `others`
-//    now uses it, so an update keeps its port;
-//  - otherwise with the lowest port of `range` that no live job in `others`
-//    and no other service of `job` uses.
-// Tasks sharing a service name share its port. Stopped jobs and `job`'s own
-// id in `others` are ignored. FailedPrecondition when the range is full.
-Status AssignServicePorts(v1::Job* job, const v1::Job* previous, const std::vector<v1::Job>& others,
+//    stored version, nullptr when new) unless another job now holds it, so
+//    an update keeps its port;
+//  - otherwise with the lowest port of `range` that no other job holds
+//    (`taken_by_others`) and no other service of `job` uses.
+// Tasks sharing a service name share its port. FailedPrecondition when the
+// range is full.
+Status AssignServicePorts(v1::Job* job, const v1::Job* previous, const PortTaken& taken_by_others,
                           const ServicePortRange& range);
 
 }  // namespace orch::master

@@ -76,9 +76,8 @@ Status StateStore::ApplyRegisterJobCommand(uint64_t index, int64_t time_ms, cons
     if (c.service_port_first() > 0 && c.service_port_last() >= c.service_port_first()) {
       range = {c.service_port_first(), c.service_port_last()};
     }
-    auto others = LoadMany<v1::Job>("SELECT data FROM jobs WHERE id<>? ORDER BY id", {job.id()});
-    Status st = AssignServicePorts(&job, old ? &*old : nullptr, others, range);
-    if (st.ok()) st = ValidateServiceClaims(job, others);
+    Status st = AssignServicePorts(&job, old ? &*old : nullptr, PortsTakenLocked(job.id(), range), range);
+    if (st.ok()) st = ValidateServiceClaims(job, ConflictingClaimsLocked(job));
     if (!st.ok()) {
       spdlog::info("state: index {}: job {} refused: {}", index, job.id(), st.message());
       *outcome = st;

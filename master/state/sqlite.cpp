@@ -2,7 +2,24 @@
 
 namespace orch::sqlite {
 
-Db::~Db() { sqlite3_close_v2(db_); }
+namespace {
+constexpr std::size_t kMaxCachedStatements = 256;
+}
+
+Db::~Db() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+void Db::Release(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (cache_.size() >= kMaxCachedStatements) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  cache_.emplace(sqlite3_sql(stmt), stmt);
+}
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Sync sync) {
   sqlite3* raw = nullptr;
@@ -34,17 +51,24 @@ Status Db::Exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
+  if (auto it = cache_.find(std::string(sql)); it != cache_.end()) {
+    sqlite3_stmt* stmt = it->second;
+    cache_.erase(it);
+    return Stmt(this, stmt);
+  }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                              nullptr);
   if (rc != SQLITE_OK) {
     return Status::Internal(path_ + ": cannot prepare \"" + std::string(sql.substr(0, 80)) +
                             "\": " + sqlite3_errmsg(db_));
   }
-  return Stmt(db_, stmt);
+  if (stmt == nullptr) return Status::InvalidArgument(path_ + ": no statement in \"" + std::string(sql.substr(0, 80)) + "\"");
+  return Stmt(this, stmt);
 }
 
 Stmt::~Stmt() {
-  if (stmt_) sqlite3_finalize(stmt_);
+  if (stmt_) db_->Release(stmt_);
 }
 
 Stmt& Stmt::Bind(int i, int64_t v) {
@@ -66,7 +90,7 @@ Result<bool> Stmt::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  std::string msg = sqlite3_errmsg(db_);
+  std::string msg = sqlite3_errmsg(db_->raw());
   if (rc == SQLITE_FULL) return Status::ResourceExhausted("disk full: " + msg);
   return Status::Internal("sqlite step failed: " + msg);
 }

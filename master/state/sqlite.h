@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/status.h"
 
@@ -32,19 +33,27 @@ class Db {
   static Result<std::unique_ptr<Db>> Open(const std::string& path, Sync sync = Sync::kFull);
 
   Status Exec(std::string_view sql);
+  // A statement for `sql`, compiled once per connection: a Stmt hands its
+  // compiled statement back to the Db when it goes away, and the next
+  // Prepare of the same text reuses it (reset, bindings cleared).
   Result<Stmt> Prepare(std::string_view sql);
   sqlite3* raw() { return db_; }
   const std::string& path() const { return path_; }
 
  private:
+  friend class Stmt;
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  void Release(sqlite3_stmt* stmt);  // back to the cache (or finalized)
   sqlite3* db_;
   std::string path_;
+  // Idle compiled statements by their SQL text; a statement in use is not
+  // here, so two live Stmts never share one.
+  std::unordered_multimap<std::string, sqlite3_stmt*> cache_;
 };
 
 class Stmt {
  public:
-  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(Db* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
   Stmt& operator=(Stmt&&) = delete;
   Stmt(const Stmt&) = delete;
@@ -65,7 +74,7 @@ class Stmt {
   std::string Blob(int col) const;
 
  private:
-  sqlite3* db_;
+  Db* db_;
   sqlite3_stmt* stmt_;
 };
 

@@ -42,7 +42,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   // the same transaction. So state.db need not fsync every apply.
   ORCH_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(path, sqlite::Db::Sync::kNormal));
   std::unique_ptr<StateStore> s(new StateStore(std::move(db)));
-  ORCH_RETURN_IF_ERROR(s->CreateSchema());
+  ORCH_RETURN_IF_ERROR(s->MigrateSchema());
   ORCH_ASSIGN_OR_RETURN(auto stmt, s->db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
   ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
   s->applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
@@ -69,7 +69,21 @@ Status StateStore::CreateSchema() {
       id TEXT PRIMARY KEY, job_id TEXT NOT NULL, status INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS deployments_by_job ON deployments(job_id, seq);
     CREATE INDEX IF NOT EXISTS deployments_by_status ON deployments(status);
+    CREATE TABLE IF NOT EXISTS service_claims (
+      job_id TEXT NOT NULL, name TEXT NOT NULL, port INTEGER NOT NULL, PRIMARY KEY (job_id, name)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS service_claims_by_name ON service_claims(name);
+    CREATE INDEX IF NOT EXISTS service_claims_by_port ON service_claims(port);
   )sql");
+}
+
+Status StateStore::MigrateSchema() {
+  ORCH_ASSIGN_OR_RETURN(auto has,
+                        db_->Prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='service_claims'"));
+  ORCH_ASSIGN_OR_RETURN(bool had_claims, has.Step());
+  has.Reset();
+  ORCH_RETURN_IF_ERROR(CreateSchema());
+  if (!had_claims) ORCH_RETURN_IF_ERROR(RebuildServiceClaims());
+  return Status::Ok();
 }
 
 uint64_t StateStore::AppliedIndex() const {
@@ -223,7 +237,7 @@ Status StateStore::RestoreImage(const std::string& image) {
   ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
   applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
   // An image from an older master lacks the newer tables.
-  ORCH_RETURN_IF_ERROR(CreateSchema());
+  ORCH_RETURN_IF_ERROR(MigrateSchema());
   lock.unlock();
   cv_.notify_all();
   spdlog::info("state: restored from snapshot at index {}", applied_);
@@ -266,7 +280,8 @@ std::vector<T> StateStore::LoadMany(const std::string& sql, const std::vector<st
 
 
 Status StateStore::PutJob(const v1::Job& job) {
-  return Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job, {job.id()});
+  ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job, {job.id()}));
+  return PutServiceClaims(job);
 }
 
 Status StateStore::PutNode(const v1::Node& node) {

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "master/services/service_claims.h"
+#include "master/services/service_ports.h"
 #include "master/state/sqlite.h"
 #include "orch/v1/command.pb.h"
 #include "orch/v1/types.pb.h"
@@ -85,6 +87,9 @@ class StateStore {
                                               const std::string& node_id = "") const;
   std::vector<v1::Evaluation> ListEvaluations(const std::string& job_id = "") const;
   std::vector<v1::Evaluation> PendingEvaluations() const;
+  // Claims of other live jobs sharing a service name or a named listen port
+  // with `job`'s services (index lookups; see ValidateServiceClaims).
+  std::vector<ServiceClaim> ConflictingClaims(const v1::Job& job) const;
 
   // Job versions (deployments.cpp): the versions kept, newest first; one
   // version; the newest stable version below `below`.
@@ -106,6 +111,9 @@ class StateStore {
  private:
   explicit StateStore(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
   Status CreateSchema();
+  // CreateSchema, and the derived tables filled when the database (or a
+  // restored image from an older master) lacks them.
+  Status MigrateSchema();
 
   // All below REQUIRE mu_ held.
   Status ApplyLocked(uint64_t index, const v1::Command& cmd, Status* outcome);
@@ -168,6 +176,11 @@ class StateStore {
   Status PutAllocation(const v1::Allocation& alloc);
   Status PutEvaluation(const v1::Evaluation& eval);
   Status DeleteRow(const char* table, const std::string& id);
+  // service_claims (state/service_claims.cpp), kept by PutJob.
+  Status PutServiceClaims(const v1::Job& job);
+  std::vector<ServiceClaim> ConflictingClaimsLocked(const v1::Job& job) const;
+  PortTaken PortsTakenLocked(const std::string& job_id, const ServicePortRange& range) const;
+  Status RebuildServiceClaims();
   // Fill the derived fields from the job's / node's allocations.
   static void DeriveJob(v1::Job* job, const std::vector<const v1::Allocation*>& allocs);
   static void DeriveNode(v1::Node* node, const std::vector<const v1::Allocation*>& allocs);

@@ -154,7 +154,8 @@ TEST(RegistryTest, HostOfAddress) {
 }
 
 TEST(ServiceClaimsTest, NamesAndListenPortsAreClusterWide) {
-  std::vector<v1::Job> existing = {WebJob("web", "web", 8080)};
+  std::vector<v1::Job> jobs = {WebJob("web", "web", 8080)};
+  std::vector<ServiceClaim> existing = ClaimsOfJobs(jobs);
   // Another job, same name: 409.
   Status st = ValidateServiceClaims(WebJob("other", "web", 9090), existing);
   EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
@@ -165,8 +166,9 @@ TEST(ServiceClaimsTest, NamesAndListenPortsAreClusterWide) {
   EXPECT_NE(st.message().find("port 8080"), std::string::npos) << st.message();
   // The job itself, resubmitted: fine. A stopped job claims nothing.
   EXPECT_TRUE(ValidateServiceClaims(WebJob("web", "web", 8080), existing).ok());
-  existing[0].set_stop(true);
-  EXPECT_TRUE(ValidateServiceClaims(WebJob("other", "web", 8080), existing).ok());
+  jobs[0].set_stop(true);
+  EXPECT_TRUE(ClaimsOfJobs(jobs).empty());
+  EXPECT_TRUE(ValidateServiceClaims(WebJob("other", "web", 8080), ClaimsOfJobs(jobs)).ok());
   // Two tasks of one job on one port: 400.
   auto twice = WebJob("twice", "a", 7000);
   auto* t2 = twice.mutable_groups(0)->add_tasks();
@@ -177,7 +179,7 @@ TEST(ServiceClaimsTest, NamesAndListenPortsAreClusterWide) {
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(st.message().find("listen: port 7000 is already used"), std::string::npos) << st.message();
   // Ports still to be assigned (0) clash with nothing.
-  EXPECT_TRUE(ValidateServiceClaims(WebJob("other", "api", 0), {WebJob("web", "web", 0)}).ok());
+  EXPECT_TRUE(ValidateServiceClaims(WebJob("other", "api", 0), ClaimsOfJobs({WebJob("web", "web", 0)})).ok());
   auto unnamed = WebJob("unnamed", "a", 0);
   auto* t3 = unnamed.mutable_groups(0)->add_tasks();
   *t3 = unnamed.groups(0).tasks(0);

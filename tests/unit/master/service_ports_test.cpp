@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -182,6 +183,53 @@ TEST_F(ServicePortsApplyTest, ApplyRejectsAPortOrNameAnotherLiveJobClaimed) {
   stop.mutable_deregister_job()->mutable_eval()->set_id("e6");
   ASSERT_TRUE(Apply(stop).ok());
   EXPECT_TRUE(Apply(Register(ServiceJob("second", "second", 8080), "e7")).ok());
+}
+
+TEST_F(ServicePortsApplyTest, ClaimsFollowTheJobThroughStopAndSnapshotRestore) {
+  ASSERT_TRUE(Apply(Register(ServiceJob("web", "web", 8080), "e1")).ok());
+  ASSERT_TRUE(Apply(Register(ServiceJob("api", "api"), "e2")).ok());
+  const int api_port = StoredListen("api");
+  // The index answers what a new job would clash with, by name and by port.
+  auto clash = store_->ConflictingClaims(ServiceJob("other", "web", api_port));
+  EXPECT_EQ(clash.size(), 2u);
+  EXPECT_TRUE(store_->ConflictingClaims(ServiceJob("web", "web", 8080)).empty());  // its own claim
+  // A restored image answers the same (the claims travel in the image).
+  auto image = store_->SerializeImage();
+  ASSERT_TRUE(image.ok());
+  auto other = std::move(*StateStore::Open(testing::TempDir("restored") + "/state.db"));
+  ASSERT_TRUE(other->RestoreImage(*image).ok());
+  EXPECT_EQ(other->ConflictingClaims(ServiceJob("other", "web", api_port)), clash);
+  // A stopped job's claims go with it.
+  v1::Command stop;
+  stop.mutable_deregister_job()->set_job_id("web");
+  stop.mutable_deregister_job()->mutable_eval()->set_id("e3");
+  ASSERT_TRUE(Apply(stop).ok());
+  EXPECT_EQ(store_->ConflictingClaims(ServiceJob("other", "web", 8080)).size(), 0u);
+}
+
+TEST_F(ServicePortsApplyTest, AnImageFromAnOlderMasterGetsItsClaimsRebuilt) {
+  // An older master's database: the job, and no service_claims table.
+  std::string dir = testing::TempDir("old");
+  {
+    auto old = std::move(*StateStore::Open(dir + "/state.db"));
+    ASSERT_TRUE(old->Apply(1, Register(ServiceJob("web", "web", 8080), "e1")).ok());
+  }
+  {
+    auto db = std::move(*sqlite::Db::Open(dir + "/state.db"));
+    ASSERT_TRUE(db->Exec("DROP TABLE service_claims").ok());
+  }  // the last close checkpoints the WAL into the file
+  std::ifstream in(dir + "/state.db", std::ios::binary);
+  std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(image.size(), 100u);
+  // Restored as a snapshot: the claims are rebuilt from the jobs.
+  ASSERT_TRUE(store_->RestoreImage(image).ok());
+  auto clash = store_->ConflictingClaims(ServiceJob("other", "web", 0));
+  ASSERT_EQ(clash.size(), 1u);
+  EXPECT_EQ(clash[0].job_id, "web");
+  EXPECT_EQ(clash[0].port, 8080);
+  // Opened in place after an upgrade: the same.
+  auto reopened = std::move(*StateStore::Open(dir + "/state.db"));
+  EXPECT_EQ(reopened->ConflictingClaims(ServiceJob("other", "web", 0)), clash);
 }
 
 // Through POST /v1/jobs on a one-master Raft log: the apply-time outcome
