@@ -69,11 +69,21 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
                  "Versions of each job kept for `orchctl job history` and revert (the newest stable one is kept too)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  AddDuration(app, "--gc-interval", &cfg->gc_interval, "How often the leader collects garbage");
+  AddDuration(app, "--eval-gc-threshold", &cfg->eval_gc_threshold,
+              "Age at which complete/failed evaluations and terminal allocations are deleted");
+  AddDuration(app, "--job-gc-threshold", &cfg->job_gc_threshold,
+              "Age at which dead jobs (stopped, or batch and finished) are deleted with their history");
+  AddDuration(app, "--deployment-gc-threshold", &cfg->deployment_gc_threshold,
+              "Age at which ended deployments (but each job's latest) are deleted");
   app.set_config("--config", "", "Read flags from an INI/TOML file (keys as flag names)");
 }
 
 Status ValidateMasterConfig(const MasterConfig& cfg) {
   if (cfg.id.empty()) return Status::InvalidArgument("--id: must not be empty");
+  if (cfg.gc_interval < std::chrono::seconds(1)) {
+    return Status::InvalidArgument("--gc-interval: must be at least 1s");
+  }
   {
     sched::SchedulerConfig sc;
     ORCH_RETURN_IF_ERROR(sched::ApplyWeights(cfg.scheduler_weights, &sc).WithContext("--scheduler-weights"));

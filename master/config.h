@@ -51,6 +51,13 @@ struct MasterConfig {
   // Versions of each job kept for history and revert (the newest stable
   // one is kept too).
   int job_versions = 10;
+  // Garbage collection on the leader (master/state/gc_rules.h): how often,
+  // and how old complete evaluations, terminal allocations, dead jobs and
+  // ended deployments must be before they are deleted.
+  std::chrono::milliseconds gc_interval{60'000};
+  std::chrono::milliseconds eval_gc_threshold{3'600'000};
+  std::chrono::milliseconds job_gc_threshold{4 * 3'600'000};
+  std::chrono::milliseconds deployment_gc_threshold{3'600'000};
 };
 
 void AddMasterFlags(CLI::App& app, MasterConfig* cfg);

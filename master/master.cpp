@@ -118,6 +118,12 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
     // all be offered the same dynamic ports.
     sc.seed = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
     m->worker_->SetConfig(sc);
+    GcOptions gc;
+    gc.interval_ms = cfg.gc_interval.count();
+    gc.eval_threshold_ms = gc.alloc_threshold_ms = cfg.eval_gc_threshold.count();
+    gc.job_threshold_ms = cfg.job_gc_threshold.count();
+    gc.deployment_threshold_ms = cfg.deployment_gc_threshold.count();
+    m->worker_->SetGcOptions(gc);
   }
 
   auto router = std::make_shared<Router>();

@@ -166,6 +166,8 @@ Result<v1::LeaderResponse> OrchClient::GetLeader() {
   return Call<v1::LeaderResponse>("GET", "/v1/cluster/leader", "");
 }
 
+Result<v1::GcResponse> OrchClient::SystemGc() { return Call<v1::GcResponse>("POST", "/v1/system/gc", ""); }
+
 Result<v1::ClusterResponse> OrchClient::AddMember(const v1::AddMemberRequest& req) {
   return Call<v1::ClusterResponse>("POST", "/v1/cluster/members", ToJson(req));
 }

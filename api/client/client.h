@@ -76,6 +76,8 @@ class OrchClient {
   Result<v1::ClusterResponse> AddMember(const v1::AddMemberRequest& req);
   Result<v1::ClusterResponse> RemoveMember(const std::string& id);
   Result<v1::ClusterResponse> TransferLeader(const std::string& id);
+  // Collects garbage now on the leader, whatever its age (POST /v1/system/gc).
+  Result<v1::GcResponse> SystemGc();
 
   // Services and their endpoints (the masters' registry).
   Result<Indexed<v1::ServiceList>> ListServices(const QueryOptions& q = {});

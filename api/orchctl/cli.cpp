@@ -121,6 +121,8 @@ struct Verbs {
   CLI::App* cluster_remove = nullptr;
   CLI::App* cluster_transfer = nullptr;
   CLI::App* version = nullptr;
+  CLI::App* system = nullptr;
+  CLI::App* system_gc = nullptr;
   CLI::App* logs = nullptr;
   CLI::App* plan = nullptr;
   CLI::App* scale = nullptr;
@@ -371,13 +373,21 @@ Verbs Define(CLI::App& app, Flags& f) {
 
   v.stop = app.add_subcommand("stop", "Stop a job: its allocations are stopped");
   v.stop->add_option("ID", f.id, "Job id")->required();
-  v.stop->add_flag("--purge", f.purge, "Also remove the job from the state");
+  v.stop->add_flag("--purge", f.purge,
+                   "Also remove the job, its versions and deployments from the state now (not at garbage collection)");
   v.stop->footer("Example:\n  orchctl stop web --purge");
 
   v.cluster = app.add_subcommand(
       "cluster",
       "The masters' Raft quorum: members, leader, add, promote, remove, transfer-leader");
   DefineCluster(v, f);
+
+  v.system = app.add_subcommand("system", "Cluster maintenance: gc");
+  v.system->require_subcommand(1);
+  v.system_gc = v.system->add_subcommand(
+      "gc", "Delete now, whatever their age, complete evaluations, terminal allocations, dead jobs and ended "
+            "deployments (the leader does it by itself past --*-gc-threshold)");
+  v.system_gc->footer("Example:\n  orchctl system gc");
 
   DefineSchedulerVerbs(app, v, f);
   DefineDeploymentVerbs(app, v, f);
@@ -597,6 +607,8 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = ClusterMembers(ctx);
   } else if (v.cluster_leader->parsed()) {
     st = ClusterLeader(ctx);
+  } else if (v.system_gc->parsed()) {
+    st = SystemGc(ctx);
   } else if (v.cluster_add->parsed()) {
     st = ClusterAdd(ctx, add_opts);
   } else if (v.cluster_promote->parsed()) {

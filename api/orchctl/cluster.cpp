@@ -136,6 +136,15 @@ Status ClusterLeader(const Context& ctx) {
   return PrintMessage(*ctx.out, ctx.format, leader, [&] { return LeaderLine(leader); });
 }
 
+Status SystemGc(const Context& ctx) {
+  ORCH_ASSIGN_OR_RETURN(v1::GcResponse gc, ctx.client->SystemGc());
+  return PrintMessage(*ctx.out, ctx.format, gc, [&] {
+    return "garbage collected: " + std::to_string(gc.evaluations()) + " evaluation(s), " +
+           std::to_string(gc.allocations()) + " allocation(s), " + std::to_string(gc.jobs()) + " job(s), " +
+           std::to_string(gc.deployments()) + " deployment(s)\n";
+  });
+}
+
 Status ClusterAdd(const Context& ctx, const ClusterAddOptions& opts) {
   const bool staged = !opts.learner && opts.wait;  // learner, catch up, promote
   v1::AddMemberRequest add;

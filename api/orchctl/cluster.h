@@ -33,6 +33,9 @@ struct ClusterAddOptions {
 
 Status ClusterMembers(const Context& ctx);
 Status ClusterLeader(const Context& ctx);
+// `orchctl system gc`: "garbage collected: 3 evaluation(s), 2 allocation(s),
+// 1 job(s), 0 deployment(s)".
+Status SystemGc(const Context& ctx);
 // With the default options: "m4 added as learner", "m4 caught up (match
 // 1234/1240)", "m4 is a voter". A learner that does not catch up within the
 // timeout stays a learner and the command fails with DeadlineExceeded.

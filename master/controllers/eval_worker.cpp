@@ -61,6 +61,7 @@ void EvalWorker::Loop() {
     seen = store_->WaitForIndexAbove(seen, std::chrono::milliseconds(250));
     if (stop_ || !log_->IsLeader()) {
       watch_.Reset();
+      gc_.Reset();
       continue;
     }
     // Nothing an evaluation does may take the leader down: a failure here
@@ -78,6 +79,7 @@ void EvalWorker::Loop() {
         last_watch = clock_->Steady();
         watch_.RunOnce();
       }
+      gc_.MaybeRun();
     } catch (const std::exception& e) {
       spdlog::error("eval worker: pass failed: {}", e.what());
     }
@@ -96,29 +98,27 @@ int EvalWorker::RunOnce() {
     if (v.empty()) order.push_back(e.job_id());
     v.push_back(std::move(e));
   }
-  // One read of the state for the whole pass.
+  // One read of the nodes and live allocations for the whole pass; of the
+  // jobs, only those evaluated (by id), with their allocations (by index).
   auto t_read = std::chrono::steady_clock::now();
-  std::vector<v1::Node> nodes = store_->ListNodes();
+  StateStore::SchedulingState state = store_->ReadSchedulingState();
   if (load_) {
-    for (auto& n : nodes) *n.mutable_load() = load_(n.id());
+    for (auto& n : state.nodes) *n.mutable_load() = load_(n.id());
   }
-  std::vector<v1::Allocation> all = store_->ListAllocations();
   std::map<std::string, v1::Job> jobs;
-  std::map<std::string, int32_t> priority;
-  for (auto& j : store_->ListJobs()) {
-    priority[j.id()] = j.priority();
-    jobs.emplace(j.id(), std::move(j));
-  }
   std::map<std::string, std::vector<v1::Allocation>> allocs_by_job;
-  std::vector<v1::Allocation> live;
-  for (const auto& a : all) {
-    if (IsLive(a)) live.push_back(a);
-    if (by_job.count(a.job_id())) allocs_by_job[a.job_id()].push_back(a);
+  for (const auto& job_id : order) {
+    auto j = store_->GetJob(job_id);
+    if (j.ok()) {
+      state.priority[job_id] = j->priority();
+      jobs.emplace(job_id, std::move(*j));
+    }
+    allocs_by_job[job_id] = store_->ListAllocations(job_id);
   }
   auto t_sched = std::chrono::steady_clock::now();
   sched::SchedulerConfig cfg = cfg_;
   cfg.seed = cfg_.seed ^ store_->AppliedIndex();
-  sched::NodeTable table(std::move(nodes), live, priority, cfg);
+  sched::NodeTable table(std::move(state.nodes), state.live, state.priority, cfg);
   sched::Scheduler scheduler(&table, cfg, [] { return NewUuid(); });
   int64_t now = clock_->NowMs();
 

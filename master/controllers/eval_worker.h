@@ -6,7 +6,8 @@
 // are folded into one log entry (up to kPlansPerEntry) when the queue is
 // deep. Between passes it runs the leader-side controllers (see
 // job_watch.h: drain progress, system jobs on joining nodes, failed
-// allocations; deployment_watcher.h: rolling updates). Woken by every state change; idle elsewhere.
+// allocations; deployment_watcher.h: rolling updates; garbage_collector.h).
+// Woken by every state change; idle elsewhere.
 // Thread safety: owns one thread; Start/Stop from one thread.
 #pragma once
 
@@ -18,6 +19,7 @@
 
 #include "common/clock.h"
 #include "master/controllers/deployment_watcher.h"
+#include "master/controllers/garbage_collector.h"
 #include "master/controllers/job_watch.h"
 #include "master/log/replicated_log.h"
 #include "master/scheduler/config.h"
@@ -36,7 +38,12 @@ class EvalWorker {
   using LoadSource = std::function<v1::NodeLoad(const std::string& node_id)>;
 
   EvalWorker(StateStore* store, ReplicatedLog* log, Clock* clock)
-      : store_(store), log_(log), clock_(clock), watch_(store, log, clock), deployments_(store, log, clock) {}
+      : store_(store),
+        log_(log),
+        clock_(clock),
+        watch_(store, log, clock),
+        deployments_(store, log, clock),
+        gc_(store, log, clock) {}
   ~EvalWorker() { Stop(); }
   EvalWorker(const EvalWorker&) = delete;
   EvalWorker& operator=(const EvalWorker&) = delete;
@@ -45,6 +52,7 @@ class EvalWorker {
   // before Start.
   void SetLoadSource(LoadSource s) { load_ = std::move(s); }
   void SetConfig(const sched::SchedulerConfig& c) { cfg_ = c; }
+  void SetGcOptions(const GcOptions& o) { gc_.set_options(o); }
   // Runs before each evaluation is scheduled; tests use it to make one
   // evaluation fail (throw) and check the others go on.
   void SetScheduleHook(std::function<void(const sched::JobInput&)> h) { schedule_hook_ = std::move(h); }
@@ -72,6 +80,7 @@ class EvalWorker {
   Clock* clock_;
   JobWatch watch_;
   DeploymentWatcher deployments_;
+  GarbageCollector gc_;
   LoadSource load_;
   std::function<void(const sched::JobInput&)> schedule_hook_;
   sched::SchedulerConfig cfg_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "common/ids.h"
 #include "master/scheduler/reschedule.h"
@@ -18,15 +19,20 @@ void JobWatch::Reset() {
 int JobWatch::RunOnce() {
   if (!log_->IsLeader()) return 0;
   int64_t now = clock_->NowMs();
-  std::vector<v1::Node> nodes = store_->ListNodes();
+  std::vector<v1::Node> nodes = store_->ListNodesAsStored();
   std::vector<v1::Allocation> allocs = store_->ListAllocations();
-  std::vector<v1::Job> jobs = store_->ListJobs();
-  std::set<std::string> waiting;  // jobs with a pending or blocked evaluation
-  for (const auto& e : store_->ListEvaluations()) {
-    if (e.status() == v1::Evaluation::PENDING || e.status() == v1::Evaluation::BLOCKED) waiting.insert(e.job_id());
-  }
-  std::map<std::string, const v1::Job*> job_by_id;
-  for (const auto& j : jobs) job_by_id[j.id()] = &j;
+  // Jobs with a pending or blocked evaluation (the status index).
+  const std::set<std::string> waiting = store_->JobsWithWaitingEvaluations();
+  // Jobs are read by id when an allocation or a drain needs them, once.
+  std::map<std::string, std::optional<v1::Job>> jobs;
+  auto job_of = [&](const std::string& id) -> const v1::Job* {
+    auto it = jobs.find(id);
+    if (it == jobs.end()) {
+      auto j = store_->GetJob(id);
+      it = jobs.emplace(id, j.ok() ? std::optional<v1::Job>(std::move(*j)) : std::nullopt).first;
+    }
+    return it->second ? &*it->second : nullptr;
+  };
 
   std::map<std::string, std::pair<v1::Evaluation::Trigger, std::string>> want;  // job -> trigger, node
   auto ask = [&](const std::string& job, v1::Evaluation::Trigger t, const std::string& node) {
@@ -63,10 +69,10 @@ int JobWatch::RunOnce() {
       }
     }
     for (const auto& [key, n] : to_move) {
-      auto j = job_by_id.find(key.first);
+      const v1::Job* j = job_of(key.first);
       int max_parallel = 1;
-      if (j != job_by_id.end()) {
-        for (const auto& g : j->second->groups()) {
+      if (j != nullptr) {
+        for (const auto& g : j->groups()) {
           if (g.name() == key.second) max_parallel = std::max(1, g.migrate().max_parallel());
         }
       }
@@ -87,9 +93,7 @@ int JobWatch::RunOnce() {
   }
   ready_ = ready;
   if (!joined.empty()) {
-    for (const auto& j : jobs) {
-      if (j.type() == v1::Job::SYSTEM && !j.stop()) ask(j.id(), v1::Evaluation::NODE_JOINED, joined);
-    }
+    for (const auto& id : store_->LiveSystemJobs()) ask(id, v1::Evaluation::NODE_JOINED, joined);
   }
 
   // Failed allocations to replace: evaluated once when they fail, and once
@@ -104,14 +108,14 @@ int JobWatch::RunOnce() {
     if (a.client_status() != v1::Allocation::FAILED || a.desired_status() != v1::Allocation::RUN) continue;
     failed_now.insert(a.id());
     if (replaced.count(a.id())) continue;
-    auto j = job_by_id.find(a.job_id());
-    if (j == job_by_id.end() || j->second->stop() || j->second->type() == v1::Job::SYSTEM) continue;
+    const v1::Job* j = job_of(a.job_id());
+    if (j == nullptr || j->stop() || j->type() == v1::Job::SYSTEM) continue;
     const v1::TaskGroup* group = nullptr;
-    for (const auto& g : j->second->groups()) {
+    for (const auto& g : j->groups()) {
       if (g.name() == a.group()) group = &g;
     }
     if (group == nullptr) continue;
-    auto decision = sched::DecideReschedule(sched::EffectiveReschedule(*j->second, *group), a, now);
+    auto decision = sched::DecideReschedule(sched::EffectiveReschedule(*j, *group), a, now);
     if (decision.give_up) continue;
     auto& seen = failure_seen_[a.id()];
     const uint64_t stage = now >= decision.at_ms ? 2 : 1;

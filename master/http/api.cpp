@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/net.h"
+#include "master/controllers/garbage_collector.h"
 #include "master/services/service_ports.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
@@ -125,19 +126,25 @@ HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
   return RegisterJobVersion(d, job, std::nullopt);
 }
 
-HttpResponse StopJob(const HttpRequest&, const PathParams& p, const ApiDeps& d) {
+HttpResponse StopJob(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
   const std::string& id = p.at("id");
+  const std::string purge = req.Query("purge");
+  if (!purge.empty() && purge != "true" && purge != "false") {
+    return HttpResponse::Error(Status::InvalidArgument("purge: expected true or false, got \"" + purge + "\""));
+  }
   auto job = d.store->GetJob(id);
   if (!job.ok()) return HttpResponse::Error(job.status());
   v1::Command cmd;
   auto* c = cmd.mutable_deregister_job();
   c->set_job_id(id);
+  c->set_purge(purge == "true");
   c->mutable_eval()->set_id(NewUuid());
   c->mutable_eval()->set_job_id(id);
   c->mutable_eval()->set_triggered_by(v1::Evaluation::JOB_DEREGISTER);
   auto index = Propose(d, cmd);
   if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("job {}: stop requested (eval {}, index {})", id, ShortId(c->eval().id()), *index);
+  spdlog::info("job {}: {} (eval {}, index {})", id, c->purge() ? "purged" : "stop requested",
+               ShortId(c->eval().id()), *index);
   v1::StopJobResponse resp;
   resp.set_job_id(id);
   resp.set_eval_id(c->eval().id());
@@ -289,6 +296,17 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
   });
   r->Add("DELETE", "/v1/jobs/{id}",
          [d](const HttpRequest& req, const PathParams& p) { return StopJob(req, p, d); });
+  r->Add("POST", "/v1/system/gc", [d](const HttpRequest&, const PathParams&) {
+    auto t = CollectAll(d.store, d.log, d.clock);
+    if (!t.ok()) return HttpResponse::Error(t.status());
+    v1::GcResponse resp;
+    resp.set_evaluations(t->evaluations);
+    resp.set_allocations(t->allocations);
+    resp.set_jobs(t->jobs);
+    resp.set_deployments(t->deployments);
+    resp.set_index(t->index);
+    return HttpResponse::Json(200, ToJson(resp));
+  });
   r->Add("GET", "/v1/jobs/{id}/allocations", [d](const HttpRequest& req, const PathParams& p) {
     return Read(req, d, [&]() -> Result<std::string> {
       ORCH_RETURN_IF_ERROR(d.store->GetJob(p.at("id")).status());

@@ -18,6 +18,7 @@
 namespace orch::master {
 
 Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* outcome) {
+  apply_time_ms_ = cmd.time_ms();
   switch (cmd.kind_case()) {
     case v1::Command::kRegisterJob: return ApplyRegisterJob(index, cmd, outcome);
     case v1::Command::kDeregisterJob: return ApplyDeregisterJob(index, cmd, outcome);
@@ -32,6 +33,7 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
     case v1::Command::kEvaluate: return ApplyEvaluate(index, cmd, outcome);
     case v1::Command::kDeploymentUpdate: return ApplyDeploymentUpdate(index, cmd, outcome);
     case v1::Command::kAllocAction: return ApplyAllocAction(index, cmd, outcome);
+    case v1::Command::kGc: return ApplyGc(index, cmd, outcome);
     case v1::Command::KIND_NOT_SET: break;
   }
   // An unknown command (from a newer master) must not stop the log.
@@ -117,6 +119,9 @@ Status StateStore::ApplyDeregisterJob(uint64_t index, const v1::Command& cmd, St
   job->set_modify_index(index);
   ORCH_RETURN_IF_ERROR(PutJob(*job));
   ORCH_RETURN_IF_ERROR(CancelActiveDeployment(index, cmd.time_ms(), c.job_id(), "the job was stopped"));
+  // Purged: the job, its versions and deployments go now; the evaluation
+  // (which finds no job) stops its allocations, collected once terminal.
+  if (c.purge()) ORCH_RETURN_IF_ERROR(DeleteJobLocked(c.job_id(), /*everything=*/false));
   v1::Evaluation eval = c.eval();
   eval.set_job_id(c.job_id());
   eval.set_status(v1::Evaluation::PENDING);

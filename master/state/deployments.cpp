@@ -338,6 +338,10 @@ std::optional<v1::Deployment> StateStore::ActiveDeployment(const std::string& jo
 
 std::optional<v1::Deployment> StateStore::LatestDeployment(const std::string& job_id) const {
   std::lock_guard lock(mu_);
+  return LatestDeploymentLocked(job_id);
+}
+
+std::optional<v1::Deployment> StateStore::LatestDeploymentLocked(const std::string& job_id) const {
   auto ds = LoadMany<v1::Deployment>("SELECT data FROM deployments WHERE job_id=? ORDER BY seq DESC LIMIT 1", {job_id});
   if (ds.empty()) return std::nullopt;
   return ds.front();

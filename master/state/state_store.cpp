@@ -43,6 +43,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   ORCH_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(path, sqlite::Db::Sync::kNormal));
   std::unique_ptr<StateStore> s(new StateStore(std::move(db)));
   ORCH_RETURN_IF_ERROR(s->MigrateSchema());
+  s->RebuildJobBriefsLocked();
   ORCH_ASSIGN_OR_RETURN(auto stmt, s->db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
   ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
   s->applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
@@ -61,6 +62,7 @@ Status StateStore::CreateSchema() {
     CREATE TABLE IF NOT EXISTS evaluations (
       id TEXT PRIMARY KEY, job_id TEXT NOT NULL, status INTEGER NOT NULL, data BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS evaluations_by_job ON evaluations(job_id);
+    CREATE INDEX IF NOT EXISTS evaluations_by_status ON evaluations(status);
     CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, data BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS job_versions (
       job_id TEXT NOT NULL, version INTEGER NOT NULL, stable INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,
@@ -141,15 +143,22 @@ Status StateStore::ApplyBatch(const std::vector<Entry>& entries, std::vector<Sta
   uint64_t last = applied_;
   for (const auto& e : entries) last = std::max(last, e.index);
   if (last == applied_) return Status::Ok();  // all replayed
-  sqlite::Transaction tx(db_.get());
-  ORCH_RETURN_IF_ERROR(tx.Begin());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const Entry& e = entries[i];
-    if (e.index <= applied_ || e.cmd == nullptr) continue;
-    ORCH_RETURN_IF_ERROR(ApplyLocked(e.index, *e.cmd, &(*outcomes)[i]));
+  Status st;
+  {
+    sqlite::Transaction tx(db_.get());
+    ORCH_RETURN_IF_ERROR(tx.Begin());
+    for (std::size_t i = 0; i < entries.size() && st.ok(); ++i) {
+      const Entry& e = entries[i];
+      if (e.index <= applied_ || e.cmd == nullptr) continue;
+      st = ApplyLocked(e.index, *e.cmd, &(*outcomes)[i]);
+    }
+    if (st.ok()) st = RecordApplied(last);
+    if (st.ok()) st = tx.Commit();
+  }  // rolled back unless committed
+  if (!st.ok()) {
+    RebuildJobBriefsLocked();  // the transaction rolls back: so does memory
+    return st;
   }
-  ORCH_RETURN_IF_ERROR(RecordApplied(last));
-  ORCH_RETURN_IF_ERROR(tx.Commit());
   applied_ = last;
   lock.unlock();
   cv_.notify_all();
@@ -238,6 +247,7 @@ Status StateStore::RestoreImage(const std::string& image) {
   applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
   // An image from an older master lacks the newer tables.
   ORCH_RETURN_IF_ERROR(MigrateSchema());
+  RebuildJobBriefsLocked();
   lock.unlock();
   cv_.notify_all();
   spdlog::info("state: restored from snapshot at index {}", applied_);
@@ -281,6 +291,7 @@ std::vector<T> StateStore::LoadMany(const std::string& sql, const std::vector<st
 
 Status StateStore::PutJob(const v1::Job& job) {
   ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job, {job.id()}));
+  NoteJobLocked(job);  // ApplyBatch rebuilds the briefs when its transaction rolls back
   return PutServiceClaims(job);
 }
 
@@ -297,7 +308,13 @@ Status StateStore::PutEvaluation(const v1::Evaluation& e) {
   ORCH_ASSIGN_OR_RETURN(
       auto stmt, db_->Prepare("INSERT OR REPLACE INTO evaluations(id, job_id, status, data) VALUES(?, ?, ?, ?)"));
   stmt.Bind(1, e.id()).Bind(2, e.job_id()).Bind(3, static_cast<int64_t>(e.status()));
-  stmt.BindBlob(4, e.SerializeAsString());
+  if (e.modify_time_ms() == apply_time_ms_) {
+    stmt.BindBlob(4, e.SerializeAsString());
+  } else {
+    v1::Evaluation stamped = e;  // when it last changed: for garbage collection
+    stamped.set_modify_time_ms(apply_time_ms_);
+    stmt.BindBlob(4, stamped.SerializeAsString());
+  }
   return stmt.Run();
 }
 
@@ -433,5 +450,7 @@ template std::vector<v1::Evaluation> StateStore::LoadMany<v1::Evaluation>(
     const std::string&, const std::vector<std::string>&) const;
 template std::vector<v1::Job> StateStore::LoadMany<v1::Job>(const std::string&,
                                                             const std::vector<std::string>&) const;
+template std::vector<v1::Node> StateStore::LoadMany<v1::Node>(const std::string&,
+                                                              const std::vector<std::string>&) const;
 
 }  // namespace orch::master

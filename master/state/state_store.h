@@ -14,8 +14,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -91,6 +94,31 @@ class StateStore {
   // with `job`'s services (index lookups; see ValidateServiceClaims).
   std::vector<ServiceClaim> ConflictingClaims(const v1::Job& job) const;
 
+  // The leader's scheduling reads (state/scheduling_reads.cpp).
+  struct SchedulingState {
+    std::vector<v1::Node> nodes;               // with `allocated` derived
+    std::vector<v1::Allocation> live;          // every live allocation
+    std::map<std::string, int32_t> priority;   // of the live allocations' jobs
+  };
+  // One read of nodes and allocations, no read of the jobs.
+  SchedulingState ReadSchedulingState() const;
+  // Nodes as stored (no `allocated`: no read of the allocations).
+  std::vector<v1::Node> ListNodesAsStored() const;
+  // Jobs with a pending or blocked evaluation (status index).
+  std::set<std::string> JobsWithWaitingEvaluations() const;
+  // Ids of the system jobs not stopped (from memory).
+  std::vector<std::string> LiveSystemJobs() const;
+
+  // Garbage collection (state/gc.cpp): where the leader's collector's scan
+  // of each table stands between passes.
+  struct GcCursor {
+    int64_t evals = 0, allocs = 0, jobs = 0, deployments = 0;  // last rowid seen
+  };
+  // A GC command for what the next `batch` rows of each table (from
+  // `cursor`, which moves on) hold that the rules of gc_rules.h allow to
+  // delete under `cutoffs` (its cutoff fields).
+  v1::GcCommand FindGarbage(const v1::GcCommand& cutoffs, int batch, GcCursor* cursor) const;
+
   // Job versions (deployments.cpp): the versions kept, newest first; one
   // version; the newest stable version below `below`.
   std::vector<v1::Job> ListJobVersions(const std::string& job_id) const;
@@ -140,6 +168,13 @@ class StateStore {
                                  Status* outcome);
   Status ApplyDeploymentUpdate(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyAllocAction(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyGc(uint64_t index, const v1::Command& cmd, Status* outcome);
+  // Deletes a job with its claims, versions and deployments; with
+  // `everything`, its evaluations and allocations too.
+  Status DeleteJobLocked(const std::string& job_id, bool everything);
+  struct JobFacts;
+  JobFacts JobFactsLocked(const std::string& job_id) const;
+  std::optional<v1::Deployment> LatestDeploymentLocked(const std::string& job_id) const;
   // A new version `job` was stored: keep it in the history (pruned to
   // `keep` versions, never dropping the newest stable one), cancel the
   // job's deployment in progress, and start one for `job` when it rolls.
@@ -191,6 +226,16 @@ class StateStore {
   std::unique_ptr<sqlite::Db> db_;
   uint64_t applied_ = 0;
   bool closed_ = false;
+  int64_t apply_time_ms_ = 0;  // the command being applied: its time_ms
+  // What the scheduling reads need of every job, kept in memory with each
+  // job write (PutJob, DeleteJobLocked) and rebuilt on open and restore.
+  struct JobBrief {
+    int32_t priority = 0;
+    bool live_system = false;
+  };
+  std::unordered_map<std::string, JobBrief> jobs_brief_;
+  void NoteJobLocked(const v1::Job& job);
+  void RebuildJobBriefsLocked();
 };
 
 // An allocation whose client status is complete, failed or lost.

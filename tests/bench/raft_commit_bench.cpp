@@ -45,6 +45,7 @@ struct Options {
   double warmup = 1, duration = 5;
   std::vector<int> clients;
   std::string etcd, orch_master, dir, only;
+  std::vector<int> jobs_in_state = {0};  // HTTP rows: jobs stored before measuring
   bool Want(const std::string& what) const { return only.empty() || only.find(what) != std::string::npos; }
 };
 
@@ -252,7 +253,27 @@ bool RunEtcd(const Options& o, const std::string& base, std::vector<LoadResult>*
 
 // ---------------------------------------------------------------- orch over HTTP
 
-bool RunOrchHttp(const Options& o, const std::string& base, std::vector<LoadResult>* out) {
+// Tops the state up to `target` jobs (batch, count 0) with 16 concurrent
+// clients; returns how many it stored.
+int FillJobs(const std::string& leader_url, int have, int target) {
+  std::atomic<int> next{have}, stored{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      KeepAliveHttp http;
+      for (int n = next++; n < target; n = next++) {
+        std::string body = "{\"id\":\"fill-" + std::to_string(n) +
+                           "\",\"type\":\"batch\",\"groups\":[{\"name\":\"g\",\"count\":0,\"tasks\":[{\"name\":\"t\","
+                           "\"driver\":\"exec\",\"command\":\"/bin/true\",\"resources\":{\"cpu\":1,\"memory\":1}}]}]}";
+        if (http.Do("POST", leader_url + "/v1/jobs", body, 10000) == 200) ++stored;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return stored.load();
+}
+
+bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vector<LoadResult>>* out) {
   std::vector<int> http_ports, raft_ports;
   std::string peers;
   for (int i = 0; i < 3; ++i) {
@@ -295,6 +316,17 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<LoadResu
   bool ok = !leader_url.empty();
   if (!ok) std::fprintf(stderr, "orch-master: no leader with an address within 15 s (logs in %s)\n", base.c_str());
   std::atomic<uint64_t> seq{0};
+  int filled = 0;
+  for (int level : o.jobs_in_state) {
+    if (!ok) break;
+    if (level > filled) {
+      auto t0 = std::chrono::steady_clock::now();
+      filled += FillJobs(leader_url, filled, level);
+      std::printf("  stored %d jobs (%.0f s)\n", filled,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      std::fflush(stdout);
+    }
+    out->emplace_back();
   for (int clients : o.clients) {
     if (!ok) break;
     auto r = RunClosedLoop(clients, o.warmup, o.duration, [&](int i) -> std::function<bool()> {
@@ -309,9 +341,11 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<LoadResu
         return code == 200;
       };
     });
-    out->push_back(r);
-    std::printf("  orch over HTTP, %d clients: %.0f writes/s\n", clients, r.writes_per_s);
+    out->back().push_back(r);
+    std::printf("  orch over HTTP, %d jobs stored before, %d clients: %.0f writes/s\n", level, clients,
+                r.writes_per_s);
     std::fflush(stdout);
+  }
   }
   for (auto& p : procs) p->Stop();
   return ok;
@@ -333,6 +367,7 @@ int Main(int argc, char** argv) {
   o.orch_master = Flag(argc, argv, "orch-master", "ORCH_BENCH_ORCH_MASTER", "");
   o.dir = Flag(argc, argv, "dir", "ORCH_BENCH_DIR", fs::temp_directory_path().string());
   o.only = Flag(argc, argv, "only", "ORCH_BENCH_ONLY", "");
+  o.jobs_in_state = IntList(Flag(argc, argv, "jobs-in-state", "ORCH_BENCH_JOBS_IN_STATE", "0"));
   spdlog::set_level(spdlog::level::warn);
   curl_global_init(CURL_GLOBAL_ALL);
 
@@ -355,7 +390,8 @@ int Main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
-  std::vector<LoadResult> orch, etcd, http;
+  std::vector<LoadResult> orch, etcd;
+  std::vector<std::vector<LoadResult>> http;  // per --jobs-in-state level
   bool ok = true;
   if (o.Want("orch")) ok &= RunOrchInProcess(o, base + "/orch", &orch);
   if (o.Want("etcd") && !o.etcd.empty()) ok &= RunEtcd(o, base + "/etcd", &etcd);
@@ -371,10 +407,11 @@ int Main(int argc, char** argv) {
                "apply to bbolt",
                etcd);
   }
-  if (!http.empty()) {
+  for (size_t i = 0; i < http.size(); ++i) {
     PrintTable("orch over HTTP: orch-master processes, POST /v1/jobs (batch, count 0, ~256 B JSON) to the leader -> "
-               "validation -> Raft -> fsync -> apply",
-               http);
+               "validation -> Raft -> fsync -> apply; " +
+                   std::to_string(o.jobs_in_state[i]) + " jobs stored before the rows",
+               http[i]);
   }
   auto ratios = [&](const std::string& name, const std::vector<LoadResult>& a) {
     if (a.empty() || etcd.empty()) return;
@@ -388,7 +425,9 @@ int Main(int argc, char** argv) {
     }
   };
   ratios("orch in-process", orch);
-  ratios("orch over HTTP", http);
+  for (size_t i = 0; i < http.size(); ++i) {
+    ratios("orch over HTTP, " + std::to_string(o.jobs_in_state[i]) + " jobs stored before", http[i]);
+  }
   std::fflush(stdout);
   std::error_code ec;
   fs::remove_all(base, ec);
