@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/index_waiters.h"
+
 namespace orch {
 namespace {
 
@@ -54,6 +56,57 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string client_;  // the remote address, without the port
   bool handling_ = false;  // a request is with the handler or being answered
   bool forgotten_ = false;  // Finish ran: the server no longer counts us
+};
+
+// Requests parked until their blocking query can be answered. Shared with
+// the waiters' callbacks, which may fire after the server is gone: by then
+// Close has taken every entry, so a late Resume finds nothing.
+class Parking {
+ public:
+  // Parks `resume`; its id (never 0). Once closed, runs it at once: 0.
+  uint64_t Add(std::function<void()> resume) {
+    {
+      std::lock_guard lock(mu_);
+      if (open_) {
+        uint64_t id = ++next_;
+        parked_.emplace(id, std::move(resume));
+        return id;
+      }
+    }
+    resume();
+    return 0;
+  }
+  void Resume(uint64_t id) {
+    std::function<void()> f;
+    {
+      std::lock_guard lock(mu_);
+      auto it = parked_.find(id);
+      if (it == parked_.end()) return;
+      f = std::move(it->second);
+      parked_.erase(it);
+    }
+    f();
+  }
+  // Runs every parked request now and parks no more.
+  void Close() {
+    std::map<uint64_t, std::function<void()>> all;
+    {
+      std::lock_guard lock(mu_);
+      open_ = false;
+      all.swap(parked_);
+    }
+    for (auto& [id, f] : all) f();
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return parked_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool open_ = true;
+  uint64_t next_ = 0;
+  std::map<uint64_t, std::function<void()>> parked_;
 };
 
 class ServerImpl : public HttpServer {
@@ -100,7 +153,9 @@ class ServerImpl : public HttpServer {
       beast::error_code ec;
       acceptor_.close(ec);
     });
-    // Let requests in flight finish, then close what is left.
+    // Parked blocking queries answer now with what they have; requests in
+    // flight finish; then what is left is closed.
+    parking_->Close();
     auto deadline = std::chrono::steady_clock::now() + grace;
     spdlog::debug("{}: shutting down with {} requests in flight", opts_.name, in_flight_.load());
     while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -128,22 +183,56 @@ class ServerImpl : public HttpServer {
   const HttpServerOptions& opts() const { return opts_; }
   bool stopped() const { return stopped_.load(); }
 
-  // Runs the handler on the worker pool, then `done` on the session's executor.
-  void Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
+  // Runs the handler on the worker pool, then `done` on the session's
+  // executor. A deferred answer (a blocking query) is parked without a
+  // worker until its index or deadline, then the handler runs again.
+  void Handle(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
     ++in_flight_;
-    asio::post(workers_, [this, req = std::move(req), done = std::move(done)]() mutable {
-      HttpResponse resp;
-      try {
-        resp = handler_(req);
-      } catch (const std::exception& e) {
-        spdlog::error("{}: handler for {} {} threw: {}", opts_.name, req.method, req.path, e.what());
-        resp = HttpResponse::Error(Status::Internal("internal error"));
-      }
-      done(std::move(resp));  // RequestDone() follows once the answer is written
+    asio::post(workers_, [this, req = std::move(req), client = std::move(client), done = std::move(done)]() mutable {
+      RunHandler(std::move(req), std::move(client), std::move(done));
     });
   }
 
+  void RunHandler(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
+    HttpResponse resp;
+    try {
+      resp = handler_(req);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: handler for {} {} threw: {}", opts_.name, req.method, req.path, e.what());
+      resp = HttpResponse::Error(Status::Internal("internal error"));
+    }
+    if (resp.defer && resp.defer->waiters != nullptr &&
+        (!req.resumed || resp.defer->deadline <= req.resume_deadline)) {
+      return Park(std::move(req), std::move(client), *resp.defer, std::move(done));
+    }
+    if (resp.defer) resp = HttpResponse::Error(Status::Internal("a handler deferred past its deadline"));
+    done(std::move(resp));  // RequestDone() follows once the answer is written
+  }
+
   void RequestDone() { --in_flight_; }
+
+  // A parked request gives its client's request slot back (it holds no
+  // worker) and takes it again, uncounted against the cap, to run.
+  void Park(HttpRequest req, std::string client, const HttpResponse::Deferral& d,
+            std::function<void(HttpResponse)> done) {
+    req.resumed = true;
+    req.resume_deadline = d.deadline;
+    req.resume_state = d.state;
+    ReleaseRequestSlot(client);
+    auto resume = [this, req = std::move(req), client, done = std::move(done)]() mutable {
+      {
+        std::lock_guard lock(mu_);
+        ++client_in_flight_[client];
+      }
+      asio::post(workers_, [this, req = std::move(req), client = std::move(client), done = std::move(done)]() mutable {
+        RunHandler(std::move(req), std::move(client), std::move(done));
+      });
+    };
+    uint64_t id = parking_->Add(std::move(resume));
+    if (id == 0) return;  // the server is stopping: it ran at once
+    d.waiters->Wait(d.index, d.deadline, [parking = parking_, id] { parking->Resume(id); });
+  }
+
 
   // Per-client bookkeeping (connections and requests with the handlers).
   bool TakeRequestSlot(const std::string& client) {
@@ -249,6 +338,7 @@ class ServerImpl : public HttpServer {
   std::map<std::string, std::size_t> client_conns_;      // guarded by mu_
   std::map<std::string, std::size_t> client_in_flight_;  // guarded by mu_
   std::atomic<std::chrono::steady_clock::rep> last_refusal_log_{0};
+  std::shared_ptr<Parking> parking_ = std::make_shared<Parking>();
 };
 
 Session::Session(tcp::socket socket, ServerImpl* server, std::string client)
@@ -327,7 +417,7 @@ void Session::Dispatch() {
   // The handler may block; no read timeout while it runs.
   stream_.expires_never();
   handling_ = true;
-  server_->Handle(std::move(req), [self = shared_from_this()](HttpResponse resp) {
+  server_->Handle(std::move(req), client_, [self = shared_from_this()](HttpResponse resp) {
     if (resp.stream) return self->StreamOnWorker(std::move(resp));
     asio::post(self->stream_.get_executor(),
                [self, resp = std::move(resp)]() mutable { self->DoWrite(std::move(resp)); });

@@ -1,7 +1,10 @@
 // HttpServer: the HTTP/1.1 server frame on Boost.Beast. Every read has a
-// timeout and a body limit; handlers run on a worker pool (they may block,
-// e.g. for a blocking query) and answer through a plain function, so Beast
-// stays inside http_server.cpp.
+// timeout and a body limit; handlers run on a worker pool and answer through
+// a plain function, so Beast stays inside http_server.cpp. A handler that
+// would wait (a blocking query) answers with a deferral instead
+// (HttpResponse::defer): the request is parked on an IndexWaiters without a
+// thread and handled again when the index moves or the wait ends; at
+// Shutdown parked requests are answered at once.
 // Thread safety: Start/Shutdown from one thread; the handler is called
 // concurrently from worker threads.
 #pragma once
@@ -28,12 +31,13 @@ struct HttpServerOptions {
   // keep-alive connections are closed; so must each answer be taken.
   std::chrono::milliseconds read_timeout{10'000};
   int io_threads = 1;
-  // Handlers may block (blocking queries hold a worker for up to their wait).
+  // Handlers may block (a write until it commits); deferred blocking
+  // queries hold none.
   int worker_threads = 32;
   std::size_t max_connections = 1024;
   // One client address may hold at most this many connections, and have at
-  // most this many requests with the handlers at once (blocking queries
-  // hold theirs for up to their wait), so one client cannot take every
+  // most this many requests with the handlers at once (a parked blocking
+  // query does not count), so one client cannot take every
   // connection or worker from the others. Past a cap the answer is an
   // immediate 429 (past max_connections: 503) and the connection closes.
   std::size_t max_connections_per_client = 512;

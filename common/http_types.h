@@ -3,8 +3,11 @@
 // their tests compile fast and run without sockets.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +17,8 @@
 
 namespace orch {
 
+class IndexWaiters;
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as sent: "/v1/jobs?index=3"
@@ -22,6 +27,11 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string remote;  // "127.0.0.1:51234"
+  // Set when the handler is called again for a request it deferred (see
+  // HttpResponse::defer), with that deferral's deadline and state.
+  bool resumed = false;
+  std::chrono::steady_clock::time_point resume_deadline;
+  std::string resume_state;
 
   // Value of query parameter `name`, or `fallback`.
   std::string Query(const std::string& name, const std::string& fallback = "") const;
@@ -42,6 +52,19 @@ struct HttpResponse {
   // chunked transfer encoding, and closes the connection after it; `body`
   // is ignored. For long answers such as followed logs.
   std::function<void(const HttpStreamWriter&)> stream;
+
+  // A blocking query not ready yet: the server parks the request without
+  // holding a thread and calls the handler again (request.resumed set, with
+  // `deadline` and `state`) once `waiters` passes `index` or at `deadline`.
+  // The handler may defer again, never past the first deadline. The rest of
+  // the response is ignored.
+  struct Deferral {
+    IndexWaiters* waiters = nullptr;
+    uint64_t index = 0;
+    std::chrono::steady_clock::time_point deadline;
+    std::string state;  // what the handler wants back (e.g. what it saw first)
+  };
+  std::optional<Deferral> defer;
 
   // Value of header `name` (case-insensitive), or "".
   std::string Header(std::string_view name) const;

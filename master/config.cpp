@@ -36,9 +36,13 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
                "folder unless --data-dir)");
   app.add_option("--body-limit", cfg->body_limit, "Largest request body in bytes")->capture_default_str();
   app.add_option("--http-workers", cfg->http_workers,
-                 "Threads answering REST requests (each agent's watch holds one)")
+                 "Threads answering REST requests (a write holds one until it commits; blocking queries wait "
+                 "without one)")
       ->capture_default_str()
       ->check(CLI::Range(4, 65536));
+  app.add_option("--http-max-connections", cfg->http_max_connections,
+                 "Open REST connections at most (0: the open-file limit, raised to its hard limit, less 512)")
+      ->capture_default_str();
   app.add_option("--http-max-conns-per-client", cfg->http_max_conns_per_client,
                  "Connections one client address may hold (past it: 429)")
       ->capture_default_str()

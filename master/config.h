@@ -21,10 +21,14 @@ struct MasterConfig {
   std::string log_level = "info";
   bool dev = false;
   std::size_t body_limit = 1 << 20;
-  // Threads answering REST requests. Every agent's allocation watch (a
-  // blocking query) holds one for up to its wait, so this bounds the agents
-  // one master serves at once, plus headroom for other requests.
+  // Threads answering REST requests. A blocking query waits without one (it
+  // is parked until the state's index moves); a write holds one until it
+  // commits, so this bounds the writes in flight (and group commit).
   int http_workers = 512;
+  // Open REST connections at most (0: from the open-file limit, which the
+  // master raises to its hard limit at start, less a reserve for Raft, the
+  // databases and logs).
+  std::size_t http_max_connections = 0;
   // One client address's share: connections, and requests with the workers
   // at once (0: three quarters of the workers), so one client cannot starve
   // the others.

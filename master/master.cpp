@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,6 +32,26 @@
 #include "master/state/state_store.h"
 
 namespace orch::master {
+namespace {
+
+// Raises the open-file limit to its hard limit and returns the REST
+// connections it leaves room for, keeping 512 descriptors for Raft peers,
+// the databases, logs and outgoing requests.
+std::size_t ConnectionsTheFdLimitAllows() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  const rlim_t cur = lim.rlim_cur == RLIM_INFINITY ? rlim_t{1} << 20 : lim.rlim_cur;
+  const std::size_t room = cur > 1024 ? static_cast<std::size_t>(cur - 512) : static_cast<std::size_t>(cur / 2);
+  spdlog::info("open-file limit {}: up to {} REST connections", cur, room);
+  return room;
+}
+
+}  // namespace
 namespace {
 
 // The members of the cluster a new master joins, from any of the given
@@ -149,6 +170,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   opts.port = http_hp.port;
   opts.body_limit = cfg.body_limit;
   opts.worker_threads = cfg.http_workers;
+  opts.max_connections = cfg.http_max_connections > 0 ? cfg.http_max_connections : ConnectionsTheFdLimitAllows();
   opts.max_connections_per_client = cfg.http_max_conns_per_client;
   opts.max_in_flight_per_client = cfg.http_max_in_flight_per_client > 0
                                       ? cfg.http_max_in_flight_per_client

@@ -6,6 +6,7 @@
 
 #include "common/document.h"
 #include "common/ids.h"
+#include "common/index_waiters.h"
 #include "common/json.h"
 #include "common/net.h"
 #include "master/controllers/garbage_collector.h"
@@ -41,13 +42,22 @@ Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& d) {
 HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& d, const std::function<Result<std::string>()>& read) {
   auto opts = ParseReadOptions(req, d);
   if (!opts.ok()) return HttpResponse::Error(opts.status());
-  if (!opts->stale) {
+  if (!opts->stale && !req.resumed) {
     Status st = d.log->ReadBarrier(std::chrono::seconds(5));
     if (!st.ok()) return HttpResponse::Error(st);
   }
   uint64_t index = d.store->AppliedIndex();
-  if (opts->blocking && opts->wait.count() > 0) {
-    index = d.store->WaitForIndexAbove(opts->index, opts->wait);
+  if (opts->blocking && opts->wait.count() > 0 && index <= opts->index) {
+    // Not there yet: wait without a thread; the server asks again once the
+    // index passes, or at the deadline.
+    const auto now = std::chrono::steady_clock::now();
+    const auto deadline = req.resumed ? req.resume_deadline : now + opts->wait;
+    IndexWaiters* waiters = d.store->index_waiters();
+    if (now < deadline && !waiters->closed()) {
+      HttpResponse later;
+      later.defer = HttpResponse::Deferral{waiters, opts->index, deadline, ""};
+      return later;
+    }
   }
   Result<std::string> body = read();
   if (!body.ok()) return HttpResponse::Error(body.status());

@@ -1,8 +1,12 @@
 #include "master/http/services_api.h"
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include "common/document.h"
+#include "common/index_waiters.h"
 #include "common/json.h"
 #include "master/services/registry.h"
 
@@ -10,53 +14,58 @@ namespace orch::master {
 namespace {
 
 
-ServiceView Current(const ApiDeps& d) {
-  return BuildServices(d.store->ListJobs(), d.store->ListAllocations(), d.store->ListNodes());
+// The services as of the applied index, built once per index however many
+// balancers watch (every agent's does).
+std::shared_ptr<const ServiceView> Current(const ApiDeps& d) {
+  static std::mutex mu;
+  static std::map<const StateStore*, std::pair<uint64_t, std::shared_ptr<const ServiceView>>> cache;
+  const uint64_t applied = d.store->AppliedIndex();
+  {
+    std::lock_guard lock(mu);
+    auto it = cache.find(d.store);
+    if (it != cache.end() && it->second.first == applied) return it->second.second;
+  }
+  auto view = std::make_shared<const ServiceView>(
+      BuildServices(d.store->ListJobs(), d.store->ListAllocations(), d.store->ListNodes()));
+  std::lock_guard lock(mu);
+  cache[d.store] = {applied, view};
+  return view;
 }
 
 // Answers `render(view)` at once when the view's index is past the
 // query's (the client is behind); else once the view's content
-// (`content(view)`) differs from what it is now, or the wait ends. Content,
-// not index: allocations' routine reports (usage) raise indexes without
-// changing any endpoint, and must not wake every agent's balancer.
+// (`content(view)`) differs from what it was when the query came, or the
+// wait ends. Content, not index: allocations' routine reports (usage) raise
+// indexes without changing any endpoint, and must not wake every agent's
+// balancer. Waiting holds no thread: the answer is deferred to the state's
+// index waiters, with a hash of the first content to compare against.
 template <typename IndexOf, typename Content, typename Render>
 HttpResponse BlockingRead(const HttpRequest& req, const ApiDeps& d, IndexOf index_of, Content content,
                           Render render) {
   auto q = ParseReadOptions(req, d);
   if (!q.ok()) return HttpResponse::Error(q.status());
-  if (!q->stale) {
+  if (!q->stale && !req.resumed) {
     Status st = d.log->ReadBarrier(std::chrono::seconds(5));
     if (!st.ok()) return HttpResponse::Error(st);
   }
-  auto deadline = std::chrono::steady_clock::now() + q->wait;
-  std::optional<std::string> first;
-  for (;;) {
-    uint64_t applied = d.store->AppliedIndex();
-    ServiceView view = Current(d);
-    uint64_t index = index_of(view);
-    std::string now_content = content(view);
-    bool changed = false;
-    if (!first) {
-      first = now_content;
-      changed = index > q->index;
-    } else {
-      changed = now_content != *first;
-    }
-    auto now = std::chrono::steady_clock::now();
-    if (q->wait.count() == 0 || changed || now >= deadline) {
-      Result<std::string> body = render(view);
-      if (!body.ok()) return HttpResponse::Error(body.status());
-      HttpResponse resp = HttpResponse::Json(200, std::move(*body));
-      resp.headers.emplace_back("X-Orch-Index", std::to_string(index));
-      return resp;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-    uint64_t after = d.store->WaitForIndexAbove(applied, left);
-    if (after <= applied && std::chrono::steady_clock::now() < deadline) {
-      // Woken without progress: the store is closing.
-      q->wait = std::chrono::milliseconds(0);
-    }
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = req.resumed ? req.resume_deadline : now + q->wait;
+  const uint64_t applied = d.store->AppliedIndex();
+  std::shared_ptr<const ServiceView> view = Current(d);
+  const uint64_t index = index_of(*view);
+  const std::string hash = std::to_string(std::hash<std::string>{}(content(*view)));
+  const bool changed = req.resumed ? hash != req.resume_state : index > q->index;
+  IndexWaiters* waiters = d.store->index_waiters();
+  if (q->wait.count() == 0 || changed || now >= deadline || waiters->closed()) {
+    Result<std::string> body = render(*view);
+    if (!body.ok()) return HttpResponse::Error(body.status());
+    HttpResponse resp = HttpResponse::Json(200, std::move(*body));
+    resp.headers.emplace_back("X-Orch-Index", std::to_string(index));
+    return resp;
   }
+  HttpResponse later;
+  later.defer = HttpResponse::Deferral{waiters, applied, deadline, req.resumed ? req.resume_state : hash};
+  return later;
 }
 
 const v1::ServiceInfo* Find(const ServiceView& v, const std::string& name) {

@@ -47,6 +47,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   ORCH_ASSIGN_OR_RETURN(auto stmt, s->db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
   ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
   s->applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
+  s->waiters_.Advance(s->applied_);
   return s;
 }
 
@@ -105,6 +106,7 @@ void StateStore::Close() {
     closed_ = true;
   }
   cv_.notify_all();
+  waiters_.Close();
 }
 
 Status StateStore::RecordApplied(uint64_t index) {
@@ -127,6 +129,7 @@ Status StateStore::InTransaction(uint64_t index, F body) {
   applied_ = index;
   lock.unlock();
   cv_.notify_all();
+  waiters_.Advance(index);
   return Status::Ok();
 }
 
@@ -162,6 +165,7 @@ Status StateStore::ApplyBatch(const std::vector<Entry>& entries, std::vector<Sta
   applied_ = last;
   lock.unlock();
   cv_.notify_all();
+  waiters_.Advance(last);
   return Status::Ok();
 }
 
@@ -248,9 +252,11 @@ Status StateStore::RestoreImage(const std::string& image) {
   // An image from an older master lacks the newer tables.
   ORCH_RETURN_IF_ERROR(MigrateSchema());
   RebuildJobBriefsLocked();
+  const uint64_t restored = applied_;
   lock.unlock();
   cv_.notify_all();
-  spdlog::info("state: restored from snapshot at index {}", applied_);
+  waiters_.Advance(restored);
+  spdlog::info("state: restored from snapshot at index {}", restored);
   return Status::Ok();
 }
 

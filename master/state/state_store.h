@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/index_waiters.h"
 #include "common/status.h"
 #include "master/services/service_claims.h"
 #include "master/services/service_ports.h"
@@ -75,6 +76,10 @@ class StateStore {
   // Returns once AppliedIndex() > index, or `timeout` passed, or Close().
   // Returns AppliedIndex() at that moment.
   uint64_t WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout);
+  // Callbacks waiting for the applied index to pass a value (blocking
+  // queries that hold no thread); advanced after every commit, closed by
+  // Close.
+  IndexWaiters* index_waiters() { return &waiters_; }
 
   // Wakes every waiter; later waits return at once.
   void Close();
@@ -223,6 +228,7 @@ class StateStore {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  IndexWaiters waiters_;
   std::unique_ptr<sqlite::Db> db_;
   uint64_t applied_ = 0;
   bool closed_ = false;

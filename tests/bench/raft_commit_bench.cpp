@@ -273,7 +273,10 @@ int FillJobs(const std::string& leader_url, int have, int target) {
   return stored.load();
 }
 
-bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vector<LoadResult>>* out) {
+// One table of rows per --jobs-in-state level; `stored_before` gets how many
+// jobs the state held when each table began (at least the level).
+bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vector<LoadResult>>* out,
+                 std::vector<int>* stored_before) {
   std::vector<int> http_ports, raft_ports;
   std::string peers;
   for (int i = 0; i < 3; ++i) {
@@ -315,34 +318,41 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
   }
   bool ok = !leader_url.empty();
   if (!ok) std::fprintf(stderr, "orch-master: no leader with an address within 15 s (logs in %s)\n", base.c_str());
-  std::atomic<uint64_t> seq{0};
+  std::atomic<uint64_t> seq{0}, stored{0};  // submits tried, and accepted, by the rows
   int filled = 0;
-  for (int level : o.jobs_in_state) {
-    if (!ok) break;
-    if (level > filled) {
+  for (size_t li = 0; li < o.jobs_in_state.size() && ok; ++li) {
+    // Jobs stored so far: the fill's and the measured rows' (each attempt
+    // of a row submits a new job).
+    int have = filled + static_cast<int>(stored.load());
+    const int level = o.jobs_in_state[li];
+    if (level > have) {
       auto t0 = std::chrono::steady_clock::now();
-      filled += FillJobs(leader_url, filled, level);
-      std::printf("  stored %d jobs (%.0f s)\n", filled,
+      int added = FillJobs(leader_url, filled, filled + (level - have));
+      filled += added;
+      have += added;
+      std::printf("  stored %d more jobs (%.0f s)\n", added,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       std::fflush(stdout);
     }
+    stored_before->push_back(have);
     out->emplace_back();
   for (int clients : o.clients) {
     if (!ok) break;
     auto r = RunClosedLoop(clients, o.warmup, o.duration, [&](int i) -> std::function<bool()> {
       auto http = std::make_shared<KeepAliveHttp>();
       std::string pad = RandomBytes(64, i + 1);
-      return [http, pad, &seq, &leader_url, i]() {
+      return [http, pad, &seq, &stored, &leader_url, i]() {
         std::string body = "{\"id\":\"bench-" + std::to_string(i) + "-" + std::to_string(seq++) +
                            "\",\"type\":\"batch\",\"groups\":[{\"name\":\"g\",\"count\":0,\"tasks\":[{\"name\":\"t\","
                            "\"driver\":\"exec\",\"command\":\"/bin/true\",\"args\":[\"" +
                            pad + "\"],\"resources\":{\"cpu\":1,\"memory\":1}}]}]}";
         long code = http->Do("POST", leader_url + "/v1/jobs", body, 5000);
+        if (code == 200) ++stored;
         return code == 200;
       };
     });
     out->back().push_back(r);
-    std::printf("  orch over HTTP, %d jobs stored before, %d clients: %.0f writes/s\n", level, clients,
+    std::printf("  orch over HTTP, %d jobs stored before, %d clients: %.0f writes/s\n", have, clients,
                 r.writes_per_s);
     std::fflush(stdout);
   }
@@ -392,10 +402,11 @@ int Main(int argc, char** argv) {
 
   std::vector<LoadResult> orch, etcd;
   std::vector<std::vector<LoadResult>> http;  // per --jobs-in-state level
+  std::vector<int> stored_before;             // jobs in the state when each level began
   bool ok = true;
   if (o.Want("orch")) ok &= RunOrchInProcess(o, base + "/orch", &orch);
   if (o.Want("etcd") && !o.etcd.empty()) ok &= RunEtcd(o, base + "/etcd", &etcd);
-  if (o.Want("http") && !o.orch_master.empty()) ok &= RunOrchHttp(o, base + "/orch-http", &http);
+  if (o.Want("http") && !o.orch_master.empty()) ok &= RunOrchHttp(o, base + "/orch-http", &http, &stored_before);
 
   if (!orch.empty()) {
     PrintTable("orch in-process: RaftLog::Propose on the leader -> Raft over TCP -> raft.db fsync (leader and "
@@ -410,7 +421,7 @@ int Main(int argc, char** argv) {
   for (size_t i = 0; i < http.size(); ++i) {
     PrintTable("orch over HTTP: orch-master processes, POST /v1/jobs (batch, count 0, ~256 B JSON) to the leader -> "
                "validation -> Raft -> fsync -> apply; " +
-                   std::to_string(o.jobs_in_state[i]) + " jobs stored before the rows",
+                   std::to_string(stored_before[i]) + " jobs stored before the rows",
                http[i]);
   }
   auto ratios = [&](const std::string& name, const std::vector<LoadResult>& a) {
@@ -426,7 +437,7 @@ int Main(int argc, char** argv) {
   };
   ratios("orch in-process", orch);
   for (size_t i = 0; i < http.size(); ++i) {
-    ratios("orch over HTTP, " + std::to_string(o.jobs_in_state[i]) + " jobs stored before", http[i]);
+    ratios("orch over HTTP, " + std::to_string(stored_before[i]) + " jobs stored before", http[i]);
   }
   std::fflush(stdout);
   std::error_code ec;

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "common/index_waiters.h"
 #include "common/json.h"
 #include "master/controllers/eval_worker.h"
 #include "master/log/raft_log.h"
@@ -53,7 +54,7 @@ class ApiTest : public ::testing::Test {
     req.target = target;
     req.body = body;
     EXPECT_TRUE(ParseTarget(target, &req.path, &req.query).ok());
-    return router_.Handle(req);
+    return AnswerWaiting([this](const HttpRequest& r) { return router_.Handle(r); }, req);
   }
 
   std::string RegisterNode(const std::string& name) {

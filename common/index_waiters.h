@@ -1,0 +1,67 @@
+// IndexWaiters: callbacks parked until an index (the state's applied Raft
+// index) passes a value, or until a deadline -- blocking queries that wait
+// without holding a thread. One timer thread serves every deadline; index
+// advances fire from the thread that reports them.
+// Thread safety: thread-safe. A callback runs without the lock held, once,
+// and must be quick (post work elsewhere).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace orch {
+
+class IndexWaiters {
+ public:
+  using Fire = std::function<void()>;
+  IndexWaiters();
+  ~IndexWaiters();
+  IndexWaiters(const IndexWaiters&) = delete;
+  IndexWaiters& operator=(const IndexWaiters&) = delete;
+
+  // Calls `fire` once the index passes `above` (at once, from this thread,
+  // if it already has), or at `deadline`, or at Close -- whichever is first.
+  void Wait(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire fire);
+  // The index is now `index`: fires every waiter waiting for less.
+  void Advance(uint64_t index);
+  // Fires every waiter now; later Waits fire at once.
+  void Close();
+  std::size_t waiting() const;
+  bool closed() const;
+
+ private:
+  struct Waiter {
+    uint64_t above;
+    std::chrono::steady_clock::time_point deadline;
+    Fire fire;
+  };
+  void TimerLoop();
+  // Removes waiter `id` from the maps (mu_ held); its Fire.
+  Fire Take(uint64_t id);
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<uint64_t, Waiter> waiters_;
+  std::multimap<uint64_t, uint64_t> by_index_;  // above -> id
+  std::multimap<std::chrono::steady_clock::time_point, uint64_t> by_deadline_;
+  uint64_t next_id_ = 0;
+  uint64_t index_ = 0;
+  bool closed_ = false;
+  std::thread timer_;
+};
+
+struct HttpRequest;
+struct HttpResponse;
+
+// Answers `req` with `handler` on this thread, waiting out a deferral (a
+// blocking query) instead of parking it: for callers without an HTTP server
+// (tests, in-process tools). The server parks deferrals without a thread.
+HttpResponse AnswerWaiting(const std::function<HttpResponse(const HttpRequest&)>& handler, HttpRequest req);
+
+}  // namespace orch

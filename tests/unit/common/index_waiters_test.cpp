@@ -1,0 +1,194 @@
+// IndexWaiters, and blocking queries parked by the HTTP server without a
+// thread each: many waiting requests on a server with two workers, counted
+// threads, answered when the index moves, at their deadline, or at
+// shutdown. Outcomes are asserted, never durations.
+#include "common/index_waiters.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/http_server.h"
+
+namespace orch {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+int ThreadsOfThisProcess() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+template <typename F>
+bool WaitUntil(F done, std::chrono::milliseconds limit = 10s) {
+  auto end = Clock::now() + limit;
+  while (!done()) {
+    if (Clock::now() > end) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST(IndexWaitersTest, FiresOncePastTheIndexAtTheDeadlineOrAtClose) {
+  IndexWaiters w;
+  w.Advance(10);
+  std::atomic<int> a{0}, b{0}, c{0}, now{0};
+  w.Wait(9, Clock::now() + 60s, [&] { ++now; });  // already past: at once
+  EXPECT_EQ(now.load(), 1);
+  w.Wait(10, Clock::now() + 60s, [&] { ++a; });
+  w.Wait(12, Clock::now() + 60s, [&] { ++b; });
+  w.Wait(12, Clock::now() + 50ms, [&] { ++c; });
+  EXPECT_EQ(w.waiting(), 3u);
+  w.Advance(11);
+  EXPECT_EQ(a.load(), 1);
+  EXPECT_EQ(b.load(), 0);
+  ASSERT_TRUE(WaitUntil([&] { return c.load() == 1; }));  // its deadline
+  w.Advance(11);  // no change: nothing fires
+  EXPECT_EQ(b.load(), 0);
+  w.Close();
+  EXPECT_EQ(b.load(), 1);
+  EXPECT_EQ(a.load() + c.load(), 2);  // nothing fired twice
+  std::atomic<int> late{0};
+  w.Wait(100, Clock::now() + 60s, [&] { ++late; });
+  EXPECT_EQ(late.load(), 1);
+  EXPECT_EQ(w.waiting(), 0u);
+}
+
+// A server whose handler answers "index N" once `waiters` passes the
+// query's index, deferring until then.
+class ParkingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerOptions o;
+    o.worker_threads = 2;
+    o.max_connections = 4096;
+    o.max_connections_per_client = 4096;
+    o.max_in_flight_per_client = 128;  // parked queries do not count
+    auto s = HttpServer::Start(o, [this](const HttpRequest& req) {
+      ++handled_;
+      uint64_t want = std::stoull(req.Query("index", "0"));
+      if (index_.load() <= want && !req.resumed) {
+        HttpResponse later;
+        later.defer = HttpResponse::Deferral{&waiters_, want, Clock::now() + std::chrono::milliseconds(
+                                                                                std::stoll(req.Query("ms", "60000"))),
+                                             ""};
+        return later;
+      }
+      return HttpResponse::Json(200, "{\"index\":" + std::to_string(index_.load()) + "}");
+    });
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(1s);
+  }
+  void Advance(uint64_t i) {
+    index_ = i;
+    waiters_.Advance(i);
+  }
+  int Connect() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(server_->port());
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+      close(fd);
+      return -1;
+    }
+    timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+  }
+  static bool Get(int fd, const std::string& target) {
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    return send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+  }
+  // The body of one answer (small, one read suffices on loopback).
+  static std::string Read(int fd) {
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return "";
+    std::string s(buf, static_cast<std::size_t>(n));
+    auto body = s.find("\r\n\r\n");
+    return body == std::string::npos ? s : s.substr(body + 4);
+  }
+  static bool Readable(int fd) {
+    char c;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+  }
+
+  IndexWaiters waiters_;
+  std::atomic<uint64_t> index_{5};
+  std::atomic<int> handled_{0};
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(ParkingTest, AThousandBlockingQueriesWaitWithoutAThreadEach) {
+  // Both ends of every connection live in this process.
+  rlimit lim{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < 2 * 1000 + 64) GTEST_SKIP() << "open-file hard limit too low";
+  lim.rlim_cur = lim.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  const int before = ThreadsOfThisProcess();
+  constexpr int kWatchers = 1000;
+  std::vector<int> fds;
+  for (int i = 0; i < kWatchers; ++i) {
+    int fd = Connect();
+    ASSERT_GE(fd, 0) << "connection " << i;
+    ASSERT_TRUE(Get(fd, "/watch?index=5"));
+    fds.push_back(fd);
+    // A hundred at a time: queued ones count against the client's 128.
+    if (fds.size() % 100 == 0) {
+      ASSERT_TRUE(WaitUntil([&] { return waiters_.waiting() == fds.size(); }));
+    }
+  }
+  ASSERT_TRUE(WaitUntil([&] { return waiters_.waiting() == kWatchers; })) << waiters_.waiting();
+  // Two workers, and all of them parked: no thread per waiting request, and
+  // the workers are free for others (a fresh request answers at once).
+  EXPECT_LE(ThreadsOfThisProcess(), before + 1);
+  int other = Connect();
+  ASSERT_TRUE(Get(other, "/now?index=0"));
+  EXPECT_EQ(Read(other), "{\"index\":5}");
+  close(other);
+  for (int fd : fds) EXPECT_FALSE(Readable(fd));
+  // The index moves: every watcher gets the new one.
+  Advance(6);
+  for (int fd : fds) {
+    EXPECT_EQ(Read(fd), "{\"index\":6}");
+    close(fd);
+  }
+  EXPECT_EQ(waiters_.waiting(), 0u);
+}
+
+TEST_F(ParkingTest, AParkedQueryAnswersAtItsDeadlineAndAtShutdown) {
+  int timed = Connect();
+  ASSERT_TRUE(Get(timed, "/watch?index=5&ms=100"));
+  EXPECT_EQ(Read(timed), "{\"index\":5}");  // nothing new: the same index, at the deadline
+  close(timed);
+  int parked = Connect();
+  ASSERT_TRUE(Get(parked, "/watch?index=5"));
+  ASSERT_TRUE(WaitUntil([&] { return waiters_.waiting() >= 1; }));
+  server_->Shutdown(1s);
+  EXPECT_EQ(Read(parked), "{\"index\":5}");
+  close(parked);
+  server_.reset();
+}
+
+}  // namespace
+}  // namespace orch
