@@ -66,6 +66,35 @@ HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& d, const std::funct
   return resp;
 }
 
+HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d, const std::function<uint64_t()>& index_of,
+                             const std::function<Result<std::string>()>& read) {
+  auto opts = ParseReadOptions(req, d);
+  if (!opts.ok()) return HttpResponse::Error(opts.status());
+  if (!opts->stale && !req.resumed) {
+    Status st = d.log->ReadBarrier(std::chrono::seconds(5));
+    if (!st.ok()) return HttpResponse::Error(st);
+  }
+  const uint64_t applied = d.store->AppliedIndex();
+  const uint64_t index = index_of();
+  if (opts->blocking && opts->wait.count() > 0 && index <= opts->index) {
+    // Wake at the next change of the state, look again (an indexed read),
+    // and wait on while this resource is unchanged.
+    const auto now = std::chrono::steady_clock::now();
+    const auto deadline = req.resumed ? req.resume_deadline : now + opts->wait;
+    IndexWaiters* waiters = d.store->index_waiters();
+    if (now < deadline && !waiters->closed()) {
+      HttpResponse later;
+      later.defer = HttpResponse::Deferral{waiters, applied, deadline, ""};
+      return later;
+    }
+  }
+  Result<std::string> body = read();
+  if (!body.ok()) return HttpResponse::Error(body.status());
+  HttpResponse resp = HttpResponse::Json(200, std::move(*body));
+  resp.headers.emplace_back("X-Orch-Index", std::to_string(std::max<uint64_t>(index, 1)));
+  return resp;
+}
+
 Result<uint64_t> ProposeCommand(const ApiDeps& d, v1::Command cmd) {
   cmd.set_time_ms(d.clock->NowMs());
   return d.log->Propose(cmd, d.write_timeout);
@@ -348,11 +377,15 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
   });
   r->Add("POST", "/v1/nodes/{id}/heartbeat",
          [d](const HttpRequest& req, const PathParams& p) { return Heartbeat(req, p, d); });
+  // An agent's watch: woken only when its own node or allocations change.
   r->Add("GET", "/v1/nodes/{id}/allocations", [d](const HttpRequest& req, const PathParams& p) {
-    return Read(req, d, [&]() -> Result<std::string> {
-      ORCH_RETURN_IF_ERROR(d.store->GetNode(p.at("id")).status());
-      return AllocListJson(d.store->ListAllocations("", p.at("id")));
-    });
+    const std::string id = p.at("id");
+    return ReadJsonIndexed(
+        req, d, [&] { return d.store->NodeAllocationsIndex(id); },
+        [&]() -> Result<std::string> {
+          ORCH_RETURN_IF_ERROR(d.store->GetNode(id).status());
+          return AllocListJson(d.store->ListAllocations("", id));
+        });
   });
   r->Add("POST", "/v1/nodes/{id}/allocations",
          [d](const HttpRequest& req, const PathParams& p) { return UpdateAllocations(req, p, d); });

@@ -46,6 +46,12 @@ Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& deps
 // Answers `read()` (a JSON body) once the blocking-query options of `req`
 // are met, with the index the state was at (X-Orch-Index).
 HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& deps, const std::function<Result<std::string>()>& read);
+// The same for one resource with an index of its own (`index_of`: the
+// newest modify index of what `read` returns): a blocking query answers
+// once that index passes the query's, so a watcher is not woken by changes
+// elsewhere in the state; X-Orch-Index is the resource's index.
+HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& deps, const std::function<uint64_t()>& index_of,
+                             const std::function<Result<std::string>()>& read);
 
 // Proposes `cmd` stamped with the time; the index it applied at.
 Result<uint64_t> ProposeCommand(const ApiDeps& deps, v1::Command cmd);

@@ -111,6 +111,9 @@ class StateStore {
   std::vector<v1::Node> ListNodesAsStored() const;
   // Jobs with a pending or blocked evaluation (status index).
   std::set<std::string> JobsWithWaitingEvaluations() const;
+  // The newest modify index of node `id` and of its allocations (0 when
+  // unknown): what the node's allocation watch waits on.
+  uint64_t NodeAllocationsIndex(const std::string& id) const;
   // Ids of the system jobs not stopped (from memory).
   std::vector<std::string> LiveSystemJobs() const;
 

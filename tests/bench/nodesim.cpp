@@ -1,0 +1,421 @@
+// orch-nodesim: N simulated agents against real masters, through the public
+// REST API, in one process and one thread (libcurl's multi interface: no
+// thread per node), like Nomad's nomad-nodesim. Each node registers (from a
+// loopback source address of its own, as separate hosts would), heartbeats
+// at the interval the masters give, keeps a blocking watch of its
+// allocations and reports each new one running (or failed, --fail-percent)
+// -- at most two connections per node. Optionally submits a job of
+// --job-count allocations once every node is registered and measures until
+// they all run.
+//
+//   orch-nodesim --master=http://127.0.0.1:4646 --nodes=1000 --duration=120 --job-count=20000
+//
+// Prints a line every --report-every seconds and a summary at the end:
+// registration time, heartbeat p50/p99 and failures, watch failures, time
+// until the job's allocations all ran, placements/s end to end.
+#include <curl/curl.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "common/json.h"
+#include "orch/v1/api.pb.h"
+
+namespace orch::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Options {
+  std::string master = "http://127.0.0.1:4646";
+  int nodes = 100;
+  double duration_s = 60;
+  double register_rate = 500;  // registrations started per second
+  double fail_percent = 0;
+  int job_count = 0;
+  double report_every_s = 5;
+  std::string job_id = "nodesim";
+};
+
+struct Node;
+
+// One HTTP exchange on one of a node's two lanes.
+struct Transfer {
+  enum Kind { kRegister, kHeartbeat, kWatch, kUpdate } kind;
+  Node* node = nullptr;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string out, in;
+  SteadyClock::time_point start;
+};
+
+struct Node {
+  int n = 0;
+  std::string name, secret, source, id;
+  bool registered = false;
+  uint64_t index = 0;                    // of the last watch answer
+  std::set<std::string> reported;        // allocation ids reported
+  std::deque<std::string> updates;       // update bodies waiting for lane A
+  Transfer* lane_a = nullptr;            // register, heartbeat, updates
+  Transfer* lane_b = nullptr;            // the allocation watch
+  CURL* easy_a = nullptr;
+  CURL* easy_b = nullptr;
+  SteadyClock::time_point next_heartbeat;
+  bool heartbeat_due = false;
+};
+
+size_t Collect(char* p, size_t size, size_t n, void* ud) {
+  static_cast<std::string*>(ud)->append(p, size * n);
+  return size * n;
+}
+
+class Sim {
+ public:
+  explicit Sim(Options o) : o_(std::move(o)), rng_(42) {
+    multi_ = curl_multi_init();
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(2 * o_.nodes + 16));
+    nodes_.resize(static_cast<size_t>(o_.nodes));
+    for (int i = 0; i < o_.nodes; ++i) {
+      Node& nd = nodes_[static_cast<size_t>(i)];
+      nd.n = i;
+      nd.name = "sim-" + std::to_string(i);
+      nd.secret = "nodesim-secret-" + std::to_string(i) + "-0123456789abcdef";
+      // 127.1.x.y: one loopback source address per node.
+      nd.source = "127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+      nd.easy_a = curl_easy_init();
+      nd.easy_b = curl_easy_init();
+    }
+  }
+  ~Sim() {
+    for (auto& nd : nodes_) {
+      curl_easy_cleanup(nd.easy_a);
+      curl_easy_cleanup(nd.easy_b);
+    }
+    curl_multi_cleanup(multi_);
+  }
+
+  int Run();
+
+ private:
+  void Start(Node* nd, Transfer::Kind kind, const std::string& method, const std::string& path,
+             const std::string& body, long timeout_ms);
+  void Done(Transfer* t, CURLcode rc);
+  void Heartbeat(Node* nd);
+  void Watch(Node* nd);
+  void NextUpdate(Node* nd);
+  void SubmitJob();
+  void Report(double t, bool final);
+
+  Options o_;
+  std::mt19937_64 rng_;
+  CURLM* multi_ = nullptr;
+  std::vector<Node> nodes_;
+  using Timer = std::pair<SteadyClock::time_point, int>;  // heartbeat due, node
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  int64_t heartbeat_ms_ = 1000;
+  SteadyClock::time_point t0_;
+  // Counters.
+  int registered_ = 0, register_failed_ = 0;
+  double all_registered_s_ = -1;
+  uint64_t hb_ok_ = 0, hb_failed_ = 0, watch_failed_ = 0, update_failed_ = 0, watches_ = 0;
+  std::vector<double> hb_ms_, hb_ms_window_;
+  uint64_t running_ = 0, failed_reported_ = 0;
+  double job_submitted_s_ = -1, job_running_s_ = -1;
+};
+
+void Sim::Start(Node* nd, Transfer::Kind kind, const std::string& method, const std::string& path,
+                const std::string& body, long timeout_ms) {
+  auto* t = new Transfer;
+  t->kind = kind;
+  t->node = nd;
+  const bool lane_b = kind == Transfer::kWatch;
+  t->easy = lane_b ? nd->easy_b : nd->easy_a;
+  (lane_b ? nd->lane_b : nd->lane_a) = t;
+  t->out = body;
+  t->start = SteadyClock::now();
+  CURL* e = t->easy;
+  curl_easy_reset(e);
+  curl_easy_setopt(e, CURLOPT_URL, (o_.master + path).c_str());
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(e, CURLOPT_INTERFACE, ("host!" + nd->source).c_str());
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->in);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  if (method != "GET") {
+    t->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->out.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->out.size()));
+  }
+  curl_multi_add_handle(multi_, e);
+}
+
+void Sim::Heartbeat(Node* nd) {
+  nd->heartbeat_due = false;
+  Start(nd, Transfer::kHeartbeat, "POST", "/v1/nodes/" + nd->id + "/heartbeat", "{}", 5000);
+}
+
+void Sim::Watch(Node* nd) {
+  ++watches_;
+  Start(nd, Transfer::kWatch, "GET",
+        "/v1/nodes/" + nd->id + "/allocations?index=" + std::to_string(nd->index) + "&wait=60s", "", 75'000);
+}
+
+void Sim::NextUpdate(Node* nd) {
+  if (nd->lane_a != nullptr) return;
+  if (nd->heartbeat_due) return Heartbeat(nd);
+  if (nd->updates.empty()) return;
+  std::string body = std::move(nd->updates.front());
+  nd->updates.pop_front();
+  Start(nd, Transfer::kUpdate, "POST", "/v1/nodes/" + nd->id + "/allocations", body, 10'000);
+}
+
+void Sim::Done(Transfer* t, CURLcode rc) {
+  Node* nd = t->node;
+  long code = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+  const bool ok = rc == CURLE_OK && code == 200;
+  const double ms = Millis(SteadyClock::now() - t->start);
+  curl_multi_remove_handle(multi_, t->easy);
+  if (t->headers) curl_slist_free_all(t->headers);
+  if (t->kind == Transfer::kWatch) {
+    nd->lane_b = nullptr;
+  } else {
+    nd->lane_a = nullptr;
+  }
+  switch (t->kind) {
+    case Transfer::kRegister: {
+      v1::RegisterNodeResponse resp;
+      if (ok && FromJson(t->in, &resp).ok()) {
+        nd->id = resp.node_id();
+        nd->registered = true;
+        if (resp.heartbeat_interval_ms() > 0) heartbeat_ms_ = resp.heartbeat_interval_ms();
+        if (++registered_ == o_.nodes) all_registered_s_ = Seconds(SteadyClock::now() - t0_);
+        timers_.push({SteadyClock::now() + std::chrono::milliseconds(heartbeat_ms_), nd->n});
+        Watch(nd);
+      } else {
+        ++register_failed_;
+        std::fprintf(stderr, "nodesim: %s: register failed (%ld): %s\n", nd->name.c_str(), code,
+                     rc != CURLE_OK ? curl_easy_strerror(rc) : t->in.substr(0, 200).c_str());
+      }
+      break;
+    }
+    case Transfer::kHeartbeat:
+      if (ok) {
+        ++hb_ok_;
+        hb_ms_.push_back(ms);
+        hb_ms_window_.push_back(ms);
+      } else {
+        ++hb_failed_;
+      }
+      break;
+    case Transfer::kWatch: {
+      v1::AllocationList list;
+      if (ok && FromJson(t->in, &list).ok()) {
+        curl_header* h = nullptr;
+        if (curl_easy_header(t->easy, "X-Orch-Index", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h != nullptr) {
+          nd->index = std::strtoull(h->value, nullptr, 10);
+        }
+        v1::UpdateAllocationsRequest req;
+        for (const auto& a : list.allocations()) {
+          if (a.desired_status() != v1::Allocation::RUN || nd->reported.count(a.id())) continue;
+          nd->reported.insert(a.id());
+          auto* u = req.add_updates();
+          u->set_id(a.id());
+          const bool fail = std::uniform_real_distribution<double>(0, 100)(rng_) < o_.fail_percent;
+          u->set_client_status(fail ? v1::Allocation::FAILED : v1::Allocation::RUNNING);
+          if (fail) u->set_client_description("nodesim: failed on purpose");
+          if (req.updates_size() == 64) {
+            nd->updates.push_back(ToJson(req));
+            req.clear_updates();
+          }
+        }
+        if (req.updates_size() > 0) nd->updates.push_back(ToJson(req));
+      } else {
+        ++watch_failed_;
+      }
+      delete t;
+      Watch(nd);  // a failed watch retries at once with the same index
+      NextUpdate(nd);
+      return;
+    }
+    case Transfer::kUpdate: {
+      v1::UpdateAllocationsRequest sent;
+      (void)FromJson(t->out, &sent);
+      if (ok) {
+        for (const auto& u : sent.updates()) {
+          if (u.client_status() == v1::Allocation::RUNNING) {
+            ++running_;
+          } else {
+            ++failed_reported_;
+          }
+        }
+      } else {
+        ++update_failed_;
+        nd->updates.push_front(t->out);  // again
+      }
+      break;
+    }
+  }
+  delete t;
+  NextUpdate(nd);
+}
+
+void Sim::SubmitJob() {
+  std::string body = "{\"id\":\"" + o_.job_id +
+                     "\",\"type\":\"service\",\"groups\":[{\"name\":\"g\",\"count\":" + std::to_string(o_.job_count) +
+                     ",\"tasks\":[{\"name\":\"t\",\"driver\":\"exec\",\"command\":\"/bin/sleep\",\"args\":[\"3600\"],"
+                     "\"resources\":{\"cpu\":10,\"memory\":16}}]}]}";
+  CURL* e = curl_easy_init();
+  std::string in;
+  curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(e, CURLOPT_URL, (o_.master + "/v1/jobs").c_str());
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &in);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30'000L);
+  CURLcode rc = curl_easy_perform(e);
+  long code = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(e);
+  job_submitted_s_ = Seconds(SteadyClock::now() - t0_);
+  std::printf("nodesim: t=%.1fs submitted job %s with %d allocations: %ld %s\n", job_submitted_s_,
+              o_.job_id.c_str(), o_.job_count, code, rc == CURLE_OK ? "" : curl_easy_strerror(rc));
+  std::fflush(stdout);
+}
+
+void Sim::Report(double t, bool final) {
+  std::vector<double>& v = final ? hb_ms_ : hb_ms_window_;
+  double p50 = v.empty() ? 0 : Quantile(v, 0.5), p99 = v.empty() ? 0 : Quantile(v, 0.99);
+  std::printf("nodesim: t=%.0fs registered %d/%d, heartbeats ok %llu failed %llu, %s p50 %.1f ms p99 %.1f ms, "
+              "watch failures %llu, update failures %llu, allocations running %llu failed %llu\n",
+              t, registered_, o_.nodes, static_cast<unsigned long long>(hb_ok_),
+              static_cast<unsigned long long>(hb_failed_), final ? "all heartbeats" : "last interval", p50, p99,
+              static_cast<unsigned long long>(watch_failed_), static_cast<unsigned long long>(update_failed_),
+              static_cast<unsigned long long>(running_), static_cast<unsigned long long>(failed_reported_));
+  std::fflush(stdout);
+  hb_ms_window_.clear();
+}
+
+int Sim::Run() {
+  t0_ = SteadyClock::now();
+  const auto end = t0_ + std::chrono::milliseconds(static_cast<int64_t>(o_.duration_s * 1000));
+  auto next_report = t0_ + std::chrono::milliseconds(static_cast<int64_t>(o_.report_every_s * 1000));
+  int started = 0;
+  while (SteadyClock::now() < end) {
+    const auto now = SteadyClock::now();
+    // Registrations, paced.
+    const int may = std::min(o_.nodes, static_cast<int>(Seconds(now - t0_) * o_.register_rate) + 1);
+    for (; started < may; ++started) {
+      Node& nd = nodes_[static_cast<size_t>(started)];
+      v1::RegisterNodeRequest req;
+      auto* n = req.mutable_node();
+      n->set_name(nd.name);
+      n->set_address("http://" + nd.source + ":4650");
+      n->mutable_capacity()->set_cpu(4000);
+      n->mutable_capacity()->set_memory(8192);
+      n->mutable_attributes()->add_drivers("exec");
+      n->mutable_attributes()->set_os("linux");
+      req.set_node_secret(nd.secret);
+      Start(&nd, Transfer::kRegister, "POST", "/v1/nodes/register", ToJson(req), 30'000);
+    }
+    // Heartbeats due.
+    while (!timers_.empty() && timers_.top().first <= now) {
+      Node& nd = nodes_[static_cast<size_t>(timers_.top().second)];
+      timers_.pop();
+      timers_.push({now + std::chrono::milliseconds(heartbeat_ms_), nd.n});
+      nd.heartbeat_due = true;
+      NextUpdate(&nd);
+    }
+    if (o_.job_count > 0 && job_submitted_s_ < 0 && registered_ == o_.nodes) SubmitJob();
+    if (job_submitted_s_ >= 0 && job_running_s_ < 0 && running_ >= static_cast<uint64_t>(o_.job_count)) {
+      job_running_s_ = Seconds(SteadyClock::now() - t0_);
+      std::printf("nodesim: t=%.1fs all %d allocations running, %.1f s after the submit (%.0f placements/s end to "
+                  "end)\n",
+                  job_running_s_, o_.job_count, job_running_s_ - job_submitted_s_,
+                  o_.job_count / std::max(1e-3, job_running_s_ - job_submitted_s_));
+      std::fflush(stdout);
+    }
+    if (now >= next_report) {
+      Report(Seconds(now - t0_), false);
+      next_report += std::chrono::milliseconds(static_cast<int64_t>(o_.report_every_s * 1000));
+    }
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      if (t != nullptr) Done(t, m->data.result);
+    }
+    int waited = 0;
+    curl_multi_poll(multi_, nullptr, 0, 20, &waited);
+  }
+  Report(Seconds(SteadyClock::now() - t0_), true);
+  std::printf("nodesim: summary: %d nodes, registered %d (%d failed) in %s; heartbeats %llu ok, %llu failed; "
+              "watches %llu, %llu failed",
+              o_.nodes, registered_, register_failed_,
+              all_registered_s_ < 0 ? "-" : (std::to_string(all_registered_s_).substr(0, 5) + " s").c_str(),
+              static_cast<unsigned long long>(hb_ok_), static_cast<unsigned long long>(hb_failed_),
+              static_cast<unsigned long long>(watches_), static_cast<unsigned long long>(watch_failed_));
+  if (o_.job_count > 0) {
+    if (job_running_s_ >= 0) {
+      std::printf("; %d allocations running %.1f s after the submit\n", o_.job_count, job_running_s_ - job_submitted_s_);
+    } else {
+      std::printf("; %llu of %d allocations running at the end\n", static_cast<unsigned long long>(running_),
+                  o_.job_count);
+    }
+  } else {
+    std::printf("\n");
+  }
+  return register_failed_ == 0 ? 0 : 1;
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  o.master = Flag(argc, argv, "master", "ORCH_NODESIM_MASTER", o.master);
+  o.nodes = std::stoi(Flag(argc, argv, "nodes", "ORCH_NODESIM_NODES", "100"));
+  o.duration_s = std::stod(Flag(argc, argv, "duration", "ORCH_NODESIM_DURATION", "60"));
+  o.register_rate = std::stod(Flag(argc, argv, "register-rate", "ORCH_NODESIM_REGISTER_RATE", "500"));
+  o.fail_percent = std::stod(Flag(argc, argv, "fail-percent", "ORCH_NODESIM_FAIL_PERCENT", "0"));
+  o.job_count = std::stoi(Flag(argc, argv, "job-count", "ORCH_NODESIM_JOB_COUNT", "0"));
+  o.report_every_s = std::stod(Flag(argc, argv, "report-every", "ORCH_NODESIM_REPORT_EVERY", "5"));
+  o.job_id = Flag(argc, argv, "job-id", "ORCH_NODESIM_JOB_ID", o.job_id);
+  if (o.nodes < 1 || o.nodes > 60'000) {
+    std::fprintf(stderr, "nodesim: --nodes must be 1..60000\n");
+    return 2;
+  }
+  // Two connections per node, plus some.
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  curl_global_init(CURL_GLOBAL_ALL);
+  std::printf("nodesim: %d nodes against %s for %.0f s\n", o.nodes, o.master.c_str(), o.duration_s);
+  int rc = Sim(o).Run();
+  curl_global_cleanup();
+  return rc;
+}
+
+}  // namespace
+}  // namespace orch::bench
+
+int main(int argc, char** argv) { return orch::bench::Main(argc, argv); }
