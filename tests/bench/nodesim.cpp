@@ -14,7 +14,9 @@
 // registration time, heartbeat p50/p99 and failures, watch failures, time
 // until the job's allocations all ran, placements/s end to end.
 #include <curl/curl.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -71,6 +73,11 @@ struct Node {
   Transfer* lane_b = nullptr;            // the allocation watch
   CURL* easy_a = nullptr;
   CURL* easy_b = nullptr;
+  // The node's own host name for the master ("sim-N.nodesim", resolved to
+  // the master's address): curl keeps connections per host, so finding a
+  // node's reusable connection looks at its two, not at every node's.
+  std::string base;
+  curl_slist* resolve = nullptr;
   SteadyClock::time_point next_heartbeat;
   bool heartbeat_due = false;
 };
@@ -83,8 +90,20 @@ size_t Collect(char* p, size_t size, size_t n, void* ud) {
 class Sim {
  public:
   explicit Sim(Options o) : o_(std::move(o)), rng_(42) {
+    // "http://HOST:PORT": each node reaches it under a name of its own.
+    std::string hp = o_.master.substr(o_.master.find("://") + 3);
+    hp = hp.substr(0, hp.find('/'));
+    master_host_ = hp.substr(0, hp.rfind(':'));
+    master_port_ = hp.substr(hp.rfind(':') + 1);
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(2 * o_.nodes + 16));
+    // Event-driven (epoll + curl_multi_socket_action): the cost of a
+    // socket event does not grow with the number of nodes.
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Sim::OnSocket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Sim::OnTimer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     nodes_.resize(static_cast<size_t>(o_.nodes));
     for (int i = 0; i < o_.nodes; ++i) {
       Node& nd = nodes_[static_cast<size_t>(i)];
@@ -95,19 +114,56 @@ class Sim {
       nd.source = "127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
       nd.easy_a = curl_easy_init();
       nd.easy_b = curl_easy_init();
+      const std::string host = "sim-" + std::to_string(i) + ".nodesim";
+      nd.base = "http://" + host + ":" + master_port_;
+      nd.resolve = curl_slist_append(nullptr, (host + ":" + master_port_ + ":" + master_host_).c_str());
     }
   }
   ~Sim() {
     for (auto& nd : nodes_) {
       curl_easy_cleanup(nd.easy_a);
       curl_easy_cleanup(nd.easy_b);
+      curl_slist_free_all(nd.resolve);
     }
     curl_multi_cleanup(multi_);
+    close(epoll_);
   }
 
   int Run();
 
  private:
+  static int OnSocket(CURL*, curl_socket_t s, int what, void* self, void* socketp) {
+    auto* sim = static_cast<Sim*>(self);
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(sim->epoll_, EPOLL_CTL_DEL, s, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    if (socketp == nullptr) {
+      epoll_ctl(sim->epoll_, EPOLL_CTL_ADD, s, &ev);
+      curl_multi_assign(sim->multi_, s, sim);  // known from now on
+    } else {
+      epoll_ctl(sim->epoll_, EPOLL_CTL_MOD, s, &ev);
+    }
+    return 0;
+  }
+  static int OnTimer(CURLM*, long timeout_ms, void* self) {
+    auto* sim = static_cast<Sim*>(self);
+    sim->curl_timer_ = timeout_ms < 0 ? SteadyClock::time_point::max()
+                                      : SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
+    return 0;
+  }
+  void Drain() {
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      if (t != nullptr) Done(t, m->data.result);
+    }
+  }
   void Start(Node* nd, Transfer::Kind kind, const std::string& method, const std::string& path,
              const std::string& body, long timeout_ms);
   void Done(Transfer* t, CURLcode rc);
@@ -118,8 +174,11 @@ class Sim {
   void Report(double t, bool final);
 
   Options o_;
+  std::string master_host_, master_port_;
   std::mt19937_64 rng_;
   CURLM* multi_ = nullptr;
+  int epoll_ = -1;
+  SteadyClock::time_point curl_timer_ = SteadyClock::time_point::max();
   std::vector<Node> nodes_;
   using Timer = std::pair<SteadyClock::time_point, int>;  // heartbeat due, node
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
@@ -146,7 +205,8 @@ void Sim::Start(Node* nd, Transfer::Kind kind, const std::string& method, const 
   t->start = SteadyClock::now();
   CURL* e = t->easy;
   curl_easy_reset(e);
-  curl_easy_setopt(e, CURLOPT_URL, (o_.master + path).c_str());
+  curl_easy_setopt(e, CURLOPT_URL, (nd->base + path).c_str());
+  curl_easy_setopt(e, CURLOPT_RESOLVE, nd->resolve);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(e, CURLOPT_INTERFACE, ("host!" + nd->source).c_str());
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -275,28 +335,35 @@ void Sim::Done(Transfer* t, CURLcode rc) {
   NextUpdate(nd);
 }
 
+// Jobs of at most 10,000 allocations (a job's limit) adding up to
+// --job-count, submitted one after the other.
 void Sim::SubmitJob() {
-  std::string body = "{\"id\":\"" + o_.job_id +
-                     "\",\"type\":\"service\",\"groups\":[{\"name\":\"g\",\"count\":" + std::to_string(o_.job_count) +
-                     ",\"tasks\":[{\"name\":\"t\",\"driver\":\"exec\",\"command\":\"/bin/sleep\",\"args\":[\"3600\"],"
-                     "\"resources\":{\"cpu\":10,\"memory\":16}}]}]}";
-  CURL* e = curl_easy_init();
-  std::string in;
-  curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(e, CURLOPT_URL, (o_.master + "/v1/jobs").c_str());
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &in);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30'000L);
-  CURLcode rc = curl_easy_perform(e);
-  long code = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(e);
   job_submitted_s_ = Seconds(SteadyClock::now() - t0_);
-  std::printf("nodesim: t=%.1fs submitted job %s with %d allocations: %ld %s\n", job_submitted_s_,
-              o_.job_id.c_str(), o_.job_count, code, rc == CURLE_OK ? "" : curl_easy_strerror(rc));
+  for (int left = o_.job_count, j = 0; left > 0; ++j) {
+    const int count = std::min(left, 10'000);
+    left -= count;
+    const std::string id = o_.job_id + "-" + std::to_string(j);
+    std::string body = "{\"id\":\"" + id + "\",\"type\":\"service\",\"groups\":[{\"name\":\"g\",\"count\":" +
+                       std::to_string(count) +
+                       ",\"tasks\":[{\"name\":\"t\",\"driver\":\"exec\",\"command\":\"/bin/sleep\",\"args\":[\"3600\"],"
+                       "\"resources\":{\"cpu\":10,\"memory\":16}}]}]}";
+    CURL* e = curl_easy_init();
+    std::string in;
+    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_setopt(e, CURLOPT_URL, (o_.master + "/v1/jobs").c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &in);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30'000L);
+    CURLcode rc = curl_easy_perform(e);
+    long code = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    std::printf("nodesim: t=%.1fs submitted job %s with %d allocations: %ld %s\n", Seconds(SteadyClock::now() - t0_),
+                id.c_str(), count, code, rc == CURLE_OK ? (code == 200 ? "" : in.substr(0, 200).c_str()) : curl_easy_strerror(rc));
+  }
   std::fflush(stdout);
 }
 
@@ -357,16 +424,24 @@ int Sim::Run() {
       next_report += std::chrono::milliseconds(static_cast<int64_t>(o_.report_every_s * 1000));
     }
     int running = 0;
-    curl_multi_perform(multi_, &running);
-    int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
-      if (m->msg != CURLMSG_DONE) continue;
-      Transfer* t = nullptr;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
-      if (t != nullptr) Done(t, m->data.result);
+    if (SteadyClock::now() >= curl_timer_) {
+      curl_timer_ = SteadyClock::time_point::max();
+      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+      Drain();
     }
-    int waited = 0;
-    curl_multi_poll(multi_, nullptr, 0, 20, &waited);
+    auto wake = std::min(curl_timer_, SteadyClock::now() + std::chrono::milliseconds(20));
+    if (!timers_.empty()) wake = std::min(wake, timers_.top().first);
+    int wait_ms = static_cast<int>(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(wake - SteadyClock::now()).count()));
+    epoll_event events[256];
+    int n = epoll_wait(epoll_, events, 256, wait_ms);
+    for (int i = 0; i < n; ++i) {
+      int flags = ((events[i].events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+                  ((events[i].events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                  ((events[i].events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+      curl_multi_socket_action(multi_, events[i].data.fd, flags, &running);
+    }
+    Drain();
   }
   Report(Seconds(SteadyClock::now() - t0_), true);
   std::printf("nodesim: summary: %d nodes, registered %d (%d failed) in %s; heartbeats %llu ok, %llu failed; "
