@@ -404,6 +404,16 @@ void Session::Dispatch() {
   req.body = std::move(msg.body());
   Status st = ParseTarget(req.target, &req.path, &req.query);
   if (!st.ok()) return DoWrite(HttpResponse::Error(st));
+  if (const auto& fast = server_->opts().inline_handler) {
+    std::optional<HttpResponse> answer;
+    try {
+      answer = fast(req);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: inline handler for {} {} threw: {}", server_->opts().name, req.method, req.path, e.what());
+      answer = HttpResponse::Error(Status::Internal("internal error"));
+    }
+    if (answer) return DoWrite(std::move(*answer));
+  }
   if (!server_->TakeRequestSlot(client_)) {
     server_->LogRefusal("429 for " + client_ + ": it has " + std::to_string(server_->opts().max_in_flight_per_client) +
                         " requests in progress, the limit per client");

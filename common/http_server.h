@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/http_types.h"
@@ -43,6 +44,10 @@ struct HttpServerOptions {
   std::size_t max_connections_per_client = 512;
   std::size_t max_in_flight_per_client = 384;
   std::string name = "http";  // for log lines
+  // Answers cheap requests on the I/O thread, without a worker (agents'
+  // heartbeats, which must not queue behind writes waiting for Raft), or
+  // returns nullopt to hand the request to the workers. Must never block.
+  std::function<std::optional<HttpResponse>(const HttpRequest&)> inline_handler;
 };
 
 class HttpServer {

@@ -176,6 +176,13 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
                                       ? cfg.http_max_in_flight_per_client
                                       : static_cast<std::size_t>(std::max(1, cfg.http_workers * 3 / 4));
   opts.name = "master " + cfg.id;
+  // Heartbeats on the leader: answered on the I/O thread, never behind the
+  // writes that hold the workers.
+  ReplicatedLog* raft = m->log_.get();
+  opts.inline_handler = [deps, raft](const HttpRequest& req) -> std::optional<HttpResponse> {
+    if (!raft->IsLeader()) return std::nullopt;
+    return HeartbeatWithoutWrite(req, deps);
+  };
   LeaderForwarder* fwd = m->forwarder_.get();
   ORCH_ASSIGN_OR_RETURN(m->http_, HttpServer::Start(opts, [router, fwd](const HttpRequest& req) {
                           return fwd->Handle(*router, req);

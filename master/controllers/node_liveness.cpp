@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/ids.h"
@@ -24,15 +25,21 @@ void NodeLiveness::Stop() {
 }
 
 Status NodeLiveness::Heartbeat(const std::string& node_id, const v1::NodeLoad& load) {
-  auto node = store_->GetNode(node_id);
-  if (!node.ok()) return node.status();
+  if (auto done = HeartbeatWithoutWrite(node_id, load)) return *done;
   {
     std::lock_guard lock(mu_);
     seen_[node_id] = Seen{clock_->Steady(), clock_->NowMs(), load};
   }
-  if (node->status() == v1::Node::DOWN && log_->IsLeader()) {
-    return ProposeStatus(node_id, v1::Node::READY, "heartbeat received again");
-  }
+  if (log_->IsLeader()) return ProposeStatus(node_id, v1::Node::READY, "heartbeat received again");
+  return Status::Ok();
+}
+
+std::optional<Status> NodeLiveness::HeartbeatWithoutWrite(const std::string& node_id, const v1::NodeLoad& load) {
+  auto status = store_->NodeStatusBrief(node_id);
+  if (!status) return Status::NotFound("node \"" + node_id + "\" not found");
+  if (*status == v1::Node::DOWN) return std::nullopt;
+  std::lock_guard lock(mu_);
+  seen_[node_id] = Seen{clock_->Steady(), clock_->NowMs(), load};
   return Status::Ok();
 }
 
@@ -56,8 +63,8 @@ void NodeLiveness::CheckOnce() {
   }
   auto now = clock_->Steady();
   std::vector<std::string> expired;
-  // Read the nodes before taking mu_: heartbeats must not wait on SQLite.
-  std::vector<v1::Node> nodes = store_->ListNodes();
+  // The nodes' statuses from memory (no SQLite, no apply to wait for).
+  const auto nodes = store_->NodeStatusesBrief();
   {
     std::lock_guard lock(mu_);
     if (!was_leader_) {
@@ -65,13 +72,14 @@ void NodeLiveness::CheckOnce() {
       was_leader_ = true;
       leader_since_ = now;
     }
-    for (const auto& n : nodes) {
+    for (const auto& [id, status] : nodes) {
       // A draining node still runs work: it goes down like a ready one.
-      if (n.status() != v1::Node::READY && n.status() != v1::Node::DRAINING) continue;
-      auto it = seen_.find(n.id());
+      if (status != v1::Node::READY && status != v1::Node::DRAINING) continue;
+      auto it = seen_.find(id);
       auto last = it == seen_.end() ? leader_since_ : std::max(it->second.at, leader_since_);
-      if (now - last > ttl_) expired.push_back(n.id());
+      if (now - last > ttl_) expired.push_back(id);
     }
+    std::sort(expired.begin(), expired.end());
   }
   for (const auto& id : expired) {
     auto st = ProposeStatus(id, v1::Node::DOWN,

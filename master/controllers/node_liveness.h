@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include <optional>
+
 #include "common/clock.h"
 #include "master/log/replicated_log.h"
 #include "master/state/state_store.h"
@@ -31,8 +33,13 @@ class NodeLiveness {
   void RequestStop() { stop_ = true; }
   void Stop();
 
-  // Records a heartbeat; returns NotFound for an unknown node.
+  // Records a heartbeat; returns NotFound for an unknown node. A node
+  // marked down is marked ready again (a Raft write, on the leader).
   Status Heartbeat(const std::string& node_id, const v1::NodeLoad& load);
+  // The same without ever writing or waiting for an apply, for the HTTP
+  // server's I/O thread: nullopt when the node is down (Heartbeat must
+  // write), so the caller hands the request to a worker.
+  std::optional<Status> HeartbeatWithoutWrite(const std::string& node_id, const v1::NodeLoad& load);
   // The last load a node reported to this master (zero if none).
   v1::NodeLoad Load(const std::string& node_id) const;
   int64_t LastHeartbeatMs(const std::string& node_id) const;

@@ -95,6 +95,30 @@ HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d, const std
   return resp;
 }
 
+std::optional<HttpResponse> HeartbeatWithoutWrite(const HttpRequest& req, const ApiDeps& d) {
+  static constexpr std::string_view kPrefix = "/v1/nodes/", kSuffix = "/heartbeat";
+  const std::string& path = req.path;
+  if (req.method != "POST" || d.liveness == nullptr || path.size() <= kPrefix.size() + kSuffix.size() ||
+      path.compare(0, kPrefix.size(), kPrefix) != 0 ||
+      path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+    return std::nullopt;
+  }
+  const std::string id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  if (id.find('/') != std::string::npos) return std::nullopt;
+  v1::HeartbeatRequest body;
+  if (!req.body.empty()) {
+    Status st = ParseDocument(req.body, &body);
+    if (!st.ok()) return HttpResponse::Error(st);
+  }
+  auto done = d.liveness->HeartbeatWithoutWrite(id, body.load());
+  if (!done) return std::nullopt;
+  if (!done->ok()) return HttpResponse::Error(*done);
+  v1::HeartbeatResponse resp;
+  resp.set_index(d.store->AppliedIndex());
+  resp.set_heartbeat_ttl_ms(d.liveness->ttl().count());
+  return HttpResponse::Json(200, ToJson(resp));
+}
+
 Result<uint64_t> ProposeCommand(const ApiDeps& d, v1::Command cmd) {
   cmd.set_time_ms(d.clock->NowMs());
   return d.log->Propose(cmd, d.write_timeout);

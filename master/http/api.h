@@ -53,6 +53,11 @@ HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& deps, const std::fu
 HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& deps, const std::function<uint64_t()>& index_of,
                              const std::function<Result<std::string>()>& read);
 
+// An agent's heartbeat (POST /v1/nodes/{id}/heartbeat) answered without a
+// Raft write or a wait, for the HTTP server's I/O thread; nullopt for any
+// other request, and for a heartbeat that must write (its node was down).
+std::optional<HttpResponse> HeartbeatWithoutWrite(const HttpRequest& req, const ApiDeps& deps);
+
 // Proposes `cmd` stamped with the time; the index it applied at.
 Result<uint64_t> ProposeCommand(const ApiDeps& deps, v1::Command cmd);
 

@@ -18,6 +18,22 @@ void StateStore::NoteJobLocked(const v1::Job& job) {
 void StateStore::RebuildJobBriefsLocked() {
   jobs_brief_.clear();
   for (const auto& j : LoadMany<v1::Job>("SELECT data FROM jobs", {})) NoteJobLocked(j);
+  std::unordered_map<std::string, v1::Node::Status> nodes;
+  for (const auto& n : LoadMany<v1::Node>("SELECT data FROM nodes", {})) nodes[n.id()] = n.status();
+  std::lock_guard lock(node_brief_mu_);
+  node_status_.swap(nodes);
+}
+
+std::unordered_map<std::string, v1::Node::Status> StateStore::NodeStatusesBrief() const {
+  std::lock_guard lock(node_brief_mu_);
+  return node_status_;
+}
+
+std::optional<v1::Node::Status> StateStore::NodeStatusBrief(const std::string& id) const {
+  std::lock_guard lock(node_brief_mu_);
+  auto it = node_status_.find(id);
+  if (it == node_status_.end()) return std::nullopt;
+  return it->second;
 }
 
 StateStore::SchedulingState StateStore::ReadSchedulingState() const {

@@ -302,7 +302,10 @@ Status StateStore::PutJob(const v1::Job& job) {
 }
 
 Status StateStore::PutNode(const v1::Node& node) {
-  return Put(db_.get(), "INSERT OR REPLACE INTO nodes(id, data) VALUES(?, ?)", node, {node.id()});
+  ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO nodes(id, data) VALUES(?, ?)", node, {node.id()}));
+  std::lock_guard lock(node_brief_mu_);
+  node_status_[node.id()] = node.status();
+  return Status::Ok();
 }
 
 Status StateStore::PutAllocation(const v1::Allocation& a) {

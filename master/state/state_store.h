@@ -114,6 +114,11 @@ class StateStore {
   // The newest modify index of node `id` and of its allocations (0 when
   // unknown): what the node's allocation watch waits on.
   uint64_t NodeAllocationsIndex(const std::string& id) const;
+  // A node's status from memory, without waiting for an apply in progress
+  // (heartbeats ask it); nullopt for an unknown node.
+  std::optional<v1::Node::Status> NodeStatusBrief(const std::string& id) const;
+  // Every node's status, from memory.
+  std::unordered_map<std::string, v1::Node::Status> NodeStatusesBrief() const;
   // Ids of the system jobs not stopped (from memory).
   std::vector<std::string> LiveSystemJobs() const;
 
@@ -243,6 +248,8 @@ class StateStore {
     bool live_system = false;
   };
   std::unordered_map<std::string, JobBrief> jobs_brief_;
+  mutable std::mutex node_brief_mu_;  // taken alone or inside mu_, never around it
+  std::unordered_map<std::string, v1::Node::Status> node_status_;
   void NoteJobLocked(const v1::Job& job);
   void RebuildJobBriefsLocked();
 };

@@ -171,6 +171,24 @@ TEST_F(HttpLimitsTest, OneClientsBlockingRequestsCannotTakeEveryWorker) {
   EXPECT_EQ(h4.Status(), 200);
 }
 
+TEST_F(HttpLimitsTest, TheInlineHandlerAnswersWhileEveryWorkerIsTaken) {
+  HttpServerOptions o;
+  o.worker_threads = 1;
+  o.inline_handler = [](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (r.path != "/beat") return std::nullopt;
+    return HttpResponse::Json(200, "{\"inline\":true}");
+  };
+  Start(o);
+  Client held("127.0.0.1", server_->port());
+  ASSERT_TRUE(held.Send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(WaitHeld(1));  // the only worker is taken
+  Client beat("127.0.0.2", server_->port());
+  ASSERT_TRUE(beat.Send("POST /beat HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
+  EXPECT_EQ(beat.Status(), 200);
+  Release();
+  EXPECT_EQ(held.Status(), 200);
+}
+
 TEST_F(HttpLimitsTest, PastTheTotalCapANewConnectionHearsWhy) {
   HttpServerOptions o;
   o.max_connections = 2;
