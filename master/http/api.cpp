@@ -40,30 +40,7 @@ Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& d) {
 }
 
 HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& d, const std::function<Result<std::string>()>& read) {
-  auto opts = ParseReadOptions(req, d);
-  if (!opts.ok()) return HttpResponse::Error(opts.status());
-  if (!opts->stale && !req.resumed) {
-    Status st = d.log->ReadBarrier(std::chrono::seconds(5));
-    if (!st.ok()) return HttpResponse::Error(st);
-  }
-  uint64_t index = d.store->AppliedIndex();
-  if (opts->blocking && opts->wait.count() > 0 && index <= opts->index) {
-    // Not there yet: wait without a thread; the server asks again once the
-    // index passes, or at the deadline.
-    const auto now = std::chrono::steady_clock::now();
-    const auto deadline = req.resumed ? req.resume_deadline : now + opts->wait;
-    IndexWaiters* waiters = d.store->index_waiters();
-    if (now < deadline && !waiters->closed()) {
-      HttpResponse later;
-      later.defer = HttpResponse::Deferral{waiters, opts->index, deadline, ""};
-      return later;
-    }
-  }
-  Result<std::string> body = read();
-  if (!body.ok()) return HttpResponse::Error(body.status());
-  HttpResponse resp = HttpResponse::Json(200, std::move(*body));
-  resp.headers.emplace_back("X-Orch-Index", std::to_string(index));
-  return resp;
+  return ReadJsonIndexed(req, d, nullptr, read);
 }
 
 HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d, const std::function<uint64_t()>& index_of,
@@ -75,23 +52,25 @@ HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d, const std
     if (!st.ok()) return HttpResponse::Error(st);
   }
   const uint64_t applied = d.store->AppliedIndex();
-  const uint64_t index = index_of();
+  // The state's index, or the resource's own.
+  const uint64_t index = index_of ? std::max<uint64_t>(index_of(), 1) : applied;
   if (opts->blocking && opts->wait.count() > 0 && index <= opts->index) {
-    // Wake at the next change of the state, look again (an indexed read),
-    // and wait on while this resource is unchanged.
+    // Not there yet: wait without a thread; the server asks again when the
+    // state moves past the query's index (a resource of its own: at the
+    // state's next change, to look again), or at the deadline.
     const auto now = std::chrono::steady_clock::now();
     const auto deadline = req.resumed ? req.resume_deadline : now + opts->wait;
     IndexWaiters* waiters = d.store->index_waiters();
     if (now < deadline && !waiters->closed()) {
       HttpResponse later;
-      later.defer = HttpResponse::Deferral{waiters, applied, deadline, ""};
+      later.defer = HttpResponse::Deferral{waiters, index_of ? applied : opts->index, deadline, ""};
       return later;
     }
   }
   Result<std::string> body = read();
   if (!body.ok()) return HttpResponse::Error(body.status());
   HttpResponse resp = HttpResponse::Json(200, std::move(*body));
-  resp.headers.emplace_back("X-Orch-Index", std::to_string(std::max<uint64_t>(index, 1)));
+  resp.headers.emplace_back("X-Orch-Index", std::to_string(index));
   return resp;
 }
 

@@ -83,6 +83,7 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/deployments/{id}/pause", "post"},
     {"/v1/deployments/{id}/resume", "post"},
     {"/v1/deployments/{id}/fail", "post"},
+    {"/v1/system/gc", "post"},
 };
 
 TEST_F(OpenApiTest, IsOpenApi3) {
