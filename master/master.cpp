@@ -28,6 +28,7 @@
 #include "master/http/lifecycle_api.h"
 #include "master/http/services_api.h"
 #include "master/log/raft_log.h"
+#include "master/raft/cluster_id.h"
 #include "master/raft/tcp_transport.h"
 #include "master/state/state_store.h"
 
@@ -56,15 +57,14 @@ namespace {
 
 // The members of the cluster a new master joins, from any of the given
 // REST addresses, retried for a while: the cluster may be electing.
-Result<std::vector<v1::Member>> FetchMembers(const std::string& join) {
+Result<v1::MemberList> FetchMembers(const std::string& join) {
   ORCH_ASSIGN_OR_RETURN(auto urls, ParseUrlList(join));
   OrchClient client(urls);
   Status last;
   for (int attempt = 0; attempt < 30; ++attempt) {
     auto list = client.ListMembers();
     if (list.ok()) {
-      std::vector<v1::Member> out(list->members().begin(), list->members().end());
-      if (!out.empty()) return out;
+      if (list->members_size() > 0) return std::move(list).value();
       last = Status::Unavailable("no members listed yet");
     } else {
       last = list.status();
@@ -113,14 +113,21 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   ro.keep_entries = std::max<uint64_t>(cfg.snapshot_entries / 2, 1);
   ORCH_ASSIGN_OR_RETURN(m->log_, RaftLog::Open(ro, cfg.data_dir, m->store_.get()));
   if (!cfg.join.empty()) {
-    ORCH_ASSIGN_OR_RETURN(auto members, FetchMembers(cfg.join));
-    m->log_->AddKnownMembers(members);
-    spdlog::info("master {}: joining through {}: {} member(s) known; add this master with "
+    ORCH_ASSIGN_OR_RETURN(auto list, FetchMembers(cfg.join));
+    uint64_t cluster = 0;
+    if (!list.cluster_id().empty() && !raft::ParseClusterId(list.cluster_id(), &cluster)) {
+      return Status::InvalidArgument("--join " + cfg.join + ": the cluster answered a malformed cluster id \"" +
+                                     list.cluster_id() + "\"");
+    }
+    ORCH_RETURN_IF_ERROR(m->log_->AdoptClusterId(cluster).WithContext("--join " + cfg.join));
+    m->log_->AddKnownMembers({list.members().begin(), list.members().end()});
+    spdlog::info("master {}: joining cluster {} through {}: {} member(s) known; add this master with "
                  "`orchctl cluster add {} --raft {} --http {}`",
-                 cfg.id, cfg.join, members.size(), cfg.id, cfg.raft, ro.http_address);
+                 cfg.id, list.cluster_id(), cfg.join, list.members_size(), cfg.id, cfg.raft, ro.http_address);
   }
   raft::TcpTransportOptions to;
   to.self_id = RaftIdOf(cfg.id);
+  to.cluster_id = m->log_->ClusterId();
   to.listen = cfg.raft;
   ORCH_ASSIGN_OR_RETURN(auto transport, raft::TcpTransport::Start(to, m->log_->TransportCallbacks()));
   m->transport_ = std::move(transport);

@@ -5,6 +5,7 @@
 #include "common/document.h"
 #include "common/json.h"
 #include "common/net.h"
+#include "master/raft/cluster_id.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {
@@ -16,6 +17,7 @@ HttpResponse Members(RaftLog* raft) {
   v1::MemberList out;
   for (auto& m : raft->Members()) *out.add_members() = std::move(m);
   out.set_leader_id(raft->LeaderId());
+  out.set_cluster_id(raft::FormatClusterId(raft->ClusterId()));
   return HttpResponse::Json(200, ToJson(out));
 }
 

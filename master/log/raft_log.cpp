@@ -7,6 +7,7 @@
 
 #include "master/log/snapshot_check.h"
 #include "master/raft/bootstrap.h"
+#include "master/raft/cluster_id.h"
 #include "orch/v1/command.pb.h"
 
 namespace orch::master {
@@ -18,6 +19,32 @@ using raft::Entry;
 uint64_t RandomU64() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   return rng();
+}
+
+bool InConfig(const raft::ConfState& cs, uint64_t id) {
+  return std::find(cs.voters().begin(), cs.voters().end(), id) != cs.voters().end() ||
+         std::find(cs.learners().begin(), cs.learners().end(), id) != cs.learners().end();
+}
+
+// A MsgSnap the core built from the latest stored snapshot, for a member
+// that snapshot's configuration does not name (added after it was taken):
+// the member must refuse it, and would until enough entries made a newer
+// one. As etcd does, the leader sends instead a snapshot of its state at the
+// applied index, with the membership as it is now (stored, so later sends
+// to it reuse it). An error leaves the message as it was.
+Status RebuildSnapshotFor(v1::Message* m, StateStore* store, raft::SqliteStorage* storage,
+                          uint64_t applied, const raft::ConfState& conf, uint64_t* snapshot_index) {
+  if (InConfig(m->snapshot().metadata().conf_state(), m->to())) return Status::Ok();
+  if (!InConfig(conf, m->to()) || applied <= *snapshot_index) {
+    return Status::FailedPrecondition("no newer state to send than the stored snapshot");
+  }
+  ORCH_ASSIGN_OR_RETURN(std::string image, store->SerializeImage());
+  ORCH_RETURN_IF_ERROR(storage->CreateSnapshot(applied, conf, std::move(image)));
+  *snapshot_index = applied;
+  auto snap = storage->GetSnapshot();
+  if (!snap.ok()) return Status::Internal("the snapshot just taken cannot be read back");
+  *m->mutable_snapshot() = std::move(snap.value);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -49,7 +76,11 @@ Status RaftLog::Init(const std::string& data_dir) {
   if (storage_->IsEmpty() && !opts_.initial_peers.empty()) {
     // A new cluster: the founding voters are the first entries of the log,
     // with their addresses, so every member (and any added later) learns
-    // the membership from the log itself.
+    // the membership from the log itself. Its id comes from the founders,
+    // so founders given different member lists refuse each other's frames
+    // instead of writing different entries at the same index.
+    ORCH_RETURN_IF_ERROR(storage_->SetClusterId(raft::ClusterIdOf(opts_.initial_peers))
+                             .WithContext("bootstrap"));
     std::vector<uint64_t> ids;
     for (const auto& [id, addr] : opts_.initial_peers) ids.push_back(RaftIdOf(id));
     raft::BootstrapState boot = raft::MakeBootstrapState(ids);
@@ -68,16 +99,21 @@ Status RaftLog::Init(const std::string& data_dir) {
       e.set_data(cc.SerializeAsString());
     }
     ORCH_RETURN_IF_ERROR(storage_->Save(&boot.hard_state, boot.entries, nullptr, true));
-    spdlog::info("raft: bootstrapped a new cluster of {} voter(s)", ids.size());
+    spdlog::info("raft: bootstrapped cluster {} of {} voter(s)", raft::FormatClusterId(storage_->ClusterId()),
+                 ids.size());
   } else if (storage_->IsEmpty()) {
     spdlog::info("raft: starting empty; waiting to be added to a cluster");
+  } else if (storage_->ClusterId() == 0) {
+    spdlog::warn("raft: this data dir predates cluster ids: frames from the Raft port are not checked "
+                 "for their cluster (only for membership)");
   }
+  cluster_id_ = storage_->ClusterId();
   // A snapshot persisted but not yet applied to state.db (crash in between,
   // or state.db rolled back): bring the state machine up to it first.
   snapshot_index_ = storage_->SnapshotMeta().index();
   if (snapshot_index_ > store_->AppliedIndex()) {
     auto snap = storage_->GetSnapshot();
-    if (!snap.ok()) return Status::Internal("cannot read the persisted snapshot");
+    if (!snap.ok()) return Status::Internal("cannot read the persisted snapshot (missing or corrupt file, see above)");
     ORCH_RETURN_IF_ERROR(store_->RestoreImage(snap.value.data()));
   }
   for (const auto& m : store_->ListMembers()) {
@@ -114,6 +150,13 @@ Status RaftLog::Init(const std::string& data_dir) {
   node_ = std::move(node.value);
   conf_state_ = storage_->GetInitialState().conf_state;
   applied_ = snapshot_index_;
+  return Status::Ok();
+}
+
+Status RaftLog::AdoptClusterId(uint64_t id) {
+  if (id == 0) return Status::Ok();  // a cluster founded before cluster ids
+  ORCH_RETURN_IF_ERROR(storage_->SetClusterId(id));
+  cluster_id_ = id;
   return Status::Ok();
 }
 
@@ -268,6 +311,17 @@ Status RaftLog::HandleReady() {
       if (transport_ && m.raft_id() != raft_id_) transport_->SetPeer(m.raft_id(), m.raft_address());
     }
     spdlog::info("raft: installed snapshot at index {} from the leader", applied_);
+  }
+  for (auto& m : rd.messages) {
+    if (m.type() != v1::Message::MSG_SNAP) continue;
+    const uint64_t was = m.snapshot().metadata().index();
+    Status st = RebuildSnapshotFor(&m, store_, storage_.get(), applied_, conf_state_, &snapshot_index_);
+    if (!st.ok()) {
+      spdlog::warn("raft: snapshot at {} for {} predates it: {}", was, NameOf(m.to()), st.message());
+    } else if (m.snapshot().metadata().index() != was) {
+      spdlog::info("raft: snapshot at {} predates member {}; sending one at {}", was, NameOf(m.to()),
+                   m.snapshot().metadata().index());
+    }
   }
   if (transport_ && !rd.messages.empty()) transport_->Send(std::move(rd.messages));
   ORCH_RETURN_IF_ERROR(ApplyEntries(rd.committed_entries));

@@ -75,6 +75,15 @@ class RaftLog : public ReplicatedLog {
   // log has told it who they are. Call before Start().
   void AddKnownMembers(const std::vector<v1::Member>& members);
 
+  // The cluster this master belongs to (raft/cluster_id.h): fixed at
+  // bootstrap from the founders, adopted by a joining master, kept in
+  // raft.db. 0 for a master still empty, or one whose data predates
+  // cluster ids. Set before Start(); constant afterwards.
+  uint64_t ClusterId() const { return cluster_id_; }
+  // A joining master adopts the id of the cluster it joins (call before
+  // Start). FailedPrecondition if this data dir belongs to another cluster.
+  Status AdoptClusterId(uint64_t id);
+
   // The callbacks a Transport must call.
   raft::Transport::Callbacks TransportCallbacks();
   // Starts the loop; `transport` must outlive the log.
@@ -129,6 +138,7 @@ class RaftLog : public ReplicatedLog {
 
   RaftLogOptions opts_;
   uint64_t raft_id_;
+  uint64_t cluster_id_ = 0;
   StateStore* store_;
   std::unique_ptr<raft::SqliteStorage> storage_;
   std::unique_ptr<raft::RawNode> node_;  // loop thread only

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cerrno>
 #include <cinttypes>
@@ -11,6 +12,11 @@
 #include <cstring>
 
 namespace orch::raft::snapfile {
+
+uint32_t Crc32(std::string_view data) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  return static_cast<uint32_t>(crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+}
 namespace {
 
 // A full disk is the operator's to fix (ResourceExhausted); anything else

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -20,6 +21,10 @@ std::string FileName(uint64_t term, uint64_t index);
 // dir. On failure nothing named `name` is left behind. ResourceExhausted
 // when the disk is full, Unavailable on other I/O errors; both name the file.
 orch::Status WriteAtomic(const std::string& dir, const std::string& name, const std::string& data);
+
+// CRC-32 (zlib's) of a snapshot image, kept with its metadata and checked
+// when the file is read back.
+uint32_t Crc32(std::string_view data);
 
 // Reads the whole file dir/name.
 orch::Result<std::string> Read(const std::string& dir, const std::string& name);

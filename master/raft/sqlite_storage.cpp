@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iterator>
 
+#include "master/raft/cluster_id.h"
 #include "master/raft/snapshot_file.h"
 
 namespace orch::raft {
@@ -20,6 +21,22 @@ constexpr size_t kTailMaxEntries = 16384;
 constexpr char kHardStateKey[] = "hard_state";
 constexpr char kSnapMetaKey[] = "snapshot";
 constexpr char kSnapFileKey[] = "snapshot_file";
+constexpr char kSnapCrcKey[] = "snapshot_crc32";
+constexpr char kClusterIdKey[] = "cluster_id";
+
+// Meta values written as decimal text; false if `text` is not one.
+bool ParseU64(const std::string& text, uint64_t* out) {
+  if (text.empty() || text.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
 
 // The core treats any storage read error other than kCompacted as lost
 // data and aborts; say which file failed before it does.
@@ -121,6 +138,12 @@ orch::Status SqliteStorage::Load() {
         parsed = snap_meta_.ParseFromString(value);
       } else if (key == kSnapFileKey) {
         snap_file_ = value;
+      } else if (key == kSnapCrcKey) {
+        uint64_t crc = 0;
+        parsed = ParseU64(value, &crc) && crc <= UINT32_MAX;
+        snap_crc_ = static_cast<uint32_t>(crc);
+      } else if (key == kClusterIdKey) {
+        parsed = ParseU64(value, &cluster_id_);
       }
       if (!parsed) return orch::Status::Internal(corrupt + "cannot parse " + key);
     }
@@ -249,6 +272,12 @@ Result<Snapshot> SqliteStorage::GetSnapshot() const {
       std::fprintf(stderr, "raft storage: %s\n", data.status().message().c_str());
       return Error::kSnapshotTemporarilyUnavailable;
     }
+    // A file damaged on disk is never installed nor sent to a peer.
+    if (snap_crc_ && snapfile::Crc32(*data) != *snap_crc_) {
+      std::fprintf(stderr, "raft storage: %s/%s: snapshot file corrupt (CRC-32 mismatch)\n",
+                   snap_dir_.c_str(), snap_file_.c_str());
+      return Error::kSnapshotTemporarilyUnavailable;
+    }
     Snapshot snap;
     *snap.mutable_metadata() = snap_meta_;
     snap.set_data(std::move(data).value());
@@ -282,6 +311,7 @@ orch::Status SqliteStorage::WriteSnapshotRows(const Snapshot& snap, const std::s
       .BindBlob(3, std::string_view());
   ORCH_RETURN_IF_ERROR(Run(stmts_->insert_entry));
   ORCH_RETURN_IF_ERROR(PutMeta(kSnapMetaKey, snap.metadata().SerializeAsString()));
+  ORCH_RETURN_IF_ERROR(PutMeta(kSnapCrcKey, std::to_string(snapfile::Crc32(snap.data()))));
   return PutMeta(kSnapFileKey, file);
 }
 
@@ -362,6 +392,7 @@ orch::Status SqliteStorage::Save(const HardState* hs, const std::vector<Entry>& 
     ResetTo(off, snap->metadata().term());
     snap_meta_ = snap->metadata();
     snap_file_ = file;
+    snap_crc_ = snapfile::Crc32(snap->data());
     CacheSnapshot(*snap);
     // Best effort: a failure leaves a stale file that Open removes.
     if (!old.empty()) (void)snapfile::Remove(snap_dir_, old);
@@ -388,11 +419,13 @@ orch::Status SqliteStorage::CreateSnapshot(uint64_t index, const ConfState& cs, 
   *md->mutable_conf_state() = cs;
   const std::string file = snapfile::FileName(md->term(), index);
   ORCH_RETURN_IF_ERROR(snapfile::WriteAtomic(snap_dir_, file, data));
+  const uint32_t crc = snapfile::Crc32(data);
   orch::Status st = SetSynchronous(true);
   {
     sqlite::Transaction tx(db_.get());
     if (st.ok()) st = tx.Begin();
     if (st.ok()) st = PutMeta(kSnapMetaKey, md->SerializeAsString());
+    if (st.ok()) st = PutMeta(kSnapCrcKey, std::to_string(crc));
     if (st.ok()) st = PutMeta(kSnapFileKey, file);
     if (st.ok()) st = tx.Commit();
   }
@@ -403,9 +436,28 @@ orch::Status SqliteStorage::CreateSnapshot(uint64_t index, const ConfState& cs, 
   const std::string old = snap_file_;
   snap_meta_ = *md;
   snap_file_ = file;
+  snap_crc_ = crc;
   snap.set_data(std::move(data));
   CacheSnapshot(std::move(snap));
   if (!old.empty()) (void)snapfile::Remove(snap_dir_, old);
+  return orch::Status::Ok();
+}
+
+orch::Status SqliteStorage::SetClusterId(uint64_t id) {
+  if (id == cluster_id_) return orch::Status::Ok();
+  if (cluster_id_ != 0) {
+    return orch::Status::FailedPrecondition(dir_ + " belongs to cluster " + FormatClusterId(cluster_id_) +
+                                            ", not " + FormatClusterId(id));
+  }
+  orch::Status st = SetSynchronous(true);
+  {
+    sqlite::Transaction tx(db_.get());
+    if (st.ok()) st = tx.Begin();
+    if (st.ok()) st = PutMeta(kClusterIdKey, std::to_string(id));
+    if (st.ok()) st = tx.Commit();
+  }
+  if (!st.ok()) return DbError(st);
+  cluster_id_ = id;
   return orch::Status::Ok();
 }
 

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,6 +84,12 @@ class SqliteStorage : public Storage {
   // index + 1.
   orch::Status Compact(uint64_t compact_index);
 
+  // The cluster this log belongs to (fixed at bootstrap or on joining;
+  // 0 when unknown: a new member, or data from before cluster ids).
+  uint64_t ClusterId() const { return cluster_id_; }
+  // Records it, durably, once: FailedPrecondition if another is recorded.
+  orch::Status SetClusterId(uint64_t id);
+
   // The persisted snapshot's metadata (index 0 when none). Cheap.
   SnapshotMetadata SnapshotMeta() const { return snap_meta_; }
 
@@ -117,6 +124,10 @@ class SqliteStorage : public Storage {
   HardState hard_state_;
   SnapshotMetadata snap_meta_;
   std::string snap_file_;  // empty when there is no snapshot
+  // CRC-32 of the snapshot file, checked when it is read (absent for a
+  // snapshot written before checksums were kept).
+  std::optional<uint32_t> snap_crc_;
+  uint64_t cluster_id_ = 0;
 
   // The log is (offset_, last_]; offset_ is the last compacted index whose
   // term is kept (etcd's dummy entry) so Term(FirstIndex()-1) works.

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/net.h"
+#include "master/raft/cluster_id.h"
 #include "master/raft/transport_frame.h"
 
 namespace orch::raft {
@@ -129,7 +130,7 @@ class TcpTransport::Impl {
   // Inbound, io thread.
   void DoAccept();
   void DoRead(const std::shared_ptr<InConn>& c);
-  bool HandleFrame(InConn& c);
+  std::string HandleFrame(InConn& c);
   void Drop(const std::shared_ptr<InConn>& c, const std::string& why);
   void Close(const std::shared_ptr<InConn>& c);
   void ArmIdle(const std::shared_ptr<InConn>& c);
@@ -159,7 +160,7 @@ class TcpTransport::Impl {
   std::minstd_rand rng_;                     // io thread only
 
   std::atomic<uint64_t> sent_{0}, dropped_{0}, received_{0}, bad_frames_{0}, queued_{0};
-  std::atomic<uint64_t> refused_conns_{0}, idle_closed_{0}, inbound_conns_{0}, inbound_buffer_bytes_{0};
+  std::atomic<uint64_t> foreign_frames_{0}, refused_conns_{0}, idle_closed_{0}, inbound_conns_{0}, inbound_buffer_bytes_{0};
   std::chrono::steady_clock::time_point last_refusal_log_;  // io thread only
 };
 
@@ -184,9 +185,18 @@ orch::Status TcpTransport::Impl::Listen() {
 }
 
 TcpTransportStats TcpTransport::Impl::stats() const {
-  return {sent_.load(),          dropped_.load(),     received_.load(),       bad_frames_.load(),
-          queued_.load(),        refused_conns_.load(), idle_closed_.load(), inbound_conns_.load(),
-          inbound_buffer_bytes_.load()};
+  TcpTransportStats s;
+  s.sent_msgs = sent_.load();
+  s.dropped_msgs = dropped_.load();
+  s.received_msgs = received_.load();
+  s.bad_frames = bad_frames_.load();
+  s.foreign_frames = foreign_frames_.load();
+  s.queued_msgs = queued_.load();
+  s.refused_conns = refused_conns_.load();
+  s.idle_closed = idle_closed_.load();
+  s.inbound_conns = inbound_conns_.load();
+  s.inbound_buffer_bytes = inbound_buffer_bytes_.load();
+  return s;
 }
 
 // ---- Sender side -----------------------------------------------------------
@@ -252,7 +262,7 @@ void TcpTransport::Impl::Send(std::vector<Message> msgs) {
       if (m.type() == Message::MSG_SNAP &&
           m.snapshot().data().size() > opts_.snapshot_chunk_bytes) {
         p->pending_snaps.push_back(std::move(m));
-      } else if (!AppendMessageFrame(opts_.self_id, m, opts_.max_frame_bytes, &p->pending)) {
+      } else if (!AppendMessageFrame({opts_.self_id, opts_.cluster_id}, m, opts_.max_frame_bytes, &p->pending)) {
         ++dropped_;
         spdlog::error("raft transport: message {} to peer {} exceeds max frame size {}; dropped",
                       Message::Type_Name(m.type()), m.to(), opts_.max_frame_bytes);
@@ -410,13 +420,17 @@ void TcpTransport::Impl::AppendSnapshotChunk(Peer& p) {
   std::size_t n = std::min(opts_.snapshot_chunk_bytes, p.snap_data.size() - p.snap_offset);
   orch::v1::TransportFrame frame;
   frame.set_from(opts_.self_id);
+  frame.set_cluster_id(opts_.cluster_id);
   auto* c = frame.mutable_chunk();
   c->set_snapshot_index(p.snap_header->snapshot().metadata().index());
   c->set_snapshot_term(p.snap_header->snapshot().metadata().term());
   c->set_offset(p.snap_offset);
   c->set_total(p.snap_data.size());
   c->set_data(p.snap_data.data() + p.snap_offset, n);
-  if (p.snap_offset == 0) *c->mutable_header() = *p.snap_header;
+  if (p.snap_offset == 0) {
+    *c->mutable_header() = *p.snap_header;
+    c->set_data_crc32(FrameCrc32(p.snap_data));
+  }
   p.snap_offset += n;
   c->set_last(p.snap_offset == p.snap_data.size());
   if (!AppendFrame(frame, opts_.max_frame_bytes, &p.wbuf)) {
@@ -588,34 +602,43 @@ void TcpTransport::Impl::DoRead(const std::shared_ptr<InConn>& c) {
           }
           pos += frame_bytes;
           ArmIdle(c);
-          if (!HandleFrame(*c)) return Drop(c, "bad frame (sender mismatch or snapshot chunk out of order)");
+          if (std::string why = HandleFrame(*c); !why.empty()) return Drop(c, why);
         }
         if (!stopped_) DoRead(c);
       });
 }
 
-bool TcpTransport::Impl::HandleFrame(InConn& c) {
+// Delivers the frame in c.frame; "", or why the connection must go.
+std::string TcpTransport::Impl::HandleFrame(InConn& c) {
+  // Frames of another cluster (or of none, from a stranger) never reach the
+  // core, whatever they claim; a master whose data predates cluster ids
+  // (cluster_id 0) checks nothing here.
+  if (opts_.cluster_id != 0 && c.frame.cluster_id() != opts_.cluster_id) {
+    ++foreign_frames_;
+    return "frame of cluster " + (c.frame.cluster_id() == 0 ? std::string("(none)") : FormatClusterId(c.frame.cluster_id())) +
+           " from peer " + std::to_string(c.frame.from()) + "; this is cluster " + FormatClusterId(opts_.cluster_id);
+  }
   if (c.frame.has_message()) {
     // The envelope's sender is the connection's; a message claiming
     // another is forged or corrupt.
-    if (c.frame.message().from() != c.frame.from()) return false;
+    if (c.frame.message().from() != c.frame.from()) return "sender mismatch";
     ++received_;
     if (cb_.on_message) cb_.on_message(std::move(*c.frame.mutable_message()));
-    return true;
+    return {};
   }
-  if (!c.frame.has_chunk()) return true;  // a kind from a newer version: skip
+  if (!c.frame.has_chunk()) return {};  // a kind from a newer version: skip
   auto done = c.assembler.Add(c.frame.mutable_chunk());
   if (!done.ok()) {
     spdlog::warn("raft transport: connection from {} (peer {}): {}", c.remote, c.frame.from(),
                  done.status().message());
-    return false;
+    return "bad snapshot chunk";
   }
-  if (done->has_value() && (*done)->from() != c.frame.from()) return false;
+  if (done->has_value() && (*done)->from() != c.frame.from()) return "sender mismatch";
   if (done->has_value()) {
     ++received_;
     if (cb_.on_message) cb_.on_message(std::move(**done));
   }
-  return true;
+  return {};
 }
 
 void TcpTransport::Impl::Drop(const std::shared_ptr<InConn>& c, const std::string& why) {

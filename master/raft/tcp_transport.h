@@ -26,6 +26,10 @@ namespace orch::raft {
 
 struct TcpTransportOptions {
   uint64_t self_id = 0;
+  // This master's cluster id: written into every frame, and every inbound
+  // frame must carry it (else the connection is dropped). 0 for a master
+  // whose data predates cluster ids: it then sends none and checks none.
+  uint64_t cluster_id = 0;
   std::string listen = "127.0.0.1:4647";   // host:port; port 0 picks a free one
   std::size_t max_frame_bytes = 16 << 20;  // larger frames are refused (connection dropped)
   std::size_t max_queue_msgs = 4096;       // per peer; beyond it, drop + on_unreachable
@@ -52,6 +56,7 @@ struct TcpTransportStats {
   uint64_t dropped_msgs = 0;   // messages dropped: unknown peer, peer down, queue full
   uint64_t received_msgs = 0;  // messages delivered to on_message
   uint64_t bad_frames = 0;     // inbound connections dropped for a bad frame
+  uint64_t foreign_frames = 0; // of which for a frame of another cluster (or none)
   uint64_t queued_msgs = 0;    // messages waiting in all peer queues right now
   uint64_t refused_conns = 0;  // inbound connections closed at once (over a cap)
   uint64_t idle_closed = 0;    // inbound connections closed for silence

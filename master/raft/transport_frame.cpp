@@ -31,10 +31,12 @@ void SealFrame(std::size_t start, std::string* out) {
   PutBigEndian32(FrameCrc32({p + kFrameHeaderBytes, payload}), p + 4);
 }
 
-// Wire tags of TransportFrame.from (field 1, varint) and .message (field 2,
-// length-delimited); pinned by the round-trip test against the generated code.
+// Wire tags of TransportFrame.from (field 1, varint), .message (field 2,
+// length-delimited) and .cluster_id (field 4, fixed64); pinned by the
+// round-trip test against the generated code.
 constexpr uint8_t kTagFrom = (1 << 3) | 0;
 constexpr uint8_t kTagMessage = (2 << 3) | 2;
+constexpr uint8_t kTagClusterId = (4 << 3) | 1;
 
 // The largest snapshot buffer reserved up front, so a lying `total` cannot
 // make us allocate gigabytes before any data arrives.
@@ -48,11 +50,13 @@ uint32_t FrameCrc32(std::string_view payload) {
       crc32_z(crc, reinterpret_cast<const Bytef*>(payload.data()), payload.size()));
 }
 
-bool AppendMessageFrame(uint64_t from, const Message& msg, std::size_t max_payload,
+bool AppendMessageFrame(const FrameSender& sender, const Message& msg, std::size_t max_payload,
                         std::string* out) {
+  const uint64_t from = sender.from;
   std::size_t msg_len = msg.ByteSizeLong();
   std::size_t payload = 1 + CodedOutputStream::VarintSize64(from) + 1 +
-                        CodedOutputStream::VarintSize64(msg_len) + msg_len;
+                        CodedOutputStream::VarintSize64(msg_len) + msg_len +
+                        (sender.cluster_id != 0 ? 1 + 8 : 0);
   if (payload > max_payload || payload > UINT32_MAX) return false;
   std::size_t start = out->size();
   out->resize(start + kFrameHeaderBytes + payload);
@@ -61,7 +65,11 @@ bool AppendMessageFrame(uint64_t from, const Message& msg, std::size_t max_paylo
   p = CodedOutputStream::WriteVarint64ToArray(from, p);
   *p++ = kTagMessage;
   p = CodedOutputStream::WriteVarint64ToArray(msg_len, p);
-  msg.SerializeWithCachedSizesToArray(p);
+  p = msg.SerializeWithCachedSizesToArray(p);
+  if (sender.cluster_id != 0) {  // fields in number order, as protobuf writes them
+    *p++ = kTagClusterId;
+    CodedOutputStream::WriteLittleEndian64ToArray(sender.cluster_id, p);
+  }
   SealFrame(start, out);
   return true;
 }
@@ -132,6 +140,7 @@ orch::Result<std::optional<Message>> SnapshotAssembler::Add(orch::v1::SnapshotCh
                    std::to_string(max_total_));
     }
     active_ = true;
+    crc_ = c->data_crc32();
     header_ = std::move(*c->mutable_header());
     index_ = c->snapshot_index();
     term_ = c->snapshot_term();
@@ -148,6 +157,9 @@ orch::Result<std::optional<Message>> SnapshotAssembler::Add(orch::v1::SnapshotCh
   data_.append(c->data());
   if (!c->last()) return std::optional<Message>();
   if (data_.size() != total_) return Abort("last chunk before total size reached");
+  if (crc_ != 0 && FrameCrc32(data_) != crc_) {
+    return Abort("snapshot " + std::to_string(index_) + ": data checksum mismatch");
+  }
   Message msg = std::move(header_);
   *msg.mutable_snapshot()->mutable_data() = std::move(data_);
   active_ = false;

@@ -21,11 +21,19 @@ inline constexpr std::size_t kFrameHeaderBytes = 8;
 
 uint32_t FrameCrc32(std::string_view payload);
 
-// Appends the frame of TransportFrame{from, message}, encoding the envelope by
-// hand so the Message is serialized straight into `out` (no copy). Returns
-// false, appending nothing, if the payload would exceed max_payload.
-bool AppendMessageFrame(uint64_t from, const orch::v1::Message& msg, std::size_t max_payload,
-                        std::string* out);
+// Who writes a frame: the sender's raft id and its cluster's id (0: a
+// master whose data predates cluster ids; the field is then left out).
+struct FrameSender {
+  uint64_t from = 0;
+  uint64_t cluster_id = 0;
+};
+
+// Appends the frame of TransportFrame{from, cluster_id, message}, encoding
+// the envelope by hand so the Message is serialized straight into `out` (no
+// copy). Returns false, appending nothing, if the payload would exceed
+// max_payload.
+bool AppendMessageFrame(const FrameSender& sender, const orch::v1::Message& msg,
+                        std::size_t max_payload, std::string* out);
 // Same for an arbitrary TransportFrame (snapshot chunks).
 bool AppendFrame(const orch::v1::TransportFrame& frame, std::size_t max_payload, std::string* out);
 
@@ -50,8 +58,9 @@ class SnapshotAssembler {
   explicit SnapshotAssembler(uint64_t max_total = uint64_t{4} << 30) : max_total_(max_total) {}
 
   // The whole MsgSnap after the last chunk, nullopt before it; an error if
-  // the chunk does not follow its predecessor (the caller drops the
-  // connection, and this assembler is reset).
+  // the chunk does not follow its predecessor or the whole data does not
+  // match the first chunk's data_crc32 (the caller drops the connection, and
+  // this assembler is reset).
   orch::Result<std::optional<orch::v1::Message>> Add(orch::v1::SnapshotChunk* chunk);
   bool active() const { return active_; }
 
@@ -63,6 +72,7 @@ class SnapshotAssembler {
   orch::v1::Message header_;
   std::string data_;
   uint64_t index_ = 0, term_ = 0, total_ = 0;
+  uint32_t crc_ = 0;  // 0: the sender gave none
 };
 
 }  // namespace orch::raft

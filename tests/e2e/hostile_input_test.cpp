@@ -17,6 +17,7 @@
 #include "cluster.h"
 #include "common/http_client.h"
 #include "common/json.h"
+#include "master/raft/cluster_id.h"
 #include "master/raft/transport_frame.h"
 
 namespace orch::e2e {
@@ -173,9 +174,9 @@ class RaftConn {
   bool ok_ = false;
 };
 
-std::string Frame(uint64_t from, const orch::v1::Message& m) {
+std::string Frame(uint64_t from, const orch::v1::Message& m, uint64_t cluster_id = 0) {
   std::string out;
-  orch::raft::AppendMessageFrame(from, m, 64 << 20, &out);
+  orch::raft::AppendMessageFrame({from, cluster_id}, m, 64 << 20, &out);
   return out;
 }
 
@@ -192,10 +193,17 @@ TEST_F(HostileInputE2ETest, StrangersOnTheRaftPortChangeNothing) {
   hb.set_commit(uint64_t{1} << 40);
   std::string frame = Frame(999, hb);
   EXPECT_EQ(frame.size(), 30u);
-  {
+  // The cluster id is no secret (GET /v1/cluster/members): forged frames
+  // carrying it must be stopped by the membership and snapshot checks
+  // behind the transport, those without it by the transport itself.
+  auto members = cluster_->client().ListMembers();
+  ASSERT_TRUE(members.ok()) << members.status().ToString();
+  uint64_t cluster_id = 0;
+  ASSERT_TRUE(orch::raft::ParseClusterId(members->cluster_id(), &cluster_id)) << members->cluster_id();
+  for (uint64_t cid : {uint64_t{0}, cluster_id}) {
     RaftConn c(cluster_->raft_port());
     ASSERT_TRUE(c.ok());
-    c.Send(frame);
+    c.Send(cid == 0 ? frame : Frame(999, hb, cid));
     // A forged append from nobody that would register a job.
     orch::v1::Message app;
     app.set_type(orch::v1::Message::MSG_APP);
@@ -208,7 +216,7 @@ TEST_F(HostileInputE2ETest, StrangersOnTheRaftPortChangeNothing) {
     e->set_index(1001);
     e->set_term(1000);
     e->set_data(std::string("\x0a\x05forged"));
-    c.Send(Frame(999, app));
+    c.Send(Frame(999, app, cid));
     // A snapshot claiming to come from a member, holding garbage.
     orch::v1::Message snap;
     snap.set_type(orch::v1::Message::MSG_SNAP);
@@ -217,7 +225,7 @@ TEST_F(HostileInputE2ETest, StrangersOnTheRaftPortChangeNothing) {
     snap.mutable_snapshot()->mutable_metadata()->set_index(5000);
     snap.mutable_snapshot()->mutable_metadata()->set_term(1000);
     snap.mutable_snapshot()->set_data(std::string(8192, 'x'));
-    c.Send(Frame(1, snap));
+    c.Send(Frame(1, snap, cid));
   }
   // 60 connections each announcing a 16 MiB frame (a master went to ~1 GiB).
   std::string announce(8, '\0');

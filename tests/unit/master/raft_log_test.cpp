@@ -283,6 +283,28 @@ TEST(RaftLogTest, MessagesFromStrangersNeverReachTheCore) {
   EXPECT_EQ(c.Leader(), leader);
 }
 
+TEST(RaftLogTest, FoundersShareTheClusterIdAndADataDirKeepsItsOwn) {
+  std::string root = testing::TempDir("r");
+  uint64_t id = 0;
+  {
+    RaftCluster c(root, 3);
+    id = c.Get("m1").log->ClusterId();
+    EXPECT_NE(id, 0u);
+    for (auto& m : c.members()) EXPECT_EQ(m.log->ClusterId(), id) << m.id;
+    // A joining master may adopt only the cluster its data already has.
+    Member& m2 = c.Get("m2");
+    EXPECT_TRUE(m2.log->AdoptClusterId(id).ok());
+    Status other = m2.log->AdoptClusterId(id ^ 1);
+    EXPECT_EQ(other.code(), StatusCode::kFailedPrecondition) << other.ToString();
+  }
+  // Another cluster on other founders has another id.
+  RaftCluster d(testing::TempDir("other"), 2);
+  EXPECT_NE(d.Get("m1").log->ClusterId(), id);
+  // Restarted with different --peers, a data dir keeps the id it was founded with.
+  RaftCluster again(root, 1);
+  EXPECT_EQ(again.Get("m1").log->ClusterId(), id);
+}
+
 TEST(RaftLogTest, AGarbageSnapshotIsDroppedBeforeAnythingIsSaved) {
   std::string root = testing::TempDir("r");
   RaftCluster c(root, 3);
@@ -367,6 +389,44 @@ TEST(RaftLogTest, MembersAreAddedAsLearnerPromotedAndRemoved) {
   l2 = c.WaitLeader();
   ASSERT_TRUE(c.Get(l2).log->Propose(JobCmd("after-m4"), 5s).ok());
   EXPECT_EQ(c.Get(l2).log->RemoveMember("nobody", 1s).code(), StatusCode::kNotFound);
+}
+
+// Issue 14: the leader's latest snapshot predates a member added after the
+// log was compacted (its configuration lacks the member, which must refuse
+// it); the snapshot it is sent is built for the membership at send time.
+TEST(RaftLogTest, AMemberAddedAfterTheLogWasCompactedCatchesUp) {
+  RaftCluster c(testing::TempDir("r"), 3, /*snapshot_entries=*/50);
+  std::string leader = c.WaitLeader();
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
+  c.Start("m4", {});
+  v1::Member m4;
+  m4.set_id("m4");
+  m4.set_raft_address("127.0.0.1:0");
+  m4.set_http_address("http://m4");
+  Status st = c.Get(leader).log->AddMember(m4, /*learner=*/true, 5s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(WaitFor([&] { return c.Get("m4").store->ListJobs().size() == 200u; }, 20s))
+      << c.Get("m4").store->ListJobs().size() << " of 200 jobs on m4";
+  ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("after"), 5s).ok());
+  ASSERT_TRUE(WaitFor([&] { return c.Get("m4").store->GetJob("after").ok(); }));
+}
+
+TEST(RaftLogTest, AVoterAddedToALoneMasterAfterCompactionDoesNotStopWrites) {
+  RaftCluster c(testing::TempDir("r"), 1, /*snapshot_entries=*/50);
+  ASSERT_EQ(c.WaitLeader(), "m1");
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.Get("m1").log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
+  c.Start("m2", {});
+  v1::Member m2;
+  m2.set_id("m2");
+  m2.set_raft_address("127.0.0.1:0");
+  m2.set_http_address("http://m2");
+  // Straight to voter: the quorum becomes 2, so m2 must catch up for any
+  // write to commit again.
+  Status st = c.Get("m1").log->AddMember(m2, /*learner=*/false, 5s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto w = c.Get(c.WaitLeader()).log->Propose(JobCmd("after"), 10s);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return c.Get("m2").store->ListJobs().size() == 201u; }, 20s));
 }
 
 TEST(RaftLogTest, LeadershipMovesOnRequest) {

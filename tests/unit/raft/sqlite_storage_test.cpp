@@ -269,6 +269,54 @@ TEST_F(SqliteStorageTest, ReopenFailsWhenTheCommittedSnapshotFileIsGone) {
   EXPECT_NE(r.status().message().find("missing"), std::string::npos);
 }
 
+TEST_F(SqliteStorageTest, ASnapshotFileDamagedOnDiskIsNeverInstalledNorSent) {
+  {
+    auto s = OpenStorage();
+    ASSERT_TRUE(s->Save(nullptr, EntriesWithTerms({1, 1}), nullptr, true).ok());
+    ASSERT_TRUE(s->CreateSnapshot(2, ConfState(), std::string(4096, 'a')).ok());
+  }
+  {
+    auto s = OpenStorage();
+    ASSERT_TRUE(s->GetSnapshot().ok());  // sound before the damage
+  }
+  // One flipped byte, size unchanged: only a checksum notices.
+  const std::string file = dir_ + "/snap/" + snapfile::FileName(1, 2);
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('b');
+  }
+  auto s = OpenStorage();
+  auto snap = s->GetSnapshot();
+  ASSERT_FALSE(snap.ok());
+  EXPECT_EQ(snap.error, Error::kSnapshotTemporarilyUnavailable);
+}
+
+TEST_F(SqliteStorageTest, ASnapshotReceivedFromALeaderIsCheckedAfterReopenToo) {
+  {
+    auto s = CompactedStorage();
+  }
+  std::ofstream(dir_ + "/snap/" + snapfile::FileName(3, 3), std::ios::trunc) << "image@4";
+  auto s = OpenStorage();
+  EXPECT_FALSE(s->GetSnapshot().ok());
+}
+
+TEST_F(SqliteStorageTest, TheClusterIdIsKeptAndNeverReplacedByAnother) {
+  {
+    auto s = OpenStorage();
+    EXPECT_EQ(s->ClusterId(), 0u);
+    ASSERT_TRUE(s->SetClusterId(0xabcdef).ok());
+    EXPECT_TRUE(s->SetClusterId(0xabcdef).ok());  // the same again: fine
+    EXPECT_TRUE(s->IsEmpty());                   // an id alone is not a log
+  }
+  auto s = OpenStorage();
+  EXPECT_EQ(s->ClusterId(), 0xabcdefu);
+  orch::Status other = s->SetClusterId(0x1234);
+  EXPECT_EQ(other.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.message().find("0000000000abcdef"), std::string::npos) << other.message();
+  EXPECT_EQ(s->ClusterId(), 0xabcdefu);
+}
+
 TEST_F(SqliteStorageTest, FullDiskOnSnapshotIsAnErrorAndChangesNothing) {
   auto s = OpenStorage();
   ASSERT_TRUE(s->Save(nullptr, EntriesWithTerms({1, 1, 2}), nullptr, true).ok());

@@ -136,7 +136,7 @@ std::vector<uint64_t> Iota(uint64_t n) {
 TEST(TransportFrameTest, HandEncodedMessageFrameParsesAsTransportFrame) {
   Message m = App(7, 2, 42);
   std::string buf;
-  ASSERT_TRUE(AppendMessageFrame(7, m, 1 << 20, &buf));
+  ASSERT_TRUE(AppendMessageFrame({7}, m, 1 << 20, &buf));
   orch::v1::TransportFrame f;
   std::size_t used = 0;
   ASSERT_EQ(DecodeFrame(buf, 1 << 20, &f, &used), FrameStatus::kOk);
@@ -153,7 +153,7 @@ TEST(TransportFrameTest, HandEncodedMessageFrameParsesAsTransportFrame) {
 
 TEST(TransportFrameTest, PartialTooLargeAndCorruptFramesAreReported) {
   std::string buf;
-  ASSERT_TRUE(AppendMessageFrame(1, App(1, 2, 1), 1 << 20, &buf));
+  ASSERT_TRUE(AppendMessageFrame({1}, App(1, 2, 1), 1 << 20, &buf));
   orch::v1::TransportFrame f;
   std::size_t n = 0;
   EXPECT_EQ(DecodeFrame(std::string_view(buf).substr(0, 5), 1 << 20, &f, &n),
@@ -165,7 +165,7 @@ TEST(TransportFrameTest, PartialTooLargeAndCorruptFramesAreReported) {
   std::string bad = buf;
   bad.back() ^= 1;
   EXPECT_EQ(DecodeFrame(bad, 1 << 20, &f, &n), FrameStatus::kBadCrc);
-  EXPECT_FALSE(AppendMessageFrame(1, App(1, 2, 1), 10, &buf));
+  EXPECT_FALSE(AppendMessageFrame({1}, App(1, 2, 1), 10, &buf));
 }
 
 TEST(SnapshotAssemblerTest, ChunkThatDoesNotFollowItsPredecessorAborts) {
@@ -191,6 +191,54 @@ TEST(SnapshotAssemblerTest, ChunkThatDoesNotFollowItsPredecessorAborts) {
   skip.set_last(true);
   EXPECT_FALSE(a.Add(&skip).ok());
   EXPECT_FALSE(a.active());
+}
+
+TEST(TransportFrameTest, TheClusterIdTravelsInTheEnvelopeAsTheGeneratedCodeWritesIt) {
+  Message m = App(7, 2, 42);
+  std::string buf;
+  ASSERT_TRUE(AppendMessageFrame({7, 0x0123456789abcdefULL}, m, 1 << 20, &buf));
+  orch::v1::TransportFrame f;
+  std::size_t used = 0;
+  ASSERT_EQ(DecodeFrame(buf, 1 << 20, &f, &used), FrameStatus::kOk);
+  EXPECT_EQ(f.cluster_id(), 0x0123456789abcdefULL);
+  orch::v1::TransportFrame g;
+  g.set_from(7);
+  g.set_cluster_id(0x0123456789abcdefULL);
+  *g.mutable_message() = m;
+  EXPECT_EQ(buf.substr(kFrameHeaderBytes), g.SerializeAsString());
+}
+
+TEST(SnapshotAssemblerTest, DataThatDoesNotMatchItsChecksumIsDropped) {
+  for (bool corrupt : {false, true}) {
+    SnapshotAssembler a;
+    orch::v1::SnapshotChunk first;
+    first.set_snapshot_index(5);
+    first.set_snapshot_term(2);
+    first.set_total(10);
+    first.set_data("01234");
+    first.set_data_crc32(FrameCrc32("0123456789"));
+    auto* h = first.mutable_header();
+    h->set_type(Message::MSG_SNAP);
+    h->mutable_snapshot()->mutable_metadata()->set_index(5);
+    h->mutable_snapshot()->mutable_metadata()->set_term(2);
+    ASSERT_TRUE(a.Add(&first).ok());
+    orch::v1::SnapshotChunk last;
+    last.set_snapshot_index(5);
+    last.set_snapshot_term(2);
+    last.set_total(10);
+    last.set_offset(5);
+    last.set_data(corrupt ? "56788" : "56789");
+    last.set_last(true);
+    auto r = a.Add(&last);
+    EXPECT_EQ(r.ok(), !corrupt) << (r.ok() ? "" : r.status().message());
+    if (r.ok()) {
+      ASSERT_TRUE(r->has_value());
+      EXPECT_EQ((*r)->snapshot().data(), "0123456789");
+    } else {
+      EXPECT_NE(r.status().message().find("checksum"), std::string::npos);
+    }
+    EXPECT_FALSE(a.active());
+  }
 }
 
 // ---- Transport on loopback ----------------------------------------------
@@ -419,7 +467,7 @@ class CorruptInputTest : public ::testing::TestWithParam<std::string> {};
 
 std::string FrameOf(uint64_t from, const Message& m) {
   std::string buf;
-  AppendMessageFrame(from, m, 1 << 30, &buf);
+  AppendMessageFrame({from}, m, 1 << 30, &buf);
   return buf;
 }
 
@@ -468,6 +516,36 @@ TEST_P(CorruptInputTest, DropsThatConnectionAndKeepsServingRealPeers) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, CorruptInputTest,
                          ::testing::Values("garbage", "oversized", "bad_crc", "bad_payload"));
+
+TEST(TcpTransportTest, FramesOfAnotherClusterOrOfNoneNeverArrive) {
+  constexpr uint64_t kOurs = 0x1111, kTheirs = 0x2222;
+  auto with = [](uint64_t id, uint64_t cluster) {
+    TcpTransportOptions o = Opts(id);
+    o.cluster_id = cluster;
+    return o;
+  };
+  // a and b are one cluster; c, another cluster's master, was given b's
+  // address (a stale member, or founders that disagree).
+  auto a = StartNode(1, with(1, kOurs)), b = StartNode(2, with(2, kOurs));
+  auto c = StartNode(3, with(3, kTheirs));
+  ASSERT_TRUE(a && b && c);
+  Connect({a.get(), b.get()});
+  c->t->SetPeer(2, b->addr());
+  for (uint64_t i = 0; i < 10; ++i) c->t->Send({App(3, 2, i)});
+  ASSERT_TRUE(WaitFor([&] { return b->t->stats().foreign_frames >= 1; }));
+  // A stranger's hand-made frame, with no cluster id at all.
+  RawConn raw(b->t->port());
+  ASSERT_TRUE(raw.ok());
+  raw.Write(FrameOf(3, App(3, 2, 100)));
+  EXPECT_TRUE(raw.ClosedByPeer());
+  ASSERT_TRUE(WaitFor([&] { return b->t->stats().foreign_frames >= 2; }));
+  EXPECT_EQ(b->rec.CountFrom(3), 0u);
+  // Its own cluster's traffic flows as ever.
+  for (uint64_t i = 0; i < 20; ++i) a->t->Send({App(1, 2, i)});
+  ASSERT_TRUE(WaitFor([&] { return b->rec.CountFrom(1) == 20; }));
+  EXPECT_EQ(IndicesFrom(*b, 1), Iota(20));
+  EXPECT_EQ(b->rec.CountFrom(3), 0u);
+}
 
 TEST(TcpTransportTest, OutOfOrderSnapshotChunkDropsTheConnection) {
   auto b = StartNode(2);
