@@ -74,6 +74,43 @@ Result<v1::MemberList> FetchMembers(const std::string& join) {
   return last.WithContext("--join " + join + ": cannot list the cluster's members");
 }
 
+// A master starting with an empty data dir under an id the cluster lists:
+// either a new member added before it first started (etcd's order), or one
+// whose data dir was wiped. The leader tells them apart: it has seen the
+// wiped one acknowledge entries (match index > 0; an acknowledgement follows
+// the fsync). Joining again under that id would let it vote and acknowledge
+// with a log it no longer holds, so it must leave the configuration first.
+// Asks the leader when `list` came from a follower (which knows no match
+// indexes); when no leader answers, nothing is refused.
+Status RefuseWipedMember(const MasterConfig& cfg, const v1::MemberList& list) {
+  auto acknowledged = [&](const v1::MemberList& l) {
+    for (const auto& member : l.members()) {
+      if (member.id() == cfg.id) return member.match_index() > 0;
+    }
+    return false;
+  };
+  bool listed = false, from_leader = false;
+  std::string leader_http;
+  for (const auto& member : list.members()) {
+    listed |= member.id() == cfg.id;
+    from_leader |= member.match_index() > 0;
+    if (member.leader()) leader_http = member.http_address();
+  }
+  if (!listed) return Status::Ok();
+  bool wiped = acknowledged(list);
+  if (!wiped && !from_leader && !leader_http.empty()) {
+    auto from = OrchClient({leader_http}).ListMembers();
+    wiped = from.ok() && acknowledged(*from);
+  }
+  if (!wiped) return Status::Ok();
+  return Status::FailedPrecondition(
+      "--join " + cfg.join + ": " + cfg.id + " is a member of the cluster that has " +
+      "acknowledged entries, but " + cfg.data_dir +
+      " holds none of its data (wiped or replaced?); remove it first (orchctl "
+      "cluster remove " +
+      cfg.id + "), then start it again and add it");
+}
+
 }  // namespace
 
 Master::~Master() { Shutdown(); }
@@ -119,6 +156,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
       return Status::InvalidArgument("--join " + cfg.join + ": the cluster answered a malformed cluster id \"" +
                                      list.cluster_id() + "\"");
     }
+    if (m->log_->OpenedEmpty()) ORCH_RETURN_IF_ERROR(RefuseWipedMember(cfg, list));
     ORCH_RETURN_IF_ERROR(m->log_->AdoptClusterId(cluster).WithContext("--join " + cfg.join));
     m->log_->AddKnownMembers({list.members().begin(), list.members().end()});
     spdlog::info("master {}: joining cluster {} through {}: {} member(s) known; add this master with "

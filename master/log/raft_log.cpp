@@ -73,6 +73,7 @@ Result<std::unique_ptr<RaftLog>> RaftLog::Open(const RaftLogOptions& opts, const
 
 Status RaftLog::Init(const std::string& data_dir) {
   ORCH_ASSIGN_OR_RETURN(storage_, raft::SqliteStorage::Open(data_dir));
+  opened_empty_ = storage_->IsEmpty() && storage_->ClusterId() == 0;
   if (storage_->IsEmpty() && !opts_.initial_peers.empty()) {
     // A new cluster: the founding voters are the first entries of the log,
     // with their addresses, so every member (and any added later) learns
@@ -708,6 +709,27 @@ Status RaftLog::ChangeExistingMember(const std::string& id, ConfChange::Type typ
 }
 
 Status RaftLog::PromoteMember(const std::string& id, std::chrono::milliseconds timeout) {
+  // Only a learner close to the leader's log becomes a voter (as etcd
+  // refuses to promote a learner not in sync): a voter far behind counts in
+  // the quorum without being able to acknowledge anything, and with one
+  // other member down the cluster stops accepting writes until it caught up.
+  uint64_t leader_match = 0, match = 0;
+  bool learner = false;
+  for (const auto& m : Members()) {
+    if (m.leader()) leader_match = m.match_index();
+    if (m.id() == id) {
+      learner = m.role() == v1::Member::LEARNER;
+      match = m.match_index();
+    }
+  }
+  // leader_match is 0 where this master does not lead: the proposal fails
+  // there anyway (writes reach the leader through forwarding).
+  if (learner && leader_match > 0 && match + kMaxPromotionLag < leader_match) {
+    return Status::FailedPrecondition(
+        "learner " + id + " is " + std::to_string(leader_match - match) +
+        " entries behind the leader (at most " + std::to_string(kMaxPromotionLag) +
+        " to be promoted); wait until it has caught up");
+  }
   return ChangeExistingMember(id, ConfChange::ADD_NODE, timeout);
 }
 

@@ -62,6 +62,8 @@ class RaftLog : public ReplicatedLog {
  public:
   // The largest command Propose takes: half the transport's frame limit.
   static constexpr std::size_t kMaxCommandBytes = 8 << 20;
+  // PromoteMember refuses a learner further than this behind the leader.
+  static constexpr uint64_t kMaxPromotionLag = 1000;
 
   // Opens raft.db in `data_dir` (bootstrapping a new cluster from
   // initial_peers when it is empty) and brings `store` up to date with the
@@ -83,6 +85,9 @@ class RaftLog : public ReplicatedLog {
   // A joining master adopts the id of the cluster it joins (call before
   // Start). FailedPrecondition if this data dir belongs to another cluster.
   Status AdoptClusterId(uint64_t id);
+  // Whether the data dir held nothing at Open: no log, no snapshot, no
+  // cluster id (a new master, or one whose data dir was wiped).
+  bool OpenedEmpty() const { return opened_empty_; }
 
   // The callbacks a Transport must call.
   raft::Transport::Callbacks TransportCallbacks();
@@ -139,6 +144,7 @@ class RaftLog : public ReplicatedLog {
   RaftLogOptions opts_;
   uint64_t raft_id_;
   uint64_t cluster_id_ = 0;
+  bool opened_empty_ = false;
   StateStore* store_;
   std::unique_ptr<raft::SqliteStorage> storage_;
   std::unique_ptr<raft::RawNode> node_;  // loop thread only

@@ -241,7 +241,7 @@ void TcpTransport::Impl::RemovePeer(uint64_t id) {
 }
 
 void TcpTransport::Impl::Send(std::vector<Message> msgs) {
-  std::vector<uint64_t> unreachable;
+  std::vector<uint64_t> unreachable, snaps_dropped;
   std::vector<std::shared_ptr<Peer>> kicks;
   {
     std::lock_guard lock(mu_);
@@ -251,6 +251,9 @@ void TcpTransport::Impl::Send(std::vector<Message> msgs) {
       if (stopped_ || !p || !p->accepting || p->pending_msgs >= opts_.max_queue_msgs) {
         ++dropped_;
         if (stopped_) continue;
+        // Unreachable alone leaves a follower waiting for a snapshot in
+        // that state for good: its failure must be reported too.
+        if (m.type() == Message::MSG_SNAP) snaps_dropped.push_back(m.to());
         if (!p) {
           unreachable.push_back(m.to());
         } else if (!p->drop_reported) {
@@ -284,6 +287,7 @@ void TcpTransport::Impl::Send(std::vector<Message> msgs) {
   std::sort(unreachable.begin(), unreachable.end());
   unreachable.erase(std::unique(unreachable.begin(), unreachable.end()), unreachable.end());
   for (uint64_t id : unreachable) PostUnreachable(id);
+  for (uint64_t to : snaps_dropped) asio::post(ioc_, [this, to] { SnapshotStatus(to, false); });
   for (auto& p : kicks) asio::post(ioc_, [this, p] { Kick(p); });
 }
 

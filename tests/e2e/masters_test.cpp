@@ -269,6 +269,47 @@ TEST_F(MastersTest, LaggingMemberComesBackThroughASnapshot) {
   ExpectHasAll(follower, load_->AckedIds());
 }
 
+// A joining master adopts the cluster's id; one whose data dir was wiped
+// cannot come back under its old id (it would vote with a log it lost)
+// until it was removed from the configuration.
+TEST_F(MastersTest, AWipedMemberMustBeRemovedBeforeItRejoins) {
+  StartCluster(3);
+  std::string leader = cluster_->WaitLeader(10s);
+  ASSERT_FALSE(leader.empty());
+  cluster_->StartJoiner("m4", cluster_->HttpUrl(leader));
+  const std::string add = R"({"id":"m4","raft_address":")" + cluster_->RaftAddress("m4") +
+                          R"(","http_address":")" + cluster_->HttpUrl("m4") +
+                          R"(","learner":true})";
+  Status st = ChangeMembership(leader, "POST", "/v1/cluster/members", add);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp("m4", 50); }, 30s)) << "m4 never caught up";
+  auto ours = Members(leader), theirs = Members("m4");
+  ASSERT_TRUE(ours.ok() && theirs.ok());
+  EXPECT_EQ(ours->cluster_id().size(), 16u);
+  EXPECT_EQ(theirs->cluster_id(), ours->cluster_id());
+
+  cluster_->Stop("m4");
+  std::filesystem::remove_all(root_ + "/m4");
+  cluster_->Start("m4");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return ReadFile(cluster_->LogPath("m4")).find("remove it first") != std::string::npos;
+      },
+      30s))
+      << ReadFile(cluster_->LogPath("m4"));
+  EXPECT_NE(cluster_->Stop("m4"), 0);
+
+  leader = cluster_->WaitLeader(10s);
+  st = ChangeMembership(leader, "DELETE", "/v1/cluster/members/m4");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  cluster_->Start("m4");
+  leader = cluster_->WaitLeader(10s);
+  st = ChangeMembership(leader, "POST", "/v1/cluster/members", add);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp("m4", 50); }, 30s))
+      << "m4 never caught up after re-adding";
+}
+
 TEST_F(MastersTest, GrowThreeToFiveAndShrinkBackUnderLoad) {
   StartCluster(3);
   StartLoad("grow");

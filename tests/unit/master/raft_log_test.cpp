@@ -429,6 +429,28 @@ TEST(RaftLogTest, AVoterAddedToALoneMasterAfterCompactionDoesNotStopWrites) {
   ASSERT_TRUE(WaitFor([&] { return c.Get("m2").store->ListJobs().size() == 201u; }, 20s));
 }
 
+TEST(RaftLogTest, ALearnerFarBehindTheLeaderIsNotPromoted) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  std::string leader = c.WaitLeader();
+  c.Start("m4", {});
+  v1::Member m4;
+  m4.set_id("m4");
+  m4.set_raft_address("127.0.0.1:0");
+  m4.set_http_address("http://m4");
+  ASSERT_TRUE(c.Get(leader).log->AddMember(m4, /*learner=*/true, 5s).ok());
+  c.net().Isolate(RaftIdOf("m4"));
+  const uint64_t behind = RaftLog::kMaxPromotionLag + 50;
+  for (uint64_t i = 0; i < behind; ++i)
+    ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
+  std::this_thread::sleep_for(100ms);  // the member view is refreshed once a tick
+  Status st = c.Get(leader).log->PromoteMember("m4", 5s);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("behind"), std::string::npos) << st.message();
+  c.net().Heal();
+  ASSERT_TRUE(WaitFor([&] { return c.Get("m4").store->ListJobs().size() == behind; }, 20s));
+  ASSERT_TRUE(WaitFor([&] { return c.Get(leader).log->PromoteMember("m4", 5s).ok(); }));
+}
+
 TEST(RaftLogTest, LeadershipMovesOnRequest) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();

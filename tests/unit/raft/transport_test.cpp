@@ -590,6 +590,31 @@ class SilentListener {
   uint16_t port_ = 0;
 };
 
+TEST(TcpTransportTest, ASnapshotDroppedBeforeItIsQueuedReportsFailure) {
+  // A full queue (or a peer the transport does not know) drops the message
+  // in Send itself; the core must hear that the snapshot failed, or that
+  // follower waits in snapshot state for good.
+  TcpTransportOptions o = Opts(1);
+  o.max_queue_msgs = 1;
+  auto a = StartNode(1, o);
+  ASSERT_TRUE(a);
+  SilentListener silent;
+  a->t->SetPeer(2, "127.0.0.1:" + std::to_string(silent.port()));
+  Message snap;
+  snap.set_type(Message::MSG_SNAP);
+  snap.set_to(2);
+  snap.mutable_snapshot()->set_data("small");
+  Message to_nobody = snap;
+  to_nobody.set_to(9);
+  a->t->Send({App(1, 2, 0), snap, to_nobody});
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard l(a->rec.mu);
+    return a->rec.snap_status.size() == 2;
+  }));
+  std::lock_guard l(a->rec.mu);
+  EXPECT_EQ(a->rec.snap_status, (std::vector<std::pair<uint64_t, bool>>{{2, false}, {9, false}}));
+}
+
 TEST(TcpTransportTest, QueueToStalledPeerIsBoundedAndDropsAreReported) {
   SilentListener silent;
   TcpTransportOptions o = Opts(1);
