@@ -283,8 +283,11 @@ TEST_F(MastersTest, AWipedMemberMustBeRemovedBeforeItRejoins) {
   Status st = ChangeMembership(leader, "POST", "/v1/cluster/members", add);
   ASSERT_TRUE(st.ok()) << st.ToString();
   ASSERT_TRUE(WaitFor([&] { return CaughtUp("m4", 50); }, 30s)) << "m4 never caught up";
-  auto ours = Members(leader), theirs = Members("m4");
-  ASSERT_TRUE(ours.ok() && theirs.ok());
+  // m4 may still be starting its REST server once its log caught up.
+  Result<v1::MemberList> ours = Members(leader), theirs = Status::Unavailable("not asked");
+  ASSERT_TRUE(WaitFor([&] { return (theirs = Members("m4")).ok(); }, 10s))
+      << theirs.status().ToString();
+  ASSERT_TRUE(ours.ok()) << ours.status().ToString();
   EXPECT_EQ(ours->cluster_id().size(), 16u);
   EXPECT_EQ(theirs->cluster_id(), ours->cluster_id());
 
