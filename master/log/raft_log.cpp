@@ -8,6 +8,7 @@
 #include "master/log/snapshot_check.h"
 #include "master/raft/bootstrap.h"
 #include "master/raft/cluster_id.h"
+#include "master/raft/compaction.h"
 #include "orch/v1/command.pb.h"
 
 namespace orch::master {
@@ -438,11 +439,20 @@ Status RaftLog::MaybeSnapshot() {
   ORCH_ASSIGN_OR_RETURN(std::string image, store_->SerializeImage());
   ORCH_RETURN_IF_ERROR(storage_->CreateSnapshot(applied_, conf_state_, std::move(image)));
   snapshot_index_ = applied_;
-  if (applied_ > opts_.keep_entries) {
-    uint64_t compact = applied_ - opts_.keep_entries;
-    if (compact > storage_->FirstIndex()) ORCH_RETURN_IF_ERROR(storage_->Compact(compact));
-  }
-  spdlog::info("raft: snapshot at index {}, log compacted", applied_);
+  // The leader keeps the entries its followers still need (a snapshot in
+  // flight, a follower a little behind), as long as they are not too far
+  // behind; a follower's own log has no one to keep entries for.
+  const raft::Raft& r = node_->raft();
+  static const std::map<uint64_t, raft::Progress> kNone;
+  const uint64_t max_hold = 4 * std::max(opts_.snapshot_entries, opts_.keep_entries);
+  uint64_t compact =
+      raft::CompactionIndex(applied_, opts_.keep_entries, max_hold, raft_id_,
+                            r.state() == raft::StateType::kLeader ? r.progress() : kNone);
+  // Compact(i) keeps entry i: the log then starts after what may go.
+  if (compact > 0 && compact + 1 > storage_->FirstIndex())
+    ORCH_RETURN_IF_ERROR(storage_->Compact(compact + 1));
+  spdlog::info("raft: snapshot at index {}, log kept from index {}", applied_,
+               storage_->FirstIndex());
   return Status::Ok();
 }
 

@@ -11,7 +11,9 @@
 //   waits until that index is applied locally.
 // - Every `snapshot_entries` applied entries, state.db's image becomes a
 //   Raft snapshot and the log before it is compacted (keeping
-//   `keep_entries` for followers that are only a little behind).
+//   `keep_entries` for followers that are only a little behind, and on the
+//   leader what a follower being sent a snapshot needs after it:
+//   raft::CompactionIndex).
 // Thread safety: public methods are thread-safe; callbacks from the
 // transport only enqueue.
 #pragma once
