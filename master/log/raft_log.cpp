@@ -435,10 +435,66 @@ Status RaftLog::ApplyConfChangeEntry(const Entry& e) {
 }
 
 Status RaftLog::MaybeSnapshot() {
-  if (applied_ < snapshot_index_ + opts_.snapshot_entries || applied_ == 0) return Status::Ok();
-  ORCH_ASSIGN_OR_RETURN(std::string image, store_->SerializeImage());
-  ORCH_RETURN_IF_ERROR(storage_->CreateSnapshot(applied_, conf_state_, std::move(image)));
-  snapshot_index_ = applied_;
+  if (snapshot_in_flight_ || applied_ < snapshot_index_ + opts_.snapshot_entries || applied_ == 0) {
+    return Status::Ok();
+  }
+  // A read of state.db begun here, between applies, sees exactly the state
+  // at applied_; reading the image, writing and fsyncing it (what grows
+  // with the state) run on their own thread while this one keeps ticking,
+  // replicating and applying.
+  snapshot_index_ = applied_;  // the next attempt after another interval, whatever happens
+  auto read = store_->BeginImageRead();
+  auto prepared = read.ok() ? storage_->PrepareSnapshot(applied_, conf_state_, "") : read.status();
+  if (!prepared.ok()) {
+    spdlog::error("raft: cannot take a snapshot at index {}: {}", applied_,
+                  prepared.status().ToString());
+    return Status::Ok();
+  }
+  snapshot_in_flight_ = true;
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the last one has posted its result
+  auto pending =
+      std::make_shared<raft::SqliteStorage::PendingSnapshot>(std::move(prepared).value());
+  snapshot_thread_ = std::thread([this, pending, read = std::move(read).value()]() mutable {
+    const auto start = std::chrono::steady_clock::now();
+    auto image = read->Serialize();
+    read.reset();  // ends the read transaction
+    const auto serialized = std::chrono::steady_clock::now();
+    Status written = image.status();
+    if (written.ok()) {
+      pending->snap.set_data(std::move(image).value());
+      written = raft::SqliteStorage::WriteSnapshotFile(pending.get());
+    }
+    using std::chrono::duration_cast, std::chrono::milliseconds;
+    const int64_t read_ms = duration_cast<milliseconds>(serialized - start).count();
+    const int64_t write_ms =
+        duration_cast<milliseconds>(std::chrono::steady_clock::now() - serialized).count();
+    std::lock_guard lock(mu_);
+    tasks_.push_back([this, pending, written, read_ms, write_ms] {
+      FinishSnapshot(std::move(*pending), written, read_ms, write_ms);
+    });
+    cv_.notify_all();
+  });
+  return Status::Ok();
+}
+
+void RaftLog::FinishSnapshot(raft::SqliteStorage::PendingSnapshot p, const Status& written,
+                             int64_t read_ms, int64_t write_ms) {
+  snapshot_in_flight_ = false;
+  const uint64_t index = p.snap.metadata().index();
+  const std::size_t bytes = p.snap.data().size();
+  Status st = written.ok() ? storage_->CommitSnapshot(std::move(p)) : written;
+  if (st.code() == StatusCode::kFailedPrecondition) {
+    // A newer snapshot came from the leader (or was taken for a new
+    // member) while this one was written: it is simply not needed.
+    spdlog::info("raft: snapshot at index {} not kept: {}", index, st.message());
+    return;
+  }
+  if (!st.ok()) {
+    // Nothing was recorded and the log is intact: try again after another
+    // `snapshot_entries` entries (a full disk stops the log soon anyway).
+    spdlog::error("raft: snapshot at index {} failed: {}", index, st.ToString());
+    return;
+  }
   // The leader keeps the entries its followers still need (a snapshot in
   // flight, a follower a little behind), as long as they are not too far
   // behind; a follower's own log has no one to keep entries for.
@@ -446,14 +502,19 @@ Status RaftLog::MaybeSnapshot() {
   static const std::map<uint64_t, raft::Progress> kNone;
   const uint64_t max_hold = 4 * std::max(opts_.snapshot_entries, opts_.keep_entries);
   uint64_t compact =
-      raft::CompactionIndex(applied_, opts_.keep_entries, max_hold, raft_id_,
+      raft::CompactionIndex(index, opts_.keep_entries, max_hold, raft_id_,
                             r.state() == raft::StateType::kLeader ? r.progress() : kNone);
   // Compact(i) keeps entry i: the log then starts after what may go.
-  if (compact > 0 && compact + 1 > storage_->FirstIndex())
-    ORCH_RETURN_IF_ERROR(storage_->Compact(compact + 1));
-  spdlog::info("raft: snapshot at index {}, log kept from index {}", applied_,
-               storage_->FirstIndex());
-  return Status::Ok();
+  if (compact > 0 && compact + 1 > storage_->FirstIndex()) {
+    if (Status c = storage_->Compact(compact + 1); !c.ok()) {
+      spdlog::error("raft: compacting the log up to {}: {}", compact, c.ToString());
+    }
+  }
+  spdlog::info(
+      "raft: snapshot at index {} ({} bytes, read in {} ms and written in {} ms off the Raft "
+      "thread), "
+      "log kept from index {}",
+      index, bytes, read_ms, write_ms, storage_->FirstIndex());
 }
 
 void RaftLog::RefreshMemberView() {
@@ -619,6 +680,9 @@ void RaftLog::Close() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // A snapshot still being written is finished but not recorded: Open
+  // removes its file next time.
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   leader_ = false;
   FailAllWaiters(Status::Unavailable("master " + opts_.member_id + " is shutting down"));
 }

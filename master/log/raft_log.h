@@ -126,6 +126,9 @@ class RaftLog : public ReplicatedLog {
   Status ApplyEntries(const std::vector<raft::Entry>& entries);
   Status ApplyConfChangeEntry(const raft::Entry& e);
   Status MaybeSnapshot();
+  // Records a snapshot written off the loop thread (loop thread).
+  void FinishSnapshot(raft::SqliteStorage::PendingSnapshot p, const Status& written,
+                      int64_t read_ms, int64_t write_ms);
   void RefreshMemberView();
   void Complete(uint64_t request_id, Status status, uint64_t index);
   void FailAllWaiters(const Status& status);
@@ -172,7 +175,9 @@ class RaftLog : public ReplicatedLog {
   std::atomic<uint64_t> refused_msgs_{0};
   std::chrono::steady_clock::time_point last_refusal_log_;  // loop thread only
   uint64_t applied_ = 0;        // loop thread only
-  uint64_t snapshot_index_ = 0; // loop thread only
+  uint64_t snapshot_index_ = 0;  // loop thread only: of the last snapshot taken or being written
+  bool snapshot_in_flight_ = false;  // loop thread only
+  std::thread snapshot_thread_;      // writes one snapshot file at a time
   std::thread thread_;
 };
 

@@ -406,40 +406,63 @@ orch::Status SqliteStorage::Save(const HardState* hs, const std::vector<Entry>& 
 }
 
 orch::Status SqliteStorage::CreateSnapshot(uint64_t index, const ConfState& cs, std::string data) {
+  ORCH_ASSIGN_OR_RETURN(PendingSnapshot p, PrepareSnapshot(index, cs, std::move(data)));
+  ORCH_RETURN_IF_ERROR(WriteSnapshotFile(&p));
+  return CommitSnapshot(std::move(p));
+}
+
+orch::Result<SqliteStorage::PendingSnapshot> SqliteStorage::PrepareSnapshot(
+    uint64_t index, const ConfState& cs, std::string data) const {
   if (index <= snap_meta_.index() || index > last_ || index < offset_) {
     return orch::Status::FailedPrecondition(
         dir_ + ": cannot snapshot at " + std::to_string(index) + ": current snapshot at " +
         std::to_string(snap_meta_.index()) + ", log (" + std::to_string(offset_) + ", " +
         std::to_string(last_) + "]");
   }
-  Snapshot snap;
-  auto* md = snap.mutable_metadata();
+  PendingSnapshot p;
+  p.dir = snap_dir_;
+  auto* md = p.snap.mutable_metadata();
   md->set_index(index);
   md->set_term(Term(index).value);
   *md->mutable_conf_state() = cs;
-  const std::string file = snapfile::FileName(md->term(), index);
-  ORCH_RETURN_IF_ERROR(snapfile::WriteAtomic(snap_dir_, file, data));
-  const uint32_t crc = snapfile::Crc32(data);
+  p.file = snapfile::FileName(md->term(), index);
+  p.snap.set_data(std::move(data));
+  return p;
+}
+
+orch::Status SqliteStorage::WriteSnapshotFile(PendingSnapshot* p) {
+  ORCH_RETURN_IF_ERROR(snapfile::WriteAtomic(p->dir, p->file, p->snap.data()));
+  p->crc = snapfile::Crc32(p->snap.data());
+  return orch::Status::Ok();
+}
+
+orch::Status SqliteStorage::CommitSnapshot(PendingSnapshot p) {
+  const SnapshotMetadata& md = p.snap.metadata();
+  if (md.index() <= snap_meta_.index() || md.index() > last_ || md.index() < offset_) {
+    (void)snapfile::Remove(snap_dir_, p.file);
+    return orch::Status::FailedPrecondition(dir_ + ": snapshot at " + std::to_string(md.index()) +
+                                            " superseded: current snapshot at " +
+                                            std::to_string(snap_meta_.index()));
+  }
   orch::Status st = SetSynchronous(true);
   {
     sqlite::Transaction tx(db_.get());
     if (st.ok()) st = tx.Begin();
-    if (st.ok()) st = PutMeta(kSnapMetaKey, md->SerializeAsString());
-    if (st.ok()) st = PutMeta(kSnapCrcKey, std::to_string(crc));
-    if (st.ok()) st = PutMeta(kSnapFileKey, file);
+    if (st.ok()) st = PutMeta(kSnapMetaKey, md.SerializeAsString());
+    if (st.ok()) st = PutMeta(kSnapCrcKey, std::to_string(p.crc));
+    if (st.ok()) st = PutMeta(kSnapFileKey, p.file);
     if (st.ok()) st = tx.Commit();
   }
   if (!st.ok()) {
-    (void)snapfile::Remove(snap_dir_, file);
+    (void)snapfile::Remove(snap_dir_, p.file);
     return DbError(st);
   }
   const std::string old = snap_file_;
-  snap_meta_ = *md;
-  snap_file_ = file;
-  snap_crc_ = crc;
-  snap.set_data(std::move(data));
-  CacheSnapshot(std::move(snap));
-  if (!old.empty()) (void)snapfile::Remove(snap_dir_, old);
+  snap_meta_ = md;
+  snap_file_ = p.file;
+  snap_crc_ = p.crc;
+  CacheSnapshot(std::move(p.snap));
+  if (!old.empty() && old != snap_file_) (void)snapfile::Remove(snap_dir_, old);
   return orch::Status::Ok();
 }
 

@@ -15,7 +15,9 @@
 // snapshot file the committed metadata does not name.
 //
 // Thread-safety: none. One thread (the driver) owns it and makes every
-// call, including the core's const reads.
+// call, including the core's const reads; only the static
+// WriteSnapshotFile (which touches nothing but its own file) may run
+// elsewhere.
 #pragma once
 
 #include <cstdint>
@@ -75,6 +77,23 @@ class SqliteStorage : public Storage {
   // FailedPrecondition unless current snapshot index < index <= LastIndex()
   // and index >= FirstIndex()-1.
   orch::Status CreateSnapshot(uint64_t index, const ConfState& cs, std::string data);
+
+  // CreateSnapshot in three steps, so that writing and fsyncing the image
+  // (the slow part: it grows with the state) runs off the driver's thread:
+  // PrepareSnapshot checks as CreateSnapshot does and names the file;
+  // WriteSnapshotFile, on any thread, writes it (atomically, fsynced) and
+  // its checksum; CommitSnapshot records it, unless a newer snapshot was
+  // installed or taken meanwhile (FailedPrecondition; the file is removed).
+  struct PendingSnapshot {
+    std::string dir;   // the snapshot directory
+    std::string file;  // the file's name in it
+    Snapshot snap;     // metadata and image
+    uint32_t crc = 0;  // set by WriteSnapshotFile
+  };
+  orch::Result<PendingSnapshot> PrepareSnapshot(uint64_t index, const ConfState& cs,
+                                                std::string data) const;
+  static orch::Status WriteSnapshotFile(PendingSnapshot* p);
+  orch::Status CommitSnapshot(PendingSnapshot p);
 
   // Deletes entries before compact_index (the snapshot covers them):
   // afterwards FirstIndex() == compact_index and Term(compact_index-1) still

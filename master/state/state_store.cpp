@@ -218,6 +218,10 @@ Result<std::string> StateStore::SerializeImage() const {
   return image;
 }
 
+Result<std::unique_ptr<ImageRead>> StateStore::BeginImageRead() const {
+  return ImageRead::Begin(db_->path(), AppliedIndex());
+}
+
 Status StateStore::RestoreImage(const std::string& image) {
   // Load the image into a private in-memory database, then copy it over
   // ours with the backup API: one transaction, so a crash leaves either the

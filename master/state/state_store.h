@@ -12,9 +12,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +25,7 @@
 #include "common/status.h"
 #include "master/services/service_claims.h"
 #include "master/services/service_ports.h"
+#include "master/state/image_read.h"
 #include "master/state/sqlite.h"
 #include "orch/v1/command.pb.h"
 #include "orch/v1/types.pb.h"
@@ -69,6 +70,9 @@ class StateStore {
 
   // A consistent image of the whole database (for a Raft snapshot).
   Result<std::string> SerializeImage() const;
+  // The same, as of now (AppliedIndex()), read on another thread while
+  // applies go on. Call between applies.
+  Result<std::unique_ptr<ImageRead>> BeginImageRead() const;
   // Replaces the whole state with `image` atomically (a snapshot from the
   // leader) and wakes waiters. AppliedIndex() becomes the image's.
   Status RestoreImage(const std::string& image);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "test_util.h"
 
 namespace orch::master {
@@ -54,6 +56,33 @@ TEST(StateStoreTest, AppliedCommandsAreVisibleAndIndexed) {
   EXPECT_EQ(s.GetJob("web")->version(), 1u);
   EXPECT_EQ(s.GetJob("web")->create_index(), 1u);
   EXPECT_EQ(s.GetJob("nope").status().code(), StatusCode::kNotFound);
+}
+
+// A snapshot's image is read on another thread while applies go on: it is
+// the state as of the read's start, whatever was applied after.
+TEST(StateStoreTest, AnImageReadSeesTheStateWhenItBeganNotLaterApplies) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  ASSERT_TRUE(s->Apply(1, RegisterJobCmd(SampleJob("before", 1), "e1")).ok());
+  auto read = s->BeginImageRead();
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ((*read)->applied(), 1u);
+  ASSERT_TRUE(s->Apply(2, RegisterJobCmd(SampleJob("after", 1), "e2")).ok());
+  std::string image;
+  std::thread reader([&] {
+    auto r = (*read)->Serialize();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    image = std::move(r).value();
+    read->reset();
+  });
+  reader.join();
+  ASSERT_TRUE(s->Apply(3, RegisterJobCmd(SampleJob("later", 1), "e3")).ok());
+
+  auto copy = std::move(*StateStore::Open(testing::TempDir("c") + "/state.db"));
+  ASSERT_TRUE(copy->RestoreImage(image).ok());
+  EXPECT_EQ(copy->AppliedIndex(), 1u);
+  EXPECT_TRUE(copy->GetJob("before").ok());
+  EXPECT_EQ(copy->GetJob("after").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(s->GetJob("later").ok());  // the writer was never blocked
 }
 
 TEST(StateStoreTest, ReplayOfAnAppliedIndexChangesNothing) {

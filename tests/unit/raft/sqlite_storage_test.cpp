@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "master/raft/bootstrap.h"
 #include "master/raft/raw_node.h"
@@ -237,6 +238,56 @@ TEST_F(SqliteStorageTest, CreateSnapshotThenCompactKeepsTermOfSnapshot) {
   EXPECT_EQ(snap.metadata().index(), 6u);
   EXPECT_EQ(snap.metadata().conf_state().learners(0), 2u);
   EXPECT_EQ(snap.data(), "image@6");
+}
+
+// The driver writes a snapshot's file on another thread: what it records
+// afterwards is what it wrote, and a snapshot overtaken meanwhile (one
+// received from the leader, or taken for a new member) is dropped whole.
+TEST_F(SqliteStorageTest, ASnapshotWrittenOffTheDriverThreadIsRecordedOnlyIfStillNewest) {
+  auto s = OpenStorage();
+  ASSERT_TRUE(s->Save(nullptr, EntriesWithTerms({1, 1, 2, 2, 3, 3}), nullptr, true).ok());
+  ConfState cs;
+  cs.add_voters(1);
+  auto p = s->PrepareSnapshot(4, cs, "image@4");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(s->PrepareSnapshot(7, cs, "future").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s->SnapshotMeta().index(), 0u);  // nothing recorded before the commit
+  std::thread writer([&] { ASSERT_TRUE(SqliteStorage::WriteSnapshotFile(&*p).ok()); });
+  writer.join();
+  EXPECT_EQ(SnapFiles(), (std::vector<std::string>{snapfile::FileName(2, 4)}));
+  EXPECT_EQ(s->SnapshotMeta().index(), 0u);
+  ASSERT_TRUE(s->CommitSnapshot(std::move(p).value()).ok());
+  EXPECT_EQ(s->SnapshotMeta().index(), 4u);
+  EXPECT_EQ(s->SnapshotMeta().term(), 2u);
+  EXPECT_EQ(s->GetSnapshot().value.data(), "image@4");
+
+  // Overtaken: prepared and written at 5, but one at 6 was taken meanwhile.
+  auto late = s->PrepareSnapshot(5, cs, "image@5");
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE(SqliteStorage::WriteSnapshotFile(&*late).ok());
+  ASSERT_TRUE(s->CreateSnapshot(6, cs, "image@6").ok());
+  EXPECT_EQ(s->CommitSnapshot(std::move(late).value()).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(SnapFiles(), (std::vector<std::string>{snapfile::FileName(3, 6)}));
+  s.reset();
+  s = OpenStorage();
+  EXPECT_EQ(s->SnapshotMeta().index(), 6u);
+  EXPECT_EQ(s->GetSnapshot().value.data(), "image@6");
+}
+
+TEST_F(SqliteStorageTest, ASnapshotWrittenButNeverCommittedIsGoneAfterReopen) {
+  {
+    auto s = OpenStorage();
+    ASSERT_TRUE(s->Save(nullptr, EntriesWithTerms({1, 1, 2}), nullptr, true).ok());
+    ASSERT_TRUE(s->CreateSnapshot(2, ConfState(), "committed").ok());
+    // The master stops while the file of the next one is written.
+    auto p = s->PrepareSnapshot(3, ConfState(), "written, never recorded");
+    ASSERT_TRUE(p.ok());
+    ASSERT_TRUE(SqliteStorage::WriteSnapshotFile(&*p).ok());
+  }
+  auto s = OpenStorage();
+  EXPECT_EQ(SnapFiles(), (std::vector<std::string>{snapfile::FileName(1, 2)}));
+  EXPECT_EQ(s->SnapshotMeta().index(), 2u);
+  EXPECT_EQ(s->GetSnapshot().value.data(), "committed");
 }
 
 TEST_F(SqliteStorageTest, ReopenRemovesTmpAndUncommittedSnapshotFiles) {
