@@ -119,6 +119,15 @@ class RaftCluster {
   std::vector<Member> members_;
 };
 
+// A member to add: its address is the in-process network's, not a port.
+v1::Member NewMember(const std::string& id) {
+  v1::Member m;
+  m.set_id(id);
+  m.set_raft_address("127.0.0.1:0");
+  m.set_http_address("http://" + id);
+  return m;
+}
+
 TEST(RaftLogTest, SingleMemberAcknowledgesWritesThatSurviveRestart) {
   std::string root = testing::TempDir("r");
   uint64_t last = 0;
@@ -361,10 +370,7 @@ TEST(RaftLogTest, MembersAreAddedAsLearnerPromotedAndRemoved) {
   std::string leader = c.WaitLeader();
   ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("before-m4"), 5s).ok());
   c.Start("m4", {});  // empty, waiting to be added
-  v1::Member m4;
-  m4.set_id("m4");
-  m4.set_raft_address("127.0.0.1:0");
-  m4.set_http_address("http://m4");
+  v1::Member m4 = NewMember("m4");
   Status st = c.Get(leader).log->AddMember(m4, /*learner=*/true, 5s);
   ASSERT_TRUE(st.ok()) << st.ToString();
   ASSERT_TRUE(WaitFor([&] { return c.Get("m4").store->GetJob("before-m4").ok(); }));
@@ -399,10 +405,7 @@ TEST(RaftLogTest, AMemberAddedAfterTheLogWasCompactedCatchesUp) {
   std::string leader = c.WaitLeader();
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
   c.Start("m4", {});
-  v1::Member m4;
-  m4.set_id("m4");
-  m4.set_raft_address("127.0.0.1:0");
-  m4.set_http_address("http://m4");
+  v1::Member m4 = NewMember("m4");
   Status st = c.Get(leader).log->AddMember(m4, /*learner=*/true, 5s);
   ASSERT_TRUE(st.ok()) << st.ToString();
   ASSERT_TRUE(WaitFor([&] { return c.Get("m4").store->ListJobs().size() == 200u; }, 20s))
@@ -416,10 +419,7 @@ TEST(RaftLogTest, AVoterAddedToALoneMasterAfterCompactionDoesNotStopWrites) {
   ASSERT_EQ(c.WaitLeader(), "m1");
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.Get("m1").log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
   c.Start("m2", {});
-  v1::Member m2;
-  m2.set_id("m2");
-  m2.set_raft_address("127.0.0.1:0");
-  m2.set_http_address("http://m2");
+  v1::Member m2 = NewMember("m2");
   // Straight to voter: the quorum becomes 2, so m2 must catch up for any
   // write to commit again.
   Status st = c.Get("m1").log->AddMember(m2, /*learner=*/false, 5s);
@@ -433,10 +433,7 @@ TEST(RaftLogTest, ALearnerFarBehindTheLeaderIsNotPromoted) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();
   c.Start("m4", {});
-  v1::Member m4;
-  m4.set_id("m4");
-  m4.set_raft_address("127.0.0.1:0");
-  m4.set_http_address("http://m4");
+  v1::Member m4 = NewMember("m4");
   ASSERT_TRUE(c.Get(leader).log->AddMember(m4, /*learner=*/true, 5s).ok());
   c.net().Isolate(RaftIdOf("m4"));
   const uint64_t behind = RaftLog::kMaxPromotionLag + 50;
