@@ -114,9 +114,9 @@ HttpClient::HttpClient(HttpClientOptions options)
 }
 
 Result<HttpResponse> HttpClient::Do(const std::string& method, const std::string& url,
-                                    const std::string& body,
-                                    std::chrono::milliseconds timeout) const {
-  return Perform(method, url, body, timeout, nullptr);
+                                    const std::string& body, std::chrono::milliseconds timeout,
+                                    const Headers& extra_headers) const {
+  return Perform(method, url, body, timeout, nullptr, &extra_headers);
 }
 
 Result<HttpResponse> HttpClient::Stream(const std::string& method, const std::string& url,
@@ -127,7 +127,8 @@ Result<HttpResponse> HttpClient::Stream(const std::string& method, const std::st
 
 Result<HttpResponse> HttpClient::Perform(const std::string& method, const std::string& url,
                                          const std::string& body, std::chrono::milliseconds timeout,
-                                         const std::function<bool(std::string_view)>* on_body) const {
+                                         const std::function<bool(std::string_view)>* on_body,
+                                         const Headers* extra_headers) const {
   HandlePool* pool = pool_.get();
   std::unique_ptr<CURL, std::function<void(CURL*)>> curl(pool->Acquire(),
                                                          [pool](CURL* c) { pool->Release(c); });
@@ -183,6 +184,10 @@ Result<HttpResponse> HttpClient::Perform(const std::string& method, const std::s
   hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
   hdrs = curl_slist_append(hdrs, "Expect:");
   for (const auto& [k, v] : options_.headers) hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
+  if (extra_headers != nullptr) {
+    for (const auto& [k, v] : *extra_headers)
+      hdrs = curl_slist_append(hdrs, (k + ": " + v).c_str());
+  }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
   CURLcode rc = curl_easy_perform(h);
   curl_slist_free_all(hdrs);

@@ -35,10 +35,13 @@ class HttpClient {
 
   // `url` is absolute ("http://127.0.0.1:4646/v1/jobs"; with a unix socket
   // the host part is ignored, e.g. "http://localhost/v1.41/info").
-  // `timeout` 0 uses the options' timeout.
+  // `timeout` 0 uses the options' timeout. `extra_headers` are sent with
+  // this request only, after the options' own.
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   Result<HttpResponse> Do(const std::string& method, const std::string& url,
                           const std::string& body = "",
-                          std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                          const Headers& extra_headers = {}) const;
 
   Result<HttpResponse> Get(const std::string& url,
                            std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const {
@@ -61,7 +64,8 @@ class HttpClient {
  private:
   Result<HttpResponse> Perform(const std::string& method, const std::string& url,
                                const std::string& body, std::chrono::milliseconds timeout,
-                               const std::function<bool(std::string_view)>* on_body) const;
+                               const std::function<bool(std::string_view)>* on_body,
+                               const Headers* extra_headers = nullptr) const;
 
   HttpClientOptions options_;
   std::shared_ptr<HandlePool> pool_;

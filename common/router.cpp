@@ -18,7 +18,9 @@ std::vector<std::string> SplitPath(const std::string& path) {
 }
 
 void Router::Add(std::string method, std::string pattern, RouteHandler handler) {
-  routes_.push_back(Route{std::move(method), SplitPath(pattern), std::move(handler)});
+  std::string key = method + " " + pattern;
+  routes_.push_back(
+      Route{std::move(method), SplitPath(pattern), std::move(handler), std::move(key)});
 }
 
 bool Router::Match(const Route& route, const std::vector<std::string>& parts, PathParams* params) {
@@ -35,10 +37,10 @@ bool Router::Match(const Route& route, const std::vector<std::string>& parts, Pa
   return true;
 }
 
-HttpResponse Router::Handle(const HttpRequest& req) const {
+const Router::Route* Router::Best(const HttpRequest& req, PathParams* params,
+                                  std::string* allow_out) const {
   std::vector<std::string> parts = SplitPath(req.path);
-  std::string allow;
-  PathParams params;
+  std::string& allow = *allow_out;
   // Literal segments win over parameters ("/v1/jobs/plan" before "/v1/jobs/{id}"),
   // so try routes without parameters at a position first by scanning twice.
   const Route* best = nullptr;
@@ -55,9 +57,31 @@ HttpResponse Router::Handle(const HttpRequest& req) const {
     if (literals > best_literals) {
       best = &r;
       best_literals = literals;
-      params = std::move(p);
+      *params = std::move(p);
     }
   }
+  return best;
+}
+
+std::optional<Router::RouteMatch> Router::Find(const HttpRequest& req) const {
+  RouteMatch m;
+  std::string allow;
+  const Route* r = Best(req, &m.params, &allow);
+  if (r == nullptr) return std::nullopt;
+  m.key = &r->key;
+  return m;
+}
+
+std::vector<std::string> Router::Keys() const {
+  std::vector<std::string> out;
+  for (const auto& r : routes_) out.push_back(r.key);
+  return out;
+}
+
+HttpResponse Router::Handle(const HttpRequest& req) const {
+  std::string allow;
+  PathParams params;
+  const Route* best = Best(req, &params, &allow);
   if (best == nullptr) {
     if (!allow.empty()) {
       HttpResponse resp = HttpResponse::Error(

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,13 +22,27 @@ class Router {
   void Add(std::string method, std::string pattern, RouteHandler handler);
   HttpResponse Handle(const HttpRequest& req) const;
 
+  // The route `req` goes to, named by its key ("GET /v1/jobs/{id}", as
+  // added), with its path parameters; nullopt for a 404 or 405.
+  struct RouteMatch {
+    const std::string* key;
+    PathParams params;
+  };
+  std::optional<RouteMatch> Find(const HttpRequest& req) const;
+  // Every route's key, in the order added.
+  std::vector<std::string> Keys() const;
+
  private:
   struct Route {
     std::string method;
     std::vector<std::string> segments;  // "{id}" marks a parameter
     RouteHandler handler;
+    std::string key;  // "METHOD pattern"
   };
   static bool Match(const Route& route, const std::vector<std::string>& parts, PathParams* params);
+  // The best route for `req` (literal segments win); `allow` collects the
+  // methods of routes matching the path only.
+  const Route* Best(const HttpRequest& req, PathParams* params, std::string* allow) const;
   std::vector<Route> routes_;
 };
 
