@@ -148,7 +148,7 @@ Status Agent::Init() {
   ORCH_RETURN_IF_ERROR(reconciler_->Restore());
   for (auto& [name, d] : drivers_) d->SetEventCallback([this] { Wake(); });
 
-  client_ = std::make_unique<OrchClient>(cfg_.masters);
+  client_ = std::make_unique<OrchClient>(cfg_.masters, cfg_.token);
   {
     auto secret = LoadOrCreateNodeSecret(cfg_.data_dir);
     if (!secret.ok()) return secret.status();
@@ -192,7 +192,7 @@ Status Agent::Init() {
   }
   MasterSession* session = session_.get();
   watcher_ = std::make_unique<AllocWatcher>(
-      cfg_.masters, node_id_, kWatchWait, [session] { return session->registered(); },
+      cfg_.masters, cfg_.token, node_id_, kWatchWait, [session] { return session->registered(); },
       [this](std::vector<v1::Allocation> allocs, uint64_t) {
         {
           std::lock_guard lk(mu_);
@@ -219,10 +219,11 @@ Status Agent::Init() {
     lb_ = std::move(proxy).value();
     lb::Proxy* lb = lb_.get();
     service_watcher_ = std::make_unique<lb::ServiceWatcher>(
-        cfg_.masters, kWatchWait, [session] { return session->registered(); },
+        cfg_.masters, cfg_.token, kWatchWait, [session] { return session->registered(); },
         [lb](const v1::ServiceList& list, uint64_t index) {
           Status st = lb->Update(lb::ToServiceConfigs(list));
-          if (!st.ok()) spdlog::warn("lb: services at index {} only partly served: {}", index, st.message());
+          if (!st.ok())
+            spdlog::warn("lb: services at index {} only partly served: {}", index, st.message());
         });
   }
   spdlog::info("agent {} ({}) started: node {}, http {}, data dir {}, masters {}", cfg_.name,

@@ -5,11 +5,11 @@
 
 namespace orch::agent {
 
-AllocWatcher::AllocWatcher(std::vector<std::string> masters, std::string node_id,
+AllocWatcher::AllocWatcher(std::vector<std::string> masters, std::string token, std::string node_id,
                            std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink)
     : watch_("node " + ShortId(node_id) + ": allocations", std::move(ready),
-             [client = std::make_shared<OrchClient>(std::move(masters)), node_id, wait,
-              sink = std::move(sink)](uint64_t index) -> Result<BlockingWatch::Answer> {
+             [client = std::make_shared<OrchClient>(std::move(masters), std::move(token)), node_id,
+              wait, sink = std::move(sink)](uint64_t index) -> Result<BlockingWatch::Answer> {
                ORCH_ASSIGN_OR_RETURN(auto resp,
                                      client->NodeAllocations(node_id, QueryOptions{index, wait}));
                auto allocs = std::make_shared<std::vector<v1::Allocation>>(

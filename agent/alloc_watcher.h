@@ -20,7 +20,8 @@ class AllocWatcher {
  public:
   using Sink = std::function<void(std::vector<v1::Allocation> allocs, uint64_t index)>;
   // `ready` says whether to query yet (e.g. registered); polled.
-  AllocWatcher(std::vector<std::string> masters, std::string node_id,
+  // `token`: the agent's ACL token ("" without ACLs).
+  AllocWatcher(std::vector<std::string> masters, std::string token, std::string node_id,
                std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink);
   ~AllocWatcher() = default;  // stops
   AllocWatcher(const AllocWatcher&) = delete;

@@ -21,6 +21,10 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
   app.add_option("--name", cfg->name, "Node name (default: the hostname)");
   app.add_option("--data-dir", cfg->data_dir,
                  "Directory for the agent's state, task dirs and logs (required)");
+  app.add_option("--token", cfg->token,
+                 "ACL token for the masters when they enforce ACLs (needs node write; job read for "
+                 "the balancer)")
+      ->envname("ORCH_TOKEN");
   app.add_option("--masters", cfg->masters,
                  "Master HTTP addresses, comma separated (required; http://127.0.0.1:4646,...)")
       ->delimiter(',');

@@ -23,6 +23,9 @@ struct AgentConfig {
   std::string name;                     // node name; default: hostname
   std::string data_dir;                 // required
   std::vector<std::string> masters;     // "http://127.0.0.1:4646", ...
+  // ACL token for the masters (a policy with node write and job read, for
+  // the balancer's service list); from --token or ORCH_TOKEN.
+  std::string token;
   std::string http = "127.0.0.1:4650";  // agent's own HTTP (healthz, logs); port 0 = pick free
   std::vector<std::string> drivers{"exec"};
   std::string docker_socket = "/var/run/docker.sock";

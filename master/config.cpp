@@ -34,6 +34,9 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
   app.add_flag("--dev", cfg->dev,
                "Run one master with an agent in the same process (exec driver, data in a temporary "
                "folder unless --data-dir)");
+  app.add_flag("--acl", cfg->acl,
+               "Enforce ACLs: requests need a token (X-Orch-Token) whose policies allow them; "
+               "`orchctl acl bootstrap` makes the first management token");
   app.add_option("--body-limit", cfg->body_limit, "Largest request body in bytes")->capture_default_str();
   app.add_option("--http-workers", cfg->http_workers,
                  "Threads answering REST requests (a write holds one until it commits; blocking queries wait "
@@ -85,6 +88,10 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
 
 Status ValidateMasterConfig(const MasterConfig& cfg) {
   if (cfg.id.empty()) return Status::InvalidArgument("--id: must not be empty");
+  if (cfg.acl && cfg.dev) {
+    return Status::InvalidArgument(
+        "--acl: not with --dev (its in-process agent has no token); run masters and agents");
+  }
   if (cfg.gc_interval < std::chrono::seconds(1)) {
     return Status::InvalidArgument("--gc-interval: must be at least 1s");
   }

@@ -20,6 +20,10 @@ struct MasterConfig {
   std::string join;   // "http://HOST:PORT" of a member, for a new master
   std::string log_level = "info";
   bool dev = false;
+  // ACLs: every REST request but health, metrics, the leader's address and
+  // bootstrap needs a token granting it (README "Securing a cluster").
+  // Every master of a cluster must agree.
+  bool acl = false;
   std::size_t body_limit = 1 << 20;
   // Threads answering REST requests. A blocking query waits without one (it
   // is parked until the state's index moves); a write holds one until it

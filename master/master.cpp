@@ -18,18 +18,19 @@
 #include "common/router.h"
 #include "master/controllers/eval_worker.h"
 #include "master/controllers/node_liveness.h"
+#include "master/http/all_routes.h"
 #include "master/http/api.h"
 #include "master/http/cluster_api.h"
 #include "master/http/deployments_api.h"
-#include "master/http/logs_api.h"
-#include "master/http/scheduler_api.h"
-#include "master/scheduler/config.h"
 #include "master/http/forward.h"
 #include "master/http/lifecycle_api.h"
+#include "master/http/logs_api.h"
+#include "master/http/scheduler_api.h"
 #include "master/http/services_api.h"
 #include "master/log/raft_log.h"
 #include "master/raft/cluster_id.h"
 #include "master/raft/tcp_transport.h"
+#include "master/scheduler/config.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -193,7 +194,9 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   }
 
   auto router = std::make_shared<Router>();
+  m->acl_ = std::make_unique<acl::Authorizer>(m->store_.get(), router.get(), cfg.acl);
   ApiDeps deps;
+  deps.acl = m->acl_.get();
   deps.store = m->store_.get();
   deps.log = m->log_.get();
   deps.liveness = m->liveness_.get();
@@ -201,13 +204,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   deps.heartbeat_interval = cfg.heartbeat_interval;
   ORCH_ASSIGN_OR_RETURN(deps.service_ports, ParseServicePortRange(cfg.service_port_range));
   deps.keep_versions = static_cast<uint32_t>(cfg.job_versions);
-  RegisterApiRoutes(router.get(), deps);
-  RegisterServiceRoutes(router.get(), deps);
-  RegisterClusterRoutes(router.get(), m->log_.get());
-  RegisterLogsRoutes(router.get(), m->store_.get());
-  RegisterSchedulerRoutes(router.get(), deps);
-  RegisterDeploymentRoutes(router.get(), deps);
-  RegisterLifecycleRoutes(router.get(), deps);
+  RegisterAllRoutes(router.get(), deps, m->log_.get());
   m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id);
 
   HttpServerOptions opts;
@@ -224,13 +221,16 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   // Heartbeats on the leader: answered on the I/O thread, never behind the
   // writes that hold the workers.
   ReplicatedLog* raft = m->log_.get();
-  opts.inline_handler = [deps, raft](const HttpRequest& req) -> std::optional<HttpResponse> {
-    if (!raft->IsLeader()) return std::nullopt;
+  const acl::Authorizer* authz = m->acl_.get();
+  opts.inline_handler = [deps, raft, authz](const HttpRequest& req) -> std::optional<HttpResponse> {
+    if (!raft->IsLeader() || !HeartbeatNodeId(req)) return std::nullopt;
+    if (auto denied = authz->CheckRoute(req)) return denied;  // from memory: no SQLite read
     return HeartbeatWithoutWrite(req, deps);
   };
   LeaderForwarder* fwd = m->forwarder_.get();
-  ORCH_ASSIGN_OR_RETURN(m->http_, HttpServer::Start(opts, [router, fwd](const HttpRequest& req) {
-                          return fwd->Handle(*router, req);
+  ORCH_ASSIGN_OR_RETURN(m->http_,
+                        HttpServer::Start(opts, [router, fwd, authz](const HttpRequest& req) {
+                          return fwd->Handle(*router, req, *authz);
                         }));
   m->liveness_->Start();
   m->worker_->Start();

@@ -20,6 +20,9 @@ class RaftLog;
 class EvalWorker;
 class NodeLiveness;
 class LeaderForwarder;
+namespace acl {
+class Authorizer;
+}
 
 class Master {
  public:
@@ -43,6 +46,7 @@ class Master {
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<RaftLog> log_;
   std::unique_ptr<raft::Transport> transport_;
+  std::unique_ptr<acl::Authorizer> acl_;
   std::unique_ptr<LeaderForwarder> forwarder_;
   std::unique_ptr<NodeLiveness> liveness_;
   std::unique_ptr<EvalWorker> worker_;

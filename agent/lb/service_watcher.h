@@ -21,8 +21,9 @@ class ServiceWatcher {
  public:
   using Sink = std::function<void(const v1::ServiceList& services, uint64_t index)>;
   // `ready` says whether to query yet; polled.
-  ServiceWatcher(std::vector<std::string> masters, std::chrono::milliseconds wait,
-                 std::function<bool()> ready, Sink sink);
+  // `token`: the agent's ACL token ("" without ACLs).
+  ServiceWatcher(std::vector<std::string> masters, std::string token,
+                 std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink);
   ~ServiceWatcher() = default;  // stops
   ServiceWatcher(const ServiceWatcher&) = delete;
   ServiceWatcher& operator=(const ServiceWatcher&) = delete;

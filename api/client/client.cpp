@@ -8,9 +8,12 @@
 namespace orch {
 
 namespace {
-HttpClientOptions MakeOptions(const std::string& token) {
+HttpClientOptions MakeOptions(const std::string& token, const std::string& node_secret = "") {
   HttpClientOptions o;
   if (!token.empty()) o.headers.emplace_back("X-Orch-Token", token);
+  // An agent's own requests: masters with ACLs let a node's writes through
+  // only with that node's secret.
+  if (!node_secret.empty()) o.headers.emplace_back("X-Orch-Node-Secret", node_secret);
   return o;
 }
 
@@ -127,6 +130,11 @@ Result<v1::RegisterNodeResponse> OrchClient::RegisterNode(const v1::Node& node) 
   *req.mutable_node() = node;
   req.set_node_secret(node_secret_);
   return Call<v1::RegisterNodeResponse>("POST", "/v1/nodes/register", ToJson(req));
+}
+
+void OrchClient::SetNodeSecret(std::string secret) {
+  node_secret_ = std::move(secret);
+  http_ = HttpClient(MakeOptions(token_, node_secret_));
 }
 
 Result<v1::HeartbeatResponse> OrchClient::Heartbeat(const std::string& node_id,

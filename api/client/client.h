@@ -53,9 +53,10 @@ class OrchClient {
   Result<Indexed<v1::NodeList>> ListNodes(const QueryOptions& q = {});
   Result<Indexed<v1::Node>> GetNode(const std::string& id, const QueryOptions& q = {});
   Result<v1::RegisterNodeResponse> RegisterNode(const v1::Node& node);
-  // The agent's node secret, sent with every registration (call before
-  // the client is shared).
-  void SetNodeSecret(std::string secret) { node_secret_ = std::move(secret); }
+  // The agent's node secret, sent with every registration and, in
+  // X-Orch-Node-Secret, with every request (call before the client is
+  // shared).
+  void SetNodeSecret(std::string secret);
   Result<v1::HeartbeatResponse> Heartbeat(const std::string& node_id, const v1::HeartbeatRequest& req);
   Result<Indexed<v1::AllocationList>> NodeAllocations(const std::string& node_id,
                                                       const QueryOptions& q = {});

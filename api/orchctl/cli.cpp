@@ -1,8 +1,8 @@
 #include "api/orchctl/cli.h"
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +11,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "api/orchctl/acl_cmds.h"
 #include "api/orchctl/cluster.h"
 #include "api/orchctl/deployment_cmds.h"
 #include "api/orchctl/errors.h"
@@ -41,10 +42,11 @@ constexpr const char* kFooter = R"(Examples:
   orchctl node drain node-1           move everything off node-1 (--undo to stop)
   orchctl job history web             the versions of job web and their deployments
   orchctl deployment list             rolling updates, newest first
+  orchctl acl bootstrap               the first management token (masters with --acl)
 
 Environment:
   ORCH_ADDR    master address(es), comma separated (default http://127.0.0.1:4646)
-  ORCH_TOKEN   API token
+  ORCH_TOKEN   ACL token's secret (masters with --acl)
 
 Run 'orchctl VERB --help' for the flags of a verb.)";
 
@@ -98,6 +100,11 @@ struct Flags {
   std::string task;
   std::string restart_timeout = "5m";
   std::string signal = "SIGHUP";
+  // acl
+  std::string acl_name;
+  std::string acl_type = "client";
+  std::vector<std::string> acl_policies;
+  std::string acl_description;
 };
 
 struct Verbs {
@@ -137,6 +144,16 @@ struct Verbs {
   CLI::App* alloc_restart = nullptr;
   CLI::App* alloc_stop = nullptr;
   CLI::App* alloc_signal = nullptr;
+  CLI::App* acl = nullptr;
+  CLI::App* acl_bootstrap = nullptr;
+  CLI::App* acl_token_create = nullptr;
+  CLI::App* acl_token_list = nullptr;
+  CLI::App* acl_token_self = nullptr;
+  CLI::App* acl_token_delete = nullptr;
+  CLI::App* acl_policy_apply = nullptr;
+  CLI::App* acl_policy_list = nullptr;
+  CLI::App* acl_policy_info = nullptr;
+  CLI::App* acl_policy_delete = nullptr;
   CLI::App* deployment = nullptr;
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
@@ -293,6 +310,62 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
       "  orchctl deployment fail 1a2b3c4d");
 }
 
+// acl bootstrap, acl token ..., acl policy ... (acl_cmds.h).
+void DefineAclVerbs(CLI::App& app, Verbs& v, Flags& f) {
+  v.acl = app.add_subcommand(
+      "acl", "Access control (masters started with --acl): bootstrap, tokens, policies");
+  v.acl->require_subcommand(1);
+  v.acl_bootstrap = v.acl->add_subcommand(
+      "bootstrap",
+      "Make the first management token (once per cluster); prints its secret, shown only now");
+  auto* token = v.acl->add_subcommand("token", "ACL tokens: create, list, self, delete");
+  token->require_subcommand(1);
+  v.acl_token_create =
+      token->add_subcommand("create", "Make a token; prints its secret, shown only now");
+  v.acl_token_create->add_option("--name", f.acl_name, "A name to recognise it by");
+  v.acl_token_create
+      ->add_option("--type", f.acl_type, "client (its policies) or management (everything)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"client", "management"}));
+  v.acl_token_create->add_option("--policy", f.acl_policies, "A policy of the token (repeatable)")
+      ->type_name("NAME");
+  v.acl_token_list = token->add_subcommand("list", "Every token (without secrets)");
+  v.acl_token_self =
+      token->add_subcommand("self", "The token orchctl presents (--token, ORCH_TOKEN)");
+  v.acl_token_delete =
+      token->add_subcommand("delete", "Delete a token: its secret stops working at once");
+  v.acl_token_delete->add_option("ACCESSOR", f.id, "The token's accessor id")->required();
+  auto* policy = v.acl->add_subcommand("policy", "ACL policies: apply, list, info, delete");
+  policy->require_subcommand(1);
+  v.acl_policy_apply = policy->add_subcommand("apply",
+                                              "Create or replace a policy from a file (YAML or "
+                                              "JSON: description, rules of resource, access, "
+                                              "prefix)");
+  v.acl_policy_apply
+      ->add_option("NAME", f.id,
+                   "Policy name ([A-Za-z0-9_-]; \"anonymous\" applies to requests "
+                   "without a token)")
+      ->required();
+  v.acl_policy_apply->add_option("FILE", f.file, "Policy file; - reads standard input")->required();
+  v.acl_policy_apply->add_option("--description", f.acl_description,
+                                 "Overrides the file's description");
+  v.acl_policy_apply->footer(
+      "A policy file:\n  description: deploys the web jobs\n  rules:\n    - {resource: job, "
+      "access: write, prefix: "
+      "web-}\n    - {resource: node, access: read}\nresource: job, node, operator or acl; access: "
+      "read, write or "
+      "deny; prefix: job rules only.");
+  v.acl_policy_list = policy->add_subcommand("list", "Every policy");
+  v.acl_policy_info = policy->add_subcommand("info", "One policy's rules");
+  v.acl_policy_info->add_option("NAME", f.id, "Policy name")->required();
+  v.acl_policy_delete =
+      policy->add_subcommand("delete", "Delete a policy (tokens naming it lose its rules)");
+  v.acl_policy_delete->add_option("NAME", f.id, "Policy name")->required();
+  v.acl->footer(
+      "Examples:\n  orchctl acl bootstrap\n  orchctl acl policy apply deployers deployers.yaml\n"
+      "  orchctl acl token create --name ci --policy deployers\n  orchctl acl token list");
+}
+
 Verbs Define(CLI::App& app, Flags& f) {
   app.fallthrough();  // global flags may follow the verb; inherited by verbs
   app.add_option("--addr", f.addr,
@@ -391,6 +464,7 @@ Verbs Define(CLI::App& app, Flags& f) {
 
   DefineSchedulerVerbs(app, v, f);
   DefineDeploymentVerbs(app, v, f);
+  DefineAclVerbs(app, v, f);
 
   v.logs = app.add_subcommand(
       "logs", "Print a task's output (stdout, or stderr), through the masters; -f follows it");
@@ -544,6 +618,13 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     drain_deadline = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
   }
 
+  std::string acl_policy_document;
+  if (v.acl_policy_apply->parsed()) {
+    auto doc = io.read_file(f.file);
+    if (!doc.ok()) return Usage(io, doc.status().message());
+    acl_policy_document = *doc;
+  }
+
   OrchClient client(*addresses, f.token);
   ctx.client = &client;
   Status st;
@@ -569,6 +650,24 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = JobDiffCommand(ctx, document);
   } else if (v.job_revert->parsed()) {
     st = JobRevert(ctx, f.id, f.version);
+  } else if (v.acl_bootstrap->parsed()) {
+    st = AclBootstrap(ctx);
+  } else if (v.acl_token_create->parsed()) {
+    st = AclTokenCreate(ctx, f.acl_name, f.acl_type, f.acl_policies);
+  } else if (v.acl_token_list->parsed()) {
+    st = AclTokenList(ctx);
+  } else if (v.acl_token_self->parsed()) {
+    st = AclTokenSelf(ctx);
+  } else if (v.acl_token_delete->parsed()) {
+    st = AclTokenDelete(ctx, f.id);
+  } else if (v.acl_policy_apply->parsed()) {
+    st = AclPolicyApply(ctx, f.id, acl_policy_document, f.acl_description);
+  } else if (v.acl_policy_list->parsed()) {
+    st = AclPolicyList(ctx);
+  } else if (v.acl_policy_info->parsed()) {
+    st = AclPolicyInfo(ctx, f.id);
+  } else if (v.acl_policy_delete->parsed()) {
+    st = AclPolicyDelete(ctx, f.id);
   } else if (v.deployment_list->parsed()) {
     st = DeploymentList(ctx, f.deployment_job);
   } else if (v.deployment_status->parsed()) {

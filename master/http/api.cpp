@@ -74,16 +74,23 @@ HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d, const std
   return resp;
 }
 
-std::optional<HttpResponse> HeartbeatWithoutWrite(const HttpRequest& req, const ApiDeps& d) {
+std::optional<std::string> HeartbeatNodeId(const HttpRequest& req) {
   static constexpr std::string_view kPrefix = "/v1/nodes/", kSuffix = "/heartbeat";
   const std::string& path = req.path;
-  if (req.method != "POST" || d.liveness == nullptr || path.size() <= kPrefix.size() + kSuffix.size() ||
+  if (req.method != "POST" || path.size() <= kPrefix.size() + kSuffix.size() ||
       path.compare(0, kPrefix.size(), kPrefix) != 0 ||
       path.compare(path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
     return std::nullopt;
   }
-  const std::string id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  std::string id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
   if (id.find('/') != std::string::npos) return std::nullopt;
+  return id;
+}
+
+std::optional<HttpResponse> HeartbeatWithoutWrite(const HttpRequest& req, const ApiDeps& d) {
+  auto node_id = HeartbeatNodeId(req);
+  if (!node_id || d.liveness == nullptr) return std::nullopt;
+  const std::string& id = *node_id;
   v1::HeartbeatRequest body;
   if (!req.body.empty()) {
     Status st = ParseDocument(req.body, &body);
@@ -160,6 +167,7 @@ HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
   v1::Job job;
   Status st = ParseDocument(req.body, &job);
   if (st.ok()) st = ValidateJob(&job);
+  if (st.ok() && d.acl) st = d.acl->CheckJob(req, acl::Access::kWrite, job.id());
   if (st.ok() && HasServices(job)) st = ValidateServiceClaims(job, d.store->ConflictingClaims(job));
   if (!st.ok()) {
     spdlog::info("job rejected from {}: {}", req.remote, st.message());
@@ -329,7 +337,10 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
   r->Add("GET", "/v1/jobs", [d](const HttpRequest& req, const PathParams&) {
     return Read(req, d, [&]() -> Result<std::string> {
       v1::JobList out;
-      for (auto& j : d.store->ListJobs()) *out.add_jobs() = std::move(j);
+      auto visible = d.acl ? d.acl->JobReadFilter(req) : [](const std::string&) { return true; };
+      for (auto& j : d.store->ListJobs()) {
+        if (visible(j.id())) *out.add_jobs() = std::move(j);
+      }
       return ToJson(out);
     });
   });

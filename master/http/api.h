@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/router.h"
+#include "master/acl/authorizer.h"
 #include "master/controllers/node_liveness.h"
 #include "master/log/replicated_log.h"
 #include "master/services/service_ports.h"
@@ -29,6 +30,9 @@ struct ApiDeps {
   // Where jobs' unnamed service ports are assigned from (at apply time).
   ServicePortRange service_ports;
   uint32_t keep_versions = 10;  // job versions kept (--job-versions)
+  // Checks what a handler learns only from the body (a job's id) and
+  // filters lists; route rules are checked before any handler runs.
+  const acl::Authorizer* acl = nullptr;
 };
 
 // Blocking-query options of a read: ?index=N&wait=D&stale=true.
@@ -57,6 +61,9 @@ HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& deps, const 
 // Raft write or a wait, for the HTTP server's I/O thread; nullopt for any
 // other request, and for a heartbeat that must write (its node was down).
 std::optional<HttpResponse> HeartbeatWithoutWrite(const HttpRequest& req, const ApiDeps& deps);
+// The node id of a heartbeat (POST /v1/nodes/{id}/heartbeat); nullopt for
+// any other request.
+std::optional<std::string> HeartbeatNodeId(const HttpRequest& req);
 
 // Proposes `cmd` stamped with the time; the index it applied at.
 Result<uint64_t> ProposeCommand(const ApiDeps& deps, v1::Command cmd);

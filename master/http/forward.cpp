@@ -19,9 +19,13 @@ HttpClientOptions ForwardOptions(const std::string& member_id) {
 LeaderForwarder::LeaderForwarder(RaftLog* raft, std::string member_id)
     : raft_(raft), member_id_(std::move(member_id)), client_(ForwardOptions(member_id_)) {}
 
-HttpResponse LeaderForwarder::Handle(const Router& router, const HttpRequest& req) const {
+HttpResponse LeaderForwarder::Handle(const Router& router, const HttpRequest& req,
+                                     const acl::Authorizer& authz) const {
   bool write = req.method != "GET" && req.method != "HEAD";
-  if (!write || raft_->IsLeader()) return router.Handle(req);
+  if (!write || raft_->IsLeader()) {
+    if (auto denied = authz.CheckRoute(req)) return *denied;
+    return router.Handle(req);
+  }
   if (!req.Header("x-orch-forwarded").empty()) {
     // Forwarded to us by a master that thought we lead: do not bounce it on.
     return HttpResponse::Error(Status::Unavailable("master " + member_id_ +
@@ -34,7 +38,13 @@ HttpResponse LeaderForwarder::Handle(const Router& router, const HttpRequest& re
         id.empty() ? "no leader: the masters are electing one (or cannot reach a majority); retry shortly"
                    : "leader " + id + " has not announced its address yet; retry shortly"));
   }
-  auto resp = client_.Do(req.method, leader + req.target, req.body);
+  // The caller's token goes along: the leader checks it (again).
+  HttpClient::Headers credentials;
+  for (const char* h : {"x-orch-token", "authorization"}) {
+    if (std::string v = req.Header(h); !v.empty()) credentials.emplace_back(h, v);
+  }
+  auto resp = client_.Do(req.method, leader + req.target, req.body, std::chrono::milliseconds(0),
+                         credentials);
   if (!resp.ok()) {
     spdlog::warn("forwarding {} {} to leader {} failed: {}", req.method, req.path, leader,
                  resp.status().ToString());

@@ -8,6 +8,7 @@
 
 #include "common/http_client.h"
 #include "common/router.h"
+#include "master/acl/authorizer.h"
 #include "master/log/raft_log.h"
 
 namespace orch::master {
@@ -16,9 +17,12 @@ class LeaderForwarder {
  public:
   LeaderForwarder(RaftLog* raft, std::string member_id);
 
-  // Answers `req`: locally (reads, or writes when leading) through `router`,
-  // or by forwarding a write to the leader.
-  HttpResponse Handle(const Router& router, const HttpRequest& req) const;
+  // Answers `req`: locally (reads, or writes when leading) through `router`
+  // once `authz` lets it through (its route's ACL rule), or by forwarding a
+  // write to the leader with its token, where the leader checks it against
+  // its own, newest ACL state.
+  HttpResponse Handle(const Router& router, const HttpRequest& req,
+                      const acl::Authorizer& authz) const;
 
  private:
   RaftLog* raft_;

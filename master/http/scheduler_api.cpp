@@ -57,6 +57,7 @@ HttpResponse Plan(const HttpRequest& req, const ApiDeps& d) {
   v1::Job job;
   Status st = ParseDocument(req.body, &job);
   if (st.ok()) st = ValidateJob(&job);
+  if (st.ok() && d.acl) st = d.acl->CheckJob(req, acl::Access::kWrite, job.id());
   if (!st.ok()) return HttpResponse::Error(st);
   sched::SchedulerInput in;
   in.eval.set_id("plan");

@@ -19,9 +19,20 @@ void StateStore::RebuildJobBriefsLocked() {
   jobs_brief_.clear();
   for (const auto& j : LoadMany<v1::Job>("SELECT data FROM jobs", {})) NoteJobLocked(j);
   std::unordered_map<std::string, v1::Node::Status> nodes;
-  for (const auto& n : LoadMany<v1::Node>("SELECT data FROM nodes", {})) nodes[n.id()] = n.status();
+  std::unordered_map<std::string, std::string> secrets;
+  for (const auto& n : LoadMany<v1::Node>("SELECT data FROM nodes", {})) {
+    nodes[n.id()] = n.status();
+    secrets[n.id()] = n.secret_hash();
+  }
   std::lock_guard lock(node_brief_mu_);
   node_status_.swap(nodes);
+  node_secret_hash_.swap(secrets);
+}
+
+std::string StateStore::NodeSecretHashBrief(const std::string& id) const {
+  std::lock_guard lock(node_brief_mu_);
+  auto it = node_secret_hash_.find(id);
+  return it == node_secret_hash_.end() ? "" : it->second;
 }
 
 std::unordered_map<std::string, v1::Node::Status> StateStore::NodeStatusesBrief() const {

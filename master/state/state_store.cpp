@@ -44,6 +44,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   std::unique_ptr<StateStore> s(new StateStore(std::move(db)));
   ORCH_RETURN_IF_ERROR(s->MigrateSchema());
   s->RebuildJobBriefsLocked();
+  s->RebuildAclLocked();
   ORCH_ASSIGN_OR_RETURN(auto stmt, s->db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
   ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
   s->applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
@@ -76,6 +77,9 @@ Status StateStore::CreateSchema() {
       job_id TEXT NOT NULL, name TEXT NOT NULL, port INTEGER NOT NULL, PRIMARY KEY (job_id, name)) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS service_claims_by_name ON service_claims(name);
     CREATE INDEX IF NOT EXISTS service_claims_by_port ON service_claims(port);
+    CREATE TABLE IF NOT EXISTS acl_tokens (
+      id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL UNIQUE, data BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS acl_policies (id TEXT PRIMARY KEY, data BLOB NOT NULL);
   )sql");
 }
 
@@ -158,6 +162,10 @@ Status StateStore::ApplyBatch(const std::vector<Entry>& entries, std::vector<Sta
     if (st.ok()) st = RecordApplied(last);
     if (st.ok()) st = tx.Commit();
   }  // rolled back unless committed
+  if (acl_changed_) {
+    acl_changed_ = false;
+    RebuildAclLocked();  // committed or rolled back: memory follows
+  }
   if (!st.ok()) {
     RebuildJobBriefsLocked();  // the transaction rolls back: so does memory
     return st;
@@ -256,6 +264,7 @@ Status StateStore::RestoreImage(const std::string& image) {
   // An image from an older master lacks the newer tables.
   ORCH_RETURN_IF_ERROR(MigrateSchema());
   RebuildJobBriefsLocked();
+  RebuildAclLocked();
   const uint64_t restored = applied_;
   lock.unlock();
   cv_.notify_all();
@@ -309,6 +318,7 @@ Status StateStore::PutNode(const v1::Node& node) {
   ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO nodes(id, data) VALUES(?, ?)", node, {node.id()}));
   std::lock_guard lock(node_brief_mu_);
   node_status_[node.id()] = node.status();
+  node_secret_hash_[node.id()] = node.secret_hash();
   return Status::Ok();
 }
 
@@ -465,5 +475,13 @@ template std::vector<v1::Job> StateStore::LoadMany<v1::Job>(const std::string&,
                                                             const std::vector<std::string>&) const;
 template std::vector<v1::Node> StateStore::LoadMany<v1::Node>(const std::string&,
                                                               const std::vector<std::string>&) const;
+template std::optional<v1::AclToken> StateStore::LoadOne<v1::AclToken>(const char*,
+                                                                       const std::string&) const;
+template std::optional<v1::AclPolicy> StateStore::LoadOne<v1::AclPolicy>(const char*,
+                                                                         const std::string&) const;
+template std::vector<v1::AclToken> StateStore::LoadMany<v1::AclToken>(
+    const std::string&, const std::vector<std::string>&) const;
+template std::vector<v1::AclPolicy> StateStore::LoadMany<v1::AclPolicy>(
+    const std::string&, const std::vector<std::string>&) const;
 
 }  // namespace orch::master

@@ -25,6 +25,7 @@
 #include "common/status.h"
 #include "master/services/service_claims.h"
 #include "master/services/service_ports.h"
+#include "master/state/acl_tables.h"
 #include "master/state/image_read.h"
 #include "master/state/sqlite.h"
 #include "orch/v1/command.pb.h"
@@ -121,6 +122,9 @@ class StateStore {
   // A node's status from memory, without waiting for an apply in progress
   // (heartbeats ask it); nullopt for an unknown node.
   std::optional<v1::Node::Status> NodeStatusBrief(const std::string& id) const;
+  // The SHA-256 of the secret node `id` registered with, from memory ("" for
+  // an unknown node or one registered without a secret).
+  std::string NodeSecretHashBrief(const std::string& id) const;
   // Every node's status, from memory.
   std::unordered_map<std::string, v1::Node::Status> NodeStatusesBrief() const;
   // Ids of the system jobs not stopped (from memory).
@@ -152,6 +156,14 @@ class StateStore {
   // The job's newest deployment, whatever its status (not derived).
   std::optional<v1::Deployment> LatestDeployment(const std::string& job_id) const;
   std::vector<v1::Deployment> RunningDeployments() const;
+
+  // ACLs (state/acl.cpp): every token and policy, from memory (never
+  // null); tokens without their secret hash, newest first; policies by
+  // name; one token by accessor id.
+  std::shared_ptr<const AclTables> Acl() const;
+  std::vector<v1::AclToken> ListAclTokens() const;
+  std::vector<v1::AclPolicy> ListAclPolicies() const;
+  Result<v1::AclToken> GetAclToken(const std::string& accessor_id) const;
 
  private:
   explicit StateStore(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
@@ -186,6 +198,10 @@ class StateStore {
   Status ApplyDeploymentUpdate(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyAllocAction(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyGc(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyAcl(uint64_t index, const v1::Command& cmd, Status* outcome);
+  // Reads the ACL tables into acl_ (after an ACL change commits or rolls
+  // back, on open and on restore).
+  void RebuildAclLocked();
   // Deletes a job with its claims, versions and deployments; with
   // `everything`, its evaluations and allocations too.
   Status DeleteJobLocked(const std::string& job_id, bool everything);
@@ -254,6 +270,10 @@ class StateStore {
   std::unordered_map<std::string, JobBrief> jobs_brief_;
   mutable std::mutex node_brief_mu_;  // taken alone or inside mu_, never around it
   std::unordered_map<std::string, v1::Node::Status> node_status_;
+  std::unordered_map<std::string, std::string> node_secret_hash_;
+  mutable std::mutex acl_mu_;  // taken alone or inside mu_, never around it
+  std::shared_ptr<const AclTables> acl_ = std::make_shared<AclTables>();
+  bool acl_changed_ = false;  // an ACL command applied in the open transaction
   void NoteJobLocked(const v1::Job& job);
   void RebuildJobBriefsLocked();
 };

@@ -70,6 +70,10 @@ int LocalCluster::AgentExitCode(const std::string& name, std::chrono::millisecon
   return -1;
 }
 
+void LocalCluster::UseToken(const std::string& secret) {
+  client_ = std::make_unique<OrchClient>(std::vector<std::string>{master_url()}, secret);
+}
+
 CommandResult LocalCluster::Orchctl(std::vector<std::string> args) {
   std::vector<std::string> argv{ORCHCTL_BIN};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -32,6 +32,8 @@ class LocalCluster {
   int raft_port() const { return raft_port_; }
   std::string agent_data_dir(const std::string& name) const { return root_ + "/agent-" + name; }
   OrchClient& client() { return *client_; }
+  // client() presents this ACL token from now on (masters with --acl).
+  void UseToken(const std::string& secret);
 
   // orchctl with --addr of this cluster.
   CommandResult Orchctl(std::vector<std::string> args);

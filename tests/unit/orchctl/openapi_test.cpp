@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "orch/v1/acl.pb.h"
 #include "orch/v1/api.pb.h"
 
 namespace {
@@ -84,7 +85,25 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/deployments/{id}/resume", "post"},
     {"/v1/deployments/{id}/fail", "post"},
     {"/v1/system/gc", "post"},
+    {"/v1/acl/bootstrap", "post"},
+    {"/v1/acl/token/self", "get"},
+    {"/v1/acl/tokens", "get"},
+    {"/v1/acl/tokens", "post"},
+    {"/v1/acl/tokens/{id}", "get"},
+    {"/v1/acl/tokens/{id}", "delete"},
+    {"/v1/acl/policies", "get"},
+    {"/v1/acl/policies/{name}", "get"},
+    {"/v1/acl/policies/{name}", "put"},
+    {"/v1/acl/policies/{name}", "delete"},
 };
+
+// Open to anyone with ACLs on (master/acl/route_rules.cpp); every other
+// operation may answer 403.
+const std::set<std::pair<std::string, std::string>> kOpenOperations = {
+    {"/healthz", "get"},
+    {"/metrics", "get"},
+    {"/v1/cluster/leader", "get"},
+    {"/v1/acl/bootstrap", "post"}};
 
 TEST_F(OpenApiTest, IsOpenApi3) {
   EXPECT_EQ(spec_["openapi"].as<std::string>().rfind("3.0", 0), 0u);
@@ -184,6 +203,41 @@ TEST_F(OpenApiTest, DeploymentSchemasMatchTheProtos) {
   all_fields(orch::v1::AllocActionResponse::descriptor(), "AllocActionResponse");
   all_fields(orch::v1::AllocRestartRequest::descriptor(), "AllocRestartRequest");
   all_fields(orch::v1::AllocSignalRequest::descriptor(), "AllocSignalRequest");
+}
+
+TEST_F(OpenApiTest, EveryOperationButTheOpenOnesSays403WithACLs) {
+  for (const auto& [path, method] : kOperations) {
+    YAML::Node forbidden = spec_["paths"][path][method]["responses"]["403"];
+    if (kOpenOperations.count({path, method})) {
+      EXPECT_FALSE(forbidden) << method << " " << path << " is open to anyone";
+      continue;
+    }
+    ASSERT_TRUE(forbidden) << method << " " << path;
+    if (forbidden["$ref"]) {
+      EXPECT_EQ(forbidden["$ref"].as<std::string>(), "#/components/responses/Forbidden")
+          << method << " " << path;
+    } else {  // a 403 of its own must still say what ACLs do
+      EXPECT_NE(forbidden["description"].as<std::string>("").find("ACLs are on"), std::string::npos)
+          << method << " " << path;
+    }
+  }
+}
+
+TEST_F(OpenApiTest, AclSchemasMatchTheProtos) {
+  YAML::Node schemas = spec_["components"]["schemas"];
+  auto all_fields = [&](const google::protobuf::Descriptor* d, const char* name) {
+    for (int i = 0; i < d->field_count(); ++i) {
+      EXPECT_TRUE(schemas[name]["properties"][d->field(i)->name()])
+          << name << "." << d->field(i)->name();
+    }
+  };
+  all_fields(orch::v1::AclRule::descriptor(), "AclRule");
+  all_fields(orch::v1::AclPolicy::descriptor(), "AclPolicy");
+  all_fields(orch::v1::AclPolicyList::descriptor(), "AclPolicyList");
+  all_fields(orch::v1::AclToken::descriptor(), "AclToken");
+  all_fields(orch::v1::AclTokenList::descriptor(), "AclTokenList");
+  all_fields(orch::v1::AclTokenCreateRequest::descriptor(), "AclTokenCreateRequest");
+  all_fields(orch::v1::AclWriteResponse::descriptor(), "AclWriteResponse");
 }
 
 TEST_F(OpenApiTest, ErrorsUseTheErrorEnvelope) {

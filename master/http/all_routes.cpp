@@ -1,0 +1,24 @@
+#include "master/http/all_routes.h"
+
+#include "master/http/acl_api.h"
+#include "master/http/cluster_api.h"
+#include "master/http/deployments_api.h"
+#include "master/http/lifecycle_api.h"
+#include "master/http/logs_api.h"
+#include "master/http/scheduler_api.h"
+#include "master/http/services_api.h"
+
+namespace orch::master {
+
+void RegisterAllRoutes(Router* router, const ApiDeps& deps, RaftLog* raft) {
+  RegisterApiRoutes(router, deps);
+  RegisterServiceRoutes(router, deps);
+  RegisterClusterRoutes(router, raft);
+  RegisterLogsRoutes(router, deps.store);
+  RegisterSchedulerRoutes(router, deps);
+  RegisterDeploymentRoutes(router, deps);
+  RegisterLifecycleRoutes(router, deps);
+  RegisterAclRoutes(router, deps);
+}
+
+}  // namespace orch::master
