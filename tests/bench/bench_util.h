@@ -144,6 +144,10 @@ class KeepAliveHttp {
     return code;
   }
   const std::string& body() const { return body_; }
+  // Sends `name: value` with every POST from now on (e.g. an ACL token).
+  void AddHeader(const std::string& name, const std::string& value) {
+    hdrs_ = curl_slist_append(hdrs_, (name + ": " + value).c_str());
+  }
 
  private:
   static size_t Write(char* p, size_t size, size_t n, void* ud) {

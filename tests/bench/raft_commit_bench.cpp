@@ -19,7 +19,9 @@
 // Flags (or environment): --warmup=1 (ORCH_BENCH_WARMUP) --duration=5
 // (ORCH_BENCH_DURATION) --clients=1,16,256 (ORCH_BENCH_CLIENTS)
 // --etcd=/usr/bin/etcd ("" skips etcd) --orch-master=PATH ("" skips)
-// --dir=/tmp (where the temporary data dirs go) --only=orch,etcd,http.
+// --dir=/tmp (where the temporary data dirs go) --only=orch,etcd,http
+// --acl=true (the HTTP rows with masters started with --acl, writes carrying
+// the bootstrap's management token).
 // It prints figures; it asserts nothing about time.
 #include <spdlog/spdlog.h>
 
@@ -46,6 +48,7 @@ struct Options {
   std::vector<int> clients;
   std::string etcd, orch_master, dir, only;
   std::vector<int> jobs_in_state = {0};  // HTTP rows: jobs stored before measuring
+  bool acl = false;  // HTTP rows: masters with --acl, writes with a management token
   bool Want(const std::string& what) const { return only.empty() || only.find(what) != std::string::npos; }
 };
 
@@ -255,12 +258,13 @@ bool RunEtcd(const Options& o, const std::string& base, std::vector<LoadResult>*
 
 // Tops the state up to `target` jobs (batch, count 0) with 16 concurrent
 // clients; returns how many it stored.
-int FillJobs(const std::string& leader_url, int have, int target) {
+int FillJobs(const std::string& leader_url, const std::string& token, int have, int target) {
   std::atomic<int> next{have}, stored{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&] {
       KeepAliveHttp http;
+      if (!token.empty()) http.AddHeader("X-Orch-Token", token);
       for (int n = next++; n < target; n = next++) {
         std::string body = "{\"id\":\"fill-" + std::to_string(n) +
                            "\",\"type\":\"batch\",\"groups\":[{\"name\":\"g\",\"count\":0,\"tasks\":[{\"name\":\"t\","
@@ -290,10 +294,21 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
   for (int i = 0; i < 3; ++i) {
     std::string id = "m" + std::to_string(i + 1);
     auto p = std::make_unique<Proc>();
-    if (!p->Start({o.orch_master, "--id", id, "--data-dir", base + "/" + id, "--http",
-                   "127.0.0.1:" + std::to_string(http_ports[i]), "--raft",
-                   "127.0.0.1:" + std::to_string(raft_ports[i]), "--peers", peers, "--log-level", "warn"},
-                  base + "/" + id + ".log")) {
+    std::vector<std::string> argv{o.orch_master,
+                                  "--id",
+                                  id,
+                                  "--data-dir",
+                                  base + "/" + id,
+                                  "--http",
+                                  "127.0.0.1:" + std::to_string(http_ports[i]),
+                                  "--raft",
+                                  "127.0.0.1:" + std::to_string(raft_ports[i]),
+                                  "--peers",
+                                  peers,
+                                  "--log-level",
+                                  "warn"};
+    if (o.acl) argv.push_back("--acl");
+    if (!p->Start(argv, base + "/" + id + ".log")) {
       return false;
     }
     procs.push_back(std::move(p));
@@ -318,6 +333,15 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
   }
   bool ok = !leader_url.empty();
   if (!ok) std::fprintf(stderr, "orch-master: no leader with an address within 15 s (logs in %s)\n", base.c_str());
+  // With --acl every write presents the bootstrap's management token.
+  std::string token;
+  if (ok && o.acl) {
+    KeepAliveHttp http;
+    if (http.Do("POST", leader_url + "/v1/acl/bootstrap", "{}", 10000) == 200)
+      token = JsonField(http.body(), "secret_id");
+    ok = !token.empty();
+    if (!ok) std::fprintf(stderr, "orch-master: ACL bootstrap failed: %s\n", http.body().c_str());
+  }
   std::atomic<uint64_t> seq{0}, stored{0};  // submits tried, and accepted, by the rows
   int filled = 0;
   for (size_t li = 0; li < o.jobs_in_state.size() && ok; ++li) {
@@ -327,7 +351,7 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
     const int level = o.jobs_in_state[li];
     if (level > have) {
       auto t0 = std::chrono::steady_clock::now();
-      int added = FillJobs(leader_url, filled, filled + (level - have));
+      int added = FillJobs(leader_url, token, filled, filled + (level - have));
       filled += added;
       have += added;
       std::printf("  stored %d more jobs (%.0f s)\n", added,
@@ -340,6 +364,7 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
     if (!ok) break;
     auto r = RunClosedLoop(clients, o.warmup, o.duration, [&](int i) -> std::function<bool()> {
       auto http = std::make_shared<KeepAliveHttp>();
+      if (!token.empty()) http->AddHeader("X-Orch-Token", token);
       std::string pad = RandomBytes(64, i + 1);
       return [http, pad, &seq, &stored, &leader_url, i]() {
         std::string body = "{\"id\":\"bench-" + std::to_string(i) + "-" + std::to_string(seq++) +
@@ -377,6 +402,7 @@ int Main(int argc, char** argv) {
   o.orch_master = Flag(argc, argv, "orch-master", "ORCH_BENCH_ORCH_MASTER", "");
   o.dir = Flag(argc, argv, "dir", "ORCH_BENCH_DIR", fs::temp_directory_path().string());
   o.only = Flag(argc, argv, "only", "ORCH_BENCH_ONLY", "");
+  o.acl = Flag(argc, argv, "acl", "ORCH_BENCH_ACL", "false") == "true";
   o.jobs_in_state = IntList(Flag(argc, argv, "jobs-in-state", "ORCH_BENCH_JOBS_IN_STATE", "0"));
   spdlog::set_level(spdlog::level::warn);
   curl_global_init(CURL_GLOBAL_ALL);
