@@ -119,6 +119,7 @@ int EvalWorker::RunOnce() {
   sched::SchedulerConfig cfg = cfg_;
   cfg.seed = cfg_.seed ^ store_->AppliedIndex();
   sched::NodeTable table(std::move(state.nodes), state.live, state.priority, cfg);
+  table.NoteStopping(state.stopping);
   sched::Scheduler scheduler(&table, cfg, [] { return NewUuid(); });
   int64_t now = clock_->NowMs();
 

@@ -9,6 +9,19 @@
 namespace orch::master::sched {
 
 bool NodeRec::PortUsed(int32_t p) const { return std::find(ports.begin(), ports.end(), p) != ports.end(); }
+bool NodeRec::PortClosing(int32_t p) const {
+  return std::find(closing_ports.begin(), closing_ports.end(), p) != closing_ports.end();
+}
+
+void NodeTable::NoteStopping(const std::vector<v1::Allocation>& stopping) {
+  for (const auto& a : stopping) {
+    auto it = index_.find(a.node_id());
+    if (it == index_.end()) continue;
+    for (const auto& port : a.ports()) {
+      if (port.value() > 0) recs_[it->second].closing_ports.push_back(port.value());
+    }
+  }
+}
 
 NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<v1::Allocation>& allocs,
                      const std::map<std::string, int32_t>& priority, const SchedulerConfig& cfg,
@@ -88,6 +101,7 @@ void NodeTable::Release(uint32_t node, const std::string& alloc_id, int64_t cpu,
   for (int32_t p : ports) {
     auto it = std::find(n.ports.begin(), n.ports.end(), p);
     if (it != n.ports.end()) n.ports.erase(it);
+    n.closing_ports.push_back(p);  // its task still listens until it has stopped
   }
   auto it = std::find_if(n.residents.begin(), n.residents.end(),
                          [&](const Resident& r) { return r.alloc_id == alloc_id; });

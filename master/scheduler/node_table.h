@@ -40,11 +40,17 @@ struct NodeRec {
   double pending_cpu = 0;             // placed through this table, not yet measured
   int32_t port_min = 0, port_max = 0;
   std::vector<int32_t> ports;  // in use
+  // Still bound by allocations being stopped (asked to stop but not yet
+  // reported terminal, or stopped by the plan being built): free for
+  // placement, but a dynamic pick takes them only when no other port is
+  // left, or the new task finds the old one still listening.
+  std::vector<int32_t> closing_ports;
   std::vector<Resident> residents;
 
   int64_t cpu_free() const { return cpu_cap - cpu_used; }
   int64_t mem_free() const { return mem_cap - mem_used; }
   bool PortUsed(int32_t p) const;
+  bool PortClosing(int32_t p) const;
 };
 
 class NodeTable {
@@ -66,6 +72,9 @@ class NodeTable {
   const std::string& JobName(uint32_t job) const { return job_names_[job]; }
   bool track_residents() const { return track_residents_; }
 
+  // Allocations asked to stop whose nodes have not reported them terminal:
+  // their ports become closing_ports.
+  void NoteStopping(const std::vector<v1::Allocation>& stopping);
   // Claims resources and ports for a placement.
   void Place(uint32_t node, Resident r);
   // Releases an allocation (stopped or preempted by the plan being built).

@@ -21,12 +21,13 @@ bool AssignPorts(const NodeRec& n, const v1::Network& net, Rng* rng, std::vector
     if (range <= 0) return false;
     int64_t start = static_cast<int64_t>(rng->Below(static_cast<uint64_t>(range)));
     int32_t chosen = 0;
-    for (int64_t step = 0; step < range; ++step) {
-      auto p = static_cast<int32_t>(n.port_min + (start + step) % range);
-      if (!taken(p)) {
-        chosen = p;
-        break;
+    // A port a stopping allocation still holds only when nothing else is free.
+    for (bool allow_closing : {false, true}) {
+      for (int64_t step = 0; step < range && chosen == 0; ++step) {
+        auto p = static_cast<int32_t>(n.port_min + (start + step) % range);
+        if (!taken(p) && (allow_closing || !n.PortClosing(p))) chosen = p;
       }
+      if (chosen != 0 || n.closing_ports.empty()) break;
     }
     if (chosen == 0) return false;
     values[static_cast<size_t>(i)] = chosen;

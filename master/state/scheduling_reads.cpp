@@ -52,7 +52,11 @@ StateStore::SchedulingState StateStore::ReadSchedulingState() const {
   SchedulingState s;
   s.nodes = LoadMany<v1::Node>("SELECT data FROM nodes ORDER BY id", {});
   for (auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {})) {
-    if (IsLive(a)) s.live.push_back(std::move(a));
+    if (IsLive(a)) {
+      s.live.push_back(std::move(a));
+    } else if (!IsTerminal(a)) {
+      s.stopping.push_back(std::move(a));
+    }
   }
   std::map<std::string, std::vector<const v1::Allocation*>> by_node;
   for (const auto& a : s.live) {

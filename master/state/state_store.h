@@ -108,6 +108,7 @@ class StateStore {
   struct SchedulingState {
     std::vector<v1::Node> nodes;               // with `allocated` derived
     std::vector<v1::Allocation> live;          // every live allocation
+    std::vector<v1::Allocation> stopping;  // asked to stop, not yet terminal (ports still bound)
     std::map<std::string, int32_t> priority;   // of the live allocations' jobs
   };
   // One read of nodes and allocations, no read of the jobs.

@@ -7,6 +7,8 @@
 
 #include "master/scheduler/constraints.h"
 #include "master/scheduler/explain.h"
+#include "master/scheduler/ports.h"
+#include "master/scheduler/rng.h"
 #include "master/scheduler/validate.h"
 #include "sched_util.h"
 
@@ -164,6 +166,53 @@ TEST(FeasibilityTest, BadSchedulingFieldsAreRejectedWithTheField) {
   job.mutable_groups(0)->mutable_migrate()->set_max_parallel(-1);
   st = ValidateSchedulingFields(job);
   EXPECT_NE(st.message().find("migrate.max_parallel"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace orch::master::sched
+
+namespace orch::master::sched {
+namespace {
+
+// A dynamic port still bound by a stopping allocation is not handed to a new
+// one while another port is free (the new task would find the old one
+// listening: a canary failed its health checks so); with none free it is.
+TEST(PortsTest, ADynamicPickAvoidsPortsOfStoppingAllocationsWhileOthersAreFree) {
+  NodeRec n;
+  n.port_min = 30000;
+  n.port_max = 30001;
+  n.closing_ports = {30000};
+  v1::Network net;
+  net.add_ports()->set_name("http");
+  for (uint64_t seed = 1; seed <= 50; ++seed) {
+    Rng rng(seed);
+    std::vector<int32_t> out;
+    ASSERT_TRUE(AssignPorts(n, net, &rng, &out));
+    EXPECT_EQ(out, std::vector<int32_t>{30001}) << "seed " << seed;
+  }
+  n.closing_ports = {30000, 30001};
+  Rng rng(7);
+  std::vector<int32_t> out;
+  ASSERT_TRUE(AssignPorts(n, net, &rng, &out));  // closing ports only: still placed
+  EXPECT_TRUE(out[0] == 30000 || out[0] == 30001);
+}
+
+TEST(PortsTest, PortsReleasedByAPlanOrHeldByStoppingAllocationsAreClosing) {
+  v1::Node node = testing::Node("n");
+  v1::Allocation stopping;
+  stopping.set_id("a1");
+  stopping.set_node_id("n");
+  stopping.add_ports()->set_value(30005);
+  SchedulerConfig cfg;
+  NodeTable table({node}, {}, {}, cfg);
+  table.NoteStopping({stopping});
+  EXPECT_TRUE(table.at(0).PortClosing(30005));
+  EXPECT_FALSE(table.at(0).PortUsed(30005));
+  table.Place(0, Resident{"a2", table.InternJob("j"), 0, 10, 10, {30007}});
+  EXPECT_TRUE(table.at(0).PortUsed(30007));
+  table.Release(0, "a2", 10, 10, {30007});
+  EXPECT_FALSE(table.at(0).PortUsed(30007));
+  EXPECT_TRUE(table.at(0).PortClosing(30007));
 }
 
 }  // namespace
