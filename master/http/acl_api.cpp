@@ -83,6 +83,14 @@ HttpResponse WriteAnswer(Result<uint64_t> index) {
   return HttpResponse::Json(200, ToJson(resp));
 }
 
+// Deletes what `c` names (`what`, for the log).
+HttpResponse ProposeDeletion(const ApiDeps& d, const HttpRequest& req, const v1::AclCommand& c,
+                             const std::string& what) {
+  auto index = ProposeAcl(d, c);
+  if (index.ok()) spdlog::info("acl: {} deleted from {} (index {})", what, req.remote, *index);
+  return WriteAnswer(index);
+}
+
 HttpResponse ApplyPolicy(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
   v1::AclPolicy policy;
   Status st = ParseDocument(req.body, &policy);
@@ -144,11 +152,7 @@ void RegisterAclRoutes(Router* r, const ApiDeps& d) {
   r->Add("DELETE", "/v1/acl/tokens/{id}", on([d](const HttpRequest& req, const PathParams& p) {
            v1::AclCommand c;
            c.set_delete_token(p.at("id"));
-           auto index = ProposeAcl(d, c);
-           if (index.ok())
-             spdlog::info("acl: token {} deleted from {} (index {})", p.at("id"), req.remote,
-                          *index);
-           return WriteAnswer(index);
+           return ProposeDeletion(d, req, c, "token " + p.at("id"));
          }));
   r->Add("GET", "/v1/acl/policies", on([d](const HttpRequest& req, const PathParams&) {
            return ReadJson(req, d, [&]() -> Result<std::string> {
@@ -171,11 +175,7 @@ void RegisterAclRoutes(Router* r, const ApiDeps& d) {
   r->Add("DELETE", "/v1/acl/policies/{name}", on([d](const HttpRequest& req, const PathParams& p) {
            v1::AclCommand c;
            c.set_delete_policy(p.at("name"));
-           auto index = ProposeAcl(d, c);
-           if (index.ok())
-             spdlog::info("acl: policy {} deleted from {} (index {})", p.at("name"), req.remote,
-                          *index);
-           return WriteAnswer(index);
+           return ProposeDeletion(d, req, c, "policy " + p.at("name"));
          }));
 }
 
