@@ -149,11 +149,9 @@ Status Agent::Init() {
   for (auto& [name, d] : drivers_) d->SetEventCallback([this] { Wake(); });
 
   client_ = std::make_unique<OrchClient>(cfg_.masters, cfg_.token);
-  {
-    auto secret = LoadOrCreateNodeSecret(cfg_.data_dir);
-    if (!secret.ok()) return secret.status();
-    client_->SetNodeSecret(*secret);
-  }
+  auto node_secret = LoadOrCreateNodeSecret(cfg_.data_dir);
+  if (!node_secret.ok()) return node_secret.status();
+  client_->SetNodeSecret(*node_secret);
   std::vector<TaskDriver*> ds;
   for (auto& [name, d] : drivers_) ds.push_back(d);
   load_ = std::make_unique<LoadMonitor>(ds, SystemClock::Get(), 0.3, /*measure_node=*/true);
@@ -192,7 +190,8 @@ Status Agent::Init() {
   }
   MasterSession* session = session_.get();
   watcher_ = std::make_unique<AllocWatcher>(
-      cfg_.masters, cfg_.token, node_id_, kWatchWait, [session] { return session->registered(); },
+      cfg_.masters, cfg_.token, *node_secret, node_id_, kWatchWait,
+      [session] { return session->registered(); },
       [this](std::vector<v1::Allocation> allocs, uint64_t) {
         {
           std::lock_guard lk(mu_);

@@ -20,9 +20,11 @@ class AllocWatcher {
  public:
   using Sink = std::function<void(std::vector<v1::Allocation> allocs, uint64_t index)>;
   // `ready` says whether to query yet (e.g. registered); polled.
-  // `token`: the agent's ACL token ("" without ACLs).
-  AllocWatcher(std::vector<std::string> masters, std::string token, std::string node_id,
-               std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink);
+  // `token`: the agent's ACL token ("" without ACLs); `node_secret`: the
+  // node's, which masters with ACLs want on a node's watch.
+  AllocWatcher(std::vector<std::string> masters, std::string token, std::string node_secret,
+               std::string node_id, std::chrono::milliseconds wait, std::function<bool()> ready,
+               Sink sink);
   ~AllocWatcher() = default;  // stops
   AllocWatcher(const AllocWatcher&) = delete;
   AllocWatcher& operator=(const AllocWatcher&) = delete;

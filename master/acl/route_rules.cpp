@@ -60,7 +60,7 @@ const std::unordered_map<std::string, RouteRule>& Rules() {
       {"GET /v1/nodes", Node(R)},
       {"GET /v1/nodes/{id}", Node(R)},
       {"POST /v1/nodes/{id}/heartbeat", OwnNode(W)},
-      {"GET /v1/nodes/{id}/allocations", Node(R)},
+      {"GET /v1/nodes/{id}/allocations", OwnNode(R)},  // an agent's watch (job specs, env)
       {"POST /v1/nodes/{id}/allocations", OwnNode(W)},
 
       {"POST /v1/nodes/{id}/drain", Operator(W)},

@@ -34,9 +34,11 @@ struct RouteRule {
   Resource resource = Resource::kJob;
   Access access = Access::kRead;
   JobFrom job = JobFrom::kNone;
-  // A node's own write ({id} is the node): with ACLs on, the request must
-  // also carry that node's secret (X-Orch-Node-Secret), so one agent's
-  // token cannot speak for another node.
+  // A node's own request ({id} is the node: heartbeat, allocation reports,
+  // the allocations watch): with ACLs on, a client token must also carry
+  // that node's secret (X-Orch-Node-Secret), so one agent's token can
+  // neither speak for another node nor read its work. Management tokens
+  // need no secret.
   bool node_secret = false;
 };
 

@@ -165,6 +165,9 @@ TEST_F(AclE2ETest, AnonymousIsRefusedBootstrapOnceTokensDoWhatTheirPoliciesGrant
   HttpClientOptions own;
   own.headers = {{"X-Orch-Token", agent.secret_id()}, {"X-Orch-Node-Secret", node_secret}};
   EXPECT_EQ(HttpClient(own).Post(heartbeat, "{}")->status, 200);
+  const std::string watch = Url("/v1/nodes/" + node_id + "/allocations");
+  EXPECT_EQ(Client(agent.secret_id()).Get(watch)->status, 403);
+  EXPECT_EQ(HttpClient(own).Get(watch)->status, 200);
 
   // The reader lists but cannot submit.
   auto ro_get = Ctl(reader.secret_id(), {"get", "jobs"});

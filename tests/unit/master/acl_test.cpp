@@ -246,8 +246,15 @@ TEST_F(AuthorizerTest, ANodesTokenSpeaksOnlyForTheNodeWhoseSecretItPresents) {
     r.headers["x-orch-node-secret"] = n1_secret;
     EXPECT_EQ(Check(r), 0) << path;
   }
-  // Its watch is a read: node read is enough.
-  EXPECT_EQ(Check(Req("GET", "/v1/nodes/n1/allocations", agent)), 0);
+  // Its watch too (another node's allocations carry that node's work).
+  HttpRequest watch = Req("GET", "/v1/nodes/n1/allocations", agent);
+  EXPECT_EQ(Check(watch), 403);
+  watch.headers["x-orch-node-secret"] = n1_secret;
+  EXPECT_EQ(Check(watch), 0);
+  // An operator's management token needs no node secret.
+  const std::string root = Token("management", {}, true);
+  EXPECT_EQ(Check(Req("GET", "/v1/nodes/n1/allocations", root)), 0);
+  EXPECT_EQ(Check(Req("POST", "/v1/nodes/n1/heartbeat", root)), 0);
 }
 
 TEST_F(AuthorizerTest, TheAnonymousPolicyAppliesToRequestsWithoutAToken) {
