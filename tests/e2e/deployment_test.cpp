@@ -18,6 +18,7 @@
 
 #include "cluster.h"
 #include "http_probe.h"
+#include "tests/support/ports.h"
 
 namespace orch::e2e {
 namespace {
@@ -80,10 +81,11 @@ class DeploymentTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
     cluster_ = std::make_unique<LocalCluster>(root_);
     listen_ = ListenPort();
-    // This cluster's dynamic ports: a range of its own, so parallel test
-    // clusters on this machine are not handed the same ones.
-    int base = ListenPort() / 64 * 64;
-    if (base <= listen_ && listen_ < base + 64) base = (base + 128) % 10000 + 10000;
+    // This cluster's dynamic ports: a range of its own, free and holding no
+    // port given to the master, agent or balancer (a task handed one could
+    // not bind it), nor shared with parallel test clusters.
+    const int base = orch::testing::FreeLoopbackPortRange(64);
+    ASSERT_NE(base, 0);
     cluster_->StartMaster({"--service-port-range", std::to_string(listen_) + "-" + std::to_string(listen_)});
     cluster_->StartAgent("n1", {"--lb-bind", "127.0.0.1", "--lb-connect-timeout", "1s", "--dynamic-ports",
                                 std::to_string(base) + "-" + std::to_string(base + 63)});

@@ -42,27 +42,58 @@ int EphemeralLow() {
 
 }  // namespace
 
+namespace {
+std::mutex& PickMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<int>& Given() {
+  static std::set<int> given;
+  return given;
+}
+std::mt19937& Rng() {
+  static std::mt19937 rng(std::random_device{}());
+  return rng;
+}
+}  // namespace
+
 int FreeLoopbackPort() {
   // Below the ephemeral range and clear of orch's own defaults (4646-4650,
   // service ports 12000-12999, the scheduler's dynamic ports 20000+): only
   // another test's pick can collide, and the bind check plus a random
   // choice make that rare. Never the same port twice in one process.
-  static std::mutex mu;
-  static std::set<int> given;
-  static std::mt19937 rng(std::random_device{}());
   const int first = 13000, last = std::min(EphemeralLow(), 20000) - 1;
-  std::lock_guard lock(mu);
+  std::lock_guard lock(PickMutex());
   if (last > first) {
     std::uniform_int_distribution<int> pick(first, last);
     for (int attempt = 0; attempt < 500; ++attempt) {
-      int port = pick(rng);
-      if (given.count(port) || !Bindable(&port)) continue;
-      given.insert(port);
+      int port = pick(Rng());
+      if (Given().count(port) || !Bindable(&port)) continue;
+      Given().insert(port);
       return port;
     }
   }
   int port = 0;  // the range is full (or absent): any free port
   return Bindable(&port) ? port : 0;
+}
+
+int FreeLoopbackPortRange(int count) {
+  const int first = 13000, last = std::min(EphemeralLow(), 20000) - 1;
+  std::lock_guard lock(PickMutex());
+  if (count <= 0 || last - first + 1 < count) return 0;
+  std::uniform_int_distribution<int> pick(first, last - count + 1);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int start = pick(Rng());
+    bool ok = true;
+    for (int p = start; p < start + count && ok; ++p) {
+      int port = p;
+      ok = !Given().count(p) && Bindable(&port);
+    }
+    if (!ok) continue;
+    for (int p = start; p < start + count; ++p) Given().insert(p);
+    return start;
+  }
+  return 0;
 }
 
 }  // namespace orch::testing

@@ -9,4 +9,10 @@ namespace orch::testing {
 // twice in a process.
 int FreeLoopbackPort();
 
+// The first of `count` consecutive such ports, each bindable a moment ago
+// and none given out before or after by either function in this process
+// (e.g. an agent's --dynamic-ports range, which must not hold a port the
+// test gave its master or agent); 0 when no such run is found.
+int FreeLoopbackPortRange(int count);
+
 }  // namespace orch::testing
