@@ -145,7 +145,6 @@ std::optional<HttpResponse> Authorizer::CheckRoute(const HttpRequest& req) const
     case JobFrom::kFiltered:
       if (c.OnSomeJob() >= rule->access) return std::nullopt;  // the handler narrows it
       return Denied(c, Need(rule->access, Resource::kJob, "some job"));
-    case JobFrom::kAll:
     case JobFrom::kNone:
       break;
   }

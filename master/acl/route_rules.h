@@ -18,7 +18,6 @@ enum class JobFrom {
   kAllocation,  // {id} is an allocation: its job
   kDeployment,  // {id} is a deployment: its job
   kQuery,       // ?job= when given, else every job
-  kAll,         // every job
   kBody,        // in the body: the handler checks it once parsed (some job first)
   kFiltered,    // a list: the handler leaves out the jobs the caller cannot see
 };
