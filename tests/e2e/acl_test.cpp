@@ -49,7 +49,8 @@ v1::AclToken ParseToken(const CommandResult& r) {
 class AclE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ::testing::TempDir() + "/orch-acl-e2e";
+    root_ = ::testing::TempDir() + "/orch-acl-e2e-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(root_);
     cluster_ = std::make_unique<LocalCluster>(root_);
     cluster_->StartMaster({"--acl"});

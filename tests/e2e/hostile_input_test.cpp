@@ -42,7 +42,8 @@ std::string Job(const std::string& id, const std::string& group) { return "id: "
 class HostileInputE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ::testing::TempDir() + "/orch-hostile-e2e";
+    root_ = ::testing::TempDir() + "/orch-hostile-e2e-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(root_);
     cluster_ = std::make_unique<LocalCluster>(root_);
     cluster_->StartMaster();

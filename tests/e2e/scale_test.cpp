@@ -41,7 +41,8 @@ std::string BatchJob(const std::string& id) {
 class ScaleE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ::testing::TempDir() + "/orch-scale-e2e";
+    root_ = ::testing::TempDir() + "/orch-scale-e2e-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(root_);
     cluster_ = std::make_unique<LocalCluster>(root_);
   }
