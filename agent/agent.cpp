@@ -1,6 +1,8 @@
 #include "agent/agent.h"
 
 #include <spdlog/spdlog.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 
@@ -9,21 +11,22 @@
 #include "agent/drivers/docker/docker_driver.h"
 #include "agent/drivers/exec_driver.h"
 #include "agent/files.h"
+#include "agent/health/health_monitor.h"
+#include "agent/http_api.h"
 #include "agent/lb/proxy.h"
 #include "agent/lb/service_config.h"
 #include "agent/lb/service_watcher.h"
-#include "agent/http_api.h"
 #include "agent/load_monitor.h"
 #include "agent/master_session.h"
 #include "agent/node_info.h"
-#include "agent/health/health_monitor.h"
 #include "agent/reconciler.h"
-#include "agent/reprobe.h"
 #include "agent/reporter.h"
+#include "agent/reprobe.h"
 #include "agent/state_store.h"
 #include "api/client/client.h"
-#include "common/http_server.h"
+#include "common/capabilities.h"
 #include "common/document.h"
+#include "common/http_server.h"
 #include "common/ids.h"
 #include "common/net.h"
 #include "common/router.h"
@@ -54,6 +57,11 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& cfg) {
 
 Status Agent::Init() {
   ORCH_RETURN_IF_ERROR(MakeDirs(cfg_.data_dir));
+  // Tasks running as other users reach their directories through it;
+  // nobody but the agent may list it (its own files are 0600).
+  if (chmod(cfg_.data_dir.c_str(), 0711) != 0) {
+    spdlog::warn("cannot make {} 0711: {}", cfg_.data_dir, strerror(errno));
+  }
   ORCH_ASSIGN_OR_RETURN(node_id_, LoadOrCreateNodeId(cfg_.data_dir));
   if (cfg_.name.empty()) cfg_.name = Hostname();
 
@@ -101,6 +109,18 @@ Status Agent::Init() {
       exec_opts.cgroups = CgroupOptions{cfg_.cgroup_parent, cfg_.cgroup_mode};
       exec_opts.log_max_bytes = cfg_.task_log_max_mib * 1024 * 1024;
       exec_opts.log_max_files = cfg_.task_log_max_files;
+      exec_opts.isolate = cfg_.exec_isolation;
+      if (exec_opts.isolate && geteuid() != 0) {
+        spdlog::warn(
+            "exec tasks run unisolated, as this agent's user: namespaces and users need root");
+        exec_opts.isolate = false;
+      }
+      exec_opts.users.default_user = cfg_.exec_user;
+      exec_opts.users.allowed_users = cfg_.exec_allowed_users;
+      exec_opts.users.allow_root = cfg_.exec_allow_root;
+      exec_opts.users.allowed_caps =
+          cfg_.exec_allowed_caps.empty() ? DefaultCapabilities() : cfg_.exec_allowed_caps;
+      exec_opts.pids_limit = cfg_.exec_pids_limit;
       exec_ = std::make_unique<ExecDriver>(exec_opts);
       drivers_["exec"] = exec_.get();
       enabled.push_back(d);

@@ -1,6 +1,7 @@
 #include "agent/alloc_runner.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -163,6 +164,7 @@ void AllocRunner::ApplyHealth(RunnerContext& ctx) {
                       AllocDir(ctx.data_dir, id()), ports, ctx.task_path};
       auto env = BuildTaskEnv(in, *spec);
       target.env.assign(env.begin(), env.end());
+      target.task_pid = t.handle().pid();
     }
     ctx.health->Ensure(key, target);
     health::CheckStatus cs = ctx.health->Status(key);
@@ -347,6 +349,9 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
     spec.stderr_path = spec.task_dir + ".stderr";
     spec.cpu_millicores = task.resources().cpu();
     spec.memory_mib = task.resources().memory();
+    spec.user = task.user();
+    spec.cap_add.assign(task.cap_add().begin(), task.cap_add().end());
+    spec.pids_limit = task.pids_limit();
     spec.image = task.image();
     spec.job_id = alloc.job_id();
     spec.group = alloc.group();
@@ -355,6 +360,13 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
     }
     if (Status st = MakeDirs(spec.task_dir); !st.ok()) {
       MarkFailedToStart(t, st.message(), now);
+      return;
+    }
+    // $ORCH_ALLOC_DIR: every task of the allocation, whatever its user, may
+    // add files there and remove only its own.
+    std::string shared = alloc_dir + "/_shared";
+    if (Status st = MakeDirs(shared); !st.ok() || chmod(shared.c_str(), 01777) != 0) {
+      MarkFailedToStart(t, "cannot make the allocation's shared directory " + shared, now);
       return;
     }
     auto handle = driver->Start(spec);

@@ -1,8 +1,10 @@
 #include "agent/config.h"
 
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 
+#include <CLI/CLI.hpp>
+
+#include "common/capabilities.h"
 #include "common/document.h"
 #include "common/net.h"
 
@@ -86,6 +88,24 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
   app.add_option("--task-log-max-files", cfg->task_log_max_files,
                  "Rotated log files kept per exec task stream")
       ->capture_default_str();
+  app.add_option("--exec-isolation", cfg->exec_isolation,
+                 "exec tasks run in their own pid, mount, ipc and uts namespaces, as their user, "
+                 "with no_new_privs (false: as the agent, unisolated)")
+      ->capture_default_str();
+  app.add_option("--exec-user", cfg->exec_user, "User an exec task runs as when it names none")
+      ->capture_default_str();
+  app.add_option("--exec-allowed-users", cfg->exec_allowed_users,
+                 "Users exec tasks may ask for, comma separated (default: any but root)")
+      ->delimiter(',');
+  app.add_flag("--exec-allow-root", cfg->exec_allow_root, "Let exec tasks run as root");
+  app.add_option("--exec-allowed-caps", cfg->exec_allowed_caps,
+                 "Capabilities exec tasks may keep through cap_add, comma separated (default: "
+                 "Docker's default set)")
+      ->delimiter(',');
+  app.add_option("--exec-pids-limit", cfg->exec_pids_limit,
+                 "Most processes and threads an exec task may have at once (cgroup pids.max; "
+                 "0: no limit)")
+      ->capture_default_str();
   app.add_option("--alloc-gc-after", cfg->alloc_gc_after,
                  "Remove the files of allocations the masters dropped after this long (0: never)")
       ->capture_default_str();
@@ -153,6 +173,13 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
     problems.push_back("--cgroup-mode: unknown mode \"" + cfg.cgroup_mode +
                        "\" (auto, v1, v2 or none)");
   }
+  for (const auto& c : cfg.exec_allowed_caps) {
+    if (!CapabilityNumber(c)) {
+      problems.push_back("--exec-allowed-caps: \"" + c + "\" is not a Linux capability");
+    }
+  }
+  if (cfg.exec_pids_limit < 0) problems.push_back("--exec-pids-limit: must not be negative");
+  if (cfg.exec_user.empty()) problems.push_back("--exec-user: must name a user");
   if (cfg.cgroup_parent.empty() || cfg.cgroup_parent.find("..") != std::string::npos) {
     problems.push_back("--cgroup-parent: must be a relative cgroup path like orch");
   }

@@ -51,6 +51,16 @@ struct AgentConfig {
   std::string cgroup_parent = "orch";
   int64_t task_log_max_mib = 10;
   int task_log_max_files = 3;
+  // exec tasks' isolation (agent/drivers/exec_isolation.h): namespaces, the
+  // user a task runs as when it names none, the users it may name (empty:
+  // any but root), whether root is allowed, the capabilities a task may
+  // keep (default: Docker's default set), and the processes a task may have.
+  bool exec_isolation = true;
+  std::string exec_user = "nobody";
+  std::vector<std::string> exec_allowed_users;
+  bool exec_allow_root = false;
+  std::vector<std::string> exec_allowed_caps;  // empty: DefaultCapabilities()
+  int64_t exec_pids_limit = 4096;
   // Task directories and logs of allocations the masters no longer list are
   // removed this long after they were forgotten ("0": kept forever).
   std::string alloc_gc_after = "1h";

@@ -22,7 +22,7 @@ Status MakeDirs(const std::string& path) {
 
 Status WriteFileAtomic(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Internal("cannot write " + tmp + ": " + strerror(errno));
   const char* p = content.data();
   std::size_t left = content.size();

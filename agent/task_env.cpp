@@ -44,7 +44,10 @@ std::map<std::string, std::string> BuildTaskEnv(const TaskEnvInput& in, const v1
   env["ORCH_JOB"] = in.job;
   env["ORCH_GROUP"] = in.group;
   env["ORCH_TASK"] = task.name();
-  env["ORCH_ALLOC_DIR"] = in.alloc_dir;
+  // Shared by the allocation's tasks (1777, sticky); "_shared" is never a
+  // task's name (those start with a letter or digit).
+  env["ORCH_ALLOC_DIR"] = in.alloc_dir + "/_shared";
+  env["ORCH_TASK_DIR"] = in.alloc_dir + "/" + task.name();  // the task's own (its cwd)
   for (const auto& p : in.ports) env["PORT_" + p.name()] = std::to_string(p.value());
   const auto base = env;
   // Sorted, so the result does not depend on the map's iteration order.

@@ -21,14 +21,16 @@ struct TaskEnvInput {
   std::string alloc_id;
   std::string job;
   std::string group;
-  std::string alloc_dir;
+  std::string alloc_dir;        // <data-dir>/allocs/<alloc_id>
   std::vector<v1::Port> ports;  // with value assigned
   std::string path;             // PATH passed to the task
 };
 
 // The whole environment of `task`: ORCH_ALLOC_ID, ORCH_JOB, ORCH_GROUP,
-// ORCH_TASK, ORCH_ALLOC_DIR, PATH, PORT_<name>, then the task's env map with
-// values expanded against the variables before it.
+// ORCH_TASK, ORCH_ALLOC_DIR (<alloc_dir>/_shared, shared by the
+// allocation's tasks), ORCH_TASK_DIR (<alloc_dir>/<task>), PATH,
+// PORT_<name>, then the task's env map with values expanded against the
+// variables before it.
 std::map<std::string, std::string> BuildTaskEnv(const TaskEnvInput& in, const v1::Task& task);
 
 // The task's args expanded against its environment.

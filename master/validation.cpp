@@ -1,7 +1,9 @@
 #include "master/validation.h"
 
+#include <cctype>
 #include <set>
 
+#include "common/capabilities.h"
 #include "common/ids.h"
 #include "master/job_limits.h"
 #include "master/scheduler/validate.h"
@@ -55,6 +57,42 @@ Status CheckArgs(const std::string& path, const google::protobuf::RepeatedPtrFie
   ORCH_RETURN_IF_ERROR(CheckCount(path, args.size(), L::kMaxArgs, "arguments"));
   for (int i = 0; i < args.size(); ++i) {
     ORCH_RETURN_IF_ERROR(CheckSize(path + "[" + std::to_string(i) + "]", args[i], L::kMaxStringBytes));
+  }
+  return Status::Ok();
+}
+
+// Who the task runs as and what it keeps (agent/drivers/exec_isolation.h
+// enforces it; the agent also checks its own allow-lists).
+Status ValidateTaskIdentity(const std::string& path, const v1::Task& t) {
+  const std::string& u = t.user();
+  if (!u.empty()) {
+    bool numeric = u.find_first_not_of("0123456789") == std::string::npos;
+    bool name = (std::islower(static_cast<unsigned char>(u[0])) || u[0] == '_') &&
+                u.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+    if (u.size() > 32 || !(numeric || name)) {
+      return Status::InvalidArgument(
+          path + ".user: \"" + u.substr(0, 40) +
+          "\" is neither a user name ([a-z_][a-z0-9_-]*, at most 32) nor a uid");
+    }
+    if (numeric && (u.size() > 10 || std::stoll(u) > 4'294'967'294LL)) {
+      return Status::InvalidArgument(path + ".user: uid " + u + " is out of range");
+    }
+  }
+  if (t.cap_add_size() > 0 && t.driver() != "exec") {
+    return Status::InvalidArgument(path +
+                                   ".cap_add: only exec tasks take capabilities (docker "
+                                   "containers keep Docker's default set)");
+  }
+  if (t.cap_add_size() > CapabilityCount()) {
+    return Status::InvalidArgument(path + ".cap_add: at most " + std::to_string(CapabilityCount()) +
+                                   " entries");
+  }
+  if (auto m = CapabilitiesToMask({t.cap_add().begin(), t.cap_add().end()}); !m.unknown.empty()) {
+    return Status::InvalidArgument(path + ".cap_add: \"" + m.unknown.substr(0, 40) +
+                                   "\" is not a Linux capability (e.g. NET_BIND_SERVICE)");
+  }
+  if (t.pids_limit() < 0 || t.pids_limit() > 4'194'304) {
+    return Status::InvalidArgument(path + ".pids_limit: must be 0 (the agent's limit) to 4194304");
   }
   return Status::Ok();
 }
@@ -129,7 +167,7 @@ Status ValidateTask(const std::string& path, const v1::Task& t, const v1::TaskGr
   if (t.shutdown_delay().seconds() < 0 || t.shutdown_delay().nanos() < 0 || t.shutdown_delay().seconds() > 3600) {
     return Status::InvalidArgument(path + ".shutdown_delay: must be 0 to 1h");
   }
-  return Status::Ok();
+  return ValidateTaskIdentity(path, t);
 }
 
 bool NegativeDuration(const google::protobuf::Duration& d) { return d.seconds() < 0 || d.nanos() < 0; }

@@ -156,6 +156,13 @@ std::unique_ptr<Cgroups> Cgroups::Open(const CgroupOptions& options) {
   cg->cpu_mount_ = cpu;
   cg->memory_mount_ = memory;
   cg->mode_ = detected;
+  // Optional: without it tasks run without a pids limit.
+  std::string pids = MountPoint("pids");
+  if (!pids.empty() &&
+      IsFsType(pids, detected == CgroupMode::kV1 ? kCgroupV1Magic : kCgroupV2Magic) &&
+      (detected == CgroupMode::kV1 || pids == memory)) {
+    cg->pids_mount_ = pids;
+  }
   // The parent must be creatable (a read-only /sys/fs/cgroup in a container
   // is not).
   for (const auto& m : cg->Mounts()) {
@@ -164,12 +171,13 @@ std::unique_ptr<Cgroups> Cgroups::Open(const CgroupOptions& options) {
       return disable("cannot create " + p + ": " + strerror(errno));
     }
     if (detected == CgroupMode::kV2) {
-      (void)WriteSmall(m + "/cgroup.subtree_control", "+cpu +memory");
-      (void)WriteSmall(p + "/cgroup.subtree_control", "+cpu +memory");
+      (void)WriteSmall(m + "/cgroup.subtree_control", cg->SubtreeControl());
+      (void)WriteSmall(p + "/cgroup.subtree_control", cg->SubtreeControl());
     }
   }
-  spdlog::info("cgroups {}: tasks under {}/{} (cpu {}, memory {})", CgroupModeName(detected),
-               cg->memory_mount_, cg->parent_, cg->cpu_mount_, cg->memory_mount_);
+  spdlog::info("cgroups {}: tasks under {}/{} (cpu {}, memory {}, pids {})",
+               CgroupModeName(detected), cg->memory_mount_, cg->parent_, cg->cpu_mount_,
+               cg->memory_mount_, cg->pids_mount_.empty() ? "not available" : cg->pids_mount_);
   return cg;
 }
 
@@ -181,12 +189,17 @@ std::string Cgroups::MountFor(const std::string& controller) const {
   if (controller == "memory") return memory_mount_;
   if (controller == "cpu") return cpu_mount_;
   if (controller == "cpuacct") return cpuacct_mount_;
+  if (controller == "pids") return pids_mount_;
   return "";
+}
+
+std::string Cgroups::SubtreeControl() const {
+  return pids_mount_.empty() ? "+cpu +memory" : "+cpu +memory +pids";
 }
 
 std::vector<std::string> Cgroups::Mounts() const {
   std::vector<std::string> out;
-  for (const auto* m : {&cpu_mount_, &cpuacct_mount_, &memory_mount_}) {
+  for (const auto* m : {&cpu_mount_, &cpuacct_mount_, &memory_mount_, &pids_mount_}) {
     if (!m->empty() && std::find(out.begin(), out.end(), *m) == out.end()) out.push_back(*m);
   }
   return out;
@@ -209,7 +222,7 @@ Status Cgroups::Create(const std::string& name, const CgroupLimits& limits) {
       if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
         return Status::Internal("cannot create " + dir + ": " + strerror(errno));
       }
-      ORCH_RETURN_IF_ERROR(WriteSmall(dir + "/cgroup.subtree_control", "+cpu +memory"));
+      ORCH_RETURN_IF_ERROR(WriteSmall(dir + "/cgroup.subtree_control", SubtreeControl()));
     }
   }
   std::unique_ptr<cgroup, CgroupFree> cg(cgroup_new_cgroup(name.c_str()));
@@ -243,6 +256,12 @@ Status Cgroups::Create(const std::string& name, const CgroupLimits& limits) {
     cgroup_add_value_string(cpu, "cpu.max", max.c_str());
     std::string mem_limit = limits.memory_bytes > 0 ? std::to_string(limits.memory_bytes) : "max";
     cgroup_add_value_string(mem, "memory.max", mem_limit.c_str());
+  }
+  if (!pids_mount_.empty()) {
+    cgroup_controller* pids = cgroup_add_controller(cg.get(), "pids");
+    if (pids == nullptr) return Status::Internal("libcgroup: cannot add the pids controller");
+    std::string max = limits.pids_max > 0 ? std::to_string(limits.pids_max) : "max";
+    cgroup_add_value_string(pids, "pids.max", max.c_str());
   }
   // The allocation's group may vanish under us while its last other task's
   // group is removed (Destroy): try again.

@@ -2,15 +2,16 @@
 // libcgroup, under an orch parent: "<parent>/<alloc_id>/<task>" in every
 // hierarchy that holds a controller orch uses.
 //
-//   v1 (cpu, cpuacct, memory hierarchies):
+//   v1 (cpu, cpuacct, memory hierarchies, and pids where mounted):
 //     cpu.shares from millicores (1000 m = 1024 shares), cpu.cfs_quota_us /
 //     cpu.cfs_period_us as a hard cap, memory.limit_in_bytes (and
 //     memory.memsw.limit_in_bytes, same value, when swap is accounted);
 //     usage from cpuacct.usage and memory.usage_in_bytes; OOM kills from
-//     memory.oom_control's oom_kill counter.
+//     memory.oom_control's oom_kill counter; pids.max.
 //   v2 (unified hierarchy with the cpu and memory controllers):
 //     cpu.weight, cpu.max, memory.max (and memory.swap.max 0); usage from
-//     cpu.stat usage_usec and memory.current; OOM kills from memory.events.
+//     cpu.stat usage_usec and memory.current; OOM kills from memory.events;
+//     pids.max where the pids controller is enabled.
 //
 // The mode is picked at runtime (auto: v1 when the memory controller is on a
 // v1 hierarchy, v2 when it is on the unified one). Where cgroups cannot be
@@ -48,6 +49,7 @@ struct CgroupOptions {
 struct CgroupLimits {
   int64_t cpu_millicores = 0;  // 0: no cpu limit
   int64_t memory_bytes = 0;    // 0: no memory limit
+  int64_t pids_max = 0;        // processes and threads at once (pids.max); 0: no limit
 };
 
 struct CgroupUsage {
@@ -66,6 +68,8 @@ class Cgroups {
   CgroupMode mode() const { return mode_; }
   const std::string& disabled_reason() const { return disabled_reason_; }
   const std::string& parent() const { return parent_; }
+  // The pids controller is there (pids_max limits are applied).
+  bool pids_enabled() const { return !pids_mount_.empty(); }
 
   // "<parent>/<alloc_id>/<task>".
   std::string TaskCgroup(const std::string& alloc_id, const std::string& task) const;
@@ -102,11 +106,13 @@ class Cgroups {
   Cgroups() = default;
   std::string MountFor(const std::string& controller) const;
   std::vector<std::string> Mounts() const;  // distinct hierarchy roots in use
+  std::string SubtreeControl() const;       // v2: what each level hands down
 
   CgroupMode mode_ = CgroupMode::kNone;
   std::string disabled_reason_;
   std::string parent_;
   std::string cpu_mount_, cpuacct_mount_, memory_mount_;  // v2: all the unified root
+  std::string pids_mount_;                                // empty: no pids controller
   bool memsw_ = false;                                    // v1: swap is accounted
 };
 

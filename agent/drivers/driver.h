@@ -40,6 +40,9 @@ struct TaskSpec {
   std::string stderr_path;
   int64_t cpu_millicores = 0;  // limits: cgroup (exec) or NanoCpus (docker)
   int64_t memory_mib = 0;
+  std::string user;                  // empty: the driver's default
+  std::vector<std::string> cap_add;  // exec: capabilities kept
+  int64_t pids_limit = 0;            // exec: 0 = the driver's limit
   // docker (and later containerd):
   std::string image;
   std::string job_id;

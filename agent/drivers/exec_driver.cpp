@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +123,28 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
   req.log_max_bytes = options_.log_max_bytes;
   req.log_max_files = options_.log_max_files;
   req.shim_path = shim_path_;
+  if (!options_.isolate && !spec.user.empty()) {
+    return Status::FailedPrecondition("task " + id + " asks for user \"" + spec.user +
+                                      "\", but this agent does not isolate exec tasks "
+                                      "(--exec-isolation=false): they run as the agent");
+  }
+  if (options_.isolate) {
+    ORCH_ASSIGN_OR_RETURN(TaskIdentity who,
+                          ResolveTaskIdentity(options_.users, spec.user, spec.cap_add));
+    // Its directory is its own; the agent (root) keeps reading the logs
+    // and exit record beside it.
+    if (chown(spec.task_dir.c_str(), who.uid, who.gid) != 0 ||
+        chmod(spec.task_dir.c_str(), 0700) != 0) {
+      return Status::Internal("task " + id + ": cannot hand " + spec.task_dir + " to user " +
+                              who.user + ": " + strerror(errno));
+    }
+    req.namespaces = true;
+    req.set_identity = true;
+    req.uid = who.uid;
+    req.gid = who.gid;
+    req.groups = who.groups;
+    req.keep_caps = who.keep_caps;
+  }
 
   std::string cg;
   if (cgroups_->enabled()) {
@@ -138,7 +161,9 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
       return Status::AlreadyExists("task " + id + " already runs in cgroup " + cg + " (pid " +
                                    std::to_string(pids->front()) + ")");
     }
-    CgroupLimits limits{spec.cpu_millicores, SatMul(spec.memory_mib, 1024 * 1024)};
+    int64_t pids = options_.pids_limit;
+    if (spec.pids_limit > 0 && (pids == 0 || spec.pids_limit < pids)) pids = spec.pids_limit;
+    CgroupLimits limits{spec.cpu_millicores, SatMul(spec.memory_mib, 1024 * 1024), pids};
     if (Status st = cgroups_->Create(cg, limits); !st.ok()) {
       return st.WithContext("task " + id + ": cannot apply its limits");
     }
@@ -310,17 +335,22 @@ std::optional<pb::TaskHandle> ExecDriver::DiscoverTask(const std::string& alloc,
   h.set_start_ticks(st->start_ticks);
   h.set_started_at_ms(StartedAtMs(st->start_ticks));
   h.set_cgroup(cg);
-  // Its parent is the shim, which holds the live stdout log open (fd 4);
-  // the exit record sits next to it.
-  if (st->ppid > 1) {
-    auto shim = ReadProcStat(st->ppid);
-    std::string log = ReadLink("/proc/" + std::to_string(st->ppid) + "/fd/4");
-    if (shim.ok() && EndsWith(log, ".stdout")) {
-      h.set_shim_pid(st->ppid);
+  // Its parent (or, in its own namespaces, its init's parent) is the shim,
+  // which holds the live stdout log open (fd 4); the exit record sits next
+  // to it.
+  pid_t parent = st->ppid;
+  for (int hop = 0; hop < 2 && parent > 1; ++hop) {
+    auto shim = ReadProcStat(parent);
+    if (!shim.ok()) break;
+    std::string log = ReadLink("/proc/" + std::to_string(parent) + "/fd/4");
+    if (EndsWith(log, ".stdout")) {
+      h.set_shim_pid(parent);
       h.set_shim_start_ticks(shim->start_ticks);
       h.set_exit_file(log.substr(0, log.size() - 7) + ".exit");
       h.set_stdout_path(log);
+      break;
     }
+    parent = shim->ppid;
   }
   return h;
 }

@@ -19,6 +19,14 @@
 // its handle) rather than starting a second copy.
 // Without usable cgroups (not root, not mounted) tasks run unlimited.
 //
+// Isolation (options.isolate, exec_isolation.h): each task runs in new pid,
+// mount, ipc and uts namespaces under a small init, as its user (the task's
+// `user`, else the agent's default, nobody) with only the capabilities it
+// may keep and no_new_privs; its directory is made its user's (0700). The
+// handle's pid is the task's (as the host sees it), not the init's. A task
+// asking for root, an unlisted user or capability fails to start with the
+// reason (PermissionDenied).
+//
 // Output: the shim owns the task's stdout/stderr pipes and writes them to
 // <task_dir>.stdout / .stderr (the caller's paths), rotated by size
 // (log_max_bytes, log_max_files kept); Logs() reads them, following while
@@ -35,6 +43,7 @@
 
 #include "agent/cgroups/cgroups.h"
 #include "agent/drivers/driver.h"
+#include "agent/drivers/exec_identity.h"
 #include "agent/drivers/exec_logs.h"
 #include "common/clock.h"
 
@@ -53,6 +62,14 @@ struct ExecDriverOptions {
   // orch-exec-shim next to this process's executable, else none. Empty:
   // supervise from a fork of the agent (works anywhere, costs more memory).
   std::string shim_path = "auto";
+  // Isolation (exec_isolation.h): new pid, mount, ipc and uts namespaces,
+  // and the task's user and capabilities from `users` (exec_identity.h),
+  // no_new_privs. Off: tasks run as this process, sharing its namespaces.
+  bool isolate = false;
+  ExecUserPolicy users;
+  // Per task, through the cgroup's pids.max (when the pids controller is
+  // there): a task's pids_limit may lower it, never raise it. 0: none.
+  int64_t pids_limit = 0;
 };
 
 // What "auto" resolves to ("" when no orch-exec-shim is found).

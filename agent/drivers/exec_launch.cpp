@@ -131,9 +131,9 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
   if (req.argv.empty()) return Status::InvalidArgument("argv must hold at least argv[0]");
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0) return Status::Internal("open /dev/null: " + ErrnoText(errno));
-  int out = open(req.stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int out = open(req.stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   int out_errno = errno;
-  int err = open(req.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int err = open(req.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   int err_errno = errno;
   int fds[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   int pipe_rc = pipe2(fds, O_CLOEXEC) | pipe2(out_pipe, O_CLOEXEC) | pipe2(err_pipe, O_CLOEXEC);
@@ -163,36 +163,43 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
   std::vector<const char*> out_ptrs = CPtrs(out_names), err_ptrs = CPtrs(err_names);
   std::vector<const char*> procs = CPtrs(req.cgroup_procs);
   // orch-exec-shim <exit_file> <max_bytes> <max_files> <stdout> <stderr> <cwd>
-  //               <n> <cgroup.procs>... <path> <argv>...
+  //               <namespaces> <identity> <n> <cgroup.procs>... <path> <argv>...
   std::vector<std::string> shim_args;
   if (!req.shim_path.empty()) {
-    shim_args = {req.shim_path,
-                 req.exit_file,
-                 std::to_string(req.log_max_bytes),
-                 std::to_string(max_files),
-                 req.stdout_path,
-                 req.stderr_path,
-                 req.cwd,
-                 std::to_string(req.cgroup_procs.size())};
+    shim_args = {
+        req.shim_path,
+        req.exit_file,
+        std::to_string(req.log_max_bytes),
+        std::to_string(max_files),
+        req.stdout_path,
+        req.stderr_path,
+        req.cwd,
+        req.namespaces ? "1" : "0",
+        req.set_identity ? shim::FormatIdentity(req.uid, req.gid, req.groups, req.keep_caps) : "-",
+        std::to_string(req.cgroup_procs.size())};
     shim_args.insert(shim_args.end(), req.cgroup_procs.begin(), req.cgroup_procs.end());
     shim_args.push_back(req.path);
     shim_args.insert(shim_args.end(), req.argv.begin(), req.argv.end());
   }
   std::vector<char*> shim_argv = CStrings(shim_args);
-  ShimArgs args{devnull,
-                out,
-                err,
-                out_pipe[0],
-                out_pipe[1],
-                err_pipe[0],
-                err_pipe[1],
-                fds[1],
-                max_fd,
-                req.shim_path.empty() ? nullptr : req.shim_path.c_str(),
-                shim_argv.data(),
-                shim::ShimPlan{req.path.c_str(), argv.data(), envp.data(), req.cwd.c_str(),
-                               req.exit_file.c_str(), exit_tmp.c_str(), out_ptrs.data(),
-                               err_ptrs.data(), max_files, req.log_max_bytes, procs.data()}};
+  ShimArgs args{
+      devnull,
+      out,
+      err,
+      out_pipe[0],
+      out_pipe[1],
+      err_pipe[0],
+      err_pipe[1],
+      fds[1],
+      max_fd,
+      req.shim_path.empty() ? nullptr : req.shim_path.c_str(),
+      shim_argv.data(),
+      shim::ShimPlan{req.path.c_str(), argv.data(), envp.data(), req.cwd.c_str(),
+                     req.exit_file.c_str(), exit_tmp.c_str(), out_ptrs.data(), err_ptrs.data(),
+                     max_files, req.log_max_bytes, procs.data(),
+                     shim::TaskIsolation{req.namespaces, nullptr, req.set_identity, req.uid,
+                                         req.gid, req.groups.data(),
+                                         static_cast<int>(req.groups.size()), req.keep_caps}}};
 
   pid_t shim = _Fork();
   if (shim < 0) {
@@ -244,6 +251,11 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
         return Status::Internal("joining the task's cgroup: " + ErrnoText(fail_errno));
       case 'S':
         return Status::FailedPrecondition("exec " + req.shim_path + ": " + ErrnoText(fail_errno));
+      case 'N':
+        return Status::Internal("entering the task's namespaces: " + ErrnoText(fail_errno));
+      case 'U':
+        return Status::PermissionDenied("taking the task's user (uid " + std::to_string(req.uid) +
+                                        ") and capabilities: " + ErrnoText(fail_errno));
       default:
         return Status::Internal("the task supervisor exited before starting " + req.path);
     }

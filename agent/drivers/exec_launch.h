@@ -31,6 +31,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -43,13 +44,22 @@ struct LaunchRequest {
   std::vector<std::string> argv;  // argv[0] included
   std::vector<std::string> envp;  // "NAME=value"
   std::string cwd;
-  std::string stdout_path;  // opened for append (created 0644)
+  std::string stdout_path;  // opened for append (created 0600)
   std::string stderr_path;
   std::string exit_file;  // where the shim records the exit status
   // Rotation: 0 bytes = never rotate; files kept besides the current one.
   int64_t log_max_bytes = 0;
   int log_max_files = 0;
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+  // Isolation (exec_isolation.h): new pid/mount/ipc/uts namespaces, and the
+  // identity the task takes (uid, gid, groups, capabilities it keeps,
+  // no_new_privs) when set_identity.
+  bool namespaces = false;
+  bool set_identity = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  uint64_t keep_caps = 0;
   // The orch-exec-shim binary to exec as the supervisor; empty: the forked
   // agent is the supervisor (same behaviour, but each task's supervisor then
   // holds a copy-on-write image of the agent).

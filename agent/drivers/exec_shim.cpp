@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,7 +69,7 @@ void Rotate(Sink& s, int max_files) {
     return;
   }
   for (int i = max_files - 1; i >= 0; --i) rename(s.names[i], s.names[i + 1]);
-  int fd = open(s.names[0], O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(s.names[0], O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0600);
   if (fd >= 0) {
     dup2(fd, s.fd);
     fcntl(s.fd, F_SETFD, FD_CLOEXEC);
@@ -116,33 +119,142 @@ int JoinCgroups(const char* const* procs) {
   return 0;
 }
 
+// The task itself, in its forked child: never returns. `creds_fd` (with
+// namespaces) is where it tells the shim its pid as the host sees it.
+[[noreturn]] void ExecTask(const ShimPlan& a, int creds_fd) {
+  // Its own process group, so a stop signals it and its children.
+  setpgid(0, 0);
+  if (creds_fd >= 0) {
+    // One byte; the kernel attaches our pid (SO_PASSCRED on the other end)
+    // and translates it into the shim's pid namespace.
+    char b = 'p';
+    struct iovec iov = {&b, 1};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    while (sendmsg(creds_fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+    close(creds_fd);
+  }
+  if (int e = JoinCgroups(a.procs); e != 0) {
+    WriteRecord(kFdStatus, 'G', e);
+    _exit(127);
+  }
+  ResetSignalsForExec();
+  if (chdir(a.cwd) != 0) {
+    WriteRecord(kFdStatus, 'C', errno);
+    _exit(127);
+  }
+  if (int e = ApplyTaskIdentity(a.iso); e != 0) {
+    WriteRecord(kFdStatus, 'U', e);
+    _exit(127);
+  }
+  execve(a.path, a.argv, a.envp);
+  WriteRecord(kFdStatus, 'E', errno);
+  _exit(127);
+}
+
+// pid 1 of the task's pid namespace: sets up the other namespaces, forks the
+// task, reaps whatever is orphaned and, once the task ends, writes its wait
+// status to `status_fd` and leaves (the kernel then kills what is left in
+// the namespace).
+[[noreturn]] void RunInit(const ShimPlan& a, int creds_fd, int status_fd) {
+  if (int e = EnterTaskNamespaces(a.iso); e != 0) {
+    WriteRecord(kFdStatus, 'N', e);
+    _exit(126);
+  }
+  pid_t task = _Fork();
+  if (task < 0) {
+    WriteRecord(kFdStatus, 'F', errno);
+    _exit(126);
+  }
+  if (task == 0) {
+    close(status_fd);
+    ExecTask(a, creds_fd);
+  }
+  setpgid(task, task);
+  close(creds_fd);
+  // Nothing of the shim's: the task alone holds its pipes and the status pipe.
+  dup2(0, 1);
+  dup2(0, 2);
+  for (int fd = kFdStatus; fd <= kFdErrPipe; ++fd) close(fd);
+  for (;;) {
+    int ws;
+    pid_t r = waitpid(-1, &ws, 0);
+    if (r == task) {
+      (void)!write(status_fd, &ws, sizeof ws);
+      _exit(0);
+    }
+    if (r < 0 && errno != EINTR) _exit(0);
+  }
+}
+
+// The host pid the task sent (ExecTask), 0 if it closed without.
+pid_t ReceivePid(int fd) {
+  char b;
+  struct iovec iov = {&b, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct ucred))];
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = recvmsg(fd, &msg, 0)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0) return 0;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      struct ucred cred;
+      memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      return cred.pid;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 [[noreturn]] void Run(const ShimPlan& a) {
+  // With namespaces the shim forks an init into a new pid namespace and
+  // waits for it; the task is the init's child.
+  int creds[2] = {-1, -1}, init_status[2] = {-1, -1};
+  if (a.iso.namespaces) {
+    int one = 1;
+    if (unshare(CLONE_NEWPID) != 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, creds) != 0 ||
+        setsockopt(creds[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
+        pipe2(init_status, O_CLOEXEC) != 0) {
+      WriteRecord(kFdStatus, 'N', errno);
+      _exit(126);
+    }
+  }
   pid_t pid = _Fork();
   if (pid < 0) {
     WriteRecord(kFdStatus, 'F', errno);
     _exit(126);
   }
   if (pid == 0) {
-    // The task. Its own process group, so a stop signals it and its children.
-    setpgid(0, 0);
-    if (int e = JoinCgroups(a.procs); e != 0) {
-      WriteRecord(kFdStatus, 'G', e);
-      _exit(127);
-    }
-    ResetSignalsForExec();
-    if (chdir(a.cwd) != 0) {
-      WriteRecord(kFdStatus, 'C', errno);
-      _exit(127);
-    }
-    execve(a.path, a.argv, a.envp);
-    WriteRecord(kFdStatus, 'E', errno);
-    _exit(127);
+    if (!a.iso.namespaces) ExecTask(a, -1);
+    close(creds[0]);
+    close(init_status[0]);
+    RunInit(a, creds[1], init_status[1]);
   }
-  // Set the group from this side too, so it exists before anyone signals it.
-  setpgid(pid, pid);
-  WriteRecord(kFdStatus, 'P', pid);
+  // `pid` is the process the shim waits for: the task, or its init.
+  if (a.iso.namespaces) {
+    close(creds[1]);
+    close(init_status[1]);
+    pid_t task = ReceivePid(creds[0]);
+    close(creds[0]);
+    // Without a pid the task failed before exec and said why on the status pipe.
+    if (task > 0) WriteRecord(kFdStatus, 'P', task);
+  } else {
+    // Set the group from this side too, so it exists before anyone signals it.
+    setpgid(pid, pid);
+    WriteRecord(kFdStatus, 'P', pid);
+  }
   close(kFdStatus);
   // Only the task holds the pipes' write ends now: EOF when it (and its
   // children) close them.
@@ -198,6 +310,14 @@ int JoinCgroups(const char* const* procs) {
     Emit(err, buf, k, a);
   }
 
+  if (a.iso.namespaces) {
+    // The task's own status, as its init saw it; none when the init itself
+    // was killed (a SIGKILL of the group, the OOM killer): then the init's.
+    int task_status;
+    if (read(init_status[0], &task_status, sizeof task_status) == sizeof task_status) {
+      wstatus = task_status;
+    }
+  }
   int code = -1, sig = 0;
   if (WIFEXITED(wstatus)) {
     code = WEXITSTATUS(wstatus);
@@ -216,7 +336,7 @@ int JoinCgroups(const char* const* procs) {
   rec[pos++] = ' ';
   AppendInt(rec, sizeof rec, &pos, ms);
   rec[pos++] = '\n';
-  int fd = open(a.exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = open(a.exit_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd >= 0) {
     (void)!write(fd, rec, pos);
     fsync(fd);

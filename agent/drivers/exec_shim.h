@@ -6,7 +6,8 @@
 // On entry: 0 /dev/null, 1-2 the write ends of the task's stdout/stderr
 // pipes, 3 the status pipe to the agent, 4-5 the log files (append), 6-7
 // the pipes' read ends. Run() forks the task (own process group, joins its
-// cgroups, chdir, exec), reports its pid on the status pipe, copies its
+// cgroups, chdir, drops to its user, exec; with namespaces through an init,
+// see exec_isolation.h), reports its pid on the status pipe, copies its
 // output to the log files with rotation, waits for it and writes the exit
 // record. Everything here is async-signal-safe: it runs between fork and
 // exec in a multi-threaded agent.
@@ -16,11 +17,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "agent/drivers/exec_isolation.h"
+
 namespace orch::agent::shim {
 
 // A record the shim or the task writes to the status pipe.
 struct PipeRecord {
-  char tag;       // 'P' task pid; errors: 'F' fork, 'G' cgroup, 'C' chdir, 'E' exec, 'S' shim exec
+  // 'P' task pid; errors: 'F' fork, 'G' cgroup, 'C' chdir, 'E' exec, 'S' shim
+  // exec, 'N' namespaces, 'U' user and capabilities
+  char tag;
   int32_t value;  // pid or errno
 };
 
@@ -37,6 +42,7 @@ struct ShimPlan {
   int max_files;
   int64_t max_bytes;         // 0: never rotate
   const char* const* procs;  // cgroup.procs files to join, nullptr-terminated
+  TaskIsolation iso;
 };
 
 constexpr int kFdStatus = 3, kFdOutFile = 4, kFdErrFile = 5, kFdOutPipe = 6, kFdErrPipe = 7;

@@ -3,7 +3,8 @@
 // execs it with the task's environment:
 //
 //   orch-exec-shim <exit_file> <max_bytes> <max_files> <stdout> <stderr>
-//                  <cwd> <n> <cgroup.procs x n> <path> <argv...>
+//                  <cwd> <namespaces 0|1> <identity|-> <n> <cgroup.procs x n>
+//                  <path> <argv...>
 //
 // Not meant to be run by hand.
 #include <fcntl.h>
@@ -37,7 +38,7 @@ std::vector<const char*> Ptrs(const std::vector<std::string>& v) {
 
 int main(int argc, char** argv) {
   using namespace orch::agent::shim;
-  if (argc < 10 || fcntl(kFdStatus, F_GETFD) < 0) {
+  if (argc < 12 || fcntl(kFdStatus, F_GETFD) < 0) {
     fprintf(stderr, "orch-exec-shim: started by the orch agent's exec driver only\n");
     return 2;
   }
@@ -49,6 +50,19 @@ int main(int argc, char** argv) {
   int max_files = atoi(argv[i++]);
   std::string out = argv[i++], err = argv[i++];
   const char* cwd = argv[i++];
+  TaskIsolation iso;
+  iso.namespaces = std::string(argv[i++]) == "1";
+  std::string identity = argv[i++];
+  std::vector<gid_t> groups;
+  if (identity != "-") {
+    iso.set_identity = true;
+    if (!ParseIdentity(identity, &iso.uid, &iso.gid, &groups, &iso.keep_caps)) {
+      WriteRecord(kFdStatus, 'U', 22);  // EINVAL
+      return 2;
+    }
+    iso.groups = groups.data();
+    iso.ngroups = static_cast<int>(groups.size());
+  }
   int n = atoi(argv[i++]);
   if (n < 0 || i + n + 2 > argc) {
     WriteRecord(kFdStatus, 'F', 22);  // EINVAL
@@ -71,6 +85,7 @@ int main(int argc, char** argv) {
                 err_ptrs.data(),
                 max_files,
                 max_bytes,
-                procs.data()};
+                procs.data(),
+                iso};
   Run(plan);
 }

@@ -40,7 +40,7 @@ ProbeResult RunProbe(const CheckTarget& t) {
     case v1::HealthCheck::COMMAND:
       return ProbeCommand(t.check.command(),
                           std::vector<std::string>(t.check.args().begin(), t.check.args().end()),
-                          t.env, t.cwd, timeout);
+                          t.env, t.cwd, timeout, t.task_pid);
     default:
       return {false, "unknown check type"};
   }

@@ -36,6 +36,9 @@ struct CheckTarget {
   int port = 0;  // the host port the check's named port maps to (0: none)
   std::vector<std::pair<std::string, std::string>> env;  // command checks
   std::string cwd;
+  // Command checks: the task's process (exec, docker); the check runs in its
+  // namespaces and as its user. 0: as the agent, on the host.
+  int task_pid = 0;
   // Identifies this run of the task (e.g. its start time): a new one starts
   // the check over, unhealthy.
   int64_t generation = 0;

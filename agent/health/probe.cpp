@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "agent/health/probe_inside.h"
 #include "common/http_client.h"
 
 namespace orch::agent::health {
@@ -82,9 +83,14 @@ ProbeResult ProbeTcp(int port, std::chrono::milliseconds timeout) {
   return {true, where + ": ok"};
 }
 
+namespace {
+ProbeResult Collect(const std::string& command, pid_t pid, int out,
+                    std::chrono::milliseconds timeout);
+}  // namespace
+
 ProbeResult ProbeCommand(const std::string& command, const std::vector<std::string>& args,
                          const std::vector<std::pair<std::string, std::string>>& env,
-                         const std::string& cwd, std::chrono::milliseconds timeout) {
+                         const std::string& cwd, std::chrono::milliseconds timeout, int task_pid) {
   if (command.empty()) return {false, "the check names no command"};
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return {false, std::string("pipe: ") + strerror(errno)};
@@ -104,6 +110,18 @@ ProbeResult ProbeCommand(const std::string& command, const std::vector<std::stri
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  pid_t pid = 0;
+  if (task_pid > 0) {
+    // Inside the task: the command is looked up in the task's own files.
+    auto spawned = SpawnInside(task_pid, command, args, env_s, path_value, cwd, pipefd[1]);
+    close(pipefd[1]);
+    if (!spawned.ok()) {
+      close(pipefd[0]);
+      return {false, "command " + command + ": " + spawned.status().message()};
+    }
+    pid = *spawned;
+    return Collect(command, pid, pipefd[0], timeout);
+  }
   // Resolve the command against the task's PATH (posix_spawnp would use ours).
   std::string resolved = command;
   if (command.find('/') == std::string::npos) {
@@ -142,9 +160,8 @@ ProbeResult ProbeCommand(const std::string& command, const std::vector<std::stri
   posix_spawnattr_setsigmask(&attr, &none);  // the agent blocks its shutdown signals
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
-  pid_t pid = 0;
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   int rc = posix_spawn(&pid, resolved.c_str(), &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
@@ -153,18 +170,26 @@ ProbeResult ProbeCommand(const std::string& command, const std::vector<std::stri
     close(pipefd[0]);
     return {false, "command " + command + ": " + strerror(rc)};
   }
+  return Collect(command, pid, pipefd[0], timeout);
+}
 
+namespace {
+
+// Reads the command's output from `out` until it exits or the timeout
+// passes (then its process group is killed); closes `out`.
+ProbeResult Collect(const std::string& command, pid_t pid, int out,
+                    std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   std::string output;
   bool timed_out = false, exited = false, pipe_open = true;
   int ws = 0;
   while (!exited) {
     if (pipe_open) {
-      pollfd p{pipefd[0], POLLIN, 0};
+      pollfd p{out, POLLIN, 0};
       int n = poll(&p, 1, std::min(RemainingMs(deadline), 20));
       if (n > 0) {
         char buf[512];
-        ssize_t r = read(pipefd[0], buf, sizeof buf);
+        ssize_t r = read(out, buf, sizeof buf);
         if (r > 0 && output.size() < 4096) output.append(buf, static_cast<std::size_t>(r));
         if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) pipe_open = false;
       }
@@ -184,25 +209,27 @@ ProbeResult ProbeCommand(const std::string& command, const std::vector<std::stri
     }
   }
   // What is left in the pipe (the command may have written just before exiting).
-  for (pollfd p{pipefd[0], POLLIN, 0}; pipe_open && output.size() < 4096 && poll(&p, 1, 0) > 0;) {
+  for (pollfd p{out, POLLIN, 0}; pipe_open && output.size() < 4096 && poll(&p, 1, 0) > 0;) {
     char buf[512];
-    ssize_t r = read(pipefd[0], buf, sizeof buf);
+    ssize_t r = read(out, buf, sizeof buf);
     if (r <= 0) break;
     output.append(buf, static_cast<std::size_t>(r));
   }
-  close(pipefd[0]);
+  close(out);
   if (timed_out) {
     return {false, "command " + command + ": timed out after " + std::to_string(timeout.count()) +
                        "ms"};
   }
-  std::string out = OneLine(output);
+  std::string line = OneLine(output);
   if (WIFSIGNALED(ws)) {
     return {false, "command " + command + ": killed by signal " + std::to_string(WTERMSIG(ws))};
   }
   int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
   std::string msg = "command " + command + ": exit " + std::to_string(code);
-  if (!out.empty()) msg += ": " + out;
+  if (!line.empty()) msg += ": " + line;
   return {code == 0, msg};
 }
+
+}  // namespace
 
 }  // namespace orch::agent::health

@@ -3,7 +3,8 @@
 //   tcp:     a connection to 127.0.0.1:<port> is accepted
 //   command: the command exits 0 within the timeout (run with the task's
 //            environment in its directory; killed with its process group
-//            on timeout)
+//            on timeout); given the task's pid, inside the task: its
+//            namespaces and its user (probe_inside.h)
 // Every probe gives up after `timeout`.
 // Thread safety: stateless functions, safe from any thread.
 #pragma once
@@ -24,6 +25,7 @@ ProbeResult ProbeHttp(int port, const std::string& path, std::chrono::millisecon
 ProbeResult ProbeTcp(int port, std::chrono::milliseconds timeout);
 ProbeResult ProbeCommand(const std::string& command, const std::vector<std::string>& args,
                          const std::vector<std::pair<std::string, std::string>>& env,
-                         const std::string& cwd, std::chrono::milliseconds timeout);
+                         const std::string& cwd, std::chrono::milliseconds timeout,
+                         int task_pid = 0);
 
 }  // namespace orch::agent::health

@@ -60,6 +60,7 @@ std::string CreateBody(const TaskSpec& spec, const std::string& bind_ip) {
     env.push_back(k + "=" + v);
   }
   cfg["Env"] = env;
+  if (!spec.user.empty()) cfg["User"] = spec.user;  // else the image's
   cfg["Labels"] = {{kLabelAlloc, spec.alloc_id}, {kLabelJob, spec.job_id},
                    {kLabelGroup, spec.group},    {kLabelTask, spec.task},
                    {kLabelStdout, spec.stdout_path}, {kLabelStderr, spec.stderr_path}};
@@ -79,6 +80,7 @@ std::string CreateBody(const TaskSpec& spec, const std::string& bind_ip) {
     host["Memory"] = SatMul(spec.memory_mib, 1024 * 1024);
     host["MemorySwap"] = SatMul(spec.memory_mib, 1024 * 1024);  // no swap: over the limit is an OOM kill
   }
+  if (spec.pids_limit > 0) host["PidsLimit"] = spec.pids_limit;
   host["PortBindings"] = bindings;
   host["RestartPolicy"] = {{"Name", "no"}};  // the agent decides about restarts
   host["LogConfig"] = {{"Type", "json-file"}, {"Config", {{"max-size", "10m"}, {"max-file", "3"}}}};

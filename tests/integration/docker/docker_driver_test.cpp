@@ -4,6 +4,8 @@
 // cannot be reached), discovery by label and adoption by a new driver.
 // Needs ORCH_DOCKER_SOCKET and ORCH_TEST_REGISTRY (scripts/dockerd.sh prints
 // them); skips, saying so, without them.
+#include "agent/drivers/docker/docker_driver.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -20,8 +22,8 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/drivers/docker/docker_driver.h"
 #include "agent/files.h"
+#include "agent/health/probe.h"
 #include "common/http_client.h"
 #include "common/ids.h"
 #include "tests/support/ports.h"
@@ -208,6 +210,29 @@ TEST_F(DockerDriverTest, LimitsAreVisibleInInspect) {
   EXPECT_LT(usage->memory_bytes, 64LL * 1024 * 1024);
   ASSERT_TRUE(driver_->Stop(TaskId(spec.alloc_id, "limits"), 0ms).ok());
   WaitExited(TaskId(spec.alloc_id, "limits"));
+}
+
+TEST_F(DockerDriverTest, UserAndPidsLimitReachTheContainerAndCommandChecksRunInsideIt) {
+  EnsureImage();
+  auto spec = Spec("who", {"-c", "id -u; exec sleep 600"});
+  spec.user = "65534";
+  spec.pids_limit = 32;
+  auto h = driver_->Start(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  json j = InspectJson(h->container_id());
+  EXPECT_EQ(j["Config"]["User"], "65534");
+  EXPECT_EQ(j["HostConfig"]["PidsLimit"].get<int64_t>(), 32);
+  // A command check of the task sees the container: its pid 1 is the task,
+  // it runs as the container's user.
+  auto r = health::ProbeCommand("/bin/sh", {"-c", "cat /proc/1/cmdline; echo; id -u"}, {}, "",
+                                std::chrono::seconds(5), h->pid());
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_NE(r.message.find("sleep"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("65534"), std::string::npos) << r.message;
+  ASSERT_TRUE(driver_->Stop(TaskId(spec.alloc_id, "who"), 0ms).ok());
+  WaitExited(TaskId(spec.alloc_id, "who"));
+  EXPECT_TRUE(WaitFor([&] { return Slurp(spec.stdout_path) == "65534\n"; }))
+      << Slurp(spec.stdout_path);
 }
 
 TEST_F(DockerDriverTest, PublishedPortIsReachableFromTheHost) {

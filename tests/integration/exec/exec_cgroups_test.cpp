@@ -56,7 +56,7 @@ class ExecCgroupsTest : public ::testing::TestWithParam<std::string> {
       for (const auto& id : driver_->List()) (void)driver_->Wait(id, std::chrono::seconds(10));
     }
     driver_.reset();
-    for (const char* c : {"memory", "cpu", "cpuacct", "unified"}) {
+    for (const char* c : {"memory", "cpu", "cpuacct", "pids", "unified"}) {
       rmdir(("/sys/fs/cgroup/" + std::string(c) + "/" + TestParent()).c_str());
     }
     rmdir(("/sys/fs/cgroup/" + TestParent()).c_str());

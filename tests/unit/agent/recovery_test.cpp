@@ -88,7 +88,7 @@ TEST_F(RecoveryTest, TaskSeesOrchVariablesPortsAndExpandedArgs) {
   ASSERT_EQ(done->ports_size(), 2);
   std::string http = std::to_string(done->ports(0).value());
   EXPECT_EQ(Log("env1"), "env1 web web server " + http + " 19999 addr=" + http + " argv1=" + http +
-                             "\n" + Dir() + "/allocs/env1\n");
+                             "\n" + Dir() + "/allocs/env1/_shared\n");
 }
 
 TEST_F(RecoveryTest, RestartedAgentAdoptsRunningTaskWithoutDuplicate) {

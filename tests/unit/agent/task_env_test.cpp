@@ -35,7 +35,8 @@ TEST(BuildTaskEnvTest, HasOrchAndPortVariablesAndExpandsTaskEnv) {
   EXPECT_EQ(env["ORCH_JOB"], "web");
   EXPECT_EQ(env["ORCH_GROUP"], "g");
   EXPECT_EQ(env["ORCH_TASK"], "server");
-  EXPECT_EQ(env["ORCH_ALLOC_DIR"], "/data/allocs/a-1");
+  EXPECT_EQ(env["ORCH_ALLOC_DIR"], "/data/allocs/a-1/_shared");
+  EXPECT_EQ(env["ORCH_TASK_DIR"], "/data/allocs/a-1/server");
   EXPECT_EQ(env["PORT_http"], "23456");
   EXPECT_EQ(env["PATH"], "/usr/bin:/bin");
   EXPECT_EQ(env["LISTEN"], "127.0.0.1:23456");

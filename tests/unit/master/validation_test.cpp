@@ -160,12 +160,36 @@ INSTANTIATE_TEST_SUITE_P(
                  }
                }
              },
-             "more than the limit of 1048576"}),
+             "more than the limit of 1048576"},
+        Case{"bad user", [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->set_user("Root; rm"); },
+             "groups[0].tasks[0].user: \"Root; rm\" is neither a user name"},
+        Case{"uid out of range",
+             [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->set_user("4294967295"); },
+             "groups[0].tasks[0].user: uid 4294967295 is out of range"},
+        Case{"unknown capability",
+             [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->add_cap_add("CAP_FLY"); },
+             "groups[0].tasks[0].cap_add: \"CAP_FLY\" is not a Linux capability"},
+        Case{"negative pids limit",
+             [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->set_pids_limit(-1); },
+             "groups[0].tasks[0].pids_limit: must be 0"}),
     [](const ::testing::TestParamInfo<Case>& info) {
       std::string n = info.param.name;
       for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       return n;
     });
+
+TEST(ValidationTaskIdentityTest, UsersUidsAndCapabilitiesThatExistPass) {
+  v1::Job job = testing::SampleJob("web", 1);
+  auto* t = job.mutable_groups(0)->mutable_tasks(0);
+  for (const char* u : {"nobody", "www-data", "_apt", "1000", "0"}) {
+    t->set_user(u);
+    EXPECT_TRUE(ValidateJob(&job).ok()) << u << ": " << ValidateJob(&job).ToString();
+  }
+  t->add_cap_add("NET_BIND_SERVICE");
+  t->add_cap_add("cap_chown");
+  t->set_pids_limit(100);
+  EXPECT_TRUE(ValidateJob(&job).ok()) << ValidateJob(&job).ToString();
+}
 
 TEST(ValidationDefaultsTest, ACheckWithoutAPortUsesTheServicePort) {
   v1::Job job = testing::SampleJob("web", 1);

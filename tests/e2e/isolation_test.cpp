@@ -1,0 +1,209 @@
+// End to end, exec task isolation (issue 13): on an agent with its default
+// flags a job's exec task that names no user runs as nobody, cannot write
+// /root, sees only its own processes and cannot fork past its pids limit,
+// all read back through the masters (`orchctl logs`); a job asking for
+// root is refused by that agent with the reason in the task's state, and
+// runs as root on an agent started with --exec-allow-root.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cluster.h"
+#include "common/json.h"
+
+namespace orch::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+class IsolationE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "isolation needs the agent to run as root";
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = ::testing::TempDir() + "/orch-e2e-isolation-" + info->name();
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_);
+    cluster_ = std::make_unique<LocalCluster>(root_);
+  }
+  void TearDown() override {
+    if (!cluster_) return;
+    if (HasFailure()) std::cerr << cluster_->Logs();
+    for (const auto& job : jobs_) StopJobAndWait(cluster_->client(), job, 30s);
+    cluster_.reset();
+  }
+
+  std::string WriteJob(const std::string& name, const std::string& text) {
+    std::string path = root_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::optional<v1::Allocation> WaitAlloc(const std::string& job,
+                                          const std::function<bool(const v1::Allocation&)>& pred) {
+    std::optional<v1::Allocation> last;
+    bool ok = WaitFor(
+        [&] {
+          last = FirstAlloc(cluster_->client(), job);
+          return last && pred(*last);
+        },
+        30s);
+    if (!ok) {
+      ADD_FAILURE() << "alloc of " << job
+                    << " never got there; last: " << (last ? ToJson(*last) : "none");
+      return std::nullopt;
+    }
+    return last;
+  }
+
+  std::string root_;
+  std::unique_ptr<LocalCluster> cluster_;
+  std::vector<std::string> jobs_;
+};
+
+TEST_F(IsolationE2ETest, TaskWithoutUserRunsAsNobodyAndIsContained) {
+  cluster_->StartMaster();
+  cluster_->StartAgent("a1");
+  ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  std::string marker = "9021." + std::to_string(getpid());
+  std::string job = WriteJob("contained.yaml",
+                             R"(
+id: contained
+type: service
+groups:
+  - name: g
+    count: 1
+    tasks:
+      - name: t
+        driver: exec
+        command: /bin/sh
+        pids_limit: 10
+        args: [-c, "id -u; touch /root/orch-e2e-x; echo root=$?; echo pid=$$; echo procs=$(ls /proc | grep -c '^[0-9]'); (i=0; while [ $i -lt 30 ]; do sleep )" +
+                                 marker + R"( & i=$((i+1)); done); echo forked=$?; exec sleep 3600"]
+        resources: { cpu: 10, memory: 32 }
+)");
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
+  jobs_.push_back("contained");
+  auto a = WaitAlloc("contained", [](const v1::Allocation& a) {
+    return a.client_status() == v1::Allocation::RUNNING;
+  });
+  ASSERT_TRUE(a);
+  CommandResult out;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        out = cluster_->Orchctl({"logs", a->id()});
+        return out.out.find("forked=") != std::string::npos;
+      },
+      20s))
+      << out.out << out.err;
+  EXPECT_EQ(out.out.substr(0, 6), "65534\n") << "runs as nobody: " << out.out;
+  EXPECT_NE(out.out.find("root=1\n"), std::string::npos) << "cannot write /root: " << out.out;
+  EXPECT_FALSE(std::filesystem::exists("/root/orch-e2e-x"));
+  EXPECT_NE(out.out.find("pid=2\n"), std::string::npos) << "its own pid namespace: " << out.out;
+  auto procs_at = out.out.find("procs=");
+  ASSERT_NE(procs_at, std::string::npos);
+  EXPECT_LE(std::stoi(out.out.substr(procs_at + 6)), 5)
+      << "sees only its own processes: " << out.out;
+  auto err = cluster_->Orchctl({"logs", a->id(), "--stderr"});
+  EXPECT_NE(err.out.find("fork"), std::string::npos) << "forks past the limit fail: " << err.out;
+  int sleepers = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd == "sleep" + std::string(1, '\0') + marker + '\0') ++sleepers;
+  }
+  EXPECT_GT(sleepers, 0);
+  EXPECT_LE(sleepers, 8) << "10 pids: the shell, the subshell and at most 8 more";
+  EXPECT_NE(out.out.find("forked=2"), std::string::npos)
+      << "the subshell could not fork: " << out.out;
+
+  ASSERT_TRUE(StopJobAndWait(cluster_->client(), "contained", 30s));
+  jobs_.clear();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+          std::ifstream in(e.path() / "cmdline", std::ios::binary);
+          std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+          if (cmd.find(marker) != std::string::npos) return false;
+        }
+        return true;
+      },
+      10s))
+      << "the task's processes outlived it";
+}
+
+TEST_F(IsolationE2ETest, RootIsRefusedWithTheReasonUnlessTheAgentAllowsIt) {
+  cluster_->StartMaster();
+  cluster_->StartAgent("strict");
+  ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  std::string job = WriteJob("root.yaml", R"(
+id: asroot
+type: batch
+groups:
+  - name: g
+    count: 1
+    restart: { attempts: 0, mode: fail }
+    tasks:
+      - name: t
+        driver: exec
+        user: root
+        command: /usr/bin/id
+        args: [-u]
+        resources: { cpu: 10, memory: 16 }
+)");
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
+  jobs_.push_back("asroot");
+  auto a = WaitAlloc("asroot", [](const v1::Allocation& a) {
+    return a.task_states_size() > 0 && a.task_states(0).failed();
+  });
+  ASSERT_TRUE(a);
+  EXPECT_NE(a->task_states(0).message().find("root"), std::string::npos) << ToJson(*a);
+  EXPECT_NE(a->task_states(0).message().find("--exec-allow-root"), std::string::npos) << ToJson(*a);
+  auto status = cluster_->Orchctl({"describe", "alloc", a->id()});
+  EXPECT_NE(status.out.find("--exec-allow-root"), std::string::npos) << status.out << status.err;
+  ASSERT_TRUE(StopJobAndWait(cluster_->client(), "asroot", 30s));
+  jobs_.clear();
+
+  // An agent that allows root runs it as root.
+  cluster_->StopAgent("strict", SIGTERM);
+  cluster_->StartAgent("lenient", {"--exec-allow-root", "--label", "root=allowed"});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto nodes = cluster_->client().ListNodes();
+        if (!nodes.ok()) return false;
+        for (const auto& n : nodes->value.nodes()) {
+          if (n.name() == "lenient" && n.status() == v1::Node::READY) return true;
+        }
+        return false;
+      },
+      20s));
+  std::string job2 = WriteJob("root2.yaml", R"(
+id: asroot2
+type: batch
+constraints:
+  - { attribute: "${meta.root}", operator: "=", value: allowed }
+groups:
+  - name: g
+    count: 1
+    tasks:
+      - name: t
+        driver: exec
+        user: root
+        command: /usr/bin/id
+        args: [-u]
+        resources: { cpu: 10, memory: 16 }
+)");
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job2}).exit_code, 0);
+  jobs_.push_back("asroot2");
+  auto b = WaitAlloc("asroot2", [](const v1::Allocation& a) {
+    return a.client_status() == v1::Allocation::COMPLETE;
+  });
+  ASSERT_TRUE(b);
+  EXPECT_EQ(cluster_->Orchctl({"logs", b->id()}).out, "0\n");
+}
+
+}  // namespace
+}  // namespace orch::e2e
