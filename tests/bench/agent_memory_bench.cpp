@@ -11,6 +11,7 @@
 // Nothing here asserts: the figures are printed and recorded by hand in
 // tests/bench/README.md.
 #include <dirent.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -66,6 +67,12 @@ std::vector<pid_t> ChildrenOf(pid_t parent) {
   }
   closedir(d);
   return out;
+}
+
+std::string ExeOf(pid_t pid) {
+  char buf[4096];
+  ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
 }
 
 // KeepAliveHttp speaks GET and POST only.
@@ -181,6 +188,20 @@ int main(int argc, char** argv) {
         ProcKb(s, "smaps_rollup", "Private_Clean") + ProcKb(s, "smaps_rollup", "Private_Dirty");
     shim_pss += ProcKb(s, "smaps_rollup", "Pss");
   }
+  // With isolation each shim's child is the task's init (pid 1 of its
+  // namespace, a fork of the shim: same executable), the task its child.
+  std::vector<pid_t> inits;
+  long init_private = 0, init_pss = 0;
+  for (pid_t s : shims) {
+    std::string exe = ExeOf(s);
+    for (pid_t c : ChildrenOf(s)) {
+      if (exe.empty() || ExeOf(c) != exe) continue;
+      inits.push_back(c);
+      init_private +=
+          ProcKb(c, "smaps_rollup", "Private_Clean") + ProcKb(c, "smaps_rollup", "Private_Dirty");
+      init_pss += ProcKb(c, "smaps_rollup", "Pss");
+    }
+  }
 
   std::printf("orch-agent memory (exec driver, %s)\n",
               geteuid() == 0 ? "cgroups" : "no cgroups: not root");
@@ -197,6 +218,11 @@ int main(int argc, char** argv) {
     std::printf("  per task supervisor:      %6.1f KiB private, %6.1f KiB PSS (%zu shims)\n",
                 static_cast<double>(shim_private) / shims.size(),
                 static_cast<double>(shim_pss) / shims.size(), shims.size());
+  }
+  if (!inits.empty()) {
+    std::printf("  per task init (isolation): %5.1f KiB private, %6.1f KiB PSS (%zu inits)\n",
+                static_cast<double>(init_private) / inits.size(),
+                static_cast<double>(init_pss) / inits.size(), inits.size());
   }
   std::printf("  reference: k3s agent ~275 MB; goal: under 15 MB idle\n");
 
