@@ -1,6 +1,8 @@
 #include "agent/state_store.h"
 
 #include <spdlog/spdlog.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,7 +16,13 @@ namespace fs = std::filesystem;
 
 StateStore::StateStore(std::string data_dir) : dir_(std::move(data_dir) + "/state") {}
 
-Status StateStore::Init() { return MakeDirs(dir_); }
+Status StateStore::Init() {
+  ORCH_RETURN_IF_ERROR(MakeDirs(dir_));
+  // The records hold the tasks' secrets: the agent's alone.
+  if (chmod(dir_.c_str(), 0700) != 0)
+    return Status::Internal("chmod 0700 " + dir_ + ": " + strerror(errno));
+  return Status::Ok();
+}
 
 std::string StateStore::Path(const std::string& alloc_id) const {
   return dir_ + "/" + alloc_id + ".json";

@@ -53,6 +53,8 @@ std::map<std::string, std::string> BuildTaskEnv(const TaskEnvInput& in, const v1
   // Sorted, so the result does not depend on the map's iteration order.
   std::map<std::string, std::string> own(task.env().begin(), task.env().end());
   for (const auto& [k, v] : own) env[k] = ExpandVars(v, base);
+  // Secret values as given: never expanded, never expanding anything.
+  for (const auto& [k, v] : task.secrets()) env[k] = v;
   return env;
 }
 

@@ -30,7 +30,7 @@ struct TaskEnvInput {
 // ORCH_TASK, ORCH_ALLOC_DIR (<alloc_dir>/_shared, shared by the
 // allocation's tasks), ORCH_TASK_DIR (<alloc_dir>/<task>), PATH,
 // PORT_<name>, then the task's env map with values expanded against the
-// variables before it.
+// variables before it, then its secrets as given (never expanded).
 std::map<std::string, std::string> BuildTaskEnv(const TaskEnvInput& in, const v1::Task& task);
 
 // The task's args expanded against its environment.

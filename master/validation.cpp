@@ -97,21 +97,35 @@ Status ValidateTaskIdentity(const std::string& path, const v1::Task& t) {
   return Status::Ok();
 }
 
+// Environment variables (env, secrets): names and sizes bounded.
+Status CheckEnv(const std::string& path,
+                const google::protobuf::Map<std::string, std::string>& env) {
+  ORCH_RETURN_IF_ERROR(CheckCount(path, static_cast<int>(env.size()), L::kMaxEnv, "variables"));
+  for (const auto& [k, v] : env) {
+    std::string ep = path + "[\"" + k.substr(0, 60) + "\"]";
+    if (k.empty()) return Status::InvalidArgument(path + ": a variable name is empty");
+    ORCH_RETURN_IF_ERROR(CheckSize(ep + " (name)", k, L::kMaxEnvKeyBytes));
+    if (k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
+      return Status::InvalidArgument(ep + ": a variable name must not contain '=' or NUL");
+    }
+    ORCH_RETURN_IF_ERROR(CheckSize(ep, v, L::kMaxStringBytes));
+  }
+  return Status::Ok();
+}
+
 Status ValidateTask(const std::string& path, const v1::Task& t, const v1::TaskGroup& g) {
   ORCH_RETURN_IF_ERROR(CheckName(path + ".name", t.name()));
   ORCH_RETURN_IF_ERROR(CheckSize(path + ".driver", t.driver(), 64));
   ORCH_RETURN_IF_ERROR(CheckSize(path + ".image", t.image(), 4096));
   ORCH_RETURN_IF_ERROR(CheckSize(path + ".command", t.command(), L::kMaxStringBytes));
   ORCH_RETURN_IF_ERROR(CheckArgs(path + ".args", t.args()));
-  ORCH_RETURN_IF_ERROR(CheckCount(path + ".env", t.env_size(), L::kMaxEnv, "variables"));
-  for (const auto& [k, v] : t.env()) {
-    std::string ep = path + ".env[\"" + k.substr(0, 60) + "\"]";
-    if (k.empty()) return Status::InvalidArgument(path + ".env: a variable name is empty");
-    ORCH_RETURN_IF_ERROR(CheckSize(ep + " (name)", k, L::kMaxEnvKeyBytes));
-    if (k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
-      return Status::InvalidArgument(ep + ": a variable name must not contain '=' or NUL");
+  ORCH_RETURN_IF_ERROR(CheckEnv(path + ".env", t.env()));
+  ORCH_RETURN_IF_ERROR(CheckEnv(path + ".secrets", t.secrets()));
+  for (const auto& [k, v] : t.secrets()) {
+    if (t.env().count(k) > 0) {
+      return Status::InvalidArgument(path + ".secrets[\"" + k.substr(0, 60) +
+                                     "\"]: also in env; a variable is either secret or not");
     }
-    ORCH_RETURN_IF_ERROR(CheckSize(ep, v, L::kMaxStringBytes));
   }
   if (t.driver().empty()) return Status::InvalidArgument(path + ".driver: is required (exec or docker)");
   if (t.driver() == "exec") {

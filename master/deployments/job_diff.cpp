@@ -8,6 +8,7 @@
 #include <set>
 
 #include "master/deployments/update_strategy.h"
+#include "master/secrets.h"
 
 namespace orch::master {
 namespace {
@@ -217,7 +218,13 @@ v1::JobDiff DiffJobs(const v1::Job* before, const v1::Job& after) {
   } else {
     out.set_version_before(before->version());
   }
-  differ.Message(before ? *before : empty, after, "");
+  // The fields on copies whose secrets are tags: a changed secret shows as
+  // edited, its value never does. What the groups undergo is judged on the
+  // real values below.
+  v1::Job shown_before = before ? *before : empty, shown_after = after;
+  RedactSecrets(&shown_before, SecretTag);
+  RedactSecrets(&shown_after, SecretTag);
+  differ.Message(shown_before, shown_after, "");
   out.set_unchanged(before != nullptr && out.fields_size() == 0);
   std::map<std::string, const v1::TaskGroup*> old_groups;
   if (before != nullptr) {

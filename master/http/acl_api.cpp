@@ -6,6 +6,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "master/acl/policy.h"
+#include "master/secrets.h"
 
 namespace orch::master {
 
@@ -37,7 +38,7 @@ HttpResponse MakeToken(const ApiDeps& d, const HttpRequest& req, v1::AclToken t,
   t.clear_secret_hash();
   t.set_secret_id(secret);
   t.set_create_index(*index);
-  return HttpResponse::Json(200, ToJson(t));
+  return HttpResponse::Json(200, RedactedJson(t));
 }
 
 HttpResponse Bootstrap(const HttpRequest& req, const ApiDeps& d) {
@@ -80,7 +81,7 @@ HttpResponse WriteAnswer(Result<uint64_t> index) {
   if (!index.ok()) return HttpResponse::Error(index.status());
   v1::AclWriteResponse resp;
   resp.set_index(*index);
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 // Deletes what `c` names (`what`, for the log).
@@ -131,14 +132,14 @@ void RegisterAclRoutes(Router* r, const ApiDeps& d) {
              if (c.token == nullptr) return Status::PermissionDenied("no ACL token presented");
              v1::AclToken t = *c.token;
              t.clear_secret_hash();
-             return ToJson(t);
+             return RedactedJson(t);
            });
          }));
   r->Add("GET", "/v1/acl/tokens", on([d](const HttpRequest& req, const PathParams&) {
            return ReadJson(req, d, [&]() -> Result<std::string> {
              v1::AclTokenList out;
              for (auto& t : d.store->ListAclTokens()) *out.add_tokens() = std::move(t);
-             return ToJson(out);
+             return RedactedJson(out);
            });
          }));
   r->Add("POST", "/v1/acl/tokens",
@@ -146,7 +147,7 @@ void RegisterAclRoutes(Router* r, const ApiDeps& d) {
   r->Add("GET", "/v1/acl/tokens/{id}", on([d](const HttpRequest& req, const PathParams& p) {
            return ReadJson(req, d, [&]() -> Result<std::string> {
              ORCH_ASSIGN_OR_RETURN(v1::AclToken t, d.store->GetAclToken(p.at("id")));
-             return ToJson(t);
+             return RedactedJson(t);
            });
          }));
   r->Add("DELETE", "/v1/acl/tokens/{id}", on([d](const HttpRequest& req, const PathParams& p) {
@@ -158,7 +159,7 @@ void RegisterAclRoutes(Router* r, const ApiDeps& d) {
            return ReadJson(req, d, [&]() -> Result<std::string> {
              v1::AclPolicyList out;
              for (auto& p : d.store->ListAclPolicies()) *out.add_policies() = std::move(p);
-             return ToJson(out);
+             return RedactedJson(out);
            });
          }));
   r->Add("GET", "/v1/acl/policies/{name}", on([d](const HttpRequest& req, const PathParams& p) {
@@ -167,7 +168,7 @@ void RegisterAclRoutes(Router* r, const ApiDeps& d) {
              auto it = tables->policies.find(p.at("name"));
              if (it == tables->policies.end())
                return Status::NotFound("ACL policy \"" + p.at("name") + "\" not found");
-             return ToJson(it->second);
+             return RedactedJson(it->second);
            });
          }));
   r->Add("PUT", "/v1/acl/policies/{name}",

@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "common/net.h"
 #include "master/controllers/garbage_collector.h"
+#include "master/secrets.h"
 #include "master/services/service_ports.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
@@ -102,7 +103,7 @@ std::optional<HttpResponse> HeartbeatWithoutWrite(const HttpRequest& req, const 
   v1::HeartbeatResponse resp;
   resp.set_index(d.store->AppliedIndex());
   resp.set_heartbeat_ttl_ms(d.liveness->ttl().count());
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 Result<uint64_t> ProposeCommand(const ApiDeps& d, v1::Command cmd) {
@@ -138,13 +139,13 @@ HttpResponse RegisterJobVersion(const ApiDeps& d, const v1::Job& job, std::optio
     // Applied as a no-op: the spec equals the running version.
     resp.set_unchanged(true);
     spdlog::info("job {}: resubmitted unchanged (version {}, index {})", job.id(), stored->version(), *index);
-    return HttpResponse::Json(200, ToJson(resp));
+    return HttpResponse::Json(200, RedactedJson(resp));
   }
   resp.set_eval_id(c->eval().id());
   spdlog::info("job {}: {} (version {}, eval {}, index {})", job.id(),
                reverts_to ? "reverted to the spec of version " + std::to_string(*reverts_to) : "submitted",
                resp.version(), ShortId(c->eval().id()), *index);
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 namespace {
@@ -199,7 +200,7 @@ HttpResponse StopJob(const HttpRequest& req, const PathParams& p, const ApiDeps&
   resp.set_job_id(id);
   resp.set_eval_id(c->eval().id());
   resp.set_index(*index);
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 Result<std::string> JobDetail(const ApiDeps& d, const std::string& id) {
@@ -213,7 +214,7 @@ Result<std::string> JobDetail(const ApiDeps& d, const std::string& id) {
   for (auto& e : d.store->ListEvaluations(id)) *out.add_evaluations() = std::move(e);
   auto deployments = d.store->ListDeployments(id, 1);
   if (!deployments.empty()) *out.mutable_latest_deployment() = std::move(deployments.front());
-  return ToJson(out);
+  return RedactedJson(out);
 }
 
 HttpResponse RegisterNode(const HttpRequest& req, const ApiDeps& d) {
@@ -251,7 +252,7 @@ HttpResponse RegisterNode(const HttpRequest& req, const ApiDeps& d) {
   resp.set_index(*index);
   resp.set_heartbeat_interval_ms(d.heartbeat_interval.count());
   resp.set_heartbeat_ttl_ms(d.liveness ? d.liveness->ttl().count() : 0);
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 HttpResponse Heartbeat(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
@@ -266,7 +267,7 @@ HttpResponse Heartbeat(const HttpRequest& req, const PathParams& p, const ApiDep
   v1::HeartbeatResponse resp;
   resp.set_index(d.store->AppliedIndex());
   resp.set_heartbeat_ttl_ms(d.liveness->ttl().count());
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 HttpResponse UpdateAllocations(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
@@ -289,13 +290,14 @@ HttpResponse UpdateAllocations(const HttpRequest& req, const PathParams& p, cons
   }
   v1::UpdateAllocationsResponse resp;
   resp.set_index(*index);
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
-std::string AllocListJson(std::vector<v1::Allocation> allocs) {
+// Secrets redacted, except for the node that runs them (its watch).
+std::string AllocListJson(std::vector<v1::Allocation> allocs, bool with_secrets = false) {
   v1::AllocationList out;
   for (auto& a : allocs) *out.add_allocations() = std::move(a);
-  return ToJson(out);
+  return with_secrets ? ToJson(out) : RedactedJson(out);
 }
 
 std::string Metrics(const ApiDeps& d) {
@@ -341,7 +343,7 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
       for (auto& j : d.store->ListJobs()) {
         if (visible(j.id())) *out.add_jobs() = std::move(j);
       }
-      return ToJson(out);
+      return RedactedJson(out);
     });
   });
   r->Add("GET", "/v1/jobs/{id}", [d](const HttpRequest& req, const PathParams& p) {
@@ -358,7 +360,7 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
     resp.set_jobs(t->jobs);
     resp.set_deployments(t->deployments);
     resp.set_index(t->index);
-    return HttpResponse::Json(200, ToJson(resp));
+    return HttpResponse::Json(200, RedactedJson(resp));
   });
   r->Add("GET", "/v1/jobs/{id}/allocations", [d](const HttpRequest& req, const PathParams& p) {
     return Read(req, d, [&]() -> Result<std::string> {
@@ -378,7 +380,7 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
         n.clear_secret_hash();  // the masters' own, never shown
         *out.add_nodes() = std::move(n);
       }
-      return ToJson(out);
+      return RedactedJson(out);
     });
   });
   r->Add("GET", "/v1/nodes/{id}", [d](const HttpRequest& req, const PathParams& p) {
@@ -386,7 +388,7 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
       ORCH_ASSIGN_OR_RETURN(v1::Node n, d.store->GetNode(p.at("id")));
       OverlayLiveness(d, &n);
       n.clear_secret_hash();
-      return ToJson(n);
+      return RedactedJson(n);
     });
   });
   r->Add("POST", "/v1/nodes/{id}/heartbeat",
@@ -398,7 +400,7 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
         req, d, [&] { return d.store->NodeAllocationsIndex(id); },
         [&]() -> Result<std::string> {
           ORCH_RETURN_IF_ERROR(d.store->GetNode(id).status());
-          return AllocListJson(d.store->ListAllocations("", id));
+          return AllocListJson(d.store->ListAllocations("", id), /*with_secrets=*/true);
         });
   });
   r->Add("POST", "/v1/nodes/{id}/allocations",
@@ -413,14 +415,14 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
   r->Add("GET", "/v1/allocations/{id}", [d](const HttpRequest& req, const PathParams& p) {
     return Read(req, d, [&]() -> Result<std::string> {
       ORCH_ASSIGN_OR_RETURN(v1::Allocation a, d.store->GetAllocation(p.at("id")));
-      return ToJson(a);
+      return RedactedJson(a);
     });
   });
   r->Add("GET", "/v1/evaluations", [d](const HttpRequest& req, const PathParams&) {
     return Read(req, d, [&]() -> Result<std::string> {
       v1::EvaluationList out;
       for (auto& e : d.store->ListEvaluations(req.Query("job"))) *out.add_evaluations() = std::move(e);
-      return ToJson(out);
+      return RedactedJson(out);
     });
   });
 }

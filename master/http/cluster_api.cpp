@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "common/net.h"
 #include "master/raft/cluster_id.h"
+#include "master/secrets.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {
@@ -18,7 +19,7 @@ HttpResponse Members(RaftLog* raft) {
   for (auto& m : raft->Members()) *out.add_members() = std::move(m);
   out.set_leader_id(raft->LeaderId());
   out.set_cluster_id(raft::FormatClusterId(raft->ClusterId()));
-  return HttpResponse::Json(200, ToJson(out));
+  return HttpResponse::Json(200, RedactedJson(out));
 }
 
 HttpResponse AddMember(const HttpRequest& req, RaftLog* raft) {
@@ -47,7 +48,7 @@ HttpResponse AddMember(const HttpRequest& req, RaftLog* raft) {
   v1::ClusterResponse resp;
   resp.set_message("member " + body.id() +
                    (body.promote() ? " is a voter" : (body.learner() ? " added as learner" : " added as voter")));
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 }  // namespace
@@ -64,7 +65,7 @@ void RegisterClusterRoutes(Router* r, RaftLog* raft) {
     if (resp.leader_id().empty()) {
       return HttpResponse::Error(Status::Unavailable("no leader elected yet"));
     }
-    return HttpResponse::Json(200, ToJson(resp));
+    return HttpResponse::Json(200, RedactedJson(resp));
   });
   r->Add("GET", "/v1/cluster/members", [raft](const HttpRequest&, const PathParams&) { return Members(raft); });
   r->Add("POST", "/v1/cluster/members",
@@ -75,7 +76,7 @@ void RegisterClusterRoutes(Router* r, RaftLog* raft) {
     spdlog::info("cluster: member {} removed", p.at("id"));
     v1::ClusterResponse resp;
     resp.set_message("member " + p.at("id") + " removed");
-    return HttpResponse::Json(200, ToJson(resp));
+    return HttpResponse::Json(200, RedactedJson(resp));
   });
   r->Add("POST", "/v1/cluster/transfer-leader", [raft](const HttpRequest& req, const PathParams&) {
     v1::TransferLeaderRequest body;
@@ -85,7 +86,7 @@ void RegisterClusterRoutes(Router* r, RaftLog* raft) {
     if (!st.ok()) return HttpResponse::Error(st);
     v1::ClusterResponse resp;
     resp.set_message("leadership transferred to " + body.id());
-    return HttpResponse::Json(200, ToJson(resp));
+    return HttpResponse::Json(200, RedactedJson(resp));
   });
 }
 

@@ -6,6 +6,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "master/deployments/judge.h"
+#include "master/secrets.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
 
@@ -76,7 +77,7 @@ HttpResponse Act(const PathParams& p, const ApiDeps& d, const std::string& actio
   resp.set_deployment_id(dep->id());
   resp.set_index(*index);
   resp.set_status(c->status() != v1::Deployment::STATUS_UNSPECIFIED ? c->status() : dep->status());
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 HttpResponse Revert(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
@@ -109,13 +110,13 @@ void RegisterDeploymentRoutes(Router* r, const ApiDeps& d) {
     return ReadJson(req, d, [&]() -> Result<std::string> {
       v1::DeploymentList out;
       for (auto& dep : d.store->ListDeployments(req.Query("job"))) *out.add_deployments() = std::move(dep);
-      return ToJson(out);
+      return RedactedJson(out);
     });
   });
   r->Add("GET", "/v1/deployments/{id}", [d](const HttpRequest& req, const PathParams& p) {
     return ReadJson(req, d, [&]() -> Result<std::string> {
       ORCH_ASSIGN_OR_RETURN(v1::Deployment dep, d.store->GetDeployment(p.at("id")));
-      return ToJson(dep);
+      return RedactedJson(dep);
     });
   });
   for (const char* action : {"promote", "pause", "resume", "fail"}) {
@@ -129,7 +130,7 @@ void RegisterDeploymentRoutes(Router* r, const ApiDeps& d) {
       v1::JobVersionList out;
       for (auto& j : d.store->ListJobVersions(p.at("id"))) *out.add_versions() = std::move(j);
       for (auto& dep : d.store->ListDeployments(p.at("id"))) *out.add_deployments() = std::move(dep);
-      return ToJson(out);
+      return RedactedJson(out);
     });
   });
   r->Add("POST", "/v1/jobs/{id}/revert",

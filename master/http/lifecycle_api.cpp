@@ -6,6 +6,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/signals.h"
+#include "master/secrets.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {
@@ -51,7 +52,7 @@ HttpResponse Act(const HttpRequest& req, const PathParams& p, const ApiDeps& d,
   resp.set_alloc_id(id);
   resp.set_index(*index);
   if (action == v1::AllocActionCommand::STOP) resp.set_eval_id(c->eval().id());
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "master/deployments/job_diff.h"
 #include "master/deployments/update_strategy.h"
 #include "master/scheduler/scheduler.h"
+#include "master/secrets.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
 
@@ -50,7 +51,7 @@ HttpResponse Scale(const HttpRequest& req, const PathParams& p, const ApiDeps& d
   resp.set_job_id(id);
   resp.set_eval_id(c->eval().id());
   resp.set_index(*index);
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 HttpResponse Plan(const HttpRequest& req, const ApiDeps& d) {
@@ -98,7 +99,7 @@ HttpResponse Plan(const HttpRequest& req, const ApiDeps& d) {
   v1::PlanResponse resp;
   sched::ComputePlan(in, &resp);
   *resp.mutable_diff() = std::move(diff);
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 HttpResponse Drain(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
@@ -145,7 +146,7 @@ HttpResponse Drain(const HttpRequest& req, const PathParams& p, const ApiDeps& d
                deadline_ms ? ", deadline in " + std::to_string((deadline_ms - d.clock->NowMs()) / 1000) + "s" : "",
                *index);
   resp.set_index(*index);
-  return HttpResponse::Json(200, ToJson(resp));
+  return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 }  // namespace

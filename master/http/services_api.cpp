@@ -8,6 +8,7 @@
 #include "common/document.h"
 #include "common/index_waiters.h"
 #include "common/json.h"
+#include "master/secrets.h"
 #include "master/services/registry.h"
 
 namespace orch::master {
@@ -97,7 +98,7 @@ void RegisterServiceRoutes(Router* r, const ApiDeps& d) {
         [](const ServiceView& v) -> Result<std::string> {
           v1::ServiceList out;
           for (const auto& s : v.services) *out.add_services() = s;
-          return ToJson(out);
+          return RedactedJson(out);
         });
   });
   r->Add("GET", "/v1/services/{name}", [d](const HttpRequest& req, const PathParams& p) {
@@ -112,7 +113,7 @@ void RegisterServiceRoutes(Router* r, const ApiDeps& d) {
         [name](const ServiceView& v) -> Result<std::string> {
           const auto* s = Find(v, name);
           if (s == nullptr) return Status::NotFound("service \"" + name + "\" not found");
-          return ToJson(*s);
+          return RedactedJson(*s);
         });
   });
 }

@@ -3,9 +3,12 @@
 // /root, sees only its own processes and cannot fork past its pids limit,
 // all read back through the masters (`orchctl logs`); a job asking for
 // root is refused by that agent with the reason in the task's state, and
-// runs as root on an agent started with --exec-allow-root.
+// runs as root on an agent started with --exec-allow-root. A task's secrets
+// reach it but no read endpoint or plan shows them, and the agent keeps them
+// in files only it can read.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -203,6 +206,62 @@ groups:
   });
   ASSERT_TRUE(b);
   EXPECT_EQ(cluster_->Orchctl({"logs", b->id()}).out, "0\n");
+}
+
+TEST_F(IsolationE2ETest, SecretsReachTheTaskButNoReadEndpointOrPlan) {
+  cluster_->StartMaster();
+  cluster_->StartAgent("a1");
+  ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  std::string job = WriteJob("secret.yaml", R"(
+id: secretive
+type: service
+groups:
+  - name: g
+    count: 1
+    tasks:
+      - name: t
+        driver: exec
+        command: /bin/sh
+        args: [-c, "echo got=$DB_PASSWORD; exec sleep 3600"]
+        secrets: { DB_PASSWORD: hunter2-e2e }
+        resources: { cpu: 10, memory: 16 }
+)");
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
+  jobs_.push_back("secretive");
+  auto a = WaitAlloc("secretive", [](const v1::Allocation& a) {
+    return a.client_status() == v1::Allocation::RUNNING;
+  });
+  ASSERT_TRUE(a);
+  CommandResult logs;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        logs = cluster_->Orchctl({"logs", a->id()});
+        return logs.out == "got=hunter2-e2e\n";
+      },
+      10s))
+      << logs.out << logs.err;
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"describe", "job", "secretive", "-o", "json"},
+                                             {"describe", "alloc", a->id(), "-o", "json"},
+                                             {"get", "jobs", "-o", "json"},
+                                             {"job", "history", "secretive", "-o", "json"}}) {
+    auto r = cluster_->Orchctl(args);
+    EXPECT_EQ(r.out.find("hunter2"), std::string::npos)
+        << args[0] << " " << args[1] << ": " << r.out;
+  }
+  auto detail = cluster_->Orchctl({"describe", "job", "secretive", "-o", "json"});
+  EXPECT_NE(detail.out.find("(redacted)"), std::string::npos) << detail.out;
+  std::string changed = WriteJob(
+      "secret2.yaml", ReadFile(job).replace(ReadFile(job).find("hunter2-e2e"), 11, "hunter3-e2e"));
+  auto plan = cluster_->Orchctl({"plan", "-f", changed, "-o", "json"});
+  EXPECT_EQ(plan.out.find("hunter"), std::string::npos) << plan.out;
+  EXPECT_NE(plan.out.find("secrets"), std::string::npos)
+      << "the change shows, its value does not: " << plan.out;
+  // The agent's record of the allocation holds the value: only root reads it.
+  std::string record = cluster_->agent_data_dir("a1") + "/state/" + a->id() + ".json";
+  struct stat st;
+  ASSERT_EQ(stat(record.c_str(), &st), 0) << record;
+  EXPECT_EQ(st.st_mode & 0077, 0u) << "mode " << std::oct << (st.st_mode & 0777);
 }
 
 }  // namespace

@@ -19,6 +19,19 @@ TEST(ExpandVarsTest, LeavesUnknownAndEscapedAlone) {
   EXPECT_EQ(ExpandVars("$A", vars), "$A");
 }
 
+TEST(BuildTaskEnvTest, SecretsJoinTheEnvironmentAsGivenAndWin) {
+  v1::Task task;
+  task.set_name("server");
+  (*task.mutable_env())["GREETING"] = "hello ${TOKEN}";
+  (*task.mutable_secrets())["TOKEN"] = "p@ss${ORCH_JOB}";
+  (*task.mutable_secrets())["ORCH_JOB"] = "overridden";
+  TaskEnvInput in{"a-1", "web", "g", "/data/allocs/a-1", {}, "/usr/bin:/bin"};
+  auto env = BuildTaskEnv(in, task);
+  EXPECT_EQ(env["TOKEN"], "p@ss${ORCH_JOB}") << "never expanded";
+  EXPECT_EQ(env["GREETING"], "hello ${TOKEN}") << "nor expanded into env";
+  EXPECT_EQ(env["ORCH_JOB"], "overridden");
+}
+
 TEST(BuildTaskEnvTest, HasOrchAndPortVariablesAndExpandsTaskEnv) {
   v1::Task task;
   task.set_name("server");

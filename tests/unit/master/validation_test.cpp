@@ -169,6 +169,16 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"unknown capability",
              [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->add_cap_add("CAP_FLY"); },
              "groups[0].tasks[0].cap_add: \"CAP_FLY\" is not a Linux capability"},
+        Case{"secret also in env",
+             [](v1::Job* j) {
+               auto* t = j->mutable_groups(0)->mutable_tasks(0);
+               (*t->mutable_env())["TOKEN"] = "a";
+               (*t->mutable_secrets())["TOKEN"] = "b";
+             },
+             "groups[0].tasks[0].secrets[\"TOKEN\"]: also in env"},
+        Case{"secret with a bad name",
+             [](v1::Job* j) { (*j->mutable_groups(0)->mutable_tasks(0)->mutable_secrets())["A=B"] = "x"; },
+             "groups[0].tasks[0].secrets[\"A=B\"]: a variable name must not contain"},
         Case{"negative pids limit",
              [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->set_pids_limit(-1); },
              "groups[0].tasks[0].pids_limit: must be 0"}),
