@@ -19,8 +19,8 @@ inline constexpr char kRedacted[] = "(redacted)";
 void RedactSecrets(google::protobuf::Message* m,
                    const std::function<std::string(const std::string&)>& mask);
 
-// ToJson of `m` with every secret value "(redacted)". Messages that cannot
-// hold a task are not copied.
+// ToJson of `m` with every secret value "(redacted)". Only an answer that
+// holds secrets is copied and printed again.
 std::string RedactedJson(const google::protobuf::Message& m);
 
 // A tag for a secret value in a diff: "(secret 1a2b3c4d)", a keyed hash
