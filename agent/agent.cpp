@@ -65,6 +65,8 @@ Status Agent::Init() {
   ORCH_ASSIGN_OR_RETURN(node_id_, LoadOrCreateNodeId(cfg_.data_dir));
   if (cfg_.name.empty()) cfg_.name = Hostname();
 
+  ORCH_ASSIGN_OR_RETURN(node_secret_, LoadOrCreateNodeSecret(cfg_.data_dir));
+
   // HTTP first: a port that cannot be bound fails the start, loudly.
   ORCH_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(cfg_.http));
   router_ = MakeAgentRouter(
@@ -84,7 +86,8 @@ Status Agent::Init() {
           if (d->Inspect(tid).ok()) return d->Logs(tid, opts, sink);
         }
         return Status::NotFound("no driver tracks task " + tid);
-      });
+      },
+      SecretHash(node_secret_));
   HttpServerOptions http_opts;
   http_opts.host = hp.host;
   http_opts.port = hp.port;
@@ -169,9 +172,7 @@ Status Agent::Init() {
   for (auto& [name, d] : drivers_) d->SetEventCallback([this] { Wake(); });
 
   client_ = std::make_unique<OrchClient>(cfg_.masters, cfg_.token);
-  auto node_secret = LoadOrCreateNodeSecret(cfg_.data_dir);
-  if (!node_secret.ok()) return node_secret.status();
-  client_->SetNodeSecret(*node_secret);
+  client_->SetNodeSecret(node_secret_);
   std::vector<TaskDriver*> ds;
   for (auto& [name, d] : drivers_) ds.push_back(d);
   load_ = std::make_unique<LoadMonitor>(ds, SystemClock::Get(), 0.3, /*measure_node=*/true);
@@ -210,7 +211,7 @@ Status Agent::Init() {
   }
   MasterSession* session = session_.get();
   watcher_ = std::make_unique<AllocWatcher>(
-      cfg_.masters, cfg_.token, *node_secret, node_id_, kWatchWait,
+      cfg_.masters, cfg_.token, node_secret_, node_id_, kWatchWait,
       [session] { return session->registered(); },
       [this](std::vector<v1::Allocation> allocs, uint64_t) {
         {

@@ -85,6 +85,8 @@ class Agent {
 
   AgentConfig cfg_;
   std::string node_id_;
+  std::string
+      node_secret_;  // <data_dir>/node-secret: proves this node to the masters, and theirs to us
   uint16_t http_port_ = 0;
 
   std::unique_ptr<ExecDriver> exec_;

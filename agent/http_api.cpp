@@ -5,6 +5,7 @@
 
 #include "agent/alloc_runner.h"
 #include "agent/files.h"
+#include "common/ids.h"
 #include "common/json.h"
 
 namespace orch::agent {
@@ -157,13 +158,20 @@ std::string LastLines(const std::string& text, int64_t n) {
 }
 
 std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std::string()> node_id,
-                                        LogSource logs) {
+                                        LogSource logs, std::string node_secret_hash) {
   auto r = std::make_unique<Router>();
   r->Add("GET", "/healthz", [node_id](const HttpRequest&, const PathParams&) {
     return HttpResponse::Json(200, "{\"status\":\"ok\",\"node_id\":" + JsonString(node_id()) + "}");
   });
   r->Add("GET", "/v1/allocations/{id}/logs",
-         [data_dir, logs](const HttpRequest& req, const PathParams& params) {
+         [data_dir, logs, node_secret_hash](const HttpRequest& req, const PathParams& params) {
+           if (!node_secret_hash.empty() &&
+               !SameSecretHash(req.Header("x-orch-node-auth"), node_secret_hash)) {
+             return HttpResponse::Error(Status::PermissionDenied(
+                 "task logs are for the masters: this request does not carry the node's "
+                 "credential (" +
+                 std::string(kNodeAuthHeader) + ")"));
+           }
            const std::string& id = params.at("id");
            auto q = ParseLogQuery(req);
            if (!q.ok()) return HttpResponse::Error(q.status());

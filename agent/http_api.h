@@ -25,8 +25,11 @@ constexpr std::size_t kMaxLogBytes = 1 << 20;
 using LogSource = std::function<Status(const std::string& alloc_id, const std::string& task,
                                        const LogOptions& opts, const LogSink& sink)>;
 
+// `node_secret_hash` non-empty: the logs route answers 403 to a request
+// without that value in kNodeAuthHeader (common/ids.h; /healthz stays open).
 std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std::string()> node_id,
-                                        LogSource logs = nullptr);
+                                        LogSource logs = nullptr,
+                                        std::string node_secret_hash = "");
 
 // The last `n` lines of `text` (a last line without "\n" counts).
 std::string LastLines(const std::string& text, int64_t n);

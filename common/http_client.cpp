@@ -121,8 +121,9 @@ Result<HttpResponse> HttpClient::Do(const std::string& method, const std::string
 
 Result<HttpResponse> HttpClient::Stream(const std::string& method, const std::string& url,
                                         const std::function<bool(std::string_view)>& on_body,
-                                        std::chrono::milliseconds timeout) const {
-  return Perform(method, url, "", timeout, &on_body);
+                                        std::chrono::milliseconds timeout,
+                                        const Headers& extra_headers) const {
+  return Perform(method, url, "", timeout, &on_body, &extra_headers);
 }
 
 Result<HttpResponse> HttpClient::Perform(const std::string& method, const std::string& url,

@@ -59,7 +59,8 @@ class HttpClient {
   // no error. `timeout` 0: no limit on the whole request.
   Result<HttpResponse> Stream(const std::string& method, const std::string& url,
                               const std::function<bool(std::string_view)>& on_body,
-                              std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
+                              std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                              const Headers& extra_headers = {}) const;
 
  private:
   Result<HttpResponse> Perform(const std::string& method, const std::string& url,

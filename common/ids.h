@@ -14,6 +14,11 @@ std::string SecretHash(const std::string& secret);
 // Equality of two hashes in time that does not depend on where they differ.
 bool SameSecretHash(const std::string& a, const std::string& b);
 
+// How the masters prove themselves to an agent's API (task logs): this
+// header carries SecretHash of the node's secret, which only they hold
+// (kept from the node's registration, never shown).
+inline constexpr char kNodeAuthHeader[] = "X-Orch-Node-Auth";
+
 // The first 8 characters, for tables and log lines.
 inline std::string ShortId(const std::string& id) { return id.substr(0, 8); }
 

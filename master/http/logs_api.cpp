@@ -12,9 +12,15 @@ namespace orch::master {
 
 namespace {
 
-// Where the logs of `alloc`'s `task` are served, as a URL on its agent.
-Result<std::string> AgentLogsUrl(StateStore* store, const std::string& alloc_id, const HttpRequest& req,
-                                 bool follow) {
+// Where the logs of `alloc`'s `task` are served, as a URL on its agent, and
+// the credential its agent wants (kNodeAuthHeader).
+struct AgentLogs {
+  std::string url;
+  HttpClient::Headers headers;
+};
+
+Result<AgentLogs> AgentLogsUrl(StateStore* store, const std::string& alloc_id,
+                               const HttpRequest& req, bool follow) {
   ORCH_ASSIGN_OR_RETURN(v1::Allocation alloc, store->GetAllocation(alloc_id));
   std::string task = req.Query("task");
   const auto& tasks = alloc.task_group().tasks();
@@ -55,7 +61,9 @@ Result<std::string> AgentLogsUrl(StateStore* store, const std::string& alloc_id,
   std::string tail = req.Query("tail");
   if (!tail.empty()) url += "&tail=" + UrlEncode(tail);
   if (follow) url += "&follow=true";
-  return url;
+  AgentLogs out{url, {}};
+  if (!node.secret_hash().empty()) out.headers.emplace_back(kNodeAuthHeader, node.secret_hash());
+  return out;
 }
 
 HttpResponse Relay(const Result<HttpResponse>& resp, const std::string& url) {
@@ -78,22 +86,26 @@ HttpResponse Logs(StateStore* store, const std::shared_ptr<HttpClient>& client,
         Status::InvalidArgument("follow must be true or false, got \"" + follow_q + "\""));
   }
   bool follow = follow_q == "true" || follow_q == "1";
-  auto url = AgentLogsUrl(store, p.at("id"), req, /*follow=*/false);
-  if (!url.ok()) return HttpResponse::Error(url.status());
+  auto agent = AgentLogsUrl(store, p.at("id"), req, /*follow=*/false);
+  if (!agent.ok()) return HttpResponse::Error(agent.status());
   // Without follow (or to check a follow request first: bad input and
   // unknown tasks get their error, not an empty stream), one plain request.
-  std::string first = *url;
+  std::string first = agent->url;
   if (follow) first = first.substr(0, first.find("&tail=")) + "&tail=0";  // the check only
-  HttpResponse head = Relay(client->Get(first, std::chrono::seconds(30)), first);
+  HttpResponse head =
+      Relay(client->Do("GET", first, "", std::chrono::seconds(30), agent->headers), first);
   if (!follow || head.status < 200 || head.status >= 300) return head;
 
-  std::string follow_url = *url + "&follow=true";
+  std::string follow_url = agent->url + "&follow=true";
   HttpResponse out;
   out.status = 200;
   out.content_type = head.content_type;
-  out.stream = [client, follow_url](const HttpStreamWriter& write) {
-    auto resp = client->Stream("GET", follow_url, [&](std::string_view piece) { return write(piece); });
-    if (!resp.ok()) spdlog::info("logs: following {} ended: {}", follow_url, resp.status().message());
+  out.stream = [client, follow_url, headers = agent->headers](const HttpStreamWriter& write) {
+    auto resp = client->Stream(
+        "GET", follow_url, [&](std::string_view piece) { return write(piece); },
+        std::chrono::milliseconds(0), headers);
+    if (!resp.ok())
+      spdlog::info("logs: following {} ended: {}", follow_url, resp.status().message());
   };
   return out;
 }

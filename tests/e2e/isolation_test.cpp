@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "cluster.h"
+#include "common/http_client.h"
 #include "common/json.h"
 
 namespace orch::e2e {
@@ -257,6 +258,14 @@ groups:
   EXPECT_EQ(plan.out.find("hunter"), std::string::npos) << plan.out;
   EXPECT_NE(plan.out.find("secrets"), std::string::npos)
       << "the change shows, its value does not: " << plan.out;
+  // The agent's own API serves task logs to the masters only.
+  auto nodes = cluster_->client().ListNodes();
+  ASSERT_TRUE(nodes.ok() && nodes->value.nodes_size() == 1);
+  auto direct = HttpClient().Get(nodes->value.nodes(0).address() + "/v1/allocations/" + a->id() +
+                                 "/logs?task=t");
+  ASSERT_TRUE(direct.ok()) << direct.status().ToString();
+  EXPECT_EQ(direct->status, 403) << direct->body;
+  EXPECT_EQ(direct->body.find("hunter2"), std::string::npos);
   // The agent's record of the allocation holds the value: only root reads it.
   std::string record = cluster_->agent_data_dir("a1") + "/state/" + a->id() + ".json";
   struct stat st;

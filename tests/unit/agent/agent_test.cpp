@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/http_client.h"
+#include "common/ids.h"
 #include "fake_master.h"
 #include "test_util.h"
 
@@ -54,8 +55,12 @@ class AgentTest : public ::testing::Test {
   }
 
   std::string Get(uint16_t port, const std::string& path, int* status = nullptr) {
+    // As the masters call it: with the node's credential.
+    std::string secret = testing::Slurp(dir_.path() + "/node-secret");
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == ' ')) secret.pop_back();
     HttpClient http;
-    auto r = http.Get("http://127.0.0.1:" + std::to_string(port) + path);
+    auto r = http.Do("GET", "http://127.0.0.1:" + std::to_string(port) + path, "",
+                     std::chrono::milliseconds(0), {{kNodeAuthHeader, SecretHash(secret)}});
     if (!r.ok()) return "transport error: " + r.status().ToString();
     if (status) *status = r->status;
     return r->body;

@@ -9,6 +9,7 @@
 
 #include "agent/alloc_runner.h"
 #include "agent/files.h"
+#include "common/ids.h"
 #include "test_util.h"
 
 namespace orch::agent {
@@ -20,6 +21,33 @@ HttpRequest Get(const std::string& target) {
   r.target = target;
   EXPECT_TRUE(ParseTarget(target, &r.path, &r.query).ok());
   return r;
+}
+
+TEST(AgentLogsApiTest, LogsAreOnlyForCallersWithTheNodesCredential) {
+  testing::TempDir dir;
+  const std::string secret = NewSecret();
+  auto router = MakeAgentRouter(
+      dir.path(), [] { return std::string("n1"); },
+      [](const std::string&, const std::string&, const LogOptions&, const LogSink& sink) -> Status {
+        sink(LogStream::kStdout, "private\n");
+        return Status::Ok();
+      },
+      SecretHash(secret));
+  auto anonymous = router->Handle(Get("/v1/allocations/a1/logs?task=web"));
+  EXPECT_EQ(anonymous.status, 403) << anonymous.body;
+  EXPECT_EQ(anonymous.body.find("private"), std::string::npos);
+  HttpRequest wrong = Get("/v1/allocations/a1/logs?task=web");
+  wrong.headers["x-orch-node-auth"] = SecretHash("another node's secret");
+  EXPECT_EQ(router->Handle(wrong).status, 403);
+  HttpRequest raw = Get("/v1/allocations/a1/logs?task=web");
+  raw.headers["x-orch-node-auth"] = secret;  // the secret itself is not the proof
+  EXPECT_EQ(router->Handle(raw).status, 403);
+  HttpRequest master = Get("/v1/allocations/a1/logs?task=web");
+  master.headers["x-orch-node-auth"] = SecretHash(secret);
+  auto ok = router->Handle(master);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.body, "private\n");
+  EXPECT_EQ(router->Handle(Get("/healthz")).status, 200) << "health stays open";
 }
 
 TEST(AgentLogsApiTest, LastLines) {
