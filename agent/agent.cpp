@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "agent/alloc_gc.h"
 #include "agent/alloc_watcher.h"
@@ -55,6 +56,28 @@ Result<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& cfg) {
   return agent;
 }
 
+namespace {
+
+// Exec tasks run as other users and find their directories by absolute
+// paths (ORCH_ALLOC_DIR, ORCH_TASK_DIR): every folder above the data dir
+// must let others pass (x). Says which one does not.
+void WarnIfNotTraversable(const std::string& data_dir) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(data_dir, ec).parent_path();
+  for (; !ec && p.has_relative_path(); p = p.parent_path()) {
+    struct stat st;
+    if (stat(p.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH)) {
+      spdlog::warn(
+          "{} is mode {:o}: exec tasks (running as other users) cannot reach their "
+          "directories under {}; make it 0711 or 0755",
+          p.string(), st.st_mode & 0777, data_dir);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 Status Agent::Init() {
   ORCH_RETURN_IF_ERROR(MakeDirs(cfg_.data_dir));
   // Tasks running as other users reach their directories through it;
@@ -62,6 +85,7 @@ Status Agent::Init() {
   if (chmod(cfg_.data_dir.c_str(), 0711) != 0) {
     spdlog::warn("cannot make {} 0711: {}", cfg_.data_dir, strerror(errno));
   }
+  if (cfg_.exec_isolation) WarnIfNotTraversable(cfg_.data_dir);
   ORCH_ASSIGN_OR_RETURN(node_id_, LoadOrCreateNodeId(cfg_.data_dir));
   if (cfg_.name.empty()) cfg_.name = Hostname();
 

@@ -2,6 +2,7 @@
 // agent in one process for trying orch out.
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     dev_dir = tmpl;
+    // The dev agent's exec tasks run as nobody and reach their folders
+    // through this one.
+    chmod(dev_dir.c_str(), 0711);
     cfg.data_dir = dev_dir + "/master";
   }
   auto master = orch::master::Master::Start(cfg);

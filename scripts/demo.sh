@@ -16,6 +16,9 @@ ONCE=0
 BIN=${ORCH_BUILD_DIR:-build}
 
 DIR=${ORCH_DEMO_DIR:-$(mktemp -d /tmp/orch-demo-XXXXXX)}
+# Exec tasks run as nobody: they must be able to pass through to the agents'
+# data dirs (their ORCH_ALLOC_DIR is inside); mktemp makes it 0700.
+chmod 0711 "$DIR"
 mkdir -p "$DIR"
 HTTP_PORT=${ORCH_DEMO_PORT:-4646}
 export ORCH_ADDR="http://127.0.0.1:$HTTP_PORT"
