@@ -39,24 +39,6 @@ namespace {
 constexpr std::chrono::milliseconds kWatchWait{30'000};
 // Reconcile at least this often, even without news.
 constexpr std::chrono::milliseconds kReconcileTick{1000};
-}  // namespace
-
-Agent::Agent(AgentConfig cfg) : cfg_(std::move(cfg)) {}
-
-Agent::~Agent() { Shutdown(); }
-
-Result<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& cfg) {
-  ORCH_RETURN_IF_ERROR(ValidateAgentConfig(cfg));
-  std::unique_ptr<Agent> agent(new Agent(cfg));
-  Status st = agent->Init();
-  if (!st.ok()) {
-    agent->Shutdown();
-    return st;
-  }
-  return agent;
-}
-
-namespace {
 
 // Exec tasks run as other users and find their directories by absolute
 // paths (ORCH_ALLOC_DIR, ORCH_TASK_DIR): every folder above the data dir
@@ -77,6 +59,21 @@ void WarnIfNotTraversable(const std::string& data_dir) {
 }
 
 }  // namespace
+
+Agent::Agent(AgentConfig cfg) : cfg_(std::move(cfg)) {}
+
+Agent::~Agent() { Shutdown(); }
+
+Result<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& cfg) {
+  ORCH_RETURN_IF_ERROR(ValidateAgentConfig(cfg));
+  std::unique_ptr<Agent> agent(new Agent(cfg));
+  Status st = agent->Init();
+  if (!st.ok()) {
+    agent->Shutdown();
+    return st;
+  }
+  return agent;
+}
 
 Status Agent::Init() {
   ORCH_RETURN_IF_ERROR(MakeDirs(cfg_.data_dir));

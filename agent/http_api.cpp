@@ -166,7 +166,7 @@ std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std:
   r->Add("GET", "/v1/allocations/{id}/logs",
          [data_dir, logs, node_secret_hash](const HttpRequest& req, const PathParams& params) {
            if (!node_secret_hash.empty() &&
-               !SameSecretHash(req.Header("x-orch-node-auth"), node_secret_hash)) {
+               !SameSecretHash(req.Header(kNodeAuthHeader), node_secret_hash)) {
              return HttpResponse::Error(Status::PermissionDenied(
                  "task logs are for the masters: this request does not carry the node's "
                  "credential (" +

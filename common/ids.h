@@ -16,8 +16,9 @@ bool SameSecretHash(const std::string& a, const std::string& b);
 
 // How the masters prove themselves to an agent's API (task logs): this
 // header carries SecretHash of the node's secret, which only they hold
-// (kept from the node's registration, never shown).
-inline constexpr char kNodeAuthHeader[] = "X-Orch-Node-Auth";
+// (kept from the node's registration, never shown). Lower case, as
+// HttpRequest::Header looks names up (HTTP names are case-insensitive).
+inline constexpr char kNodeAuthHeader[] = "x-orch-node-auth";
 
 // The first 8 characters, for tables and log lines.
 inline std::string ShortId(const std::string& id) { return id.substr(0, 8); }

@@ -119,6 +119,13 @@ int JoinCgroups(const char* const* procs) {
   return 0;
 }
 
+// Reports a failure before exec on the status pipe, then leaves with `code`
+// (126: the supervisor's side, 127: the task's).
+[[noreturn]] void Fail(char tag, int err, int code) {
+  WriteRecord(kFdStatus, tag, err);
+  _exit(code);
+}
+
 // The task itself, in its forked child: never returns. `creds_fd` (with
 // namespaces) is where it tells the shim its pid as the host sees it.
 [[noreturn]] void ExecTask(const ShimPlan& a, int creds_fd) {
@@ -138,21 +145,17 @@ int JoinCgroups(const char* const* procs) {
     close(creds_fd);
   }
   if (int e = JoinCgroups(a.procs); e != 0) {
-    WriteRecord(kFdStatus, 'G', e);
-    _exit(127);
+    Fail('G', e, 127);
   }
   ResetSignalsForExec();
   if (chdir(a.cwd) != 0) {
-    WriteRecord(kFdStatus, 'C', errno);
-    _exit(127);
+    Fail('C', errno, 127);
   }
   if (int e = ApplyTaskIdentity(a.iso); e != 0) {
-    WriteRecord(kFdStatus, 'U', e);
-    _exit(127);
+    Fail('U', e, 127);
   }
   execve(a.path, a.argv, a.envp);
-  WriteRecord(kFdStatus, 'E', errno);
-  _exit(127);
+  Fail('E', errno, 127);
 }
 
 // pid 1 of the task's pid namespace: sets up the other namespaces, forks the
@@ -161,13 +164,11 @@ int JoinCgroups(const char* const* procs) {
 // the namespace).
 [[noreturn]] void RunInit(const ShimPlan& a, int creds_fd, int status_fd) {
   if (int e = EnterTaskNamespaces(a.iso); e != 0) {
-    WriteRecord(kFdStatus, 'N', e);
-    _exit(126);
+    Fail('N', e, 126);
   }
   pid_t task = _Fork();
   if (task < 0) {
-    WriteRecord(kFdStatus, 'F', errno);
-    _exit(126);
+    Fail('F', errno, 126);
   }
   if (task == 0) {
     close(status_fd);
@@ -227,14 +228,12 @@ pid_t ReceivePid(int fd) {
         socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, creds) != 0 ||
         setsockopt(creds[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
         pipe2(init_status, O_CLOEXEC) != 0) {
-      WriteRecord(kFdStatus, 'N', errno);
-      _exit(126);
+      Fail('N', errno, 126);
     }
   }
   pid_t pid = _Fork();
   if (pid < 0) {
-    WriteRecord(kFdStatus, 'F', errno);
-    _exit(126);
+    Fail('F', errno, 126);
   }
   if (pid == 0) {
     if (!a.iso.namespaces) ExecTask(a, -1);

@@ -113,14 +113,11 @@ groups:
       << "sees only its own processes: " << out.out;
   auto err = cluster_->Orchctl({"logs", a->id(), "--stderr"});
   EXPECT_NE(err.out.find("fork"), std::string::npos) << "forks past the limit fail: " << err.out;
-  int sleepers = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmd == "sleep" + std::string(1, '\0') + marker + '\0') ++sleepers;
-  }
-  EXPECT_GT(sleepers, 0);
-  EXPECT_LE(sleepers, 8) << "10 pids: the shell, the subshell and at most 8 more";
+  const std::string sleeper = "sleep" + std::string(1, '\0') + marker + '\0';
+  const size_t sleepers =
+      ProcessesMatching([&](const std::string& c) { return c == sleeper; }).size();
+  EXPECT_GT(sleepers, 0u);
+  EXPECT_LE(sleepers, 8u) << "10 pids: the shell, the subshell and at most 8 more";
   EXPECT_NE(out.out.find("forked=2"), std::string::npos)
       << "the subshell could not fork: " << out.out;
 
@@ -128,12 +125,9 @@ groups:
   jobs_.clear();
   EXPECT_TRUE(WaitFor(
       [&] {
-        for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-          std::ifstream in(e.path() / "cmdline", std::ios::binary);
-          std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-          if (cmd.find(marker) != std::string::npos) return false;
-        }
-        return true;
+        return ProcessesMatching(
+                   [&](const std::string& c) { return c.find(marker) != std::string::npos; })
+            .empty();
       },
       10s))
       << "the task's processes outlived it";

@@ -144,15 +144,24 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
   }
 }
 
-int KillByMarker(const std::string& marker) {
-  int killed = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+std::vector<pid_t> ProcessesMatching(const std::function<bool(const std::string& cmdline)>& match) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string name = e.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream in(e.path() / "cmdline", std::ios::binary);
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const pid_t pid = static_cast<pid_t>(std::stol(name));
-    if (pid == getpid() || cmdline.find(marker) == std::string::npos) continue;
+    if (pid != getpid() && match(cmdline)) out.push_back(pid);
+  }
+  return out;
+}
+
+int KillByMarker(const std::string& marker) {
+  int killed = 0;
+  for (pid_t pid : ProcessesMatching(
+           [&](const std::string& c) { return c.find(marker) != std::string::npos; })) {
     if (kill(pid, SIGKILL) == 0) ++killed;
   }
   return killed;

@@ -55,6 +55,10 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
 
 bool ProcessAlive(pid_t pid);
 
+// Processes (not this one) whose raw command line (arguments separated by
+// NUL) satisfies `match`.
+std::vector<pid_t> ProcessesMatching(const std::function<bool(const std::string& cmdline)>& match);
+
 // SIGKILLs every process whose command line contains `marker` (a path only
 // one test uses); returns how many there were.
 int KillByMarker(const std::string& marker);

@@ -37,13 +37,13 @@ TEST(AgentLogsApiTest, LogsAreOnlyForCallersWithTheNodesCredential) {
   EXPECT_EQ(anonymous.status, 403) << anonymous.body;
   EXPECT_EQ(anonymous.body.find("private"), std::string::npos);
   HttpRequest wrong = Get("/v1/allocations/a1/logs?task=web");
-  wrong.headers["x-orch-node-auth"] = SecretHash("another node's secret");
+  wrong.headers[kNodeAuthHeader] = SecretHash("another node's secret");
   EXPECT_EQ(router->Handle(wrong).status, 403);
   HttpRequest raw = Get("/v1/allocations/a1/logs?task=web");
-  raw.headers["x-orch-node-auth"] = secret;  // the secret itself is not the proof
+  raw.headers[kNodeAuthHeader] = secret;  // the secret itself is not the proof
   EXPECT_EQ(router->Handle(raw).status, 403);
   HttpRequest master = Get("/v1/allocations/a1/logs?task=web");
-  master.headers["x-orch-node-auth"] = SecretHash(secret);
+  master.headers[kNodeAuthHeader] = SecretHash(secret);
   auto ok = router->Handle(master);
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(ok.body, "private\n");

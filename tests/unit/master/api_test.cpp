@@ -9,6 +9,7 @@
 #include "common/index_waiters.h"
 #include "common/json.h"
 #include "master/controllers/eval_worker.h"
+#include "master/http/all_routes.h"
 #include "master/log/raft_log.h"
 #include "orch/v1/api.pb.h"
 #include "test_util.h"
@@ -45,7 +46,7 @@ class ApiTest : public ::testing::Test {
     d.log = log_.get();
     d.liveness = liveness_.get();
     d.clock = SystemClock::Get();
-    RegisterApiRoutes(&router_, d);
+    RegisterAllRoutes(&router_, d, nullptr);
   }
 
   HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "") {
@@ -245,6 +246,52 @@ TEST_F(ApiTest, AgentReportsUpdateAllocationStatus) {
   u->set_client_status(v1::Allocation::FAILED);
   ASSERT_EQ(Call("POST", "/v1/nodes/" + other + "/allocations", ToJson(req)).status, 200);
   EXPECT_EQ(store_->GetAllocation(alloc.id())->client_status(), v1::Allocation::RUNNING);
+}
+
+constexpr char kSecretJob[] = R"(
+id: vault
+type: service
+groups:
+  - name: g
+    count: 1
+    tasks:
+      - name: t
+        driver: exec
+        command: /bin/sh
+        args: [-c, "sleep 600"]
+        env: { PLAIN: visible-value }
+        secrets: { DB_PASSWORD: hunter2-s3cret }
+        resources: { cpu: 100, memory: 32 }
+)";
+
+TEST_F(ApiTest, EveryReadEndpointRedactsSecretsButTheNodesOwnWatch) {
+  const std::string node = RegisterNode("n1");
+  auto sub = Call("POST", "/v1/jobs", kSecretJob);
+  ASSERT_EQ(sub.status, 200) << sub.body;
+  EXPECT_EQ(sub.body.find("hunter2"), std::string::npos) << sub.body;
+  EXPECT_EQ(worker_->RunOnce(), 1);
+  v1::AllocationList mine;
+  ASSERT_TRUE(FromJson(Call("GET", "/v1/nodes/" + node + "/allocations").body, &mine).ok());
+  ASSERT_EQ(mine.allocations_size(), 1);
+  EXPECT_EQ(mine.allocations(0).task_group().tasks(0).secrets().at("DB_PASSWORD"), "hunter2-s3cret")
+      << "the node running it gets the value";
+  const std::string alloc = mine.allocations(0).id();
+
+  for (const std::string& target : std::vector<std::string>{
+           "/v1/jobs", "/v1/jobs/vault", "/v1/jobs/vault/versions", "/v1/jobs/vault/allocations",
+           "/v1/allocations", "/v1/allocations?job=vault", "/v1/allocations/" + alloc}) {
+    auto resp = Call("GET", target);
+    EXPECT_EQ(resp.status, 200) << target << ": " << resp.body;
+    EXPECT_EQ(resp.body.find("hunter2"), std::string::npos) << target << ": " << resp.body;
+    EXPECT_NE(resp.body.find("(redacted)"), std::string::npos) << target << ": " << resp.body;
+    EXPECT_NE(resp.body.find("visible-value"), std::string::npos) << target << ": " << resp.body;
+  }
+  std::string changed = kSecretJob;
+  changed.replace(changed.find("hunter2-s3cret"), 14, "hunter3-n3w");
+  auto plan = Call("POST", "/v1/jobs/plan", changed);
+  ASSERT_EQ(plan.status, 200) << plan.body;
+  EXPECT_EQ(plan.body.find("hunter"), std::string::npos) << plan.body;
+  EXPECT_NE(plan.body.find("(secret "), std::string::npos) << plan.body;
 }
 
 }  // namespace
