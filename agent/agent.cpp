@@ -114,6 +114,9 @@ Status Agent::Init() {
   http_opts.port = hp.port;
   http_opts.worker_threads = 8;  // a followed log holds one while it streams
   http_opts.name = "agent-http";
+  // With TLS, only masters (server.orch) may call the agent's API.
+  http_opts.tls = cfg_.tls;
+  http_opts.tls_peer_names = {std::string(TlsRoleName(TlsRole::kServer))};
   Router* router = router_.get();
   auto server =
       HttpServer::Start(http_opts, [router](const HttpRequest& r) { return router->Handle(r); });
@@ -122,8 +125,8 @@ Status Agent::Init() {
   http_port_ = http_->port();
   // A wildcard listen address is no address for others to reach us at.
   bool wildcard = hp.host == "0.0.0.0" || hp.host == "::" || hp.host == "[::]";
-  std::string address =
-      "http://" + (wildcard ? Hostname() : hp.host) + ":" + std::to_string(http_port_);
+  std::string address = std::string(cfg_.tls.enabled() ? "https://" : "http://") +
+                        (wildcard ? Hostname() : hp.host) + ":" + std::to_string(http_port_);
   address_ = address;
 
   std::vector<std::string> enabled;
@@ -192,8 +195,8 @@ Status Agent::Init() {
   ORCH_RETURN_IF_ERROR(reconciler_->Restore());
   for (auto& [name, d] : drivers_) d->SetEventCallback([this] { Wake(); });
 
-  client_ = std::make_unique<OrchClient>(cfg_.masters, cfg_.token);
-  client_->SetNodeSecret(node_secret_);
+  client_ = std::make_unique<OrchClient>(cfg_.masters,
+                                         OrchClientOptions{cfg_.token, node_secret_, cfg_.tls});
   std::vector<TaskDriver*> ds;
   for (auto& [name, d] : drivers_) ds.push_back(d);
   load_ = std::make_unique<LoadMonitor>(ds, SystemClock::Get(), 0.3, /*measure_node=*/true);
@@ -232,7 +235,7 @@ Status Agent::Init() {
   }
   MasterSession* session = session_.get();
   watcher_ = std::make_unique<AllocWatcher>(
-      cfg_.masters, cfg_.token, node_secret_, node_id_, kWatchWait,
+      cfg_.masters, client_->options(), node_id_, kWatchWait,
       [session] { return session->registered(); },
       [this](std::vector<v1::Allocation> allocs, uint64_t) {
         {
@@ -260,7 +263,8 @@ Status Agent::Init() {
     lb_ = std::move(proxy).value();
     lb::Proxy* lb = lb_.get();
     service_watcher_ = std::make_unique<lb::ServiceWatcher>(
-        cfg_.masters, cfg_.token, kWatchWait, [session] { return session->registered(); },
+        cfg_.masters, OrchClientOptions{cfg_.token, "", cfg_.tls}, kWatchWait,
+        [session] { return session->registered(); },
         [lb](const v1::ServiceList& list, uint64_t index) {
           Status st = lb->Update(lb::ToServiceConfigs(list));
           if (!st.ok())

@@ -5,20 +5,11 @@
 
 namespace orch::agent {
 
-namespace {
-std::shared_ptr<OrchClient> NodeClient(std::vector<std::string> masters, std::string token,
-                                       std::string node_secret) {
-  auto client = std::make_shared<OrchClient>(std::move(masters), std::move(token));
-  client->SetNodeSecret(std::move(node_secret));
-  return client;
-}
-}  // namespace
-
-AllocWatcher::AllocWatcher(std::vector<std::string> masters, std::string token,
-                           std::string node_secret, std::string node_id,
-                           std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink)
+AllocWatcher::AllocWatcher(std::vector<std::string> masters, OrchClientOptions credentials,
+                           std::string node_id, std::chrono::milliseconds wait,
+                           std::function<bool()> ready, Sink sink)
     : watch_("node " + ShortId(node_id) + ": allocations", std::move(ready),
-             [client = NodeClient(std::move(masters), std::move(token), std::move(node_secret)),
+             [client = std::make_shared<OrchClient>(std::move(masters), std::move(credentials)),
               node_id, wait,
               sink = std::move(sink)](uint64_t index) -> Result<BlockingWatch::Answer> {
                ORCH_ASSIGN_OR_RETURN(auto resp,

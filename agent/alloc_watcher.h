@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/blocking_watch.h"
+#include "api/client/client.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::agent {
@@ -20,11 +21,10 @@ class AllocWatcher {
  public:
   using Sink = std::function<void(std::vector<v1::Allocation> allocs, uint64_t index)>;
   // `ready` says whether to query yet (e.g. registered); polled.
-  // `token`: the agent's ACL token ("" without ACLs); `node_secret`: the
-  // node's, which masters with ACLs want on a node's watch.
-  AllocWatcher(std::vector<std::string> masters, std::string token, std::string node_secret,
-               std::string node_id, std::chrono::milliseconds wait, std::function<bool()> ready,
-               Sink sink);
+  // `credentials`: the agent's ACL token, its node secret (which masters
+  // with ACLs want on a node's watch) and TLS files.
+  AllocWatcher(std::vector<std::string> masters, OrchClientOptions credentials, std::string node_id,
+               std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink);
   ~AllocWatcher() = default;  // stops
   AllocWatcher(const AllocWatcher&) = delete;
   AllocWatcher& operator=(const AllocWatcher&) = delete;

@@ -33,6 +33,14 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
   app.add_option("--http", cfg->http,
                  "Address of the agent's own HTTP API (host:port; port 0 picks one)")
       ->capture_default_str();
+  app.add_option(
+      "--tls-ca", cfg->tls.ca_file,
+      "PEM file of the cluster CA: with --tls-cert and --tls-key, the agent talks to https:// "
+      "masters (whose certificates must name server.orch) and serves its API only over mutual TLS "
+      "to them");
+  app.add_option("--tls-cert", cfg->tls.cert_file,
+                 "PEM certificate of this agent, naming agent.orch");
+  app.add_option("--tls-key", cfg->tls.key_file, "PEM private key of --tls-cert");
   app.add_option("--drivers", cfg->drivers, "Task drivers to enable, comma separated (exec,docker)")
       ->delimiter(',')
       ->capture_default_str();
@@ -133,6 +141,16 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
   }
   if (auto hp = ParseHostPort(cfg.http); !hp.ok()) {
     problems.push_back("--http: " + hp.status().message());
+  }
+  if (Status st = CheckTlsFiles(cfg.tls); !st.ok()) problems.push_back(st.message());
+  for (const auto& m : cfg.masters) {
+    if (cfg.tls.enabled() && m.rfind("http://", 0) == 0) {
+      problems.push_back("--masters: " + m +
+                         " is plain http, but this agent has TLS files: use https://");
+    }
+    if (!cfg.tls.enabled() && m.rfind("https://", 0) == 0) {
+      problems.push_back("--masters: " + m + " is https: give --tls-ca, --tls-cert and --tls-key");
+    }
   }
   if (cfg.drivers.empty()) problems.push_back("--drivers: at least one driver is required");
   for (const auto& d : cfg.drivers) {

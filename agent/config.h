@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tls.h"
 
 namespace CLI {
 class App;
@@ -27,6 +28,8 @@ struct AgentConfig {
   // the balancer's service list); from --token or ORCH_TOKEN.
   std::string token;
   std::string http = "127.0.0.1:4650";  // agent's own HTTP (healthz, logs); port 0 = pick free
+  // Mutual TLS (common/tls.h) to the masters and on the agent's own API.
+  TlsFiles tls;
   std::vector<std::string> drivers{"exec"};
   std::string docker_socket = "/var/run/docker.sock";
   // docker listed in drivers but the engine not answering at start: looked

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include "common/tls_peer.h"
+
 namespace orch {
 namespace {
 
@@ -108,6 +110,36 @@ class HttpClient::HandlePool {
   std::vector<CURL*> idle_;
 };
 
+namespace {
+
+// https:// with our certificate, verifying the server against the cluster
+// CA; with a tls_server_name the server's certificate must name it (the
+// role, common/tls.h) instead of the address dialled.
+CURLcode SetServerName(CURL*, void* ssl_ctx, void* options) {
+  const auto* o = static_cast<const HttpClientOptions*>(options);
+  return RequirePeer(static_cast<SSL_CTX*>(ssl_ctx), {o->tls_server_name}).ok()
+             ? CURLE_OK
+             : CURLE_SSL_CERTPROBLEM;
+}
+
+void ConfigureTls(CURL* h, const HttpClientOptions& o) {
+  curl_easy_setopt(h, CURLOPT_CAINFO, o.tls.ca_file.c_str());
+  curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
+  curl_easy_setopt(h, CURLOPT_SSLCERT, o.tls.cert_file.c_str());
+  curl_easy_setopt(h, CURLOPT_SSLKEY, o.tls.key_file.c_str());
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  if (!o.tls_server_name.empty()) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, SetServerName);
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, const_cast<HttpClientOptions*>(&o));
+  } else {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  }
+}
+
+}  // namespace
+
 HttpClient::HttpClient(HttpClientOptions options)
     : options_(std::move(options)), pool_(std::make_shared<HandlePool>()) {
   GlobalInit();
@@ -172,6 +204,7 @@ Result<HttpResponse> HttpClient::Perform(const std::string& method, const std::s
   if (!options_.unix_socket.empty()) {
     curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, options_.unix_socket.c_str());
   }
+  if (options_.tls.enabled()) ConfigureTls(h, options_);
   if (method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (method != "GET") {

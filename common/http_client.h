@@ -17,6 +17,7 @@
 
 #include "common/http_types.h"
 #include "common/status.h"
+#include "common/tls.h"
 
 namespace orch {
 
@@ -25,6 +26,11 @@ struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds timeout{30'000};  // whole request, default
   std::vector<std::pair<std::string, std::string>> headers;  // sent on every request
+  // For https:// URLs: the cluster CA, our certificate and key
+  // (common/tls.h), and the name the server's certificate must carry
+  // (TlsRoleName; empty: the host dialled, as browsers check).
+  TlsFiles tls;
+  std::string tls_server_name;
 };
 
 class HttpClient {

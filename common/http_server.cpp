@@ -6,11 +6,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdio>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "common/index_waiters.h"
+#include "common/tls_context.h"
 
 namespace orch {
 namespace {
@@ -28,26 +31,42 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 class ServerImpl;
+using SslStream = beast::ssl_stream<beast::tcp_stream>;
+
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void Run() = 0;
+  virtual void Close() = 0;
+};
 
 // One connection: read a request (with timeout and body limit), hand it to
-// the worker pool, write the answer, repeat while keep-alive.
-class Session : public std::enable_shared_from_this<Session> {
+// the worker pool, write the answer, repeat while keep-alive. `Stream` is
+// beast::tcp_stream, or SslStream on an HTTPS server: that connection first
+// tells TLS from plain HTTP (answered with a 400) and shakes hands.
+template <class Stream>
+class Session : public SessionBase {
  public:
-  Session(tcp::socket socket, ServerImpl* server, std::string client);
-  void Run();
-  void Close();
+  Session(tcp::socket socket, ServerImpl* server, std::string client, asio::ssl::context* tls);
+  void Run() override;
+  void Close() override;
 
  private:
+  std::shared_ptr<Session> Self() { return std::static_pointer_cast<Session>(shared_from_this()); }
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  void OnDetect(beast::error_code ec, bool tls);
+  void OnHandshake(beast::error_code ec, std::size_t used);
   void DoRead();
   void OnRead(beast::error_code ec, std::size_t bytes);
   void Dispatch();
   void DoWrite(HttpResponse resp);
   void StreamOnWorker(HttpResponse resp);
+  bool WriteFromWorker(std::string data);
   void OnWrite(bool keep_alive, beast::error_code ec, std::size_t bytes);
   void Finish();
   void MarkDone();
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> res_;
@@ -109,6 +128,24 @@ class Parking {
   std::map<uint64_t, std::function<void()>> parked_;
 };
 
+// A short plain-HTTP answer written at once, then the connection closed: a
+// client refused at accept (or speaking HTTP to an HTTPS port) learns why
+// instead of seeing a reset. On an HTTPS port this is the one answer ever
+// sent in the clear.
+void Refuse(tcp::socket& sock, int status, const char* code, const std::string& message) {
+  std::string body =
+      std::string("{\"error\":{\"code\":\"") + code + "\",\"message\":\"" + message + "\"}}";
+  std::string resp = "HTTP/1.1 " + std::to_string(status) + " " +
+                     std::string(http::obsolete_reason(static_cast<http::status>(status))) +
+                     "\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+                     "Content-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n" + body;
+  ::send(sock.native_handle(), resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  beast::error_code ignored;
+  sock.shutdown(tcp::socket::shutdown_send, ignored);
+  sock.close(ignored);
+}
+
 class ServerImpl : public HttpServer {
  public:
   ServerImpl(const HttpServerOptions& opts, HttpHandler handler)
@@ -121,6 +158,11 @@ class ServerImpl : public HttpServer {
   ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
 
   Status Bind() {
+    if (opts_.tls.enabled()) {
+      auto ctx = MakeTlsServerContext(opts_.tls, opts_.tls_peer_names);
+      if (!ctx.ok()) return ctx.status().WithContext(opts_.name);
+      tls_ = std::move(ctx).value();
+    }
     beast::error_code ec;
     auto addr = asio::ip::make_address(opts_.host, ec);
     if (ec) return Status::InvalidArgument(opts_.name + ": bad listen address " + opts_.host);
@@ -161,7 +203,7 @@ class ServerImpl : public HttpServer {
     while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    std::vector<std::shared_ptr<Session>> open;
+    std::vector<std::shared_ptr<SessionBase>> open;
     {
       std::lock_guard lock(mu_);
       for (auto& w : sessions_) {
@@ -259,7 +301,7 @@ class ServerImpl : public HttpServer {
     if (last_refusal_log_.compare_exchange_strong(last, now)) spdlog::warn("{}: {}", opts_.name, what);
   }
 
-  void Forget(Session* s, const std::string& client) {
+  void Forget(SessionBase* s, const std::string& client) {
     std::lock_guard lock(mu_);
     ReleaseConnection(client);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
@@ -282,7 +324,7 @@ class ServerImpl : public HttpServer {
         }
         return;
       }
-      std::shared_ptr<Session> s;
+      std::shared_ptr<SessionBase> s;
       {
         beast::error_code e;
         auto ep = sock.remote_endpoint(e);
@@ -300,7 +342,12 @@ class ServerImpl : public HttpServer {
                                                       " connections open, the limit per client");
         } else {
           ++client_conns_[client];
-          s = std::make_shared<Session>(std::move(sock), this, client);
+          if (tls_) {
+            s = std::make_shared<Session<SslStream>>(std::move(sock), this, client, tls_.get());
+          } else {
+            s = std::make_shared<Session<beast::tcp_stream>>(std::move(sock), this, client,
+                                                             nullptr);
+          }
           sessions_.push_back(s);
         }
       }
@@ -309,22 +356,9 @@ class ServerImpl : public HttpServer {
     });
   }
 
-  // A short answer written at once on a connection refused at accept, then
-  // closed: the client learns why instead of seeing a reset.
-  static void Refuse(tcp::socket& sock, int status, const char* code, const std::string& message) {
-    std::string body = std::string("{\"error\":{\"code\":\"") + code + "\",\"message\":\"" + message + "\"}}";
-    std::string resp = "HTTP/1.1 " + std::to_string(status) +
-                       (status == 429 ? " Too Many Requests" : " Service Unavailable") +
-                       "\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
-                       "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    ::send(sock.native_handle(), resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    beast::error_code ignored;
-    sock.shutdown(tcp::socket::shutdown_send, ignored);
-    sock.close(ignored);
-  }
-
   HttpServerOptions opts_;
   HttpHandler handler_;
+  std::shared_ptr<asio::ssl::context> tls_;  // HTTPS when set
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   asio::thread_pool workers_;
@@ -334,45 +368,92 @@ class ServerImpl : public HttpServer {
   std::atomic<int> in_flight_{0};
   uint16_t port_ = 0;
   std::mutex mu_;
-  std::vector<std::weak_ptr<Session>> sessions_;
+  std::vector<std::weak_ptr<SessionBase>> sessions_;
   std::map<std::string, std::size_t> client_conns_;      // guarded by mu_
   std::map<std::string, std::size_t> client_in_flight_;  // guarded by mu_
   std::atomic<std::chrono::steady_clock::rep> last_refusal_log_{0};
   std::shared_ptr<Parking> parking_ = std::make_shared<Parking>();
 };
 
-Session::Session(tcp::socket socket, ServerImpl* server, std::string client)
-    : stream_(std::move(socket)), server_(server), client_(std::move(client)) {
+template <class Stream>
+Session<Stream>::Session(tcp::socket socket, ServerImpl* server, std::string client,
+                         asio::ssl::context* tls)
+    : stream_([&]() -> Stream {
+        if constexpr (std::is_same_v<Stream, SslStream>) {
+          return Stream(beast::tcp_stream(std::move(socket)), *tls);
+        } else {
+          (void)tls;
+          return Stream(std::move(socket));
+        }
+      }()),
+      server_(server),
+      client_(std::move(client)) {
   beast::error_code ec;
-  auto ep = stream_.socket().remote_endpoint(ec);
+  auto ep = Tcp().socket().remote_endpoint(ec);
   if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-void Session::Run() {
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
-}
-
-void Session::Close() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
-    beast::error_code ec;
-    self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    self->stream_.close();
+template <class Stream>
+void Session<Stream>::Run() {
+  asio::dispatch(Tcp().get_executor(), [self = Self()] {
+    if constexpr (std::is_same_v<Stream, SslStream>) {
+      // The first bytes tell a TLS client hello from plain HTTP.
+      self->Tcp().expires_after(self->server_->opts().read_timeout);
+      beast::async_detect_ssl(self->Tcp(), self->buffer_,
+                              beast::bind_front_handler(&Session::OnDetect, self));
+    } else {
+      self->DoRead();
+    }
   });
 }
 
-void Session::DoRead() {
+template <class Stream>
+void Session<Stream>::OnDetect(beast::error_code ec, bool tls) {
+  if (ec) return Finish();
+  if (!tls) {
+    Refuse(Tcp().socket(), 400, "invalid_argument",
+           "this server speaks HTTPS (TLS with client certificates): use https://");
+    return Finish();
+  }
+  if constexpr (std::is_same_v<Stream, SslStream>) {
+    stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
+                            beast::bind_front_handler(&Session::OnHandshake, Self()));
+  }
+}
+
+template <class Stream>
+void Session<Stream>::OnHandshake(beast::error_code ec, std::size_t used) {
+  if (ec) {
+    server_->LogRefusal("TLS handshake with " + remote_ + " failed: " + ec.message());
+    return Finish();
+  }
+  buffer_.consume(used);
+  DoRead();
+}
+
+template <class Stream>
+void Session<Stream>::Close() {
+  asio::post(Tcp().get_executor(), [self = Self()] {
+    beast::error_code ec;
+    self->Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    self->Tcp().close();
+  });
+}
+
+template <class Stream>
+void Session<Stream>::DoRead() {
   parser_.emplace();
   parser_->body_limit(server_->opts().body_limit);
   parser_->header_limit(16 * 1024);
-  stream_.expires_after(server_->opts().read_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  Tcp().expires_after(server_->opts().read_timeout);
+  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, Self()));
 }
 
-void Session::OnRead(beast::error_code ec, std::size_t) {
+template <class Stream>
+void Session<Stream>::OnRead(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
       ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-      ec == asio::error::eof) {
+      ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
     return Finish();
   }
   if (ec == http::error::body_limit) {
@@ -390,7 +471,8 @@ void Session::OnRead(beast::error_code ec, std::size_t) {
   Dispatch();
 }
 
-void Session::Dispatch() {
+template <class Stream>
+void Session<Stream>::Dispatch() {
   auto& msg = parser_->get();
   HttpRequest req;
   req.method = std::string(msg.method_string());
@@ -425,16 +507,17 @@ void Session::Dispatch() {
     return DoWrite(std::move(resp));
   }
   // The handler may block; no read timeout while it runs.
-  stream_.expires_never();
+  Tcp().expires_never();
   handling_ = true;
-  server_->Handle(std::move(req), client_, [self = shared_from_this()](HttpResponse resp) {
+  server_->Handle(std::move(req), client_, [self = Self()](HttpResponse resp) {
     if (resp.stream) return self->StreamOnWorker(std::move(resp));
-    asio::post(self->stream_.get_executor(),
+    asio::post(self->Tcp().get_executor(),
                [self, resp = std::move(resp)]() mutable { self->DoWrite(std::move(resp)); });
   });
 }
 
-void Session::DoWrite(HttpResponse resp) {
+template <class Stream>
+void Session<Stream>::DoWrite(HttpResponse resp) {
   bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
                     resp.Header("Connection") != "close" && !server_->stopped();
   int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
@@ -447,31 +530,9 @@ void Session::DoWrite(HttpResponse resp) {
   bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
   res_->body() = head ? std::string() : std::move(resp.body);
   res_->prepare_payload();
-  stream_.expires_after(server_->opts().read_timeout);
+  Tcp().expires_after(server_->opts().read_timeout);
   http::async_write(stream_, *res_,
-                    beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
-}
-
-namespace {
-
-// Sends all of `data` on the (possibly non-blocking) socket, waiting up to
-// `timeout` for room each time; false on error or timeout.
-bool SendAll(int fd, std::string_view data, std::chrono::milliseconds timeout) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      data.remove_prefix(static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      pollfd p{fd, POLLOUT, 0};
-      if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
-      continue;
-    }
-    return false;
-  }
-  return true;
+                    beast::bind_front_handler(&Session::OnWrite, Self(), keep_alive));
 }
 
 // Whether the peer closed or reset the connection.
@@ -480,16 +541,33 @@ bool PeerGone(int fd) {
   return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
-}  // namespace
+// Writes `data` through the session's strand (TLS or not) and waits for it,
+// bounded by the read timeout; false when the write failed or timed out.
+template <class Stream>
+bool Session<Stream>::WriteFromWorker(std::string data) {
+  auto done = std::make_shared<std::promise<bool>>();
+  auto result = done->get_future();
+  asio::post(Tcp().get_executor(), [self = Self(), done, data = std::move(data)]() mutable {
+    auto buf = std::make_shared<std::string>(std::move(data));
+    self->Tcp().expires_after(self->server_->opts().read_timeout);
+    asio::async_write(self->stream_, asio::buffer(*buf),
+                      [self, done, buf](beast::error_code ec, std::size_t) {
+                        self->Tcp().expires_never();
+                        done->set_value(!ec);
+                      });
+  });
+  return result.get();
+}
 
 // A streamed answer, written from the handler's worker thread: the session
 // does nothing else meanwhile (no read is pending while a handler runs), so
-// the socket is ours until Finish is posted back to its strand.
-void Session::StreamOnWorker(HttpResponse resp) {
+// each piece is written on the strand while the worker waits for it; then
+// Finish is posted back to the strand.
+template <class Stream>
+void Session<Stream>::StreamOnWorker(HttpResponse resp) {
   int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
   bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
-  int fd = stream_.socket().native_handle();
-  auto timeout = server_->opts().read_timeout;
+  int fd = Tcp().socket().native_handle();
   std::string hdr = std::string(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(resp.status) +
                     " " + std::string(http::obsolete_reason(static_cast<http::status>(resp.status))) +
                     "\r\nServer: orch\r\nContent-Type: " + resp.content_type +
@@ -499,15 +577,17 @@ void Session::StreamOnWorker(HttpResponse resp) {
     hdr += k + ": " + v + "\r\n";
   }
   hdr += "\r\n";
-  bool ok = SendAll(fd, hdr, timeout);
+  bool ok = WriteFromWorker(std::move(hdr));
   if (ok && !head) {
     HttpStreamWriter write = [&](std::string_view piece) {
       if (!ok || server_->stopped() || PeerGone(fd)) return ok = false;
       if (piece.empty()) return true;
       char size[24];
       snprintf(size, sizeof size, "%zx\r\n", piece.size());
-      ok = SendAll(fd, size, timeout) && SendAll(fd, piece, timeout) && SendAll(fd, "\r\n", timeout);
-      return ok;
+      std::string chunk = size;
+      chunk.append(piece);
+      chunk += "\r\n";
+      return ok = WriteFromWorker(std::move(chunk));
     };
     try {
       resp.stream(write);
@@ -515,12 +595,13 @@ void Session::StreamOnWorker(HttpResponse resp) {
       spdlog::error("{}: streamed answer threw: {}", server_->opts().name, e.what());
       ok = false;
     }
-    if (ok) SendAll(fd, "0\r\n\r\n", timeout);
+    if (ok) WriteFromWorker("0\r\n\r\n");
   }
-  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Finish(); });
+  asio::post(Tcp().get_executor(), [self = Self()] { self->Finish(); });
 }
 
-void Session::MarkDone() {
+template <class Stream>
+void Session<Stream>::MarkDone() {
   if (handling_) {
     handling_ = false;
     server_->ReleaseRequestSlot(client_);
@@ -528,18 +609,20 @@ void Session::MarkDone() {
   }
 }
 
-void Session::OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
+template <class Stream>
+void Session<Stream>::OnWrite(bool keep_alive, beast::error_code ec, std::size_t) {
   res_.reset();
   MarkDone();
   if (ec || !keep_alive) return Finish();
   DoRead();
 }
 
-void Session::Finish() {
+template <class Stream>
+void Session<Stream>::Finish() {
   MarkDone();
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.close();
+  Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+  Tcp().close();
   if (!forgotten_) server_->Forget(this, client_);
   forgotten_ = true;
 }

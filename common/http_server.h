@@ -15,9 +15,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/http_types.h"
 #include "common/status.h"
+#include "common/tls.h"
 
 namespace orch {
 
@@ -44,6 +46,12 @@ struct HttpServerOptions {
   std::size_t max_connections_per_client = 512;
   std::size_t max_in_flight_per_client = 384;
   std::string name = "http";  // for log lines
+  // HTTPS with client certificates (common/tls.h) when set: every client
+  // must present a certificate of the cluster CA, naming one of
+  // `tls_peer_names` when that is not empty. A plain HTTP request gets a
+  // 400 saying to use https://, and the connection closes.
+  TlsFiles tls;
+  std::vector<std::string> tls_peer_names;
   // Answers cheap requests on the I/O thread, without a worker (agents'
   // heartbeats, which must not queue behind writes waiting for Raft), or
   // returns nullopt to hand the request to the workers. Must never block.

@@ -88,11 +88,11 @@ Status ValidateHttpBaseUrl(std::string_view url) {
 Result<std::vector<std::string>> ParseUrlList(std::string_view text) {
   std::vector<std::string> out;
   for (std::string url : SplitString(text, ',')) {
-    if (url.rfind("http://", 0) != 0) {
-      return Status::InvalidArgument("\"" + url + "\" must start with http://");
-    }
-    while (url.size() > 7 && url.back() == '/') url.pop_back();
-    auto hp = ParseHostPort(std::string_view(url).substr(7));
+    std::size_t scheme = url.rfind("http://", 0) == 0 ? 7 : url.rfind("https://", 0) == 0 ? 8 : 0;
+    if (scheme == 0)
+      return Status::InvalidArgument("\"" + url + "\" must start with http:// or https://");
+    while (url.size() > scheme && url.back() == '/') url.pop_back();
+    auto hp = ParseHostPort(std::string_view(url).substr(scheme));
     if (!hp.ok()) return hp.status().WithContext("url " + url);
     out.push_back(url);
   }

@@ -24,8 +24,8 @@ Result<HostPort> ParseHostPort(std::string_view text);
 // "m1=127.0.0.1:4647,m2=127.0.0.1:5647": member id -> raft address, in order.
 Result<std::vector<std::pair<std::string, HostPort>>> ParsePeers(std::string_view text);
 
-// "http://a:1,http://b:2" -> urls without trailing slashes. Each must start
-// with http:// and name a port.
+// "http://a:1,https://b:2" -> urls without trailing slashes. Each must
+// start with http:// or https:// and name a port.
 Result<std::vector<std::string>> ParseUrlList(std::string_view text);
 
 std::vector<std::string> SplitString(std::string_view text, char sep);

@@ -37,6 +37,12 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
   app.add_flag("--acl", cfg->acl,
                "Enforce ACLs: requests need a token (X-Orch-Token) whose policies allow them; "
                "`orchctl acl bootstrap` makes the first management token");
+  app.add_option(
+      "--tls-ca", cfg->tls_ca,
+      "PEM file of the cluster CA: with --tls-cert and --tls-key, the REST API and the Raft port "
+      "speak only mutual TLS with holders of its certificates (orchctl tls)");
+  app.add_option("--tls-cert", cfg->tls_cert, "PEM certificate of this master, naming server.orch");
+  app.add_option("--tls-key", cfg->tls_key, "PEM private key of --tls-cert");
   app.add_option("--body-limit", cfg->body_limit, "Largest request body in bytes")->capture_default_str();
   app.add_option("--http-workers", cfg->http_workers,
                  "Threads answering REST requests (a write holds one until it commits; blocking queries wait "
@@ -100,6 +106,11 @@ Status ValidateMasterConfig(const MasterConfig& cfg) {
     ORCH_RETURN_IF_ERROR(sched::ApplyWeights(cfg.scheduler_weights, &sc).WithContext("--scheduler-weights"));
   }
   if (cfg.data_dir.empty() && !cfg.dev) return Status::InvalidArgument("--data-dir: is required");
+  ORCH_RETURN_IF_ERROR(CheckTlsFiles(cfg.tls()));
+  if (cfg.tls().enabled() && cfg.dev) {
+    return Status::InvalidArgument(
+        "--tls-ca: not with --dev (its in-process agent has no certificate)");
+  }
   ORCH_RETURN_IF_ERROR(ParseHostPort(cfg.http).status().WithContext("--http"));
   ORCH_RETURN_IF_ERROR(ParseHostPort(cfg.raft).status().WithContext("--raft"));
   if (!cfg.peers.empty()) {

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <string>
 
 #include "common/status.h"
+#include "common/tls.h"
 
 namespace orch::master {
 
@@ -24,6 +24,10 @@ struct MasterConfig {
   // bootstrap needs a token granting it (README "Securing a cluster").
   // Every master of a cluster must agree.
   bool acl = false;
+  // Mutual TLS on the REST API and the Raft port (common/tls.h): the
+  // cluster CA, this master's certificate (naming server.orch) and key.
+  std::string tls_ca, tls_cert, tls_key;
+  TlsFiles tls() const { return {tls_ca, tls_cert, tls_key}; }
   std::size_t body_limit = 1 << 20;
   // Threads answering REST requests. A blocking query waits without one (it
   // is parked until the state's index moves); a write holds one until it

@@ -52,9 +52,9 @@ namespace {
 
 // The members of the cluster a new master joins, from any of the given
 // REST addresses, retried for a while: the cluster may be electing.
-Result<v1::MemberList> FetchMembers(const std::string& join) {
+Result<v1::MemberList> FetchMembers(const std::string& join, const TlsFiles& tls) {
   ORCH_ASSIGN_OR_RETURN(auto urls, ParseUrlList(join));
-  OrchClient client(urls);
+  OrchClient client(urls, OrchClientOptions{"", "", tls});
   Status last;
   for (int attempt = 0; attempt < 30; ++attempt) {
     auto list = client.ListMembers();
@@ -94,7 +94,7 @@ Status RefuseWipedMember(const MasterConfig& cfg, const v1::MemberList& list) {
   if (!listed) return Status::Ok();
   bool wiped = acknowledged(list);
   if (!wiped && !from_leader && !leader_http.empty()) {
-    auto from = OrchClient({leader_http}).ListMembers();
+    auto from = OrchClient({leader_http}, OrchClientOptions{"", "", cfg.tls()}).ListMembers();
     wiped = from.ok() && acknowledged(*from);
   }
   if (!wiped) return Status::Ok();
@@ -129,7 +129,8 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   RaftLogOptions ro;
   ro.member_id = cfg.id;
   ro.raft_address = cfg.raft;
-  ro.http_address = "http://" + (http_hp.host == "0.0.0.0" ? std::string("127.0.0.1") : http_hp.host) + ":" +
+  ro.http_address = std::string(cfg.tls().enabled() ? "https://" : "http://") +
+                    (http_hp.host == "0.0.0.0" ? std::string("127.0.0.1") : http_hp.host) + ":" +
                     std::to_string(http_hp.port);
   if (cfg.join.empty()) {
     if (cfg.peers.empty()) {
@@ -145,7 +146,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   ro.keep_entries = std::max<uint64_t>(cfg.snapshot_entries / 2, 1);
   ORCH_ASSIGN_OR_RETURN(m->log_, RaftLog::Open(ro, cfg.data_dir, m->store_.get()));
   if (!cfg.join.empty()) {
-    ORCH_ASSIGN_OR_RETURN(auto list, FetchMembers(cfg.join));
+    ORCH_ASSIGN_OR_RETURN(auto list, FetchMembers(cfg.join, cfg.tls()));
     uint64_t cluster = 0;
     if (!list.cluster_id().empty() && !raft::ParseClusterId(list.cluster_id(), &cluster)) {
       return Status::InvalidArgument("--join " + cfg.join + ": the cluster answered a malformed cluster id \"" +
@@ -162,6 +163,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   to.self_id = RaftIdOf(cfg.id);
   to.cluster_id = m->log_->ClusterId();
   to.listen = cfg.raft;
+  to.tls = cfg.tls();
   ORCH_ASSIGN_OR_RETURN(auto transport, raft::TcpTransport::Start(to, m->log_->TransportCallbacks()));
   m->transport_ = std::move(transport);
   m->log_->Start(m->transport_.get());
@@ -198,8 +200,9 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   deps.heartbeat_interval = cfg.heartbeat_interval;
   ORCH_ASSIGN_OR_RETURN(deps.service_ports, ParseServicePortRange(cfg.service_port_range));
   deps.keep_versions = static_cast<uint32_t>(cfg.job_versions);
+  deps.tls = cfg.tls();
   RegisterAllRoutes(router.get(), deps, m->log_.get());
-  m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id);
+  m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id, cfg.tls());
 
   HttpServerOptions opts;
   opts.host = http_hp.host;
@@ -212,6 +215,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
                                       ? cfg.http_max_in_flight_per_client
                                       : static_cast<std::size_t>(std::max(1, cfg.http_workers * 3 / 4));
   opts.name = "master " + cfg.id;
+  opts.tls = cfg.tls();  // any certificate of the cluster CA; ACLs decide the rest
   // Heartbeats on the leader: answered on the I/O thread, never behind the
   // writes that hold the workers.
   ReplicatedLog* raft = m->log_.get();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/blocking_watch.h"
+#include "api/client/client.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::agent::lb {
@@ -21,8 +22,8 @@ class ServiceWatcher {
  public:
   using Sink = std::function<void(const v1::ServiceList& services, uint64_t index)>;
   // `ready` says whether to query yet; polled.
-  // `token`: the agent's ACL token ("" without ACLs).
-  ServiceWatcher(std::vector<std::string> masters, std::string token,
+  // `credentials`: the agent's ACL token ("" without ACLs) and TLS files.
+  ServiceWatcher(std::vector<std::string> masters, OrchClientOptions credentials,
                  std::chrono::milliseconds wait, std::function<bool()> ready, Sink sink);
   ~ServiceWatcher() = default;  // stops
   ServiceWatcher(const ServiceWatcher&) = delete;

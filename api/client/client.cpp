@@ -8,12 +8,15 @@
 namespace orch {
 
 namespace {
-HttpClientOptions MakeOptions(const std::string& token, const std::string& node_secret = "") {
+HttpClientOptions MakeOptions(const OrchClientOptions& options) {
   HttpClientOptions o;
-  if (!token.empty()) o.headers.emplace_back("X-Orch-Token", token);
+  if (!options.token.empty()) o.headers.emplace_back("X-Orch-Token", options.token);
   // An agent's own requests: masters with ACLs let a node's writes through
   // only with that node's secret.
-  if (!node_secret.empty()) o.headers.emplace_back("X-Orch-Node-Secret", node_secret);
+  if (!options.node_secret.empty())
+    o.headers.emplace_back("X-Orch-Node-Secret", options.node_secret);
+  o.tls = options.tls;
+  o.tls_server_name = std::string(TlsRoleName(TlsRole::kServer));
   return o;
 }
 
@@ -30,7 +33,10 @@ std::string WithQuery(const std::string& path, const QueryOptions& q) {
 }  // namespace
 
 OrchClient::OrchClient(std::vector<std::string> addresses, std::string token)
-    : addresses_(std::move(addresses)), token_(std::move(token)), http_(MakeOptions(token_)) {
+    : OrchClient(std::move(addresses), OrchClientOptions{std::move(token), "", {}}) {}
+
+OrchClient::OrchClient(std::vector<std::string> addresses, OrchClientOptions options)
+    : addresses_(std::move(addresses)), options_(std::move(options)), http_(MakeOptions(options_)) {
   for (auto& a : addresses_) {
     while (!a.empty() && a.back() == '/') a.pop_back();
   }
@@ -128,13 +134,8 @@ Result<Indexed<v1::Node>> OrchClient::GetNode(const std::string& id, const Query
 Result<v1::RegisterNodeResponse> OrchClient::RegisterNode(const v1::Node& node) {
   v1::RegisterNodeRequest req;
   *req.mutable_node() = node;
-  req.set_node_secret(node_secret_);
+  req.set_node_secret(options_.node_secret);
   return Call<v1::RegisterNodeResponse>("POST", "/v1/nodes/register", ToJson(req));
-}
-
-void OrchClient::SetNodeSecret(std::string secret) {
-  node_secret_ = std::move(secret);
-  http_ = HttpClient(MakeOptions(token_, node_secret_));
 }
 
 Result<v1::HeartbeatResponse> OrchClient::Heartbeat(const std::string& node_id,
@@ -191,7 +192,7 @@ Result<v1::ClusterResponse> OrchClient::TransferLeader(const std::string& id) {
 }
 
 std::unique_ptr<OrchClient> OrchClient::At(const std::string& address) const {
-  return std::make_unique<OrchClient>(std::vector<std::string>{address}, token_);
+  return std::make_unique<OrchClient>(std::vector<std::string>{address}, options_);
 }
 
 Result<Indexed<v1::ServiceList>> OrchClient::ListServices(const QueryOptions& q) {

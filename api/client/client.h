@@ -9,13 +9,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <string_view>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/http_client.h"
 #include "common/status.h"
+#include "common/tls.h"
 #include "orch/v1/api.pb.h"
 #include "orch/v1/types.pb.h"
 
@@ -36,9 +37,21 @@ struct QueryOptions {
   bool stale = false;
 };
 
+// What a client presents to the masters.
+struct OrchClientOptions {
+  std::string token;  // ACL token's secret (X-Orch-Token)
+  // An agent's node secret: sent with its registration and, in
+  // X-Orch-Node-Secret, with every request.
+  std::string node_secret;
+  // For https:// masters: the cluster CA and our certificate and key; the
+  // masters' certificates must name server.orch (common/tls.h).
+  TlsFiles tls;
+};
+
 class OrchClient {
  public:
   explicit OrchClient(std::vector<std::string> addresses, std::string token = "");
+  OrchClient(std::vector<std::string> addresses, OrchClientOptions options);
 
   // Jobs. `document` is a job file's text, YAML or JSON.
   Result<v1::SubmitJobResponse> SubmitJob(const v1::Job& job);
@@ -53,10 +66,6 @@ class OrchClient {
   Result<Indexed<v1::NodeList>> ListNodes(const QueryOptions& q = {});
   Result<Indexed<v1::Node>> GetNode(const std::string& id, const QueryOptions& q = {});
   Result<v1::RegisterNodeResponse> RegisterNode(const v1::Node& node);
-  // The agent's node secret, sent with every registration and, in
-  // X-Orch-Node-Secret, with every request (call before the client is
-  // shared).
-  void SetNodeSecret(std::string secret);
   Result<v1::HeartbeatResponse> Heartbeat(const std::string& node_id, const v1::HeartbeatRequest& req);
   Result<Indexed<v1::AllocationList>> NodeAllocations(const std::string& node_id,
                                                       const QueryOptions& q = {});
@@ -130,6 +139,7 @@ class OrchClient {
                            std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
   const std::vector<std::string>& addresses() const { return addresses_; }
+  const OrchClientOptions& options() const { return options_; }
 
  private:
   template <typename T>
@@ -138,8 +148,7 @@ class OrchClient {
   Result<T> Call(const std::string& method, const std::string& path, const std::string& body);
 
   std::vector<std::string> addresses_;
-  std::string token_;
-  std::string node_secret_;
+  OrchClientOptions options_;
   HttpClient http_;
   std::atomic<std::size_t> preferred_{0};
 };

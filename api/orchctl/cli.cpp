@@ -20,6 +20,7 @@
 #include "api/orchctl/scheduler_cmds.h"
 #include "api/orchctl/services.h"
 #include "api/orchctl/table.h"
+#include "api/orchctl/tls_cmds.h"
 #include "common/document.h"
 
 #ifndef ORCH_VERSION
@@ -43,10 +44,15 @@ constexpr const char* kFooter = R"(Examples:
   orchctl job history web             the versions of job web and their deployments
   orchctl deployment list             rolling updates, newest first
   orchctl acl bootstrap               the first management token (masters with --acl)
+  orchctl tls ca create               the cluster CA for mutual TLS (orch-ca.pem and its key)
+  orchctl tls cert create --server    a master's certificate and key, signed by that CA
 
 Environment:
-  ORCH_ADDR    master address(es), comma separated (default http://127.0.0.1:4646)
+  ORCH_ADDR    master address(es), comma separated (default 127.0.0.1:4646: http://,
+               or https:// with the TLS files below)
   ORCH_TOKEN   ACL token's secret (masters with --acl)
+  ORCH_CACERT, ORCH_CLIENT_CERT, ORCH_CLIENT_KEY
+               the cluster CA and a client certificate and key (masters with TLS)
 
 Run 'orchctl VERB --help' for the flags of a verb.)";
 
@@ -74,6 +80,7 @@ struct Flags {
   LogsOptions logs;  // logs (the allocation goes to `id`)
   std::string addr;
   std::string token;
+  TlsFiles tls;  // --ca-cert, --client-cert, --client-key
   std::string output = "table";
   std::string file;
   bool detach = false;
@@ -105,6 +112,15 @@ struct Flags {
   std::string acl_type = "client";
   std::vector<std::string> acl_policies;
   std::string acl_description;
+  // tls (the role comes from the three role flags)
+  CaRequest tls_ca;
+  CertRequest tls_cert;
+  bool tls_server = false;
+  bool tls_agent = false;
+  bool tls_client = false;
+  std::string tls_dir = ".";
+  std::string tls_ca_file = kTlsCaFile;
+  std::string tls_ca_key_file = kTlsCaKeyFile;
 };
 
 struct Verbs {
@@ -154,6 +170,9 @@ struct Verbs {
   CLI::App* acl_policy_list = nullptr;
   CLI::App* acl_policy_info = nullptr;
   CLI::App* acl_policy_delete = nullptr;
+  CLI::App* tls = nullptr;
+  CLI::App* tls_ca_create = nullptr;
+  CLI::App* tls_cert_create = nullptr;
   CLI::App* deployment = nullptr;
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
@@ -366,12 +385,93 @@ void DefineAclVerbs(CLI::App& app, Verbs& v, Flags& f) {
       "  orchctl acl token create --name ci --policy deployers\n  orchctl acl token list");
 }
 
+// tls ca create, tls cert create (tls_cmds.h): they write files and need no
+// master.
+void DefineTlsVerbs(CLI::App& app, Verbs& v, Flags& f) {
+  v.tls = app.add_subcommand(
+      "tls", "Make the cluster CA and the certificates it signs, for mutual TLS (files only)");
+  v.tls->require_subcommand(1);
+  auto* ca = v.tls->add_subcommand("ca", "The cluster CA: create");
+  ca->require_subcommand(1);
+  v.tls_ca_create = ca->add_subcommand(
+      "create",
+      "Make the cluster CA: orch-ca.pem, and its key orch-ca-key.pem (keep the key off the "
+      "cluster's machines)");
+  v.tls_ca_create->add_option("--days", f.tls_ca.days, "Valid for this many days")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(CLI::Range(kMinCertDays, kMaxCertDays));
+  v.tls_ca_create->add_option("--common-name", f.tls_ca.common_name, "The CA's name (subject CN)")
+      ->type_name("NAME")
+      ->capture_default_str();
+  v.tls_ca_create->add_option("--dir", f.tls_dir, "Write the files in this directory")
+      ->type_name("DIR")
+      ->capture_default_str();
+  v.tls_ca_create->footer("Example:\n  orchctl tls ca create --dir /etc/orch/tls");
+
+  auto* cert = v.tls->add_subcommand("cert", "Certificates signed by the cluster CA: create");
+  cert->require_subcommand(1);
+  v.tls_cert_create = cert->add_subcommand(
+      "create",
+      "Make a certificate and key signed by the cluster CA, for a master (--server), an agent "
+      "(--agent) or a user of the API (--client): orch-<role>.pem and orch-<role>-key.pem");
+  v.tls_cert_create->add_flag(
+      "--server", f.tls_server,
+      "For a master: names server.orch, localhost, 127.0.0.1 and ::1; serves and dials");
+  v.tls_cert_create->add_flag(
+      "--agent", f.tls_agent,
+      "For an agent: names agent.orch, localhost, 127.0.0.1 and ::1; serves and dials");
+  v.tls_cert_create->add_flag("--client", f.tls_client,
+                              "For orchctl and other API users: names client.orch; dials only");
+  v.tls_cert_create
+      ->add_option("--ca", f.tls_ca_file, "The CA's certificate (default: the one in --dir)")
+      ->type_name("FILE")
+      ->capture_default_str();
+  v.tls_cert_create
+      ->add_option("--ca-key", f.tls_ca_key_file, "The CA's key (default: the one in --dir)")
+      ->type_name("FILE")
+      ->capture_default_str();
+  v.tls_cert_create->add_option("--days", f.tls_cert.days, "Valid for this many days")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(CLI::Range(kMinCertDays, kMaxCertDays));
+  v.tls_cert_create
+      ->add_option("--additional-dnsname", f.tls_cert.dns_names,
+                   "Also name this host name (repeatable), e.g. the master's public name")
+      ->type_name("NAME");
+  v.tls_cert_create
+      ->add_option("--additional-ipaddress", f.tls_cert.ip_addresses,
+                   "Also name this IPv4 or IPv6 address (repeatable)")
+      ->type_name("IP");
+  v.tls_cert_create->add_option("--dir", f.tls_dir, "Write the files in this directory")
+      ->type_name("DIR")
+      ->capture_default_str();
+  v.tls_cert_create->footer(
+      "Examples:\n  orchctl tls cert create --server --additional-dnsname m1.example.com "
+      "--additional-ipaddress 10.0.0.1\n  orchctl tls cert create --agent\n"
+      "  orchctl tls cert create --client");
+  v.tls->footer(
+      "Examples:\n  orchctl tls ca create\n  orchctl tls cert create --server\n"
+      "  orchctl tls cert create --agent\n  orchctl tls cert create --client");
+}
+
 Verbs Define(CLI::App& app, Flags& f) {
   app.fallthrough();  // global flags may follow the verb; inherited by verbs
   app.add_option("--addr", f.addr,
                  "Master address(es), comma separated [env ORCH_ADDR, default " +
                      std::string(kDefaultAddr) + "]");
   app.add_option("--token", f.token, "API token [env ORCH_TOKEN]");
+  app.add_option(
+         "--ca-cert", f.tls.ca_file,
+         "PEM file of the cluster CA, for https:// masters (with --client-cert and --client-key) "
+         "[env ORCH_CACERT]")
+      ->type_name("FILE");
+  app.add_option("--client-cert", f.tls.cert_file,
+                 "PEM client certificate (orchctl tls cert create --client) "
+                 "[env ORCH_CLIENT_CERT]")
+      ->type_name("FILE");
+  app.add_option("--client-key", f.tls.key_file, "PEM key of --client-cert [env ORCH_CLIENT_KEY]")
+      ->type_name("FILE");
   app.add_option("-o,--output", f.output, "Output format: table, json or yaml")
       ->type_name("FORMAT")
       ->check(CLI::Validator(
@@ -465,6 +565,7 @@ Verbs Define(CLI::App& app, Flags& f) {
   DefineSchedulerVerbs(app, v, f);
   DefineDeploymentVerbs(app, v, f);
   DefineAclVerbs(app, v, f);
+  DefineTlsVerbs(app, v, f);
 
   v.logs = app.add_subcommand(
       "logs", "Print a task's output (stdout, or stderr), through the masters; -f follows it");
@@ -526,7 +627,7 @@ CliIo CliIo::System() {
   return io;
 }
 
-Result<std::vector<std::string>> ParseAddresses(const std::string& list) {
+Result<std::vector<std::string>> ParseAddresses(const std::string& list, bool https) {
   std::vector<std::string> out;
   std::stringstream ss(list);
   std::string item;
@@ -534,7 +635,7 @@ Result<std::vector<std::string>> ParseAddresses(const std::string& list) {
     auto b = item.find_first_not_of(" \t");
     if (b == std::string::npos) continue;
     item = item.substr(b, item.find_last_not_of(" \t") - b + 1);
-    if (item.find("://") == std::string::npos) item = "http://" + item;
+    if (item.find("://") == std::string::npos) item = (https ? "https://" : "http://") + item;
     while (!item.empty() && item.back() == '/') item.pop_back();
     out.push_back(item);
   }
@@ -574,6 +675,34 @@ Status LoadClusterAdd(const Flags& f, ClusterAddOptions* opts) {
   return Status::Ok();
 }
 
+// tls: files only, so before (and without) any master address.
+int RunTls(const Verbs& v, Flags& f, const CliIo& io) {
+  Status st;
+  if (v.tls_ca_create->parsed()) {
+    st = TlsCaCreate(*io.out, f.tls_dir, f.tls_ca);
+  } else {
+    if (int{f.tls_server} + int{f.tls_agent} + int{f.tls_client} != 1) {
+      return Usage(io,
+                   "tls cert create: give exactly one of --server, --agent or --client (see "
+                   "'orchctl tls cert create --help')");
+    }
+    f.tls_cert.role = f.tls_server  ? TlsRole::kServer
+                      : f.tls_agent ? TlsRole::kAgent
+                                    : TlsRole::kClient;
+    // Without --ca/--ca-key, the CA made in the same --dir.
+    if (v.tls_cert_create->get_option("--ca")->count() == 0)
+      f.tls_ca_file = f.tls_dir + "/" + kTlsCaFile;
+    if (v.tls_cert_create->get_option("--ca-key")->count() == 0)
+      f.tls_ca_key_file = f.tls_dir + "/" + kTlsCaKeyFile;
+    st = TlsCertCreate(*io.out, f.tls_dir, f.tls_ca_file, f.tls_ca_key_file, f.tls_cert);
+  }
+  if (st.ok()) return kExitOk;
+  if (st.code() == StatusCode::kInvalidArgument) return Usage(io, st.message());
+  io.out->flush();
+  *io.err << "orchctl: " << OneLine(st.message()) << std::endl;
+  return kExitFailure;
+}
+
 int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
   if (app.get_subcommands().empty()) {
     *io.out << app.help();
@@ -588,11 +717,19 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     (void)PrintVersion(ctx, ORCH_VERSION);
     return kExitOk;
   }
+  if (v.tls_ca_create->parsed() || v.tls_cert_create->parsed()) return RunTls(v, f, io);
 
-  if (f.addr.empty()) f.addr = io.getenv("ORCH_ADDR").value_or("");
-  if (f.addr.empty()) f.addr = kDefaultAddr;
   if (f.token.empty()) f.token = io.getenv("ORCH_TOKEN").value_or("");
-  auto addresses = ParseAddresses(f.addr);
+  if (f.tls.ca_file.empty()) f.tls.ca_file = io.getenv("ORCH_CACERT").value_or("");
+  if (f.tls.cert_file.empty()) f.tls.cert_file = io.getenv("ORCH_CLIENT_CERT").value_or("");
+  if (f.tls.key_file.empty()) f.tls.key_file = io.getenv("ORCH_CLIENT_KEY").value_or("");
+  if (Status st = CheckTlsFiles(f.tls, {"--ca-cert", "--client-cert", "--client-key"}); !st.ok()) {
+    return Usage(io, st.message());
+  }
+  if (f.addr.empty()) f.addr = io.getenv("ORCH_ADDR").value_or("");
+  // With TLS files the default master is https://127.0.0.1:4646.
+  if (f.addr.empty()) f.addr = kDefaultAddr;
+  auto addresses = ParseAddresses(f.addr, f.tls.enabled());
   if (!addresses.ok()) return Usage(io, addresses.status().message());
   RunOptions run_opts;
   std::string document;
@@ -625,7 +762,7 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     acl_policy_document = *doc;
   }
 
-  OrchClient client(*addresses, f.token);
+  OrchClient client(*addresses, OrchClientOptions{f.token, "", f.tls});
   ctx.client = &client;
   Status st;
   if (v.plan->parsed()) {

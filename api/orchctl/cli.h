@@ -29,15 +29,17 @@ struct CliIo {
   static CliIo System();
 };
 
-inline constexpr const char* kDefaultAddr = "http://127.0.0.1:4646";
+// Without a scheme: http://, or https:// when TLS files are given.
+inline constexpr const char* kDefaultAddr = "127.0.0.1:4646";
 inline constexpr std::size_t kMaxJobFileBytes = 1 << 20;
 
 // Runs orchctl with `args` (argv without the program name); returns the exit
 // status (errors.h).
 int RunCli(const std::vector<std::string>& args, const CliIo& io);
 
-// "a:1, http://b:2/" -> {"http://a:1", "http://b:2"}; InvalidArgument when
-// no address is left.
-Result<std::vector<std::string>> ParseAddresses(const std::string& list);
+// "a:1, http://b:2/" -> {"http://a:1", "http://b:2"} (https:// for a bare
+// address when `https`, i.e. TLS files are given); InvalidArgument when no
+// address is left.
+Result<std::vector<std::string>> ParseAddresses(const std::string& list, bool https = false);
 
 }  // namespace orch::ctl

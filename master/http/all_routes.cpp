@@ -14,7 +14,7 @@ void RegisterAllRoutes(Router* router, const ApiDeps& deps, RaftLog* raft) {
   RegisterApiRoutes(router, deps);
   RegisterServiceRoutes(router, deps);
   RegisterClusterRoutes(router, raft);
-  RegisterLogsRoutes(router, deps.store);
+  RegisterLogsRoutes(router, deps.store, deps.tls);
   RegisterSchedulerRoutes(router, deps);
   RegisterDeploymentRoutes(router, deps);
   RegisterLifecycleRoutes(router, deps);

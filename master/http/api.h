@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/router.h"
+#include "common/tls.h"
 #include "master/acl/authorizer.h"
 #include "master/controllers/node_liveness.h"
 #include "master/log/replicated_log.h"
@@ -33,6 +34,9 @@ struct ApiDeps {
   // Checks what a handler learns only from the body (a job's id) and
   // filters lists; route rules are checked before any handler runs.
   const acl::Authorizer* acl = nullptr;
+  // This master's TLS files: agents' APIs (logs) are called over https
+  // with them.
+  TlsFiles tls;
 };
 
 // Blocking-query options of a read: ?index=N&wait=D&stale=true.

@@ -8,16 +8,18 @@ namespace orch::master {
 namespace {
 constexpr const char* kForwardedHeader = "X-Orch-Forwarded";
 
-HttpClientOptions ForwardOptions(const std::string& member_id) {
+HttpClientOptions ForwardOptions(const std::string& member_id, const TlsFiles& tls) {
   HttpClientOptions o;
+  o.tls = tls;
+  o.tls_server_name = std::string(TlsRoleName(TlsRole::kServer));
   o.headers.emplace_back(kForwardedHeader, member_id);
   o.timeout = std::chrono::seconds(30);
   return o;
 }
 }  // namespace
 
-LeaderForwarder::LeaderForwarder(RaftLog* raft, std::string member_id)
-    : raft_(raft), member_id_(std::move(member_id)), client_(ForwardOptions(member_id_)) {}
+LeaderForwarder::LeaderForwarder(RaftLog* raft, std::string member_id, const TlsFiles& tls)
+    : raft_(raft), member_id_(std::move(member_id)), client_(ForwardOptions(member_id_, tls)) {}
 
 HttpResponse LeaderForwarder::Handle(const Router& router, const HttpRequest& req,
                                      const acl::Authorizer& authz) const {

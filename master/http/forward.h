@@ -15,7 +15,9 @@ namespace orch::master {
 
 class LeaderForwarder {
  public:
-  LeaderForwarder(RaftLog* raft, std::string member_id);
+  // `tls`: this master's files, for https to the leader (which must
+  // present a certificate naming server.orch).
+  LeaderForwarder(RaftLog* raft, std::string member_id, const TlsFiles& tls = {});
 
   // Answers `req`: locally (reads, or writes when leading) through `router`
   // once `authz` lets it through (its route's ACL rule), or by forwarding a

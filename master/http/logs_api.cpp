@@ -112,9 +112,11 @@ HttpResponse Logs(StateStore* store, const std::shared_ptr<HttpClient>& client,
 
 }  // namespace
 
-void RegisterLogsRoutes(Router* router, StateStore* store) {
+void RegisterLogsRoutes(Router* router, StateStore* store, const TlsFiles& tls) {
   HttpClientOptions opts;
   opts.timeout = std::chrono::seconds(30);
+  opts.tls = tls;
+  opts.tls_server_name = std::string(TlsRoleName(TlsRole::kAgent));
   auto client = std::make_shared<HttpClient>(opts);
   router->Add("GET", "/v1/allocations/{id}/logs", [store, client](const HttpRequest& req, const PathParams& p) {
     return Logs(store, client, req, p);

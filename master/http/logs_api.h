@@ -8,10 +8,13 @@
 #pragma once
 
 #include "common/router.h"
+#include "common/tls.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
 
-void RegisterLogsRoutes(Router* router, StateStore* store);
+// `tls`: with it, agents are called over https and must present a
+// certificate naming agent.orch.
+void RegisterLogsRoutes(Router* router, StateStore* store, const TlsFiles& tls = {});
 
 }  // namespace orch::master

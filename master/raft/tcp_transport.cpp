@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "common/net.h"
+#include "common/tls_context.h"
 #include "master/raft/cluster_id.h"
 #include "master/raft/transport_frame.h"
 
@@ -25,8 +27,30 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using orch::v1::Message;
 using std::chrono::milliseconds;
+// A connection's TLS layer over its socket (with TcpTransportOptions::tls).
+// Handlers of its operations hold it, so a stream abandoned with its
+// connection lives until they have run.
+using TlsStream = asio::ssl::stream<tcp::socket&>;
 
 namespace {
+
+// Writes or reads through TLS when the connection has it, else the socket.
+template <class Buffers, class Handler>
+void WriteAll(tcp::socket& socket, const std::shared_ptr<TlsStream>& tls, const Buffers& buffers,
+              Handler handler) {
+  if (!tls) return asio::async_write(socket, buffers, std::move(handler));
+  asio::async_write(*tls, buffers,
+                    [tls, handler = std::move(handler)](boost::system::error_code ec,
+                                                        std::size_t n) mutable { handler(ec, n); });
+}
+template <class Buffers, class Handler>
+void ReadSome(tcp::socket& socket, const std::shared_ptr<TlsStream>& tls, const Buffers& buffers,
+              Handler handler) {
+  if (!tls) return socket.async_read_some(buffers, std::move(handler));
+  tls->async_read_some(
+      buffers, [tls, handler = std::move(handler)](boost::system::error_code ec,
+                                                   std::size_t n) mutable { handler(ec, n); });
+}
 
 // Outbound side of one peer. Fields under "mu" are shared with Send's
 // callers; the rest belong to the io thread.
@@ -52,6 +76,7 @@ struct Peer {
   State state = State::kIdle;
   uint64_t gen = 0;  // bumped per connection attempt; stale handlers compare it
   tcp::socket socket;
+  std::shared_ptr<TlsStream> tls;  // this connection's, with TLS on
   tcp::resolver resolver;
   asio::steady_timer timer;  // dial timeout, then backoff
   std::string dialed;        // the address of the current attempt
@@ -76,6 +101,7 @@ struct InConn {
   InConn(tcp::socket s, uint64_t max_snapshot)
       : socket(std::move(s)), idle(socket.get_executor()), assembler(max_snapshot) {}
   tcp::socket socket;
+  std::shared_ptr<TlsStream> tls;  // with TLS on
   asio::steady_timer idle;  // closes a connection that sends no whole frame for long
   std::string remote;
   std::string ip;
@@ -117,6 +143,7 @@ class TcpTransport::Impl {
   void Kick(const std::shared_ptr<Peer>& p);
   void Dial(const std::shared_ptr<Peer>& p);
   void OnConnected(const std::shared_ptr<Peer>& p);
+  void OnSecured(const std::shared_ptr<Peer>& p);
   void Flush(const std::shared_ptr<Peer>& p);
   void AppendSnapshotChunk(Peer& p);
   void Fail(const std::shared_ptr<Peer>& p, const std::string& why);
@@ -129,6 +156,7 @@ class TcpTransport::Impl {
   }
   // Inbound, io thread.
   void DoAccept();
+  void Serve(const std::shared_ptr<InConn>& c);
   void DoRead(const std::shared_ptr<InConn>& c);
   std::string HandleFrame(InConn& c);
   void Drop(const std::shared_ptr<InConn>& c, const std::string& why);
@@ -145,6 +173,9 @@ class TcpTransport::Impl {
 
   const TcpTransportOptions opts_;
   const Callbacks cb_;
+  // With TLS: we dial only masters (a certificate naming server.orch) and
+  // accept only them.
+  std::shared_ptr<asio::ssl::context> tls_client_, tls_server_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
@@ -165,6 +196,11 @@ class TcpTransport::Impl {
 };
 
 orch::Status TcpTransport::Impl::Listen() {
+  if (opts_.tls.enabled()) {
+    std::string master(orch::TlsRoleName(orch::TlsRole::kServer));
+    ORCH_ASSIGN_OR_RETURN(tls_client_, orch::MakeTlsClientContext(opts_.tls, master));
+    ORCH_ASSIGN_OR_RETURN(tls_server_, orch::MakeTlsServerContext(opts_.tls, {master}));
+  }
   auto hp = orch::ParseHostPort(opts_.listen);
   if (!hp.ok()) return hp.status().WithContext("raft transport listen");
   boost::system::error_code ec;
@@ -344,6 +380,19 @@ void TcpTransport::Impl::Dial(const std::shared_ptr<Peer>& p) {
 }
 
 void TcpTransport::Impl::OnConnected(const std::shared_ptr<Peer>& p) {
+  if (!tls_client_) return OnSecured(p);
+  // The dial timer keeps running through the handshake.
+  p->tls = std::make_shared<TlsStream>(p->socket, *tls_client_);
+  uint64_t gen = p->gen;
+  p->tls->async_handshake(asio::ssl::stream_base::client,
+                          [this, p, gen, tls = p->tls](boost::system::error_code ec) {
+                            if (stopped_ || gen != p->gen) return;
+                            if (ec) return Fail(p, "TLS handshake: " + ec.message());
+                            OnSecured(p);
+                          });
+}
+
+void TcpTransport::Impl::OnSecured(const std::shared_ptr<Peer>& p) {
   p->timer.cancel();
   p->state = Peer::State::kConnected;
   p->backoff = milliseconds(0);
@@ -362,11 +411,11 @@ void TcpTransport::Impl::OnConnected(const std::shared_ptr<Peer>& p) {
   p->last_error.clear();
   // The peer never writes to us; a completed read means it closed or failed.
   uint64_t gen = p->gen;
-  p->socket.async_read_some(asio::buffer(&p->probe, 1),
-                            [this, p, gen](boost::system::error_code ec, std::size_t) {
-                              if (stopped_ || gen != p->gen) return;
-                              Fail(p, ec ? ec.message() : "peer sent unexpected data");
-                            });
+  ReadSome(p->socket, p->tls, asio::buffer(&p->probe, 1),
+           [this, p, gen](boost::system::error_code ec, std::size_t) {
+             if (stopped_ || gen != p->gen) return;
+             Fail(p, ec ? ec.message() : "peer sent unexpected data");
+           });
   Flush(p);
 }
 
@@ -392,20 +441,20 @@ void TcpTransport::Impl::Flush(const std::shared_ptr<Peer>& p) {
   if (p->wbuf.empty()) return;
   p->writing = true;
   uint64_t gen = p->gen;
-  asio::async_write(p->socket, asio::buffer(p->wbuf),
-                    [this, p, gen](boost::system::error_code ec, std::size_t) {
-                      if (stopped_ || gen != p->gen) return;
-                      p->writing = false;
-                      if (ec) return Fail(p, ec.message());
-                      sent_ += p->wbuf_msgs;
-                      for (; p->wbuf_snaps > 0; --p->wbuf_snaps) SnapshotStatus(p->id, true);
-                      if (p->snap_done_in_write) {
-                        p->snap_done_in_write = false;
-                        ++sent_;
-                        SnapshotStatus(p->id, true);
-                      }
-                      Flush(p);
-                    });
+  WriteAll(p->socket, p->tls, asio::buffer(p->wbuf),
+           [this, p, gen](boost::system::error_code ec, std::size_t) {
+             if (stopped_ || gen != p->gen) return;
+             p->writing = false;
+             if (ec) return Fail(p, ec.message());
+             sent_ += p->wbuf_msgs;
+             for (; p->wbuf_snaps > 0; --p->wbuf_snaps) SnapshotStatus(p->id, true);
+             if (p->snap_done_in_write) {
+               p->snap_done_in_write = false;
+               ++sent_;
+               SnapshotStatus(p->id, true);
+             }
+             Flush(p);
+           });
 }
 
 // Adds the next chunk of the snapshot being streamed (one per write, so other
@@ -486,6 +535,7 @@ void TcpTransport::Impl::Reset(Peer& p) {
   ++p.gen;
   boost::system::error_code ec;
   p.socket.close(ec);
+  p.tls.reset();  // pending handlers hold it until they run
   p.resolver.cancel();
   p.timer.cancel();
   p.writing = false;
@@ -561,17 +611,34 @@ void TcpTransport::Impl::DoAccept() {
         conns_.insert(c);
         ++inbound_conns_;
         inbound_buffer_bytes_ += c->buf.size();
-        ArmIdle(c);
-        DoRead(c);
+        ArmIdle(c);  // also bounds the handshake
+        Serve(c);
       }
     }
     DoAccept();
   });
 }
 
+// With TLS, a connection is served once its peer proved to be a master of
+// the cluster's CA; plain TCP, another CA's certificate or a user's or
+// agent's is dropped at the handshake.
+void TcpTransport::Impl::Serve(const std::shared_ptr<InConn>& c) {
+  if (!tls_server_) return DoRead(c);
+  c->tls = std::make_shared<TlsStream>(c->socket, *tls_server_);
+  c->tls->async_handshake(asio::ssl::stream_base::server, [this, c](boost::system::error_code ec) {
+    if (stopped_ || !conns_.count(c)) return;
+    if (ec) {
+      ++refused_conns_;
+      LogRefusal("connection from " + c->remote + " refused: TLS handshake: " + ec.message());
+      return Close(c);
+    }
+    DoRead(c);
+  });
+}
+
 void TcpTransport::Impl::DoRead(const std::shared_ptr<InConn>& c) {
-  c->socket.async_read_some(
-      asio::buffer(c->buf.data() + c->have, c->buf.size() - c->have),
+  ReadSome(
+      c->socket, c->tls, asio::buffer(c->buf.data() + c->have, c->buf.size() - c->have),
       [this, c](boost::system::error_code ec, std::size_t n) {
         if (stopped_) return;
         if (ec) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tls.h"
 #include "master/raft/transport.h"
 
 namespace orch::raft {
@@ -48,6 +49,9 @@ struct TcpTransportOptions {
   std::chrono::milliseconds inbound_idle_timeout{30000};
   // The largest snapshot a peer may send us (its chunks' `total`).
   uint64_t max_snapshot_bytes = uint64_t{4} << 30;
+  // Mutual TLS when set (common/tls.h): both ends of every connection must
+  // hold a certificate of the cluster CA naming server.orch (a master's).
+  orch::TlsFiles tls;
 };
 
 // Counters since Start, for metrics and tests.
@@ -58,7 +62,8 @@ struct TcpTransportStats {
   uint64_t bad_frames = 0;     // inbound connections dropped for a bad frame
   uint64_t foreign_frames = 0; // of which for a frame of another cluster (or none)
   uint64_t queued_msgs = 0;    // messages waiting in all peer queues right now
-  uint64_t refused_conns = 0;  // inbound connections closed at once (over a cap)
+  uint64_t refused_conns =
+      0;  // inbound connections closed at once (over a cap, failed TLS handshake)
   uint64_t idle_closed = 0;    // inbound connections closed for silence
   uint64_t inbound_conns = 0;  // inbound connections open right now
   uint64_t inbound_buffer_bytes = 0;  // bytes held by their read buffers right now

@@ -14,8 +14,9 @@
 
 namespace orch::e2e {
 
-MasterCluster::MasterCluster(std::string root, std::vector<std::string> flags)
-    : root_(std::move(root)), flags_(std::move(flags)) {
+MasterCluster::MasterCluster(std::string root, std::vector<std::string> flags,
+                             OrchClientOptions client)
+    : root_(std::move(root)), client_options_(std::move(client)), flags_(std::move(flags)) {
   std::filesystem::remove_all(root_);
   std::filesystem::create_directories(root_);
 }
@@ -35,8 +36,8 @@ MasterCluster::Member& MasterCluster::Add(const std::string& id) {
   m->id = id;
   m->http_port = FreePort();
   m->raft_port = FreePort();
-  m->client = std::make_unique<OrchClient>(
-      std::vector<std::string>{"http://127.0.0.1:" + std::to_string(m->http_port)});
+  m->client =
+      std::make_unique<OrchClient>(std::vector<std::string>{Url(m->http_port)}, client_options_);
   std::lock_guard lock(mu_);
   auto& slot = members_[id];
   slot = std::move(m);
@@ -141,9 +142,12 @@ std::vector<std::string> MasterCluster::All() const {
   return out;
 }
 
-std::string MasterCluster::HttpUrl(const std::string& id) const {
-  return "http://127.0.0.1:" + std::to_string(Get(id).http_port);
+std::string MasterCluster::Url(int port) const {
+  return (client_options_.tls.enabled() ? "https://127.0.0.1:" : "http://127.0.0.1:") +
+         std::to_string(port);
 }
+
+std::string MasterCluster::HttpUrl(const std::string& id) const { return Url(Get(id).http_port); }
 
 std::string MasterCluster::RaftAddress(const std::string& id) const {
   return "127.0.0.1:" + std::to_string(Get(id).raft_port);

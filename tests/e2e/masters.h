@@ -27,8 +27,9 @@ namespace orch::e2e {
 class MasterCluster {
  public:
   // `root` becomes a fresh folder; `flags` are given to every master (e.g.
-  // "--raft-tick", "20ms").
-  MasterCluster(std::string root, std::vector<std::string> flags);
+  // "--raft-tick", "20ms"). `client`: what Client() presents; with TLS
+  // files the masters are addressed as https://.
+  MasterCluster(std::string root, std::vector<std::string> flags, OrchClientOptions client = {});
   // SIGTERMs (then SIGKILLs) every running master. REQUIRES: no WriteLoad
   // on it still running.
   ~MasterCluster();
@@ -80,6 +81,7 @@ class MasterCluster {
     std::unique_ptr<OrchClient> client;
   };
   Member& Add(const std::string& id);
+  std::string Url(int port) const;  // http:// or https:// 127.0.0.1:port
   Member& Get(const std::string& id);
   const Member& Get(const std::string& id) const;
   void Launch(Member& m);
@@ -87,6 +89,7 @@ class MasterCluster {
   std::vector<std::string> BaseArgv(const Member& m) const;
 
   std::string root_;
+  OrchClientOptions client_options_;
   std::vector<std::string> flags_;
   mutable std::mutex mu_;  // guards the map and `running_`; processes are the test thread's
   std::map<std::string, std::unique_ptr<Member>> members_;

@@ -73,5 +73,32 @@ TEST(AgentConfigTest, RejectsBadValuesNamingTheFlag) {
   EXPECT_FALSE(Parse({"--label", "novalue"}, &cfg3).ok());
 }
 
+TEST(AgentConfigTest, TlsFilesAndHttpsMastersGoTogether) {
+  AgentConfig https_without_files;
+  Status st =
+      Parse({"--data-dir", "/tmp/d", "--masters", "https://127.0.0.1:4646"}, &https_without_files);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("give --tls-ca, --tls-cert and --tls-key"), std::string::npos)
+      << st.message();
+
+  AgentConfig partial;
+  st = Parse({"--data-dir", "/tmp/d", "--masters", "https://127.0.0.1:4646", "--tls-ca",
+              "/nonexistent/ca.pem"},
+             &partial);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--tls-cert and --tls-key are not set"), std::string::npos)
+      << st.message();
+
+  AgentConfig missing_files;
+  st = Parse({"--data-dir", "/tmp/d", "--masters", "http://127.0.0.1:4646", "--tls-ca",
+              "/nonexistent/ca.pem", "--tls-cert", "/nonexistent/c.pem", "--tls-key",
+              "/nonexistent/k.pem"},
+             &missing_files);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--tls-ca /nonexistent/ca.pem: cannot read"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("is plain http"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace orch::agent

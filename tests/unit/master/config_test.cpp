@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "common/tls_certs.h"
 #include "test_util.h"
 
 namespace orch::master {
@@ -57,6 +58,48 @@ TEST(MasterConfigTest, BadValuesAreRefusedWithTheFlagName) {
   EXPECT_FALSE(st.ok());
   MasterConfig e;
   EXPECT_TRUE(Parse({"--dev"}, &e).ok());  // --dev needs no data dir
+}
+
+// The shipped master.conf's keys turn TLS on; files that do not belong
+// together stop the master at start, naming the file.
+TEST(MasterConfigTest, TlsFilesFromTheConfigFileAreCheckedAtStart) {
+  const std::string dir = testing::TempDir("tls");
+  auto ca = MakeCa({});
+  auto other = MakeCa({});
+  ASSERT_TRUE(ca.ok() && other.ok());
+  auto server = MakeCert(*ca, {});
+  auto stranger = MakeCert(*other, {});
+  ASSERT_TRUE(server.ok() && stranger.ok());
+  std::ofstream(dir + "/ca.pem") << ca->cert_pem;
+  std::ofstream(dir + "/server.pem") << server->cert_pem;
+  std::ofstream(dir + "/server-key.pem") << server->key_pem;
+  std::ofstream(dir + "/stranger.pem") << stranger->cert_pem;
+  std::ofstream(dir + "/stranger-key.pem") << stranger->key_pem;
+  std::ofstream(dir + "/master.conf")
+      << "id = \"m1\"\ndata-dir = \"/tmp/x\"\ntls-ca = \"" << dir << "/ca.pem\"\ntls-cert = \""
+      << dir << "/server.pem\"\ntls-key = \"" << dir << "/server-key.pem\"\n";
+  MasterConfig good;
+  ASSERT_TRUE(Parse({"--config", dir + "/master.conf"}, &good).ok());
+  EXPECT_TRUE(good.tls().enabled());
+  EXPECT_EQ(good.tls().key_file, dir + "/server-key.pem");
+
+  MasterConfig wrong_key;
+  Status st =
+      Parse({"--config", dir + "/master.conf", "--tls-key", dir + "/stranger-key.pem"}, &wrong_key);
+  EXPECT_NE(st.message().find("--tls-key " + dir + "/stranger-key.pem: the key does not match"),
+            std::string::npos)
+      << st.message();
+  MasterConfig other_ca;
+  st = Parse({"--config", dir + "/master.conf", "--tls-cert", dir + "/stranger.pem", "--tls-key",
+              dir + "/stranger-key.pem"},
+             &other_ca);
+  EXPECT_NE(st.message().find("is not signed by the CA in --tls-ca"), std::string::npos)
+      << st.message();
+  MasterConfig dev;
+  st = Parse({"--dev", "--tls-ca", dir + "/ca.pem", "--tls-cert", dir + "/server.pem", "--tls-key",
+              dir + "/server-key.pem"},
+             &dev);
+  EXPECT_NE(st.message().find("not with --dev"), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -390,6 +390,24 @@ TEST(ParseAddressesTest, AddsSchemeAndDropsSlashes) {
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(*a, (std::vector<std::string>{"http://10.0.0.1:4646", "http://10.0.0.2:4646"}));
   EXPECT_FALSE(ParseAddresses(" , ").ok());
+  // With TLS files a bare address is https://; a given scheme stays.
+  auto tls = ParseAddresses("10.0.0.1:4646,http://10.0.0.2:4646", /*https=*/true);
+  ASSERT_TRUE(tls.ok());
+  EXPECT_EQ(*tls, (std::vector<std::string>{"https://10.0.0.1:4646", "http://10.0.0.2:4646"}));
+}
+
+TEST(CliTest, TlsFilesComeTogetherAndAreCheckedBeforeAnyRequest) {
+  CliRun partial =
+      Orchctl({"get", "jobs", "--ca-cert", "/nonexistent/ca.pem"}, {{"ORCH_ADDR", "127.0.0.1:1"}});
+  EXPECT_EQ(partial.code, 2);  // usage
+  EXPECT_NE(partial.err.find("--client-cert and --client-key are not set"), std::string::npos)
+      << partial.err;
+  CliRun env = Orchctl({"get", "jobs"}, {{"ORCH_ADDR", "127.0.0.1:1"},
+                                         {"ORCH_CACERT", "/nonexistent/ca.pem"},
+                                         {"ORCH_CLIENT_CERT", "/nonexistent/c.pem"},
+                                         {"ORCH_CLIENT_KEY", "/nonexistent/k.pem"}});
+  EXPECT_EQ(env.code, 2);
+  EXPECT_NE(env.err.find("--ca-cert /nonexistent/ca.pem"), std::string::npos) << env.err;
 }
 
 }  // namespace
