@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 namespace orch::ctl {
@@ -116,6 +117,14 @@ Status WriteAll(std::ostream& out, const std::string& dir, const std::vector<New
                                    " already exists; not overwriting it (move it away, or "
                                    "write elsewhere with --dir)");
     }
+  }
+  // A --dir that does not exist yet is made (0700: it will hold keys).
+  if (!dir.empty()) {
+    std::error_code ec;
+    if (std::filesystem::create_directories(dir, ec)) {
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    }
+    if (ec) return Status::Unavailable("cannot create the directory " + dir + ": " + ec.message());
   }
   std::vector<std::string> created;
   for (const NewFile& f : files) {

@@ -144,6 +144,14 @@ class KeepAliveHttp {
     return code;
   }
   const std::string& body() const { return body_; }
+  // https:// with this CA and client certificate (masters with --tls-*);
+  // the server's certificate must name the address dialled.
+  void UseTls(const std::string& ca, const std::string& cert, const std::string& key) {
+    tls_ = {ca, cert, key};
+    curl_easy_setopt(h_, CURLOPT_CAINFO, tls_[0].c_str());
+    curl_easy_setopt(h_, CURLOPT_SSLCERT, tls_[1].c_str());
+    curl_easy_setopt(h_, CURLOPT_SSLKEY, tls_[2].c_str());
+  }
   // Sends `name: value` with every POST from now on (e.g. an ACL token).
   void AddHeader(const std::string& name, const std::string& value) {
     hdrs_ = curl_slist_append(hdrs_, (name + ": " + value).c_str());
@@ -157,6 +165,7 @@ class KeepAliveHttp {
   CURL* h_;
   curl_slist* hdrs_ = nullptr;
   std::string body_;
+  std::vector<std::string> tls_;  // CA, certificate, key: curl keeps pointers
 };
 
 // The value of "key":"..." or "key":123 in a flat JSON text ("" if absent).

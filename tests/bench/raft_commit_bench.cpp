@@ -21,17 +21,21 @@
 // --etcd=/usr/bin/etcd ("" skips etcd) --orch-master=PATH ("" skips)
 // --dir=/tmp (where the temporary data dirs go) --only=orch,etcd,http
 // --acl=true (the HTTP rows with masters started with --acl, writes carrying
-// the bootstrap's management token).
+// the bootstrap's management token) --tls=true (the HTTP rows over mutual
+// TLS: masters with --tls-*, clients with a client certificate, Raft over
+// TLS too).
 // It prints figures; it asserts nothing about time.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "common/tls_certs.h"
 #include "master/log/raft_log.h"
 #include "master/raft/tcp_transport.h"
 #include "master/state/state_store.h"
@@ -49,6 +53,7 @@ struct Options {
   std::string etcd, orch_master, dir, only;
   std::vector<int> jobs_in_state = {0};  // HTTP rows: jobs stored before measuring
   bool acl = false;  // HTTP rows: masters with --acl, writes with a management token
+  bool tls = false;  // HTTP rows: mutual TLS everywhere
   bool Want(const std::string& what) const { return only.empty() || only.find(what) != std::string::npos; }
 };
 
@@ -256,6 +261,37 @@ bool RunEtcd(const Options& o, const std::string& base, std::vector<LoadResult>*
 
 // ---------------------------------------------------------------- orch over HTTP
 
+// With --tls=true: the CA and a client certificate every request presents.
+TlsFiles g_client_tls;
+
+// `http` speaks https:// with the client certificate when the rows use TLS.
+KeepAliveHttp& Secure(KeepAliveHttp& http) {
+  if (g_client_tls.enabled())
+    http.UseTls(g_client_tls.ca_file, g_client_tls.cert_file, g_client_tls.key_file);
+  return http;
+}
+
+// A CA and a master's and a client's certificate in `dir`; the masters'
+// TLS files (the client's go to g_client_tls).
+Result<TlsFiles> MakePki(const std::string& dir) {
+  fs::create_directories(dir);
+  ORCH_ASSIGN_OR_RETURN(PemPair ca, MakeCa({}));
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << text;
+    return dir + "/" + name;
+  };
+  std::string ca_file = write("ca.pem", ca.cert_pem);
+  CertRequest server_req, client_req;
+  server_req.role = TlsRole::kServer;
+  client_req.role = TlsRole::kClient;
+  ORCH_ASSIGN_OR_RETURN(PemPair server, MakeCert(ca, server_req));
+  ORCH_ASSIGN_OR_RETURN(PemPair client, MakeCert(ca, client_req));
+  g_client_tls = {ca_file, write("client.pem", client.cert_pem),
+                  write("client-key.pem", client.key_pem)};
+  return TlsFiles{ca_file, write("server.pem", server.cert_pem),
+                  write("server-key.pem", server.key_pem)};
+}
+
 // Tops the state up to `target` jobs (batch, count 0) with 16 concurrent
 // clients; returns how many it stored.
 int FillJobs(const std::string& leader_url, const std::string& token, int have, int target) {
@@ -264,6 +300,7 @@ int FillJobs(const std::string& leader_url, const std::string& token, int have, 
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&] {
       KeepAliveHttp http;
+      Secure(http);
       if (!token.empty()) http.AddHeader("X-Orch-Token", token);
       for (int n = next++; n < target; n = next++) {
         std::string body = "{\"id\":\"fill-" + std::to_string(n) +
@@ -291,6 +328,17 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
   }
   std::vector<std::unique_ptr<Proc>> procs;
   fs::create_directories(base);
+  TlsFiles tls;
+  if (o.tls) {
+    auto pki = MakePki(base + "/tls");
+    if (!pki.ok()) {
+      std::fprintf(stderr, "orch-master: cannot make certificates: %s\n",
+                   pki.status().ToString().c_str());
+      return false;
+    }
+    tls = *pki;
+  }
+  const std::string scheme = o.tls ? "https://" : "http://";
   for (int i = 0; i < 3; ++i) {
     std::string id = "m" + std::to_string(i + 1);
     auto p = std::make_unique<Proc>();
@@ -308,6 +356,9 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
                                   "--log-level",
                                   "warn"};
     if (o.acl) argv.push_back("--acl");
+    if (o.tls)
+      argv.insert(argv.end(), {"--tls-ca", tls.ca_file, "--tls-cert", tls.cert_file, "--tls-key",
+                               tls.key_file});
     if (!p->Start(argv, base + "/" + id + ".log")) {
       return false;
     }
@@ -317,9 +368,11 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
   std::string leader_url;
   {
     KeepAliveHttp http;
+    Secure(http);
     for (int n = 0; n < 150 && leader_url.empty(); ++n) {
       for (int port : http_ports) {
-        if (http.Do("GET", "http://127.0.0.1:" + std::to_string(port) + "/v1/cluster/leader", "", 1000) != 200) {
+        if (http.Do("GET", scheme + "127.0.0.1:" + std::to_string(port) + "/v1/cluster/leader", "",
+                    1000) != 200) {
           continue;
         }
         std::string addr = JsonField(http.body(), "address");
@@ -337,6 +390,7 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
   std::string token;
   if (ok && o.acl) {
     KeepAliveHttp http;
+    Secure(http);
     if (http.Do("POST", leader_url + "/v1/acl/bootstrap", "{}", 10000) == 200)
       token = JsonField(http.body(), "secret_id");
     ok = !token.empty();
@@ -364,6 +418,7 @@ bool RunOrchHttp(const Options& o, const std::string& base, std::vector<std::vec
     if (!ok) break;
     auto r = RunClosedLoop(clients, o.warmup, o.duration, [&](int i) -> std::function<bool()> {
       auto http = std::make_shared<KeepAliveHttp>();
+      Secure(*http);
       if (!token.empty()) http->AddHeader("X-Orch-Token", token);
       std::string pad = RandomBytes(64, i + 1);
       return [http, pad, &seq, &stored, &leader_url, i]() {
@@ -403,6 +458,7 @@ int Main(int argc, char** argv) {
   o.dir = Flag(argc, argv, "dir", "ORCH_BENCH_DIR", fs::temp_directory_path().string());
   o.only = Flag(argc, argv, "only", "ORCH_BENCH_ONLY", "");
   o.acl = Flag(argc, argv, "acl", "ORCH_BENCH_ACL", "false") == "true";
+  o.tls = Flag(argc, argv, "tls", "ORCH_BENCH_TLS", "false") == "true";
   o.jobs_in_state = IntList(Flag(argc, argv, "jobs-in-state", "ORCH_BENCH_JOBS_IN_STATE", "0"));
   spdlog::set_level(spdlog::level::warn);
   curl_global_init(CURL_GLOBAL_ALL);
@@ -445,10 +501,12 @@ int Main(int argc, char** argv) {
                etcd);
   }
   for (size_t i = 0; i < http.size(); ++i) {
-    PrintTable("orch over HTTP: orch-master processes, POST /v1/jobs (batch, count 0, ~256 B JSON) to the leader -> "
-               "validation -> Raft -> fsync -> apply; " +
-                   std::to_string(stored_before[i]) + " jobs stored before the rows",
-               http[i]);
+    PrintTable(
+        std::string(o.tls ? "orch over HTTPS (mutual TLS, Raft over TLS too)" : "orch over HTTP") +
+            ": orch-master processes, POST /v1/jobs (batch, count 0, ~256 B JSON) to the leader -> "
+            "validation -> Raft -> fsync -> apply; " +
+            std::to_string(stored_before[i]) + " jobs stored before the rows",
+        http[i]);
   }
   auto ratios = [&](const std::string& name, const std::vector<LoadResult>& a) {
     if (a.empty() || etcd.empty()) return;

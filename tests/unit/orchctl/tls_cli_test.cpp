@@ -184,5 +184,18 @@ TEST_F(TlsCliTest, RefusesACaKeyOfAnotherCa) {
   EXPECT_NE(r.err.find("the CA key does not match the CA certificate"), std::string::npos) << r.err;
 }
 
+// A new --dir is made (0700), and cert create finds the CA in its --dir
+// without --ca/--ca-key.
+TEST_F(TlsCliTest, MakesTheDirAndFindsTheCaThere) {
+  const std::string sub = Path("pki/new");
+  ASSERT_EQ(Orchctl({"tls", "ca", "create", "--dir", sub}).code, kExitOk);
+  EXPECT_EQ(std::filesystem::status(sub).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  CliRun agent = Orchctl({"tls", "cert", "create", "--agent", "--dir", sub});
+  EXPECT_EQ(agent.code, kExitOk) << agent.err;
+  EXPECT_TRUE(std::filesystem::exists(sub + "/orch-agent.pem"));
+  EXPECT_TRUE(std::filesystem::exists(sub + "/orch-agent-key.pem"));
+}
+
 }  // namespace
 }  // namespace orch::ctl
