@@ -23,17 +23,16 @@
 #include <string>
 #include <vector>
 
+#include "common/openssl_util.h"
 #include "common/tls.h"
+#include "common/tls_peer.h"
 
 namespace orch {
 namespace {
 
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
+using ossl::PkeyPtr;
+using ossl::X509Ptr;
+
 struct StoreFree {
   void operator()(X509_STORE* p) const { X509_STORE_free(p); }
 };
@@ -49,8 +48,6 @@ struct SslCtxFree {
 struct SslFree {
   void operator()(SSL* p) const { SSL_free(p); }
 };
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 using SslPtr = std::unique_ptr<SSL, SslFree>;
 
@@ -471,13 +468,10 @@ SslCtxPtr MakeCtx(const Side& side, bool server) {
   EXPECT_EQ(SSL_CTX_use_certificate(ctx.get(), cert.get()), 1);
   EXPECT_EQ(SSL_CTX_use_PrivateKey(ctx.get(), key.get()), 1);
   EXPECT_EQ(X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), ca.get()), 1);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-  EXPECT_EQ(SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION), 1);
-  if (!side.peer_name.empty()) {
-    X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx.get());
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    EXPECT_EQ(X509_VERIFY_PARAM_set1_host(param, side.peer_name.c_str(), side.peer_name.size()), 1);
-  }
+  // The verification every orch process configures (common/tls_peer.h).
+  std::vector<std::string> names;
+  if (!side.peer_name.empty()) names.push_back(side.peer_name);
+  EXPECT_TRUE(RequirePeer(ctx.get(), names).ok());
   return ctx;
 }
 
