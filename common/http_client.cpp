@@ -125,8 +125,8 @@ CURLcode SetServerName(CURL*, void* ssl_ctx, void* options) {
 void ConfigureTls(CURL* h, const HttpClientOptions& o) {
   curl_easy_setopt(h, CURLOPT_CAINFO, o.tls.ca_file.c_str());
   curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
-  curl_easy_setopt(h, CURLOPT_SSLCERT, o.tls.cert_file.c_str());
-  curl_easy_setopt(h, CURLOPT_SSLKEY, o.tls.key_file.c_str());
+  if (!o.tls.cert_file.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, o.tls.cert_file.c_str());
+  if (!o.tls.key_file.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, o.tls.key_file.c_str());
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
   if (!o.tls_server_name.empty()) {

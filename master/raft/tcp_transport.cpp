@@ -92,6 +92,9 @@ struct Peer {
   std::size_t snap_offset = 0;
   bool snap_done_in_write = false;
   milliseconds backoff{0};
+  // When the current connection was made: one that ends soon after (a peer
+  // refusing our certificate right after the handshake) keeps backing off.
+  std::chrono::steady_clock::time_point connected_at;
   std::string last_error;  // so repeated identical failures log once
   char probe = 0;          // 1-byte read that notices the peer closing
 };
@@ -395,7 +398,7 @@ void TcpTransport::Impl::OnConnected(const std::shared_ptr<Peer>& p) {
 void TcpTransport::Impl::OnSecured(const std::shared_ptr<Peer>& p) {
   p->timer.cancel();
   p->state = Peer::State::kConnected;
-  p->backoff = milliseconds(0);
+  p->connected_at = std::chrono::steady_clock::now();
   boost::system::error_code ec;
   p->socket.set_option(tcp::no_delay(true), ec);  // Raft is latency-bound
   // A peer whose machine vanished sends no RST; without this the kernel
@@ -546,6 +549,11 @@ void TcpTransport::Impl::Reset(Peer& p) {
 
 void TcpTransport::Impl::Fail(const std::shared_ptr<Peer>& p, const std::string& why) {
   bool was_connected = p->state == Peer::State::kConnected;
+  // A connection that lasted redials at once; one that ended right away
+  // (refused after the handshake, a peer crash-looping) backs off further.
+  if (was_connected && std::chrono::steady_clock::now() - p->connected_at >= opts_.backoff_max) {
+    p->backoff = milliseconds(0);
+  }
   Reset(*p);
   DropPending(*p);
   {
