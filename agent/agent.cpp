@@ -148,6 +148,7 @@ Status Agent::Init() {
       exec_opts.users.allowed_caps =
           cfg_.exec_allowed_caps.empty() ? DefaultCapabilities() : cfg_.exec_allowed_caps;
       exec_opts.pids_limit = cfg_.exec_pids_limit;
+      if (cfg_.exec_chroot) exec_opts.chroot_paths = cfg_.exec_chroot_paths;
       exec_ = std::make_unique<ExecDriver>(exec_opts);
       drivers_["exec"] = exec_.get();
       enabled.push_back(d);

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "agent/drivers/exec_chroot.h"
 #include "common/capabilities.h"
 #include "common/document.h"
 #include "common/net.h"
@@ -106,6 +107,14 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
                  "Users exec tasks may ask for, comma separated (default: any but root)")
       ->delimiter(',');
   app.add_flag("--exec-allow-root", cfg->exec_allow_root, "Let exec tasks run as root");
+  app.add_flag(
+      "--exec-chroot", cfg->exec_chroot,
+      "Run each isolated exec task chrooted in a root of --exec-chroot-paths (read-only) and its "
+      "own directories, with a private /tmp and a minimal /dev");
+  app.add_option("--exec-chroot-paths", cfg->exec_chroot_paths,
+                 "Host paths an exec task's chroot holds, comma separated")
+      ->delimiter(',')
+      ->capture_default_str();
   app.add_option("--exec-allowed-caps", cfg->exec_allowed_caps,
                  "Capabilities exec tasks may keep through cap_add, comma separated (default: "
                  "Docker's default set)")
@@ -197,6 +206,17 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
     }
   }
   if (cfg.exec_pids_limit < 0) problems.push_back("--exec-pids-limit: must not be negative");
+  for (const auto& p : cfg.exec_chroot_paths) {
+    if (!shim::ChrootSpecPathsValid(p.c_str()) || p == "/") {
+      problems.push_back("--exec-chroot-paths: \"" + p +
+                         "\" must be an absolute path other than / without ',' or '|'");
+    }
+  }
+  if (cfg.exec_chroot && !cfg.exec_isolation) {
+    problems.push_back(
+        "--exec-chroot: needs --exec-isolation (the chroot is built in the task's mount "
+        "namespace)");
+  }
   if (cfg.exec_user.empty()) problems.push_back("--exec-user: must name a user");
   if (cfg.cgroup_parent.empty() || cfg.cgroup_parent.find("..") != std::string::npos) {
     problems.push_back("--cgroup-parent: must be a relative cgroup path like orch");

@@ -64,6 +64,12 @@ struct AgentConfig {
   bool exec_allow_root = false;
   std::vector<std::string> exec_allowed_caps;  // empty: DefaultCapabilities()
   int64_t exec_pids_limit = 4096;
+  // Each isolated exec task in a chroot of these host paths (read-only) and
+  // its own directories (agent/drivers/exec_chroot.h), as Nomad's exec
+  // driver; the defaults are Nomad's chroot_env.
+  bool exec_chroot = false;
+  std::vector<std::string> exec_chroot_paths{
+      "/bin", "/etc", "/lib", "/lib32", "/lib64", "/sbin", "/run/resolvconf", "/usr"};
   // Task directories and logs of allocations the masters no longer list are
   // removed this long after they were forgotten ("0": kept forever).
   std::string alloc_gc_after = "1h";

@@ -10,6 +10,7 @@
 
 #include <fstream>
 
+#include "agent/drivers/exec_chroot.h"
 #include "agent/drivers/exec_launch.h"
 #include "agent/drivers/procfs.h"
 #include "common/ids.h"
@@ -59,6 +60,47 @@ std::string ReadLink(const std::string& path) {
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The chroot of a task (exec_chroot.h): the allowed host paths read-only,
+// its directory and the allocation's shared one read-write, built in
+// <task dir>.root (root's, beside the task's directory). The command must
+// be inside, or the task could not start.
+Status PlanChroot(const std::vector<std::string>& paths, const TaskSpec& spec,
+                  const std::string& command, LaunchRequest* req) {
+  req->chroot_root = spec.task_dir + ".root";
+  req->chroot_read_only = paths;
+  req->chroot_read_write = {spec.task_dir};
+  for (const auto& [k, v] : spec.env) {
+    if (k == "ORCH_ALLOC_DIR" && !v.empty()) req->chroot_read_write.push_back(v);
+  }
+  std::vector<std::string> all = req->chroot_read_write;
+  all.push_back(req->chroot_root);
+  for (const auto& p : all) {
+    if (!shim::ChrootSpecPathsValid(p.c_str())) {
+      return Status::InvalidArgument("task directory " + p +
+                                     " cannot be part of a chroot (',' or '|' in it)");
+    }
+  }
+  auto inside = [](const std::string& file, const std::string& dir) {
+    return file.size() > dir.size() && file.compare(0, dir.size(), dir) == 0 &&
+           file[dir.size()] == '/';
+  };
+  bool found = false;
+  for (const auto& dir : paths) found |= inside(command, dir);
+  for (const auto& dir : req->chroot_read_write) found |= inside(command, dir);
+  if (!found) {
+    std::string list;
+    for (const auto& dir : paths) list += (list.empty() ? "" : ",") + dir;
+    return Status::FailedPrecondition(
+        "the command " + command +
+        " is outside the task's chroot (orch-agent --exec-chroot-paths " + list +
+        ", and the task's own directories)");
+  }
+  if (mkdir(req->chroot_root.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::Internal("cannot create " + req->chroot_root + ": " + strerror(errno));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -144,6 +186,8 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
     req.gid = who.gid;
     req.groups = who.groups;
     req.keep_caps = who.keep_caps;
+    if (!options_.chroot_paths.empty())
+      ORCH_RETURN_IF_ERROR(PlanChroot(options_.chroot_paths, spec, path, &req));
   }
 
   std::string cg;

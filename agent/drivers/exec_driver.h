@@ -70,6 +70,9 @@ struct ExecDriverOptions {
   // Per task, through the cgroup's pids.max (when the pids controller is
   // there): a task's pids_limit may lower it, never raise it. 0: none.
   int64_t pids_limit = 0;
+  // With isolate: each task chrooted in a root of these host paths
+  // (read-only) and its own directories (exec_chroot.h); empty: no chroot.
+  std::vector<std::string> chroot_paths;
 };
 
 // What "auto" resolves to ("" when no orch-exec-shim is found).

@@ -66,7 +66,11 @@ int EnterTaskNamespaces(const TaskIsolation& iso) {
   if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) != 0) return errno;
   // Nothing mounted here may reach the host, and the other way round.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) return errno;
+  if (iso.chroot.root != nullptr) {
+    if (int e = EnterTaskChroot(iso.chroot); e != 0) return e;
+  } else if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    return errno;
+  }
   if (iso.hostname != nullptr && iso.hostname[0] != '\0' &&
       sethostname(iso.hostname, strnlen(iso.hostname, 64)) != 0) {
     return errno;

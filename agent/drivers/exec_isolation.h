@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/drivers/exec_chroot.h"
+
 namespace orch::agent::shim {
 
 struct TaskIsolation {
@@ -32,6 +34,7 @@ struct TaskIsolation {
   const gid_t* groups = nullptr;  // supplementary groups
   int ngroups = 0;
   uint64_t keep_caps = 0;  // bit n: capability n stays
+  TaskChroot chroot;       // namespaces only: the task's root (exec_chroot.h)
 };
 
 // The identity as one shim argument, "uid:gid:g1,g2:capshex", and back
@@ -42,7 +45,8 @@ bool ParseIdentity(const std::string& text, uid_t* uid, gid_t* gid, std::vector<
                    uint64_t* caps);
 
 // In init, before forking the task: new mount, ipc and uts namespaces,
-// private mounts, a fresh /proc, the hostname. 0 or an errno.
+// private mounts, a fresh /proc (in the chroot when there is one), the
+// hostname. 0 or an errno.
 int EnterTaskNamespaces(const TaskIsolation& iso);
 
 // In the task, after chdir and before exec. 0 or an errno.

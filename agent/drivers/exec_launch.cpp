@@ -162,6 +162,19 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
   std::vector<std::string> err_names = RotatedLogFiles(req.stderr_path, max_files);
   std::vector<const char*> out_ptrs = CPtrs(out_names), err_ptrs = CPtrs(err_names);
   std::vector<const char*> procs = CPtrs(req.cgroup_procs);
+  std::vector<const char*> chroot_ro = CPtrs(req.chroot_read_only),
+                           chroot_rw = CPtrs(req.chroot_read_write);
+  // The shim's <namespaces>: 0, 1, or 1|root|ro1,ro2|rw1,rw2 with a chroot.
+  std::string namespaces = req.namespaces ? "1" : "0";
+  if (req.namespaces && !req.chroot_root.empty()) {
+    auto join = [](const std::vector<std::string>& v) {
+      std::string out;
+      for (const auto& p : v) out += (out.empty() ? "" : ",") + p;
+      return out;
+    };
+    namespaces += "|" + req.chroot_root + "|" + join(req.chroot_read_only) + "|" +
+                  join(req.chroot_read_write);
+  }
   // orch-exec-shim <exit_file> <max_bytes> <max_files> <stdout> <stderr> <cwd>
   //               <namespaces> <identity> <n> <cgroup.procs>... <path> <argv>...
   std::vector<std::string> shim_args;
@@ -174,7 +187,7 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
         req.stdout_path,
         req.stderr_path,
         req.cwd,
-        req.namespaces ? "1" : "0",
+        namespaces,
         req.set_identity ? shim::FormatIdentity(req.uid, req.gid, req.groups, req.keep_caps) : "-",
         std::to_string(req.cgroup_procs.size())};
     shim_args.insert(shim_args.end(), req.cgroup_procs.begin(), req.cgroup_procs.end());
@@ -194,12 +207,15 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
       max_fd,
       req.shim_path.empty() ? nullptr : req.shim_path.c_str(),
       shim_argv.data(),
-      shim::ShimPlan{req.path.c_str(), argv.data(), envp.data(), req.cwd.c_str(),
-                     req.exit_file.c_str(), exit_tmp.c_str(), out_ptrs.data(), err_ptrs.data(),
-                     max_files, req.log_max_bytes, procs.data(),
-                     shim::TaskIsolation{req.namespaces, nullptr, req.set_identity, req.uid,
-                                         req.gid, req.groups.data(),
-                                         static_cast<int>(req.groups.size()), req.keep_caps}}};
+      shim::ShimPlan{
+          req.path.c_str(), argv.data(), envp.data(), req.cwd.c_str(), req.exit_file.c_str(),
+          exit_tmp.c_str(), out_ptrs.data(), err_ptrs.data(), max_files, req.log_max_bytes,
+          procs.data(),
+          shim::TaskIsolation{
+              req.namespaces, nullptr, req.set_identity, req.uid, req.gid, req.groups.data(),
+              static_cast<int>(req.groups.size()), req.keep_caps,
+              shim::TaskChroot{req.chroot_root.empty() ? nullptr : req.chroot_root.c_str(),
+                               chroot_ro.data(), chroot_rw.data()}}}};
 
   pid_t shim = _Fork();
   if (shim < 0) {

@@ -60,6 +60,11 @@ struct LaunchRequest {
   gid_t gid = 0;
   std::vector<gid_t> groups;
   uint64_t keep_caps = 0;
+  // With namespaces: chroot into `chroot_root` (an empty directory) built
+  // from `chroot_read_only` and `chroot_read_write` (exec_chroot.h); empty:
+  // none. Paths must pass ChrootSpecPathsValid.
+  std::string chroot_root;
+  std::vector<std::string> chroot_read_only, chroot_read_write;
   // The orch-exec-shim binary to exec as the supervisor; empty: the forked
   // agent is the supervisor (same behaviour, but each task's supervisor then
   // holds a copy-on-write image of the agent).

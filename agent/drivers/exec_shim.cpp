@@ -104,19 +104,35 @@ bool Pump(int fd, Sink& s, const ShimPlan& a, char* buf, size_t cap) {
 }
 
 // Joins the task's cgroups (in the task, before exec); errno on failure.
-int JoinCgroups(const char* const* procs) {
+// The task's cgroup.procs files, opened before a chroot hides them.
+struct CgroupFds {
+  static constexpr int kMax = 8;
+  int fd[kMax];
+  int n = 0;
+};
+
+int OpenCgroups(const char* const* procs, CgroupFds* out) {
+  for (const char* const* p = procs; *p != nullptr; ++p) {
+    if (out->n == CgroupFds::kMax) return E2BIG;
+    int fd = open(*p, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    out->fd[out->n++] = fd;
+  }
+  return 0;
+}
+
+// Moves the calling process into the opened cgroups and closes them.
+int JoinCgroups(const CgroupFds& fds) {
   char pid[24];
   size_t n = 0;
   AppendInt(pid, sizeof pid, &n, getpid());
-  for (const char* const* p = procs; *p != nullptr; ++p) {
-    int fd = open(*p, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    ssize_t w = write(fd, pid, n);
-    int e = errno;
-    close(fd);
-    if (w != static_cast<ssize_t>(n)) return w < 0 ? e : EIO;
+  int err = 0;
+  for (int i = 0; i < fds.n; ++i) {
+    ssize_t w = write(fds.fd[i], pid, n);
+    if (w != static_cast<ssize_t>(n) && err == 0) err = w < 0 ? errno : EIO;
+    close(fds.fd[i]);
   }
-  return 0;
+  return err;
 }
 
 // Reports a failure before exec on the status pipe, then leaves with `code`
@@ -128,7 +144,7 @@ int JoinCgroups(const char* const* procs) {
 
 // The task itself, in its forked child: never returns. `creds_fd` (with
 // namespaces) is where it tells the shim its pid as the host sees it.
-[[noreturn]] void ExecTask(const ShimPlan& a, int creds_fd) {
+[[noreturn]] void ExecTask(const ShimPlan& a, int creds_fd, const CgroupFds& cgroups) {
   // Its own process group, so a stop signals it and its children.
   setpgid(0, 0);
   if (creds_fd >= 0) {
@@ -144,7 +160,7 @@ int JoinCgroups(const char* const* procs) {
     }
     close(creds_fd);
   }
-  if (int e = JoinCgroups(a.procs); e != 0) {
+  if (int e = JoinCgroups(cgroups); e != 0) {
     Fail('G', e, 127);
   }
   ResetSignalsForExec();
@@ -163,6 +179,10 @@ int JoinCgroups(const char* const* procs) {
 // status to `status_fd` and leaves (the kernel then kills what is left in
 // the namespace).
 [[noreturn]] void RunInit(const ShimPlan& a, int creds_fd, int status_fd) {
+  CgroupFds cgroups;
+  if (int e = OpenCgroups(a.procs, &cgroups); e != 0) {
+    Fail('G', e, 126);
+  }
   if (int e = EnterTaskNamespaces(a.iso); e != 0) {
     Fail('N', e, 126);
   }
@@ -172,10 +192,11 @@ int JoinCgroups(const char* const* procs) {
   }
   if (task == 0) {
     close(status_fd);
-    ExecTask(a, creds_fd);
+    ExecTask(a, creds_fd, cgroups);
   }
   setpgid(task, task);
   close(creds_fd);
+  for (int i = 0; i < cgroups.n; ++i) close(cgroups.fd[i]);
   // Nothing of the shim's: the task alone holds its pipes and the status pipe.
   dup2(0, 1);
   dup2(0, 2);
@@ -236,7 +257,13 @@ pid_t ReceivePid(int fd) {
     Fail('F', errno, 126);
   }
   if (pid == 0) {
-    if (!a.iso.namespaces) ExecTask(a, -1);
+    if (!a.iso.namespaces) {
+      CgroupFds cgroups;
+      if (int e = OpenCgroups(a.procs, &cgroups); e != 0) {
+        Fail('G', e, 127);
+      }
+      ExecTask(a, -1, cgroups);
+    }
     close(creds[0]);
     close(init_status[0]);
     RunInit(a, creds[1], init_status[1]);

@@ -3,7 +3,7 @@
 // execs it with the task's environment:
 //
 //   orch-exec-shim <exit_file> <max_bytes> <max_files> <stdout> <stderr>
-//                  <cwd> <namespaces 0|1> <identity|-> <n> <cgroup.procs x n>
+//                  <cwd> <namespaces 0|1|1|root|ro,..|rw,..> <identity|-> <n> <cgroup.procs x n>
 //                  <path> <argv...>
 //
 // Not meant to be run by hand.
@@ -25,6 +25,19 @@ std::vector<std::string> Rotated(const std::string& path, int max_files) {
   std::vector<std::string> out{path};
   for (int i = 1; i <= max_files; ++i) out.push_back(path + "." + std::to_string(i));
   return out;
+}
+
+// "a,,b" -> {"a", "b"}; "" -> {} (but the first field of '|' is kept).
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t end = s.find(sep, start);
+    std::string part = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!part.empty() || sep == '|') out.push_back(part);
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
 }
 
 std::vector<const char*> Ptrs(const std::vector<std::string>& v) {
@@ -51,7 +64,22 @@ int main(int argc, char** argv) {
   std::string out = argv[i++], err = argv[i++];
   const char* cwd = argv[i++];
   TaskIsolation iso;
-  iso.namespaces = std::string(argv[i++]) == "1";
+  // "1|root|ro1,ro2|rw1,rw2": namespaces and a chroot (exec_chroot.h).
+  std::string namespaces = argv[i++];
+  std::vector<std::string> spec = Split(namespaces, '|');
+  iso.namespaces = spec[0] == "1";
+  std::vector<std::string> chroot_ro, chroot_rw;
+  std::vector<const char*> chroot_ro_ptrs, chroot_rw_ptrs;
+  if (spec.size() == 4 && iso.namespaces) {
+    chroot_ro = Split(spec[2], ',');
+    chroot_rw = Split(spec[3], ',');
+    chroot_ro_ptrs = Ptrs(chroot_ro);
+    chroot_rw_ptrs = Ptrs(chroot_rw);
+    iso.chroot = TaskChroot{spec[1].c_str(), chroot_ro_ptrs.data(), chroot_rw_ptrs.data()};
+  } else if (spec.size() != 1) {
+    WriteRecord(kFdStatus, 'N', 22);  // EINVAL
+    return 2;
+  }
   std::string identity = argv[i++];
   std::vector<gid_t> groups;
   if (identity != "-") {

@@ -90,6 +90,20 @@ Result<pid_t> SpawnInside(pid_t task_pid, const std::string& command,
     }
     ns.push_back({fd, type});
   }
+  // A chrooted task (exec_chroot.h): the check runs in its root too.
+  int root_fd = -1;
+  {
+    std::string theirs = "/proc/" + std::to_string(task_pid) + "/root";
+    struct stat mine, its;
+    if (stat("/", &mine) == 0 && stat(theirs.c_str(), &its) == 0 &&
+        (mine.st_dev != its.st_dev || mine.st_ino != its.st_ino)) {
+      root_fd = open(theirs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (root_fd < 0) {
+        for (auto& n : ns) close(n.fd);
+        return Status::Internal("cannot open " + theirs + ": " + strerror(errno));
+      }
+    }
+  }
   std::vector<std::string> candidates;
   if (command.find('/') != std::string::npos) {
     candidates.push_back(command);
@@ -112,6 +126,7 @@ Result<pid_t> SpawnInside(pid_t task_pid, const std::string& command,
   if (outer < 0) {
     int e = errno;
     for (auto& n : ns) close(n.fd);
+    if (root_fd >= 0) close(root_fd);
     return Status::ResourceExhausted(std::string("fork: ") + strerror(e));
   }
   if (outer == 0) {
@@ -119,6 +134,7 @@ Result<pid_t> SpawnInside(pid_t task_pid, const std::string& command,
     for (const auto& n : ns) {
       if (setns(n.fd, n.type) != 0) _exit(125);
     }
+    if (root_fd >= 0 && (fchdir(root_fd) != 0 || chroot(".") != 0)) _exit(125);
     // A new pid namespace takes effect for children only.
     pid_t inner = fork();
     if (inner < 0) _exit(125);
@@ -143,6 +159,7 @@ Result<pid_t> SpawnInside(pid_t task_pid, const std::string& command,
     _exit(WIFEXITED(ws) ? WEXITSTATUS(ws) : 125);
   }
   for (auto& n : ns) close(n.fd);
+  if (root_fd >= 0) close(root_fd);
   setpgid(outer, outer);
   return outer;
 }

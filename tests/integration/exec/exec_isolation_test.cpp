@@ -270,6 +270,61 @@ TEST_P(ExecIsolationTest, CommandCheckRunsInTheTasksNamespacesAsItsUser) {
   ASSERT_TRUE(driver_->Stop(TaskId("iso1", "checked"), std::chrono::milliseconds(0)).ok());
 }
 
+// --exec-chroot: the task sees the allowed host paths (read-only), its own
+// directories (read-write, at their paths), a private /tmp and a minimal
+// /dev, and nothing else of the host; a command outside is refused; a
+// command check runs in the same root.
+TEST_P(ExecIsolationTest, ChrootHoldsOnlyTheAllowedPathsAndTheTasksDirectories) {
+  ExecDriverOptions o;
+  o.cgroups = CgroupOptions{TestParent(), "auto"};
+  o.shim_path = GetParam() == "shim_binary" ? ORCH_EXEC_SHIM_PATH : "";
+  o.isolate = true;
+  o.users.default_user = "nobody";
+  o.users.allowed_caps = DefaultCapabilities();
+  o.chroot_paths = {"/bin", "/etc", "/lib", "/lib64", "/sbin", "/usr", "/nonexistent-path"};
+  driver_ = std::make_unique<ExecDriver>(o);
+  ASSERT_TRUE(std::filesystem::exists("/sys/fs/cgroup"));
+  const std::string cwd = dir_.path() + "/allocs/iso1/jailed";
+  auto spec =
+      Spec("jailed",
+           "set -e; test ! -e /sys/fs/cgroup; test ! -e /root; test ! -e /nonexistent-path; "
+           "test -r /etc/passwd; ! touch /etc/orch-x 2>/dev/null; ! touch /usr/orch-x 2>/dev/null; "
+           "echo x > /dev/null; head -c 4 /dev/urandom | wc -c > urandom; touch /tmp/mine; "
+           "test \"$(pwd)\" = '" +
+               cwd +
+               "'; ls / | tr '\\n' ' ' > top; echo ready > ready; "
+               "exec sleep 1000");
+  auto h = driver_->Start(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(spec.task_dir + "/ready"); }))
+      << Slurp(spec.stderr_path);
+  EXPECT_EQ(Slurp(spec.task_dir + "/urandom"), "4\n");
+  std::string top = " " + Slurp(spec.task_dir + "/top");
+  for (const char* want : {" bin ", " dev ", " etc ", " proc ", " tmp ", " usr "}) {
+    EXPECT_NE(top.find(want), std::string::npos) << want << "missing in:" << top;
+  }
+  for (const char* host_only : {" root ", " sys ", " home ", " var ", " boot "}) {
+    EXPECT_EQ(top.find(host_only), std::string::npos) << host_only << "is visible:" << top;
+  }
+  // The task's /tmp is its own.
+  EXPECT_FALSE(std::filesystem::exists("/tmp/mine"));
+  // A command check runs in the task's root.
+  auto check = health::ProbeCommand("sh", {"-c", "test ! -e /sys/fs/cgroup && cat ready"}, spec.env,
+                                    spec.task_dir, std::chrono::seconds(5), h->pid());
+  EXPECT_TRUE(check.ok) << check.message;
+  ASSERT_TRUE(driver_->Stop(TaskId("iso1", "jailed"), std::chrono::milliseconds(0)).ok());
+  (void)driver_->Wait(TaskId("iso1", "jailed"), std::chrono::seconds(10));
+
+  // A command the chroot does not hold is refused before it starts.
+  auto outside = Spec("outside", "");
+  outside.command = ORCH_EXEC_SHIM_PATH;
+  outside.args = {};
+  auto refused = driver_->Start(outside);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("outside the task's chroot"), std::string::npos)
+      << refused.status().ToString();
+}
+
 INSTANTIATE_TEST_SUITE_P(Shim, ExecIsolationTest, ::testing::Values("shim_binary", "fork"));
 
 }  // namespace

@@ -73,6 +73,32 @@ TEST(AgentConfigTest, RejectsBadValuesNamingTheFlag) {
   EXPECT_FALSE(Parse({"--label", "novalue"}, &cfg3).ok());
 }
 
+TEST(AgentConfigTest, ExecChrootTakesAbsolutePathsAndNeedsIsolation) {
+  AgentConfig ok;
+  ASSERT_TRUE(Parse({"--data-dir", "/tmp/d", "--masters", "http://127.0.0.1:4646", "--exec-chroot",
+                     "--exec-chroot-paths", "/bin,/usr,/etc"},
+                    &ok)
+                  .ok());
+  EXPECT_TRUE(ok.exec_chroot);
+  EXPECT_EQ(ok.exec_chroot_paths, (std::vector<std::string>{"/bin", "/usr", "/etc"}));
+  AgentConfig relative;
+  Status st = Parse(
+      {"--data-dir", "/tmp/d", "--masters", "http://127.0.0.1:4646", "--exec-chroot-paths", "usr"},
+      &relative);
+  EXPECT_NE(st.message().find("--exec-chroot-paths: \"usr\""), std::string::npos) << st.message();
+  AgentConfig slash;
+  st = Parse(
+      {"--data-dir", "/tmp/d", "--masters", "http://127.0.0.1:4646", "--exec-chroot-paths", "/"},
+      &slash);
+  EXPECT_FALSE(st.ok());
+  AgentConfig unisolated;
+  st = Parse({"--data-dir", "/tmp/d", "--masters", "http://127.0.0.1:4646", "--exec-chroot",
+              "--exec-isolation", "false"},
+             &unisolated);
+  EXPECT_NE(st.message().find("--exec-chroot: needs --exec-isolation"), std::string::npos)
+      << st.message();
+}
+
 TEST(AgentConfigTest, TlsFilesAndHttpsMastersGoTogether) {
   AgentConfig https_without_files;
   Status st =
