@@ -215,9 +215,13 @@ TEST_P(ExecIsolationTest, StopBySigtermReachesTheTaskAndItsLeftoversDieWithIt) {
   auto spec = Spec("stop", "setsid sleep " + arg + " & exec sleep 1000");
   auto h = driver_->Start(spec);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
-  // The handle names the task as the host sees it, not its init.
-  EXPECT_NE(Slurp("/proc/" + std::to_string(h->pid()) + "/cmdline").find("sleep"),
-            std::string::npos);
+  // The handle names the task as the host sees it, not its init: it
+  // becomes `sleep 1000` (polled: while sh exec's sleep, its cmdline reads
+  // empty for a moment, which once failed a one-shot read in CI).
+  EXPECT_TRUE(WaitFor([&] {
+    return Slurp("/proc/" + std::to_string(h->pid()) + "/cmdline")
+               .rfind(std::string("sleep\0001000", 10), 0) == 0;
+  })) << Slurp("/proc/" + std::to_string(h->pid()) + "/cmdline");
   ASSERT_TRUE(WaitFor([&] { return Sleepers(arg) == 1; }));
   ASSERT_TRUE(driver_->Stop(TaskId("iso1", "stop"), std::chrono::seconds(20)).ok());
   auto st = driver_->Wait(TaskId("iso1", "stop"), std::chrono::seconds(10));
