@@ -13,6 +13,7 @@
 
 #include "api/orchctl/acl_cmds.h"
 #include "api/orchctl/cluster.h"
+#include "api/orchctl/completion.h"
 #include "api/orchctl/deployment_cmds.h"
 #include "api/orchctl/errors.h"
 #include "api/orchctl/lifecycle_cmds.h"
@@ -45,6 +46,7 @@ constexpr const char* kFooter = R"(Examples:
   orchctl deployment list             rolling updates, newest first
   orchctl acl bootstrap               the first management token (masters with --acl)
   orchctl tls ca create               the cluster CA for mutual TLS (orch-ca.pem and its key)
+  source <(orchctl completion bash)   complete verbs and flags in bash (or zsh)
   orchctl tls cert create --server    a master's certificate and key, signed by that CA
 
 Environment:
@@ -144,6 +146,7 @@ struct Verbs {
   CLI::App* cluster_remove = nullptr;
   CLI::App* cluster_transfer = nullptr;
   CLI::App* version = nullptr;
+  CLI::App* completion = nullptr;
   CLI::App* system = nullptr;
   CLI::App* system_gc = nullptr;
   CLI::App* logs = nullptr;
@@ -588,6 +591,14 @@ Verbs Define(CLI::App& app, Flags& f) {
       "  orchctl logs 1a2b3c4d --task sidecar --stderr");
 
   v.version = app.add_subcommand("version", "Print orchctl's version");
+  v.completion = app.add_subcommand("completion", "Print a shell completion script (bash or zsh)");
+  v.completion->add_option("SHELL", f.id, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  v.completion->footer(
+      "Examples:\n  source <(orchctl completion bash)        # in ~/.bashrc\n"
+      "  orchctl completion bash > /etc/bash_completion.d/orchctl\n"
+      "  source <(orchctl completion zsh)         # in ~/.zshrc");
   // Last, so the verbs do not inherit it.
   app.footer(kFooter);
   return v;
@@ -713,6 +724,10 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
   ctx.out = io.out;
   ctx.clock = io.clock;
   ctx.terminal = io.terminal;
+  if (v.completion->parsed()) {
+    *io.out << CompletionScript(app, f.id);
+    return kExitOk;
+  }
   if (v.version->parsed()) {
     (void)PrintVersion(ctx, ORCH_VERSION);
     return kExitOk;
