@@ -18,6 +18,8 @@
 
 namespace orch {
 
+// The files are loaded, not checked again: callers check them once at
+// start (CheckTlsFiles). A file that does not load is an error naming it.
 // The accepting side: a client certificate is required; when `peer_names`
 // is not empty it must also name one of them (TlsRoleName), e.g. only
 // masters on the Raft port.

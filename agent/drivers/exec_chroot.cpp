@@ -37,19 +37,22 @@ int MkdirAll(const char* path, mode_t mode) {
   return 0;
 }
 
-// The parent directories of `path`, then an empty file or directory to
-// mount on.
-int MakeMountPoint(const char* path, bool dir) {
+// The directories above `path` (absolute).
+int MakeParents(const char* path) {
   char parent[PATH_MAX];
   size_t n = strlen(path);
   if (n + 1 > sizeof parent) return ENAMETOOLONG;
   memcpy(parent, path, n + 1);
   char* slash = strrchr(parent, '/');
-  if (slash != nullptr && slash != parent) {
-    *slash = '\0';
-    if (int e = MkdirAll(parent, 0755); e != 0) return e;
-  }
-  if (dir) return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : errno;
+  if (slash == nullptr || slash == parent) return 0;
+  *slash = '\0';
+  return MkdirAll(parent, 0755);
+}
+
+// An empty directory or file to mount on, with its parents.
+int MakeMountPoint(const char* path, bool dir) {
+  if (dir) return MkdirAll(path, 0755);
+  if (int e = MakeParents(path); e != 0) return e;
   int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
   close(fd);
@@ -68,8 +71,7 @@ int Bind(const char* root, const char* source, bool writable) {
     ssize_t len = readlink(source, link, sizeof link - 1);
     if (len < 0) return errno;
     link[len] = '\0';
-    if (int e = MakeMountPoint(target, true); e != 0) return e;
-    rmdir(target);
+    if (int e = MakeParents(target); e != 0) return e;
     return symlink(link, target) == 0 || errno == EEXIST ? 0 : errno;
   }
   if (int e = MakeMountPoint(target, S_ISDIR(st.st_mode)); e != 0) return e;

@@ -27,17 +27,21 @@ std::vector<std::string> Rotated(const std::string& path, int max_files) {
   return out;
 }
 
-// "a,,b" -> {"a", "b"}; "" -> {} (but the first field of '|' is kept).
+// Every field between `sep`s, empty ones too ("a||b" -> {"a", "", "b"}).
 std::vector<std::string> Split(const std::string& s, char sep) {
   std::vector<std::string> out;
   size_t start = 0;
   for (;;) {
     size_t end = s.find(sep, start);
-    std::string part = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!part.empty() || sep == '|') out.push_back(part);
+    out.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
     if (end == std::string::npos) return out;
     start = end + 1;
   }
+}
+
+// A ','-separated path list; "" is none.
+std::vector<std::string> Paths(const std::string& s) {
+  return s.empty() ? std::vector<std::string>{} : Split(s, ',');
 }
 
 std::vector<const char*> Ptrs(const std::vector<std::string>& v) {
@@ -71,8 +75,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> chroot_ro, chroot_rw;
   std::vector<const char*> chroot_ro_ptrs, chroot_rw_ptrs;
   if (spec.size() == 4 && iso.namespaces) {
-    chroot_ro = Split(spec[2], ',');
-    chroot_rw = Split(spec[3], ',');
+    chroot_ro = Paths(spec[2]);
+    chroot_rw = Paths(spec[3]);
     chroot_ro_ptrs = Ptrs(chroot_ro);
     chroot_rw_ptrs = Ptrs(chroot_rw);
     iso.chroot = TaskChroot{spec[1].c_str(), chroot_ro_ptrs.data(), chroot_rw_ptrs.data()};

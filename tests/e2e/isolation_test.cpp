@@ -46,6 +46,41 @@ class IsolationE2ETest : public ::testing::Test {
     return path;
   }
 
+  // A master and one agent named `agent` (with `flags`), ready.
+  void StartCluster(const std::string& agent, const std::vector<std::string>& flags = {}) {
+    cluster_->StartMaster();
+    cluster_->StartAgent(agent, flags);
+    ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  }
+
+  // `orchctl run -d -f file` of job `id` (stopped at TearDown), then its
+  // first allocation once `pred` holds.
+  std::optional<v1::Allocation> Run(const std::string& id, const std::string& file,
+                                    const std::function<bool(const v1::Allocation&)>& pred) {
+    auto run = cluster_->Orchctl({"run", "-d", "-f", file});
+    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+    if (run.exit_code != 0) return std::nullopt;
+    jobs_.push_back(id);
+    return WaitAlloc(id, pred);
+  }
+  static bool Running(const v1::Allocation& a) {
+    return a.client_status() == v1::Allocation::RUNNING;
+  }
+
+  // `orchctl logs alloc` until `done` holds of its output (or `timeout`).
+  CommandResult WaitLogs(const std::string& alloc,
+                         const std::function<bool(const std::string&)>& done,
+                         std::chrono::milliseconds timeout = 20s) {
+    CommandResult out;
+    WaitFor(
+        [&] {
+          out = cluster_->Orchctl({"logs", alloc});
+          return done(out.out);
+        },
+        timeout);
+    return out;
+  }
+
   std::optional<v1::Allocation> WaitAlloc(const std::string& job,
                                           const std::function<bool(const v1::Allocation&)>& pred) {
     std::optional<v1::Allocation> last;
@@ -69,9 +104,7 @@ class IsolationE2ETest : public ::testing::Test {
 };
 
 TEST_F(IsolationE2ETest, TaskWithoutUserRunsAsNobodyAndIsContained) {
-  cluster_->StartMaster();
-  cluster_->StartAgent("a1");
-  ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  StartCluster("a1");
   std::string marker = "9021." + std::to_string(getpid());
   std::string job = WriteJob("contained.yaml",
                              R"(
@@ -89,20 +122,11 @@ groups:
                                  marker + R"( & i=$((i+1)); done); echo forked=$?; exec sleep 3600"]
         resources: { cpu: 10, memory: 32 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
-  jobs_.push_back("contained");
-  auto a = WaitAlloc("contained", [](const v1::Allocation& a) {
-    return a.client_status() == v1::Allocation::RUNNING;
-  });
+  auto a = Run("contained", job, Running);
   ASSERT_TRUE(a);
-  CommandResult out;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        out = cluster_->Orchctl({"logs", a->id()});
-        return out.out.find("forked=") != std::string::npos;
-      },
-      20s))
-      << out.out << out.err;
+  CommandResult out = WaitLogs(
+      a->id(), [](const std::string& o) { return o.find("forked=") != std::string::npos; });
+  ASSERT_NE(out.out.find("forked="), std::string::npos) << out.out << out.err;
   EXPECT_EQ(out.out.substr(0, 6), "65534\n") << "runs as nobody: " << out.out;
   EXPECT_NE(out.out.find("root=1\n"), std::string::npos) << "cannot write /root: " << out.out;
   EXPECT_FALSE(std::filesystem::exists("/root/orch-e2e-x"));
@@ -134,9 +158,7 @@ groups:
 }
 
 TEST_F(IsolationE2ETest, RootIsRefusedWithTheReasonUnlessTheAgentAllowsIt) {
-  cluster_->StartMaster();
-  cluster_->StartAgent("strict");
-  ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  StartCluster("strict");
   std::string job = WriteJob("root.yaml", R"(
 id: asroot
 type: batch
@@ -152,9 +174,7 @@ groups:
         args: [-u]
         resources: { cpu: 10, memory: 16 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
-  jobs_.push_back("asroot");
-  auto a = WaitAlloc("asroot", [](const v1::Allocation& a) {
+  auto a = Run("asroot", job, [](const v1::Allocation& a) {
     return a.task_states_size() > 0 && a.task_states(0).failed();
   });
   ASSERT_TRUE(a);
@@ -194,9 +214,7 @@ groups:
         args: [-u]
         resources: { cpu: 10, memory: 16 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job2}).exit_code, 0);
-  jobs_.push_back("asroot2");
-  auto b = WaitAlloc("asroot2", [](const v1::Allocation& a) {
+  auto b = Run("asroot2", job2, [](const v1::Allocation& a) {
     return a.client_status() == v1::Allocation::COMPLETE;
   });
   ASSERT_TRUE(b);
@@ -204,9 +222,7 @@ groups:
 }
 
 TEST_F(IsolationE2ETest, SecretsReachTheTaskButNoReadEndpointOrPlan) {
-  cluster_->StartMaster();
-  cluster_->StartAgent("a1");
-  ASSERT_TRUE(cluster_->WaitReady(1, 20s)) << cluster_->Logs();
+  StartCluster("a1");
   std::string job = WriteJob("secret.yaml", R"(
 id: secretive
 type: service
@@ -221,20 +237,11 @@ groups:
         secrets: { DB_PASSWORD: hunter2-e2e }
         resources: { cpu: 10, memory: 16 }
 )");
-  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", job}).exit_code, 0);
-  jobs_.push_back("secretive");
-  auto a = WaitAlloc("secretive", [](const v1::Allocation& a) {
-    return a.client_status() == v1::Allocation::RUNNING;
-  });
+  auto a = Run("secretive", job, Running);
   ASSERT_TRUE(a);
-  CommandResult logs;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        logs = cluster_->Orchctl({"logs", a->id()});
-        return logs.out == "got=hunter2-e2e\n";
-      },
-      10s))
-      << logs.out << logs.err;
+  CommandResult logs =
+      WaitLogs(a->id(), [](const std::string& o) { return o == "got=hunter2-e2e\n"; });
+  ASSERT_EQ(logs.out, "got=hunter2-e2e\n") << logs.err;
   for (const auto& args :
        std::vector<std::vector<std::string>>{{"describe", "job", "secretive", "-o", "json"},
                                              {"describe", "alloc", a->id(), "-o", "json"},
