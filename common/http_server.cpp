@@ -57,7 +57,11 @@ class Session : public SessionBase {
   void OnDetect(beast::error_code ec, bool tls);
   void OnHandshake(beast::error_code ec, std::size_t used);
   void DoRead();
+  void OnHeader(beast::error_code ec, std::size_t bytes);
   void OnRead(beast::error_code ec, std::size_t bytes);
+  void RefuseBody();
+  // The request read so far (no body).
+  HttpRequest Head() const;
   void Dispatch();
   void DoWrite(HttpResponse resp);
   void StreamOnWorker(HttpResponse resp);
@@ -73,6 +77,7 @@ class Session : public SessionBase {
   ServerImpl* server_;
   std::string remote_;
   std::string client_;  // the remote address, without the port
+  std::size_t body_limit_ = 0;  // of the request being read
   bool handling_ = false;  // a request is with the handler or being answered
   bool forgotten_ = false;  // Finish ran: the server no longer counts us
 };
@@ -442,11 +447,54 @@ void Session<Stream>::Close() {
 
 template <class Stream>
 void Session<Stream>::DoRead() {
+  const auto& o = server_->opts();
   parser_.emplace();
-  parser_->body_limit(server_->opts().body_limit);
+  // The largest any request may have; OnHeader sets this request's.
+  body_limit_ = o.body_limit;
+  parser_->body_limit(o.large_body ? std::max(o.body_limit, o.large_body_limit) : o.body_limit);
   parser_->header_limit(16 * 1024);
-  Tcp().expires_after(server_->opts().read_timeout);
+  Tcp().expires_after(o.read_timeout);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&Session::OnHeader, Self()));
+}
+
+template <class Stream>
+void Session<Stream>::OnHeader(beast::error_code ec, std::size_t bytes) {
+  if (ec) return OnRead(ec, bytes);
+  const auto& o = server_->opts();
+  if (o.large_body && o.large_body_limit > o.body_limit && o.large_body(Head())) {
+    body_limit_ = o.large_body_limit;
+    Tcp().expires_after(std::max(o.read_timeout, o.large_body_read_timeout));
+  }
+  if (auto len = parser_->content_length(); len && *len > body_limit_) return RefuseBody();
+  parser_->body_limit(body_limit_);
+  if (parser_->is_done()) return OnRead({}, 0);
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, Self()));
+}
+
+template <class Stream>
+void Session<Stream>::RefuseBody() {
+  auto resp =
+      HttpResponse::Error(413, Status::ResourceExhausted("request body exceeds the limit of " +
+                                                         std::to_string(body_limit_) + " bytes"));
+  resp.headers.emplace_back("Connection", "close");
+  DoWrite(std::move(resp));
+}
+
+template <class Stream>
+HttpRequest Session<Stream>::Head() const {
+  const auto& msg = parser_->get();
+  HttpRequest req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  req.remote = remote_;
+  for (const auto& h : msg) {
+    std::string name(h.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    req.headers[name] = std::string(h.value());
+  }
+  if (!ParseTarget(req.target, &req.path, &req.query).ok()) req.path.clear();
+  return req;
 }
 
 template <class Stream>
@@ -456,13 +504,7 @@ void Session<Stream>::OnRead(beast::error_code ec, std::size_t) {
       ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
     return Finish();
   }
-  if (ec == http::error::body_limit) {
-    auto resp = HttpResponse::Error(
-        413, Status::ResourceExhausted("request body exceeds the limit of " +
-                                       std::to_string(server_->opts().body_limit) + " bytes"));
-    resp.headers.emplace_back("Connection", "close");
-    return DoWrite(std::move(resp));
-  }
+  if (ec == http::error::body_limit) return RefuseBody();
   if (ec) {
     auto resp = HttpResponse::Error(400, Status::InvalidArgument("malformed HTTP request: " + ec.message()));
     resp.headers.emplace_back("Connection", "close");
@@ -473,17 +515,10 @@ void Session<Stream>::OnRead(beast::error_code ec, std::size_t) {
 
 template <class Stream>
 void Session<Stream>::Dispatch() {
-  auto& msg = parser_->get();
-  HttpRequest req;
-  req.method = std::string(msg.method_string());
-  req.target = std::string(msg.target());
-  req.remote = remote_;
-  for (const auto& h : msg) {
-    std::string name(h.name_string());
-    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-    req.headers[name] = std::string(h.value());
-  }
-  req.body = std::move(msg.body());
+  HttpRequest req = Head();
+  req.body = std::move(parser_->get().body());
+  req.path.clear();
+  req.query.clear();
   Status st = ParseTarget(req.target, &req.path, &req.query);
   if (!st.ok()) return DoWrite(HttpResponse::Error(st));
   if (const auto& fast = server_->opts().inline_handler) {

@@ -56,6 +56,13 @@ struct HttpServerOptions {
   // heartbeats, which must not queue behind writes waiting for Raft), or
   // returns nullopt to hand the request to the workers. Must never block.
   std::function<std::optional<HttpResponse>(const HttpRequest&)> inline_handler;
+  // Requests that may carry a body up to large_body_limit (and take up to
+  // large_body_read_timeout to arrive) instead of body_limit: asked with
+  // the request's head (method, path, headers; no body) once it is read,
+  // so a caller can be checked before its body is taken.
+  std::function<bool(const HttpRequest& head)> large_body;
+  std::size_t large_body_limit = 0;
+  std::chrono::milliseconds large_body_read_timeout{300'000};
 };
 
 class HttpServer {

@@ -49,11 +49,13 @@ std::string NewSecret() {
   return Hex(b.data(), b.size());
 }
 
-std::string SecretHash(const std::string& secret) {
+std::string Sha256Hex(std::string_view data) {
   unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), d);
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d);
   return Hex(d, sizeof d);
 }
+
+std::string SecretHash(const std::string& secret) { return Sha256Hex(secret); }
 
 bool SameSecretHash(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

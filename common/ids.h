@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace orch {
 
@@ -11,6 +12,8 @@ std::string NewUuid();
 std::string NewSecret();
 // SHA-256 of `secret`, hex: what is stored instead of the secret.
 std::string SecretHash(const std::string& secret);
+// The SHA-256 of `data` in lowercase hex (64 characters).
+std::string Sha256Hex(std::string_view data);
 // Equality of two hashes in time that does not depend on where they differ.
 bool SameSecretHash(const std::string& a, const std::string& b);
 

@@ -44,6 +44,11 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
   app.add_option("--tls-cert", cfg->tls_cert, "PEM certificate of this master, naming server.orch");
   app.add_option("--tls-key", cfg->tls_key, "PEM private key of --tls-cert");
   app.add_option("--body-limit", cfg->body_limit, "Largest request body in bytes")->capture_default_str();
+  app.add_option("--restore-limit", cfg->restore_limit,
+                 "Largest state image PUT /v1/operator/snapshot (orchctl operator snapshot "
+                 "restore) takes, in "
+                 "bytes; only a caller allowed to restore may send more than --body-limit")
+      ->capture_default_str();
   app.add_option("--http-workers", cfg->http_workers,
                  "Threads answering REST requests (a write holds one until it commits; blocking queries wait "
                  "without one)")

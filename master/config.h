@@ -29,6 +29,8 @@ struct MasterConfig {
   std::string tls_ca, tls_cert, tls_key;
   TlsFiles tls() const { return {tls_ca, tls_cert, tls_key}; }
   std::size_t body_limit = 1 << 20;
+  // Largest state image PUT /v1/operator/snapshot takes (held in memory).
+  std::size_t restore_limit = std::size_t{512} << 20;
   // Threads answering REST requests. A blocking query waits without one (it
   // is parked until the state's index moves); a write holds one until it
   // commits, so this bounds the writes in flight (and group commit).

@@ -21,6 +21,7 @@
 #include "master/http/all_routes.h"
 #include "master/http/api.h"
 #include "master/http/forward.h"
+#include "master/http/operator_api.h"
 #include "master/log/raft_log.h"
 #include "master/raft/cluster_id.h"
 #include "master/raft/tcp_transport.h"
@@ -225,6 +226,12 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
     if (auto denied = authz->CheckRoute(req)) return denied;  // from memory: no SQLite read
     return HeartbeatWithoutWrite(req, deps);
   };
+  // Only a caller allowed to restore a snapshot may send an image larger
+  // than --body-limit (checked on the request's head, before the body).
+  opts.large_body = [authz](const HttpRequest& head) {
+    return head.method == "PUT" && head.path == kSnapshotPath && !authz->CheckRoute(head);
+  };
+  opts.large_body_limit = cfg.restore_limit;
   LeaderForwarder* fwd = m->forwarder_.get();
   ORCH_ASSIGN_OR_RETURN(m->http_,
                         HttpServer::Start(opts, [router, fwd, authz](const HttpRequest& req) {

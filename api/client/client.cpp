@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "common/http_types.h"
+#include "common/ids.h"
 #include "common/json.h"
 
 namespace orch {
@@ -176,6 +177,37 @@ Result<v1::LeaderResponse> OrchClient::GetLeader() {
 }
 
 Result<v1::GcResponse> OrchClient::SystemGc() { return Call<v1::GcResponse>("POST", "/v1/system/gc", ""); }
+
+namespace {
+// A state image may be large; restores stage it through the log first.
+constexpr std::chrono::minutes kSnapshotTimeout{10};
+}  // namespace
+
+Result<OrchClient::StateSnapshot> OrchClient::SaveSnapshot(bool stale) {
+  const std::string path = std::string("/v1/operator/snapshot") + (stale ? "?stale=true" : "");
+  ORCH_ASSIGN_OR_RETURN(HttpResponse resp, Raw("GET", path, "", kSnapshotTimeout));
+  StateSnapshot out;
+  out.sha256 = resp.Header("X-Orch-Snapshot-Sha256");
+  const std::string idx = resp.Header("X-Orch-Index");
+  auto [end, ec] = std::from_chars(idx.data(), idx.data() + idx.size(), out.index);
+  if (idx.empty() || ec != std::errc() || end != idx.data() + idx.size()) {
+    return Status::Internal("GET " + path + ": bad X-Orch-Index header \"" + idx + "\"");
+  }
+  out.image = std::move(resp.body);
+  if (std::string got = Sha256Hex(out.image); got != out.sha256) {
+    return Status::InvalidArgument("the snapshot's SHA-256 is " + got + ", the master said " +
+                                   out.sha256 + ": damaged on the way; try again");
+  }
+  return out;
+}
+
+Result<v1::SnapshotRestoreResponse> OrchClient::RestoreSnapshot(const std::string& image) {
+  ORCH_ASSIGN_OR_RETURN(HttpResponse resp,
+                        Raw("PUT", "/v1/operator/snapshot", image, kSnapshotTimeout));
+  v1::SnapshotRestoreResponse out;
+  ORCH_RETURN_IF_ERROR(FromJson(resp.body, &out));
+  return out;
+}
 
 Result<v1::ClusterResponse> OrchClient::AddMember(const v1::AddMemberRequest& req) {
   return Call<v1::ClusterResponse>("POST", "/v1/cluster/members", ToJson(req));

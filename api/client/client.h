@@ -89,6 +89,18 @@ class OrchClient {
   // Collects garbage now on the leader, whatever its age (POST /v1/system/gc).
   Result<v1::GcResponse> SystemGc();
 
+  // Operator snapshots (GET / PUT /v1/operator/snapshot): the state image
+  // (a SQLite database) with its index, checked against the SHA-256 the
+  // master sent (InvalidArgument when they differ); and its restore.
+  // `stale`: from whichever master answers, without a read barrier.
+  struct StateSnapshot {
+    std::string image;
+    uint64_t index = 0;
+    std::string sha256;
+  };
+  Result<StateSnapshot> SaveSnapshot(bool stale = false);
+  Result<v1::SnapshotRestoreResponse> RestoreSnapshot(const std::string& image);
+
   // Services and their endpoints (the masters' registry).
   Result<Indexed<v1::ServiceList>> ListServices(const QueryOptions& q = {});
   Result<Indexed<v1::ServiceInfo>> GetService(const std::string& name, const QueryOptions& q = {});

@@ -18,6 +18,7 @@
 #include "api/orchctl/errors.h"
 #include "api/orchctl/lifecycle_cmds.h"
 #include "api/orchctl/logs.h"
+#include "api/orchctl/operator_cmds.h"
 #include "api/orchctl/scheduler_cmds.h"
 #include "api/orchctl/services.h"
 #include "api/orchctl/table.h"
@@ -45,6 +46,7 @@ constexpr const char* kFooter = R"(Examples:
   orchctl job history web             the versions of job web and their deployments
   orchctl deployment list             rolling updates, newest first
   orchctl acl bootstrap               the first management token (masters with --acl)
+  orchctl operator snapshot save f.snap   back up the whole cluster state (restore: the same)
   orchctl tls ca create               the cluster CA for mutual TLS (orch-ca.pem and its key)
   source <(orchctl completion bash)   complete verbs and flags in bash (or zsh)
   orchctl tls cert create --server    a master's certificate and key, signed by that CA
@@ -91,6 +93,7 @@ struct Flags {
   std::string alloc_job;
   std::string id;
   bool purge = false;
+  bool stale = false;
   // cluster add
   std::string raft;
   std::string http;
@@ -149,6 +152,10 @@ struct Verbs {
   CLI::App* completion = nullptr;
   CLI::App* system = nullptr;
   CLI::App* system_gc = nullptr;
+  CLI::App* operator_ = nullptr;
+  CLI::App* operator_snapshot = nullptr;
+  CLI::App* snapshot_save = nullptr;
+  CLI::App* snapshot_restore = nullptr;
   CLI::App* logs = nullptr;
   CLI::App* plan = nullptr;
   CLI::App* scale = nullptr;
@@ -565,6 +572,31 @@ Verbs Define(CLI::App& app, Flags& f) {
             "deployments (the leader does it by itself past --*-gc-threshold)");
   v.system_gc->footer("Example:\n  orchctl system gc");
 
+  v.operator_ =
+      app.add_subcommand("operator", "Cluster state backups: snapshot save, snapshot restore");
+  v.operator_->require_subcommand(1);
+  v.operator_snapshot = v.operator_->add_subcommand(
+      "snapshot",
+      "Save the whole cluster state to a file, or restore it (a management token's business)");
+  v.operator_snapshot->require_subcommand(1);
+  v.snapshot_save = v.operator_snapshot->add_subcommand(
+      "save",
+      "Write a consistent image of the cluster state (jobs, versions, nodes, allocations, "
+      "evaluations, "
+      "deployments, ACLs) to FILE, 0600: it holds task secrets and ACL token hashes");
+  v.snapshot_save->add_option("FILE", f.file, "Where to write it (replaced atomically)")
+      ->required();
+  v.snapshot_save->add_flag(
+      "--stale", f.stale,
+      "Take it from the master answering, without asking the leader (no quorum needed)");
+  v.snapshot_save->footer("Example:\n  orchctl operator snapshot save backup.snap");
+  v.snapshot_restore =
+      v.operator_snapshot->add_subcommand("restore",
+                                          "Replace the cluster state with FILE's (of this cluster "
+                                          "or another); the masters stay as they are");
+  v.snapshot_restore->add_option("FILE", f.file, "A file of 'operator snapshot save'")->required();
+  v.snapshot_restore->footer("Example:\n  orchctl operator snapshot restore backup.snap");
+
   DefineSchedulerVerbs(app, v, f);
   DefineDeploymentVerbs(app, v, f);
   DefineAclVerbs(app, v, f);
@@ -860,6 +892,10 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = ClusterLeader(ctx);
   } else if (v.system_gc->parsed()) {
     st = SystemGc(ctx);
+  } else if (v.snapshot_save->parsed()) {
+    st = OperatorSnapshotSave(ctx, f.file, f.stale);
+  } else if (v.snapshot_restore->parsed()) {
+    st = OperatorSnapshotRestore(ctx, f.file);
   } else if (v.cluster_add->parsed()) {
     st = ClusterAdd(ctx, add_opts);
   } else if (v.cluster_promote->parsed()) {

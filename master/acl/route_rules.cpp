@@ -69,6 +69,10 @@ const std::unordered_map<std::string, RouteRule>& Rules() {
       {"POST /v1/cluster/members", Operator(W)},
       {"DELETE /v1/cluster/members/{id}", Operator(W)},
       {"POST /v1/cluster/transfer-leader", Operator(W)},
+      // A state image holds ACL token hashes and task secrets: a
+      // management token's business (acl:write grants everything anyway).
+      {"GET /v1/operator/snapshot", Acl(W)},
+      {"PUT /v1/operator/snapshot", Acl(W)},
 
       {"GET /v1/acl/token/self", AnyToken},
       {"GET /v1/acl/tokens", Acl(R)},

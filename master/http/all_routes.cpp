@@ -5,6 +5,7 @@
 #include "master/http/deployments_api.h"
 #include "master/http/lifecycle_api.h"
 #include "master/http/logs_api.h"
+#include "master/http/operator_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/http/services_api.h"
 
@@ -19,6 +20,7 @@ void RegisterAllRoutes(Router* router, const ApiDeps& deps, RaftLog* raft) {
   RegisterDeploymentRoutes(router, deps);
   RegisterLifecycleRoutes(router, deps);
   RegisterAclRoutes(router, deps);
+  RegisterOperatorRoutes(router, deps);
 }
 
 }  // namespace orch::master

@@ -52,7 +52,7 @@ HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d, const std
     Status st = d.log->ReadBarrier(std::chrono::seconds(5));
     if (!st.ok()) return HttpResponse::Error(st);
   }
-  const uint64_t applied = d.store->AppliedIndex();
+  const uint64_t applied = d.store->StateIndex();
   // The state's index, or the resource's own.
   const uint64_t index = index_of ? std::max<uint64_t>(index_of(), 1) : applied;
   if (opts->blocking && opts->wait.count() > 0 && index <= opts->index) {
@@ -101,14 +101,15 @@ std::optional<HttpResponse> HeartbeatWithoutWrite(const HttpRequest& req, const 
   if (!done) return std::nullopt;
   if (!done->ok()) return HttpResponse::Error(*done);
   v1::HeartbeatResponse resp;
-  resp.set_index(d.store->AppliedIndex());
+  resp.set_index(d.store->StateIndex());
   resp.set_heartbeat_ttl_ms(d.liveness->ttl().count());
   return HttpResponse::Json(200, RedactedJson(resp));
 }
 
 Result<uint64_t> ProposeCommand(const ApiDeps& d, v1::Command cmd) {
   cmd.set_time_ms(d.clock->NowMs());
-  return d.log->Propose(cmd, d.write_timeout);
+  ORCH_ASSIGN_OR_RETURN(uint64_t index, d.log->Propose(cmd, d.write_timeout));
+  return d.store->StateIndexAt(index);
 }
 
 HttpResponse RegisterJobVersion(const ApiDeps& d, const v1::Job& job, std::optional<uint64_t> reverts_to) {
@@ -265,7 +266,7 @@ HttpResponse Heartbeat(const HttpRequest& req, const PathParams& p, const ApiDep
   Status st = d.liveness->Heartbeat(p.at("id"), body.load());
   if (!st.ok()) return HttpResponse::Error(st);
   v1::HeartbeatResponse resp;
-  resp.set_index(d.store->AppliedIndex());
+  resp.set_index(d.store->StateIndex());
   resp.set_heartbeat_ttl_ms(d.liveness->ttl().count());
   return HttpResponse::Json(200, RedactedJson(resp));
 }

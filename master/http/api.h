@@ -69,7 +69,8 @@ std::optional<HttpResponse> HeartbeatWithoutWrite(const HttpRequest& req, const 
 // any other request.
 std::optional<std::string> HeartbeatNodeId(const HttpRequest& req);
 
-// Proposes `cmd` stamped with the time; the index it applied at.
+// Proposes `cmd` stamped with the time; the index it applied at (in the
+// state's count, StateStore::StateIndex).
 Result<uint64_t> ProposeCommand(const ApiDeps& deps, v1::Command cmd);
 
 // Registers `job` (validated) as the job's next version -- or, when equal

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include "master/http/operator_api.h"
+
 namespace orch::master {
 
 namespace {
@@ -45,8 +47,11 @@ HttpResponse LeaderForwarder::Handle(const Router& router, const HttpRequest& re
   for (const char* h : {"x-orch-token", "authorization"}) {
     if (std::string v = req.Header(h); !v.empty()) credentials.emplace_back(h, v);
   }
-  auto resp = client_.Do(req.method, leader + req.target, req.body, std::chrono::milliseconds(0),
-                         credentials);
+  // A restore stages its image through the log before it answers.
+  const auto timeout = req.path == kSnapshotPath
+                           ? std::chrono::milliseconds(std::chrono::minutes(10))
+                           : std::chrono::milliseconds(0);
+  auto resp = client_.Do(req.method, leader + req.target, req.body, timeout, credentials);
   if (!resp.ok()) {
     spdlog::warn("forwarding {} {} to leader {} failed: {}", req.method, req.path, leader,
                  resp.status().ToString());

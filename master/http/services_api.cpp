@@ -20,7 +20,7 @@ namespace {
 std::shared_ptr<const ServiceView> Current(const ApiDeps& d) {
   static std::mutex mu;
   static std::map<const StateStore*, std::pair<uint64_t, std::shared_ptr<const ServiceView>>> cache;
-  const uint64_t applied = d.store->AppliedIndex();
+  const uint64_t applied = d.store->StateIndex();
   {
     std::lock_guard lock(mu);
     auto it = cache.find(d.store);
@@ -51,7 +51,7 @@ HttpResponse BlockingRead(const HttpRequest& req, const ApiDeps& d, IndexOf inde
   }
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = req.resumed ? req.resume_deadline : now + q->wait;
-  const uint64_t applied = d.store->AppliedIndex();
+  const uint64_t applied = d.store->StateIndex();
   std::shared_ptr<const ServiceView> view = Current(d);
   const uint64_t index = index_of(*view);
   const std::string hash = std::to_string(std::hash<std::string>{}(content(*view)));

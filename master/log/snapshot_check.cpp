@@ -18,11 +18,10 @@ struct Stmt {
   ~Stmt() { sqlite3_finalize(s); }
 };
 
-}  // namespace
-
-Status CheckSnapshotImage(const orch::v1::Snapshot& snapshot) {
-  const std::string& image = snapshot.data();
-  const auto& md = snapshot.metadata();
+// `image` opened in memory once it proved a sound SQLite database of ours
+// (integrity_check reads every page: a corrupt image fails here, not half-way
+// through a restore), with its applied index.
+Status OpenImage(const std::string& image, Db* db, uint64_t* applied) {
   if (image.size() < 512) return Status::InvalidArgument("snapshot image is too short to be a database");
   if (std::memcmp(image.data(), "SQLite format 3", 16) != 0) {
     return Status::InvalidArgument("snapshot image is not a SQLite database");
@@ -32,7 +31,7 @@ Status CheckSnapshotImage(const orch::v1::Snapshot& snapshot) {
     sqlite3_close(raw);
     return Status::Internal("cannot open an in-memory database to check a snapshot");
   }
-  Db db(raw, sqlite3_close);
+  db->reset(raw);
   auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
   if (buf == nullptr) return Status::ResourceExhausted("snapshot of " + std::to_string(image.size()) + " bytes");
   std::memcpy(buf, image.data(), image.size());
@@ -41,8 +40,6 @@ Status CheckSnapshotImage(const orch::v1::Snapshot& snapshot) {
                           static_cast<sqlite3_int64>(image.size()), SQLITE_DESERIALIZE_FREEONCLOSE) != SQLITE_OK) {
     return Status::InvalidArgument("snapshot image cannot be opened");
   }
-  // integrity_check reads every page: a corrupt image fails here, not
-  // half-way through a restore.
   {
     Stmt st;
     if (sqlite3_prepare_v2(raw, "PRAGMA integrity_check(1)", -1, &st.s, nullptr) != SQLITE_OK ||
@@ -54,17 +51,53 @@ Status CheckSnapshotImage(const orch::v1::Snapshot& snapshot) {
       return Status::InvalidArgument(std::string("snapshot image fails its integrity check: ") + (ok ? ok : "?"));
     }
   }
-  {
-    Stmt st;
-    if (sqlite3_prepare_v2(raw, "SELECT value FROM meta WHERE key='applied_index'", -1, &st.s, nullptr) != SQLITE_OK ||
-        sqlite3_step(st.s) != SQLITE_ROW) {
-      return Status::InvalidArgument("snapshot image has no applied index: not a state database");
-    }
-    auto applied = static_cast<uint64_t>(sqlite3_column_int64(st.s, 0));
-    if (applied != md.index()) {
-      return Status::InvalidArgument("snapshot image was taken at index " + std::to_string(applied) +
-                                     ", not at the snapshot's index " + std::to_string(md.index()));
-    }
+  Stmt st;
+  if (sqlite3_prepare_v2(raw, "SELECT value FROM meta WHERE key='applied_index'", -1, &st.s,
+                         nullptr) != SQLITE_OK ||
+      sqlite3_step(st.s) != SQLITE_ROW) {
+    return Status::InvalidArgument("snapshot image has no applied index: not a state database");
+  }
+  *applied = static_cast<uint64_t>(sqlite3_column_int64(st.s, 0));
+  return Status::Ok();
+}
+
+// The value of `sql` (one integer), or 0 when it fails (an older image
+// lacking a table).
+uint64_t Count(sqlite3* db, const char* sql) {
+  Stmt st;
+  if (sqlite3_prepare_v2(db, sql, -1, &st.s, nullptr) != SQLITE_OK ||
+      sqlite3_step(st.s) != SQLITE_ROW)
+    return 0;
+  return static_cast<uint64_t>(sqlite3_column_int64(st.s, 0));
+}
+
+}  // namespace
+
+Result<StateImageInfo> CheckStateImage(const std::string& image) {
+  Db db(nullptr, sqlite3_close);
+  StateImageInfo info;
+  ORCH_RETURN_IF_ERROR(OpenImage(image, &db, &info.applied_index));
+  info.index =
+      info.applied_index + Count(db.get(), "SELECT value FROM meta WHERE key='index_offset'");
+  info.jobs = Count(db.get(), "SELECT count(*) FROM jobs");
+  info.nodes = Count(db.get(), "SELECT count(*) FROM nodes");
+  info.allocations = Count(db.get(), "SELECT count(*) FROM allocations");
+  info.evaluations = Count(db.get(), "SELECT count(*) FROM evaluations");
+  info.deployments = Count(db.get(), "SELECT count(*) FROM deployments");
+  info.acl_tokens = Count(db.get(), "SELECT count(*) FROM acl_tokens");
+  info.size = image.size();
+  return info;
+}
+
+Status CheckSnapshotImage(const orch::v1::Snapshot& snapshot) {
+  const auto& md = snapshot.metadata();
+  Db db(nullptr, sqlite3_close);
+  uint64_t applied = 0;
+  ORCH_RETURN_IF_ERROR(OpenImage(snapshot.data(), &db, &applied));
+  sqlite3* raw = db.get();
+  if (applied != md.index()) {
+    return Status::InvalidArgument("snapshot image was taken at index " + std::to_string(applied) +
+                                   ", not at the snapshot's index " + std::to_string(md.index()));
   }
   std::set<uint64_t> members;
   {

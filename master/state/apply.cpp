@@ -36,6 +36,8 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
     case v1::Command::kGc: return ApplyGc(index, cmd, outcome);
     case v1::Command::kAcl:
       return ApplyAcl(index, cmd, outcome);
+    case v1::Command::kRestoreSnapshot:
+      return ApplyRestoreChunk(index, cmd, outcome);
     case v1::Command::KIND_NOT_SET: break;
   }
   // An unknown command (from a newer master) must not stop the log.

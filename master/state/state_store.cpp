@@ -45,10 +45,8 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   ORCH_RETURN_IF_ERROR(s->MigrateSchema());
   s->RebuildJobBriefsLocked();
   s->RebuildAclLocked();
-  ORCH_ASSIGN_OR_RETURN(auto stmt, s->db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
-  ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  s->applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
-  s->waiters_.Advance(s->applied_);
+  ORCH_RETURN_IF_ERROR(s->ReadIndexesLocked());
+  s->waiters_.Advance(s->applied_ + s->offset_);
   return s;
 }
 
@@ -80,6 +78,9 @@ Status StateStore::CreateSchema() {
     CREATE TABLE IF NOT EXISTS acl_tokens (
       id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL UNIQUE, data BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS acl_policies (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS restore_chunks (
+      restore_id TEXT NOT NULL, offset INTEGER NOT NULL, data BLOB NOT NULL,
+      PRIMARY KEY (restore_id, offset)) WITHOUT ROWID;
   )sql");
 }
 
@@ -96,6 +97,32 @@ Status StateStore::MigrateSchema() {
 uint64_t StateStore::AppliedIndex() const {
   std::lock_guard lock(mu_);
   return applied_;
+}
+
+uint64_t StateStore::StateIndex() const {
+  std::lock_guard lock(mu_);
+  return applied_ + offset_;
+}
+
+uint64_t StateStore::StateIndexAt(uint64_t raft_index) const { return raft_index + offset_.load(); }
+
+Status StateStore::ReadIndexesLocked() {
+  ORCH_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare("SELECT key, value FROM meta WHERE key IN ('applied_index', 'index_offset')"));
+  applied_ = 0;
+  offset_ = 0;
+  for (;;) {
+    ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    const auto v = static_cast<uint64_t>(stmt.Int(1));
+    if (stmt.Text(0) == "applied_index") {
+      applied_ = v;
+    } else {
+      offset_ = v;
+    }
+  }
+  return Status::Ok();
 }
 
 uint64_t StateStore::WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout) {
@@ -131,9 +158,10 @@ Status StateStore::InTransaction(uint64_t index, F body) {
   ORCH_RETURN_IF_ERROR(RecordApplied(index));
   ORCH_RETURN_IF_ERROR(tx.Commit());
   applied_ = index;
+  const uint64_t state_index = applied_ + offset_;
   lock.unlock();
   cv_.notify_all();
-  waiters_.Advance(index);
+  waiters_.Advance(state_index);
   return Status::Ok();
 }
 
@@ -146,18 +174,36 @@ Status StateStore::Apply(uint64_t index, const v1::Command& cmd, Status* outcome
 
 Status StateStore::ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes) {
   outcomes->assign(entries.size(), Status::Ok());
+  // A restore's commit replaces the whole state: it applies on its own,
+  // between the runs before and after it.
+  std::size_t begin = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const v1::Command* cmd = entries[i].cmd;
+    if (cmd == nullptr || !cmd->has_restore_snapshot() || !cmd->restore_snapshot().commit())
+      continue;
+    ORCH_RETURN_IF_ERROR(ApplyRun(entries, begin, i, outcomes));
+    ORCH_RETURN_IF_ERROR(ApplyRestoreCommit(entries[i], &(*outcomes)[i]));
+    begin = i + 1;
+  }
+  return ApplyRun(entries, begin, entries.size(), outcomes);
+}
+
+Status StateStore::ApplyRun(const std::vector<Entry>& entries, std::size_t begin, std::size_t end,
+                            std::vector<Status>* outcomes) {
+  if (begin >= end) return Status::Ok();
   std::unique_lock lock(mu_);
   uint64_t last = applied_;
-  for (const auto& e : entries) last = std::max(last, e.index);
+  for (std::size_t i = begin; i < end; ++i) last = std::max(last, entries[i].index);
   if (last == applied_) return Status::Ok();  // all replayed
   Status st;
   {
     sqlite::Transaction tx(db_.get());
     ORCH_RETURN_IF_ERROR(tx.Begin());
-    for (std::size_t i = 0; i < entries.size() && st.ok(); ++i) {
+    for (std::size_t i = begin; i < end && st.ok(); ++i) {
       const Entry& e = entries[i];
       if (e.index <= applied_ || e.cmd == nullptr) continue;
-      st = ApplyLocked(e.index, *e.cmd, &(*outcomes)[i]);
+      // Objects are stamped with the state's index (StateIndex()).
+      st = ApplyLocked(e.index + offset_, *e.cmd, &(*outcomes)[i]);
     }
     if (st.ok()) st = RecordApplied(last);
     if (st.ok()) st = tx.Commit();
@@ -171,9 +217,10 @@ Status StateStore::ApplyBatch(const std::vector<Entry>& entries, std::vector<Sta
     return st;
   }
   applied_ = last;
+  const uint64_t state_index = applied_ + offset_;
   lock.unlock();
   cv_.notify_all();
-  waiters_.Advance(last);
+  waiters_.Advance(state_index);
   return Status::Ok();
 }
 
@@ -192,7 +239,7 @@ Status StateStore::ApplyMembership(uint64_t index, const v1::Member& member, boo
       if (m.raft_address().empty()) m.set_raft_address(old->raft_address());
       m.set_create_index(old->create_index());
     } else {
-      m.set_create_index(index);
+      m.set_create_index(index + offset_);
     }
     m.clear_match_index();
     m.clear_leader();
@@ -226,8 +273,12 @@ Result<std::string> StateStore::SerializeImage() const {
   return image;
 }
 
-Result<std::unique_ptr<ImageRead>> StateStore::BeginImageRead() const {
-  return ImageRead::Begin(db_->path(), AppliedIndex());
+Result<std::unique_ptr<ImageRead>> StateStore::BeginImageRead(uint64_t* state_index) const {
+  // Under the lock, so no apply commits between reading the index and
+  // beginning the read.
+  std::lock_guard lock(mu_);
+  if (state_index != nullptr) *state_index = applied_ + offset_;
+  return ImageRead::Begin(db_->path(), applied_);
 }
 
 Status StateStore::RestoreImage(const std::string& image) {
@@ -258,14 +309,12 @@ Status StateStore::RestoreImage(const std::string& image) {
   if (rc != SQLITE_DONE) {
     return Status::Internal("cannot restore snapshot into " + db_->path() + ": " + sqlite3_errstr(rc));
   }
-  ORCH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT value FROM meta WHERE key='applied_index'"));
-  ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  applied_ = row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
+  ORCH_RETURN_IF_ERROR(ReadIndexesLocked());
   // An image from an older master lacks the newer tables.
   ORCH_RETURN_IF_ERROR(MigrateSchema());
   RebuildJobBriefsLocked();
   RebuildAclLocked();
-  const uint64_t restored = applied_;
+  const uint64_t restored = applied_ + offset_;
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(restored);

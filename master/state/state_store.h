@@ -9,6 +9,7 @@
 // connection; applies are serialised by the log anyway).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -58,7 +59,18 @@ class StateStore {
   };
   Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes);
 
+  // The last Raft index applied (what the log replays from).
   uint64_t AppliedIndex() const;
+  // The index the state counts in: objects' create/modify indexes, the
+  // X-Orch-Index of answers, blocking queries and index_waiters(). It is
+  // AppliedIndex() plus an offset that an operator restore
+  // (RestoreSnapshotCommand) raises when the image's indexes run past the
+  // log's, so that no index a client or agent has seen ever goes back.
+  // Equal to AppliedIndex() in a cluster never restored so.
+  uint64_t StateIndex() const;
+  // The state index of an entry applied at Raft index `raft_index` (since
+  // the last operator restore).
+  uint64_t StateIndexAt(uint64_t raft_index) const;
 
   // Records that `index` was applied without a command of its own (a
   // leader's empty entry), so reads waiting for it proceed.
@@ -73,7 +85,8 @@ class StateStore {
   Result<std::string> SerializeImage() const;
   // The same, as of now (AppliedIndex()), read on another thread while
   // applies go on. Call between applies.
-  Result<std::unique_ptr<ImageRead>> BeginImageRead() const;
+  // `state_index` (when given) receives StateIndex() as of the read.
+  Result<std::unique_ptr<ImageRead>> BeginImageRead(uint64_t* state_index = nullptr) const;
   // Replaces the whole state with `image` atomically (a snapshot from the
   // leader) and wakes waiters. AppliedIndex() becomes the image's.
   Status RestoreImage(const std::string& image);
@@ -81,9 +94,8 @@ class StateStore {
   // Returns once AppliedIndex() > index, or `timeout` passed, or Close().
   // Returns AppliedIndex() at that moment.
   uint64_t WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout);
-  // Callbacks waiting for the applied index to pass a value (blocking
-  // queries that hold no thread); advanced after every commit, closed by
-  // Close.
+  // Callbacks waiting for StateIndex() to pass a value (blocking queries
+  // that hold no thread); advanced after every commit, closed by Close.
   IndexWaiters* index_waiters() { return &waiters_; }
 
   // Wakes every waiter; later waits return at once.
@@ -173,7 +185,24 @@ class StateStore {
   // restored image from an older master) lacks them.
   Status MigrateSchema();
 
+  // ApplyBatch over entries [begin, end), none a restore's commit, in one
+  // transaction.
+  Status ApplyRun(const std::vector<Entry>& entries, std::size_t begin, std::size_t end,
+                  std::vector<Status>* outcomes);
+  // An operator restore (state/restore.cpp): the commit of a staged image,
+  // applied on its own (it replaces every table); a bad image is its
+  // outcome, the state unchanged.
+  Status ApplyRestoreCommit(const Entry& e, Status* outcome);
+
   // All below REQUIRE mu_ held.
+  // A restore's chunk staged (restore.cpp).
+  Status ApplyRestoreChunk(uint64_t index, const v1::Command& cmd, Status* outcome);
+  // The staged chunks of restore `c` as one image, checked against its size
+  // and SHA-256.
+  Status AssembleRestore(const v1::RestoreSnapshotCommand& c, std::string* image);
+  // Replaces every table but the members with `image`'s, in one
+  // transaction; the restore committed at Raft index `raft_index`.
+  Status ReplaceStateWithImage(const std::string& image, uint64_t raft_index);
   Status ApplyLocked(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyRegisterJob(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyDeregisterJob(uint64_t index, const v1::Command& cmd, Status* outcome);
@@ -234,6 +263,8 @@ class StateStore {
   template <typename F>
   Status InTransaction(uint64_t index, F body);
   Status RecordApplied(uint64_t index);
+  // applied_ and offset_ from the meta table.
+  Status ReadIndexesLocked();
   Status UnblockEvaluations(uint64_t index);
 
   template <typename T>
@@ -260,6 +291,9 @@ class StateStore {
   IndexWaiters waiters_;
   std::unique_ptr<sqlite::Db> db_;
   uint64_t applied_ = 0;
+  // StateIndex() - AppliedIndex(): written under mu_ (at a restore), read
+  // without it (StateIndexAt, on every REST write).
+  std::atomic<uint64_t> offset_{0};
   bool closed_ = false;
   int64_t apply_time_ms_ = 0;  // the command being applied: its time_ms
   // What the scheduling reads need of every job, kept in memory with each

@@ -171,6 +171,20 @@ TEST_F(AuthorizerTest, WithoutATokenOnlyOpenRoutesAnswer) {
   EXPECT_FALSE(off.CheckRoute(Req("POST", "/v1/jobs")).has_value());
 }
 
+TEST_F(AuthorizerTest, OperatorSnapshotsNeedAclWrite) {
+  // An image holds every token's hash and every task's secret.
+  authz_ = acl::Authorizer(store_.get(), &router_, true);
+  const std::string root = Token("management", {}, true);
+  PutPolicy(
+      Policy("operator", {{"operator", "write", ""}, {"job", "write", ""}, {"node", "write", ""}}));
+  const std::string op = Token("client", {"operator"});
+  for (const char* method : {"GET", "PUT"}) {
+    EXPECT_EQ(Check(Req(method, "/v1/operator/snapshot")), 403) << method;
+    EXPECT_EQ(Check(Req(method, "/v1/operator/snapshot", op)), 403) << method;
+    EXPECT_EQ(Check(Req(method, "/v1/operator/snapshot", root)), 0) << method;
+  }
+}
+
 TEST_F(AuthorizerTest, ManagementTokensDoEverythingClientTokensWhatTheirPoliciesGrant) {
   authz_ = acl::Authorizer(store_.get(), &router_, true);
   const std::string root = Token("management", {}, true);
