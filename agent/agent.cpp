@@ -108,8 +108,13 @@ Status Agent::Init() {
         }
         return Status::NotFound("no driver tracks task " + tid);
       },
-      SecretHash(node_secret_));
+      SecretHash(node_secret_), metrics_.get());
   HttpServerOptions http_opts;
+  http_opts.metrics = metrics_.get();
+  http_opts.route_of = [r = router_.get()](const HttpRequest& req) {
+    auto found = r->Find(req);
+    return found ? *found->key : std::string("unmatched");
+  };
   http_opts.host = hp.host;
   http_opts.port = hp.port;
   http_opts.worker_threads = 8;  // a followed log holds one while it streams
@@ -190,8 +195,10 @@ Status Agent::Init() {
   // Health checks run on the monitor's thread; a changed verdict wakes the
   // reconcile loop so it is reported at once.
   health_ = std::make_unique<health::HealthMonitor>(SystemClock::Get(), [this] { Wake(); });
+  health_->CountInto(counted_.health_checks);
   health_->Start();
   ctx.health = health_.get();
+  ctx.metrics = &counted_;
   reconciler_ = std::make_unique<Reconciler>(std::move(ctx), store_.get());
   ORCH_RETURN_IF_ERROR(reconciler_->Restore());
   for (auto& [name, d] : drivers_) d->SetEventCallback([this] { Wake(); });
@@ -228,6 +235,10 @@ Status Agent::Init() {
     reporter_->SetEnabled(true);
   };
   cb.on_unregistered = [this] { reporter_->SetEnabled(false); };
+  cb.on_heartbeat = [m = &counted_](double seconds, bool ok) {
+    m->heartbeat_seconds->Observe(seconds);
+    if (!ok) m->heartbeat_failures->Inc();
+  };
   session_ = std::make_unique<MasterSession>(client_.get(), DescribeSelf(), load_.get(),
                                              std::move(cb));
   {
@@ -263,6 +274,7 @@ Status Agent::Init() {
     if (!proxy.ok()) return proxy.status().WithContext("load balancer");
     lb_ = std::move(proxy).value();
     lb::Proxy* lb = lb_.get();
+    RegisterLoadBalancerMetrics(metrics_.get(), lb);
     service_watcher_ = std::make_unique<lb::ServiceWatcher>(
         cfg_.masters, OrchClientOptions{cfg_.token, "", cfg_.tls}, kWatchWait,
         [session] { return session->registered(); },

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/agent_metrics.h"
 #include "agent/config.h"
 #include "common/status.h"
 #include "orch/v1/types.pb.h"
@@ -84,6 +85,9 @@ class Agent {
   v1::Node DescribeSelf() const;
 
   AgentConfig cfg_;
+  // GET /metrics on the agent's API; outlives every part that counts into it.
+  std::unique_ptr<metrics::Registry> metrics_ = std::make_unique<metrics::Registry>();
+  AgentMetrics counted_ = AgentMetrics::Register(metrics_.get());
   std::string node_id_;
   std::string
       node_secret_;  // <data_dir>/node-secret: proves this node to the masters, and theirs to us

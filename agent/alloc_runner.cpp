@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "agent/files.h"
 #include "agent/health/health_monitor.h"
@@ -15,6 +16,18 @@
 namespace orch::agent {
 
 namespace {
+
+// `call()` timed into the driver-call histogram (when counted).
+template <typename F>
+auto TimedCall(const RunnerContext& ctx, const std::string& driver, const char* call, F f) {
+  const auto started = std::chrono::steady_clock::now();
+  auto out = f();
+  if (ctx.metrics && ctx.metrics->driver_calls) {
+    ctx.metrics->driver_calls->With({driver.empty() ? "exec" : driver, call})
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return out;
+}
 
 using v1::Allocation;
 using v1::TaskState;
@@ -118,6 +131,7 @@ void AllocRunner::RestartDue(Want want, RunnerContext& ctx) {
     if (times->size() > keep) times->erase(times->begin(), times->begin() + (times->size() - keep));
     TaskState* s = t.mutable_state();
     s->set_restarts(s->restarts() + 1);
+    if (ctx.metrics && ctx.metrics->restarts) ctx.metrics->restarts->Inc();
     std::string last_exit = s->message().substr(0, s->message().find("; "));
     spdlog::info("alloc {} task {}: restarting (restart {})", ShortId(id()), t.name(), s->restarts());
     StartTask(*spec, &t, ctx);
@@ -246,6 +260,7 @@ void AllocRunner::Refresh(RunnerContext& ctx) {
     }
     s->set_oom_killed(st->oom_killed);
     if (st->oom_killed) s->set_message(st->message);  // "OOM killed: exceeded memory limit of N MiB"
+    if (st->oom_killed && ctx.metrics && ctx.metrics->oom_kills) ctx.metrics->oom_kills->Inc();
     if (s->failed()) {
       spdlog::warn("alloc {} task {}: {}", ShortId(id()), t.name(), s->message());
     } else {
@@ -369,7 +384,7 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
       MarkFailedToStart(t, "cannot make the allocation's shared directory " + shared, now);
       return;
     }
-    auto handle = driver->Start(spec);
+    auto handle = TimedCall(ctx, task.driver(), "start", [&] { return driver->Start(spec); });
     if (!handle.ok()) {
       MarkFailedToStart(t, handle.status().message(), now);
       spdlog::warn("alloc {} task {}: {}", ShortId(id()), task.name(), t->state().message());
@@ -398,7 +413,8 @@ void AllocRunner::RestartRequested(RunnerContext& ctx) {
     if (driver == nullptr) continue;
     t.set_operator_restart(true);
     spdlog::info("alloc {} task {}: restarting at an operator's request", ShortId(id()), t.name());
-    Status st = driver->Stop(TaskId(id(), t.name()), KillTimeout(*spec));
+    Status st = TimedCall(ctx, spec->driver(), "stop",
+                          [&] { return driver->Stop(TaskId(id(), t.name()), KillTimeout(*spec)); });
     if (!st.ok()) spdlog::warn("alloc {} task {}: stop for restart: {}", ShortId(id()), t.name(), st.ToString());
   }
 }
@@ -442,7 +458,8 @@ void AllocRunner::StopTasks(RunnerContext& ctx, bool graceful) {
     spdlog::info("alloc {} task {}: stopping ({})", ShortId(id()), t.name(),
                  rec_.client_status() == Allocation::FAILED ? "a sibling task failed"
                                                             : "desired status is stop");
-    Status st = driver->Stop(TaskId(id(), t.name()), KillTimeout(*spec));
+    Status st = TimedCall(ctx, spec->driver(), "stop",
+                          [&] { return driver->Stop(TaskId(id(), t.name()), KillTimeout(*spec)); });
     if (!st.ok())
       spdlog::warn("alloc {} task {}: stop: {}", ShortId(id()), t.name(), st.ToString());
   }

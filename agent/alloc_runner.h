@@ -22,6 +22,7 @@
 #include <map>
 #include <string>
 
+#include "agent/agent_metrics.h"
 #include "agent/drivers/driver.h"
 #include "agent_state.pb.h"
 #include "common/clock.h"
@@ -41,6 +42,7 @@ struct RunnerContext {
   std::string task_path;        // PATH given to tasks ("" = a standard one)
   std::vector<int> used_ports;  // dynamic ports other allocations hold
   health::HealthMonitor* health = nullptr;  // runs the tasks' checks; null: none
+  const AgentMetrics* metrics = nullptr;    // counts restarts, OOM kills, driver calls; null: none
 };
 
 class AllocRunner {

@@ -158,8 +158,17 @@ std::string LastLines(const std::string& text, int64_t n) {
 }
 
 std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std::string()> node_id,
-                                        LogSource logs, std::string node_secret_hash) {
+                                        LogSource logs, std::string node_secret_hash,
+                                        const metrics::Registry* metrics) {
   auto r = std::make_unique<Router>();
+  if (metrics != nullptr) {
+    // Counts only, as on the masters: open to a scraper.
+    r->Add("GET", "/metrics", [metrics](const HttpRequest&, const PathParams&) {
+      HttpResponse resp = HttpResponse::Json(200, metrics->Render());
+      resp.content_type = metrics::kContentType;
+      return resp;
+    });
+  }
   r->Add("GET", "/healthz", [node_id](const HttpRequest&, const PathParams&) {
     return HttpResponse::Json(200, "{\"status\":\"ok\",\"node_id\":" + JsonString(node_id()) + "}");
   });

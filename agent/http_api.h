@@ -1,4 +1,4 @@
-// The agent's own HTTP API: GET /healthz and
+// The agent's own HTTP API: GET /healthz, GET /metrics and
 // GET /v1/allocations/{id}/logs?task=NAME&stream=stdout|stderr&tail=N&follow=true
 // (`type` is accepted for `stream`). The output comes from the driver that
 // runs the task (TaskDriver::Logs); with follow=true it is streamed
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "agent/drivers/driver.h"
+#include "common/metrics.h"
 #include "common/router.h"
 
 namespace orch::agent {
@@ -27,9 +28,10 @@ using LogSource = std::function<Status(const std::string& alloc_id, const std::s
 
 // `node_secret_hash` non-empty: the logs route answers 403 to a request
 // without that value in kNodeAuthHeader (common/ids.h; /healthz stays open).
+// `metrics` non-null: GET /metrics renders it (open, like /healthz).
 std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std::string()> node_id,
-                                        LogSource logs = nullptr,
-                                        std::string node_secret_hash = "");
+                                        LogSource logs = nullptr, std::string node_secret_hash = "",
+                                        const metrics::Registry* metrics = nullptr);
 
 // The last `n` lines of `text` (a last line without "\n" counts).
 std::string LastLines(const std::string& text, int64_t n);

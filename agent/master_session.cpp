@@ -106,7 +106,13 @@ void MasterSession::Run() {
     // The latest measurement, never a fresh one: measuring can take longer
     // than the heartbeat TTL (Docker stats of many containers).
     *req.mutable_load() = load_->Latest();
+    const auto sent = std::chrono::steady_clock::now();
     auto resp = client_->Heartbeat(node_id_, req);
+    if (callbacks_.on_heartbeat) {
+      callbacks_.on_heartbeat(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count(),
+          resp.ok());
+    }
     lk.lock();
     if (resp.ok()) {
       failures = 0;

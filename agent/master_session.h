@@ -21,6 +21,8 @@ namespace orch::agent {
 struct MasterSessionCallbacks {
   std::function<void()> on_registered;    // after each successful registration
   std::function<void()> on_unregistered;  // when the masters forgot the node
+  // After each heartbeat: its round trip and whether it was answered 200.
+  std::function<void(double seconds, bool ok)> on_heartbeat;
 };
 
 class MasterSession {

@@ -285,7 +285,21 @@ std::vector<v1::AllocationUpdate> Reconciler::Reconcile() {
     }
     ++it;
   }
+  CountTasks();
   return updates;
+}
+
+void Reconciler::CountTasks() const {
+  if (ctx_.metrics == nullptr || ctx_.metrics->tasks == nullptr) return;
+  std::map<std::string, double> by_state;
+  for (int s = v1::TaskState::State_MIN; s <= v1::TaskState::State_MAX; ++s) {
+    if (v1::TaskState::State_IsValid(s) && s != 0) by_state[v1::TaskState::State_Name(s)] = 0;
+  }
+  for (const auto& [id, r] : runners_) {
+    for (const auto& t : r->record().tasks())
+      by_state[v1::TaskState::State_Name(t.state().state())] += 1;
+  }
+  for (const auto& [state, n] : by_state) ctx_.metrics->tasks->With({state}).Set(n);
 }
 
 std::vector<pb::AllocRecord> Reconciler::Records() const {

@@ -74,6 +74,8 @@ class Reconciler {
   // Starts the allocations that are new this pass, several at a time (a
   // container's create + start takes most of a second through the engine).
   void StartNewConcurrently();
+  // Sets the tasks-by-state gauges (ctx_.metrics) from the runners.
+  void CountTasks() const;
 
   RunnerContext ctx_;
   StateStore* store_;

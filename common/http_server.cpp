@@ -78,6 +78,10 @@ class Session : public SessionBase {
   std::string remote_;
   std::string client_;  // the remote address, without the port
   std::size_t body_limit_ = 0;  // of the request being read
+  // The request being answered: its route (for metrics; "" before one was
+  // read) and when it was read.
+  std::string route_;
+  std::chrono::steady_clock::time_point started_;
   bool handling_ = false;  // a request is with the handler or being answered
   bool forgotten_ = false;  // Finish ran: the server no longer counts us
 };
@@ -161,6 +165,40 @@ class ServerImpl : public HttpServer {
         workers_(static_cast<std::size_t>(std::max(1, opts.worker_threads))) {}
 
   ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
+
+  // Counts one answer (metrics on).
+  void Count(const std::string& route, int status, std::chrono::steady_clock::time_point started) {
+    if (requests_ == nullptr) return;
+    const std::string& r = route.empty() ? kUnread : route;
+    requests_->With({r, std::to_string(status)}).Inc();
+    if (started != std::chrono::steady_clock::time_point()) {
+      durations_->With({r}).Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+  }
+  std::string RouteOf(const HttpRequest& req) const {
+    if (requests_ == nullptr) return "";
+    return opts_.route_of ? opts_.route_of(req) : std::string("all");
+  }
+
+  void RegisterMetrics() {
+    metrics::Registry* m = opts_.metrics;
+    if (m == nullptr) return;
+    requests_ =
+        &m->AddCounter("orch_http_requests_total",
+                       "REST requests answered, by route and HTTP status code.", {"route", "code"});
+    durations_ = &m->AddHistogram(
+        "orch_http_request_duration_seconds",
+        "Time from a request read to its answer (a blocking query's wait included).", {"route"},
+        metrics::LatencyBuckets());
+    connections_ = &m->AddGauge("orch_http_open_connections", "Client connections open.").With({});
+    // Shared with the server: a scrape after it is gone reads what it left.
+    m->AddCallback(
+        "orch_http_parked_requests", "Blocking queries waiting for their index, holding no thread.",
+        {}, [parking = parking_] {
+          return std::vector<metrics::Sample>{{{}, static_cast<double>(parking->size())}};
+        });
+  }
 
   Status Bind() {
     if (opts_.tls.enabled()) {
@@ -280,6 +318,11 @@ class ServerImpl : public HttpServer {
     d.waiters->Wait(d.index, d.deadline, [parking = parking_, id] { parking->Resume(id); });
   }
 
+  static inline const std::string kUnread =
+      "none";  // answered before a request was read (400, 413)
+  metrics::Family<metrics::Counter>* requests_ = nullptr;
+  metrics::Family<metrics::Histogram>* durations_ = nullptr;
+  metrics::Gauge* connections_ = nullptr;
 
   // Per-client bookkeeping (connections and requests with the handlers).
   bool TakeRequestSlot(const std::string& client) {
@@ -317,6 +360,7 @@ class ServerImpl : public HttpServer {
         ++it;
       }
     }
+    if (connections_) connections_->Set(static_cast<double>(sessions_.size()));
   }
 
  private:
@@ -354,6 +398,7 @@ class ServerImpl : public HttpServer {
                                                              nullptr);
           }
           sessions_.push_back(s);
+          if (connections_) connections_->Set(static_cast<double>(sessions_.size()));
         }
       }
       if (s) s->Run();
@@ -517,10 +562,12 @@ template <class Stream>
 void Session<Stream>::Dispatch() {
   HttpRequest req = Head();
   req.body = std::move(parser_->get().body());
+  started_ = std::chrono::steady_clock::now();
   req.path.clear();
   req.query.clear();
   Status st = ParseTarget(req.target, &req.path, &req.query);
   if (!st.ok()) return DoWrite(HttpResponse::Error(st));
+  route_ = server_->RouteOf(req);
   if (const auto& fast = server_->opts().inline_handler) {
     std::optional<HttpResponse> answer;
     try {
@@ -553,6 +600,9 @@ void Session<Stream>::Dispatch() {
 
 template <class Stream>
 void Session<Stream>::DoWrite(HttpResponse resp) {
+  server_->Count(route_, resp.status, started_);
+  route_.clear();
+  started_ = {};
   bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
                     resp.Header("Connection") != "close" && !server_->stopped();
   int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
@@ -600,6 +650,7 @@ bool Session<Stream>::WriteFromWorker(std::string data) {
 // Finish is posted back to the strand.
 template <class Stream>
 void Session<Stream>::StreamOnWorker(HttpResponse resp) {
+  server_->Count(route_, resp.status, started_);  // when the stream begins
   int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
   bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
   int fd = Tcp().socket().native_handle();
@@ -668,6 +719,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
                                                       HttpHandler handler) {
   auto impl = std::make_unique<ServerImpl>(options, std::move(handler));
   ORCH_RETURN_IF_ERROR(impl->Bind());
+  impl->RegisterMetrics();
   impl->Run();
   spdlog::info("{}: serving on {}:{}", options.name, options.host, impl->port());
   return std::unique_ptr<HttpServer>(std::move(impl));

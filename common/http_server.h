@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/http_types.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "common/tls.h"
 
@@ -63,6 +64,14 @@ struct HttpServerOptions {
   std::function<bool(const HttpRequest& head)> large_body;
   std::size_t large_body_limit = 0;
   std::chrono::milliseconds large_body_read_timeout{300'000};
+  // When set, the server counts into it: orch_http_requests_total{route,
+  // code}, orch_http_request_duration_seconds{route} (read to answer,
+  // parked time included), orch_http_open_connections and
+  // orch_http_parked_requests. `route_of` names a request's route for the
+  // label (bounded: a pattern such as "GET /v1/jobs/{id}", never a raw
+  // path); without it every request is "all".
+  metrics::Registry* metrics = nullptr;
+  std::function<std::string(const HttpRequest&)> route_of;
 };
 
 class HttpServer {

@@ -26,6 +26,7 @@
 #include "master/raft/cluster_id.h"
 #include "master/raft/tcp_transport.h"
 #include "master/scheduler/config.h"
+#include "master/state/state_metrics.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -146,6 +147,8 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   ro.snapshot_entries = cfg.snapshot_entries;
   ro.keep_entries = std::max<uint64_t>(cfg.snapshot_entries / 2, 1);
   ORCH_ASSIGN_OR_RETURN(m->log_, RaftLog::Open(ro, cfg.data_dir, m->store_.get()));
+  m->log_->RegisterMetrics(m->metrics_.get());
+  RegisterStateMetrics(m->metrics_.get(), m->store_.get());
   if (!cfg.join.empty()) {
     ORCH_ASSIGN_OR_RETURN(auto list, FetchMembers(cfg.join, cfg.tls()));
     uint64_t cluster = 0;
@@ -172,6 +175,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   m->liveness_ = std::make_unique<NodeLiveness>(m->store_.get(), m->log_.get(), clock, cfg.heartbeat_ttl);
   m->worker_ = std::make_unique<EvalWorker>(m->store_.get(), m->log_.get(), clock);
   m->worker_->SetLoadSource([l = m->liveness_.get()](const std::string& id) { return l->Load(id); });
+  m->worker_->SetMetrics(m->metrics_.get());
   {
     sched::SchedulerConfig sc;
     ORCH_RETURN_IF_ERROR(sched::ApplyWeights(cfg.scheduler_weights, &sc));
@@ -202,6 +206,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   ORCH_ASSIGN_OR_RETURN(deps.service_ports, ParseServicePortRange(cfg.service_port_range));
   deps.keep_versions = static_cast<uint32_t>(cfg.job_versions);
   deps.tls = cfg.tls();
+  deps.metrics = m->metrics_.get();
   RegisterAllRoutes(router.get(), deps, m->log_.get());
   m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id, cfg.tls());
 
@@ -232,6 +237,11 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
     return head.method == "PUT" && head.path == kSnapshotPath && !authz->CheckRoute(head);
   };
   opts.large_body_limit = cfg.restore_limit;
+  opts.metrics = m->metrics_.get();
+  opts.route_of = [r = router.get()](const HttpRequest& req) {
+    auto found = r->Find(req);
+    return found ? *found->key : std::string("unmatched");
+  };
   LeaderForwarder* fwd = m->forwarder_.get();
   ORCH_ASSIGN_OR_RETURN(m->http_,
                         HttpServer::Start(opts, [router, fwd, authz](const HttpRequest& req) {

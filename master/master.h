@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "common/http_server.h"
+#include "common/metrics.h"
 #include "common/status.h"
 #include "master/config.h"
 
@@ -43,6 +44,8 @@ class Master {
 
   MasterConfig cfg_;
   int lock_fd_ = -1;
+  // GET /metrics; outlives every part that counts into it.
+  std::unique_ptr<metrics::Registry> metrics_ = std::make_unique<metrics::Registry>();
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<RaftLog> log_;
   std::unique_ptr<raft::Transport> transport_;

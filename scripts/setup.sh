@@ -22,7 +22,8 @@ PACKAGES=(
 # Optional: a real dockerd for integration tests and etcd for the Raft benchmark.
 # docker-registry serves the Docker tests' image on loopback (scripts/dockerd.sh).
 # haproxy and wrk: the load balancer benchmark (tests/bench/lb_bench.sh).
-OPTIONAL=(docker.io docker-registry etcd-server etcd-client haproxy wrk)
+# prometheus: promtool and a real server for the metrics tests (tests/e2e/metrics_test.cpp).
+OPTIONAL=(docker.io docker-registry etcd-server etcd-client haproxy wrk prometheus)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

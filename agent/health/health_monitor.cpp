@@ -115,6 +115,7 @@ int HealthMonitor::RunDue() {
   bool changed = false;
   for (const auto& [key, target] : due) {
     ProbeResult r = prober_(target);
+    if (results_) results_->With({r.ok ? "pass" : "fail"}).Inc();
     std::lock_guard lk(mu_);
     auto it = entries_.find(key);
     if (it == entries_.end() || it->second.target.generation != target.generation) continue;

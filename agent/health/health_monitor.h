@@ -26,6 +26,7 @@
 
 #include "agent/health/probe.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::agent::health {
@@ -65,6 +66,9 @@ class HealthMonitor {
   ~HealthMonitor();  // Stop()
   HealthMonitor(const HealthMonitor&) = delete;
   HealthMonitor& operator=(const HealthMonitor&) = delete;
+  // Counts each probe into `results` by result ("pass", "fail"). Call
+  // before Start; the family must outlive the monitor.
+  void CountInto(metrics::Family<metrics::Counter>* results) { results_ = results; }
 
   // Runs due checks on a thread of the monitor's own until Stop.
   void Start();
@@ -94,6 +98,7 @@ class HealthMonitor {
   Clock* clock_;
   std::function<void()> on_change_;
   Prober prober_;
+  metrics::Family<metrics::Counter>* results_ = nullptr;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Entry> entries_;  // GUARDED_BY(mu_)

@@ -42,6 +42,28 @@ v1::PlanCommand FailedPlan(const sched::JobInput& in, const std::string& why) {
 
 }  // namespace
 
+void EvalWorker::SetMetrics(metrics::Registry* m) {
+  if (m == nullptr) return;
+  evaluations_ = &m->AddCounter(
+      "orch_scheduler_evaluations_total",
+      "Evaluations the leader's scheduler closed, by the status its plan gave them "
+      "(COMPLETE, BLOCKED: not all placed, FAILED); coalesced ones count as their plan's.",
+      {"status"});
+  placements_ =
+      &m->AddCounter("orch_scheduler_placements_total", "Allocations placed by applied plans.")
+           .With({});
+  plans_refused_ =
+      &m->AddCounter("orch_scheduler_plans_refused_total",
+                     "Plans not applied (refused at apply, e.g. a node filled meanwhile, or not "
+                     "committed); their evaluations are retried.")
+           .With({});
+  pass_seconds_ =
+      &m->AddHistogram("orch_scheduler_pass_duration_seconds",
+                       "One scheduling pass with work: read the state, schedule, commit the plans.",
+                       {}, metrics::LatencyBuckets())
+           .With({});
+}
+
 void EvalWorker::Start() {
   stop_ = false;
   thread_ = std::thread([this] { Loop(); });
@@ -187,9 +209,15 @@ int EvalWorker::RunOnce() {
     for (size_t i = start; i < end; ++i) {
       const auto& plan = plans[i];
       if (!index.ok()) {
+        if (plans_refused_) plans_refused_->Inc();
         spdlog::warn("eval {} job {}: plan not applied: {}", ShortId(plan.eval_id()), plan.job_id(),
                      index.status().ToString());
         continue;
+      }
+      if (evaluations_) {
+        evaluations_->With({v1::Evaluation::Status_Name(plan.eval_status())})
+            .Inc(1 + static_cast<double>(plan.coalesced_eval_ids_size()));
+        placements_->Inc(plan.place_size());
       }
       spdlog::info("eval {} job {}: placed {}, stopped {}, updated in place {}, preempted {}{}{} (index {})",
                    ShortId(plan.eval_id()), plan.job_id(), plan.place_size(), plan.stop_size(),
@@ -201,6 +229,10 @@ int EvalWorker::RunOnce() {
     }
   }
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  if (pass_seconds_) {
+    pass_seconds_->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_read).count());
+  }
   if (plans.size() > 1) {
     spdlog::info(
         "eval worker: {} plan(s) for {} evaluation(s): read state {} ms, schedule {} ms, commit {} ms ({:.1f} MB "

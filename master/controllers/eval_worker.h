@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "master/controllers/deployment_watcher.h"
 #include "master/controllers/garbage_collector.h"
 #include "master/controllers/job_watch.h"
@@ -53,6 +54,8 @@ class EvalWorker {
   void SetLoadSource(LoadSource s) { load_ = std::move(s); }
   void SetConfig(const sched::SchedulerConfig& c) { cfg_ = c; }
   void SetGcOptions(const GcOptions& o) { gc_.set_options(o); }
+  // Counts into `registry` (orch_scheduler_*). Call before Start.
+  void SetMetrics(metrics::Registry* registry);
   // Runs before each evaluation is scheduled; tests use it to make one
   // evaluation fail (throw) and check the others go on.
   void SetScheduleHook(std::function<void(const sched::JobInput&)> h) { schedule_hook_ = std::move(h); }
@@ -86,6 +89,11 @@ class EvalWorker {
   sched::SchedulerConfig cfg_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> plans_{0}, entries_{0};
+  // SetMetrics; null until then.
+  metrics::Family<metrics::Counter>* evaluations_ = nullptr;
+  metrics::Counter* placements_ = nullptr;
+  metrics::Counter* plans_refused_ = nullptr;
+  metrics::Histogram* pass_seconds_ = nullptr;
   std::thread thread_;
 };
 

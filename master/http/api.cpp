@@ -301,28 +301,6 @@ std::string AllocListJson(std::vector<v1::Allocation> allocs, bool with_secrets 
   return with_secrets ? ToJson(out) : RedactedJson(out);
 }
 
-std::string Metrics(const ApiDeps& d) {
-  std::string out;
-  auto add = [&](const std::string& name, const std::string& help, const std::string& type,
-                 const std::string& labels, double v) {
-    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    out += name + labels + " " + std::to_string(v) + "\n";
-  };
-  add("orch_state_applied_index", "Raft index of the last applied command.", "gauge", "",
-      static_cast<double>(d.store->AppliedIndex()));
-  add("orch_leader", "1 when this master leads.", "gauge", "", d.log->IsLeader() ? 1 : 0);
-  std::map<std::string, int> nodes, allocs;
-  for (const auto& n : d.store->ListNodes()) nodes[v1::Node::Status_Name(n.status())]++;
-  for (const auto& a : d.store->ListAllocations()) allocs[v1::Allocation::ClientStatus_Name(a.client_status())]++;
-  out += "# HELP orch_nodes Nodes by status.\n# TYPE orch_nodes gauge\n";
-  for (const auto& [s, c] : nodes) out += "orch_nodes{status=\"" + s + "\"} " + std::to_string(c) + "\n";
-  out += "# HELP orch_allocations Allocations by client status.\n# TYPE orch_allocations gauge\n";
-  for (const auto& [s, c] : allocs) out += "orch_allocations{status=\"" + s + "\"} " + std::to_string(c) + "\n";
-  out += "# HELP orch_jobs Jobs known.\n# TYPE orch_jobs gauge\norch_jobs " +
-         std::to_string(d.store->ListJobs().size()) + "\n";
-  return out;
-}
-
 }  // namespace
 
 void RegisterApiRoutes(Router* r, const ApiDeps& d) {
@@ -331,8 +309,8 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
                                        std::string(d.log->IsLeader() ? "true" : "false") + "}");
   });
   r->Add("GET", "/metrics", [d](const HttpRequest&, const PathParams&) {
-    HttpResponse resp = HttpResponse::Json(200, Metrics(d));
-    resp.content_type = "text/plain; version=0.0.4";
+    HttpResponse resp = HttpResponse::Json(200, d.metrics ? d.metrics->Render() : "");
+    resp.content_type = metrics::kContentType;
     return resp;
   });
   // Jobs.

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/router.h"
 #include "common/tls.h"
 #include "master/acl/authorizer.h"
@@ -37,6 +38,8 @@ struct ApiDeps {
   // This master's TLS files: agents' APIs (logs) are called over https
   // with them.
   TlsFiles tls;
+  // What GET /metrics renders (null: nothing).
+  metrics::Registry* metrics = nullptr;
 };
 
 // Blocking-query options of a read: ?index=N&wait=D&stale=true.

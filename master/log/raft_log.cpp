@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "master/log/snapshot_check.h"
@@ -287,6 +288,7 @@ Status RaftLog::HandleReady() {
     uint64_t old = lead_.exchange(rd.soft_state->lead);
     leader_ = rd.soft_state->state == raft::StateType::kLeader;
     if (old != rd.soft_state->lead) {
+      if (leader_changes_) leader_changes_->Inc();
       if (rd.soft_state->lead == raft::kNone) {
         spdlog::info("raft: {} lost its leader (term {})", opts_.member_id, node_->raft().term());
       } else {
@@ -299,7 +301,12 @@ Status RaftLog::HandleReady() {
   const raft::HardState* hs = rd.hard_state ? &*rd.hard_state : nullptr;
   const raft::Snapshot* snap = rd.snapshot ? &*rd.snapshot : nullptr;
   if (hs || snap || !rd.entries.empty()) {
+    const auto t = std::chrono::steady_clock::now();
     ORCH_RETURN_IF_ERROR(storage_->Save(hs, rd.entries, snap, rd.must_sync || snap != nullptr));
+    if (persist_seconds_) {
+      persist_seconds_->Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+    }
   }
   if (snap) {
     ORCH_RETURN_IF_ERROR(store_->RestoreImage(snap->data()));
@@ -510,6 +517,11 @@ void RaftLog::FinishSnapshot(raft::SqliteStorage::PendingSnapshot p, const Statu
       spdlog::error("raft: compacting the log up to {}: {}", compact, c.ToString());
     }
   }
+  if (snapshots_) {
+    snapshots_->Inc();
+    snapshot_bytes_->Set(static_cast<double>(bytes));
+    snapshot_seconds_->Observe(static_cast<double>(read_ms + write_ms) / 1000);
+  }
   spdlog::info(
       "raft: snapshot at index {} ({} bytes, read in {} ms and written in {} ms off the Raft "
       "thread), "
@@ -580,7 +592,77 @@ void RaftLog::FailAllWaiters(const Status& status) {
   for (auto& [ctx, r] : reads) r->index.set_value(status);
 }
 
+void RaftLog::RegisterMetrics(metrics::Registry* m) {
+  if (m == nullptr) return;
+  m->AddCallback("orch_raft_term", "The Raft term this master is in.", {}, [this] {
+    return std::vector<metrics::Sample>{{{}, static_cast<double>(term_.load())}};
+  });
+  m->AddCallback("orch_raft_leader", "1 when this master leads the Raft quorum.", {}, [this] {
+    return std::vector<metrics::Sample>{{{}, leader_.load() ? 1.0 : 0.0}};
+  });
+  m->AddCallback(
+      "orch_raft_applied_index", "Raft index of the last entry applied to the state.", {}, [this] {
+        return std::vector<metrics::Sample>{{{}, static_cast<double>(store_->AppliedIndex())}};
+      });
+  m->AddCallback(
+      "orch_raft_refused_messages_total",
+      "Raft messages dropped before the core (non-members, unsound snapshots).", {},
+      [this] {
+        return std::vector<metrics::Sample>{{{}, static_cast<double>(refused_msgs_.load())}};
+      },
+      true);
+  leader_changes_ = &m->AddCounter("orch_raft_leader_changes_total",
+                                   "Times this master saw the leader change (or be lost).")
+                         .With({});
+  proposals_ = &m->AddCounter(
+      "orch_raft_proposals_total",
+      "Commands proposed through this master, by outcome (ok; refused by the state machine; "
+      "unavailable: no leader; timeout; invalid: too large or unstorable).",
+      {"outcome"});
+  commit_seconds_ =
+      &m->AddHistogram("orch_raft_commit_duration_seconds",
+                       "From a proposal to its entry committed and applied on this master.", {},
+                       metrics::LatencyBuckets())
+           .With({});
+  persist_seconds_ =
+      &m->AddHistogram("orch_raft_persist_duration_seconds",
+                       "Writing a Ready's entries and hard state to raft.db, fsync included.", {},
+                       metrics::LatencyBuckets())
+           .With({});
+  snapshots_ =
+      &m->AddCounter("orch_raft_snapshots_total", "Raft snapshots this master took.").With({});
+  snapshot_bytes_ =
+      &m->AddGauge("orch_raft_snapshot_size_bytes", "Size of the last snapshot taken.").With({});
+  snapshot_seconds_ = &m->AddHistogram("orch_raft_snapshot_duration_seconds",
+                                       "Reading and writing a snapshot (off the Raft thread).", {},
+                                       metrics::LatencyBuckets())
+                           .With({});
+}
+
+void RaftLog::CountProposal(const char* outcome, std::chrono::steady_clock::time_point started) {
+  if (proposals_ == nullptr) return;
+  proposals_->With({outcome}).Inc();
+  if (std::strcmp(outcome, "ok") == 0) {
+    commit_seconds_->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+}
+
 Result<uint64_t> RaftLog::Propose(const v1::Command& cmd_in, std::chrono::milliseconds timeout) {
+  const auto started = std::chrono::steady_clock::now();
+  Result<uint64_t> out = ProposeAndWait(cmd_in, timeout);
+  const Status& st = out.status();
+  CountProposal(st.ok()                                      ? "ok"
+                : st.code() == StatusCode::kUnavailable      ? "unavailable"
+                : st.code() == StatusCode::kDeadlineExceeded ? "timeout"
+                : st.code() == StatusCode::kInvalidArgument  ? "invalid"
+                                                             : "refused",
+                started);
+  return out;
+}
+
+Result<uint64_t> RaftLog::ProposeAndWait(const v1::Command& cmd_in,
+                                         std::chrono::milliseconds timeout) {
   if (lead_.load() == raft::kNone) {
     return Status::Unavailable("no leader: the masters are electing one (or cannot reach a majority); retry shortly");
   }

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/status.h"
 #include "master/log/replicated_log.h"
 #include "master/raft/raw_node.h"
@@ -90,6 +91,11 @@ class RaftLog : public ReplicatedLog {
   // Whether the data dir held nothing at Open: no log, no snapshot, no
   // cluster id (a new master, or one whose data dir was wiped).
   bool OpenedEmpty() const { return opened_empty_; }
+
+  // Counts into `registry` (orch_raft_*: term, applied index, leader,
+  // leader changes, proposals by outcome, commit and persist latency,
+  // snapshots). Call before Start; the registry must outlive the log.
+  void RegisterMetrics(metrics::Registry* registry);
 
   // The callbacks a Transport must call.
   raft::Transport::Callbacks TransportCallbacks();
@@ -178,6 +184,16 @@ class RaftLog : public ReplicatedLog {
   uint64_t snapshot_index_ = 0;  // loop thread only: of the last snapshot taken or being written
   bool snapshot_in_flight_ = false;  // loop thread only
   std::thread snapshot_thread_;      // writes one snapshot file at a time
+  // Metrics (RegisterMetrics; null until then).
+  metrics::Counter* leader_changes_ = nullptr;
+  metrics::Family<metrics::Counter>* proposals_ = nullptr;
+  metrics::Histogram* commit_seconds_ = nullptr;
+  metrics::Histogram* persist_seconds_ = nullptr;
+  metrics::Counter* snapshots_ = nullptr;
+  metrics::Gauge* snapshot_bytes_ = nullptr;
+  metrics::Histogram* snapshot_seconds_ = nullptr;
+  void CountProposal(const char* outcome, std::chrono::steady_clock::time_point started);
+  Result<uint64_t> ProposeAndWait(const v1::Command& cmd, std::chrono::milliseconds timeout);
   std::thread thread_;
 };
 

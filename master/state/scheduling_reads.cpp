@@ -112,4 +112,29 @@ std::vector<std::string> StateStore::LiveSystemJobs() const {
   return out;
 }
 
+StateStore::Counts StateStore::CountState() const {
+  Counts out;
+  for (const auto& [id, status] : NodeStatusesBrief())
+    out.nodes[v1::Node::Status_Name(status)] += 1;
+  std::lock_guard lock(mu_);
+  out.jobs = static_cast<double>(jobs_brief_.size());
+  if (auto stmt = db_->Prepare("SELECT status, count(*) FROM evaluations GROUP BY status");
+      stmt.ok()) {
+    for (auto row = stmt->Step(); row.ok() && *row; row = stmt->Step()) {
+      const auto status = static_cast<v1::Evaluation::Status>(stmt->Int(0));
+      out.evaluations[v1::Evaluation::Status_IsValid(status) ? v1::Evaluation::Status_Name(status)
+                                                             : "UNKNOWN"] +=
+          static_cast<double>(stmt->Int(1));
+    }
+  }
+  if (auto stmt = db_->Prepare("SELECT data FROM allocations"); stmt.ok()) {
+    v1::Allocation a;
+    for (auto row = stmt->Step(); row.ok() && *row; row = stmt->Step()) {
+      if (a.ParseFromString(stmt->Blob(0)))
+        out.allocations[v1::Allocation::ClientStatus_Name(a.client_status())] += 1;
+    }
+  }
+  return out;
+}
+
 }  // namespace orch::master

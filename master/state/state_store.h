@@ -142,6 +142,15 @@ class StateStore {
   std::unordered_map<std::string, v1::Node::Status> NodeStatusesBrief() const;
   // Ids of the system jobs not stopped (from memory).
   std::vector<std::string> LiveSystemJobs() const;
+  // What /metrics reports of the state: jobs (from memory), nodes by
+  // status (from memory), evaluations by status (an index), allocations
+  // by client status (one read of the allocations: a scrape's cost grows
+  // with them).
+  struct Counts {
+    double jobs = 0;
+    std::map<std::string, double> nodes, evaluations, allocations;
+  };
+  Counts CountState() const;
 
   // Garbage collection (state/gc.cpp): where the leader's collector's scan
   // of each table stands between passes.
