@@ -7,6 +7,7 @@
 #include "agent/drivers/exec_chroot.h"
 #include "common/capabilities.h"
 #include "common/document.h"
+#include "common/log.h"
 #include "common/net.h"
 
 namespace orch::agent {
@@ -73,6 +74,11 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
                  "Host ports (MIN-MAX) for allocations' dynamic ports (default: the masters', 20000-32000)")
       ->type_name("MIN-MAX");
   app.add_option("--log-level", cfg->log_level, "trace, debug, info, warn or error")
+      ->capture_default_str();
+  app.add_option("--log-format", cfg->log_format,
+                 "text, or json: one JSON object per line with time, level, process, msg and the "
+                 "ids the line "
+                 "is about (alloc, job, node, eval, deployment, task) as fields")
       ->capture_default_str();
   app.add_flag("--lb-disable", cfg->lb_disable, "Do not run the service load balancer on this agent");
   app.add_option("--lb-bind", cfg->lb_bind, "Address the service load balancer listens on")
@@ -172,6 +178,9 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
   if (!level_ok) {
     problems.push_back("--log-level: unknown level \"" + cfg.log_level +
                        "\" (trace, debug, info, warn or error)");
+  }
+  if (!ValidLogFormat(cfg.log_format)) {
+    problems.push_back("--log-format: unknown format \"" + cfg.log_format + "\" (text or json)");
   }
   if (cfg.cpu < 0) problems.push_back("--cpu: must not be negative");
   if (cfg.memory < 0) problems.push_back("--memory: must not be negative");

@@ -36,6 +36,7 @@ struct AgentConfig {
   // for again this often, and advertised once it answers ("0": never).
   std::string docker_probe_interval = "30s";
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json (one JSON object per line)
   std::map<std::string, std::string> labels;
   int64_t cpu = 0, memory = 0;  // advertised capacity; 0 = detect from the machine
   // Service load balancer (agent/lb): every service's listen port on

@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
     std::cerr << "orch-agent: " << st.message() << " (see --help)\n";
     return 2;
   }
-  if (auto st = orch::InitLogging(cfg.log_level, cfg.name.empty() ? "agent" : cfg.name); !st.ok()) {
+  if (auto st =
+          orch::InitLogging(cfg.log_level, cfg.name.empty() ? "agent" : cfg.name, cfg.log_format);
+      !st.ok()) {
     std::cerr << "orch-agent: " << st.message() << "\n";
     return 2;
   }

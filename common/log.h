@@ -8,7 +8,13 @@
 
 namespace orch {
 
-// level: trace|debug|info|warn|error. `name` prefixes every line (e.g. "m1").
-Status InitLogging(const std::string& level, const std::string& name);
+// level: trace|debug|info|warn|error. `name` prefixes every line (e.g.
+// "m1"). format: "text" (one readable line per event) or "json" (one JSON
+// object per line, common/log_json.h).
+Status InitLogging(const std::string& level, const std::string& name,
+                   const std::string& format = "text");
+
+// Whether `format` is one InitLogging takes.
+bool ValidLogFormat(const std::string& format);
 
 }  // namespace orch

@@ -31,6 +31,12 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
   app.add_option("--peers", cfg->peers, "Initial voters: id=host:port,... (includes this master)");
   app.add_option("--join", cfg->join, "http://HOST:PORT of a member, to start as a new empty member");
   app.add_option("--log-level", cfg->log_level, "trace|debug|info|warn|error")->capture_default_str();
+  app.add_option("--log-format", cfg->log_format,
+                 "text, or json: one JSON object per line with time, level, process, msg and the "
+                 "ids the line "
+                 "is about (alloc, job, node, eval, deployment, task) as fields")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   app.add_flag("--dev", cfg->dev,
                "Run one master with an agent in the same process (exec driver, data in a temporary "
                "folder unless --data-dir)");

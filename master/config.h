@@ -19,6 +19,7 @@ struct MasterConfig {
   std::string peers;  // "m1=127.0.0.1:4647,m2=...": the initial voters
   std::string join;   // "http://HOST:PORT" of a member, for a new master
   std::string log_level = "info";
+  std::string log_format = "text";  // text | json (one JSON object per line)
   bool dev = false;
   // ACLs: every REST request but health, metrics, the leader's address and
   // bootstrap needs a token granting it (README "Securing a cluster").

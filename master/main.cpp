@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  orch::Status st = orch::InitLogging(cfg.log_level, cfg.id);
+  orch::Status st = orch::InitLogging(cfg.log_level, cfg.id, cfg.log_format);
   if (!st.ok()) {
     fprintf(stderr, "orch-master: %s\n", st.message().c_str());
     return 2;
@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     acfg.masters = {"http://127.0.0.1:" + std::to_string((*master)->http_port())};
     acfg.http = "127.0.0.1:0";
     acfg.log_level = cfg.log_level;
+    acfg.log_format = cfg.log_format;
     auto a = orch::agent::Agent::Start(acfg);
     if (!a.ok()) {
       fprintf(stderr, "orch-master: dev agent: %s\n", a.status().message().c_str());

@@ -1,12 +1,17 @@
-// Prometheus metrics (issue 15 item 2) with real processes: a master's and
-// an agent's GET /metrics pass `promtool check metrics`, and a real
+// Observability with real processes (issue 15 items 2 and 4): a master's
+// and an agent's GET /metrics pass `promtool check metrics`, and a real
 // Prometheus server (Debian's `prometheus`, which CI installs) scrapes both
-// and answers queries for a counter the test moved.
+// and answers queries for a counter the test moved; with --log-format json
+// every line either writes is a JSON object naming what it is about.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "cluster.h"
 #include "common/http_client.h"
@@ -149,6 +154,68 @@ TEST_F(MetricsE2ETest, PrometheusScrapesAMasterAndAnAgent) {
     ASSERT_TRUE(cluster_->client().SubmitJobDocument(TinyJob(id)).ok()) << id;
   EXPECT_TRUE(WaitFor([&] { return (got = Query(port, submits)) == "6"; }, 30s))
       << submits << " = " << got;
+}
+
+TEST(JsonLogsE2ETest, AMasterAndAnAgentWriteOneJsonObjectPerLine) {
+  const std::string root = ::testing::TempDir() + "/orch-jsonlogs-" + std::to_string(getpid());
+  std::filesystem::remove_all(root);
+  bool failed = false;
+  {
+    LocalCluster c(root);
+    c.StartMaster({"--log-format", "json"});
+    c.StartAgent("a1", {"--log-format", "json"});
+    ASSERT_TRUE(c.WaitReady(1, 20s)) << c.Logs();
+    ASSERT_TRUE(c.client()
+                    .SubmitJobDocument(
+                        R"({"id":"logged","type":"batch","groups":[{"name":"g","count":1,"tasks":[)"
+                        R"({"name":"t","driver":"exec","command":"/bin/true",)"
+                        R"("resources":{"cpu":10,"memory":8}}]}]})")
+                    .ok());
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto a = FirstAlloc(c.client(), "logged");
+          return a && a->client_status() == v1::Allocation::COMPLETE;
+        },
+        30s))
+        << c.Logs();
+    // Each file: every line an object with time, level, process and msg;
+    // the lines about the job and its allocation carry their ids.
+    std::map<std::string, std::set<std::string>> fields_seen;
+    for (const std::string name : {"master", "agent-a1"}) {
+      std::istringstream in(ReadFile(root + "/" + name + ".log"));
+      int lines = 0;
+      for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        ++lines;
+        nlohmann::json j;
+        try {
+          j = nlohmann::json::parse(line);
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << name << ": not JSON (" << e.what() << "): " << line;
+          continue;
+        }
+        for (const char* f : {"time", "level", "process", "msg"})
+          EXPECT_TRUE(j.contains(f)) << name << ": " << line;
+        for (const char* f : {"job", "alloc", "node", "eval", "task"}) {
+          if (j.contains(f))
+            fields_seen[name].insert(std::string(f) + "=" + j[f].get<std::string>());
+        }
+      }
+      EXPECT_GT(lines, 3) << name;
+    }
+    auto has_prefix = [&](const std::string& who, const std::string& prefix) {
+      for (const auto& f : fields_seen[who]) {
+        if (f.rfind(prefix, 0) == 0) return true;
+      }
+      return false;
+    };
+    EXPECT_TRUE(fields_seen["master"].count("job=logged")) << "the master's lines about job logged";
+    EXPECT_TRUE(has_prefix("master", "eval=")) << "the master's lines about evaluations";
+    EXPECT_TRUE(has_prefix("agent-a1", "alloc=")) << "the agent's lines about the allocation";
+    failed = HasFailure();
+    if (failed) std::cerr << c.Logs();
+  }
+  if (!failed && !getenv("ORCH_E2E_KEEP")) std::filesystem::remove_all(root);
 }
 
 }  // namespace
