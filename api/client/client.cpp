@@ -176,6 +176,17 @@ Result<v1::LeaderResponse> OrchClient::GetLeader() {
   return Call<v1::LeaderResponse>("GET", "/v1/cluster/leader", "");
 }
 
+Result<Indexed<v1::Evaluation>> OrchClient::GetEvaluation(const std::string& id,
+                                                          const QueryOptions& q) {
+  return GetIndexed<v1::Evaluation>("/v1/evaluations/" + UrlEncode(id), q);
+}
+
+Result<Indexed<v1::EvaluationList>> OrchClient::ListEvaluations(const std::string& job,
+                                                                const QueryOptions& q) {
+  return GetIndexed<v1::EvaluationList>(
+      job.empty() ? "/v1/evaluations" : "/v1/evaluations?job=" + UrlEncode(job), q);
+}
+
 Result<v1::GcResponse> OrchClient::SystemGc() { return Call<v1::GcResponse>("POST", "/v1/system/gc", ""); }
 
 namespace {

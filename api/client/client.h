@@ -88,6 +88,11 @@ class OrchClient {
   Result<v1::ClusterResponse> TransferLeader(const std::string& id);
   // Collects garbage now on the leader, whatever its age (POST /v1/system/gc).
   Result<v1::GcResponse> SystemGc();
+  // GET /v1/evaluations/{id} (an id or its unique prefix), and the list
+  // (of one job when `job` is not empty).
+  Result<Indexed<v1::Evaluation>> GetEvaluation(const std::string& id, const QueryOptions& q = {});
+  Result<Indexed<v1::EvaluationList>> ListEvaluations(const std::string& job = "",
+                                                      const QueryOptions& q = {});
 
   // Operator snapshots (GET / PUT /v1/operator/snapshot): the state image
   // (a SQLite database) with its index, checked against the SHA-256 the

@@ -16,6 +16,7 @@
 #include "api/orchctl/completion.h"
 #include "api/orchctl/deployment_cmds.h"
 #include "api/orchctl/errors.h"
+#include "api/orchctl/eval_cmds.h"
 #include "api/orchctl/lifecycle_cmds.h"
 #include "api/orchctl/logs.h"
 #include "api/orchctl/operator_cmds.h"
@@ -45,6 +46,7 @@ constexpr const char* kFooter = R"(Examples:
   orchctl node drain node-1           move everything off node-1 (--undo to stop)
   orchctl job history web             the versions of job web and their deployments
   orchctl deployment list             rolling updates, newest first
+  orchctl eval status 1a2b --monitor  follow an evaluation; why work is blocked
   orchctl acl bootstrap               the first management token (masters with --acl)
   orchctl operator snapshot save f.snap   back up the whole cluster state (restore: the same)
   orchctl tls ca create               the cluster CA for mutual TLS (orch-ca.pem and its key)
@@ -94,6 +96,7 @@ struct Flags {
   std::string id;
   bool purge = false;
   bool stale = false;
+  bool monitor = false;
   // cluster add
   std::string raft;
   std::string http;
@@ -111,6 +114,7 @@ struct Flags {
   // alloc restart, job restart
   std::string task;
   std::string restart_timeout = "5m";
+  std::string eval_timeout = "5m";
   std::string signal = "SIGHUP";
   // acl
   std::string acl_name;
@@ -184,6 +188,9 @@ struct Verbs {
   CLI::App* tls_ca_create = nullptr;
   CLI::App* tls_cert_create = nullptr;
   CLI::App* deployment = nullptr;
+  CLI::App* eval = nullptr;
+  CLI::App* eval_status = nullptr;
+  CLI::App* eval_list = nullptr;
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
   CLI::App* deployment_pause = nullptr;
@@ -337,6 +344,23 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
       "Examples:\n  orchctl deployment list --job web\n  orchctl deployment status 1a2b3c4d\n"
       "  orchctl deployment promote 1a2b3c4d\n  orchctl deployment pause 1a2b3c4d\n"
       "  orchctl deployment fail 1a2b3c4d");
+
+  v.eval = app.add_subcommand(
+      "eval", "The scheduler's evaluations: status (follow one with --monitor), list");
+  v.eval->require_subcommand(1);
+  v.eval_status = v.eval->add_subcommand(
+      "status", "One evaluation: status, trigger, and why work could not be placed (blocked)");
+  v.eval_status
+      ->add_option("ID", f.id, "Evaluation id or its unique prefix (orchctl run prints it)")
+      ->required();
+  v.eval_status->add_flag("--monitor", f.monitor,
+                          "Follow it while pending; exit 1 if it ends blocked or failed");
+  v.eval_status->add_option("--timeout", f.eval_timeout, "With --monitor: give up after this long")
+      ->capture_default_str();
+  v.eval_list = v.eval->add_subcommand("list", "Evaluations, oldest first");
+  v.eval_list->add_option("--job", f.deployment_job, "Only this job's")->type_name("JOB");
+  v.eval->footer(
+      "Examples:\n  orchctl eval status 1a2b3c4d --monitor\n  orchctl eval list --job web");
 }
 
 // acl bootstrap, acl token ..., acl policy ... (acl_cmds.h).
@@ -852,6 +876,13 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = AclPolicyInfo(ctx, f.id);
   } else if (v.acl_policy_delete->parsed()) {
     st = AclPolicyDelete(ctx, f.id);
+  } else if (v.eval_status->parsed()) {
+    auto timeout = ParseDuration(f.eval_timeout);
+    if (!timeout.ok()) return Usage(io, "--timeout: " + timeout.status().message());
+    st = EvalStatus(ctx, f.id, f.monitor,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(*timeout));
+  } else if (v.eval_list->parsed()) {
+    st = EvalList(ctx, f.deployment_job);
   } else if (v.deployment_list->parsed()) {
     st = DeploymentList(ctx, f.deployment_job);
   } else if (v.deployment_status->parsed()) {

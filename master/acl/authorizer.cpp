@@ -138,6 +138,11 @@ std::optional<HttpResponse> Authorizer::CheckRoute(const HttpRequest& req) const
         if (auto dep = store_->GetDeployment(*id); dep.ok()) job = dep->job_id();
       }
       break;
+    case JobFrom::kEvaluation:
+      if (auto id = job_param()) {
+        if (auto e = store_->GetEvaluation(*id); e.ok()) job = e->job_id();
+      }
+      break;
     case JobFrom::kQuery:
       if (std::string q = req.Query("job"); !q.empty()) job = q;
       break;

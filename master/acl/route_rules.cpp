@@ -46,6 +46,7 @@ const std::unordered_map<std::string, RouteRule>& Rules() {
       {"POST /v1/allocations/{id}/signal", Job(W, JobFrom::kAllocation)},
       {"POST /v1/allocations/{id}/stop", Job(W, JobFrom::kAllocation)},
       {"GET /v1/evaluations", Job(R, JobFrom::kQuery)},
+      {"GET /v1/evaluations/{id}", Job(R, JobFrom::kEvaluation)},
       {"GET /v1/deployments", Job(R, JobFrom::kQuery)},
       {"GET /v1/deployments/{id}", Job(R, JobFrom::kDeployment)},
       {"POST /v1/deployments/{id}/promote", Job(W, JobFrom::kDeployment)},

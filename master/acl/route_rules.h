@@ -17,6 +17,7 @@ enum class JobFrom {
   kPath,        // the {id} path parameter is the job id
   kAllocation,  // {id} is an allocation: its job
   kDeployment,  // {id} is a deployment: its job
+  kEvaluation,  // {id} is an evaluation: its job
   kQuery,       // ?job= when given, else every job
   kBody,        // in the body: the handler checks it once parsed (some job first)
   kFiltered,    // a list: the handler leaves out the jobs the caller cannot see

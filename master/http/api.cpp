@@ -397,6 +397,21 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
       return RedactedJson(a);
     });
   });
+  // One evaluation; a blocking query wakes when it changes (orchctl eval
+  // status --monitor).
+  r->Add("GET", "/v1/evaluations/{id}", [d](const HttpRequest& req, const PathParams& p) {
+    const std::string id = p.at("id");
+    return ReadJsonIndexed(
+        req, d,
+        [&]() -> uint64_t {
+          auto e = d.store->GetEvaluation(id);
+          return e.ok() ? e->modify_index() : 0;
+        },
+        [&]() -> Result<std::string> {
+          ORCH_ASSIGN_OR_RETURN(v1::Evaluation e, d.store->GetEvaluation(id));
+          return RedactedJson(e);
+        });
+  });
   r->Add("GET", "/v1/evaluations", [d](const HttpRequest& req, const PathParams&) {
     return Read(req, d, [&]() -> Result<std::string> {
       v1::EvaluationList out;

@@ -497,6 +497,20 @@ std::vector<v1::Evaluation> StateStore::ListEvaluations(const std::string& job_i
   return LoadMany<v1::Evaluation>("SELECT data FROM evaluations ORDER BY rowid", {});
 }
 
+Result<v1::Evaluation> StateStore::GetEvaluation(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  if (auto e = LoadOne<v1::Evaluation>("evaluations", id)) return *e;
+  if (id.size() >= 4 && id.size() < 36 && id.find_first_of("%_") == std::string::npos) {
+    auto es = LoadMany<v1::Evaluation>("SELECT data FROM evaluations WHERE id LIKE ? LIMIT 2",
+                                       {id + "%"});
+    if (es.size() == 1) return es.front();
+    if (es.size() > 1)
+      return Status::InvalidArgument("evaluation \"" + id +
+                                     "\" is ambiguous: several ids start with it");
+  }
+  return Status::NotFound("evaluation \"" + id + "\" not found");
+}
+
 std::vector<v1::Evaluation> StateStore::PendingEvaluations() const {
   std::lock_guard lock(mu_);
   return LoadMany<v1::Evaluation>(

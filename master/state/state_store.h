@@ -111,6 +111,9 @@ class StateStore {
   std::vector<v1::Allocation> ListAllocations(const std::string& job_id = "",
                                               const std::string& node_id = "") const;
   std::vector<v1::Evaluation> ListEvaluations(const std::string& job_id = "") const;
+  // One evaluation by id, or by a unique prefix of its id (at least 4
+  // characters, as orchctl prints them).
+  Result<v1::Evaluation> GetEvaluation(const std::string& id) const;
   std::vector<v1::Evaluation> PendingEvaluations() const;
   // Claims of other live jobs sharing a service name or a named listen port
   // with `job`'s services (index lookups; see ValidateServiceClaims).

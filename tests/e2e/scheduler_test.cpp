@@ -261,3 +261,72 @@ TEST_F(SchedulerE2ETest, ResubmittingWithAnotherCountReplacesNothingThatKeepsRun
 
 }  // namespace
 }  // namespace orch::e2e
+
+namespace orch::e2e {
+namespace {
+
+// The short eval id `orchctl run -d` printed ("... eval 1a2b3c4d, index 7)").
+std::string EvalIdIn(const std::string& out) {
+  auto at = out.find("eval ");
+  return at == std::string::npos ? "" : out.substr(at + 5, 8);
+}
+
+TEST_F(SchedulerE2ETest, EvalStatusFollowsAnEvaluationAndExplainsBlockedWork) {
+  cluster_->StartMaster();
+  cluster_->StartAgent("a1", {"--memory", "512"});
+  ASSERT_TRUE(cluster_->WaitReady(1, 20s));
+  const std::string big = root_ + "/big.yaml";
+  std::ofstream(big) << R"(
+id: big
+type: service
+groups:
+  - name: g
+    count: 1
+    tasks:
+      - name: t
+        driver: exec
+        command: /bin/sleep
+        args: ["1000"]
+        resources: { cpu: 10, memory: 4096 }
+)";
+  auto run = cluster_->Orchctl({"run", "-d", "-f", big});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  const std::string eval = EvalIdIn(run.out);
+  ASSERT_EQ(eval.size(), 8u) << run.out;
+  // Blocked: --monitor says so with the scheduler's reason, and exits 1.
+  auto blocked = cluster_->Orchctl({"eval", "status", eval, "--monitor", "--timeout", "30s"});
+  EXPECT_EQ(blocked.exit_code, 1) << blocked.out << blocked.err;
+  EXPECT_NE(blocked.out.find("status:       blocked"), std::string::npos) << blocked.out;
+  EXPECT_NE(blocked.out.find("memory"), std::string::npos) << "the reason: " << blocked.out;
+  EXPECT_NE(blocked.err.find("is blocked"), std::string::npos) << blocked.err;
+  // A job that fits: complete, exit 0; the list shows both jobs' evaluations.
+  std::ofstream(big) << R"(
+id: small
+type: batch
+groups:
+  - name: g
+    count: 1
+    tasks:
+      - name: t
+        driver: exec
+        command: /bin/true
+        resources: { cpu: 10, memory: 16 }
+)";
+  run = cluster_->Orchctl({"run", "-d", "-f", big});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  auto done = cluster_->Orchctl({"eval", "status", EvalIdIn(run.out), "--monitor"});
+  EXPECT_EQ(done.exit_code, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("status:       complete"), std::string::npos) << done.out;
+  auto list = cluster_->Orchctl({"eval", "list", "--job", "big"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find(eval), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find("small"), std::string::npos) << list.out;
+  // An id nothing has: a clear error.
+  auto missing = cluster_->Orchctl({"eval", "status", "ffffffff"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+  ASSERT_EQ(cluster_->Orchctl({"stop", "big"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace orch::e2e

@@ -171,6 +171,26 @@ TEST_F(AuthorizerTest, WithoutATokenOnlyOpenRoutesAnswer) {
   EXPECT_FALSE(off.CheckRoute(Req("POST", "/v1/jobs")).has_value());
 }
 
+TEST_F(AuthorizerTest, AnEvaluationIsReadWithItsJob) {
+  authz_ = acl::Authorizer(store_.get(), &router_, true);
+  Status outcome;
+  ASSERT_TRUE(store_
+                  ->Apply(++index_,
+                          testing::RegisterJobCmd(testing::SampleJob("web-a", 1), "e-web-1234"),
+                          &outcome)
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->Apply(++index_,
+                          testing::RegisterJobCmd(testing::SampleJob("db", 1), "e-db-5678"),
+                          &outcome)
+                  .ok());
+  PutPolicy(Policy("web-reader", {{"job", "read", "web-"}}));
+  const std::string reader = Token("client", {"web-reader"});
+  EXPECT_EQ(Check(Req("GET", "/v1/evaluations/e-web-1234", reader)), 0);
+  EXPECT_EQ(Check(Req("GET", "/v1/evaluations/e-db-5678", reader)), 403);
+  EXPECT_EQ(Check(Req("GET", "/v1/evaluations/e-web-1234")), 403);
+}
+
 TEST_F(AuthorizerTest, OperatorSnapshotsNeedAclWrite) {
   // An image holds every token's hash and every task's secret.
   authz_ = acl::Authorizer(store_.get(), &router_, true);

@@ -85,6 +85,7 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/deployments/{id}/resume", "post"},
     {"/v1/deployments/{id}/fail", "post"},
     {"/v1/system/gc", "post"},
+    {"/v1/evaluations/{id}", "get"},
     {"/v1/operator/snapshot", "get"},
     {"/v1/operator/snapshot", "put"},
     {"/v1/acl/bootstrap", "post"},
