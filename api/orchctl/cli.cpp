@@ -24,6 +24,7 @@
 #include "api/orchctl/services.h"
 #include "api/orchctl/table.h"
 #include "api/orchctl/tls_cmds.h"
+#include "api/orchctl/top_cmds.h"
 #include "common/document.h"
 
 #ifndef ORCH_VERSION
@@ -47,6 +48,7 @@ constexpr const char* kFooter = R"(Examples:
   orchctl job history web             the versions of job web and their deployments
   orchctl deployment list             rolling updates, newest first
   orchctl eval status 1a2b --monitor  follow an evaluation; why work is blocked
+  orchctl top                         nodes and allocations by measured load
   orchctl acl bootstrap               the first management token (masters with --acl)
   orchctl operator snapshot save f.snap   back up the whole cluster state (restore: the same)
   orchctl tls ca create               the cluster CA for mutual TLS (orch-ca.pem and its key)
@@ -97,6 +99,7 @@ struct Flags {
   bool purge = false;
   bool stale = false;
   bool monitor = false;
+  TopOptions top;
   // cluster add
   std::string raft;
   std::string http;
@@ -191,6 +194,7 @@ struct Verbs {
   CLI::App* eval = nullptr;
   CLI::App* eval_status = nullptr;
   CLI::App* eval_list = nullptr;
+  CLI::App* top = nullptr;
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
   CLI::App* deployment_pause = nullptr;
@@ -361,6 +365,13 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
   v.eval_list->add_option("--job", f.deployment_job, "Only this job's")->type_name("JOB");
   v.eval->footer(
       "Examples:\n  orchctl eval status 1a2b3c4d --monitor\n  orchctl eval list --job web");
+
+  v.top = app.add_subcommand("top",
+                             "Nodes and running allocations by the load their agents measure, "
+                             "busiest first, beside what they reserved");
+  v.top->add_option("--job", f.top.job, "Only this job's allocations")->type_name("JOB");
+  v.top->add_option("--limit", f.top.limit, "Allocations shown (0: all)")->capture_default_str();
+  v.top->footer("Examples:\n  orchctl top\n  orchctl top --job web --limit 5");
 }
 
 // acl bootstrap, acl token ..., acl policy ... (acl_cmds.h).
@@ -881,6 +892,8 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     if (!timeout.ok()) return Usage(io, "--timeout: " + timeout.status().message());
     st = EvalStatus(ctx, f.id, f.monitor,
                     std::chrono::duration_cast<std::chrono::milliseconds>(*timeout));
+  } else if (v.top->parsed()) {
+    st = Top(ctx, f.top);
   } else if (v.eval_list->parsed()) {
     st = EvalList(ctx, f.deployment_job);
   } else if (v.deployment_list->parsed()) {

@@ -49,6 +49,28 @@ v1::NodeLoad NodeLiveness::Load(const std::string& node_id) const {
   return it == seen_.end() ? v1::NodeLoad() : it->second.load;
 }
 
+void NodeLiveness::NoteUsage(const std::string& alloc_id, const v1::NodeLoad& usage) {
+  std::lock_guard lock(mu_);
+  const auto now = clock_->Steady();
+  usage_[alloc_id] = Used{usage, now};
+  // Forget allocations not reported for a minute (gone, or their node is),
+  // whenever the map doubled since the last look: amortized O(1).
+  if (usage_.size() >= 2 * std::max<std::size_t>(usage_pruned_at_, 512)) {
+    for (auto it = usage_.begin(); it != usage_.end();) {
+      it = now - it->second.at > std::chrono::minutes(1) ? usage_.erase(it) : std::next(it);
+    }
+    usage_pruned_at_ = usage_.size();
+  }
+}
+
+std::optional<v1::NodeLoad> NodeLiveness::Usage(const std::string& alloc_id) const {
+  std::lock_guard lock(mu_);
+  auto it = usage_.find(alloc_id);
+  if (it == usage_.end() || clock_->Steady() - it->second.at > std::chrono::minutes(1))
+    return std::nullopt;
+  return it->second.usage;
+}
+
 int64_t NodeLiveness::LastHeartbeatMs(const std::string& node_id) const {
   std::lock_guard lock(mu_);
   auto it = seen_.find(node_id);

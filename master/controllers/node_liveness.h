@@ -9,10 +9,10 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
-
-#include <optional>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "master/log/replicated_log.h"
@@ -44,6 +44,12 @@ class NodeLiveness {
   v1::NodeLoad Load(const std::string& node_id) const;
   int64_t LastHeartbeatMs(const std::string& node_id) const;
 
+  // Allocations' measured use as their agents report it (every few
+  // seconds, with their status reports; not written to the log): kept on
+  // the master that takes the reports (the leader) for a minute.
+  void NoteUsage(const std::string& alloc_id, const v1::NodeLoad& usage);
+  std::optional<v1::NodeLoad> Usage(const std::string& alloc_id) const;
+
   std::chrono::milliseconds ttl() const { return ttl_; }
 
   // One pass of the TTL check. Exposed for tests.
@@ -63,6 +69,12 @@ class NodeLiveness {
   std::chrono::milliseconds ttl_;
   mutable std::mutex mu_;
   std::map<std::string, Seen> seen_;
+  struct Used {
+    v1::NodeLoad usage;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, Used> usage_;  // by allocation id
+  std::size_t usage_pruned_at_ = 0;              // its size after the last prune
   std::chrono::steady_clock::time_point leader_since_{};
   bool was_leader_ = false;
   std::atomic<bool> stop_{false};

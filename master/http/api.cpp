@@ -165,6 +165,11 @@ void OverlayLiveness(const ApiDeps& d, v1::Node* n) {
   if (hb > n->last_heartbeat_ms()) n->set_last_heartbeat_ms(hb);
 }
 
+void OverlayUsage(const ApiDeps& d, v1::Allocation* a) {
+  if (d.liveness == nullptr) return;
+  if (auto u = d.liveness->Usage(a->id())) *a->mutable_usage() = *u;
+}
+
 HttpResponse SubmitJob(const HttpRequest& req, const ApiDeps& d) {
   v1::Job job;
   Status st = ParseDocument(req.body, &job);
@@ -278,6 +283,11 @@ HttpResponse UpdateAllocations(const HttpRequest& req, const PathParams& p, cons
   const std::string& node_id = p.at("id");
   auto node = d.store->GetNode(node_id);
   if (!node.ok()) return HttpResponse::Error(node.status());
+  if (d.liveness != nullptr) {
+    for (const auto& u : body.updates()) {
+      if (u.has_usage()) d.liveness->NoteUsage(u.id(), u.usage());
+    }
+  }
   v1::Command cmd;
   auto* c = cmd.mutable_update_allocations();
   c->set_node_id(node_id);
@@ -386,14 +396,18 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
          [d](const HttpRequest& req, const PathParams& p) { return UpdateAllocations(req, p, d); });
 
   // Allocations and evaluations.
+  // With the measured use the master taking the reports (the leader) has.
   r->Add("GET", "/v1/allocations", [d](const HttpRequest& req, const PathParams&) {
     return Read(req, d, [&]() -> Result<std::string> {
-      return AllocListJson(d.store->ListAllocations(req.Query("job"), req.Query("node")));
+      auto allocs = d.store->ListAllocations(req.Query("job"), req.Query("node"));
+      for (auto& a : allocs) OverlayUsage(d, &a);
+      return AllocListJson(std::move(allocs));
     });
   });
   r->Add("GET", "/v1/allocations/{id}", [d](const HttpRequest& req, const PathParams& p) {
     return Read(req, d, [&]() -> Result<std::string> {
       ORCH_ASSIGN_OR_RETURN(v1::Allocation a, d.store->GetAllocation(p.at("id")));
+      OverlayUsage(d, &a);
       return RedactedJson(a);
     });
   });

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "cluster.h"
 #include "common/json.h"
@@ -326,6 +327,38 @@ groups:
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
   ASSERT_EQ(cluster_->Orchctl({"stop", "big"}).exit_code, 0);
+}
+
+TEST_F(SchedulerE2ETest, TopShowsNodesAndAllocationsByMeasuredLoad) {
+  cluster_->StartMaster();
+  cluster_->StartAgent("a1");
+  ASSERT_TRUE(cluster_->WaitReady(1, 20s));
+  ASSERT_EQ(cluster_->Orchctl({"run", "-d", "-f", WriteJob(2, 1)}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Running() == 2; }, 30s));
+  // The agents measure every second and report an allocation's use with
+  // its status, then every 10 s: both allocations get a measure.
+  CommandResult top;
+  bool measured = WaitFor(
+      [&] {
+        top = cluster_->Orchctl({"top"});
+        if (top.exit_code != 0) return false;
+        int rows = 0, unmeasured = 0;
+        std::istringstream in(top.out);
+        for (std::string line; std::getline(in, line);) {
+          if (line.find("sleeper") == std::string::npos) continue;
+          ++rows;
+          unmeasured += line.find("   -   ") != std::string::npos;
+        }
+        return rows == 2 && unmeasured == 0;
+      },
+      30s);
+  EXPECT_TRUE(measured) << top.out << top.err;
+  EXPECT_NE(top.out.find("MEMORY USED"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("a1"), std::string::npos) << top.out;
+  auto json = cluster_->Orchctl({"top", "-o", "json", "--limit", "1"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"usage\""), std::string::npos) << json.out;
+  ASSERT_EQ(cluster_->Orchctl({"stop", "sleeper"}).exit_code, 0);
 }
 
 }  // namespace
