@@ -32,19 +32,24 @@ std::string FormatValue(double v) {
   return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
-std::string EscapeHelp(const std::string& v) {
+// HELP text escapes backslashes and newlines; label values quotes too.
+std::string Escape(const std::string& v, bool quotes) {
   std::string out;
   for (char c : v) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
+    } else if (c == '"' && quotes) {
+      out += "\\\"";
     } else {
       out += c;
     }
   }
   return out;
 }
+
+std::string EscapeHelp(const std::string& v) { return Escape(v, false); }
 
 // {a="x",b="y"} with `extra` (le="...") last; "" when there are none.
 std::string LabelSet(const std::vector<std::string>& names, const std::vector<std::string>& values,
@@ -60,21 +65,7 @@ std::string LabelSet(const std::vector<std::string>& names, const std::vector<st
 
 }  // namespace
 
-std::string EscapeLabelValue(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string EscapeLabelValue(const std::string& v) { return Escape(v, true); }
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
   std::sort(bounds_.begin(), bounds_.end());

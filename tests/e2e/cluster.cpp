@@ -124,4 +124,34 @@ bool StopJobAndWait(OrchClient& client, const std::string& job, std::chrono::mil
       timeout);
 }
 
+std::string ExecJob(const std::string& id, const std::string& type, const std::string& command,
+                    const std::vector<std::string>& args, int64_t memory) {
+  std::string a;
+  for (const auto& x : args) a += (a.empty() ? "" : ",") + ("\"" + x + "\"");
+  return R"({"id":")" + id + R"(","type":")" + type +
+         R"(","groups":[{"name":"g","count":1,"tasks":[)" +
+         R"({"name":"t","driver":"exec","command":")" + command + R"(","args":[)" + a + "]," +
+         R"("resources":{"cpu":10,"memory":)" + std::to_string(memory) + "}}]}]}";
+}
+
+bool RunToCompletion(OrchClient& client, const std::string& id, std::chrono::milliseconds timeout,
+                     std::string* why) {
+  auto submitted = client.SubmitJobDocument(ExecJob(id, "batch", "/bin/true"));
+  if (!submitted.ok()) {
+    if (why) *why = submitted.status().ToString();
+    return false;
+  }
+  std::optional<v1::Allocation> last;
+  bool done = WaitFor(
+      [&] {
+        last = FirstAlloc(client, id);
+        return last && last->client_status() == v1::Allocation::COMPLETE;
+      },
+      timeout);
+  if (!done && why)
+    *why = last ? "its allocation is " + v1::Allocation::ClientStatus_Name(last->client_status())
+                : "no allocation";
+  return done;
+}
+
 }  // namespace orch::e2e

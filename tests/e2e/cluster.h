@@ -61,4 +61,15 @@ std::optional<v1::Allocation> FirstAlloc(OrchClient& client, const std::string& 
 // false on timeout.
 bool StopJobAndWait(OrchClient& client, const std::string& job, std::chrono::milliseconds timeout);
 
+// A job document (JSON, which `orchctl run -f` and POST /v1/jobs take):
+// job `id` of `type` ("service", "batch") with one group "g" of one exec
+// task "t" running `command` with `args`, asking 10 millicores and
+// `memory` MiB.
+std::string ExecJob(const std::string& id, const std::string& type, const std::string& command,
+                    const std::vector<std::string>& args = {}, int64_t memory = 16);
+// Submits ExecJob(id, "batch", "/bin/true") and waits until its allocation
+// completed; false (with the reason in `why`) otherwise.
+bool RunToCompletion(OrchClient& client, const std::string& id, std::chrono::milliseconds timeout,
+                     std::string* why = nullptr);
+
 }  // namespace orch::e2e

@@ -87,18 +87,8 @@ TEST_F(MetricsE2ETest, PrometheusScrapesAMasterAndAnAgent) {
   for (const char* id : {"m1", "m2", "m3"}) {
     ASSERT_TRUE(cluster_->client().SubmitJobDocument(TinyJob(id)).ok()) << id;
   }
-  ASSERT_TRUE(cluster_->client()
-                  .SubmitJobDocument(
-                      R"({"id":"ran","type":"batch","groups":[{"name":"g","count":1,"tasks":[)"
-                      R"({"name":"t","driver":"exec","command":"/bin/true",)"
-                      R"("resources":{"cpu":10,"memory":8}}]}]})")
-                  .ok());
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto a = FirstAlloc(cluster_->client(), "ran");
-        return a && a->client_status() == v1::Allocation::COMPLETE;
-      },
-      30s));
+  std::string why;
+  ASSERT_TRUE(RunToCompletion(cluster_->client(), "ran", 30s, &why)) << why;
 
   // Both pass promtool, and hold what the test did.
   auto master = http_.Get(cluster_->master_url() + "/metrics");
@@ -165,19 +155,8 @@ TEST(JsonLogsE2ETest, AMasterAndAnAgentWriteOneJsonObjectPerLine) {
     c.StartMaster({"--log-format", "json"});
     c.StartAgent("a1", {"--log-format", "json"});
     ASSERT_TRUE(c.WaitReady(1, 20s)) << c.Logs();
-    ASSERT_TRUE(c.client()
-                    .SubmitJobDocument(
-                        R"({"id":"logged","type":"batch","groups":[{"name":"g","count":1,"tasks":[)"
-                        R"({"name":"t","driver":"exec","command":"/bin/true",)"
-                        R"("resources":{"cpu":10,"memory":8}}]}]})")
-                    .ok());
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          auto a = FirstAlloc(c.client(), "logged");
-          return a && a->client_status() == v1::Allocation::COMPLETE;
-        },
-        30s))
-        << c.Logs();
+    std::string why;
+    ASSERT_TRUE(RunToCompletion(c.client(), "logged", 30s, &why)) << why << c.Logs();
     // Each file: every line an object with time, level, process and msg;
     // the lines about the job and its allocation carry their ids.
     std::map<std::string, std::set<std::string>> fields_seen;

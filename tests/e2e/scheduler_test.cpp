@@ -276,20 +276,8 @@ TEST_F(SchedulerE2ETest, EvalStatusFollowsAnEvaluationAndExplainsBlockedWork) {
   cluster_->StartMaster();
   cluster_->StartAgent("a1", {"--memory", "512"});
   ASSERT_TRUE(cluster_->WaitReady(1, 20s));
-  const std::string big = root_ + "/big.yaml";
-  std::ofstream(big) << R"(
-id: big
-type: service
-groups:
-  - name: g
-    count: 1
-    tasks:
-      - name: t
-        driver: exec
-        command: /bin/sleep
-        args: ["1000"]
-        resources: { cpu: 10, memory: 4096 }
-)";
+  const std::string big = root_ + "/big.json";
+  std::ofstream(big) << ExecJob("big", "service", "/bin/sleep", {"1000"}, 4096);
   auto run = cluster_->Orchctl({"run", "-d", "-f", big});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   const std::string eval = EvalIdIn(run.out);
@@ -301,18 +289,7 @@ groups:
   EXPECT_NE(blocked.out.find("memory"), std::string::npos) << "the reason: " << blocked.out;
   EXPECT_NE(blocked.err.find("is blocked"), std::string::npos) << blocked.err;
   // A job that fits: complete, exit 0; the list shows both jobs' evaluations.
-  std::ofstream(big) << R"(
-id: small
-type: batch
-groups:
-  - name: g
-    count: 1
-    tasks:
-      - name: t
-        driver: exec
-        command: /bin/true
-        resources: { cpu: 10, memory: 16 }
-)";
+  std::ofstream(big) << ExecJob("small", "batch", "/bin/true");
   run = cluster_->Orchctl({"run", "-d", "-f", big});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   auto done = cluster_->Orchctl({"eval", "status", EvalIdIn(run.out), "--monitor"});

@@ -211,20 +211,8 @@ TEST_F(SnapshotTest, BadImagesAreRefusedAndChangeNothing) {
 }
 
 TEST_F(SnapshotTest, RestoredJobMovesToTheNewClustersAgent) {
-  const std::string job_file = root_ + "/keep.yaml";
-  std::ofstream(job_file) << R"(
-id: keep
-type: service
-groups:
-  - name: g
-    count: 1
-    tasks:
-      - name: t
-        driver: exec
-        command: /bin/sleep
-        args: [")" + marker_ + R"("]
-        resources: { cpu: 10, memory: 16 }
-)";
+  const std::string job_file = root_ + "/keep.json";
+  std::ofstream(job_file) << ExecJob("keep", "service", "/bin/sleep", {marker_});
   const std::string file = root_ + "/a.snap";
   {
     LocalCluster a(root_ + "/a");
