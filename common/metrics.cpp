@@ -189,7 +189,10 @@ std::string Registry::Render() const {
     for (const auto& [name, e] : entries_) entries.emplace_back(name, &e);
   }
   std::string out;
-  for (const auto& [name, e] : entries) {
+  for (const auto& entry : entries) {
+    // Not a structured binding: lambdas below capture it (clang before 16).
+    const std::string& name = entry.first;
+    const Entry* e = entry.second;
     const char* type = e->type == Type::kCounter ? "counter"
                        : e->type == Type::kGauge ? "gauge"
                                                  : "histogram";
