@@ -42,9 +42,11 @@ HttpResponse LeaderForwarder::Handle(const Router& router, const HttpRequest& re
         id.empty() ? "no leader: the masters are electing one (or cannot reach a majority); retry shortly"
                    : "leader " + id + " has not announced its address yet; retry shortly"));
   }
-  // The caller's token goes along: the leader checks it (again).
+  // The caller's credentials go along: the leader checks them (again). An
+  // agent's node secret too: with a client token, a node's own requests
+  // (heartbeats, reports) need it.
   HttpClient::Headers credentials;
-  for (const char* h : {"x-orch-token", "authorization"}) {
+  for (const char* h : {"x-orch-token", "authorization", "x-orch-node-secret"}) {
     if (std::string v = req.Header(h); !v.empty()) credentials.emplace_back(h, v);
   }
   // A restore stages its image through the log before it answers.

@@ -10,6 +10,7 @@
 
 #include "cluster.h"
 #include "common/http_client.h"
+#include "common/ids.h"
 #include "common/json.h"
 #include "masters.h"
 #include "orch/v1/acl.pb.h"
@@ -244,6 +245,33 @@ TEST(AclMastersE2ETest, ATokenGoesWithAWriteAFollowerForwards) {
   auto listed = Client(root_token.secret_id()).Get(masters.HttpUrl(leader) + "/v1/jobs");
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->body.find("anon"), std::string::npos);
+
+  // An agent with a client token talks to a follower: its node's own
+  // requests (a heartbeat) reach the leader with its node secret.
+  auto policy = Client(root_token.secret_id())
+                    .Do("PUT", at + "/v1/acl/policies/agent",
+                        R"({"name":"agent","rules":[{"resource":"node","access":"write"}]})");
+  ASSERT_TRUE(policy.ok() && policy->status == 200)
+      << (policy.ok() ? policy->body : policy.status().ToString());
+  auto token =
+      Client(root_token.secret_id())
+          .Post(at + "/v1/acl/tokens", R"({"name":"agent","type":"client","policies":["agent"]})");
+  ASSERT_TRUE(token.ok() && token->status == 200)
+      << (token.ok() ? token->body : token.status().ToString());
+  v1::AclToken agent_token;
+  ASSERT_TRUE(FromJson(token->body, &agent_token).ok());
+  OrchClient agent({at}, OrchClientOptions{agent_token.secret_id(), NewSecret(), {}});
+  v1::Node node;
+  node.set_id(NewUuid());
+  node.set_name("n1");
+  node.mutable_capacity()->set_cpu(1000);
+  node.mutable_capacity()->set_memory(1024);
+  auto registered = agent.RegisterNode(node);
+  ASSERT_TRUE(registered.ok()) << registered.status().ToString();
+  Result<v1::HeartbeatResponse> beat = Status::Unavailable("not tried");
+  // The registration must have reached the follower's state first.
+  EXPECT_TRUE(WaitFor([&] { return (beat = agent.Heartbeat(node.id(), {})).ok(); }, 10s))
+      << beat.status().ToString() << masters.Logs();
 }
 
 }  // namespace
