@@ -60,8 +60,9 @@ class Session : public SessionBase {
   void OnHeader(beast::error_code ec, std::size_t bytes);
   void OnRead(beast::error_code ec, std::size_t bytes);
   void RefuseBody();
-  // The request read so far (no body).
-  HttpRequest Head() const;
+  // The request read so far (no body); `target` receives whether its
+  // target parsed (the path and query are empty when not).
+  HttpRequest Head(Status* target) const;
   void Dispatch();
   void DoWrite(HttpResponse resp);
   void StreamOnWorker(HttpResponse resp);
@@ -78,6 +79,9 @@ class Session : public SessionBase {
   std::string remote_;
   std::string client_;  // the remote address, without the port
   std::size_t body_limit_ = 0;  // of the request being read
+  // Its head, made once in OnHeader and handed to Dispatch.
+  std::optional<HttpRequest> head_;
+  Status head_target_;
   // The request being answered: its route (for metrics; "" before one was
   // read) and when it was read.
   std::string route_;
@@ -507,7 +511,8 @@ template <class Stream>
 void Session<Stream>::OnHeader(beast::error_code ec, std::size_t bytes) {
   if (ec) return OnRead(ec, bytes);
   const auto& o = server_->opts();
-  if (o.large_body && o.large_body_limit > o.body_limit && o.large_body(Head())) {
+  head_ = Head(&head_target_);
+  if (o.large_body && o.large_body_limit > o.body_limit && o.large_body(*head_)) {
     body_limit_ = o.large_body_limit;
     Tcp().expires_after(std::max(o.read_timeout, o.large_body_read_timeout));
   }
@@ -527,7 +532,7 @@ void Session<Stream>::RefuseBody() {
 }
 
 template <class Stream>
-HttpRequest Session<Stream>::Head() const {
+HttpRequest Session<Stream>::Head(Status* target) const {
   const auto& msg = parser_->get();
   HttpRequest req;
   req.method = std::string(msg.method_string());
@@ -538,7 +543,11 @@ HttpRequest Session<Stream>::Head() const {
     std::transform(name.begin(), name.end(), name.begin(), ::tolower);
     req.headers[name] = std::string(h.value());
   }
-  if (!ParseTarget(req.target, &req.path, &req.query).ok()) req.path.clear();
+  *target = ParseTarget(req.target, &req.path, &req.query);
+  if (!target->ok()) {
+    req.path.clear();
+    req.query.clear();
+  }
   return req;
 }
 
@@ -560,13 +569,12 @@ void Session<Stream>::OnRead(beast::error_code ec, std::size_t) {
 
 template <class Stream>
 void Session<Stream>::Dispatch() {
-  HttpRequest req = Head();
+  if (!head_) head_ = Head(&head_target_);
+  HttpRequest req = std::move(*head_);
+  head_.reset();
   req.body = std::move(parser_->get().body());
   started_ = std::chrono::steady_clock::now();
-  req.path.clear();
-  req.query.clear();
-  Status st = ParseTarget(req.target, &req.path, &req.query);
-  if (!st.ok()) return DoWrite(HttpResponse::Error(st));
+  if (!head_target_.ok()) return DoWrite(HttpResponse::Error(head_target_));
   route_ = server_->RouteOf(req);
   if (const auto& fast = server_->opts().inline_handler) {
     std::optional<HttpResponse> answer;
