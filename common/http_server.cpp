@@ -67,6 +67,14 @@ class Session : public SessionBase {
   void DoWrite(HttpResponse resp);
   void StreamOnWorker(HttpResponse resp);
   bool WriteFromWorker(std::string data);
+  // A feed (HttpResponse::Feed), driven on the strand: its head written,
+  // then by turns `next` on a worker, the chunk it made written, or the
+  // session parked until the feed's index moves or its heartbeat is due.
+  void StartFeed(HttpResponse resp);
+  void FeedNext();
+  void FeedGot(std::string data, bool more);
+  void FeedWrite(std::string data, std::function<void()> then);
+  void FeedEnd();
   void OnWrite(bool keep_alive, beast::error_code ec, std::size_t bytes);
   void Finish();
   void MarkDone();
@@ -86,8 +94,11 @@ class Session : public SessionBase {
   // read) and when it was read.
   std::string route_;
   std::chrono::steady_clock::time_point started_;
+  std::optional<HttpResponse::Feed> feed_;
+  std::chrono::steady_clock::time_point feed_written_;  // the feed's last write
   bool handling_ = false;  // a request is with the handler or being answered
   bool forgotten_ = false;  // Finish ran: the server no longer counts us
+  bool feeding_ = false;    // a feed is open (counted by the server)
 };
 
 // Requests parked until their blocking query can be answered. Shared with
@@ -247,7 +258,8 @@ class ServerImpl : public HttpServer {
     parking_->Close();
     auto deadline = std::chrono::steady_clock::now() + grace;
     spdlog::debug("{}: shutting down with {} requests in flight", opts_.name, in_flight_.load());
-    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    while ((in_flight_.load() > 0 || feeds_.load() > 0) &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     std::vector<std::shared_ptr<SessionBase>> open;
@@ -299,6 +311,9 @@ class ServerImpl : public HttpServer {
   }
 
   void RequestDone() { --in_flight_; }
+  // Feeds open: a shutdown lets them write their last chunk (within the grace).
+  void FeedStarted() { ++feeds_; }
+  void FeedDone() { --feeds_; }
 
   // A parked request gives its client's request slot back (it holds no
   // worker) and takes it again, uncounted against the cap, to run.
@@ -317,10 +332,19 @@ class ServerImpl : public HttpServer {
         RunHandler(std::move(req), std::move(client), std::move(done));
       });
     };
+    ParkUntil(d.waiters, d.index, d.deadline, std::move(resume));
+  }
+
+  // Runs `resume` once `waiters` passes `index`, at `deadline`, or when the
+  // server stops, whichever is first; no thread waits meanwhile.
+  void ParkUntil(IndexWaiters* waiters, uint64_t index,
+                 std::chrono::steady_clock::time_point deadline, std::function<void()> resume) {
     uint64_t id = parking_->Add(std::move(resume));
     if (id == 0) return;  // the server is stopping: it ran at once
-    d.waiters->Wait(d.index, d.deadline, [parking = parking_, id] { parking->Resume(id); });
+    waiters->Wait(index, deadline, [parking = parking_, id] { parking->Resume(id); });
   }
+
+  void PostWork(std::function<void()> f) { asio::post(workers_, std::move(f)); }
 
   static inline const std::string kUnread =
       "none";  // answered before a request was read (400, 413)
@@ -420,6 +444,7 @@ class ServerImpl : public HttpServer {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopped_{false};
   std::atomic<int> in_flight_{0};
+  std::atomic<int> feeds_{0};
   uint16_t port_ = 0;
   std::mutex mu_;
   std::vector<std::weak_ptr<SessionBase>> sessions_;
@@ -600,6 +625,11 @@ void Session<Stream>::Dispatch() {
   Tcp().expires_never();
   handling_ = true;
   server_->Handle(std::move(req), client_, [self = Self()](HttpResponse resp) {
+    if (resp.feed && resp.feed->next && resp.feed->waiters != nullptr) {
+      return asio::post(self->Tcp().get_executor(), [self, resp = std::move(resp)]() mutable {
+        self->StartFeed(std::move(resp));
+      });
+    }
     if (resp.stream) return self->StreamOnWorker(std::move(resp));
     asio::post(self->Tcp().get_executor(),
                [self, resp = std::move(resp)]() mutable { self->DoWrite(std::move(resp)); });
@@ -626,6 +656,31 @@ void Session<Stream>::DoWrite(HttpResponse resp) {
   Tcp().expires_after(server_->opts().read_timeout);
   http::async_write(stream_, *res_,
                     beast::bind_front_handler(&Session::OnWrite, Self(), keep_alive));
+}
+
+// The head of a chunked answer that closes the connection after it.
+std::string ChunkedHead(int version, const HttpResponse& resp) {
+  std::string hdr = std::string(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") +
+                    std::to_string(resp.status) + " " +
+                    std::string(http::obsolete_reason(static_cast<http::status>(resp.status))) +
+                    "\r\nServer: orch\r\nContent-Type: " + resp.content_type +
+                    "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n";
+  for (const auto& [k, v] : resp.headers) {
+    if (strcasecmp(k.c_str(), "Connection") == 0 || strcasecmp(k.c_str(), "Content-Length") == 0)
+      continue;
+    hdr += k + ": " + v + "\r\n";
+  }
+  return hdr + "\r\n";
+}
+
+// `piece` (not empty) as one chunk.
+std::string Chunk(std::string_view piece) {
+  char size[24];
+  snprintf(size, sizeof size, "%zx\r\n", piece.size());
+  std::string chunk = size;
+  chunk.append(piece);
+  chunk += "\r\n";
+  return chunk;
 }
 
 // Whether the peer closed or reset the connection.
@@ -662,26 +717,12 @@ void Session<Stream>::StreamOnWorker(HttpResponse resp) {
   int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
   bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
   int fd = Tcp().socket().native_handle();
-  std::string hdr = std::string(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(resp.status) +
-                    " " + std::string(http::obsolete_reason(static_cast<http::status>(resp.status))) +
-                    "\r\nServer: orch\r\nContent-Type: " + resp.content_type +
-                    "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n";
-  for (const auto& [k, v] : resp.headers) {
-    if (strcasecmp(k.c_str(), "Connection") == 0 || strcasecmp(k.c_str(), "Content-Length") == 0) continue;
-    hdr += k + ": " + v + "\r\n";
-  }
-  hdr += "\r\n";
-  bool ok = WriteFromWorker(std::move(hdr));
+  bool ok = WriteFromWorker(ChunkedHead(version, resp));
   if (ok && !head) {
     HttpStreamWriter write = [&](std::string_view piece) {
       if (!ok || server_->stopped() || PeerGone(fd)) return ok = false;
       if (piece.empty()) return true;
-      char size[24];
-      snprintf(size, sizeof size, "%zx\r\n", piece.size());
-      std::string chunk = size;
-      chunk.append(piece);
-      chunk += "\r\n";
-      return ok = WriteFromWorker(std::move(chunk));
+      return ok = WriteFromWorker(Chunk(piece));
     };
     try {
       resp.stream(write);
@@ -692,6 +733,82 @@ void Session<Stream>::StreamOnWorker(HttpResponse resp) {
     if (ok) WriteFromWorker("0\r\n\r\n");
   }
   asio::post(Tcp().get_executor(), [self = Self()] { self->Finish(); });
+}
+
+template <class Stream>
+void Session<Stream>::StartFeed(HttpResponse resp) {
+  bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+  if (head) {
+    resp.feed.reset();
+    return DoWrite(std::move(resp));
+  }
+  server_->Count(route_, resp.status, started_);  // when the feed begins
+  int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+  feed_ = std::move(resp.feed);
+  feeding_ = true;
+  server_->FeedStarted();
+  // A feed waits for its index like a parked blocking query: it holds no
+  // request slot, and the server's shutdown does not wait for it.
+  MarkDone();
+  FeedWrite(ChunkedHead(version, resp), [self = Self()] { self->FeedNext(); });
+}
+
+template <class Stream>
+void Session<Stream>::FeedWrite(std::string data, std::function<void()> then) {
+  auto buf = std::make_shared<std::string>(std::move(data));
+  feed_written_ = std::chrono::steady_clock::now();
+  Tcp().expires_after(server_->opts().read_timeout);  // a client that stops reading is dropped
+  asio::async_write(
+      stream_, asio::buffer(*buf),
+      [self = Self(), buf, then = std::move(then)](beast::error_code ec, std::size_t) {
+        self->Tcp().expires_never();
+        if (ec) return self->Finish();
+        then();
+      });
+}
+
+template <class Stream>
+void Session<Stream>::FeedNext() {
+  if (server_->stopped()) return FeedEnd();
+  // `next` runs on a worker; the session does nothing else meanwhile.
+  server_->PostWork([self = Self()] {
+    std::string out;
+    bool more = false;
+    try {
+      more = self->feed_->next(&self->feed_->cursor, &out);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: a feed threw: {}", self->server_->opts().name, e.what());
+    }
+    asio::post(self->Tcp().get_executor(), [self, out = std::move(out), more]() mutable {
+      self->FeedGot(std::move(out), more);
+    });
+  });
+}
+
+template <class Stream>
+void Session<Stream>::FeedGot(std::string data, bool more) {
+  if (!data.empty()) {
+    return FeedWrite(Chunk(data),
+                     [self = Self(), more] { more ? self->FeedNext() : self->FeedEnd(); });
+  }
+  const HttpResponse::Feed& f = *feed_;
+  if (!more || server_->stopped() || f.waiters->closed() ||
+      PeerGone(Tcp().socket().native_handle())) {
+    return FeedEnd();
+  }
+  const auto due = feed_written_ + f.idle;
+  if (std::chrono::steady_clock::now() >= due) {
+    return FeedWrite(Chunk(f.heartbeat.empty() ? "\n" : f.heartbeat),
+                     [self = Self()] { self->FeedNext(); });
+  }
+  server_->ParkUntil(f.waiters, f.cursor, due, [self = Self()] {
+    asio::post(self->Tcp().get_executor(), [self] { self->FeedNext(); });
+  });
+}
+
+template <class Stream>
+void Session<Stream>::FeedEnd() {
+  FeedWrite("0\r\n\r\n", [self = Self()] { self->Finish(); });
 }
 
 template <class Stream>
@@ -714,6 +831,10 @@ void Session<Stream>::OnWrite(bool keep_alive, beast::error_code ec, std::size_t
 template <class Stream>
 void Session<Stream>::Finish() {
   MarkDone();
+  if (feeding_) {
+    feeding_ = false;
+    server_->FeedDone();
+  }
   beast::error_code ec;
   Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   Tcp().close();

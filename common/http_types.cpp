@@ -107,6 +107,25 @@ Status ParseTarget(std::string_view target, std::string* path,
   return Status::Ok();
 }
 
+std::vector<std::string> HttpRequest::QueryAll(std::string_view name) const {
+  std::vector<std::string> out;
+  auto q = target.find('?');
+  if (q == std::string::npos) return out;
+  std::string_view rest = std::string_view(target).substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string key, value;
+    // The target parsed once already (ParseTarget): decoding cannot fail.
+    if (!Decode(pair.substr(0, eq), true, &key).ok() || key != name) continue;
+    if (eq != std::string_view::npos && !Decode(pair.substr(eq + 1), true, &value).ok()) continue;
+    out.push_back(std::move(value));
+  }
+  return out;
+}
+
 std::string UrlEncode(std::string_view s) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

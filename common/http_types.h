@@ -35,6 +35,9 @@ struct HttpRequest {
 
   // Value of query parameter `name`, or `fallback`.
   std::string Query(const std::string& name, const std::string& fallback = "") const;
+  // Every value of a query parameter given more than once
+  // ("?topic=Job&topic=Node"), decoded, in order; `query` keeps one.
+  std::vector<std::string> QueryAll(std::string_view name) const;
   std::string Header(const std::string& lower_name) const;
 };
 
@@ -65,6 +68,25 @@ struct HttpResponse {
     std::string state;  // what the handler wants back (e.g. what it saw first)
   };
   std::optional<Deferral> defer;
+
+  // A long answer that waits without a thread (an event stream): the server
+  // sends the headers (chunked, then the connection closes after it), then
+  // calls `next` on a worker for what follows the cursor and writes it;
+  // when `next` appends nothing the request is parked until `waiters`
+  // passes the cursor, and after `idle` without a write `heartbeat` is
+  // written. The answer ends when `next` returns false (after what it
+  // appended is written), the client goes, or the server stops. `body` is
+  // ignored. Feeds hold no worker and no request slot while they wait.
+  struct Feed {
+    IndexWaiters* waiters = nullptr;
+    uint64_t cursor = 0;
+    std::chrono::milliseconds idle{10'000};
+    std::string heartbeat;
+    // Appends what follows `*cursor` to `*out` (bounded) and moves the
+    // cursor past it; false to end the answer.
+    std::function<bool(uint64_t* cursor, std::string* out)> next;
+  };
+  std::optional<Feed> feed;
 
   // Value of header `name` (case-insensitive), or "".
   std::string Header(std::string_view name) const;

@@ -55,6 +55,10 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
                  "restore) takes, in "
                  "bytes; only a caller allowed to restore may send more than --body-limit")
       ->capture_default_str();
+  app.add_option("--ui-dir", cfg->ui_dir,
+                 "Serve the web UI (/ui/) from this folder instead of the files built in "
+                 "(for working on master/ui/assets)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--http-workers", cfg->http_workers,
                  "Threads answering REST requests (a write holds one until it commits; blocking queries wait "
                  "without one)")

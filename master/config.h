@@ -32,6 +32,9 @@ struct MasterConfig {
   std::size_t body_limit = 1 << 20;
   // Largest state image PUT /v1/operator/snapshot takes (held in memory).
   std::size_t restore_limit = std::size_t{512} << 20;
+  // Serve the web UI's files from this folder instead of the copies built
+  // in (working on master/ui/assets without a rebuild).
+  std::string ui_dir;
   // Threads answering REST requests. A blocking query waits without one (it
   // is parked until the state's index moves); a write holds one until it
   // commits, so this bounds the writes in flight (and group commit).

@@ -207,6 +207,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   deps.keep_versions = static_cast<uint32_t>(cfg.job_versions);
   deps.tls = cfg.tls();
   deps.metrics = m->metrics_.get();
+  deps.ui_dir = cfg.ui_dir;
   RegisterAllRoutes(router.get(), deps, m->log_.get());
   m->forwarder_ = std::make_unique<LeaderForwarder>(m->log_.get(), cfg.id, cfg.tls());
 

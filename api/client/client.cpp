@@ -321,6 +321,11 @@ Status OrchClient::AllocationLogs(const std::string& alloc_id, const LogsOptions
     return Status::Ok();
   }
   path += "&follow=true";
+  return StreamGet(path, on_data);
+}
+
+Status OrchClient::StreamGet(const std::string& path,
+                             const std::function<bool(std::string_view)>& on_data) {
   if (addresses_.empty()) return Status::InvalidArgument("no master address configured");
   Status last;
   std::size_t start = preferred_.load();
@@ -341,6 +346,24 @@ Status OrchClient::AllocationLogs(const std::string& alloc_id, const LogsOptions
     if (resp->status != 503) return last;
   }
   return last;
+}
+
+Status OrchClient::Events(const EventsOptions& opts,
+                          const std::function<bool(std::string_view line)>& on_line) {
+  std::string path = "/v1/event/stream?follow=" + std::string(opts.follow ? "true" : "false");
+  if (opts.index > 0) path += "&index=" + std::to_string(opts.index);
+  for (const auto& t : opts.topics) path += "&topic=" + UrlEncode(t);
+  std::string partial;
+  return StreamGet(path, [&](std::string_view piece) {
+    if (piece.empty()) return on_line("");
+    partial.append(piece);
+    std::size_t at = 0;
+    for (std::size_t nl; (nl = partial.find('\n', at)) != std::string::npos; at = nl + 1) {
+      if (!on_line(std::string_view(partial).substr(at, nl - at))) return false;
+    }
+    partial.erase(0, at);
+    return true;
+  });
 }
 
 }  // namespace orch

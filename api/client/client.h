@@ -146,6 +146,17 @@ class OrchClient {
   Status AllocationLogs(const std::string& alloc_id, const LogsOptions& opts,
                         const std::function<bool(std::string_view)>& on_data);
 
+  // The event stream (GET /v1/event/stream): each line it sends, without
+  // its newline, to `on_line` (heartbeats "{}" included); "" about once a
+  // second while nothing arrives. Returning false ends it (no error).
+  struct EventsOptions {
+    std::vector<std::string> topics;  // "Job", "Job:web", "*"; none: every topic
+    uint64_t index = 0;               // only events after it (0: all the master keeps)
+    bool follow = false;              // keep streaming new events
+  };
+  Status Events(const EventsOptions& opts,
+                const std::function<bool(std::string_view line)>& on_line);
+
   // A client with the same token that talks to `address` only (e.g. the
   // leader's REST address).
   std::unique_ptr<OrchClient> At(const std::string& address) const;
@@ -163,6 +174,9 @@ class OrchClient {
   Result<Indexed<T>> GetIndexed(const std::string& path, const QueryOptions& q);
   template <typename T>
   Result<T> Call(const std::string& method, const std::string& path, const std::string& body);
+  // A streamed GET of `path` from the first master that answers (the next
+  // one while none has sent anything), its body piece by piece to `on_data`.
+  Status StreamGet(const std::string& path, const std::function<bool(std::string_view)>& on_data);
 
   std::vector<std::string> addresses_;
   OrchClientOptions options_;

@@ -17,6 +17,7 @@
 #include "api/orchctl/deployment_cmds.h"
 #include "api/orchctl/errors.h"
 #include "api/orchctl/eval_cmds.h"
+#include "api/orchctl/event_cmds.h"
 #include "api/orchctl/lifecycle_cmds.h"
 #include "api/orchctl/logs.h"
 #include "api/orchctl/operator_cmds.h"
@@ -49,6 +50,7 @@ constexpr const char* kFooter = R"(Examples:
   orchctl deployment list             rolling updates, newest first
   orchctl eval status 1a2b --monitor  follow an evaluation; why work is blocked
   orchctl top                         nodes and allocations by measured load
+  orchctl events -f --topic Node      follow the cluster's changes as they commit
   orchctl acl bootstrap               the first management token (masters with --acl)
   orchctl operator snapshot save f.snap   back up the whole cluster state (restore: the same)
   orchctl tls ca create               the cluster CA for mutual TLS (orch-ca.pem and its key)
@@ -100,6 +102,7 @@ struct Flags {
   bool stale = false;
   bool monitor = false;
   TopOptions top;
+  EventsOptions events;
   // cluster add
   std::string raft;
   std::string http;
@@ -195,6 +198,7 @@ struct Verbs {
   CLI::App* eval_status = nullptr;
   CLI::App* eval_list = nullptr;
   CLI::App* top = nullptr;
+  CLI::App* events = nullptr;
   CLI::App* deployment_list = nullptr;
   CLI::App* deployment_status = nullptr;
   CLI::App* deployment_pause = nullptr;
@@ -372,6 +376,24 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
   v.top->add_option("--job", f.top.job, "Only this job's allocations")->type_name("JOB");
   v.top->add_option("--limit", f.top.limit, "Allocations shown (0: all)")->capture_default_str();
   v.top->footer("Examples:\n  orchctl top\n  orchctl top --job web --limit 5");
+
+  v.events = app.add_subcommand(
+      "events",
+      "The cluster's changes (jobs, allocations, nodes, evaluations, deployments) "
+      "as the masters apply them; the recent ones, or with -f as they come");
+  v.events
+      ->add_option(
+          "--topic", f.events.topics,
+          "Only this topic: Job, Allocation, Node, Evaluation, Deployment or *; TOPIC:KEY for one "
+          "object (repeatable)")
+      ->type_name("TOPIC[:KEY]");
+  v.events->add_option("--index", f.events.index,
+                       "Only events after this index (resume where a stream stopped)");
+  v.events->add_flag("-f,--follow", f.events.follow, "Keep printing new events until interrupted");
+  v.events->footer(
+      "-o json prints the stream's own lines: one JSON object per index.\n\nExamples:\n"
+      "  orchctl events\n  orchctl events -f --topic Job:web --topic Node\n"
+      "  orchctl events -o json --index 1200");
 }
 
 // acl bootstrap, acl token ..., acl policy ... (acl_cmds.h).
@@ -894,6 +916,8 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
                     std::chrono::duration_cast<std::chrono::milliseconds>(*timeout));
   } else if (v.top->parsed()) {
     st = Top(ctx, f.top);
+  } else if (v.events->parsed()) {
+    st = Events(ctx, f.events);
   } else if (v.eval_list->parsed()) {
     st = EvalList(ctx, f.deployment_job);
   } else if (v.deployment_list->parsed()) {

@@ -178,4 +178,10 @@ std::function<bool(const std::string&)> Authorizer::JobReadFilter(const HttpRequ
   };
 }
 
+bool Authorizer::CanReadNodes(const HttpRequest& req) const {
+  if (!enabled_) return true;
+  auto c = Identify(req);
+  return c.ok() && c->On(Resource::kNode) >= Access::kRead;
+}
+
 }  // namespace orch::master::acl

@@ -57,6 +57,8 @@ class Authorizer {
   // For a list: whether the caller may read each job (always true when
   // ACLs are off).
   std::function<bool(const std::string&)> JobReadFilter(const HttpRequest& req) const;
+  // Whether the caller may read nodes (always true when ACLs are off).
+  bool CanReadNodes(const HttpRequest& req) const;
 
  private:
   const StateStore* store_;

@@ -29,6 +29,10 @@ const std::unordered_map<std::string, RouteRule>& Rules() {
       {"GET /metrics", Open},
       {"GET /v1/cluster/leader", Open},
       {"POST /v1/acl/bootstrap", Open},
+      // The web UI's static files: no data (the page calls the API with
+      // the user's token).
+      {"GET /ui", Open},
+      {"GET /ui/{file}", Open},
 
       {"POST /v1/jobs", Job(W, JobFrom::kBody)},
       {"POST /v1/jobs/plan", Job(W, JobFrom::kBody)},
@@ -53,6 +57,9 @@ const std::unordered_map<std::string, RouteRule>& Rules() {
       {"POST /v1/deployments/{id}/fail", Job(W, JobFrom::kDeployment)},
       {"POST /v1/deployments/{id}/pause", Job(W, JobFrom::kDeployment)},
       {"POST /v1/deployments/{id}/resume", Job(W, JobFrom::kDeployment)},
+      // Job events of the jobs the caller may read; node events with node
+      // read (the handler filters each event).
+      {"GET /v1/event/stream", Job(R, JobFrom::kFiltered)},
       {"GET /v1/services", Services},
       {"GET /v1/services/{name}", Services},
 

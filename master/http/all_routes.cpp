@@ -3,11 +3,13 @@
 #include "master/http/acl_api.h"
 #include "master/http/cluster_api.h"
 #include "master/http/deployments_api.h"
+#include "master/http/events_api.h"
 #include "master/http/lifecycle_api.h"
 #include "master/http/logs_api.h"
 #include "master/http/operator_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/http/services_api.h"
+#include "master/ui/ui_api.h"
 
 namespace orch::master {
 
@@ -21,6 +23,8 @@ void RegisterAllRoutes(Router* router, const ApiDeps& deps, RaftLog* raft) {
   RegisterLifecycleRoutes(router, deps);
   RegisterAclRoutes(router, deps);
   RegisterOperatorRoutes(router, deps);
+  RegisterEventRoutes(router, deps);
+  RegisterUiRoutes(router, deps.ui_dir);
 }
 
 }  // namespace orch::master

@@ -40,6 +40,11 @@ struct ApiDeps {
   TlsFiles tls;
   // What GET /metrics renders (null: nothing).
   metrics::Registry* metrics = nullptr;
+  // An idle event stream writes "{}" this often (keeps proxies and
+  // clients from timing it out; finds gone clients).
+  std::chrono::milliseconds event_heartbeat{10'000};
+  // The web UI's files from disk instead of the binary (--ui-dir).
+  std::string ui_dir;
 };
 
 // Blocking-query options of a read: ?index=N&wait=D&stale=true.

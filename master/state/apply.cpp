@@ -102,7 +102,7 @@ Status StateStore::ApplyRegisterJobCommand(uint64_t index, int64_t time_ms, cons
   job.set_stop(false);
   job.clear_status();
   job.clear_stable();
-  ORCH_RETURN_IF_ERROR(PutJob(job));
+  ORCH_RETURN_IF_ERROR(PutJob(job, "JobRegistered"));
   ORCH_RETURN_IF_ERROR(RecordJobVersion(index, time_ms, job, old ? &*old : nullptr, c));
   v1::Evaluation eval = c.eval();
   eval.set_job_id(job.id());
@@ -121,7 +121,7 @@ Status StateStore::ApplyDeregisterJob(uint64_t index, const v1::Command& cmd, St
   }
   job->set_stop(true);
   job->set_modify_index(index);
-  ORCH_RETURN_IF_ERROR(PutJob(*job));
+  ORCH_RETURN_IF_ERROR(PutJob(*job, "JobDeregistered"));
   ORCH_RETURN_IF_ERROR(CancelActiveDeployment(index, cmd.time_ms(), c.job_id(), "the job was stopped"));
   // Purged: the job, its versions and deployments go now; the evaluation
   // (which finds no job) stops its allocations, collected once terminal.
@@ -158,7 +158,7 @@ Status StateStore::ApplyRegisterNode(uint64_t index, const v1::Command& cmd, Sta
   node.set_status(v1::Node::READY);
   node.set_last_heartbeat_ms(cmd.time_ms());
   node.clear_allocated();
-  ORCH_RETURN_IF_ERROR(PutNode(node));
+  ORCH_RETURN_IF_ERROR(PutNode(node, "NodeRegistered"));
   return UnblockEvaluations(index);
 }
 
@@ -602,7 +602,7 @@ Status StateStore::ApplyNodeDrain(uint64_t index, const v1::Command& cmd, Status
     node->clear_drain();
   }
   node->set_modify_index(index);
-  ORCH_RETURN_IF_ERROR(PutNode(*node));
+  ORCH_RETURN_IF_ERROR(PutNode(*node, "NodeDrain"));
   ORCH_RETURN_IF_ERROR(PutNewEvaluations(index, c.evals()));
   if (!c.enable()) return UnblockEvaluations(index);
   return Status::Ok();

@@ -31,6 +31,8 @@ Status StateStore::PutDeployment(const v1::Deployment& d) {
   stmt.Bind(3, static_cast<int64_t>(d.status()));
   stmt.Bind(4, static_cast<int64_t>(d.create_index()));
   stmt.BindBlob(5, d.SerializeAsString());
+  NoteEvent("Deployment", "DeploymentUpdated", d.id(), d.job_id(),
+            std::make_shared<v1::Deployment>(d));
   return stmt.Run();
 }
 

@@ -108,6 +108,7 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
     auto e = LoadOne<v1::Evaluation>("evaluations", id);
     if (!e || !EvalCollectable(*e, c.eval_cutoff_ms())) continue;
     ORCH_RETURN_IF_ERROR(DeleteRow("evaluations", id));
+    NoteEvent("Evaluation", "EvaluationDeleted", id, e->job_id(), nullptr);
     ++evals;
   }
   for (const auto& id : c.alloc_ids()) {
@@ -118,6 +119,7 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
       continue;
     }
     ORCH_RETURN_IF_ERROR(DeleteRow("allocations", id));
+    NoteEvent("Allocation", "AllocationDeleted", id, a->job_id(), nullptr);
     ++allocs;
   }
   for (const auto& id : c.job_ids()) {
@@ -134,6 +136,7 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
     auto latest = LatestDeploymentLocked(d->job_id());
     if (!DeploymentCollectable(*d, latest && latest->id() == id, c.deployment_cutoff_ms())) continue;
     ORCH_RETURN_IF_ERROR(DeleteRow("deployments", id));
+    NoteEvent("Deployment", "DeploymentDeleted", id, d->job_id(), nullptr);
     ++deployments;
   }
   spdlog::info("state: index {}: garbage collected {} evaluation(s), {} allocation(s), {} job(s), {} deployment(s)",
@@ -155,6 +158,7 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
     ORCH_RETURN_IF_ERROR(stmt.Run());
   }
   jobs_brief_.erase(job_id);
+  NoteEvent("Job", "JobDeleted", job_id, job_id, nullptr);
   return Status::Ok();
 }
 

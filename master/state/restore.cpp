@@ -118,6 +118,7 @@ Status StateStore::ApplyRestoreCommit(const Entry& e, Status* outcome) {
     applied_ = e.index;
   }
   const uint64_t state_index = applied_ + offset_;
+  if (st.ok()) events_.Reset(state_index);  // every object replaced: resume by reading the state
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(state_index);

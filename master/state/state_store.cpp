@@ -46,6 +46,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   s->RebuildJobBriefsLocked();
   s->RebuildAclLocked();
   ORCH_RETURN_IF_ERROR(s->ReadIndexesLocked());
+  s->events_.Reset(s->applied_ + s->offset_);  // what came before is not kept
   s->waiters_.Advance(s->applied_ + s->offset_);
   return s;
 }
@@ -203,6 +204,7 @@ Status StateStore::ApplyRun(const std::vector<Entry>& entries, std::size_t begin
       const Entry& e = entries[i];
       if (e.index <= applied_ || e.cmd == nullptr) continue;
       // Objects are stamped with the state's index (StateIndex()).
+      apply_index_ = e.index + offset_;
       st = ApplyLocked(e.index + offset_, *e.cmd, &(*outcomes)[i]);
     }
     if (st.ok()) st = RecordApplied(last);
@@ -214,10 +216,12 @@ Status StateStore::ApplyRun(const std::vector<Entry>& entries, std::size_t begin
   }
   if (!st.ok()) {
     RebuildJobBriefsLocked();  // the transaction rolls back: so does memory
+    pending_events_.clear();
     return st;
   }
   applied_ = last;
   const uint64_t state_index = applied_ + offset_;
+  PublishEventsLocked(state_index);
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(state_index);
@@ -315,6 +319,7 @@ Status StateStore::RestoreImage(const std::string& image) {
   RebuildJobBriefsLocked();
   RebuildAclLocked();
   const uint64_t restored = applied_ + offset_;
+  events_.Reset(restored);  // the changes up to the snapshot are not known here
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(restored);
@@ -356,22 +361,63 @@ std::vector<T> StateStore::LoadMany(const std::string& sql, const std::vector<st
   return out;
 }
 
+void StateStore::NoteEvent(const char* topic, const char* type, const std::string& key,
+                           const std::string& job_id,
+                           std::shared_ptr<const google::protobuf::Message> payload) {
+  pending_events_.emplace_back(apply_index_,
+                               StateEvent{topic, type, key, job_id, std::move(payload)});
+}
 
-Status StateStore::PutJob(const v1::Job& job) {
+void StateStore::PublishEventsLocked(uint64_t state_index) {
+  std::size_t i = 0;
+  while (i < pending_events_.size()) {
+    const uint64_t index = pending_events_[i].first;
+    std::vector<StateEvent> batch;
+    for (; i < pending_events_.size() && pending_events_[i].first == index; ++i) {
+      batch.push_back(std::move(pending_events_[i].second));
+    }
+    events_.Publish(index, std::move(batch));
+  }
+  pending_events_.clear();
+  events_.Publish(state_index, {});
+}
+
+Status StateStore::PutJob(const v1::Job& job, const char* event_type) {
   ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job, {job.id()}));
   NoteJobLocked(job);  // ApplyBatch rebuilds the briefs when its transaction rolls back
+  NoteEvent("Job", event_type, job.id(), job.id(), std::make_shared<v1::Job>(job));
   return PutServiceClaims(job);
 }
 
-Status StateStore::PutNode(const v1::Node& node) {
+Status StateStore::PutNode(const v1::Node& node, const char* event_type) {
   ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO nodes(id, data) VALUES(?, ?)", node, {node.id()}));
-  std::lock_guard lock(node_brief_mu_);
-  node_status_[node.id()] = node.status();
-  node_secret_hash_[node.id()] = node.secret_hash();
+  std::optional<v1::Node::Status> was;
+  {
+    std::lock_guard lock(node_brief_mu_);
+    if (auto it = node_status_.find(node.id()); it != node_status_.end()) was = it->second;
+    node_status_[node.id()] = node.status();
+    node_secret_hash_[node.id()] = node.secret_hash();
+  }
+  if (event_type == nullptr) {
+    if (!was) {
+      event_type = "NodeRegistered";
+    } else if (node.status() == v1::Node::DOWN && *was != v1::Node::DOWN) {
+      event_type = "NodeDown";
+    } else if (node.status() == v1::Node::READY && *was == v1::Node::DOWN) {
+      event_type = "NodeReady";
+    } else {
+      event_type = "NodeUpdated";
+    }
+  }
+  auto shown = std::make_shared<v1::Node>(node);
+  shown->clear_secret_hash();  // the agent's, never shown
+  NoteEvent("Node", event_type, node.id(), "", std::move(shown));
   return Status::Ok();
 }
 
 Status StateStore::PutAllocation(const v1::Allocation& a) {
+  NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(),
+            std::make_shared<v1::Allocation>(a));
   return Put(db_.get(), "INSERT OR REPLACE INTO allocations(id, job_id, node_id, data) VALUES(?, ?, ?, ?)",
              a, {a.id(), a.job_id(), a.node_id()});
 }
@@ -380,13 +426,10 @@ Status StateStore::PutEvaluation(const v1::Evaluation& e) {
   ORCH_ASSIGN_OR_RETURN(
       auto stmt, db_->Prepare("INSERT OR REPLACE INTO evaluations(id, job_id, status, data) VALUES(?, ?, ?, ?)"));
   stmt.Bind(1, e.id()).Bind(2, e.job_id()).Bind(3, static_cast<int64_t>(e.status()));
-  if (e.modify_time_ms() == apply_time_ms_) {
-    stmt.BindBlob(4, e.SerializeAsString());
-  } else {
-    v1::Evaluation stamped = e;  // when it last changed: for garbage collection
-    stamped.set_modify_time_ms(apply_time_ms_);
-    stmt.BindBlob(4, stamped.SerializeAsString());
-  }
+  auto stamped = std::make_shared<v1::Evaluation>(e);
+  stamped->set_modify_time_ms(apply_time_ms_);  // when it last changed: for garbage collection
+  stmt.BindBlob(4, stamped->SerializeAsString());
+  NoteEvent("Evaluation", "EvaluationUpdated", e.id(), e.job_id(), std::move(stamped));
   return stmt.Run();
 }
 

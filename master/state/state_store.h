@@ -24,6 +24,7 @@
 
 #include "common/index_waiters.h"
 #include "common/status.h"
+#include "master/events/event_buffer.h"
 #include "master/services/service_claims.h"
 #include "master/services/service_ports.h"
 #include "master/state/acl_tables.h"
@@ -100,6 +101,12 @@ class StateStore {
 
   // Wakes every waiter; later waits return at once.
   void Close();
+
+  // The recent changes (the event stream's source): every object an apply
+  // writes or deletes, published by state index once its transaction
+  // commits and before index_waiters() move past it. Emptied by a
+  // snapshot install or an operator restore (events before are unknown).
+  const EventBuffer* events() const { return &events_; }
 
   // Reads. Jobs and nodes carry derived fields (job status, node allocated).
   Result<v1::Job> GetJob(const std::string& id) const;
@@ -283,8 +290,12 @@ class StateStore {
   std::optional<T> LoadOne(const char* table, const std::string& id) const;
   template <typename T>
   std::vector<T> LoadMany(const std::string& sql, const std::vector<std::string>& args) const;
-  Status PutJob(const v1::Job& job);
-  Status PutNode(const v1::Node& node);
+  // The Put*s and deletions also record an event (NoteEvent) for the
+  // entry being applied: `event_type` names what the command did (a
+  // node's, when null, follows its status: NodeDown, NodeReady,
+  // NodeUpdated).
+  Status PutJob(const v1::Job& job, const char* event_type = "JobUpdated");
+  Status PutNode(const v1::Node& node, const char* event_type = nullptr);
   Status PutAllocation(const v1::Allocation& alloc);
   Status PutEvaluation(const v1::Evaluation& eval);
   Status DeleteRow(const char* table, const std::string& id);
@@ -323,6 +334,19 @@ class StateStore {
   bool acl_changed_ = false;  // an ACL command applied in the open transaction
   void NoteJobLocked(const v1::Job& job);
   void RebuildJobBriefsLocked();
+
+  // The event stream's buffer and the events of the open transaction
+  // (published at commit, dropped at rollback), stamped with apply_index_:
+  // the state index of the entry being applied.
+  EventBuffer events_;
+  std::vector<std::pair<uint64_t, StateEvent>> pending_events_;
+  uint64_t apply_index_ = 0;
+  void NoteEvent(const char* topic, const char* type, const std::string& key,
+                 const std::string& job_id,
+                 std::shared_ptr<const google::protobuf::Message> payload);
+  // Publishes pending_events_ and moves the buffer to `state_index` (a
+  // commit).
+  void PublishEventsLocked(uint64_t state_index);
 };
 
 // An allocation whose client status is complete, failed or lost.

@@ -65,6 +65,8 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/services/{name}", "get"},
     {"/healthz", "get"},
     {"/metrics", "get"},
+    {"/ui", "get"},
+    {"/ui/{file}", "get"},
     {"/v1/cluster/leader", "get"},
     {"/v1/cluster/members", "get"},
     {"/v1/cluster/members", "post"},
@@ -88,6 +90,7 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/evaluations/{id}", "get"},
     {"/v1/operator/snapshot", "get"},
     {"/v1/operator/snapshot", "put"},
+    {"/v1/event/stream", "get"},
     {"/v1/acl/bootstrap", "post"},
     {"/v1/acl/token/self", "get"},
     {"/v1/acl/tokens", "get"},
@@ -103,10 +106,8 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
 // Open to anyone with ACLs on (master/acl/route_rules.cpp); every other
 // operation may answer 403.
 const std::set<std::pair<std::string, std::string>> kOpenOperations = {
-    {"/healthz", "get"},
-    {"/metrics", "get"},
-    {"/v1/cluster/leader", "get"},
-    {"/v1/acl/bootstrap", "post"}};
+    {"/healthz", "get"},   {"/metrics", "get"},           {"/ui", "get"},
+    {"/ui/{file}", "get"}, {"/v1/cluster/leader", "get"}, {"/v1/acl/bootstrap", "post"}};
 
 TEST_F(OpenApiTest, IsOpenApi3) {
   EXPECT_EQ(spec_["openapi"].as<std::string>().rfind("3.0", 0), 0u);
@@ -135,9 +136,11 @@ TEST_F(OpenApiTest, EveryV1ReadTakesBlockingQueryParametersAndAnswersAnIndex) {
   for (const auto& [path, method] : kOperations) {
     // The leader and the members are this master's local knowledge, not
     // state at an index; logs are an agent's output; a snapshot is the
-    // whole state at the index it was read (X-Orch-Index), nothing to wait for.
+    // whole state at the index it was read (X-Orch-Index), nothing to wait for;
+    // the event stream follows by itself (?index resumes it, nothing waits).
     if (method != "get" || path.rfind("/v1/", 0) != 0 || path.rfind("/v1/cluster/", 0) == 0 ||
-        path == "/v1/allocations/{id}/logs" || path == "/v1/operator/snapshot") {
+        path == "/v1/allocations/{id}/logs" || path == "/v1/operator/snapshot" ||
+        path == "/v1/event/stream") {
       continue;
     }
     std::set<std::string> params;
