@@ -53,6 +53,64 @@ void RegisterLoadBalancerMetrics(metrics::Registry* m, const lb::Proxy* proxy) {
                  one(&lb::ProxyStats::rejected), true);
   m->AddCallback("orch_lb_active_connections", "Client-endpoint pairs open now.", {},
                  one(&lb::ProxyStats::active));
+
+  // By service and by endpoint: one read of the proxy per family.
+  auto by_service = [proxy](uint64_t lb::ProxyStats::*field) {
+    return [proxy, field] {
+      std::vector<metrics::Sample> out;
+      for (const auto& s : proxy->PerService())
+        out.push_back({{s.name}, static_cast<double>(s.counts.*field)});
+      return out;
+    };
+  };
+  m->AddCallback("orch_lb_service_connections_accepted_total",
+                 "Client connections a service's listener accepted.", {"service"},
+                 by_service(&lb::ProxyStats::accepted), true);
+  m->AddCallback("orch_lb_service_connections_established_total",
+                 "Client connections of a service paired with an endpoint.", {"service"},
+                 by_service(&lb::ProxyStats::connected), true);
+  m->AddCallback("orch_lb_service_connect_failures_total",
+                 "Connects to a service's endpoints that failed.", {"service"},
+                 by_service(&lb::ProxyStats::connect_failures), true);
+  m->AddCallback("orch_lb_service_connections_rejected_total",
+                 "Client connections of a service closed because no endpoint took them.",
+                 {"service"}, by_service(&lb::ProxyStats::rejected), true);
+  m->AddCallback("orch_lb_service_active_connections",
+                 "A service's client-endpoint pairs open now.", {"service"},
+                 by_service(&lb::ProxyStats::active));
+  m->AddCallback(
+      "orch_lb_service_bytes_total",
+      "Bytes a service's balancer carried: to_endpoint (what clients sent), to_client (the "
+      "answers).",
+      {"service", "direction"},
+      [proxy] {
+        std::vector<metrics::Sample> out;
+        for (const auto& s : proxy->PerService()) {
+          out.push_back({{s.name, "to_endpoint"}, static_cast<double>(s.bytes_to_endpoints)});
+          out.push_back({{s.name, "to_client"}, static_cast<double>(s.bytes_to_clients)});
+        }
+        return out;
+      },
+      true);
+  auto by_endpoint = [proxy](uint64_t lb::EndpointStats::*field) {
+    return [proxy, field] {
+      std::vector<metrics::Sample> out;
+      for (const auto& s : proxy->PerService()) {
+        for (const auto& e : s.endpoints)
+          out.push_back({{s.name, e.address}, static_cast<double>(e.*field)});
+      }
+      return out;
+    };
+  };
+  m->AddCallback("orch_lb_endpoint_connections_total",
+                 "Client connections paired with an endpoint (host:port) of a service.",
+                 {"service", "endpoint"}, by_endpoint(&lb::EndpointStats::connections), true);
+  m->AddCallback("orch_lb_endpoint_connect_failures_total",
+                 "Connects to an endpoint of a service that failed.", {"service", "endpoint"},
+                 by_endpoint(&lb::EndpointStats::connect_failures), true);
+  m->AddCallback("orch_lb_endpoint_active_connections",
+                 "Connections to an endpoint of a service open (or being opened) now.",
+                 {"service", "endpoint"}, by_endpoint(&lb::EndpointStats::active));
 }
 
 }  // namespace orch::agent

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <map>
@@ -20,6 +21,15 @@ using Clock = std::chrono::steady_clock;
 
 struct Counters {
   std::atomic<uint64_t> accepted{0}, connected{0}, connect_failures{0}, rejected{0}, active{0};
+  ProxyStats Read() const {
+    ProxyStats s;
+    s.accepted = accepted;
+    s.connected = connected;
+    s.connect_failures = connect_failures;
+    s.rejected = rejected;
+    s.active = active;
+    return s;
+  }
 };
 
 // A service's strategy and the endpoints that recently refused, shared by
@@ -41,7 +51,42 @@ class Balancer {
       }
       strategy_ = std::move(next);
     }
+    // An endpoint gone from the service takes its counts along.
+    std::set<std::string> now;
+    for (const auto& e : endpoints) now.insert(e.id);
+    for (auto it = endpoint_counts_.begin(); it != endpoint_counts_.end();) {
+      it = now.count(it->first) ? std::next(it) : endpoint_counts_.erase(it);
+    }
     strategy_->SetEndpoints(std::move(endpoints));
+  }
+
+  // The service's own counts (the proxy's are their sum); bytes by
+  // direction: [0] client -> endpoint, [1] endpoint -> client.
+  Counters& counts() { return counts_; }
+  void AddBytes(int dir, std::size_t n) { bytes_[dir].fetch_add(n, std::memory_order_relaxed); }
+  void CountEndpoint(const Endpoint& e, bool connected) {
+    std::lock_guard lk(mu_);
+    auto& c = endpoint_counts_[e.id];
+    ++(connected ? c.connections : c.connect_failures);
+  }
+  ServiceStats Read() const {
+    ServiceStats s;
+    s.name = name_;
+    s.counts = counts_.Read();
+    s.bytes_to_endpoints = bytes_[0].load(std::memory_order_relaxed);
+    s.bytes_to_clients = bytes_[1].load(std::memory_order_relaxed);
+    std::lock_guard lk(mu_);
+    for (const auto& e : strategy_->endpoints()) {
+      EndpointStats es;
+      es.address = e.host + ":" + std::to_string(e.port);
+      if (auto it = endpoint_counts_.find(e.id); it != endpoint_counts_.end()) {
+        es.connections = it->second.connections;
+        es.connect_failures = it->second.connect_failures;
+      }
+      es.active = static_cast<uint64_t>(std::max(0, strategy_->Active(e.id)));
+      s.endpoints.push_back(std::move(es));
+    }
+    return s;
   }
 
   // The next endpoint not yet tried; endpoints that refused lately only
@@ -88,6 +133,12 @@ class Balancer {
   mutable std::mutex mu_;
   std::unique_ptr<Strategy> strategy_;                  // GUARDED_BY(mu_)
   std::map<std::string, Clock::time_point> failed_until_;  // GUARDED_BY(mu_)
+  struct EndpointCounts {
+    uint64_t connections = 0, connect_failures = 0;
+  };
+  std::map<std::string, EndpointCounts> endpoint_counts_;  // GUARDED_BY(mu_), by endpoint id
+  Counters counts_;
+  std::atomic<uint64_t> bytes_[2]{};
 };
 
 struct SessionOptions {
@@ -129,6 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto e = bal_->Pick(tried_);
       if (!e) {
         counters_->rejected++;
+        bal_->counts().rejected++;
         spdlog::warn("lb {}: no endpoint took the connection from {} (tried {})", bal_->name(),
                      Peer(), tried_.size());
         Close();
@@ -165,6 +217,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_ || attempt != attempt_) return;
     if (ec) {
       counters_->connect_failures++;
+      bal_->counts().connect_failures++;
+      bal_->CountEndpoint(endpoint_, false);
       spdlog::debug("lb {}: connect to {} ({}:{}) failed: {}", bal_->name(), endpoint_.id, endpoint_.host,
                     endpoint_.port, timed_out_ ? std::string("timed out") : ec.message());
       timed_out_ = false;
@@ -179,6 +233,9 @@ class Session : public std::enable_shared_from_this<Session> {
     bal_->Succeeded(endpoint_.id);
     counters_->connected++;
     counters_->active++;
+    bal_->counts().connected++;
+    bal_->counts().active++;
+    bal_->CountEndpoint(endpoint_, true);
     boost::system::error_code ignored;
     upstream_.set_option(tcp::no_delay(true), ignored);
     client_.non_blocking(true, ignored);
@@ -200,6 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     if (n > 0) {
       last_activity_ = Clock::now();
+      bal_->AddBytes(dir, n);
       Forward(dir, n);
       return;
     }
@@ -271,7 +329,10 @@ class Session : public std::enable_shared_from_this<Session> {
     upstream_.close(ignored);
     if (holding_) bal_->Release(endpoint_.id);
     holding_ = false;
-    if (connected_) counters_->active--;
+    if (connected_) {
+      counters_->active--;
+      bal_->counts().active--;
+    }
   }
 
   tcp::socket client_;
@@ -359,6 +420,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
         return;
       }
       self->counters_->accepted++;
+      self->bal_->counts().accepted++;
       std::make_shared<Session>(std::move(s), self->bal_, self->counters_, self->opts_)->Start();
       self->Accept();
     });
@@ -471,6 +533,13 @@ class ProxyImpl final : public Proxy {
     std::lock_guard lk(mu_);
     auto it = listeners_.find(service);
     return it == listeners_.end() ? 0 : it->second.listener->balancer()->Active(id);
+  }
+
+  std::vector<ServiceStats> PerService() const override {
+    std::lock_guard lk(mu_);
+    std::vector<ServiceStats> out;
+    for (const auto& [name, entry] : listeners_) out.push_back(entry.listener->balancer()->Read());
+    return out;
   }
 
   ProxyStats Stats() const override {

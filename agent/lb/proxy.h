@@ -61,6 +61,24 @@ struct ProxyStats {
   uint64_t active = 0;           // open pairs now
 };
 
+// One endpoint of a service as this proxy used it ("host:port").
+struct EndpointStats {
+  std::string address;
+  uint64_t connections = 0;       // pairs established with it
+  uint64_t connect_failures = 0;  // connects to it that failed
+  uint64_t active = 0;            // open (or being opened) now
+};
+
+// One service's counts; its endpoints are the current ones (an endpoint
+// gone from the service takes its counts along).
+struct ServiceStats {
+  std::string name;
+  ProxyStats counts;
+  uint64_t bytes_to_endpoints = 0;  // what clients sent
+  uint64_t bytes_to_clients = 0;    // what endpoints answered
+  std::vector<EndpointStats> endpoints;
+};
+
 class Proxy {
  public:
   virtual ~Proxy() = default;
@@ -76,6 +94,8 @@ class Proxy {
   // Active connections from this proxy to an endpoint of a service.
   virtual int ActiveConnections(const std::string& service, const std::string& endpoint_id) const = 0;
   virtual ProxyStats Stats() const = 0;
+  // Every served service's counts, by name.
+  virtual std::vector<ServiceStats> PerService() const = 0;
 
   // Closes acceptors and every connection, joins the io threads. Idempotent.
   virtual void Shutdown() = 0;

@@ -251,6 +251,61 @@ TEST_F(ProxyTest, ConnectFailureTriesTheNextEndpointWithoutClientError) {
   EXPECT_EQ(proxy_->Stats().rejected, 0u);
 }
 
+TEST_F(ProxyTest, CountsByServiceAndByEndpoint) {
+  // Backends that say their name, then only read until the client goes,
+  // and end their side too.
+  auto drain = [](int fd) {
+    char buf[64];
+    while (recv(fd, buf, sizeof buf, 0) > 0) {
+    }
+    shutdown(fd, SHUT_WR);
+  };
+  Backend b("b", drain), c("c", drain);
+  uint16_t dead = static_cast<uint16_t>(orch::testing::FreeLoopbackPort());  // nobody listens
+  StartProxy();
+  uint16_t port = Serve(StrategyKind::kRoundRobin,
+                        {Endpoint{"dead", "127.0.0.1", dead, 1}, b.endpoint(), c.endpoint()});
+  for (int i = 0; i < 10; ++i) {
+    int fd = -1;
+    ASSERT_NE(Hello(port, &fd), "connect failed");
+    SendAll(fd, "ping\n");
+    close(fd);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    auto all = proxy_->PerService();
+    return all.size() == 1 && all[0].counts.connected == 10 && all[0].counts.active == 0 &&
+           all[0].bytes_to_endpoints == 50;
+  })) << "connected "
+      << proxy_->PerService()[0].counts.connected << ", active "
+      << proxy_->PerService()[0].counts.active << ", bytes to endpoints "
+      << proxy_->PerService()[0].bytes_to_endpoints;
+  ServiceStats s = proxy_->PerService()[0];
+  EXPECT_EQ(s.name, "web");
+  EXPECT_EQ(s.counts.accepted, 10u);
+  EXPECT_GE(s.counts.connect_failures, 1u);
+  EXPECT_EQ(s.counts.rejected, 0u);
+  EXPECT_EQ(s.bytes_to_clients, 20u);  // "b\n" or "c\n" each time
+  EXPECT_EQ(s.bytes_to_endpoints, 50u);
+  std::map<std::string, EndpointStats> by;
+  for (const auto& e : s.endpoints) by[e.address] = e;
+  ASSERT_EQ(by.size(), 3u);
+  const std::string dead_addr = "127.0.0.1:" + std::to_string(dead);
+  const std::string b_addr = "127.0.0.1:" + std::to_string(b.endpoint().port);
+  const std::string c_addr = "127.0.0.1:" + std::to_string(c.endpoint().port);
+  EXPECT_EQ(by[dead_addr].connections, 0u);
+  EXPECT_EQ(by[dead_addr].connect_failures, s.counts.connect_failures);
+  EXPECT_GT(by[b_addr].connections, 0u);
+  EXPECT_GT(by[c_addr].connections, 0u);
+  EXPECT_EQ(by[b_addr].connections + by[c_addr].connections, 10u);
+  EXPECT_EQ(proxy_->Stats().connected, 10u);  // the proxy's totals are the sum
+  // An endpoint gone from the service takes its counts along.
+  Serve(StrategyKind::kRoundRobin, {b.endpoint()});
+  s = proxy_->PerService()[0];
+  ASSERT_EQ(s.endpoints.size(), 1u);
+  EXPECT_EQ(s.endpoints[0].address, b_addr);
+  EXPECT_EQ(s.endpoints[0].connections, by[b_addr].connections);
+}
+
 TEST_F(ProxyTest, ConnectTimeoutMovesOnToTheNextEndpoint) {
   // A listener that never accepts, its queue full: further connects hang.
   int stuck = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
