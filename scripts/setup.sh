@@ -18,6 +18,7 @@ PACKAGES=(
   iproute2 procps psmisc busybox-static
   nlohmann-json3-dev
   libre2-dev   # user regexps in linear time (scheduler constraints)
+  chromium fonts-liberation   # the web UI's browser test (tests/ui), with node and npm below
 )
 # Optional: a real dockerd for integration tests and etcd for the Raft benchmark.
 # docker-registry serves the Docker tests' image on loopback (scripts/dockerd.sh).
@@ -32,6 +33,11 @@ missing=()
 for p in "${PACKAGES[@]}" ${ORCH_SETUP_OPTIONAL:+"${OPTIONAL[@]}"}; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node and npm (puppeteer-core for tests/ui): Debian's packages unless a node
+# with its own npm (e.g. NodeSource's, which conflicts with Debian's npm) is
+# there already.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
