@@ -542,15 +542,7 @@ class ProxyImpl final : public Proxy {
     return out;
   }
 
-  ProxyStats Stats() const override {
-    ProxyStats s;
-    s.accepted = counters_->accepted;
-    s.connected = counters_->connected;
-    s.connect_failures = counters_->connect_failures;
-    s.rejected = counters_->rejected;
-    s.active = counters_->active;
-    return s;
-  }
+  ProxyStats Stats() const override { return counters_->Read(); }
 
   void Shutdown() override {
     std::map<std::string, Entry> listeners;

@@ -1,16 +1,40 @@
 #include "master/events/event_buffer.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "master/secrets.h"
+#include "orch/v1/types.pb.h"
 
 namespace orch::master {
+
+namespace {
+
+// An event's object as JSON, from its serialized bytes.
+template <typename T>
+std::string Render(const std::string& bytes) {
+  T m;
+  if (!m.ParseFromString(bytes)) return "null";
+  if constexpr (std::is_same_v<T, v1::Node>) m.clear_secret_hash();  // the agent's, never shown
+  return RedactedJson(m);
+}
+
+std::string RenderPayload(const StateEvent& e) {
+  if (e.payload.empty()) return "null";
+  if (e.topic == "Job") return Render<v1::Job>(e.payload);
+  if (e.topic == "Allocation") return Render<v1::Allocation>(e.payload);
+  if (e.topic == "Node") return Render<v1::Node>(e.payload);
+  if (e.topic == "Evaluation") return Render<v1::Evaluation>(e.payload);
+  if (e.topic == "Deployment") return Render<v1::Deployment>(e.payload);
+  return "null";
+}
+
+}  // namespace
 
 const std::vector<std::string>& EventBatch::PayloadJson() const {
   std::call_once(rendered_once_, [this] {
     rendered_.reserve(events_.size());
-    for (const auto& e : events_)
-      rendered_.push_back(e.payload ? RedactedJson(*e.payload) : "null");
+    for (const auto& e : events_) rendered_.push_back(RenderPayload(e));
   });
   return rendered_;
 }
@@ -18,8 +42,8 @@ const std::vector<std::string>& EventBatch::PayloadJson() const {
 EventBatch::EventBatch(uint64_t index, std::vector<StateEvent> events)
     : index_(index), events_(std::move(events)), bytes_(sizeof(*this)) {
   for (const auto& e : events_) {
-    bytes_ += sizeof(e) + e.topic.size() + e.type.size() + e.key.size() + e.job_id.size();
-    if (e.payload) bytes_ += e.payload->ByteSizeLong();
+    bytes_ += sizeof(e) + e.topic.size() + e.type.size() + e.key.size() + e.job_id.size() +
+              e.payload.size();
   }
 }
 

@@ -9,8 +9,6 @@
 // Thread safety: thread-safe. Batches handed out are immutable.
 #pragma once
 
-#include <google/protobuf/message.h>
-
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -22,15 +20,15 @@ namespace orch::master {
 
 // One change: `topic` Job, Allocation, Node, Evaluation or Deployment;
 // `type` what happened (JobRegistered, AllocationUpdated, NodeDown, ...);
-// `key` the object's id; `job_id` the job it belongs to ("" for nodes, and
-// for allocations and evaluations deleted by garbage collection);
-// `payload` the object as written (null for a deletion).
+// `key` the object's id; `job_id` the job it belongs to ("" for nodes);
+// `payload` the object as written, serialized (the bytes the store wrote:
+// recording an event copies nothing), "" for a deletion.
 struct StateEvent {
   std::string topic;
   std::string type;
   std::string key;
   std::string job_id;
-  std::shared_ptr<const google::protobuf::Message> payload;
+  std::string payload;
 };
 
 // The events of one index, and their payloads as (redacted) JSON, made
@@ -40,7 +38,7 @@ class EventBatch {
   EventBatch(uint64_t index, std::vector<StateEvent> events);
   uint64_t index() const { return index_; }
   const std::vector<StateEvent>& events() const { return events_; }
-  // events()[i].payload as JSON ("null" for none).
+  // events()[i].payload as JSON, secrets redacted ("null" for none).
   const std::vector<std::string>& PayloadJson() const;
   // About what it holds in memory (its payloads' encoded size and more).
   std::size_t bytes() const { return bytes_; }

@@ -30,10 +30,11 @@ Status StateStore::PutDeployment(const v1::Deployment& d) {
   stmt.Bind(2, d.job_id());
   stmt.Bind(3, static_cast<int64_t>(d.status()));
   stmt.Bind(4, static_cast<int64_t>(d.create_index()));
-  stmt.BindBlob(5, d.SerializeAsString());
-  NoteEvent("Deployment", "DeploymentUpdated", d.id(), d.job_id(),
-            std::make_shared<v1::Deployment>(d));
-  return stmt.Run();
+  std::string bytes = d.SerializeAsString();
+  stmt.BindBlob(5, bytes);
+  ORCH_RETURN_IF_ERROR(stmt.Run());
+  NoteEvent("Deployment", "DeploymentUpdated", d.id(), d.job_id(), std::move(bytes));
+  return Status::Ok();
 }
 
 std::optional<v1::Deployment> StateStore::ActiveDeploymentLocked(const std::string& job_id) const {

@@ -108,7 +108,7 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
     auto e = LoadOne<v1::Evaluation>("evaluations", id);
     if (!e || !EvalCollectable(*e, c.eval_cutoff_ms())) continue;
     ORCH_RETURN_IF_ERROR(DeleteRow("evaluations", id));
-    NoteEvent("Evaluation", "EvaluationDeleted", id, e->job_id(), nullptr);
+    NoteEvent("Evaluation", "EvaluationDeleted", id, e->job_id(), "");
     ++evals;
   }
   for (const auto& id : c.alloc_ids()) {
@@ -119,7 +119,7 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
       continue;
     }
     ORCH_RETURN_IF_ERROR(DeleteRow("allocations", id));
-    NoteEvent("Allocation", "AllocationDeleted", id, a->job_id(), nullptr);
+    NoteEvent("Allocation", "AllocationDeleted", id, a->job_id(), "");
     ++allocs;
   }
   for (const auto& id : c.job_ids()) {
@@ -136,7 +136,7 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
     auto latest = LatestDeploymentLocked(d->job_id());
     if (!DeploymentCollectable(*d, latest && latest->id() == id, c.deployment_cutoff_ms())) continue;
     ORCH_RETURN_IF_ERROR(DeleteRow("deployments", id));
-    NoteEvent("Deployment", "DeploymentDeleted", id, d->job_id(), nullptr);
+    NoteEvent("Deployment", "DeploymentDeleted", id, d->job_id(), "");
     ++deployments;
   }
   spdlog::info("state: index {}: garbage collected {} evaluation(s), {} allocation(s), {} job(s), {} deployment(s)",
@@ -158,7 +158,7 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
     ORCH_RETURN_IF_ERROR(stmt.Run());
   }
   jobs_brief_.erase(job_id);
-  NoteEvent("Job", "JobDeleted", job_id, job_id, nullptr);
+  NoteEvent("Job", "JobDeleted", job_id, job_id, "");
   return Status::Ok();
 }
 

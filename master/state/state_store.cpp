@@ -18,11 +18,14 @@ std::vector<const v1::Allocation*> StateStore::Pointers(const std::vector<v1::Al
 
 namespace {
 template <typename T>
-Status Put(sqlite::Db* db, const char* sql, const T& msg, const std::vector<std::string>& keys) {
+Status Put(sqlite::Db* db, const char* sql, const T& msg, const std::vector<std::string>& keys,
+           std::string* written = nullptr) {
   ORCH_ASSIGN_OR_RETURN(auto stmt, db->Prepare(sql));
   int i = 1;
   for (const auto& k : keys) stmt.Bind(i++, k);
-  stmt.BindBlob(i, msg.SerializeAsString());
+  std::string blob = msg.SerializeAsString();
+  stmt.BindBlob(i, blob);
+  if (written) *written = std::move(blob);  // SQLite took its own copy
   return stmt.Run();
 }
 }  // namespace
@@ -362,8 +365,7 @@ std::vector<T> StateStore::LoadMany(const std::string& sql, const std::vector<st
 }
 
 void StateStore::NoteEvent(const char* topic, const char* type, const std::string& key,
-                           const std::string& job_id,
-                           std::shared_ptr<const google::protobuf::Message> payload) {
+                           const std::string& job_id, std::string payload) {
   pending_events_.emplace_back(apply_index_,
                                StateEvent{topic, type, key, job_id, std::move(payload)});
 }
@@ -383,14 +385,18 @@ void StateStore::PublishEventsLocked(uint64_t state_index) {
 }
 
 Status StateStore::PutJob(const v1::Job& job, const char* event_type) {
-  ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job, {job.id()}));
+  std::string bytes;
+  ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job,
+                           {job.id()}, &bytes));
   NoteJobLocked(job);  // ApplyBatch rebuilds the briefs when its transaction rolls back
-  NoteEvent("Job", event_type, job.id(), job.id(), std::make_shared<v1::Job>(job));
+  NoteEvent("Job", event_type, job.id(), job.id(), std::move(bytes));
   return PutServiceClaims(job);
 }
 
 Status StateStore::PutNode(const v1::Node& node, const char* event_type) {
-  ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO nodes(id, data) VALUES(?, ?)", node, {node.id()}));
+  std::string bytes;
+  ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO nodes(id, data) VALUES(?, ?)", node,
+                           {node.id()}, &bytes));
   std::optional<v1::Node::Status> was;
   {
     std::lock_guard lock(node_brief_mu_);
@@ -409,28 +415,35 @@ Status StateStore::PutNode(const v1::Node& node, const char* event_type) {
       event_type = "NodeUpdated";
     }
   }
-  auto shown = std::make_shared<v1::Node>(node);
-  shown->clear_secret_hash();  // the agent's, never shown
-  NoteEvent("Node", event_type, node.id(), "", std::move(shown));
+  NoteEvent("Node", event_type, node.id(), "", std::move(bytes));  // shown without its secret hash
   return Status::Ok();
 }
 
 Status StateStore::PutAllocation(const v1::Allocation& a) {
-  NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(),
-            std::make_shared<v1::Allocation>(a));
-  return Put(db_.get(), "INSERT OR REPLACE INTO allocations(id, job_id, node_id, data) VALUES(?, ?, ?, ?)",
-             a, {a.id(), a.job_id(), a.node_id()});
+  std::string bytes;
+  ORCH_RETURN_IF_ERROR(Put(
+      db_.get(), "INSERT OR REPLACE INTO allocations(id, job_id, node_id, data) VALUES(?, ?, ?, ?)",
+      a, {a.id(), a.job_id(), a.node_id()}, &bytes));
+  NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(), std::move(bytes));
+  return Status::Ok();
 }
 
 Status StateStore::PutEvaluation(const v1::Evaluation& e) {
   ORCH_ASSIGN_OR_RETURN(
       auto stmt, db_->Prepare("INSERT OR REPLACE INTO evaluations(id, job_id, status, data) VALUES(?, ?, ?, ?)"));
   stmt.Bind(1, e.id()).Bind(2, e.job_id()).Bind(3, static_cast<int64_t>(e.status()));
-  auto stamped = std::make_shared<v1::Evaluation>(e);
-  stamped->set_modify_time_ms(apply_time_ms_);  // when it last changed: for garbage collection
-  stmt.BindBlob(4, stamped->SerializeAsString());
-  NoteEvent("Evaluation", "EvaluationUpdated", e.id(), e.job_id(), std::move(stamped));
-  return stmt.Run();
+  std::string bytes;
+  if (e.modify_time_ms() == apply_time_ms_) {
+    bytes = e.SerializeAsString();
+  } else {
+    v1::Evaluation stamped = e;  // when it last changed: for garbage collection
+    stamped.set_modify_time_ms(apply_time_ms_);
+    bytes = stamped.SerializeAsString();
+  }
+  stmt.BindBlob(4, bytes);
+  ORCH_RETURN_IF_ERROR(stmt.Run());
+  NoteEvent("Evaluation", "EvaluationUpdated", e.id(), e.job_id(), std::move(bytes));
+  return Status::Ok();
 }
 
 Status StateStore::DeleteRow(const char* table, const std::string& id) {

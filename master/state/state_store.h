@@ -341,9 +341,9 @@ class StateStore {
   EventBuffer events_;
   std::vector<std::pair<uint64_t, StateEvent>> pending_events_;
   uint64_t apply_index_ = 0;
+  // `payload`: the object's serialized bytes ("" for a deletion).
   void NoteEvent(const char* topic, const char* type, const std::string& key,
-                 const std::string& job_id,
-                 std::shared_ptr<const google::protobuf::Message> payload);
+                 const std::string& job_id, std::string payload);
   // Publishes pending_events_ and moves the buffer to `state_index` (a
   // commit).
   void PublishEventsLocked(uint64_t state_index);

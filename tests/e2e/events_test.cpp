@@ -173,9 +173,7 @@ class EventsE2ETest : public ::testing::Test {
 };
 
 TEST_F(EventsE2ETest, ASubscriberSeesSubmitRunAndNodeDownAndResumesElsewhereWithoutGaps) {
-  std::string masters;
-  for (const auto& id : cluster_->All())
-    masters += (masters.empty() ? "" : ",") + cluster_->HttpUrl(id);
+  const std::string masters = cluster_->HttpUrlList();
   const std::string stream = "/v1/event/stream";
 
   auto first = std::make_unique<Subscriber>(cluster_->HttpUrl("m1") + stream);
@@ -184,11 +182,7 @@ TEST_F(EventsE2ETest, ASubscriberSeesSubmitRunAndNodeDownAndResumesElsewhereWith
                                "--masters", masters, "--http",
                                "127.0.0.1:" + std::to_string(FreePort()), "--drivers", "exec"},
       root_ + "/agent.log");
-  OrchClient any([&] {
-    std::vector<std::string> urls;
-    for (const auto& id : cluster_->All()) urls.push_back(cluster_->HttpUrl(id));
-    return urls;
-  }());
+  OrchClient any(cluster_->HttpUrls());
   const std::string job = "evjob";
   ASSERT_TRUE(WaitFor(
       [&] { return any.SubmitJobDocument(ExecJob(job, "service", "/bin/sleep", {"300"})).ok(); },

@@ -149,6 +149,18 @@ std::string MasterCluster::Url(int port) const {
 
 std::string MasterCluster::HttpUrl(const std::string& id) const { return Url(Get(id).http_port); }
 
+std::vector<std::string> MasterCluster::HttpUrls() const {
+  std::vector<std::string> urls;
+  for (const auto& id : All()) urls.push_back(HttpUrl(id));
+  return urls;
+}
+
+std::string MasterCluster::HttpUrlList() const {
+  std::string out;
+  for (const auto& url : HttpUrls()) out += (out.empty() ? "" : ",") + url;
+  return out;
+}
+
 std::string MasterCluster::RaftAddress(const std::string& id) const {
   return "127.0.0.1:" + std::to_string(Get(id).raft_port);
 }

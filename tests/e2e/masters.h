@@ -53,6 +53,10 @@ class MasterCluster {
   std::vector<std::string> All() const;
 
   std::string HttpUrl(const std::string& id) const;
+  // Every member's REST URL (for a client that fails over), and the same
+  // comma-separated (an agent's --masters).
+  std::vector<std::string> HttpUrls() const;
+  std::string HttpUrlList() const;
   std::string RaftAddress(const std::string& id) const;
   std::string LogPath(const std::string& id) const;
   // A client bound to `id` alone (no fail-over to other masters).

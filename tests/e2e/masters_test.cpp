@@ -458,17 +458,12 @@ TEST_F(MastersTest, LeaderTransfer) {
 // schedules new work onto it.
 TEST_F(MastersTest, AgentsAndTheirWorkSurviveALeaderFailover) {
   StartCluster(3);
-  std::string masters;
-  for (const auto& id : cluster_->All()) masters += (masters.empty() ? "" : ",") + cluster_->HttpUrl(id);
+  const std::string masters = cluster_->HttpUrlList();
   std::string agent_dir = root_ + "/agent";
   Subprocess agent({ORCH_AGENT_BIN, "--name", "a1", "--data-dir", agent_dir, "--masters", masters, "--http",
                     "127.0.0.1:" + std::to_string(FreePort()), "--drivers", "exec"},
                    root_ + "/agent.log");
-  OrchClient any([&] {
-    std::vector<std::string> urls;
-    for (const auto& id : cluster_->All()) urls.push_back(cluster_->HttpUrl(id));
-    return urls;
-  }());
+  OrchClient any(cluster_->HttpUrls());
   auto alloc_of = [&](const std::string& job) -> std::optional<v1::Allocation> {
     auto allocs = any.ListAllocations(job);
     if (!allocs.ok() || allocs->value.allocations_size() == 0) return std::nullopt;
@@ -530,16 +525,11 @@ namespace {
 // count - max_parallel allocations serving.
 TEST_F(MastersTest, ARollingUpdateSurvivesALeaderFailover) {
   StartCluster(3);
-  std::string masters;
-  for (const auto& id : cluster_->All()) masters += (masters.empty() ? "" : ",") + cluster_->HttpUrl(id);
+  const std::string masters = cluster_->HttpUrlList();
   Subprocess agent({ORCH_AGENT_BIN, "--name", "a1", "--data-dir", root_ + "/agent", "--masters", masters, "--http",
                     "127.0.0.1:" + std::to_string(FreePort()), "--drivers", "exec"},
                    root_ + "/agent.log");
-  OrchClient any([&] {
-    std::vector<std::string> urls;
-    for (const auto& id : cluster_->All()) urls.push_back(cluster_->HttpUrl(id));
-    return urls;
-  }());
+  OrchClient any(cluster_->HttpUrls());
   auto job = [](const std::string& version) {
     return "id: roll\ntype: service\ngroups:\n  - name: g\n    count: 4\n"
            "    update: { max_parallel: 1, min_healthy_time: 2s, healthy_deadline: 30s, health_check: task_states }\n"

@@ -22,9 +22,9 @@ using testing::SampleJob;
 using testing::SampleNode;
 
 StateEvent Ev(const std::string& topic, const std::string& type, const std::string& key) {
-  auto job = std::make_shared<v1::Job>();
-  job->set_id(key);
-  return StateEvent{topic, type, key, topic == "Node" ? "" : key, job};
+  v1::Job job;
+  job.set_id(key);
+  return StateEvent{topic, type, key, topic == "Node" ? "" : key, job.SerializeAsString()};
 }
 
 std::vector<uint64_t> Indexes(const EventBuffer::Read& r) {
