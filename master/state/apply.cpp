@@ -223,6 +223,10 @@ Status StateStore::ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd
     if (u.ports_size() > 0) *a->mutable_ports() = u.ports();
     a->set_healthy(u.healthy());
     TrackDeploymentHealth(before, cmd.time_ms(), &*a);
+    // The agent re-sends its allocations' state every 10 s with their
+    // measured use (kept in memory by the leader, not here): a report that
+    // changes nothing writes nothing, wakes no watcher, makes no event.
+    if (google::protobuf::util::MessageDifferencer::Equals(before, *a)) continue;
     a->set_modify_index(index);
     a->set_modify_time_ms(cmd.time_ms());
     ORCH_RETURN_IF_ERROR(PutAllocation(*a));

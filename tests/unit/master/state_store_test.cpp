@@ -178,6 +178,37 @@ TEST(StateStoreTest, NodeDownMakesItsAllocationsLost) {
   EXPECT_EQ(s->GetAllocation("a1")->client_status(), v1::Allocation::LOST);
 }
 
+TEST(StateStoreTest, AReportThatChangesNothingWritesNothing) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());
+  auto job = SampleJob("web", 1);
+  ASSERT_TRUE(s->Apply(2, RegisterJobCmd(job, "e1")).ok());
+  ASSERT_TRUE(s->Apply(3, PlanCmd("e1", job, 2, {{"a1", "n1"}})).ok());
+  v1::Command report;
+  report.set_time_ms(5000);
+  report.mutable_update_allocations()->set_node_id("n1");
+  auto* u = report.mutable_update_allocations()->add_updates();
+  u->set_id("a1");
+  u->set_client_status(v1::Allocation::RUNNING);
+  u->mutable_usage()->set_cpu(120);  // measured use: the leader keeps it in memory
+  ASSERT_TRUE(s->Apply(4, report).ok());
+  EXPECT_EQ(s->GetAllocation("a1")->modify_index(), 4u);
+  // The agent's periodic re-send: same state, other usage, later.
+  report.set_time_ms(15000);
+  u->mutable_usage()->set_cpu(130);
+  ASSERT_TRUE(s->Apply(5, report).ok());
+  EXPECT_EQ(s->GetAllocation("a1")->modify_index(), 4u);
+  EXPECT_EQ(s->GetAllocation("a1")->modify_time_ms(), 5000);
+  EXPECT_TRUE(s->events()->After(4, 10).batches.empty())
+      << "an event for a report that changed nothing";
+  EXPECT_EQ(s->NodeAllocationsIndex("n1"), 4u);  // the node's watch is not woken
+  // A change is written.
+  u->set_client_status(v1::Allocation::FAILED);
+  ASSERT_TRUE(s->Apply(6, report).ok());
+  EXPECT_EQ(s->GetAllocation("a1")->modify_index(), 6u);
+  EXPECT_EQ(s->events()->After(5, 10).batches.size(), 1u);
+}
+
 TEST(StateStoreTest, BatchAppliesLikeOneByOneInOneStep) {
   auto one = std::move(*StateStore::Open(testing::TempDir("one") + "/state.db"));
   auto batch = std::move(*StateStore::Open(testing::TempDir("batch") + "/state.db"));
