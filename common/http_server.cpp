@@ -78,6 +78,14 @@ class Session : public SessionBase {
   void OnWrite(bool keep_alive, beast::error_code ec, std::size_t bytes);
   void Finish();
   void MarkDone();
+  // Of the request being answered: its HTTP version (11 before one was
+  // read), and whether it is a HEAD.
+  int Version() const {
+    return parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+  }
+  bool IsHead() const {
+    return parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+  }
 
   Stream stream_;
   beast::flat_buffer buffer_;
@@ -643,14 +651,14 @@ void Session<Stream>::DoWrite(HttpResponse resp) {
   started_ = {};
   bool keep_alive = parser_ && parser_->is_header_done() && parser_->get().keep_alive() &&
                     resp.Header("Connection") != "close" && !server_->stopped();
-  int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+  int version = Version();
   res_ = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(resp.status), version);
   res_->set(http::field::server, "orch");
   res_->set(http::field::content_type, resp.content_type);
   for (const auto& [k, v] : resp.headers) res_->set(k, v);
   res_->keep_alive(keep_alive);
-  bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+  bool head = IsHead();
   res_->body() = head ? std::string() : std::move(resp.body);
   res_->prepare_payload();
   Tcp().expires_after(server_->opts().read_timeout);
@@ -714,8 +722,8 @@ bool Session<Stream>::WriteFromWorker(std::string data) {
 template <class Stream>
 void Session<Stream>::StreamOnWorker(HttpResponse resp) {
   server_->Count(route_, resp.status, started_);  // when the stream begins
-  int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
-  bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+  int version = Version();
+  bool head = IsHead();
   int fd = Tcp().socket().native_handle();
   bool ok = WriteFromWorker(ChunkedHead(version, resp));
   if (ok && !head) {
@@ -737,13 +745,13 @@ void Session<Stream>::StreamOnWorker(HttpResponse resp) {
 
 template <class Stream>
 void Session<Stream>::StartFeed(HttpResponse resp) {
-  bool head = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
+  bool head = IsHead();
   if (head) {
     resp.feed.reset();
     return DoWrite(std::move(resp));
   }
   server_->Count(route_, resp.status, started_);  // when the feed begins
-  int version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+  int version = Version();
   feed_ = std::move(resp.feed);
   feeding_ = true;
   server_->FeedStarted();

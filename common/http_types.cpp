@@ -1,7 +1,9 @@
 #include "common/http_types.h"
 
-#include <cctype>
 #include <strings.h>
+
+#include <cctype>
+#include <functional>
 
 #include "common/json.h"
 
@@ -85,12 +87,13 @@ Status Decode(std::string_view in, bool plus_is_space, std::string* out) {
 
 }  // namespace
 
-Status ParseTarget(std::string_view target, std::string* path,
-                   std::map<std::string, std::string>* query) {
-  query->clear();
+namespace {
+
+// Calls fn(key, value) for each decoded pair of the query string of
+// `target` (after its '?'), in order; stops at the first bad encoding.
+Status ForEachQueryPair(std::string_view target,
+                        const std::function<void(std::string key, std::string value)>& fn) {
   auto q = target.find('?');
-  ORCH_RETURN_IF_ERROR(Decode(target.substr(0, q), false, path));
-  if (path->empty() || (*path)[0] != '/') return Status::InvalidArgument("URL path must start with /");
   if (q == std::string_view::npos) return Status::Ok();
   std::string_view rest = target.substr(q + 1);
   while (!rest.empty()) {
@@ -102,27 +105,29 @@ Status ParseTarget(std::string_view target, std::string* path,
     std::string key, value;
     ORCH_RETURN_IF_ERROR(Decode(pair.substr(0, eq), true, &key));
     if (eq != std::string_view::npos) ORCH_RETURN_IF_ERROR(Decode(pair.substr(eq + 1), true, &value));
-    (*query)[key] = value;
+    fn(std::move(key), std::move(value));
   }
   return Status::Ok();
 }
 
+}  // namespace
+
+Status ParseTarget(std::string_view target, std::string* path,
+                   std::map<std::string, std::string>* query) {
+  query->clear();
+  ORCH_RETURN_IF_ERROR(Decode(target.substr(0, target.find('?')), false, path));
+  if (path->empty() || (*path)[0] != '/')
+    return Status::InvalidArgument("URL path must start with /");
+  return ForEachQueryPair(
+      target, [&](std::string key, std::string value) { (*query)[key] = std::move(value); });
+}
+
 std::vector<std::string> HttpRequest::QueryAll(std::string_view name) const {
   std::vector<std::string> out;
-  auto q = target.find('?');
-  if (q == std::string::npos) return out;
-  std::string_view rest = std::string_view(target).substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    auto eq = pair.find('=');
-    std::string key, value;
-    // The target parsed once already (ParseTarget): decoding cannot fail.
-    if (!Decode(pair.substr(0, eq), true, &key).ok() || key != name) continue;
-    if (eq != std::string_view::npos && !Decode(pair.substr(eq + 1), true, &value).ok()) continue;
-    out.push_back(std::move(value));
-  }
+  // The target parsed once already (ParseTarget): decoding cannot fail.
+  (void)ForEachQueryPair(target, [&](std::string key, std::string value) {
+    if (key == name) out.push_back(std::move(value));
+  });
   return out;
 }
 

@@ -33,12 +33,11 @@ Result<EventFilter> EventFilter::Parse(const std::vector<std::string>& topics) {
 
 bool EventFilter::Matches(const StateEvent& e) const {
   if (want_.empty()) return true;
-  for (const std::string* topic : {&e.topic, static_cast<const std::string*>(nullptr)}) {
-    auto it = want_.find(topic ? *topic : std::string("*"));
-    if (it == want_.end()) continue;
-    if (it->second.count("*") || it->second.count(e.key)) return true;
-  }
-  return false;
+  auto wants = [&](const std::string& topic) {
+    auto it = want_.find(topic);
+    return it != want_.end() && (it->second.count("*") || it->second.count(e.key));
+  };
+  return wants(e.topic) || wants("*");
 }
 
 bool AppendEventLine(const EventBatch& batch, const EventFilter& filter,

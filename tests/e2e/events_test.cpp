@@ -60,7 +60,6 @@ class Subscriber {
       if (!resp.ok()) error_ = resp.status().ToString();
       if (resp.ok() && resp->status != 200)
         error_ = std::to_string(resp->status) + " " + resp->body;
-      done_ = true;
     });
   }
   ~Subscriber() { Stop(); }
@@ -113,7 +112,6 @@ class Subscriber {
   std::vector<Seen> events_;
   int heartbeats_ = 0;
   std::string error_;
-  bool done_ = false;
   std::thread thread_;
 };
 
