@@ -190,6 +190,10 @@ Status Agent::Init() {
   RunnerContext ctx;
   ctx.data_dir = cfg_.data_dir;
   ctx.drivers = drivers_;
+  for (const auto& [name, v] : cfg_.host_volumes) {
+    ctx.host_volumes[name].set_path(v.path);
+    ctx.host_volumes[name].set_read_only(v.read_only);
+  }
   const char* path = std::getenv("PATH");
   ctx.task_path = path ? path : "";
   // Health checks run on the monitor's thread; a changed verdict wakes the

@@ -1,10 +1,14 @@
 #include "agent/alloc_runner.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "agent/files.h"
 #include "agent/health/health_monitor.h"
@@ -174,8 +178,15 @@ void AllocRunner::ApplyHealth(RunnerContext& ctx) {
     target.cwd = AllocDir(ctx.data_dir, id()) + "/" + t.name();
     if (spec->check().type() == v1::HealthCheck::COMMAND) {
       std::vector<v1::Port> ports(rec_.ports().begin(), rec_.ports().end());
-      TaskEnvInput in{id(), rec_.alloc().job_id(), rec_.alloc().group(),
-                      AllocDir(ctx.data_dir, id()), ports, ctx.task_path};
+      TaskEnvInput in{id(),
+                      rec_.alloc().job_id(),
+                      rec_.alloc().group(),
+                      AllocDir(ctx.data_dir, id()),
+                      ports,
+                      ctx.task_path,
+                      {rec_.alloc().job_meta().begin(), rec_.alloc().job_meta().end()},
+                      rec_.alloc().parent_job_id(),
+                      {}};
       auto env = BuildTaskEnv(in, *spec);
       target.env.assign(env.begin(), env.end());
       target.task_pid = t.handle().pid();
@@ -199,7 +210,16 @@ bool AllocRunner::Healthy() const {
 
 void AllocRunner::Step(Want want, RunnerContext& ctx) {
   Refresh(ctx);
-  if (want == Want::kRun && !rec_.started() && !Terminal(rec_.client_status())) StartTasks(ctx);
+  if (want == Want::kRun && !rec_.started() && !Terminal(rec_.client_status())) {
+    // A sticky ephemeral disk is taken over once its allocation stopped.
+    if (WaitsForPrevious(ctx)) {
+      rec_.set_client_description("waiting for allocation " +
+                                  ShortId(rec_.alloc().previous_allocation()) +
+                                  " to stop, to take over its ephemeral disk");
+    } else {
+      StartTasks(ctx);
+    }
+  }
   if (want == Want::kRun && rec_.started()) {
     SignalRequested(ctx);
     RestartRequested(ctx);
@@ -272,6 +292,53 @@ void AllocRunner::Refresh(RunnerContext& ctx) {
 
 namespace {
 
+Status WritePayload(const std::string& task_dir, const std::string& file,
+                    const std::string& payload) {
+  std::string dir = task_dir + "/local";
+  ORCH_RETURN_IF_ERROR(MakeDirs(dir));
+  if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..") {
+    return Status::InvalidArgument("dispatch_payload.file \"" + file + "\" is not a file name");
+  }
+  std::string path = dir + "/" + file;
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0)
+    return Status::Internal("cannot write the dispatch payload to " + path + ": " +
+                            strerror(errno));
+  size_t off = 0;
+  while (off < payload.size()) {
+    ssize_t n = write(fd, payload.data() + off, payload.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(fd);
+      return Status::Internal("cannot write the dispatch payload to " + path + ": " +
+                              strerror(errno));
+    }
+    off += static_cast<size_t>(n);
+  }
+  close(fd);
+  return Status::Ok();
+}
+
+// A sticky ephemeral disk: the shared directory of the allocation replaced
+// (when it was on this node) becomes this one's. Moved, not copied: the
+// previous allocation has stopped.
+void TakeOverSharedDir(const std::string& data_dir, const std::string& previous,
+                       const std::string& alloc_id) {
+  std::string from = AllocRunner::AllocDir(data_dir, previous) + "/_shared";
+  std::string to = AllocRunner::AllocDir(data_dir, alloc_id) + "/_shared";
+  struct stat st;
+  if (!IsSafePathComponent(previous) || lstat(from.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return;
+  if (Status s = MakeDirs(AllocRunner::AllocDir(data_dir, alloc_id)); !s.ok()) return;
+  if (rename(from.c_str(), to.c_str()) != 0) {
+    spdlog::warn("alloc {}: cannot take over the data of {}: {}", ShortId(alloc_id),
+                 ShortId(previous), strerror(errno));
+    return;
+  }
+  spdlog::info("alloc {}: took over the ephemeral disk of {}", ShortId(alloc_id),
+               ShortId(previous));
+}
+
 // The group's ports with the values the masters assigned (Allocation.ports)
 // pinned as static, so the agent uses them as is; a port the masters left
 // at 0 is still picked here.
@@ -287,9 +354,18 @@ v1::Network MasterAssignedPorts(const v1::Network& net, const v1::Allocation& al
 
 }  // namespace
 
+bool AllocRunner::WaitsForPrevious(const RunnerContext& ctx) const {
+  const auto& alloc = rec_.alloc();
+  return !alloc.previous_allocation().empty() && alloc.task_group().ephemeral_disk().sticky() &&
+         ctx.alloc_running && ctx.alloc_running(alloc.previous_allocation());
+}
+
 void AllocRunner::StartTasks(RunnerContext& ctx) {
   const auto& alloc = rec_.alloc();
   const auto& group = alloc.task_group();
+  if (!alloc.previous_allocation().empty() && group.ephemeral_disk().sticky()) {
+    TakeOverSharedDir(ctx.data_dir, alloc.previous_allocation(), id());
+  }
   rec_.set_started(true);
   // A restart asked for before the start is done by the start itself.
   rec_.set_restart_index_done(alloc.restart_index());
@@ -351,9 +427,37 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
         if (p.to() > 0) p.set_value(p.to());
       }
     }
-    TaskEnvInput in{id(), alloc.job_id(), alloc.group(), alloc_dir, env_ports, ctx.task_path};
+    TaskEnvInput in{id(),
+                    alloc.job_id(),
+                    alloc.group(),
+                    alloc_dir,
+                    env_ports,
+                    ctx.task_path,
+                    {alloc.job_meta().begin(), alloc.job_meta().end()},
+                    alloc.parent_job_id(),
+                    {}};
+    // The group's volumes this task mounts, as this node's directories.
+    std::vector<TaskSpec::Mount> mounts;
+    for (const auto& m : task.volume_mounts()) {
+      auto gv = alloc.task_group().volumes().find(m.volume());
+      if (gv == alloc.task_group().volumes().end()) {
+        MarkFailedToStart(t, "volume \"" + m.volume() + "\" is not one of the group's", now);
+        return;
+      }
+      auto hv = ctx.host_volumes.find(gv->second.source());
+      if (hv == ctx.host_volumes.end()) {
+        MarkFailedToStart(t, "host volume \"" + gv->second.source() + "\" is not on this node",
+                          now);
+        return;
+      }
+      TaskSpec::Mount mount{hv->second.path(), m.destination(),
+                            m.read_only() || gv->second.read_only() || hv->second.read_only()};
+      in.volumes[m.volume()] = driver->VolumePath(mount);
+      mounts.push_back(std::move(mount));
+    }
     auto env = BuildTaskEnv(in, task);
     TaskSpec spec;
+    spec.mounts = std::move(mounts);
     spec.alloc_id = id();
     spec.task = task.name();
     spec.command = ExpandVars(task.command(), env);
@@ -376,6 +480,14 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
     if (Status st = MakeDirs(spec.task_dir); !st.ok()) {
       MarkFailedToStart(t, st.message(), now);
       return;
+    }
+    if (task.has_dispatch_payload() && !alloc.payload().empty()) {
+      // <task dir>/local/<file>, readable by the task's user.
+      if (Status st = WritePayload(spec.task_dir, task.dispatch_payload().file(), alloc.payload());
+          !st.ok()) {
+        MarkFailedToStart(t, st.message(), now);
+        return;
+      }
     }
     // $ORCH_ALLOC_DIR: every task of the allocation, whatever its user, may
     // add files there and remove only its own.

@@ -19,6 +19,7 @@
 // Thread safety: not thread-safe; owned by the reconcile loop.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -43,6 +44,12 @@ struct RunnerContext {
   std::vector<int> used_ports;  // dynamic ports other allocations hold
   health::HealthMonitor* health = nullptr;  // runs the tasks' checks; null: none
   const AgentMetrics* metrics = nullptr;    // counts restarts, OOM kills, driver calls; null: none
+  // The host volumes this node offers (name -> directory, read_only).
+  std::map<std::string, v1::HostVolume> host_volumes;
+  // Whether this agent still runs a task of allocation `id` (a sticky
+  // ephemeral disk is taken over once its previous allocation has stopped);
+  // null: never.
+  std::function<bool(const std::string& id)> alloc_running;
 };
 
 class AllocRunner {
@@ -77,6 +84,8 @@ class AllocRunner {
  private:
   void Refresh(RunnerContext& ctx);
   void StartTasks(RunnerContext& ctx);
+  // A sticky ephemeral disk whose previous allocation still runs here.
+  bool WaitsForPrevious(const RunnerContext& ctx) const;
   void StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerContext& ctx);
   // An operator's restart request (Allocation.restart_index) not handled
   // yet: its running tasks are stopped to be started again at once.

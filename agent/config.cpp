@@ -1,8 +1,11 @@
 #include "agent/config.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 
 #include "agent/drivers/exec_chroot.h"
 #include "common/capabilities.h"
@@ -65,6 +68,19 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
         auto eq = kv.find('=');
         if (eq == std::string::npos || eq == 0) return "expected KEY=VALUE, got \"" + kv + "\"";
         return "";
+      });
+  app.add_option_function<std::vector<std::string>>(
+         "--host-volume",
+         [cfg](const std::vector<std::string>& specs) {
+           for (const auto& s : specs) {
+             if (auto v = ParseHostVolume(s); v.ok()) cfg->host_volumes[v->first] = v->second;
+           }
+         },
+         "A host directory tasks may mount, NAME=/PATH[,read_only] (repeatable; in --config: "
+         "host-volume = [\"data=/srv/data\"]); jobs ask for it by NAME")
+      ->check([](const std::string& s) -> std::string {
+        auto v = ParseHostVolume(s);
+        return v.ok() ? "" : v.status().message();
       });
   app.add_option("--cpu", cfg->cpu, "Advertised CPU in millicores (default: cores x 1000)")
       ->check(CLI::NonNegativeNumber);
@@ -133,6 +149,40 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
                  "Remove the files of allocations the masters dropped after this long (0: never)")
       ->capture_default_str();
   app.set_config("--config", "", "Read flags from a TOML/INI file (key = value, as the flags)");
+}
+
+Result<std::pair<std::string, AgentConfig::HostVolume>> ParseHostVolume(const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Status::InvalidArgument("--host-volume: expected NAME=/PATH[,read_only], got \"" + text +
+                                   "\"");
+  }
+  std::string name = text.substr(0, eq), rest = text.substr(eq + 1);
+  AgentConfig::HostVolume v;
+  if (auto comma = rest.rfind(','); comma != std::string::npos) {
+    std::string opt = rest.substr(comma + 1);
+    if (opt != "read_only" && opt != "ro") {
+      return Status::InvalidArgument("--host-volume " + name + ": unknown option \"" + opt +
+                                     "\" (read_only)");
+    }
+    v.read_only = true;
+    rest = rest.substr(0, comma);
+  }
+  v.path = rest;
+  bool name_ok =
+      name.size() <= 63 && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      });
+  if (!name_ok || !std::isalnum(static_cast<unsigned char>(name[0]))) {
+    return Status::InvalidArgument("--host-volume: \"" + name +
+                                   "\" must be 1-63 letters, digits, '-', '_' or '.'");
+  }
+  if (v.path.empty() || v.path[0] != '/' || !shim::ChrootSpecPathsValid(v.path.c_str()) ||
+      v.path.find("/../") != std::string::npos) {
+    return Status::InvalidArgument("--host-volume " + name + ": \"" + v.path +
+                                   "\" must be an absolute path without ',', '|' or '>'");
+  }
+  return std::make_pair(name, v);
 }
 
 std::optional<std::pair<int, int>> ParseDynamicPorts(const std::string& text) {
@@ -227,6 +277,12 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
         "namespace)");
   }
   if (cfg.exec_user.empty()) problems.push_back("--exec-user: must name a user");
+  for (const auto& [name, v] : cfg.host_volumes) {
+    struct stat st;
+    if (stat(v.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      problems.push_back("--host-volume " + name + ": " + v.path + " is not an existing directory");
+    }
+  }
   if (cfg.cgroup_parent.empty() || cfg.cgroup_parent.find("..") != std::string::npos) {
     problems.push_back("--cgroup-parent: must be a relative cgroup path like orch");
   }

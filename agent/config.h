@@ -74,7 +74,19 @@ struct AgentConfig {
   // Task directories and logs of allocations the masters no longer list are
   // removed this long after they were forgotten ("0": kept forever).
   std::string alloc_gc_after = "1h";
+  // Host volumes offered to tasks, by name: --host-volume
+  // name=/path[,read_only] (repeatable) or the config file's
+  // `host_volumes: {name: {path, read_only}}`. Each path must be an existing
+  // directory.
+  struct HostVolume {
+    std::string path;
+    bool read_only = false;
+  };
+  std::map<std::string, HostVolume> host_volumes;
 };
+
+// "name=/path" or "name=/path,read_only" (--host-volume).
+Result<std::pair<std::string, AgentConfig::HostVolume>> ParseHostVolume(const std::string& text);
 
 // Adds the agent's flags to `app`, writing into `cfg`: --name --data-dir
 // --masters --http --drivers --docker-socket --label k=v (repeatable) --cpu

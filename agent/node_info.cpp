@@ -115,6 +115,11 @@ v1::Node DescribeNode(const AgentConfig& cfg, const std::string& node_id,
   }
   for (const auto& d : drivers) a->add_drivers(d);
   for (const auto& [k, v] : cfg.labels) (*a->mutable_labels())[k] = v;
+  for (const auto& [name, v] : cfg.host_volumes) {
+    v1::HostVolume& hv = (*a->mutable_host_volumes())[name];
+    hv.set_path(v.path);
+    hv.set_read_only(v.read_only);
+  }
   v1::Resources detected = DetectCapacity();
   a->set_cpu_cores(static_cast<int32_t>(detected.cpu() / 1000));
   a->set_cpu_mhz(DetectCpuMhz());

@@ -28,6 +28,12 @@ std::chrono::milliseconds KillTimeoutOf(const v1::Allocation& alloc, const std::
 Reconciler::Reconciler(RunnerContext ctx, StateStore* store)
     : ctx_(std::move(ctx)), store_(store) {
   for (const auto& [name, d] : ctx_.drivers) undiscovered_.push_back(name);
+  // Read on the reconcile thread only (sticky allocations start in the
+  // main pass, never in StartNewConcurrently's workers).
+  ctx_.alloc_running = [this](const std::string& id) {
+    auto it = runners_.find(id);
+    return it != runners_.end() && !it->second->AllTasksDead();
+  };
 }
 
 void Reconciler::AddDriver(const std::string& name, TaskDriver* driver) {
@@ -327,6 +333,10 @@ void Reconciler::StartNewConcurrently() {
     auto d = desired_->find(id);
     if (d == desired_->end() || d->second.desired_status() == v1::Allocation::STOP) continue;
     if (r->record().started() || !PortsAssigned(r->record().alloc())) continue;
+    // Waits for (and reads) another allocation's runner: the main pass.
+    if (!r->record().alloc().previous_allocation().empty() &&
+        r->record().alloc().task_group().ephemeral_disk().sticky())
+      continue;
     fresh.push_back(r.get());
   }
   if (fresh.size() < 2) return;  // the main pass starts a lone one

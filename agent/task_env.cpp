@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace orch::agent {
 
@@ -49,6 +50,13 @@ std::map<std::string, std::string> BuildTaskEnv(const TaskEnvInput& in, const v1
   env["ORCH_ALLOC_DIR"] = in.alloc_dir + "/_shared";
   env["ORCH_TASK_DIR"] = in.alloc_dir + "/" + task.name();  // the task's own (its cwd)
   for (const auto& p : in.ports) env["PORT_" + p.name()] = std::to_string(p.value());
+  for (const auto& [k, v] : in.meta) env["ORCH_META_" + k] = v;
+  if (!in.parent_job.empty()) env["ORCH_PARENT_JOB"] = in.parent_job;
+  for (const auto& [name, path] : in.volumes) {
+    std::string key = "ORCH_VOLUME_";
+    for (char c : name) key.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+    env[key] = path;
+  }
   const auto base = env;
   // Sorted, so the result does not depend on the map's iteration order.
   std::map<std::string, std::string> own(task.env().begin(), task.env().end());

@@ -24,12 +24,18 @@ struct TaskEnvInput {
   std::string alloc_dir;        // <data-dir>/allocs/<alloc_id>
   std::vector<v1::Port> ports;  // with value assigned
   std::string path;             // PATH passed to the task
+  // The job's meta (ORCH_META_<key>) and parent (ORCH_PARENT_JOB), and
+  // where the group's volumes are seen (ORCH_VOLUME_<name>).
+  std::map<std::string, std::string> meta;
+  std::string parent_job;
+  std::map<std::string, std::string> volumes;
 };
 
 // The whole environment of `task`: ORCH_ALLOC_ID, ORCH_JOB, ORCH_GROUP,
 // ORCH_TASK, ORCH_ALLOC_DIR (<alloc_dir>/_shared, shared by the
 // allocation's tasks), ORCH_TASK_DIR (<alloc_dir>/<task>), PATH,
-// PORT_<name>, then the task's env map with values expanded against the
+// PORT_<name>, ORCH_META_<key>, ORCH_PARENT_JOB, ORCH_VOLUME_<name>, then
+// the task's env map with values expanded against the
 // variables before it, then its secrets as given (never expanded).
 std::map<std::string, std::string> BuildTaskEnv(const TaskEnvInput& in, const v1::Task& task);
 

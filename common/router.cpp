@@ -37,9 +37,29 @@ bool Router::Match(const Route& route, const std::vector<std::string>& parts, Pa
   return true;
 }
 
+namespace {
+
+// The path's segments, each percent-decoded on its own, so that an id with
+// an encoded '/' ("cron%2Fperiodic-1700000000") stays one segment.
+std::vector<std::string> Segments(const HttpRequest& req) {
+  if (req.target.empty()) return SplitPath(req.path);
+  std::string raw = req.target.substr(0, req.target.find('?'));
+  std::vector<std::string> parts = SplitPath(raw);
+  std::map<std::string, std::string> unused;
+  for (auto& p : parts) {
+    if (p.find('%') == std::string::npos) continue;
+    std::string decoded;
+    if (!ParseTarget("/" + p, &decoded, &unused).ok()) return SplitPath(req.path);
+    p = decoded.substr(1);
+  }
+  return parts;
+}
+
+}  // namespace
+
 const Router::Route* Router::Best(const HttpRequest& req, PathParams* params,
                                   std::string* allow_out) const {
-  std::vector<std::string> parts = SplitPath(req.path);
+  std::vector<std::string> parts = Segments(req);
   std::string& allow = *allow_out;
   // Literal segments win over parameters ("/v1/jobs/plan" before "/v1/jobs/{id}"),
   // so try routes without parameters at a position first by scanning twice.

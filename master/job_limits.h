@@ -27,6 +27,9 @@ struct JobLimits {
   static constexpr int64_t kMaxCpu = 1'024'000;        // millicores per task: 1,024 cores
   static constexpr int64_t kMaxMemory = 16 << 20;      // MiB per task: 16 TiB
   static constexpr int32_t kMaxPriority = 100;
+  static constexpr int kMaxVolumes = 16;  // volumes per group, volume mounts per task
+  // Meta entries per job, and meta keys a parameterized job declares.
+  static constexpr int kMaxMeta = 64;
   // The job as stored (protobuf). Every Raft entry must stay below the
   // transport's 16 MiB frame; a job's allocations carry a copy of its group,
   // so the job itself is kept far smaller.
@@ -38,6 +41,7 @@ struct NodeLimits {
   static constexpr std::size_t kMaxLabelKeyBytes = 128;
   static constexpr std::size_t kMaxLabelValueBytes = 1024;
   static constexpr int kMaxDrivers = 16;
+  static constexpr int kMaxHostVolumes = 64;
   static constexpr std::size_t kMaxFieldBytes = 256;  // name, address, os, arch, ...
 };
 

@@ -1,10 +1,13 @@
 #include "master/validation.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
 #include "common/capabilities.h"
+#include "common/cron.h"
 #include "common/ids.h"
+#include "common/time_zone.h"
 #include "master/job_limits.h"
 #include "master/scheduler/validate.h"
 
@@ -282,6 +285,151 @@ Status ValidateCheck(const std::string& path, const v1::Task& t, const v1::TaskG
   return Status::Ok();
 }
 
+// A path a volume is mounted at: absolute, normalized, and fit for the
+// exec driver's chroot argument (no ',', '|' or '>').
+Status CheckMountPath(const std::string& path, const std::string& dest) {
+  ORCH_RETURN_IF_ERROR(CheckSize(path, dest, 1024));
+  if (dest.empty() || dest[0] != '/' || dest == "/") {
+    return Status::InvalidArgument(path + ": must be an absolute path other than /");
+  }
+  if (dest.find_first_of(",|>") != std::string::npos || dest.find('\0') != std::string::npos) {
+    return Status::InvalidArgument(path + ": must not contain ',', '|' or '>'");
+  }
+  for (std::size_t i = 0; i < dest.size();) {
+    std::size_t j = dest.find('/', i + 1);
+    std::string part = dest.substr(i + 1, (j == std::string::npos ? dest.size() : j) - i - 1);
+    if (part == "." || part == ".." || (part.empty() && j != std::string::npos)) {
+      return Status::InvalidArgument(path + ": \"" + dest.substr(0, 80) +
+                                     "\" is not a normalized path");
+    }
+    if (j == std::string::npos) break;
+    i = j;
+  }
+  return Status::Ok();
+}
+
+Status ValidateVolumes(const std::string& path, const v1::TaskGroup& g) {
+  ORCH_RETURN_IF_ERROR(CheckCount(path + ".volumes", g.volumes_size(), L::kMaxVolumes, "volumes"));
+  for (const auto& [name, v] : g.volumes()) {
+    std::string vp = path + ".volumes[\"" + name.substr(0, 60) + "\"]";
+    ORCH_RETURN_IF_ERROR(CheckName(vp + " (name)", name));
+    if (v.type() != "host") {
+      return Status::InvalidArgument(vp + ".type: \"" + v.type().substr(0, 40) +
+                                     "\" is not a volume type (host)");
+    }
+    ORCH_RETURN_IF_ERROR(CheckName(vp + ".source", v.source()));
+    const std::string& m = v.access_mode();
+    if (!m.empty() && m != "single-node-multi-writer" && m != "single-node-single-writer") {
+      return Status::InvalidArgument(
+          vp + ".access_mode: \"" + m.substr(0, 40) +
+          "\" is not single-node-multi-writer or single-node-single-writer");
+    }
+  }
+  if (g.ephemeral_disk().migrate()) {
+    return Status::InvalidArgument(
+        path +
+        ".ephemeral_disk.migrate: not supported yet (sticky keeps the data of an "
+        "allocation replaced on the same node)");
+  }
+  if (g.ephemeral_disk().size() < 0 || g.ephemeral_disk().size() > (int64_t{1} << 30)) {
+    return Status::InvalidArgument(path + ".ephemeral_disk.size: must be 0 to 2^30 MiB");
+  }
+  return Status::Ok();
+}
+
+Status ValidateMounts(const std::string& path, const v1::Task& t, const v1::TaskGroup& g) {
+  ORCH_RETURN_IF_ERROR(
+      CheckCount(path + ".volume_mounts", t.volume_mounts_size(), L::kMaxVolumes, "volume mounts"));
+  std::set<std::string> seen;
+  for (int i = 0; i < t.volume_mounts_size(); ++i) {
+    const auto& m = t.volume_mounts(i);
+    std::string mp = path + ".volume_mounts[" + std::to_string(i) + "]";
+    if (!g.volumes().contains(m.volume())) {
+      return Status::InvalidArgument(mp + ".volume: \"" + m.volume().substr(0, 60) +
+                                     "\" is not one of the group's volumes");
+    }
+    ORCH_RETURN_IF_ERROR(CheckMountPath(mp + ".destination", m.destination()));
+    if (!seen.insert(m.destination()).second) {
+      return Status::InvalidArgument(mp + ".destination: \"" + m.destination() +
+                                     "\" is mounted twice");
+    }
+  }
+  if (t.has_dispatch_payload()) {
+    const std::string& f = t.dispatch_payload().file();
+    if (f.empty() || f.size() > 255 || f.find('/') != std::string::npos || f == "." || f == ".." ||
+        f.find('\0') != std::string::npos) {
+      return Status::InvalidArgument(path + ".dispatch_payload.file: must be a file name (no '/')");
+    }
+  }
+  return Status::Ok();
+}
+
+// periodic, parameterized and meta.
+Status ValidateLaunching(v1::Job* job) {
+  job->clear_parent_id();
+  job->clear_payload();
+  ORCH_RETURN_IF_ERROR(CheckCount("meta", job->meta_size(), L::kMaxMeta, "meta entries"));
+  for (const auto& [k, v] : job->meta()) {
+    std::string mp = "meta[\"" + k.substr(0, 60) + "\"]";
+    if (k.empty() || k.size() > 128 || !std::all_of(k.begin(), k.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+        })) {
+      return Status::InvalidArgument(
+          mp + ": a key is 1-128 letters, digits or '_' (it becomes ORCH_META_<key>)");
+    }
+    ORCH_RETURN_IF_ERROR(CheckSize(mp, v, 4096));
+  }
+  const bool periodic = job->has_periodic(), parameterized = job->has_parameterized();
+  if (!periodic && !parameterized) return Status::Ok();
+  if (periodic && parameterized) {
+    return Status::InvalidArgument("periodic: a job is periodic or parameterized, not both");
+  }
+  const char* what = periodic ? "periodic" : "parameterized";
+  if (job->type() != v1::Job::BATCH) {
+    return Status::InvalidArgument(std::string(what) + ": only batch jobs may be " + what);
+  }
+  for (const auto& g : job->groups()) {
+    for (const auto& t : g.tasks()) {
+      if (t.has_service()) {
+        return Status::InvalidArgument(std::string(what) + ": task \"" + t.name() +
+                                       "\" has a service, which every child would claim");
+      }
+    }
+  }
+  if (periodic) {
+    auto cron = CronSchedule::Parse(job->periodic().cron());
+    if (!cron.ok()) return Status::InvalidArgument("periodic.cron: " + cron.status().message());
+    auto tz = TimeZone::Load(job->periodic().time_zone());
+    if (!tz.ok()) return Status::InvalidArgument("periodic.time_zone: " + tz.status().message());
+    if (!cron->Next(0, *tz) && !cron->Next(job->submit_time_ms() / 1000, *tz)) {
+      return Status::InvalidArgument("periodic.cron: \"" + job->periodic().cron() +
+                                     "\" names no time that exists");
+    }
+  } else {
+    const auto& p = job->parameterized();
+    const std::string& pl = p.payload();
+    if (!pl.empty() && pl != "optional" && pl != "required" && pl != "forbidden") {
+      return Status::InvalidArgument("parameterized.payload: \"" + pl.substr(0, 40) +
+                                     "\" is not optional, required or forbidden");
+    }
+    ORCH_RETURN_IF_ERROR(
+        CheckCount("parameterized.meta_required", p.meta_required_size(), L::kMaxMeta, "keys"));
+    ORCH_RETURN_IF_ERROR(
+        CheckCount("parameterized.meta_optional", p.meta_optional_size(), L::kMaxMeta, "keys"));
+    for (const auto* keys : {&p.meta_required(), &p.meta_optional()}) {
+      for (const auto& k : *keys) {
+        if (k.empty() || k.size() > 128 || !std::all_of(k.begin(), k.end(), [](char c) {
+              return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+            })) {
+          return Status::InvalidArgument("parameterized: meta key \"" + k.substr(0, 60) +
+                                         "\" is not 1-128 letters, digits or '_'");
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status ValidateGroup(const std::string& path, const v1::TaskGroup& g) {
   ORCH_RETURN_IF_ERROR(CheckName(path + ".name", g.name()));
   if (g.count() < 0) return Status::InvalidArgument(path + ".count: must not be negative");
@@ -306,6 +454,7 @@ Status ValidateGroup(const std::string& path, const v1::TaskGroup& g) {
       return Status::InvalidArgument(pp + ".static: must be a port number");
     }
   }
+  ORCH_RETURN_IF_ERROR(ValidateVolumes(path, g));
   ORCH_RETURN_IF_ERROR(ValidateRestart(path + ".restart", g));
   ORCH_RETURN_IF_ERROR(ValidateUpdate(path + ".update", g));
   ORCH_RETURN_IF_ERROR(ValidateReschedule(path + ".reschedule", g));
@@ -313,6 +462,7 @@ Status ValidateGroup(const std::string& path, const v1::TaskGroup& g) {
   for (int i = 0; i < g.tasks_size(); ++i) {
     std::string tp = path + ".tasks[" + std::to_string(i) + "]";
     ORCH_RETURN_IF_ERROR(ValidateTask(tp, g.tasks(i), g));
+    ORCH_RETURN_IF_ERROR(ValidateMounts(tp, g.tasks(i), g));
     ORCH_RETURN_IF_ERROR(ValidateCheck(tp + ".check", g.tasks(i), g));
     if (!names.insert(g.tasks(i).name()).second) {
       return Status::InvalidArgument(tp + ".name: \"" + g.tasks(i).name() + "\" appears twice");
@@ -365,6 +515,7 @@ Status ValidateJob(v1::Job* job) {
                                    " per job");
   }
   ORCH_RETURN_IF_ERROR(sched::ValidateSchedulingFields(*job));
+  ORCH_RETURN_IF_ERROR(ValidateLaunching(job));
   std::size_t bytes = job->ByteSizeLong();
   if (bytes > L::kMaxJobBytes) {
     return Status::InvalidArgument("job: " + std::to_string(bytes) + " bytes once encoded, more than the limit of " +
@@ -397,6 +548,13 @@ Status ValidateNodeFields(const v1::Node& node) {
     std::string lp = "node.attributes.labels[\"" + k.substr(0, 60) + "\"]";
     ORCH_RETURN_IF_ERROR(CheckSize(lp + " (key)", k, N::kMaxLabelKeyBytes));
     ORCH_RETURN_IF_ERROR(CheckSize(lp, v, N::kMaxLabelValueBytes));
+  }
+  ORCH_RETURN_IF_ERROR(CheckCount("node.attributes.host_volumes", at.host_volumes_size(),
+                                  N::kMaxHostVolumes, "host volumes"));
+  for (const auto& [k, v] : at.host_volumes()) {
+    std::string hp = "node.attributes.host_volumes[\"" + k.substr(0, 60) + "\"]";
+    ORCH_RETURN_IF_ERROR(CheckName(hp + " (name)", k));
+    ORCH_RETURN_IF_ERROR(CheckSize(hp + ".path", v.path(), 4096));
   }
   return Status::Ok();
 }

@@ -53,6 +53,14 @@ struct TaskSpec {
     int container = 0;  // inside the container (default: host)
   };
   std::vector<PortMap> ports;
+  // Host directories the task sees at `destination` (a group's volumes;
+  // docker: bind mounts; exec: binds in its mount namespace).
+  struct Mount {
+    std::string source;       // on the node
+    std::string destination;  // inside the task
+    bool read_only = false;
+  };
+  std::vector<Mount> mounts;
 };
 
 struct TaskStatus {
@@ -95,6 +103,10 @@ class TaskDriver {
   virtual ~TaskDriver() = default;
 
   virtual std::string name() const = 0;
+
+  // Where a task of this driver finds a volume (its ORCH_VOLUME_<name>):
+  // the mount's destination, unless the driver binds volumes in place.
+  virtual std::string VolumePath(const TaskSpec::Mount& m) const { return m.destination; }
 
   // Starts the task. A command that cannot be run (missing, not executable,
   // exec failure) is an error naming the cause; nothing keeps running then.

@@ -83,6 +83,37 @@ int Bind(const char* root, const char* source, bool writable) {
   return 0;
 }
 
+// Volume `source` (a host directory) bound at `root`+`dest`, or with no
+// root onto itself (only to make it read-only: in place it is there
+// anyway). Follows no symlink in `dest` below the root: the mount point is
+// made by mkdir in the root's own tmpfs.
+int BindVolume(const char* root, const char* source, const char* dest, bool writable) {
+  struct stat st;
+  if (stat(source, &st) != 0) return errno;
+  if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+  char target[PATH_MAX];
+  if (root != nullptr) {
+    if (!Join(target, root, dest)) return ENAMETOOLONG;
+    if (int e = MakeMountPoint(target, true); e != 0) return e;
+  } else {
+    if (writable) return 0;
+    size_t n = strlen(source);
+    if (n + 1 > sizeof target) return ENAMETOOLONG;
+    memcpy(target, source, n + 1);
+  }
+  if (mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
+  unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (writable ? 0 : MS_RDONLY);
+  if (mount(nullptr, target, nullptr, flags, nullptr) != 0) return errno;
+  return 0;
+}
+
+int BindVolumes(const char* root, const char* const* v) {
+  for (; v != nullptr && v[0] != nullptr && v[1] != nullptr && v[2] != nullptr; v += 3) {
+    if (int e = BindVolume(root, v[0], v[1], strcmp(v[2], "rw") == 0); e != 0) return e;
+  }
+  return 0;
+}
+
 int MountFs(const char* root, const char* at, const char* type, unsigned long flags,
             const char* data) {
   char target[PATH_MAX];
@@ -95,11 +126,11 @@ int MountFs(const char* root, const char* at, const char* type, unsigned long fl
 
 bool ChrootSpecPathsValid(const char* path) {
   return path != nullptr && path[0] == '/' && strchr(path, '|') == nullptr &&
-         strchr(path, ',') == nullptr;
+         strchr(path, ',') == nullptr && strchr(path, '>') == nullptr;
 }
 
 int EnterTaskChroot(const TaskChroot& c) {
-  if (c.root == nullptr) return 0;
+  if (c.root == nullptr) return BindVolumes(nullptr, c.volumes);
   const char* root = c.root;
   if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") != 0) return errno;
   // The private filesystems first: the task's directories may lie below
@@ -122,6 +153,7 @@ int EnterTaskChroot(const TaskChroot& c) {
   for (const char* const* p = c.read_write; p != nullptr && *p != nullptr; ++p) {
     if (int e = Bind(root, *p, true); e != 0) return e;
   }
+  if (int e = BindVolumes(root, c.volumes); e != 0) return e;
   char link[PATH_MAX];
   for (const auto& [name, to] :
        {std::pair{"/dev/fd", "/proc/self/fd"}, std::pair{"/dev/stdin", "/proc/self/fd/0"},

@@ -21,13 +21,18 @@ struct TaskChroot {
   const char* root = nullptr;               // an empty directory (null: no chroot)
   const char* const* read_only = nullptr;   // host paths, null-terminated
   const char* const* read_write = nullptr;  // host directories, null-terminated
+  // Volumes: null-terminated triples of host source, destination and "ro" or
+  // "rw"; bound in the root when there is one, else in place (read-only
+  // when asked) in the task's mount namespace.
+  const char* const* volumes = nullptr;
 };
 
-// Builds the root and enters it (cwd "/"). 0 or an errno.
+// Builds the root and enters it (cwd "/"); with no root, only binds the
+// volumes. 0 or an errno.
 int EnterTaskChroot(const TaskChroot& c);
 
 // Whether `path` can travel in orch-exec-shim's chroot argument
-// ("root|ro1,ro2|rw1,rw2"): absolute, without '|' or ','.
+// ("root|ro1,ro2|rw1,rw2|src>dst>ro,..."): absolute, without '|', ',' or '>'.
 bool ChrootSpecPathsValid(const char* path);
 
 }  // namespace orch::agent::shim

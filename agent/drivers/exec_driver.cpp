@@ -105,6 +105,10 @@ Status PlanChroot(const std::vector<std::string>& paths, const TaskSpec& spec,
 
 }  // namespace
 
+std::string ExecDriver::VolumePath(const TaskSpec::Mount& m) const {
+  return options_.isolate && !options_.chroot_paths.empty() ? m.destination : m.source;
+}
+
 std::string FindExecShim() {
   if (const char* env = getenv("ORCH_EXEC_SHIM"); env != nullptr && env[0] != '\0') {
     return access(env, X_OK) == 0 ? env : "";
@@ -188,6 +192,18 @@ Result<pb::TaskHandle> ExecDriver::Start(const TaskSpec& spec) {
     req.keep_caps = who.keep_caps;
     if (!options_.chroot_paths.empty())
       ORCH_RETURN_IF_ERROR(PlanChroot(options_.chroot_paths, spec, path, &req));
+    // Volumes: at their destination in the chroot, else bound onto
+    // themselves (read-only when asked) in the task's mount namespace.
+    for (const auto& m : spec.mounts) {
+      std::string dst = req.chroot_root.empty() ? m.source : m.destination;
+      if (!shim::ChrootSpecPathsValid(m.source.c_str()) ||
+          !shim::ChrootSpecPathsValid(dst.c_str())) {
+        return Status::InvalidArgument(
+            "task " + id + ": volume " + m.source + " -> " + dst +
+            " cannot be mounted (',', '|' or '>' in it, or not absolute)");
+      }
+      req.volumes.push_back({m.source, dst, m.read_only});
+    }
   }
 
   std::string cg;

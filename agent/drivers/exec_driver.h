@@ -88,6 +88,8 @@ class ExecDriver : public TaskDriver {
 
   std::string name() const override { return "exec"; }
   Result<pb::TaskHandle> Start(const TaskSpec& spec) override;
+  // Without a chroot a volume is bound in place: the task sees the source.
+  std::string VolumePath(const TaskSpec::Mount& m) const override;
   Status Stop(const std::string& task_id, std::chrono::milliseconds kill_timeout) override;
   Status Signal(const std::string& task_id, int signal) override;
   Result<TaskStatus> Inspect(const std::string& task_id) override;

@@ -68,8 +68,10 @@ int EnterTaskNamespaces(const TaskIsolation& iso) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return errno;
   if (iso.chroot.root != nullptr) {
     if (int e = EnterTaskChroot(iso.chroot); e != 0) return e;
-  } else if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-    return errno;
+  } else {
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+      return errno;
+    if (int e = EnterTaskChroot(iso.chroot); e != 0) return e;  // the volumes, in place
   }
   if (iso.hostname != nullptr && iso.hostname[0] != '\0' &&
       sethostname(iso.hostname, strnlen(iso.hostname, 64)) != 0) {

@@ -164,16 +164,30 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
   std::vector<const char*> procs = CPtrs(req.cgroup_procs);
   std::vector<const char*> chroot_ro = CPtrs(req.chroot_read_only),
                            chroot_rw = CPtrs(req.chroot_read_write);
-  // The shim's <namespaces>: 0, 1, or 1|root|ro1,ro2|rw1,rw2 with a chroot.
+  // Volumes as triples (source, destination, "ro"/"rw"), null-terminated.
+  std::vector<std::string> volume_parts;
+  for (const auto& v : req.volumes) {
+    volume_parts.push_back(v.source);
+    volume_parts.push_back(v.destination);
+    volume_parts.push_back(v.read_only ? "ro" : "rw");
+  }
+  std::vector<const char*> volumes = CPtrs(volume_parts);
+  // The shim's <namespaces>: 0, 1, or 1|root|ro1,ro2|rw1,rw2|src>dst>ro,...
+  // with a chroot or volumes (root empty: none).
   std::string namespaces = req.namespaces ? "1" : "0";
-  if (req.namespaces && !req.chroot_root.empty()) {
+  if (req.namespaces && (!req.chroot_root.empty() || !req.volumes.empty())) {
     auto join = [](const std::vector<std::string>& v) {
       std::string out;
       for (const auto& p : v) out += (out.empty() ? "" : ",") + p;
       return out;
     };
+    std::string vols;
+    for (const auto& v : req.volumes) {
+      vols += (vols.empty() ? "" : ",") + v.source + ">" + v.destination + ">" +
+              (v.read_only ? "ro" : "rw");
+    }
     namespaces += "|" + req.chroot_root + "|" + join(req.chroot_read_only) + "|" +
-                  join(req.chroot_read_write);
+                  join(req.chroot_read_write) + "|" + vols;
   }
   // orch-exec-shim <exit_file> <max_bytes> <max_files> <stdout> <stderr> <cwd>
   //               <namespaces> <identity> <n> <cgroup.procs>... <path> <argv>...
@@ -215,7 +229,7 @@ Result<LaunchResult> Launch(const LaunchRequest& req) {
               req.namespaces, nullptr, req.set_identity, req.uid, req.gid, req.groups.data(),
               static_cast<int>(req.groups.size()), req.keep_caps,
               shim::TaskChroot{req.chroot_root.empty() ? nullptr : req.chroot_root.c_str(),
-                               chroot_ro.data(), chroot_rw.data()}}}};
+                               chroot_ro.data(), chroot_rw.data(), volumes.data()}}}};
 
   pid_t shim = _Fork();
   if (shim < 0) {

@@ -65,6 +65,14 @@ struct LaunchRequest {
   // none. Paths must pass ChrootSpecPathsValid.
   std::string chroot_root;
   std::vector<std::string> chroot_read_only, chroot_read_write;
+  // With namespaces: host directories bound at `destination` (inside the
+  // chroot when there is one; without, destination is the source itself,
+  // bound read-only onto itself when read_only).
+  struct Volume {
+    std::string source, destination;
+    bool read_only = false;
+  };
+  std::vector<Volume> volumes;
   // The orch-exec-shim binary to exec as the supervisor; empty: the forked
   // agent is the supervisor (same behaviour, but each task's supervisor then
   // holds a copy-on-write image of the agent).

@@ -72,14 +72,25 @@ int main(int argc, char** argv) {
   std::string namespaces = argv[i++];
   std::vector<std::string> spec = Split(namespaces, '|');
   iso.namespaces = spec[0] == "1";
-  std::vector<std::string> chroot_ro, chroot_rw;
-  std::vector<const char*> chroot_ro_ptrs, chroot_rw_ptrs;
-  if (spec.size() == 4 && iso.namespaces) {
+  std::vector<std::string> chroot_ro, chroot_rw, volumes;
+  std::vector<const char*> chroot_ro_ptrs, chroot_rw_ptrs, volume_ptrs;
+  if ((spec.size() == 4 || spec.size() == 5) && iso.namespaces) {
     chroot_ro = Paths(spec[2]);
     chroot_rw = Paths(spec[3]);
     chroot_ro_ptrs = Ptrs(chroot_ro);
     chroot_rw_ptrs = Ptrs(chroot_rw);
-    iso.chroot = TaskChroot{spec[1].c_str(), chroot_ro_ptrs.data(), chroot_rw_ptrs.data()};
+    // "src>dst>ro,...": triples.
+    for (const auto& v : spec.size() == 5 ? Paths(spec[4]) : std::vector<std::string>{}) {
+      std::vector<std::string> t = Split(v, '>');
+      if (t.size() != 3 || (t[2] != "ro" && t[2] != "rw")) {
+        WriteRecord(kFdStatus, 'N', 22);  // EINVAL
+        return 2;
+      }
+      volumes.insert(volumes.end(), t.begin(), t.end());
+    }
+    volume_ptrs = Ptrs(volumes);
+    iso.chroot = TaskChroot{spec[1].empty() ? nullptr : spec[1].c_str(), chroot_ro_ptrs.data(),
+                            chroot_rw_ptrs.data(), volume_ptrs.data()};
   } else if (spec.size() != 1) {
     WriteRecord(kFdStatus, 'N', 22);  // EINVAL
     return 2;

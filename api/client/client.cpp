@@ -119,6 +119,16 @@ Result<v1::StopJobResponse> OrchClient::StopJob(const std::string& id, bool purg
                                    "/v1/jobs/" + UrlEncode(id) + (purge ? "?purge=true" : ""), "");
 }
 
+Result<v1::DispatchJobResponse> OrchClient::DispatchJob(const std::string& id,
+                                                        const v1::DispatchJobRequest& req) {
+  return Call<v1::DispatchJobResponse>("POST", "/v1/jobs/" + UrlEncode(id) + "/dispatch",
+                                       ToJson(req));
+}
+
+Result<v1::DispatchJobResponse> OrchClient::ForcePeriodicJob(const std::string& id) {
+  return Call<v1::DispatchJobResponse>("POST", "/v1/jobs/" + UrlEncode(id) + "/periodic/force", "");
+}
+
 Result<Indexed<v1::AllocationList>> OrchClient::JobAllocations(const std::string& id,
                                                                const QueryOptions& q) {
   return GetIndexed<v1::AllocationList>("/v1/jobs/" + UrlEncode(id) + "/allocations", q);

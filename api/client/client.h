@@ -59,6 +59,11 @@ class OrchClient {
   Result<Indexed<v1::JobList>> ListJobs(const QueryOptions& q = {});
   Result<Indexed<v1::JobDetail>> GetJob(const std::string& id, const QueryOptions& q = {});
   Result<v1::StopJobResponse> StopJob(const std::string& id, bool purge = false);
+  // Runs a parameterized job once (POST /v1/jobs/{id}/dispatch), and a
+  // periodic job now (POST /v1/jobs/{id}/periodic/force).
+  Result<v1::DispatchJobResponse> DispatchJob(const std::string& id,
+                                              const v1::DispatchJobRequest& req);
+  Result<v1::DispatchJobResponse> ForcePeriodicJob(const std::string& id);
   Result<Indexed<v1::AllocationList>> JobAllocations(const std::string& id,
                                                      const QueryOptions& q = {});
 

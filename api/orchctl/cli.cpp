@@ -18,6 +18,7 @@
 #include "api/orchctl/errors.h"
 #include "api/orchctl/eval_cmds.h"
 #include "api/orchctl/event_cmds.h"
+#include "api/orchctl/launch_cmds.h"
 #include "api/orchctl/lifecycle_cmds.h"
 #include "api/orchctl/logs.h"
 #include "api/orchctl/operator_cmds.h"
@@ -122,6 +123,9 @@ struct Flags {
   std::string restart_timeout = "5m";
   std::string eval_timeout = "5m";
   std::string signal = "SIGHUP";
+  // job dispatch
+  std::vector<std::string> meta;
+  std::string payload_file;
   // acl
   std::string acl_name;
   std::string acl_type = "client";
@@ -176,6 +180,9 @@ struct Verbs {
   CLI::App* job_revert = nullptr;
   CLI::App* job_diff = nullptr;
   CLI::App* job_restart = nullptr;
+  CLI::App* job_dispatch = nullptr;
+  CLI::App* job_periodic = nullptr;
+  CLI::App* job_periodic_force = nullptr;
   CLI::App* alloc = nullptr;
   CLI::App* alloc_restart = nullptr;
   CLI::App* alloc_stop = nullptr;
@@ -311,9 +318,32 @@ void DefineDeploymentVerbs(CLI::App& app, Verbs& v, Flags& f) {
       ->type_name("DURATION")
       ->capture_default_str();
   v.job_restart->footer("Example:\n  orchctl job restart web");
+  v.job_dispatch = v.job->add_subcommand(
+      "dispatch", "Run a parameterized job once: a child job with the meta and payload given");
+  v.job_dispatch->add_option("JOB", f.id, "The parameterized job's id")->required();
+  v.job_dispatch
+      ->add_option("PAYLOAD", f.payload_file,
+                   "File whose content is the payload (- reads standard input)")
+      ->type_name("FILE");
+  v.job_dispatch
+      ->add_option("--meta", f.meta, "KEY=VALUE given to the tasks as ORCH_META_KEY (repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  v.job_dispatch->footer(
+      "Examples:\n  orchctl job dispatch resize --meta size=64 input.json\n"
+      "  echo '{}' | orchctl job dispatch resize -");
+  v.job_periodic = v.job->add_subcommand("periodic", "Periodic jobs: launch one now");
+  v.job_periodic->require_subcommand(1);
+  v.job_periodic_force = v.job_periodic->add_subcommand(
+      "force",
+      "Launch a periodic job's child now, beside its schedule (even with prohibit_overlap)");
+  v.job_periodic_force->add_option("JOB", f.id, "The periodic job's id")->required();
+  v.job_periodic_force->footer("Example:\n  orchctl job periodic force cron-report");
   v.job->footer(
-      "Examples:\n  orchctl job history web\n  orchctl job revert web 3\n  orchctl job diff -f web.yaml\n"
-      "  orchctl job restart web");
+      "Examples:\n  orchctl job history web\n  orchctl job revert web 3\n  orchctl job diff -f "
+      "web.yaml\n"
+      "  orchctl job restart web\n  orchctl job dispatch resize --meta size=64 input.json\n"
+      "  orchctl job periodic force cron-report");
 
   v.alloc = app.add_subcommand("alloc", "One allocation: restart or signal its tasks, or stop it");
   v.alloc->require_subcommand(1);
@@ -859,6 +889,22 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     drain_deadline = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
   }
 
+  std::map<std::string, std::string> dispatch_meta;
+  std::string dispatch_payload;
+  if (v.job_dispatch->parsed()) {
+    for (const auto& kv : f.meta) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return Usage(io, "--meta: expected KEY=VALUE, got \"" + kv + "\"");
+      dispatch_meta[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    if (!f.payload_file.empty()) {
+      auto doc = io.read_file(f.payload_file);
+      if (!doc.ok()) return Usage(io, doc.status().message());
+      dispatch_payload = *doc;
+    }
+  }
+
   std::string acl_policy_document;
   if (v.acl_policy_apply->parsed()) {
     auto doc = io.read_file(f.file);
@@ -891,6 +937,10 @@ int RunParsed(const CLI::App& app, const Verbs& v, Flags& f, const CliIo& io) {
     st = JobDiffCommand(ctx, document);
   } else if (v.job_revert->parsed()) {
     st = JobRevert(ctx, f.id, f.version);
+  } else if (v.job_dispatch->parsed()) {
+    st = JobDispatch(ctx, f.id, dispatch_meta, dispatch_payload);
+  } else if (v.job_periodic_force->parsed()) {
+    st = JobPeriodicForce(ctx, f.id);
   } else if (v.acl_bootstrap->parsed()) {
     st = AclBootstrap(ctx);
   } else if (v.acl_token_create->parsed()) {

@@ -141,8 +141,38 @@ std::string DescribeJob(const v1::JobDetail& detail, int64_t now_ms) {
   Field(&out, "Submitted",
         FormatAge(now_ms, job.submit_time_ms()) + (job.submit_time_ms() > 0 ? " ago" : ""));
   Field(&out, "Groups", GroupsSummary(job));
-  JobProgress p = ComputeProgress(detail);
-  Field(&out, "Progress", p.ToString());
+  if (job.has_periodic()) {
+    Field(&out, "Periodic",
+          job.periodic().cron() +
+              (job.periodic().time_zone().empty() ? "" : " (" + job.periodic().time_zone() + ")") +
+              (job.periodic().prohibit_overlap() ? ", no overlap" : ""));
+  }
+  if (job.has_parameterized()) {
+    const auto& pz = job.parameterized();
+    std::string meta;
+    for (const auto& k : pz.meta_required()) meta += (meta.empty() ? "" : ", ") + k + " (required)";
+    for (const auto& k : pz.meta_optional()) meta += (meta.empty() ? "" : ", ") + k;
+    Field(&out, "Parameterized",
+          "payload " + (pz.payload().empty() ? std::string("optional") : pz.payload()) +
+              (meta.empty() ? "" : "; meta " + meta));
+  }
+  if (!job.parent_id().empty()) Field(&out, "Parent", job.parent_id());
+  if (!job.has_periodic() && !job.has_parameterized()) {
+    JobProgress p = ComputeProgress(detail);
+    Field(&out, "Progress", p.ToString());
+  }
+  if (job.has_periodic() || job.has_parameterized()) {
+    out += std::string("\n") + (job.has_periodic() ? "Launched jobs" : "Dispatched jobs") + "\n";
+    if (detail.children().empty()) {
+      out += "None yet.\n";
+    } else {
+      Table t({"ID", "STATUS", "SUBMITTED"});
+      for (const auto& c : detail.children()) {
+        t.AddRow({c.id(), JobStatus(c), FormatAge(now_ms, c.submit_time_ms()) + " ago"});
+      }
+      out += t.Render();
+    }
+  }
 
   out += "\nSummary\n";
   if (detail.summary().empty()) {

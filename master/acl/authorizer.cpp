@@ -9,7 +9,9 @@
 namespace orch::master::acl {
 
 Access Caller::On(Resource r, std::string_view job_id) const {
-  return management ? Access::kWrite : Granted(policies, r, job_id);
+  // A periodic or dispatched child ("<parent>/...") is governed by its
+  // parent's grants.
+  return management ? Access::kWrite : Granted(policies, r, job_id.substr(0, job_id.find('/')));
 }
 Access Caller::OnAllJobs() const {
   return management ? Access::kWrite : GrantedOnAllJobs(policies);

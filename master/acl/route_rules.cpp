@@ -43,6 +43,8 @@ const std::unordered_map<std::string, RouteRule>& Rules() {
       {"GET /v1/jobs/{id}/versions", Job(R, JobFrom::kPath)},
       {"POST /v1/jobs/{id}/revert", Job(W, JobFrom::kPath)},
       {"POST /v1/jobs/{id}/scale", Job(W, JobFrom::kPath)},
+      {"POST /v1/jobs/{id}/dispatch", Job(W, JobFrom::kPath)},
+      {"POST /v1/jobs/{id}/periodic/force", Job(W, JobFrom::kPath)},
       {"GET /v1/allocations", Job(R, JobFrom::kQuery)},
       {"GET /v1/allocations/{id}", Job(R, JobFrom::kAllocation)},
       {"GET /v1/allocations/{id}/logs", Job(R, JobFrom::kAllocation)},

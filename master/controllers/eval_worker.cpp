@@ -84,6 +84,7 @@ void EvalWorker::Loop() {
     if (stop_ || !log_->IsLeader()) {
       watch_.Reset();
       gc_.Reset();
+      periodic_.Reset();
       continue;
     }
     // Nothing an evaluation does may take the leader down: a failure here
@@ -102,6 +103,7 @@ void EvalWorker::Loop() {
         watch_.RunOnce();
       }
       gc_.MaybeRun();
+      periodic_.MaybeRun();
     } catch (const std::exception& e) {
       spdlog::error("eval worker: pass failed: {}", e.what());
     }

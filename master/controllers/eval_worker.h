@@ -6,7 +6,8 @@
 // are folded into one log entry (up to kPlansPerEntry) when the queue is
 // deep. Between passes it runs the leader-side controllers (see
 // job_watch.h: drain progress, system jobs on joining nodes, failed
-// allocations; deployment_watcher.h: rolling updates; garbage_collector.h).
+// allocations; deployment_watcher.h: rolling updates; garbage_collector.h;
+// periodic_launcher.h: periodic jobs).
 // Woken by every state change; idle elsewhere.
 // Thread safety: owns one thread; Start/Stop from one thread.
 #pragma once
@@ -22,6 +23,7 @@
 #include "master/controllers/deployment_watcher.h"
 #include "master/controllers/garbage_collector.h"
 #include "master/controllers/job_watch.h"
+#include "master/controllers/periodic_launcher.h"
 #include "master/log/replicated_log.h"
 #include "master/scheduler/config.h"
 #include "master/scheduler/scheduler.h"
@@ -44,7 +46,8 @@ class EvalWorker {
         clock_(clock),
         watch_(store, log, clock),
         deployments_(store, log, clock),
-        gc_(store, log, clock) {}
+        gc_(store, log, clock),
+        periodic_(store, log, clock) {}
   ~EvalWorker() { Stop(); }
   EvalWorker(const EvalWorker&) = delete;
   EvalWorker& operator=(const EvalWorker&) = delete;
@@ -70,6 +73,8 @@ class EvalWorker {
   int RunOnce();
   // One pass of the leader controllers. Exposed for tests.
   int RunControllers() { return watch_.RunOnce() + deployments_.RunOnce(); }
+  // One pass of the periodic launcher. Exposed for tests.
+  int RunPeriodic() { return periodic_.RunOnce(); }
 
   // Plans proposed and log entries used so far (benchmarks, tests).
   uint64_t plans_proposed() const { return plans_; }
@@ -84,6 +89,7 @@ class EvalWorker {
   JobWatch watch_;
   DeploymentWatcher deployments_;
   GarbageCollector gc_;
+  PeriodicLauncher periodic_;
   LoadSource load_;
   std::function<void(const sched::JobInput&)> schedule_hook_;
   sched::SchedulerConfig cfg_;

@@ -4,6 +4,7 @@
 #include "master/http/cluster_api.h"
 #include "master/http/deployments_api.h"
 #include "master/http/events_api.h"
+#include "master/http/launch_api.h"
 #include "master/http/lifecycle_api.h"
 #include "master/http/logs_api.h"
 #include "master/http/operator_api.h"
@@ -21,6 +22,7 @@ void RegisterAllRoutes(Router* router, const ApiDeps& deps, RaftLog* raft) {
   RegisterSchedulerRoutes(router, deps);
   RegisterDeploymentRoutes(router, deps);
   RegisterLifecycleRoutes(router, deps);
+  RegisterLaunchRoutes(router, deps);
   RegisterAclRoutes(router, deps);
   RegisterOperatorRoutes(router, deps);
   RegisterEventRoutes(router, deps);

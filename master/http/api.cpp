@@ -220,6 +220,13 @@ Result<std::string> JobDetail(const ApiDeps& d, const std::string& id) {
   for (auto& e : d.store->ListEvaluations(id)) *out.add_evaluations() = std::move(e);
   auto deployments = d.store->ListDeployments(id, 1);
   if (!deployments.empty()) *out.mutable_latest_deployment() = std::move(deployments.front());
+  if (job.has_periodic() || job.has_parameterized()) {
+    for (auto& c : d.store->ListChildJobs(id)) {
+      c.clear_groups();
+      c.clear_payload();
+      *out.add_children() = std::move(c);
+    }
+  }
   return RedactedJson(out);
 }
 

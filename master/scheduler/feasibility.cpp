@@ -31,7 +31,26 @@ Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g, uint32_t job_ind
   }
   ForEachConstraint(job, g, [&](const v1::Constraint& c) { r.distinct_hosts |= c.operator_() == "distinct_hosts"; });
   r.job = job_index;
+  r.volumes = VolumeClaimsOf(g);
   return r;
+}
+
+std::vector<VolumeClaim> VolumeClaimsOf(const v1::TaskGroup& g, const std::string& alloc_id) {
+  std::vector<VolumeClaim> out;
+  for (const auto& [name, v] : g.volumes()) {
+    if (v.type() != "host" || v.read_only()) continue;
+    out.push_back({alloc_id, v.source(), v.access_mode() == "single-node-single-writer"});
+  }
+  return out;
+}
+
+bool VolumesFit(const NodeRec& n, const Request& r) {
+  for (const auto& want : r.volumes) {
+    for (const auto& have : n.volume_claims) {
+      if (have.source == want.source && (want.exclusive || have.exclusive)) return false;
+    }
+  }
+  return true;
 }
 
 std::string StaticInfeasible(const v1::Node& node, const v1::Job& job, const v1::TaskGroup& g) {
@@ -42,6 +61,14 @@ std::string StaticInfeasible(const v1::Node& node, const v1::Job& job, const v1:
     if (std::find(drivers.begin(), drivers.end(), t.driver()) == drivers.end()) {
       return "no " + t.driver() + " driver";
     }
+  }
+  for (const auto& [name, v] : g.volumes()) {
+    if (v.type() != "host") continue;
+    auto it = node.attributes().host_volumes().find(v.source());
+    if (it == node.attributes().host_volumes().end())
+      return "missing host volume \"" + v.source() + "\"";
+    if (it->second.read_only() && !v.read_only())
+      return "host volume \"" + v.source() + "\" is read-only";
   }
   std::string why;
   ForEachConstraint(job, g, [&](const v1::Constraint& c) {
@@ -58,6 +85,12 @@ std::string StaticKey(const v1::Job& job, const v1::TaskGroup& g) {
   drivers.erase(std::unique(drivers.begin(), drivers.end()), drivers.end());
   for (const auto& d : drivers) key += d + '\x1f';
   key += '\x1e';
+  std::vector<std::string> volumes;
+  for (const auto& [name, v] : g.volumes())
+    volumes.push_back(v.type() + ':' + v.source() + (v.read_only() ? ":ro" : ":rw"));
+  std::sort(volumes.begin(), volumes.end());
+  for (const auto& v : volumes) key += v + '\x1f';
+  key += '\x1e';
   ForEachConstraint(job, g, [&](const v1::Constraint& c) {
     if (c.operator_() == "distinct_hosts") return;
     key += c.attribute() + '\x1f' + c.operator_() + '\x1f' + c.value() + '\x1e';
@@ -69,6 +102,7 @@ Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here) {
   if (r.cpu < 0 || SatAdd(n.cpu_used, r.cpu) > n.cpu_cap) return Fit::kCpu;
   if (r.mem < 0 || SatAdd(n.mem_used, r.mem) > n.mem_cap) return Fit::kMemory;
   if (r.distinct_hosts && same_job_here > 0) return Fit::kDistinctHosts;
+  if (!r.volumes.empty() && !VolumesFit(n, r)) return Fit::kVolume;
   for (int32_t p : r.static_ports) {
     if (n.PortUsed(p)) return Fit::kPorts;
   }
@@ -89,6 +123,8 @@ const char* FitReason(Fit f) {
     case Fit::kMemory: return "memory exhausted";
     case Fit::kPorts: return "port collision";
     case Fit::kDistinctHosts: return "distinct_hosts";
+    case Fit::kVolume:
+      return "volume has a single writer";
   }
   return "?";
 }

@@ -23,25 +23,35 @@ struct Request {
   int dynamic_ports = 0;
   bool distinct_hosts = false;
   uint32_t job = 0;  // interned job id (distinct_hosts, anti-affinity)
+  std::vector<VolumeClaim> volumes;  // writable host volumes (alloc_id unset)
 };
+
+// The writable host-volume mounts an allocation of `g` makes.
+std::vector<VolumeClaim> VolumeClaimsOf(const v1::TaskGroup& g, const std::string& alloc_id = "");
+
+// Whether `r`'s writable host volumes go with the writers already on `n`:
+// a single writer needs the volume to itself; others only no single writer.
+bool VolumesFit(const NodeRec& n, const Request& r);
 
 // Builds the request of one allocation of `g` (job-level constraints count
 // for distinct_hosts too).
 Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g, uint32_t job_index);
 
 // Why `node` can never take `g` of `job`, or "" when it can: "not ready",
-// "draining", "no docker driver", "constraint ${attr.os} = windows".
+// "draining", "no docker driver", "constraint ${attr.os} = windows",
+// "missing host volume \"data\"", "host volume \"data\" is read-only".
 std::string StaticInfeasible(const v1::Node& node, const v1::Job& job, const v1::TaskGroup& g);
 
 // A key equal for groups with the same static feasibility.
 std::string StaticKey(const v1::Job& job, const v1::TaskGroup& g);
 
-enum class Fit { kOk, kCpu, kMemory, kPorts, kDistinctHosts };
+enum class Fit { kOk, kCpu, kMemory, kPorts, kDistinctHosts, kVolume };
 
 // Whether `r` fits `n` now. `same_job_here`: allocations of the job on the
 // node (for distinct_hosts).
 Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here);
-// "cpu exhausted", "memory exhausted", "port collision", "distinct_hosts".
+// "cpu exhausted", "memory exhausted", "port collision", "distinct_hosts",
+// "volume has a single writer".
 const char* FitReason(Fit f);
 
 }  // namespace orch::master::sched

@@ -1,9 +1,9 @@
 #include "master/scheduler/node_table.h"
 
-#include "common/saturating.h"
-
 #include <algorithm>
 
+#include "common/saturating.h"
+#include "master/scheduler/feasibility.h"
 #include "master/scheduler/rng.h"
 
 namespace orch::master::sched {
@@ -62,6 +62,10 @@ NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<v1::Allocati
         r.ports.push_back(port.value());
       }
     }
+    if (a.task_group().volumes_size() > 0) {
+      res.volumes = VolumeClaimsOf(a.task_group(), a.id());
+      r.volume_claims.insert(r.volume_claims.end(), res.volumes.begin(), res.volumes.end());
+    }
     r.residents.push_back(std::move(res));
   }
   // The seeded random order candidates are taken in.
@@ -88,6 +92,10 @@ void NodeTable::Place(uint32_t node, Resident r) {
   n.mem_used = SatAdd(n.mem_used, r.mem);
   n.pending_cpu += static_cast<double>(r.cpu);
   for (int32_t p : r.ports) n.ports.push_back(p);
+  for (auto& v : r.volumes) {
+    v.alloc_id = r.alloc_id;
+    n.volume_claims.push_back(v);
+  }
   if (track_residents_) {
     n.residents.push_back(std::move(r));
   }
@@ -103,6 +111,7 @@ void NodeTable::Release(uint32_t node, const std::string& alloc_id, int64_t cpu,
     if (it != n.ports.end()) n.ports.erase(it);
     n.closing_ports.push_back(p);  // its task still listens until it has stopped
   }
+  std::erase_if(n.volume_claims, [&](const VolumeClaim& v) { return v.alloc_id == alloc_id; });
   auto it = std::find_if(n.residents.begin(), n.residents.end(),
                          [&](const Resident& r) { return r.alloc_id == alloc_id; });
   if (it != n.residents.end()) n.residents.erase(it);

@@ -21,6 +21,14 @@
 
 namespace orch::master::sched {
 
+// A live allocation's writable mount of a host volume: `exclusive` for a
+// single-node-single-writer request.
+struct VolumeClaim {
+  std::string alloc_id;
+  std::string source;
+  bool exclusive = false;
+};
+
 // An allocation as the table keeps it.
 struct Resident {
   std::string alloc_id;
@@ -29,6 +37,7 @@ struct Resident {
   int64_t cpu = 0;
   int64_t mem = 0;
   std::vector<int32_t> ports;
+  std::vector<VolumeClaim> volumes;  // writable host-volume mounts
 };
 
 struct NodeRec {
@@ -46,6 +55,7 @@ struct NodeRec {
   // left, or the new task finds the old one still listening.
   std::vector<int32_t> closing_ports;
   std::vector<Resident> residents;
+  std::vector<VolumeClaim> volume_claims;  // of live allocations and placements
 
   int64_t cpu_free() const { return cpu_cap - cpu_used; }
   int64_t mem_free() const { return mem_cap - mem_used; }

@@ -12,6 +12,8 @@ std::optional<Preemption> FindPreemption(const NodeTable& table, const std::vect
   for (uint32_t i : eligible) {
     const NodeRec& n = table.at(i);
     if (r.cpu > n.cpu_cap || r.mem > n.mem_cap) continue;
+    // A single-writer volume is not taken from its writer by preemption.
+    if (!r.volumes.empty() && !VolumesFit(n, r)) continue;
     std::vector<const Resident*> cand;
     bool blocked = false;
     std::vector<const Resident*> forced;  // hold a static port we need

@@ -50,8 +50,10 @@ int ReplaceBudget(const v1::Job& job, const v1::TaskGroup& group, const std::vec
 Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& allocs, const NodeTable& table,
                          int64_t now_ms, const v1::Deployment* deployment) {
   Reconciliation out;
-  if (job == nullptr || job->stop()) {
-    out.stop_reason = "job stopped";
+  // A periodic or parameterized job runs nothing itself: its children do.
+  const bool launcher = job != nullptr && (job->has_periodic() || job->has_parameterized());
+  if (job == nullptr || job->stop() || launcher) {
+    out.stop_reason = launcher ? "the job launches children instead" : "job stopped";
     for (const auto& a : allocs) {
       if (a.desired_status() == v1::Allocation::RUN && !IsTerminal(a)) out.stop.push_back(&a);
     }
@@ -94,6 +96,9 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
   // count as live meanwhile.
   std::set<const v1::Allocation*> deferred;
   std::map<std::string, std::vector<const v1::Allocation*>> to_replace;  // group -> old allocations
+  // Replaced now, by group and slot: a group with a sticky ephemeral disk
+  // names them as its new allocations' previous ones (to take their data).
+  std::map<std::string, std::map<int, const v1::Allocation*>> replaced;
   for (const auto& a : allocs) {
     auto g = std::find_if(job->groups().begin(), job->groups().end(),
                           [&](const v1::TaskGroup& g) { return g.name() == a.group(); });
@@ -160,6 +165,8 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       }
       if (budget > 0) --budget;
       stop(a, "replaced by job version " + std::to_string(job->version()));
+      if (g->ephemeral_disk().sticky() || g->ephemeral_disk().migrate())
+        replaced[name][SlotOf(a->name())] = a;
     }
   }
   for (const auto& g : job->groups()) {
@@ -270,6 +277,10 @@ Reconciliation Reconcile(const v1::Job* job, const std::vector<v1::Allocation>& 
       s.name = job->id() + "." + g.name() + "[" + std::to_string(slot) + "]";
       auto le = last_ended.find(slot);
       if (le != last_ended.end()) s.previous = le->second->id();
+      if (auto r = replaced[g.name()].find(slot);
+          s.previous.empty() && r != replaced[g.name()].end()) {
+        s.previous = r->second->id();
+      }
       auto h = history.find(slot);
       if (h != history.end()) s.reschedule_events = h->second;
       need.place.push_back(std::move(s));

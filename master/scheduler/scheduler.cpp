@@ -184,6 +184,7 @@ void Scheduler::PlaceAt(Group& g, uint32_t node, const std::string& name, const 
   r.cpu = g.req.cpu;
   r.mem = g.req.mem;
   r.ports = ports_;
+  r.volumes = g.req.volumes;
   table_->Place(node, std::move(r));
   if (job_here_[node]++ == 0) touched_.push_back(node);
   for (auto& sp : g.spreads) {
@@ -278,8 +279,12 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
       table_->Release(static_cast<uint32_t>(i), a->id(), a->resources().cpu(), a->resources().memory(), ports);
     }
   }
-  if (job == nullptr || job->stop()) {
-    plan.set_eval_description(job ? "job stopped" : "job not found");
+  if (job == nullptr || job->stop() || job->has_periodic() || job->has_parameterized()) {
+    plan.set_eval_description(!job          ? "job not found"
+                              : job->stop() ? "job stopped"
+                              : job->has_periodic()
+                                  ? "periodic job: its launches place the work"
+                                  : "parameterized job: its dispatches place the work");
     return plan;
   }
   // The job's live allocations per node (anti-affinity, distinct_hosts).
@@ -384,6 +389,20 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
       }
       continue;
     }
+    // A sticky ephemeral disk: the node of the allocation replaced, when it
+    // can take the new one.
+    auto sticky_node = [&](Group& grp, const std::string& previous) -> int {
+      if (previous.empty() || !grp.g->ephemeral_disk().sticky()) return -1;
+      for (const auto& a : in.allocs) {
+        if (a.id() != previous) continue;
+        int i = table_->IndexOf(a.node_id());
+        if (i < 0) return -1;
+        const NodeRec& n = table_->at(static_cast<uint32_t>(i));
+        if (!n.eligible || !StaticInfeasible(*n.node, *grp.job, *grp.g).empty()) return -1;
+        return CheckFit(n, grp.req, job_here_[static_cast<size_t>(i)]) == Fit::kOk ? i : -1;
+      }
+      return -1;
+    };
     for (const Slot& s : need.place) {
       Choice c;
       const int before = plan.place_size();
@@ -393,6 +412,12 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
         if (s.canary) placed->mutable_deployment_status()->set_canary(true);
         for (const auto& e : s.reschedule_events) *placed->add_reschedule_events() = e;
       };
+      if (int at = sticky_node(g, s.previous); at >= 0) {
+        // A sticky ephemeral disk: back on the node that holds its data.
+        PlaceAt(g, static_cast<uint32_t>(at), s.name, s.previous, -1, 1, &plan, explain);
+        annotate();
+        continue;
+      }
       if (!g.exhausted && Select(g, &c)) {
         PlaceAt(g, c.node, s.name, s.previous, c.score, c.evaluated, &plan, explain);
         annotate();

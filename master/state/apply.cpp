@@ -11,6 +11,7 @@
 #include "common/net.h"
 #include "common/saturating.h"
 #include "common/signals.h"
+#include "master/scheduler/feasibility.h"
 #include "master/services/service_ports.h"
 #include "master/state/state_store.h"
 #include "master/validation.h"
@@ -38,6 +39,8 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
       return ApplyAcl(index, cmd, outcome);
     case v1::Command::kRestoreSnapshot:
       return ApplyRestoreChunk(index, cmd, outcome);
+    case v1::Command::kPeriodicLaunch:
+      return ApplyPeriodicLaunch(index, cmd, outcome);
     case v1::Command::KIND_NOT_SET: break;
   }
   // An unknown command (from a newer master) must not stop the log.
@@ -102,7 +105,22 @@ Status StateStore::ApplyRegisterJobCommand(uint64_t index, int64_t time_ms, cons
   job.set_stop(false);
   job.clear_status();
   job.clear_stable();
+  if (!job.parent_id().empty() && c.parent_modify_index() > 0) {
+    // A dispatched child: its parent must still be the version it was made
+    // from, running.
+    auto parent = LoadOne<v1::Job>("jobs", job.parent_id());
+    if (!parent || parent->stop() || parent->modify_index() != c.parent_modify_index()) {
+      *outcome = Status::FailedPrecondition("job \"" + job.parent_id() +
+                                            "\" changed or stopped during the dispatch");
+      return Status::Ok();
+    }
+    if (old) {
+      *outcome = Status::AlreadyExists("job \"" + job.id() + "\" exists already");
+      return Status::Ok();
+    }
+  }
   ORCH_RETURN_IF_ERROR(PutJob(job, "JobRegistered"));
+  ORCH_RETURN_IF_ERROR(TrackPeriodicLocked(job, old ? &*old : nullptr, time_ms));
   ORCH_RETURN_IF_ERROR(RecordJobVersion(index, time_ms, job, old ? &*old : nullptr, c));
   v1::Evaluation eval = c.eval();
   eval.set_job_id(job.id());
@@ -324,6 +342,7 @@ struct StateStore::PlanNodes {
   struct Now {
     v1::Node node;
     std::vector<int32_t> ports;
+    sched::NodeRec volumes;  // only its volume_claims are used
   };
   std::map<std::string, Now> by_id;
 
@@ -338,6 +357,8 @@ struct StateStore::PlanNodes {
       auto pi = std::find(it->second.ports.begin(), it->second.ports.end(), p);
       if (pi != it->second.ports.end()) it->second.ports.erase(pi);
     }
+    std::erase_if(it->second.volumes.volume_claims,
+                  [&](const sched::VolumeClaim& v) { return v.alloc_id == a.id(); });
   }
 };
 
@@ -455,17 +476,26 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
       }
       auto on_node = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {n->id()});
       DeriveNode(&*n, Pointers(on_node));
-      PlanNodes::Now now{*n, {}};
+      PlanNodes::Now now{*n, {}, {}};
       for (const auto& o : on_node) {
         if (!IsLive(o)) continue;
         for (int32_t port : PortsOf(o)) now.ports.push_back(port);
+        for (auto& v : sched::VolumeClaimsOf(o.task_group(), o.id()))
+          now.volumes.volume_claims.push_back(std::move(v));
       }
       it = nodes.emplace(a.node_id(), std::move(now)).first;
     }
     v1::Node& n = it->second.node;
+    const v1::TaskGroup& tg = group != nullptr ? *group : a.task_group();
+    sched::Request vols;
+    vols.volumes = sched::VolumeClaimsOf(tg, a.id());
     std::string why;
     if (n.status() != v1::Node::READY) {
       why = "is " + v1::Node::Status_Name(n.status());
+    } else if (std::string no = job ? sched::StaticInfeasible(n, *job, tg) : ""; !no.empty()) {
+      why = "cannot take it: " + no;  // the scheduler's own check, on the node as it is now
+    } else if (!sched::VolumesFit(it->second.volumes, vols)) {
+      why = "has a single writer on a volume the allocation writes";
     } else if (a.resources().cpu() < 0 || a.resources().memory() < 0) {
       why = "cannot take negative resources";
     } else if (SatAdd(n.allocated().cpu(), a.resources().cpu()) > n.capacity().cpu()) {
@@ -488,7 +518,13 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     n.mutable_allocated()->set_cpu(SatAdd(n.allocated().cpu(), a.resources().cpu()));
     n.mutable_allocated()->set_memory(SatAdd(n.allocated().memory(), a.resources().memory()));
     for (int32_t port : PortsOf(a)) it->second.ports.push_back(port);
+    for (auto& v : vols.volumes) it->second.volumes.volume_claims.push_back(std::move(v));
     if (group != nullptr) *a.mutable_task_group() = *group;
+    if (job && job->id() == a.job_id()) {
+      *a.mutable_job_meta() = job->meta();
+      a.set_parent_job_id(job->parent_id());
+      a.set_payload(job->payload());
+    }
     a.set_desired_status(v1::Allocation::RUN);
     a.set_client_status(v1::Allocation::PENDING);
     a.set_create_index(index);

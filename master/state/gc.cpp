@@ -145,9 +145,10 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
 }
 
 Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
-  std::vector<const char*> tables = {"DELETE FROM jobs WHERE id=?", "DELETE FROM service_claims WHERE job_id=?",
-                                     "DELETE FROM job_versions WHERE job_id=?",
-                                     "DELETE FROM deployments WHERE job_id=?"};
+  std::vector<const char*> tables = {
+      "DELETE FROM jobs WHERE id=?", "DELETE FROM service_claims WHERE job_id=?",
+      "DELETE FROM job_versions WHERE job_id=?", "DELETE FROM deployments WHERE job_id=?",
+      "DELETE FROM periodic_launches WHERE job_id=?"};
   if (everything) {
     tables.push_back("DELETE FROM evaluations WHERE job_id=?");
     tables.push_back("DELETE FROM allocations WHERE job_id=?");

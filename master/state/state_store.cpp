@@ -68,6 +68,7 @@ Status StateStore::CreateSchema() {
     CREATE INDEX IF NOT EXISTS evaluations_by_job ON evaluations(job_id);
     CREATE INDEX IF NOT EXISTS evaluations_by_status ON evaluations(status);
     CREATE TABLE IF NOT EXISTS members (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS periodic_launches (job_id TEXT PRIMARY KEY, launch_ms INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS job_versions (
       job_id TEXT NOT NULL, version INTEGER NOT NULL, stable INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL,
       PRIMARY KEY (job_id, version)) WITHOUT ROWID;
@@ -461,7 +462,8 @@ void StateStore::DeriveJob(v1::Job* job, const std::vector<const v1::Allocation*
   }
   if (job->stop()) {
     job->set_status(any_live ? v1::Job::RUNNING : v1::Job::DEAD);
-  } else if (any_running) {
+  } else if (any_running || job->has_periodic() || job->has_parameterized()) {
+    // A periodic or parameterized job runs as long as it launches children.
     job->set_status(v1::Job::RUNNING);
   } else if (job->type() == v1::Job::BATCH && !allocs.empty() && !any_live) {
     job->set_status(v1::Job::DEAD);

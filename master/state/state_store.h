@@ -162,6 +162,18 @@ class StateStore {
   };
   Counts CountState() const;
 
+  // Periodic and parameterized jobs (state/periodic.cpp): every periodic
+  // job with the launch time recorded for it (its registration time before
+  // its first launch), from a table of those jobs only; and a job's
+  // children ("<id>/..."), from a range of the jobs' primary key, with
+  // their status derived.
+  struct PeriodicLaunch {
+    std::string job_id;
+    int64_t launch_ms = 0;
+  };
+  std::vector<PeriodicLaunch> PeriodicLaunches() const;
+  std::vector<v1::Job> ListChildJobs(const std::string& parent_id) const;
+
   // Garbage collection (state/gc.cpp): where the leader's collector's scan
   // of each table stands between passes.
   struct GcCursor {
@@ -248,6 +260,10 @@ class StateStore {
   Status ApplyAllocAction(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyGc(uint64_t index, const v1::Command& cmd, Status* outcome);
   Status ApplyAcl(uint64_t index, const v1::Command& cmd, Status* outcome);
+  Status ApplyPeriodicLaunch(uint64_t index, const v1::Command& cmd, Status* outcome);
+  // Keeps the periodic_launches row of a job just written: added when it
+  // becomes periodic (launched "at" `time_ms`), dropped when it stops being.
+  Status TrackPeriodicLocked(const v1::Job& job, const v1::Job* old, int64_t time_ms);
   // Reads the ACL tables into acl_ (after an ACL change commits or rolls
   // back, on open and on restore).
   void RebuildAclLocked();

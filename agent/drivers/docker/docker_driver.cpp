@@ -82,6 +82,18 @@ std::string CreateBody(const TaskSpec& spec, const std::string& bind_ip) {
   }
   if (spec.pids_limit > 0) host["PidsLimit"] = spec.pids_limit;
   host["PortBindings"] = bindings;
+  if (!spec.mounts.empty()) {
+    // Host volumes as bind mounts (Mounts, unlike Binds, refuses a source
+    // that does not exist instead of creating it).
+    json mounts = json::array();
+    for (const auto& m : spec.mounts) {
+      mounts.push_back({{"Type", "bind"},
+                        {"Source", m.source},
+                        {"Target", m.destination},
+                        {"ReadOnly", m.read_only}});
+    }
+    host["Mounts"] = mounts;
+  }
   host["RestartPolicy"] = {{"Name", "no"}};  // the agent decides about restarts
   host["LogConfig"] = {{"Type", "json-file"}, {"Config", {{"max-size", "10m"}, {"max-file", "3"}}}};
   cfg["HostConfig"] = host;

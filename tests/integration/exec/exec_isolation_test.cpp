@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "agent/drivers/exec_driver.h"
 #include "agent/files.h"
@@ -327,6 +328,54 @@ TEST_P(ExecIsolationTest, ChrootHoldsOnlyTheAllowedPathsAndTheTasksDirectories) 
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("outside the task's chroot"), std::string::npos)
       << refused.status().ToString();
+}
+
+// Host volumes: in a chroot at their destination (read-only ones refuse
+// writes); without one, bound in place (read-only too) in the task's mount
+// namespace, and nothing of it is seen outside.
+TEST_P(ExecIsolationTest, VolumesAreMountedAtTheirDestinationAndReadOnlyOnesRefuseWrites) {
+  const std::string rw = dir_.path() + "/vol-rw", ro = dir_.path() + "/vol-ro";
+  ASSERT_TRUE(MakeDirs(rw).ok());
+  ASSERT_TRUE(MakeDirs(ro).ok());
+  // Both writable by anyone: only the read-only mount keeps the task out
+  // (and the test's directory open to pass through, for the task without
+  // a chroot).
+  chmod(dir_.path().c_str(), 0711);
+  chmod(rw.c_str(), 0777);
+  chmod(ro.c_str(), 0777);
+  { std::ofstream(ro + "/seed") << "seeded\n"; }
+  ExecDriverOptions o;
+  o.cgroups = CgroupOptions{TestParent(), "auto"};
+  o.shim_path = GetParam() == "shim_binary" ? ORCH_EXEC_SHIM_PATH : "";
+  o.isolate = true;
+  o.users.default_user = "nobody";
+  o.users.allowed_caps = DefaultCapabilities();
+  o.chroot_paths = {"/bin", "/etc", "/lib", "/lib64", "/sbin", "/usr"};
+  driver_ = std::make_unique<ExecDriver>(o);
+  auto spec = Spec("vols",
+                   "set -e; echo written > /data/out; cat /seed/seed > /data/copy; "
+                   "! touch /seed/x 2>/dev/null; test ! -e " +
+                       rw + "; echo ok > ok");
+  spec.mounts = {{rw, "/data", false}, {ro, "/seed", true}};
+  EXPECT_EQ(driver_->VolumePath(spec.mounts[0]), "/data");
+  auto st = RunToEnd(*driver_, spec);
+  EXPECT_EQ(st.exit_code, 0) << Slurp(spec.stderr_path);
+  EXPECT_EQ(Slurp(rw + "/out"), "written\n");
+  EXPECT_EQ(Slurp(rw + "/copy"), "seeded\n");
+  EXPECT_FALSE(std::filesystem::exists(ro + "/x"));
+
+  // No chroot: the task uses the host path; read-only still holds.
+  driver_ = MakeDriver(false);
+  auto plain = Spec("plain", "set -e; echo again > " + rw + "/again; ! touch " + ro +
+                                 "/y 2>/dev/null; echo ok > ok");
+  plain.mounts = {{rw, "/ignored", false}, {ro, "/ignored2", true}};
+  EXPECT_EQ(driver_->VolumePath(plain.mounts[0]), rw);
+  st = RunToEnd(*driver_, plain);
+  EXPECT_EQ(st.exit_code, 0) << Slurp(plain.stderr_path);
+  EXPECT_EQ(Slurp(rw + "/again"), "again\n");
+  EXPECT_FALSE(std::filesystem::exists(ro + "/y"));
+  // Outside the task the read-only volume stays writable.
+  EXPECT_TRUE(std::ofstream(ro + "/host-can").good());
 }
 
 INSTANTIATE_TEST_SUITE_P(Shim, ExecIsolationTest, ::testing::Values("shim_binary", "fork"));

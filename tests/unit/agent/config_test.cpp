@@ -73,6 +73,30 @@ TEST(AgentConfigTest, RejectsBadValuesNamingTheFlag) {
   EXPECT_FALSE(Parse({"--label", "novalue"}, &cfg3).ok());
 }
 
+TEST(AgentConfigTest, HostVolumesNeedANameAndAnExistingDirectory) {
+  testing::TempDir dir;
+  AgentConfig cfg;
+  ASSERT_TRUE(
+      Parse({"--data-dir", dir.path(), "--masters", "http://127.0.0.1:4646", "--host-volume",
+             "data=" + dir.path(), "--host-volume", "seed=" + dir.path() + ",read_only"},
+            &cfg)
+          .ok());
+  ASSERT_EQ(cfg.host_volumes.size(), 2u);
+  EXPECT_EQ(cfg.host_volumes["data"].path, dir.path());
+  EXPECT_FALSE(cfg.host_volumes["data"].read_only);
+  EXPECT_TRUE(cfg.host_volumes["seed"].read_only);
+  for (const char* bad :
+       {"noequals", "=/x", "a b=/x", "rel=x/y", "opt=/x,rw", "comma=/a,b,read_only"}) {
+    EXPECT_FALSE(ParseHostVolume(bad).ok()) << bad;
+  }
+  AgentConfig missing;
+  Status st = Parse({"--data-dir", dir.path(), "--masters", "http://127.0.0.1:4646",
+                     "--host-volume", "gone=/nonexistent-orch-dir"},
+                    &missing);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--host-volume gone"), std::string::npos) << st.message();
+}
+
 TEST(AgentConfigTest, ExecChrootTakesAbsolutePathsAndNeedsIsolation) {
   AgentConfig ok;
   ASSERT_TRUE(Parse({"--data-dir", "/tmp/d", "--masters", "http://127.0.0.1:4646", "--exec-chroot",

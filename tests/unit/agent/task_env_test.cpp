@@ -25,11 +25,26 @@ TEST(BuildTaskEnvTest, SecretsJoinTheEnvironmentAsGivenAndWin) {
   (*task.mutable_env())["GREETING"] = "hello ${TOKEN}";
   (*task.mutable_secrets())["TOKEN"] = "p@ss${ORCH_JOB}";
   (*task.mutable_secrets())["ORCH_JOB"] = "overridden";
-  TaskEnvInput in{"a-1", "web", "g", "/data/allocs/a-1", {}, "/usr/bin:/bin"};
+  TaskEnvInput in{"a-1", "web", "g", "/data/allocs/a-1", {}, "/usr/bin:/bin", {}, "", {}};
   auto env = BuildTaskEnv(in, task);
   EXPECT_EQ(env["TOKEN"], "p@ss${ORCH_JOB}") << "never expanded";
   EXPECT_EQ(env["GREETING"], "hello ${TOKEN}") << "nor expanded into env";
   EXPECT_EQ(env["ORCH_JOB"], "overridden");
+}
+
+TEST(BuildTaskEnvTest, MetaParentAndVolumes) {
+  v1::Task task;
+  task.set_name("t");
+  (*task.mutable_env())["SIZE"] = "${ORCH_META_size}";
+  TaskEnvInput in{"a-1", "resize/dispatch-1-x", "g", "/data/allocs/a-1", {}, "", {}, "", {}};
+  in.meta = {{"size", "64"}};
+  in.parent_job = "resize";
+  in.volumes = {{"pg-data", "/var/lib/pg"}};
+  auto env = BuildTaskEnv(in, task);
+  EXPECT_EQ(env["ORCH_META_size"], "64");
+  EXPECT_EQ(env["SIZE"], "64");
+  EXPECT_EQ(env["ORCH_PARENT_JOB"], "resize");
+  EXPECT_EQ(env["ORCH_VOLUME_pg_data"], "/var/lib/pg");
 }
 
 TEST(BuildTaskEnvTest, HasOrchAndPortVariablesAndExpandsTaskEnv) {
@@ -42,7 +57,7 @@ TEST(BuildTaskEnvTest, HasOrchAndPortVariablesAndExpandsTaskEnv) {
   v1::Port http;
   http.set_name("http");
   http.set_value(23456);
-  TaskEnvInput in{"a-1", "web", "g", "/data/allocs/a-1", {http}, "/usr/bin:/bin"};
+  TaskEnvInput in{"a-1", "web", "g", "/data/allocs/a-1", {http}, "/usr/bin:/bin", {}, "", {}};
   auto env = BuildTaskEnv(in, task);
   EXPECT_EQ(env["ORCH_ALLOC_ID"], "a-1");
   EXPECT_EQ(env["ORCH_JOB"], "web");

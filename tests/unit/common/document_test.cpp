@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "common/json.h"
+#include "orch/v1/api.pb.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch {
@@ -91,6 +92,26 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"id: \"caf\xc3\"\n", "id: is not valid UTF-8 text"},
         BadCase{"groups: [ { name: \"\xed\xa0\x80\" } ]", "groups[0].name: is not valid UTF-8"},
         BadCase{"groups: [ { tasks: [ { env: { K: \"\xc0\xaf\" } } ] } ]", "is not valid UTF-8"}));
+
+TEST(DocumentTest, BytesAreBase64AsInProtobufsJsonMapping) {
+  v1::DispatchJobRequest req;
+  ASSERT_TRUE(ParseDocument(R"({"payload": "eyJ3IjogNjR9"})", &req).ok());
+  EXPECT_EQ(req.payload(), R"({"w": 64})");
+  ASSERT_TRUE(ParseDocument("payload: aGk", &req).ok()) << "unpadded";
+  EXPECT_EQ(req.payload(), "hi");
+  ASSERT_TRUE(ParseDocument("payload: _-8=", &req).ok()) << "URL-safe";
+  EXPECT_EQ(req.payload(), "\xff\xef");
+  // What ToJson writes reads back the same.
+  req.set_payload(std::string("\0\x01binary\xfe", 9));
+  v1::DispatchJobRequest back;
+  ASSERT_TRUE(ParseDocument(ToJson(req), &back).ok());
+  EXPECT_EQ(back.payload(), req.payload());
+  for (const char* bad : {"payload: 'not base64!'", "payload: a", "payload: ab==="}) {
+    Status st = ParseDocument(bad, &req);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_NE(st.message().find("payload: expected base64"), std::string::npos) << st.message();
+  }
+}
 
 TEST(DocumentTest, Utf8TextIsKept) {
   v1::Job job;

@@ -181,7 +181,72 @@ INSTANTIATE_TEST_SUITE_P(
              "groups[0].tasks[0].secrets[\"A=B\"]: a variable name must not contain"},
         Case{"negative pids limit",
              [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->set_pids_limit(-1); },
-             "groups[0].tasks[0].pids_limit: must be 0"}),
+             "groups[0].tasks[0].pids_limit: must be 0"},
+        Case{"periodic service job",
+             [](v1::Job* j) { j->mutable_periodic()->set_cron("* * * * *"); },
+             "periodic: only batch jobs may be periodic"},
+        Case{"bad cron",
+             [](v1::Job* j) {
+               j->set_type(v1::Job::BATCH);
+               j->mutable_periodic()->set_cron("61 * * * *");
+             },
+             "periodic.cron: cron minute: 61 is outside 0-59"},
+        Case{"unknown time zone",
+             [](v1::Job* j) {
+               j->set_type(v1::Job::BATCH);
+               j->mutable_periodic()->set_cron("@daily");
+               j->mutable_periodic()->set_time_zone("Mars/Olympus");
+             },
+             "periodic.time_zone: unknown time zone \"Mars/Olympus\""},
+        Case{"periodic and parameterized",
+             [](v1::Job* j) {
+               j->set_type(v1::Job::BATCH);
+               j->mutable_periodic()->set_cron("@daily");
+               j->mutable_parameterized()->set_payload("optional");
+             },
+             "not both"},
+        Case{"bad payload rule",
+             [](v1::Job* j) {
+               j->set_type(v1::Job::BATCH);
+               j->mutable_parameterized()->set_payload("sometimes");
+             },
+             "parameterized.payload: \"sometimes\""},
+        Case{"bad meta key", [](v1::Job* j) { (*j->mutable_meta())["a-b"] = "x"; }, "meta[\"a-b\"]"},
+        Case{"mount of an unknown volume",
+             [](v1::Job* j) {
+               auto* m = j->mutable_groups(0)->mutable_tasks(0)->add_volume_mounts();
+               m->set_volume("data");
+               m->set_destination("/data");
+             },
+             "groups[0].tasks[0].volume_mounts[0].volume: \"data\" is not one of the group's volumes"},
+        Case{"relative mount destination",
+             [](v1::Job* j) {
+               auto& v = (*j->mutable_groups(0)->mutable_volumes())["data"];
+               v.set_type("host");
+               v.set_source("data");
+               auto* m = j->mutable_groups(0)->mutable_tasks(0)->add_volume_mounts();
+               m->set_volume("data");
+               m->set_destination("data/../x");
+             },
+             "volume_mounts[0].destination: must be an absolute path"},
+        Case{"volume of an unknown type",
+             [](v1::Job* j) {
+               auto& v = (*j->mutable_groups(0)->mutable_volumes())["data"];
+               v.set_type("csi");
+               v.set_source("data");
+             },
+             "groups[0].volumes[\"data\"].type: \"csi\" is not a volume type"},
+        Case{"unknown access mode",
+             [](v1::Job* j) {
+               auto& v = (*j->mutable_groups(0)->mutable_volumes())["data"];
+               v.set_type("host");
+               v.set_source("data");
+               v.set_access_mode("multi-node-multi-writer");
+             },
+             "access_mode"},
+        Case{"ephemeral disk migrate",
+             [](v1::Job* j) { j->mutable_groups(0)->mutable_ephemeral_disk()->set_migrate(true); },
+             "ephemeral_disk.migrate: not supported yet"}),
     [](const ::testing::TestParamInfo<Case>& info) {
       std::string n = info.param.name;
       for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';

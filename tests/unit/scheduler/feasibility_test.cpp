@@ -208,7 +208,7 @@ TEST(PortsTest, PortsReleasedByAPlanOrHeldByStoppingAllocationsAreClosing) {
   table.NoteStopping({stopping});
   EXPECT_TRUE(table.at(0).PortClosing(30005));
   EXPECT_FALSE(table.at(0).PortUsed(30005));
-  table.Place(0, Resident{"a2", table.InternJob("j"), 0, 10, 10, {30007}});
+  table.Place(0, Resident{"a2", table.InternJob("j"), 0, 10, 10, {30007}, {}});
   EXPECT_TRUE(table.at(0).PortUsed(30007));
   table.Release(0, "a2", 10, 10, {30007});
   EXPECT_FALSE(table.at(0).PortUsed(30007));
