@@ -51,6 +51,8 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/jobs/{id}", "get"},
     {"/v1/jobs/{id}", "delete"},
     {"/v1/jobs/{id}/allocations", "get"},
+    {"/v1/jobs/{id}/dispatch", "post"},
+    {"/v1/jobs/{id}/periodic/force", "post"},
     {"/v1/nodes", "get"},
     {"/v1/nodes/{id}", "get"},
     {"/v1/nodes/register", "post"},
@@ -210,6 +212,17 @@ TEST_F(OpenApiTest, DeploymentSchemasMatchTheProtos) {
   all_fields(orch::v1::AllocActionResponse::descriptor(), "AllocActionResponse");
   all_fields(orch::v1::AllocRestartRequest::descriptor(), "AllocRestartRequest");
   all_fields(orch::v1::AllocSignalRequest::descriptor(), "AllocSignalRequest");
+  // Workloads: volumes, periodic and parameterized jobs.
+  all_fields(orch::v1::Job::descriptor(), "Job");
+  all_fields(orch::v1::TaskGroup::descriptor(), "TaskGroup");
+  all_fields(orch::v1::VolumeRequest::descriptor(), "VolumeRequest");
+  all_fields(orch::v1::VolumeMount::descriptor(), "VolumeMount");
+  all_fields(orch::v1::EphemeralDisk::descriptor(), "EphemeralDisk");
+  all_fields(orch::v1::PeriodicConfig::descriptor(), "PeriodicConfig");
+  all_fields(orch::v1::ParameterizedConfig::descriptor(), "ParameterizedConfig");
+  all_fields(orch::v1::DispatchJobRequest::descriptor(), "DispatchJobRequest");
+  all_fields(orch::v1::DispatchJobResponse::descriptor(), "DispatchJobResponse");
+  all_fields(orch::v1::HostVolume::descriptor(), "HostVolume");
 }
 
 TEST_F(OpenApiTest, EveryOperationButTheOpenOnesSays403WithACLs) {
