@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "agent/alloc_gc.h"
 #include "agent/alloc_watcher.h"
@@ -302,6 +304,18 @@ v1::Node Agent::DescribeSelf() const {
 Status Agent::ConnectDocker() {
   DockerDriverOptions opts;
   opts.socket = cfg_.docker_socket;
+  opts.allow_privileged = cfg_.docker_allow_privileged;
+  opts.allowed_caps = cfg_.docker_allowed_caps;
+  if (!cfg_.docker_auth_config.empty()) {
+    // Read at each connect: a changed file is picked up by a restart.
+    std::ifstream in(cfg_.docker_auth_config);
+    if (!in.is_open())
+      return Status::FailedPrecondition("cannot read --docker-auth-config " +
+                                        cfg_.docker_auth_config);
+    std::stringstream text;
+    text << in.rdbuf();
+    opts.auth_config_json = text.str();
+  }
   auto docker = DockerDriver::Connect(opts);
   if (!docker.ok()) return docker.status();
   docker_ = std::move(docker).value();

@@ -470,12 +470,14 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
     spec.memory_mib = task.resources().memory();
     spec.user = task.user();
     spec.cap_add.assign(task.cap_add().begin(), task.cap_add().end());
+    spec.docker = task.docker();
     spec.pids_limit = task.pids_limit();
     spec.image = task.image();
     spec.job_id = alloc.job_id();
     spec.group = alloc.group();
     for (const auto& p : ports) {
-      spec.ports.push_back({p.name(), p.value(), p.to() > 0 ? p.to() : p.value()});
+      spec.ports.push_back({p.name(), p.value(), p.to() > 0 ? p.to() : p.value(),
+                            p.protocol() == "udp" ? "udp" : "tcp"});
     }
     if (Status st = MakeDirs(spec.task_dir); !st.ok()) {
       MarkFailedToStart(t, st.message(), now);

@@ -51,6 +51,18 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
       ->capture_default_str();
   app.add_option("--docker-socket", cfg->docker_socket, "Docker Engine API socket")
       ->capture_default_str();
+  app.add_option("--docker-auth-config", cfg->docker_auth_config,
+                 "Docker config.json whose \"auths\" give the credentials for pulls from private "
+                 "registries "
+                 "(a task's own docker.auth wins)")
+      ->type_name("FILE");
+  app.add_flag("--docker-allow-privileged", cfg->docker_allow_privileged,
+               "Let docker tasks run privileged containers (docker.privileged)");
+  app.add_option(
+         "--docker-allowed-caps", cfg->docker_allowed_caps,
+         "Capabilities docker tasks may add through cap_add, comma separated (default: Docker's "
+         "default set)")
+      ->delimiter(',');
   app.add_option("--docker-probe-interval", cfg->docker_probe_interval,
                  "If the Docker engine is unreachable at start, look for it again this often "
                  "(0: never)")
@@ -258,6 +270,17 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
       cfg.cgroup_mode != "none") {
     problems.push_back("--cgroup-mode: unknown mode \"" + cfg.cgroup_mode +
                        "\" (auto, v1, v2 or none)");
+  }
+  for (const auto& c : cfg.docker_allowed_caps) {
+    if (!CapabilityNumber(c))
+      problems.push_back("--docker-allowed-caps: \"" + c + "\" is not a Linux capability");
+  }
+  if (!cfg.docker_auth_config.empty()) {
+    struct stat st;
+    if (stat(cfg.docker_auth_config.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      problems.push_back("--docker-auth-config: " + cfg.docker_auth_config +
+                         " is not a readable file");
+    }
   }
   for (const auto& c : cfg.exec_allowed_caps) {
     if (!CapabilityNumber(c)) {

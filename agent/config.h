@@ -35,6 +35,12 @@ struct AgentConfig {
   // docker listed in drivers but the engine not answering at start: looked
   // for again this often, and advertised once it answers ("0": never).
   std::string docker_probe_interval = "30s";
+  // Registry credentials for pulls (a Docker config.json: "auths"), whether
+  // tasks may run privileged containers, and the capabilities their cap_add
+  // may name (empty: Docker's default set).
+  std::string docker_auth_config;
+  bool docker_allow_privileged = false;
+  std::vector<std::string> docker_allowed_caps;
   std::string log_level = "info";
   std::string log_format = "text";  // text | json (one JSON object per line)
   std::map<std::string, std::string> labels;

@@ -11,6 +11,8 @@
 #include <limits>
 #include <optional>
 
+#include "common/base64.h"
+
 namespace orch {
 namespace {
 
@@ -102,42 +104,6 @@ Status ParseDurationField(const YAML::Node& node, pb::Message* msg, const std::s
   dur->set_seconds(d->count() / 1'000'000'000);
   dur->set_nanos(static_cast<int32_t>(d->count() % 1'000'000'000));
   return Status::Ok();
-}
-
-// Base64, standard or URL-safe, padded or not (as protobuf's JSON mapping
-// writes and reads bytes fields); nullopt when it is not.
-std::optional<std::string> DecodeBase64(const std::string& in) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  std::size_t end = in.size();
-  while (end > 0 && in[end - 1] == '=') --end;
-  if (in.size() - end > 2) return std::nullopt;
-  for (std::size_t i = 0; i < end; ++i) {
-    char c = in[i];
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '+' || c == '-') {
-      v = 62;
-    } else if (c == '/' || c == '_') {
-      v = 63;
-    } else {
-      return std::nullopt;
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // a lone trailing character
-  return out;
 }
 
 // Sets one scalar (or appends it, for repeated fields).

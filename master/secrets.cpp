@@ -42,8 +42,14 @@ bool CanHoldTask(const pb::Descriptor* d) {
 void Walk(pb::Message* m, const std::function<std::string(const std::string&)>& mask) {
   const pb::Descriptor* d = m->GetDescriptor();
   if (d == v1::Task::descriptor()) {
-    auto* secrets = static_cast<v1::Task*>(m)->mutable_secrets();
-    for (auto& [k, v] : *secrets) v = mask(v);
+    auto* task = static_cast<v1::Task*>(m);
+    for (auto& [k, v] : *task->mutable_secrets()) v = mask(v);
+    // A private registry's password.
+    if (task->has_docker() && task->docker().has_auth() &&
+        !task->docker().auth().password().empty()) {
+      auto* auth = task->mutable_docker()->mutable_auth();
+      auth->set_password(mask(auth->password()));
+    }
     return;
   }
   if (!CanHoldTask(d)) return;
@@ -72,7 +78,9 @@ std::string RedactedJson(const pb::Message& m) {
   // value would be escaped (\"secrets\"). Most answers hold no secret: one
   // scan of the output, no copy.
   static constexpr char kKey[] = "\"secrets\":";
-  if (memmem(json.data(), json.size(), kKey, sizeof kKey - 1) == nullptr ||
+  static constexpr char kPassword[] = "\"password\":";
+  if ((memmem(json.data(), json.size(), kKey, sizeof kKey - 1) == nullptr &&
+       memmem(json.data(), json.size(), kPassword, sizeof kPassword - 1) == nullptr) ||
       !CanHoldTask(m.GetDescriptor())) {
     return json;
   }

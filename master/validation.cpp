@@ -162,11 +162,18 @@ Status ValidateTask(const std::string& path, const v1::Task& t, const v1::TaskGr
                                      "network ports)");
     }
     {
-      bool found = false;
-      for (const auto& p : g.network().ports()) found |= p.name() == s.port();
+      bool found = false, udp = false;
+      for (const auto& p : g.network().ports()) {
+        found |= p.name() == s.port();
+        udp |= p.name() == s.port() && p.protocol() == "udp";
+      }
       if (!found) {
         return Status::InvalidArgument(path + ".service.port: \"" + s.port() +
                                        "\" is not a port of the group's network");
+      }
+      if (udp) {
+        return Status::InvalidArgument(path + ".service.port: \"" + s.port() +
+                                       "\" is a UDP port; the balancers serve TCP");
       }
     }
     // 0 (absent): the masters assign one from --service-port-range.
@@ -337,6 +344,76 @@ Status ValidateVolumes(const std::string& path, const v1::TaskGroup& g) {
   return Status::Ok();
 }
 
+Status ValidateDocker(const std::string& path, const v1::Task& t) {
+  if (!t.has_docker()) return Status::Ok();
+  const std::string dp = path + ".docker";
+  if (t.driver() != "docker") return Status::InvalidArgument(dp + ": only for the docker driver");
+  const auto& d = t.docker();
+  const std::string& net = d.network_mode();
+  if (!net.empty() && net != "bridge" && net != "host" && net != "none") {
+    return Status::InvalidArgument(dp + ".network_mode: \"" + net.substr(0, 40) +
+                                   "\" is not bridge, host or none");
+  }
+  ORCH_RETURN_IF_ERROR(
+      CheckCount(dp + ".cap_drop", d.cap_drop_size(), CapabilityCount(), "capabilities"));
+  for (const auto& c : d.cap_drop()) {
+    if (c != "ALL" && !CapabilityNumber(c)) {
+      return Status::InvalidArgument(dp + ".cap_drop: \"" + c.substr(0, 40) +
+                                     "\" is not a Linux capability");
+    }
+  }
+  ORCH_RETURN_IF_ERROR(CheckCount(dp + ".extra_hosts", d.extra_hosts_size(), 64, "entries"));
+  for (const auto& h : d.extra_hosts()) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 >= h.size() || h.size() > 300 ||
+        h.find_first_of(" \t\n") != std::string::npos) {
+      return Status::InvalidArgument(dp + ".extra_hosts: \"" + h.substr(0, 80) +
+                                     "\" is not NAME:IP");
+    }
+  }
+  ORCH_RETURN_IF_ERROR(CheckCount(dp + ".labels", d.labels_size(), 64, "labels"));
+  for (const auto& [k, v] : d.labels()) {
+    if (k.empty() || k.rfind("orch.", 0) == 0) {
+      return Status::InvalidArgument(dp + ".labels: \"" + k.substr(0, 60) +
+                                     "\" is empty or in orch.'s namespace");
+    }
+    ORCH_RETURN_IF_ERROR(CheckSize(dp + ".labels", k, 256));
+    ORCH_RETURN_IF_ERROR(CheckSize(dp + ".labels", v, 4096));
+  }
+  ORCH_RETURN_IF_ERROR(CheckArgs(dp + ".entrypoint", d.entrypoint()));
+  ORCH_RETURN_IF_ERROR(CheckSize(dp + ".work_dir", d.work_dir(), 4096));
+  if (!d.work_dir().empty() && d.work_dir()[0] != '/') {
+    return Status::InvalidArgument(dp + ".work_dir: must be an absolute path");
+  }
+  if (d.shm_size_mib() < 0 || d.shm_size_mib() > (int64_t{1} << 20)) {
+    return Status::InvalidArgument(dp + ".shm_size_mib: must be 0 to 1048576");
+  }
+  static const std::set<std::string> kUlimits = {
+      "core",   "cpu",   "data", "fsize",  "locks",  "memlock",    "msgqueue", "nice",
+      "nofile", "nproc", "rss",  "rtprio", "rttime", "sigpending", "stack"};
+  ORCH_RETURN_IF_ERROR(CheckCount(dp + ".ulimits", d.ulimits_size(), 32, "ulimits"));
+  for (const auto& u : d.ulimits()) {
+    if (!kUlimits.count(u.name())) {
+      return Status::InvalidArgument(dp + ".ulimits: \"" + u.name().substr(0, 40) +
+                                     "\" is not a ulimit name");
+    }
+    if (u.soft() < -1 || u.hard() < -1 || (u.hard() >= 0 && u.soft() > u.hard()) ||
+        (u.hard() >= 0 && u.soft() < 0)) {
+      return Status::InvalidArgument(dp + ".ulimits." + u.name() +
+                                     ": soft must be at most hard (-1: unlimited)");
+    }
+  }
+  if (d.log_max_size_mib() < 0 || d.log_max_size_mib() > 1024 || d.log_max_files() < 0 ||
+      d.log_max_files() > 100) {
+    return Status::InvalidArgument(
+        dp + ": log_max_size_mib must be 0 to 1024 and log_max_files 0 to 100");
+  }
+  ORCH_RETURN_IF_ERROR(CheckSize(dp + ".auth.username", d.auth().username(), 1024));
+  ORCH_RETURN_IF_ERROR(CheckSize(dp + ".auth.password", d.auth().password(), 4096));
+  ORCH_RETURN_IF_ERROR(CheckSize(dp + ".auth.server_address", d.auth().server_address(), 1024));
+  return Status::Ok();
+}
+
 Status ValidateMounts(const std::string& path, const v1::Task& t, const v1::TaskGroup& g) {
   ORCH_RETURN_IF_ERROR(
       CheckCount(path + ".volume_mounts", t.volume_mounts_size(), L::kMaxVolumes, "volume mounts"));
@@ -453,6 +530,10 @@ Status ValidateGroup(const std::string& path, const v1::TaskGroup& g) {
     if (p.static_() < 0 || p.static_() > 65535) {
       return Status::InvalidArgument(pp + ".static: must be a port number");
     }
+    if (!p.protocol().empty() && p.protocol() != "tcp" && p.protocol() != "udp") {
+      return Status::InvalidArgument(pp + ".protocol: \"" + p.protocol().substr(0, 20) +
+                                     "\" is not tcp or udp");
+    }
   }
   ORCH_RETURN_IF_ERROR(ValidateVolumes(path, g));
   ORCH_RETURN_IF_ERROR(ValidateRestart(path + ".restart", g));
@@ -463,6 +544,7 @@ Status ValidateGroup(const std::string& path, const v1::TaskGroup& g) {
     std::string tp = path + ".tasks[" + std::to_string(i) + "]";
     ORCH_RETURN_IF_ERROR(ValidateTask(tp, g.tasks(i), g));
     ORCH_RETURN_IF_ERROR(ValidateMounts(tp, g.tasks(i), g));
+    ORCH_RETURN_IF_ERROR(ValidateDocker(tp, g.tasks(i)));
     ORCH_RETURN_IF_ERROR(ValidateCheck(tp + ".check", g.tasks(i), g));
     if (!names.insert(g.tasks(i).name()).second) {
       return Status::InvalidArgument(tp + ".name: \"" + g.tasks(i).name() + "\" appears twice");

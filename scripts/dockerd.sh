@@ -5,13 +5,16 @@
 #   - Debian's docker-registry on a loopback port with its own storage;
 #   - a test image, `docker import` of a busybox-static root, pushed to that
 #     registry as 127.0.0.1:PORT/orch-test/busybox:1 (tests remove the local
-#     copy to exercise the pull path).
+#     copy to exercise the pull path);
+#   - a second registry that asks for a password (htpasswd: orch-test /
+#     orch-test-secret) holding the same image, for registry credentials.
 # Waits until each answers. On success prints, on stdout, the variables the
 # tests read:
 #   ORCH_DOCKER_SOCKET=/run/orch-test/docker.sock
 #   ORCH_TEST_REGISTRY=127.0.0.1:5055
+#   ORCH_TEST_AUTH_REGISTRY=127.0.0.1:5056
 # so `eval "$(scripts/dockerd.sh)"` sets them; progress goes to stderr.
-# `scripts/dockerd.sh stop` stops the daemon and the registry.
+# `scripts/dockerd.sh stop` stops the daemon and the registries.
 # Overrides: ORCH_DOCKER_SOCKET, ORCH_DOCKER_ROOT, ORCH_TEST_REGISTRY_PORT.
 set -euo pipefail
 
@@ -25,6 +28,14 @@ REG_PORT=${ORCH_TEST_REGISTRY_PORT:-5055}
 REG_DATA=/var/lib/orch-test-registry
 REG=127.0.0.1:$REG_PORT
 IMAGE=$REG/orch-test/busybox:1
+# A second registry that asks for a password (htpasswd, bcrypt), with the
+# same image: the docker driver's registry credentials are tested on it.
+AUTH_REG_PORT=${ORCH_TEST_AUTH_REGISTRY_PORT:-5056}
+AUTH_REG=127.0.0.1:$AUTH_REG_PORT
+AUTH_REG_DATA=/var/lib/orch-test-registry-auth
+AUTH_USER=orch-test
+AUTH_PASSWORD=orch-test-secret
+AUTH_IMAGE=$AUTH_REG/orch-test/busybox:1
 
 log() { echo "dockerd.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -35,6 +46,11 @@ mkdir -p "$RUN"
 docker_cli() { docker -H "unix://$SOCK" "$@"; }
 docker_up() { curl -sf --max-time 2 --unix-socket "$SOCK" http://localhost/_ping >/dev/null 2>&1; }
 registry_up() { curl -sf --max-time 2 "http://$REG/v2/" >/dev/null 2>&1; }
+# Up when it answers 401 without credentials and 200 with them.
+auth_registry_up() {
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$AUTH_REG/v2/")" = 401 ] &&
+    curl -sf --max-time 2 -u "$AUTH_USER:$AUTH_PASSWORD" "http://$AUTH_REG/v2/" >/dev/null 2>&1
+}
 
 wait_for() {  # wait_for SECONDS WHAT LOGFILE COMMAND...
   local secs=$1 what=$2 logfile=$3; shift 3
@@ -61,6 +77,7 @@ stop_pidfile() {
 
 if [ "${1:-}" = "stop" ]; then
   stop_pidfile "$RUN/registry.pid"
+  stop_pidfile "$RUN/registry-auth.pid"
   stop_pidfile "$EXEC_ROOT/docker.pid"
   log "stopped"
   exit 0
@@ -137,5 +154,53 @@ else
   log "pushed $IMAGE"
 fi
 
+# --- the registry with a password --------------------------------------------
+if auth_registry_up; then
+  log "registry with a password already answers on $AUTH_REG"
+else
+  mkdir -p "$AUTH_REG_DATA"
+  # bcrypt, the only scheme docker-registry's htpasswd takes (libxcrypt).
+  HASH=$(python3 -c 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+    "$AUTH_PASSWORD" 2>/dev/null)
+  case "$HASH" in '$2'*) ;; *) die "cannot make a bcrypt hash with python3's crypt" ;; esac
+  echo "$AUTH_USER:$HASH" >"$RUN/registry-auth.htpasswd"
+  cat >"$RUN/registry-auth.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $AUTH_REG_DATA
+http:
+  addr: $AUTH_REG
+auth:
+  htpasswd:
+    realm: orch-test
+    path: $RUN/registry-auth.htpasswd
+EOF
+  stop_pidfile "$RUN/registry-auth.pid"
+  log "starting docker-registry with a password on $AUTH_REG"
+  setsid docker-registry serve "$RUN/registry-auth.yml" </dev/null >"$RUN/registry-auth.log" 2>&1 &
+  echo $! >"$RUN/registry-auth.pid"
+  wait_for 30 "docker-registry (htpasswd)" "$RUN/registry-auth.log" auth_registry_up
+fi
+if curl -sf --max-time 5 -u "$AUTH_USER:$AUTH_PASSWORD" "http://$AUTH_REG/v2/orch-test/busybox/manifests/1" \
+  -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1; then
+  log "$AUTH_IMAGE already in the registry with a password"
+else
+  # A private client config: root's own ~/.docker stays untouched.
+  export DOCKER_CONFIG=$RUN/docker-client
+  mkdir -p "$DOCKER_CONFIG"
+  docker_cli pull "$IMAGE" >/dev/null
+  docker_cli tag "$IMAGE" "$AUTH_IMAGE"
+  echo "$AUTH_PASSWORD" | docker_cli login -u "$AUTH_USER" --password-stdin "$AUTH_REG" >/dev/null 2>&1 ||
+    die "docker login to $AUTH_REG failed"
+  docker_cli push "$AUTH_IMAGE" >/dev/null
+  docker_cli logout "$AUTH_REG" >/dev/null 2>&1 || true
+  docker_cli rmi "$AUTH_IMAGE" >/dev/null 2>&1 || true
+  log "pushed $AUTH_IMAGE"
+fi
+
 echo "ORCH_DOCKER_SOCKET=$SOCK"
 echo "ORCH_TEST_REGISTRY=$REG"
+echo "ORCH_TEST_AUTH_REGISTRY=$AUTH_REG"

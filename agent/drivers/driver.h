@@ -51,6 +51,7 @@ struct TaskSpec {
     std::string name;
     int host = 0;       // on the node
     int container = 0;  // inside the container (default: host)
+    std::string protocol = "tcp";  // or "udp"
   };
   std::vector<PortMap> ports;
   // Host directories the task sees at `destination` (a group's volumes;
@@ -61,6 +62,9 @@ struct TaskSpec {
     bool read_only = false;
   };
   std::vector<Mount> mounts;
+  // docker: the driver's own settings (network mode, capabilities,
+  // registry credentials, ...).
+  v1::DockerConfig docker;
 };
 
 struct TaskStatus {

@@ -195,7 +195,8 @@ class VolumeE2ETest : public ::testing::Test {
   void TearDown() override {
     if (socket_.empty()) return;
     OrchClient c(cluster_->HttpUrls());
-    for (const char* j : {"vol", "vol2", "nowhere"}) (void)StopJobAndWaitQuietly(c, j);
+    for (const char* j : {"vol", "vol2", "nowhere", "docker-web"})
+      (void)StopJobAndWaitQuietly(c, j);
     if (agent_) {
       agent_->Signal(SIGTERM);
       agent_->Wait(20s);
@@ -319,6 +320,47 @@ TEST_F(VolumeE2ETest, DataWrittenToAHostVolumeIsThereWhenTheJobRunsAgain) {
   };
   EXPECT_TRUE(blocked_with("vol2", "volume has a single writer"));
   EXPECT_TRUE(blocked_with("nowhere", "missing host volume \"nowhere\""));
+}
+
+// The README's build-then-run flow: docker build and push of
+// examples/docker-web, then its job file, served through the balancer.
+TEST_F(VolumeE2ETest, TheDockerWebExampleIsBuiltPushedAndServedBehindTheBalancer) {
+  const std::string image =
+      std::string(std::getenv("ORCH_TEST_REGISTRY")) + "/examples/docker-web:1";
+  if (std::string(std::getenv("ORCH_TEST_REGISTRY")) != "127.0.0.1:5055") {
+    GTEST_SKIP() << "examples/docker-web names the registry 127.0.0.1:5055";
+  }
+  const std::string docker_host = "unix://" + socket_;
+  std::string docker;
+  for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
+    if (docker.empty() && access((std::string(dir) + "/docker").c_str(), X_OK) == 0)
+      docker = std::string(dir) + "/docker";
+  }
+  if (docker.empty()) GTEST_SKIP() << "no docker client (docker.io)";
+  auto build = RunCommand({docker, "-H", docker_host, "build", "-q", "-t", image,
+                           std::string(ORCH_SOURCE_DIR) + "/examples/docker-web"},
+                          {}, 120s);
+  ASSERT_EQ(build.exit_code, 0) << build.out << build.err;
+  auto push = RunCommand({docker, "-H", docker_host, "push", image}, {}, 120s);
+  ASSERT_EQ(push.exit_code, 0) << push.out << push.err;
+  (void)RunCommand({docker, "-H", docker_host, "rmi", image});  // the agent pulls it
+  auto run = RunCommand({ORCHCTL_BIN, "--addr", cluster_->HttpUrlList(), "run", "-d", "-f",
+                         std::string(ORCH_SOURCE_DIR) + "/examples/docker-web/job.yaml"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  HttpClient http;
+  std::string body;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = http.Get("http://127.0.0.1:8081/", 2s);
+        if (!r.ok() || r->status != 200) return false;
+        body = r->body;
+        return true;
+      },
+      90s))
+      << "nothing answered on the balancer's 8081";
+  EXPECT_EQ(body, "hello from an image built for orch\n");
+  OrchClient c(cluster_->HttpUrls());
+  EXPECT_TRUE(StopJobAndWaitQuietly(c, "docker-web"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/drivers/docker/log_demux.h"
+#include "common/base64.h"
 
 namespace orch::agent {
 
@@ -159,11 +160,14 @@ Result<bool> DockerClient::ImageExists(const std::string& image) {
   return EngineError("inspect image " + image, r);
 }
 
-Status DockerClient::PullImage(const std::string& image, std::chrono::milliseconds timeout) {
+Status DockerClient::PullImage(const std::string& image, std::chrono::milliseconds timeout,
+                               const std::string& auth) {
   auto [repo, tag] = SplitImageRef(image);
   std::string path = "/images/create?fromImage=" + UrlEncode(repo);
   if (!tag.empty()) path += "&tag=" + UrlEncode(tag);
-  auto r = Request("POST", path, "", timeout);
+  HttpClient::Headers headers;
+  if (!auth.empty()) headers.emplace_back("X-Registry-Auth", auth);
+  auto r = http_.Do("POST", Url(path), "", timeout, headers);
   if (!r.ok()) {
     if (r.status().code() == StatusCode::kDeadlineExceeded) {
       return Status::DeadlineExceeded("pulling image " + image + ": no result within " +
@@ -185,6 +189,94 @@ Status DockerClient::PullImage(const std::string& image, std::chrono::millisecon
     }
   }
   return Status::Ok();
+}
+
+Status DockerClient::FollowEvents(const std::string& label, int64_t since,
+                                  const std::function<bool(const ContainerEvent&)>& on_event,
+                                  const std::atomic<bool>& stop) {
+  json filters = {
+      {"type", {"container"}}, {"label", {label}}, {"event", {"die", "oom", "start", "destroy"}}};
+  std::string path = "/events?filters=" + UrlEncode(filters.dump());
+  if (since > 0) path += "&since=" + std::to_string(since);
+  std::string partial;
+  bool keep = true;
+  auto r = http_.Stream(
+      "GET", Url(path),
+      [&](std::string_view piece) {
+        if (piece.empty()) keep = on_event(ContainerEvent{});
+        partial.append(piece);
+        for (std::size_t nl; keep && (nl = partial.find('\n')) != std::string::npos;) {
+          auto j = json::parse(partial.substr(0, nl), nullptr, false);
+          partial.erase(0, nl + 1);
+          if (!j.is_object()) continue;
+          ContainerEvent e;
+          e.id = JsonStr(j, "id");
+          if (e.id.empty() && j.contains("Actor") && j["Actor"].is_object())
+            e.id = JsonStr(j["Actor"], "ID");
+          e.action = JsonStr(j, "Action");
+          if (e.action.empty()) e.action = JsonStr(j, "status");
+          if (j.contains("timeNano") && j["timeNano"].is_number_integer())
+            e.time_ns = j["timeNano"].get<int64_t>();
+          if (!e.id.empty()) keep = on_event(e);
+        }
+        if (partial.size() > (1 << 20)) partial.clear();  // no line is that long
+        return keep && !stop.load();
+      },
+      std::chrono::milliseconds(0));
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return EngineError("follow events", *r);
+  if (!keep || stop.load()) return Status::Ok();
+  return Status::Unavailable("the engine closed its event stream");
+}
+
+std::string RegistryAuthHeader(const std::string& username, const std::string& password,
+                               const std::string& server) {
+  if (username.empty() && password.empty()) return "";
+  json j = {{"username", username}, {"password", password}, {"serveraddress", server}};
+  return EncodeBase64(j.dump(), /*url_safe=*/true);
+}
+
+std::string RegistryOf(const std::string& image) {
+  auto slash = image.find('/');
+  if (slash == std::string::npos) return "docker.io";
+  std::string first = image.substr(0, slash);
+  // A registry host has a dot or a port, or is localhost.
+  if (first.find('.') == std::string::npos && first.find(':') == std::string::npos &&
+      first != "localhost") {
+    return "docker.io";
+  }
+  return first;
+}
+
+std::optional<RegistryCredentials> CredentialsFromDockerConfig(const std::string& config_json,
+                                                               const std::string& image) {
+  auto j = json::parse(config_json, nullptr, false);
+  if (!j.is_object() || !j.contains("auths") || !j["auths"].is_object()) return std::nullopt;
+  const std::string want = RegistryOf(image);
+  for (const auto& [key, entry] : j["auths"].items()) {
+    // Keys are "host[:port]", sometimes with a scheme and a path.
+    std::string host = key;
+    if (auto s = host.find("://"); s != std::string::npos) host = host.substr(s + 3);
+    host = host.substr(0, host.find('/'));
+    bool hub = want == "docker.io" && (host == "index.docker.io" || host == "registry-1.docker.io");
+    if ((host != want && !hub) || !entry.is_object()) continue;
+    RegistryCredentials c;
+    c.server = key;
+    if (entry.contains("auth") && entry["auth"].is_string()) {
+      auto decoded = DecodeBase64(entry["auth"].get<std::string>());
+      if (!decoded) continue;
+      auto colon = decoded->find(':');
+      if (colon == std::string::npos) continue;
+      c.username = decoded->substr(0, colon);
+      c.password = decoded->substr(colon + 1);
+    } else {
+      c.username = JsonStr(entry, "username");
+      c.password = JsonStr(entry, "password");
+    }
+    if (c.username.empty()) continue;
+    return c;
+  }
+  return std::nullopt;
 }
 
 Status DockerClient::RemoveImage(const std::string& image) {

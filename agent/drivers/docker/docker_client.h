@@ -12,8 +12,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +64,21 @@ struct ContainerUsage {
 // a digest reference keeps the digest in the repository and an empty tag.
 std::pair<std::string, std::string> SplitImageRef(const std::string& ref);
 
+// The X-Registry-Auth value for `auth` (base64url of its JSON), "" for none.
+std::string RegistryAuthHeader(const std::string& username, const std::string& password,
+                               const std::string& server);
+
+// Credentials for the registry of `image` from a Docker config.json
+// ("auths": {"registry": {"auth": base64("user:password")}}); nullopt
+// when it holds none for that registry.
+struct RegistryCredentials {
+  std::string username, password, server;
+};
+std::optional<RegistryCredentials> CredentialsFromDockerConfig(const std::string& config_json,
+                                                               const std::string& image);
+// "127.0.0.1:5055/a/b:1" -> "127.0.0.1:5055"; "busybox" -> "docker.io".
+std::string RegistryOf(const std::string& image);
+
 // RFC 3339 with nanoseconds ("2024-05-01T10:00:00.123456789Z") to ms since
 // the epoch; 0 for Docker's zero time ("0001-01-01T00:00:00Z") or garbage.
 int64_t ParseDockerTime(const std::string& text);
@@ -77,8 +94,10 @@ class DockerClient {
 
   Result<bool> ImageExists(const std::string& image);
   // Pulls `image`; fails after `timeout` with a message naming the image
-  // and the likely cause (an unreachable registry).
-  Status PullImage(const std::string& image, std::chrono::milliseconds timeout);
+  // and the likely cause (an unreachable registry). `auth`: the
+  // X-Registry-Auth header's value (RegistryAuthHeader), or "".
+  Status PullImage(const std::string& image, std::chrono::milliseconds timeout,
+                   const std::string& auth = "");
   Status RemoveImage(const std::string& image);
 
   // POST /containers/create?name=; `config_json` is the create body.
@@ -99,6 +118,20 @@ class DockerClient {
               const std::atomic<bool>* cancel = nullptr);
   // One sample (?stream=false, one-shot when the engine speaks 1.41).
   Result<ContainerUsage> Stats(const std::string& id);
+
+  // Follows GET /events for containers carrying `label` (die, oom, start
+  // and destroy), from `since` (unix seconds; 0: now): `on_event` gets each
+  // one (and, about once a second while nothing comes, an event without an
+  // id: the stream is up) until it returns false or `stop` is set. Returns when the stream ends: an
+  // error when the engine could not be reached or closed it.
+  struct ContainerEvent {
+    std::string id;
+    std::string action;  // die, oom, start, destroy
+    int64_t time_ns = 0;
+  };
+  Status FollowEvents(const std::string& label, int64_t since,
+                      const std::function<bool(const ContainerEvent&)>& on_event,
+                      const std::atomic<bool>& stop);
 
   // Exposed for tests: a versioned request ("/containers/json").
   Result<HttpResponse> Request(const std::string& method, const std::string& path,

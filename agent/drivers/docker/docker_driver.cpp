@@ -4,11 +4,14 @@
 #include <spdlog/spdlog.h>
 #include <string.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "agent/files.h"
+#include "common/capabilities.h"
 #include "common/ids.h"
 #include "common/saturating.h"
 
@@ -47,13 +50,22 @@ std::string Short(const std::string& container_id) { return container_id.substr(
 
 std::string CreateBody(const TaskSpec& spec, const std::string& bind_ip) {
   json cfg;
+  const v1::DockerConfig& dc = spec.docker;
   cfg["Image"] = spec.image;
-  if (!spec.command.empty()) {
+  if (dc.entrypoint_size() > 0) {
+    // The entrypoint given; command and args its arguments.
+    cfg["Entrypoint"] = std::vector<std::string>(dc.entrypoint().begin(), dc.entrypoint().end());
+    std::vector<std::string> cmd;
+    if (!spec.command.empty()) cmd.push_back(spec.command);
+    cmd.insert(cmd.end(), spec.args.begin(), spec.args.end());
+    cfg["Cmd"] = cmd;
+  } else if (!spec.command.empty()) {
     cfg["Entrypoint"] = json::array({spec.command});
     cfg["Cmd"] = spec.args;
   } else if (!spec.args.empty()) {
     cfg["Cmd"] = spec.args;  // the image's entrypoint, these arguments
   }
+  if (!dc.work_dir().empty()) cfg["WorkingDir"] = dc.work_dir();
   json env = json::array();
   for (const auto& [k, v] : spec.env) {
     if (k == "PATH") continue;  // the image knows where its programs are
@@ -61,19 +73,47 @@ std::string CreateBody(const TaskSpec& spec, const std::string& bind_ip) {
   }
   cfg["Env"] = env;
   if (!spec.user.empty()) cfg["User"] = spec.user;  // else the image's
-  cfg["Labels"] = {{kLabelAlloc, spec.alloc_id}, {kLabelJob, spec.job_id},
-                   {kLabelGroup, spec.group},    {kLabelTask, spec.task},
-                   {kLabelStdout, spec.stdout_path}, {kLabelStderr, spec.stderr_path}};
+  json labels = json::object();
+  for (const auto& [k, v] : dc.labels()) {
+    if (k.rfind("orch.", 0) != 0) labels[k] = v;  // orch.* are ours
+  }
+  for (const auto& [k, v] : std::map<std::string, std::string>{{kLabelAlloc, spec.alloc_id},
+                                                               {kLabelJob, spec.job_id},
+                                                               {kLabelGroup, spec.group},
+                                                               {kLabelTask, spec.task},
+                                                               {kLabelStdout, spec.stdout_path},
+                                                               {kLabelStderr, spec.stderr_path}}) {
+    labels[k] = v;
+  }
+  cfg["Labels"] = labels;
+  const std::string network = dc.network_mode().empty() ? "bridge" : dc.network_mode();
   json exposed = json::object();
   json bindings = json::object();
-  for (const auto& p : spec.ports) {
-    int inside = p.container > 0 ? p.container : p.host;
-    std::string key = std::to_string(inside) + "/tcp";
-    exposed[key] = json::object();
-    bindings[key].push_back({{"HostIp", bind_ip}, {"HostPort", std::to_string(p.host)}});
+  if (network == "bridge") {
+    for (const auto& p : spec.ports) {
+      int inside = p.container > 0 ? p.container : p.host;
+      std::string key = std::to_string(inside) + "/" + (p.protocol == "udp" ? "udp" : "tcp");
+      exposed[key] = json::object();
+      bindings[key].push_back({{"HostIp", bind_ip}, {"HostPort", std::to_string(p.host)}});
+    }
   }
   cfg["ExposedPorts"] = exposed;
   json host;
+  host["NetworkMode"] = network;
+  if (!spec.cap_add.empty()) host["CapAdd"] = spec.cap_add;
+  if (dc.cap_drop_size() > 0)
+    host["CapDrop"] = std::vector<std::string>(dc.cap_drop().begin(), dc.cap_drop().end());
+  if (dc.privileged()) host["Privileged"] = true;
+  if (dc.extra_hosts_size() > 0) {
+    host["ExtraHosts"] = std::vector<std::string>(dc.extra_hosts().begin(), dc.extra_hosts().end());
+  }
+  if (dc.shm_size_mib() > 0) host["ShmSize"] = SatMul(dc.shm_size_mib(), 1024 * 1024);
+  if (dc.ulimits_size() > 0) {
+    json ulimits = json::array();
+    for (const auto& u : dc.ulimits())
+      ulimits.push_back({{"Name", u.name()}, {"Soft", u.soft()}, {"Hard", u.hard()}});
+    host["Ulimits"] = ulimits;
+  }
   // Saturating: a value past int64 would wrap to a negative (no) limit.
   if (spec.cpu_millicores > 0) host["NanoCpus"] = SatMul(spec.cpu_millicores, 1'000'000);
   if (spec.memory_mib > 0) {
@@ -95,10 +135,46 @@ std::string CreateBody(const TaskSpec& spec, const std::string& bind_ip) {
     host["Mounts"] = mounts;
   }
   host["RestartPolicy"] = {{"Name", "no"}};  // the agent decides about restarts
-  host["LogConfig"] = {{"Type", "json-file"}, {"Config", {{"max-size", "10m"}, {"max-file", "3"}}}};
+  const int log_mib = dc.log_max_size_mib() > 0 ? dc.log_max_size_mib() : 10;
+  const int log_files = dc.log_max_files() > 0 ? dc.log_max_files() : 3;
+  host["LogConfig"] = {
+      {"Type", "json-file"},
+      {"Config",
+       {{"max-size", std::to_string(log_mib) + "m"}, {"max-file", std::to_string(log_files)}}}};
   cfg["HostConfig"] = host;
   return cfg.dump();
 }
+
+}  // namespace
+
+Status DockerDriver::Allowed(const TaskSpec& spec) const {
+  const auto& dc = spec.docker;
+  const std::string& net = dc.network_mode();
+  if (!net.empty() && net != "bridge" && net != "host" && net != "none") {
+    return Status::InvalidArgument("docker: network_mode \"" + net +
+                                   "\" is not bridge, host or none");
+  }
+  if (dc.privileged() && !options_.allow_privileged) {
+    return Status::PermissionDenied(
+        "docker: privileged containers are not allowed on this node (orch-agent "
+        "--docker-allow-privileged)");
+  }
+  const std::vector<std::string>& allowed =
+      options_.allowed_caps.empty() ? DefaultCapabilities() : options_.allowed_caps;
+  for (const auto& c : spec.cap_add) {
+    std::string name = c;
+    for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (name.rfind("CAP_", 0) == 0) name = name.substr(4);
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      return Status::PermissionDenied(
+          "docker: capability " + c +
+          " is not allowed on this node (orch-agent --docker-allowed-caps)");
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
 
 std::string Describe(const TaskStatus& s) {
   if (!s.message.empty()) return s.message;
@@ -128,12 +204,14 @@ DockerDriver::DockerDriver(DockerDriverOptions options, std::unique_ptr<DockerCl
   spdlog::info("docker driver: engine {} at {}, API v{}", client_->engine_version(),
                options_.socket, client_->api_version());
   monitor_ = std::thread([this] { MonitorLoop(); });
+  events_ = std::thread([this] { EventsLoop(); });
 }
 
 DockerDriver::~DockerDriver() {
   stopping_ = true;
   cv_.notify_all();
   monitor_.join();
+  events_.join();
   ReapStoppers(/*all=*/true);
 }
 
@@ -221,10 +299,25 @@ Result<pb::TaskHandle> DockerDriver::Start(const TaskSpec& spec) {
     return existing.status();
   }
 
+  ORCH_RETURN_IF_ERROR(Allowed(spec));
   ORCH_ASSIGN_OR_RETURN(bool have_image, client_->ImageExists(spec.image));
   if (!have_image) {
-    spdlog::info("alloc {} task {}: pulling image {}", ShortId(spec.alloc_id), spec.task, spec.image);
-    ORCH_RETURN_IF_ERROR(client_->PullImage(spec.image, options_.pull_timeout));
+    // The task's own credentials, else the agent's config.json's for the
+    // image's registry.
+    std::string auth, who = "anonymously";
+    const auto& a = spec.docker.auth();
+    if (!a.username().empty()) {
+      auth = RegistryAuthHeader(
+          a.username(), a.password(),
+          a.server_address().empty() ? RegistryOf(spec.image) : a.server_address());
+      who = "as " + a.username() + " (the task's credentials)";
+    } else if (auto c = CredentialsFromDockerConfig(options_.auth_config_json, spec.image)) {
+      auth = RegistryAuthHeader(c->username, c->password, c->server);
+      who = "as " + c->username + " (the agent's registry credentials)";
+    }
+    spdlog::info("alloc {} task {}: pulling image {} {}", ShortId(spec.alloc_id), spec.task,
+                 spec.image, who);
+    ORCH_RETURN_IF_ERROR(client_->PullImage(spec.image, options_.pull_timeout, auth));
   }
 
   ORCH_ASSIGN_OR_RETURN(std::string cid,
@@ -490,11 +583,13 @@ void DockerDriver::Cleanup(const std::string& task_id) {
   if (it != tasks_.end() && it->second.handle.container_id() == cid) it->second.removed = true;
 }
 
-bool DockerDriver::PollOnce() {
+bool DockerDriver::PollOnce(std::vector<std::string>* cleanup, bool full) {
   std::map<std::string, std::string> running;  // task id -> container id
-  std::vector<std::string> to_clean;
+  std::vector<std::string>& to_clean = *cleanup;
+  std::set<std::string> died;  // named by the engine's events since the last look
   {
     std::lock_guard lk(mu_);
+    died.swap(died_);
     for (const auto& [id, t] : tasks_) {
       if (t.status.running()) {
         running[id] = t.handle.container_id();
@@ -504,18 +599,33 @@ bool DockerDriver::PollOnce() {
     }
   }
   bool changed = false;
-  if (!running.empty()) {
-    auto list = client_->ListContainers(kLabelAlloc, /*all=*/true);
-    if (!list.ok()) {
-      spdlog::debug("docker driver: cannot list containers: {}", list.status().ToString());
-      return false;
+  if (!full) {
+    // Woken by events: only the containers they named.
+    for (auto it = running.begin(); it != running.end();) {
+      it = died.count(it->second) ? std::next(it) : running.erase(it);
     }
+  }
+  if (!running.empty()) {
     std::map<std::string, std::string> state;
-    for (const auto& c : *list) state[c.id] = c.state;
+    if (full) {
+      auto list = client_->ListContainers(kLabelAlloc, /*all=*/true);
+      if (!list.ok()) {
+        spdlog::debug("docker driver: cannot list containers: {}", list.status().ToString());
+        return false;
+      }
+      for (const auto& c : *list) state[c.id] = c.state;
+    }
     for (const auto& [id, cid] : running) {
       auto s = state.find(cid);
-      if (s != state.end() && StillRunning(s->second)) continue;
+      // The list can still say running when the die event is out: a
+      // container the events named is inspected (until it shows the exit).
+      const bool named = died.count(cid) > 0;
+      if (!named && s != state.end() && StillRunning(s->second)) continue;
       auto info = InspectSettled(*client_, cid);
+      for (int i = 0; named && i < 50 && info.ok() && info->running; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        info = InspectSettled(*client_, cid);
+      }
       std::lock_guard lk(mu_);
       auto it = tasks_.find(id);
       if (it == tasks_.end() || it->second.handle.container_id() != cid) continue;
@@ -542,7 +652,6 @@ bool DockerDriver::PollOnce() {
                   t.handle.task(), Short(cid), Describe(t.status));
     }
   }
-  for (const auto& id : to_clean) Cleanup(id);
   return changed;
 }
 
@@ -564,7 +673,19 @@ void DockerDriver::ReapStoppers(bool all) {
 
 void DockerDriver::MonitorLoop() {
   while (!stopping_) {
-    bool changed = PollOnce();
+    std::vector<std::string> to_clean;
+    // A look at every container when the stream is down, after it
+    // reconnected, and every resync interval; else only those the events
+    // named.
+    const auto now = std::chrono::steady_clock::now();
+    bool full;
+    {
+      std::lock_guard lk(mu_);
+      full = !events_connected_ || full_look_ || now - last_full_ >= options_.resync_interval;
+      full_look_ = false;
+    }
+    if (full) last_full_ = now;
+    bool changed = PollOnce(&to_clean, full);
     ReapStoppers(/*all=*/false);
     std::function<void()> cb;
     {
@@ -575,9 +696,54 @@ void DockerDriver::MonitorLoop() {
       cv_.notify_all();  // Wait()ers
       if (cb) cb();
     }
+    // After the news: copying the output and removing the container take a
+    // while.
+    for (const auto& id : to_clean) Cleanup(id);
     std::unique_lock lk(mu_);
     if (stopping_) break;
-    cv_.wait_for(lk, options_.poll_interval);
+    // Woken by an event; else a look now and then (often while the event
+    // stream is down).
+    auto interval = events_connected_ ? options_.resync_interval : options_.poll_interval;
+    cv_.wait_for(lk, interval, [&] { return wake_ || stopping_.load(); });
+    wake_ = false;
+  }
+}
+
+void DockerDriver::EventsLoop() {
+  int64_t since = 0;
+  auto wake = [this] {
+    std::lock_guard lk(mu_);
+    wake_ = true;
+    cv_.notify_all();
+  };
+  while (!stopping_) {
+    Status st = client_->FollowEvents(
+        kLabelAlloc, since,
+        [&](const DockerClient::ContainerEvent& e) {
+          if (!events_connected_.exchange(true)) {
+            spdlog::debug("docker driver: following the engine's events");
+            std::lock_guard lk(mu_);
+            full_look_ = true;  // what happened while not following
+            wake_ = true;
+            cv_.notify_all();
+          }
+          if (e.time_ns > 0) since = e.time_ns / 1'000'000'000;
+          if (e.action == "die" || e.action == "oom") {
+            std::lock_guard lk(mu_);
+            died_.insert(e.id);
+            wake_ = true;
+            cv_.notify_all();
+          }
+          return !stopping_.load();
+        },
+        stopping_);
+    events_connected_ = false;
+    if (stopping_) break;
+    spdlog::warn("docker driver: event stream: {}; looking every {} ms until it is back",
+                 st.ToString(), options_.poll_interval.count());
+    wake();
+    for (int i = 0; i < 10 && !stopping_; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

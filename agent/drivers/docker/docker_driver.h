@@ -7,9 +7,12 @@
 // idempotent: a container an earlier agent created for the same task and
 // that still runs is adopted, never started twice.
 //
-// A monitor thread lists orch's containers every poll interval, inspects the
-// ones that stopped running (exit code, OOM kill), copies their output into
-// the task's log files and removes them. Stop runs the engine's
+// An events thread follows the engine's GET /events (die and oom of orch's
+// containers); each wakes a monitor thread, which inspects the ones that
+// stopped running (exit code, OOM kill), copies their output into the
+// task's log files and removes them. The monitor also looks at every
+// container every resync interval (and every poll interval while the event
+// stream is down, and once after it reconnects). Stop runs the engine's
 // /stop?t=<grace> (stop signal, SIGKILL after the grace) on a thread of its
 // own and returns at once.
 //
@@ -24,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "agent/drivers/docker/docker_client.h"
@@ -40,6 +44,16 @@ struct DockerDriverOptions {
   std::chrono::milliseconds pull_timeout{std::chrono::minutes(5)};
   // Host address port bindings listen on ("" = every address).
   std::string port_bind_ip;
+  // With the engine's event stream followed, the monitor's look at every
+  // container is only a safety net, this often.
+  std::chrono::milliseconds resync_interval{std::chrono::seconds(10)};
+  // Registry credentials: a Docker config.json's text ("" for none); a
+  // task's own docker.auth wins.
+  std::string auth_config_json;
+  // What tasks may ask for: privileged containers, and capabilities in
+  // cap_add (empty: Docker's default set).
+  bool allow_privileged = false;
+  std::vector<std::string> allowed_caps;
   Clock* clock = SystemClock::Get();
 };
 
@@ -90,11 +104,17 @@ class DockerDriver : public TaskDriver {
 
   DockerDriver(DockerDriverOptions options, std::unique_ptr<DockerClient> client);
   Result<pb::TaskHandle> Adopt(const TaskSpec& spec, const std::string& name);
+  // What the agent allows a task (network mode, privileged, capabilities).
+  Status Allowed(const TaskSpec& spec) const;
   // Fills `t.status` from an inspect result. REQUIRES: mu_.
   void ApplyInfo(Task& t, const ContainerInfo& info);
   void MonitorLoop();
-  // Checks running tasks against the engine; true when one changed.
-  bool PollOnce();
+  // Follows the engine's events; a die or oom wakes the monitor.
+  void EventsLoop();
+  // Checks running tasks against the engine; true when one changed. The
+  // tasks whose containers are to be cleaned up (Cleanup) go to `to_clean`:
+  // the caller reports the change first, and cleans up after.
+  bool PollOnce(std::vector<std::string>* to_clean, bool full);
   // Copies a stopped container's output to the task's files and removes it.
   void Cleanup(const std::string& task_id);
   void ReapStoppers(bool all);
@@ -108,6 +128,12 @@ class DockerDriver : public TaskDriver {
   std::function<void()> on_event_;     // GUARDED_BY(mu_)
   std::list<Stopper> stoppers_;        // GUARDED_BY(mu_)
   std::thread monitor_;
+  std::thread events_;
+  bool wake_ = false;           // GUARDED_BY(mu_): an event came
+  std::set<std::string> died_;  // GUARDED_BY(mu_): containers a die or oom event named
+  bool full_look_ = false;      // GUARDED_BY(mu_): look at every container next
+  std::chrono::steady_clock::time_point last_full_;  // the monitor thread's
+  std::atomic<bool> events_connected_{false};
 };
 
 }  // namespace orch::agent

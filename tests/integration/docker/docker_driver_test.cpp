@@ -24,6 +24,7 @@
 
 #include "agent/files.h"
 #include "agent/health/probe.h"
+#include "common/base64.h"
 #include "common/http_client.h"
 #include "common/ids.h"
 #include "tests/support/ports.h"
@@ -82,10 +83,10 @@ class DockerDriverTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  std::unique_ptr<DockerDriver> NewDriver(std::chrono::milliseconds pull_timeout = 60s) {
-    DockerDriverOptions o;
+  std::unique_ptr<DockerDriver> NewDriver(std::chrono::milliseconds pull_timeout = 60s,
+                                          DockerDriverOptions o = {}) {
     o.socket = socket_;
-    o.poll_interval = 100ms;
+    if (o.poll_interval == DockerDriverOptions{}.poll_interval) o.poll_interval = 100ms;
     o.pull_timeout = pull_timeout;
     auto d = DockerDriver::Connect(o);
     EXPECT_TRUE(d.ok()) << d.status().ToString();
@@ -284,8 +285,11 @@ TEST_F(DockerDriverTest, LogsSeparateStdoutAndStderrAndFollow) {
               }).ok());
   EXPECT_EQ(out2, "");
   EXPECT_EQ(err2, "err1\nerr2\n");
-  EXPECT_EQ(Slurp(spec.stdout_path), "out1\nout2\n");
-  EXPECT_EQ(Slurp(spec.stderr_path), "err1\nerr2\n");
+  // Copied to the task's files once the exit was reported.
+  EXPECT_TRUE(WaitFor([&] { return Slurp(spec.stdout_path) == "out1\nout2\n"; }))
+      << Slurp(spec.stdout_path);
+  EXPECT_TRUE(WaitFor([&] { return Slurp(spec.stderr_path) == "err1\nerr2\n"; }))
+      << Slurp(spec.stderr_path);
 }
 
 TEST_F(DockerDriverTest, FollowOfAQuietTaskEndsWhenTheReaderGoesAway) {
@@ -521,6 +525,202 @@ TEST_F(DockerDriverTest, RecoverReportsAContainerThatExitedWhileAway) {
   // Cleaned up like any exit: output kept, container removed.
   EXPECT_TRUE(WaitFor([&] { return ContainersOf(spec.alloc_id).empty(); }));
   EXPECT_EQ(Slurp(spec.stdout_path), "bye\n");
+}
+
+}  // namespace
+}  // namespace orch::agent
+
+namespace orch::agent {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// With the monitor's own looks an hour apart, only the engine's event
+// stream can tell the driver that a container exited or ran out of memory.
+TEST_F(DockerDriverTest, ExitsAndOomsAreSeenFromTheEventStreamAlone) {
+  EnsureImage();
+  DockerDriverOptions o;
+  o.poll_interval = std::chrono::hours(1);
+  o.resync_interval = std::chrono::hours(1);
+  driver_ = NewDriver(60s, o);
+  ASSERT_NE(driver_, nullptr);
+  std::atomic<int64_t> noticed_ms{0};
+  driver_->SetEventCallback([&] {
+    noticed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  });
+  std::this_thread::sleep_for(1500ms);  // the stream is up (and the first look done)
+  auto spec = Spec("exits", {"-c", "sleep 1; exit 3"});
+  ASSERT_TRUE(driver_->Start(spec).ok());
+  TaskStatus st = WaitExited(TaskId(spec.alloc_id, "exits"));
+  EXPECT_EQ(st.exit_code, 3);
+  // A figure, not a check: how long after the engine's FinishedAt the
+  // driver knew.
+  if (noticed_ms > 0) {
+    std::printf("exit noticed %lld ms after the engine's FinishedAt\n",
+                static_cast<long long>(noticed_ms.load() - st.finished_at_ms));
+  }
+  noticed_ms = 0;
+
+  auto oom = Spec("oom", {"-c", "sleep 1; exec dd if=/dev/zero of=/dev/null bs=64M count=4"});
+  oom.memory_mib = 16;
+  ASSERT_TRUE(driver_->Start(oom).ok());
+  st = WaitExited(TaskId(oom.alloc_id, "oom"));
+  EXPECT_TRUE(st.oom_killed) << "exit " << st.exit_code << " " << st.message;
+  if (noticed_ms > 0) {
+    std::printf("OOM kill noticed %lld ms after the engine's FinishedAt\n",
+                static_cast<long long>(noticed_ms.load() - st.finished_at_ms));
+  }
+}
+
+TEST_F(DockerDriverTest, TheTasksDockerSettingsReachTheContainer) {
+  EnsureImage();
+  auto spec = Spec("cfg", {}, "");
+  spec.command = "cat /etc/hosts; ulimit -n; df -k /dev/shm | tail -1; pwd; ls /sys/class/net";
+  auto& d = spec.docker;
+  d.add_entrypoint("/bin/sh");
+  d.add_entrypoint("-c");
+  d.set_network_mode("none");
+  d.add_cap_drop("NET_RAW");
+  d.add_extra_hosts("db.internal:10.1.2.3");
+  (*d.mutable_labels())["team"] = "storage";
+  (*d.mutable_labels())["orch.alloc"] = "not-yours";
+  d.set_work_dir("/tmp");
+  d.set_shm_size_mib(32);
+  auto* u = d.add_ulimits();
+  u->set_name("nofile");
+  u->set_soft(512);
+  u->set_hard(1024);
+  d.set_log_max_size_mib(5);
+  d.set_log_max_files(2);
+  auto h = driver_->Start(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  json j = InspectJson(h->container_id());
+  EXPECT_EQ(j["HostConfig"]["NetworkMode"], "none");
+  EXPECT_EQ(j["HostConfig"]["CapDrop"][0], "NET_RAW");
+  EXPECT_EQ(j["HostConfig"]["LogConfig"]["Config"]["max-size"], "5m");
+  EXPECT_EQ(j["HostConfig"]["LogConfig"]["Config"]["max-file"], "2");
+  EXPECT_EQ(j["Config"]["Labels"]["team"], "storage");
+  EXPECT_EQ(j["Config"]["Labels"]["orch.alloc"], spec.alloc_id) << "orch.* labels stay the agent's";
+  TaskStatus st = WaitExited(TaskId(spec.alloc_id, "cfg"));
+  EXPECT_EQ(st.exit_code, 0);
+  // The output is copied to the task's file once the exit is reported.
+  std::string out;
+  EXPECT_TRUE(
+      WaitFor([&] { return (out = ReadAll(spec.stdout_path)).find("lo") != std::string::npos; }));
+  EXPECT_NE(out.find("10.1.2.3\tdb.internal"), std::string::npos) << out;
+  EXPECT_NE(out.find("\n512\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(" 32768 "), std::string::npos) << "a 32 MiB /dev/shm: " << out;
+  EXPECT_NE(out.find("\n/tmp\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("eth0"), std::string::npos) << "network none has no eth0: " << out;
+  EXPECT_NE(out.find("lo"), std::string::npos) << out;
+}
+
+TEST_F(DockerDriverTest, PrivilegedAndCapabilitiesAreWhatTheAgentAllows) {
+  EnsureImage();
+  auto priv = Spec("priv", {"-c", "true"});
+  priv.docker.set_privileged(true);
+  auto refused = driver_->Start(priv);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--docker-allow-privileged"), std::string::npos)
+      << refused.status().ToString();
+  auto caps = Spec("caps", {"-c", "true"});
+  caps.cap_add = {"SYS_ADMIN"};
+  refused = driver_->Start(caps);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("SYS_ADMIN"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_TRUE(ContainersOf(priv.alloc_id).empty());
+  EXPECT_TRUE(ContainersOf(caps.alloc_id).empty());
+
+  DockerDriverOptions o;
+  o.allow_privileged = true;
+  o.allowed_caps = {"SYS_ADMIN", "NET_ADMIN"};
+  driver_ = NewDriver(60s, o);
+  auto ok = Spec("caps-ok", {"-c", "grep CapEff /proc/self/status"});
+  ok.cap_add = {"NET_ADMIN"};
+  auto h = driver_->Start(ok);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(InspectJson(h->container_id())["HostConfig"]["CapAdd"][0], "NET_ADMIN");
+  EXPECT_EQ(WaitExited(TaskId(ok.alloc_id, "caps-ok")).exit_code, 0);
+}
+
+TEST_F(DockerDriverTest, AUdpPortAnswers) {
+  EnsureImage();
+  int host_port = orch::testing::FreeLoopbackPort();
+  auto spec = Spec("udp", {"9999"}, "/udp-echo");
+  spec.mounts = {{ORCH_TEST_UDP_ECHO, "/udp-echo", true}};
+  spec.ports.push_back({"dns", host_port, 9999, "udp"});
+  auto h = driver_->Start(spec);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  json j = InspectJson(h->container_id());
+  EXPECT_EQ(j["HostConfig"]["PortBindings"]["9999/udp"][0]["HostPort"], std::to_string(host_port));
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  timeval tv{0, 200'000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(host_port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  EXPECT_TRUE(WaitFor([&] {
+    sendto(fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    char buf[64];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    answer.assign(buf, static_cast<size_t>(n));
+    return true;
+  })) << "no UDP answer on 127.0.0.1:"
+      << host_port;
+  close(fd);
+  EXPECT_EQ(answer, "echo: ping");
+}
+
+TEST_F(DockerDriverTest, APrivateRegistryIsPulledFromWithCredentialsAndRefusedWithout) {
+  const char* reg = std::getenv("ORCH_TEST_AUTH_REGISTRY");
+  if (reg == nullptr || !*reg)
+    GTEST_SKIP() << "ORCH_TEST_AUTH_REGISTRY is not set (scripts/dockerd.sh)";
+  const std::string image = std::string(reg) + "/orch-test/busybox:1";
+  (void)driver_->client().RemoveImage(image);
+  auto anonymous = Spec("anon", {"-c", "true"});
+  anonymous.image = image;
+  auto refused = driver_->Start(anonymous);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("pulling image " + image), std::string::npos)
+      << refused.status().ToString();
+  auto wrong = Spec("wrong", {"-c", "true"});
+  wrong.image = image;
+  wrong.docker.mutable_auth()->set_username("orch-test");
+  wrong.docker.mutable_auth()->set_password("not-the-password");
+  EXPECT_FALSE(driver_->Start(wrong).ok());
+
+  // The task's own credentials.
+  auto own = Spec("own", {"-c", "echo pulled"});
+  own.image = image;
+  own.docker.mutable_auth()->set_username("orch-test");
+  own.docker.mutable_auth()->set_password("orch-test-secret");
+  auto h = driver_->Start(own);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(WaitExited(TaskId(own.alloc_id, "own")).exit_code, 0);
+
+  // The agent's config.json.
+  ASSERT_TRUE(driver_->client().RemoveImage(image).ok());
+  DockerDriverOptions o;
+  o.auth_config_json = "{\"auths\": {\"" + std::string(reg) + "\": {\"auth\": \"" +
+                       EncodeBase64("orch-test:orch-test-secret") + "\"}}}";
+  driver_ = NewDriver(60s, o);
+  auto agent = Spec("agent", {"-c", "echo pulled"});
+  agent.image = image;
+  h = driver_->Start(agent);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(WaitExited(TaskId(agent.alloc_id, "agent")).exit_code, 0);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "agent/drivers/docker/docker_client.h"
 #include "agent/drivers/docker/log_demux.h"
+#include "common/base64.h"
 
 namespace orch::agent {
 namespace {
@@ -57,6 +58,51 @@ TEST(LogDemuxer, StopsWhenTheSinkSaysSo) {
   LogDemuxer d;
   EXPECT_FALSE(d.Feed(wire, [&](LogStream, std::string_view) { return ++calls < 1; }));
   EXPECT_EQ(calls, 1);
+}
+
+TEST(DockerParse, RegistryCredentialsFromAConfigJsonAndTheAuthHeader) {
+  EXPECT_EQ(RegistryOf("busybox"), "docker.io");
+  EXPECT_EQ(RegistryOf("library/busybox:1"), "docker.io");
+  EXPECT_EQ(RegistryOf("127.0.0.1:5056/orch-test/busybox:1"), "127.0.0.1:5056");
+  EXPECT_EQ(RegistryOf("registry.example.com/a/b@sha256:00"), "registry.example.com");
+  EXPECT_EQ(RegistryOf("localhost/x"), "localhost");
+  const std::string config = R"({"auths": {
+      "https://index.docker.io/v1/": {"auth": "aHViOmh1Yi1wdw=="},
+      "127.0.0.1:5056": {"auth": "b3JjaC10ZXN0Om9yY2gtdGVzdC1zZWNyZXQ="},
+      "registry.example.com": {"username": "u", "password": "p:w"},
+      "broken.example.com": {"auth": "not base64!"}}})";
+  auto local = CredentialsFromDockerConfig(config, "127.0.0.1:5056/orch-test/busybox:1");
+  ASSERT_TRUE(local.has_value());
+  EXPECT_EQ(local->username, "orch-test");
+  EXPECT_EQ(local->password, "orch-test-secret");
+  auto hub = CredentialsFromDockerConfig(config, "busybox:1");
+  ASSERT_TRUE(hub.has_value());
+  EXPECT_EQ(hub->username, "hub");
+  EXPECT_EQ(hub->password, "hub-pw");
+  auto plain = CredentialsFromDockerConfig(config, "registry.example.com/app:2");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->password, "p:w");
+  EXPECT_FALSE(CredentialsFromDockerConfig(config, "broken.example.com/x").has_value());
+  EXPECT_FALSE(CredentialsFromDockerConfig(config, "other.example.com/x").has_value());
+  EXPECT_FALSE(CredentialsFromDockerConfig("not json", "busybox").has_value());
+  // base64url of {"password":...,"serveraddress":...,"username":...}.
+  std::string header = RegistryAuthHeader("u", "p", "127.0.0.1:5056");
+  auto decoded = DecodeBase64(header);
+  ASSERT_TRUE(decoded.has_value()) << header;
+  EXPECT_EQ(*decoded, R"({"password":"p","serveraddress":"127.0.0.1:5056","username":"u"})");
+  EXPECT_EQ(header.find_first_of("+/"), std::string::npos) << "URL-safe";
+  EXPECT_EQ(RegistryAuthHeader("", "", "x"), "");
+}
+
+TEST(Base64Test, RoundTripsAndRefusesGarbage) {
+  for (std::string s : {std::string(""), std::string("f"), std::string("fo"), std::string("foo"),
+                        std::string("\0\xff\xfe binary", 10)}) {
+    EXPECT_EQ(DecodeBase64(EncodeBase64(s)).value_or("?"), s);
+    EXPECT_EQ(DecodeBase64(EncodeBase64(s, true)).value_or("?"), s);
+  }
+  EXPECT_EQ(EncodeBase64("foob"), "Zm9vYg==");
+  EXPECT_FALSE(DecodeBase64("Zm9v!").has_value());
+  EXPECT_FALSE(DecodeBase64("Z").has_value());
 }
 
 TEST(DockerParse, SplitsImageReferences) {

@@ -26,6 +26,18 @@ TEST(SecretsTest, RedactedJsonHidesValuesKeepsKeysAndLeavesTheOriginal) {
   EXPECT_EQ(RedactedJson(node), ToJson(node)) << "a message without tasks is as it was";
 }
 
+TEST(SecretsTest, ARegistryPasswordIsRedactedToo) {
+  v1::Job job = testing::SampleJob("j", 1);
+  auto* t = job.mutable_groups(0)->mutable_tasks(0);
+  t->set_driver("docker");
+  t->mutable_docker()->mutable_auth()->set_username("deploy");
+  t->mutable_docker()->mutable_auth()->set_password("hunter2-registry");
+  std::string json = RedactedJson(job);
+  EXPECT_EQ(json.find("hunter2-registry"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"username\":\"deploy\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"password\":\"(redacted)\""), std::string::npos) << json;
+}
+
 TEST(SecretsTest, DiffShowsAChangedSecretAsATagNeverItsValueAndStillReplaces) {
   v1::Job before = testing::SampleJob("j", 1);
   (*before.mutable_groups(0)->mutable_tasks(0)->mutable_secrets())["TOKEN"] = "old-value-1";

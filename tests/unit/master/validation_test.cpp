@@ -244,6 +244,61 @@ INSTANTIATE_TEST_SUITE_P(
                v.set_access_mode("multi-node-multi-writer");
              },
              "access_mode"},
+        Case{"docker settings on an exec task",
+             [](v1::Job* j) { j->mutable_groups(0)->mutable_tasks(0)->mutable_docker()->set_network_mode("host"); },
+             "groups[0].tasks[0].docker: only for the docker driver"},
+        Case{"unknown network mode",
+             [](v1::Job* j) {
+               auto* t = j->mutable_groups(0)->mutable_tasks(0);
+               t->set_driver("docker");
+               t->set_image("busybox");
+               t->mutable_docker()->set_network_mode("overlay");
+             },
+             "docker.network_mode: \"overlay\" is not bridge, host or none"},
+        Case{"bad extra host",
+             [](v1::Job* j) {
+               auto* t = j->mutable_groups(0)->mutable_tasks(0);
+               t->set_driver("docker");
+               t->set_image("busybox");
+               t->mutable_docker()->add_extra_hosts("nocolon");
+             },
+             "docker.extra_hosts: \"nocolon\" is not NAME:IP"},
+        Case{"ulimit soft above hard",
+             [](v1::Job* j) {
+               auto* t = j->mutable_groups(0)->mutable_tasks(0);
+               t->set_driver("docker");
+               t->set_image("busybox");
+               auto* u = t->mutable_docker()->add_ulimits();
+               u->set_name("nofile");
+               u->set_soft(10);
+               u->set_hard(5);
+             },
+             "docker.ulimits.nofile: soft must be at most hard"},
+        Case{"orch label",
+             [](v1::Job* j) {
+               auto* t = j->mutable_groups(0)->mutable_tasks(0);
+               t->set_driver("docker");
+               t->set_image("busybox");
+               (*t->mutable_docker()->mutable_labels())["orch.job"] = "x";
+             },
+             "docker.labels: \"orch.job\""},
+        Case{"udp service port",
+             [](v1::Job* j) {
+               auto* g = j->mutable_groups(0);
+               auto* p = g->mutable_network()->add_ports();
+               p->set_name("dns");
+               p->set_protocol("udp");
+               g->mutable_tasks(0)->mutable_service()->set_name("dns");
+               g->mutable_tasks(0)->mutable_service()->set_port("dns");
+             },
+             "is a UDP port; the balancers serve TCP"},
+        Case{"unknown protocol",
+             [](v1::Job* j) {
+               auto* p = j->mutable_groups(0)->mutable_network()->add_ports();
+               p->set_name("x");
+               p->set_protocol("sctp");
+             },
+             "network.ports[0].protocol: \"sctp\" is not tcp or udp"},
         Case{"ephemeral disk migrate",
              [](v1::Job* j) { j->mutable_groups(0)->mutable_ephemeral_disk()->set_migrate(true); },
              "ephemeral_disk.migrate: not supported yet"}),
@@ -333,7 +388,8 @@ namespace {
 // Every job file in examples/ is one the masters accept as it is.
 TEST(ExamplesTest, EveryExampleJobFileValidates) {
   int seen = 0;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(ORCH_SOURCE_DIR) + "/examples")) {
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(std::string(ORCH_SOURCE_DIR) + "/examples")) {
     if (e.path().extension() != ".yaml") continue;
     std::ifstream in(e.path());
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
