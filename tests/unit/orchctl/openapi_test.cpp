@@ -223,6 +223,11 @@ TEST_F(OpenApiTest, DeploymentSchemasMatchTheProtos) {
   all_fields(orch::v1::DispatchJobRequest::descriptor(), "DispatchJobRequest");
   all_fields(orch::v1::DispatchJobResponse::descriptor(), "DispatchJobResponse");
   all_fields(orch::v1::HostVolume::descriptor(), "HostVolume");
+  all_fields(orch::v1::Task::descriptor(), "Task");
+  all_fields(orch::v1::Port::descriptor(), "Port");
+  all_fields(orch::v1::DockerConfig::descriptor(), "DockerConfig");
+  all_fields(orch::v1::DockerUlimit::descriptor(), "DockerUlimit");
+  all_fields(orch::v1::RegistryAuth::descriptor(), "RegistryAuth");
 }
 
 TEST_F(OpenApiTest, EveryOperationButTheOpenOnesSays403WithACLs) {
