@@ -299,23 +299,13 @@ Status WritePayload(const std::string& task_dir, const std::string& file,
   if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..") {
     return Status::InvalidArgument("dispatch_payload.file \"" + file + "\" is not a file name");
   }
+  // Written atomically (a symlink planted there is replaced, not followed),
+  // then readable by the task's user.
   std::string path = dir + "/" + file;
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0)
-    return Status::Internal("cannot write the dispatch payload to " + path + ": " +
-                            strerror(errno));
-  size_t off = 0;
-  while (off < payload.size()) {
-    ssize_t n = write(fd, payload.data() + off, payload.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      close(fd);
-      return Status::Internal("cannot write the dispatch payload to " + path + ": " +
-                              strerror(errno));
-    }
-    off += static_cast<size_t>(n);
+  ORCH_RETURN_IF_ERROR(WriteFileAtomic(path, payload));
+  if (chmod(path.c_str(), 0644) != 0) {
+    return Status::Internal("cannot make the dispatch payload " + path + " readable: " + strerror(errno));
   }
-  close(fd);
   return Status::Ok();
 }
 

@@ -441,6 +441,12 @@ Status ValidateMounts(const std::string& path, const v1::Task& t, const v1::Task
   return Status::Ok();
 }
 
+// A meta key: it becomes ORCH_META_<key>.
+bool IsMetaKey(const std::string& k) {
+  return !k.empty() && k.size() <= 128 &&
+         std::all_of(k.begin(), k.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
 // periodic, parameterized and meta.
 Status ValidateLaunching(v1::Job* job) {
   job->clear_parent_id();
@@ -448,9 +454,7 @@ Status ValidateLaunching(v1::Job* job) {
   ORCH_RETURN_IF_ERROR(CheckCount("meta", job->meta_size(), L::kMaxMeta, "meta entries"));
   for (const auto& [k, v] : job->meta()) {
     std::string mp = "meta[\"" + k.substr(0, 60) + "\"]";
-    if (k.empty() || k.size() > 128 || !std::all_of(k.begin(), k.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-        })) {
+    if (!IsMetaKey(k)) {
       return Status::InvalidArgument(
           mp + ": a key is 1-128 letters, digits or '_' (it becomes ORCH_META_<key>)");
     }
@@ -478,7 +482,8 @@ Status ValidateLaunching(v1::Job* job) {
     if (!cron.ok()) return Status::InvalidArgument("periodic.cron: " + cron.status().message());
     auto tz = TimeZone::Load(job->periodic().time_zone());
     if (!tz.ok()) return Status::InvalidArgument("periodic.time_zone: " + tz.status().message());
-    if (!cron->Next(0, *tz) && !cron->Next(job->submit_time_ms() / 1000, *tz)) {
+    // No year field: a day that exists comes round within five years of any start.
+    if (!cron->Next(0, *tz)) {
       return Status::InvalidArgument("periodic.cron: \"" + job->periodic().cron() +
                                      "\" names no time that exists");
     }
@@ -495,9 +500,7 @@ Status ValidateLaunching(v1::Job* job) {
         CheckCount("parameterized.meta_optional", p.meta_optional_size(), L::kMaxMeta, "keys"));
     for (const auto* keys : {&p.meta_required(), &p.meta_optional()}) {
       for (const auto& k : *keys) {
-        if (k.empty() || k.size() > 128 || !std::all_of(k.begin(), k.end(), [](char c) {
-              return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-            })) {
+        if (!IsMetaKey(k)) {
           return Status::InvalidArgument("parameterized: meta key \"" + k.substr(0, 60) +
                                          "\" is not 1-128 letters, digits or '_'");
         }

@@ -711,8 +711,12 @@ void DockerDriver::MonitorLoop() {
 
 void DockerDriver::EventsLoop() {
   int64_t since = 0;
-  auto wake = [this] {
+  // Wakes the monitor: for a look at every container, or at one the events
+  // named.
+  auto wake = [this](bool full, const std::string& died) {
     std::lock_guard lk(mu_);
+    full_look_ = full_look_ || full;
+    if (!died.empty()) died_.insert(died);
     wake_ = true;
     cv_.notify_all();
   };
@@ -722,18 +726,10 @@ void DockerDriver::EventsLoop() {
         [&](const DockerClient::ContainerEvent& e) {
           if (!events_connected_.exchange(true)) {
             spdlog::debug("docker driver: following the engine's events");
-            std::lock_guard lk(mu_);
-            full_look_ = true;  // what happened while not following
-            wake_ = true;
-            cv_.notify_all();
+            wake(/*full=*/true, "");  // what happened while not following
           }
           if (e.time_ns > 0) since = e.time_ns / 1'000'000'000;
-          if (e.action == "die" || e.action == "oom") {
-            std::lock_guard lk(mu_);
-            died_.insert(e.id);
-            wake_ = true;
-            cv_.notify_all();
-          }
+          if (e.action == "die" || e.action == "oom") wake(/*full=*/false, e.id);
           return !stopping_.load();
         },
         stopping_);
@@ -741,7 +737,7 @@ void DockerDriver::EventsLoop() {
     if (stopping_) break;
     spdlog::warn("docker driver: event stream: {}; looking every {} ms until it is back",
                  st.ToString(), options_.poll_interval.count());
-    wake();
+    wake(/*full=*/true, "");
     for (int i = 0; i < 10 && !stopping_; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
