@@ -11,6 +11,7 @@
 
 #include "agent/alloc_gc.h"
 #include "agent/alloc_watcher.h"
+#include "agent/drivers/containerd/containerd_driver.h"
 #include "agent/drivers/docker/docker_driver.h"
 #include "agent/drivers/exec_driver.h"
 #include "agent/files.h"
@@ -159,29 +160,31 @@ Status Agent::Init() {
       exec_ = std::make_unique<ExecDriver>(exec_opts);
       drivers_["exec"] = exec_.get();
       enabled.push_back(d);
-    } else if (d == "docker") {
-      // Advertised only when the engine answers; looked for again every
+    } else if (d == "docker" || d == "containerd") {
+      // Advertised only when the runtime answers; looked for again every
       // --docker-probe-interval until it does.
-      if (Status st = ConnectDocker(); !st.ok()) {
+      const bool docker = d == "docker";
+      if (Status st = docker ? ConnectDocker() : ConnectContainerd(); !st.ok()) {
         std::chrono::milliseconds every{0};
         if (cfg_.docker_probe_interval != "0") {
           ORCH_ASSIGN_OR_RETURN(auto iv, ParseDuration(cfg_.docker_probe_interval));
           every = std::chrono::duration_cast<std::chrono::milliseconds>(iv);
         }
-        spdlog::warn("driver docker: {}; not advertised{}", st.message(),
-                     every.count() > 0 ? ", looking again every " + cfg_.docker_probe_interval
-                                       : "");
-        docker_probe_ = std::make_unique<Reprobe>(every, SystemClock::Get(),
-                                                  [this] { return ConnectDocker().ok(); });
+        spdlog::warn(
+            "driver {}: {}; not advertised{}", d, st.message(),
+            every.count() > 0 ? ", looking again every " + cfg_.docker_probe_interval : "");
+        (docker ? docker_probe_ : containerd_probe_) = std::make_unique<Reprobe>(
+            every, SystemClock::Get(),
+            [this, docker] { return (docker ? ConnectDocker() : ConnectContainerd()).ok(); });
         continue;
       }
-      drivers_["docker"] = docker_.get();
+      drivers_[d] = docker ? static_cast<TaskDriver*>(docker_.get()) : containerd_.get();
       enabled.push_back(d);
     } else {
       spdlog::warn("driver {}: not available in this build yet, not advertised", d);
     }
   }
-  if (drivers_.empty() && !docker_probe_) {
+  if (drivers_.empty() && !docker_probe_ && !containerd_probe_) {
     return Status::FailedPrecondition("no usable task driver among --drivers");
   }
   enabled_ = enabled;
@@ -190,6 +193,12 @@ Status Agent::Init() {
   store_ = std::make_unique<StateStore>(cfg_.data_dir);
   ORCH_RETURN_IF_ERROR(store_->Init());
   RunnerContext ctx;
+  // Set below, before the reconcile thread runs.
+  ctx.report_now = [this](v1::AllocationUpdate u) {
+    std::vector<v1::AllocationUpdate> one;
+    one.push_back(std::move(u));
+    reporter_->Submit(std::move(one));
+  };
   ctx.data_dir = cfg_.data_dir;
   ctx.drivers = drivers_;
   for (const auto& [name, v] : cfg_.host_volumes) {
@@ -301,38 +310,57 @@ v1::Node Agent::DescribeSelf() const {
   return node;
 }
 
+Result<std::string> Agent::ReadAuthConfig() const {
+  if (cfg_.docker_auth_config.empty()) return std::string();
+  // Read at each connect: a changed file is picked up by a restart.
+  std::ifstream in(cfg_.docker_auth_config);
+  if (!in.is_open()) {
+    return Status::FailedPrecondition("cannot read --docker-auth-config " +
+                                      cfg_.docker_auth_config);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 Status Agent::ConnectDocker() {
   DockerDriverOptions opts;
   opts.socket = cfg_.docker_socket;
   opts.allow_privileged = cfg_.docker_allow_privileged;
   opts.allowed_caps = cfg_.docker_allowed_caps;
-  if (!cfg_.docker_auth_config.empty()) {
-    // Read at each connect: a changed file is picked up by a restart.
-    std::ifstream in(cfg_.docker_auth_config);
-    if (!in.is_open())
-      return Status::FailedPrecondition("cannot read --docker-auth-config " +
-                                        cfg_.docker_auth_config);
-    std::stringstream text;
-    text << in.rdbuf();
-    opts.auth_config_json = text.str();
-  }
+  ORCH_ASSIGN_OR_RETURN(opts.auth_config_json, ReadAuthConfig());
   auto docker = DockerDriver::Connect(opts);
   if (!docker.ok()) return docker.status();
   docker_ = std::move(docker).value();
   return Status::Ok();
 }
 
-void Agent::EnableLateDocker() {
-  spdlog::info("driver docker: the engine at {} answers now (version {}); advertising it",
-               cfg_.docker_socket, docker_->engine_version());
-  docker_->SetEventCallback([this] { Wake(); });
+Status Agent::ConnectContainerd() {
+  ContainerdDriverOptions opts;
+  opts.socket = cfg_.containerd_socket;
+  opts.snapshotter = cfg_.containerd_snapshotter;
+  opts.fifo_dir = cfg_.data_dir + "/containerd";
+  opts.cgroup_mode = cfg_.cgroup_mode;
+  opts.logs.max_file_bytes = cfg_.task_log_max_mib * 1024 * 1024;
+  opts.logs.max_files = cfg_.task_log_max_files;
+  ORCH_ASSIGN_OR_RETURN(opts.auth_config_json, ReadAuthConfig());
+  auto c = ContainerdDriver::Connect(opts);
+  if (!c.ok()) return c.status();
+  containerd_ = std::move(c).value();
+  return Status::Ok();
+}
+
+void Agent::EnableLateDriver(TaskDriver* d) {
+  const std::string name = d->name();
+  spdlog::info("driver {}: the runtime answers now; advertising it", name);
+  d->SetEventCallback([this] { Wake(); });
   {
     std::lock_guard lk(drivers_mu_);
-    drivers_["docker"] = docker_.get();
+    drivers_[name] = d;
   }
-  enabled_.push_back("docker");
-  reconciler_->AddDriver("docker", docker_.get());
-  load_->AddDriver(docker_.get());
+  enabled_.push_back(name);
+  reconciler_->AddDriver(name, d);
+  load_->AddDriver(d);
   // Registering again tells the masters the node's new drivers; the
   // session keeps its thread, heartbeats resume after.
   std::lock_guard lk(mu_);
@@ -356,7 +384,8 @@ void Agent::ReconcileLoop() {
     reset_reported_ = false;
     wake_ = false;
     lk.unlock();
-    if (docker_probe_ && docker_probe_->Poll()) EnableLateDocker();
+    if (docker_probe_ && docker_probe_->Poll()) EnableLateDriver(docker_.get());
+    if (containerd_probe_ && containerd_probe_->Poll()) EnableLateDriver(containerd_.get());
     if (inbox) reconciler_->SetDesired(std::move(*inbox));
     if (reset) reconciler_->ResetReported();
     reporter_->Submit(reconciler_->Reconcile());
@@ -399,6 +428,7 @@ void Agent::Shutdown() {
   reporter_.reset();
   for (auto& [name, d] : drivers_) d->SetEventCallback(nullptr);
   if (docker_) docker_->SetEventCallback(nullptr);
+  if (containerd_) containerd_->SetEventCallback(nullptr);
   watcher_.reset();
   if (health_) health_->Stop();
   reconciler_.reset();
@@ -406,6 +436,7 @@ void Agent::Shutdown() {
   drivers_.clear();
   exec_.reset();
   docker_.reset();
+  containerd_.reset();
   if (http_) http_->Shutdown();
 }
 

@@ -48,6 +48,7 @@ class LoadMonitor;
 class MasterSession;
 class Reconciler;
 class Reprobe;
+class ContainerdDriver;
 namespace health {
 class HealthMonitor;
 }  // namespace health
@@ -79,9 +80,14 @@ class Agent {
   void Wake();
   // Connects to the Docker engine; on success docker_ is set.
   Status ConnectDocker();
-  // The engine answered after the start: the driver joins the reconciler,
-  // the load monitor and the node's description. Reconcile thread only.
-  void EnableLateDocker();
+  // Connects to containerd; on success containerd_ is set.
+  Status ConnectContainerd();
+  // Registry credentials for pulls: --docker-auth-config's text ("" without).
+  Result<std::string> ReadAuthConfig() const;
+  // A runtime answered after the start (docker's engine, containerd): the
+  // driver joins the reconciler, the load monitor and the node's
+  // description. Reconcile thread only.
+  void EnableLateDriver(TaskDriver* d);
   v1::Node DescribeSelf() const;
 
   AgentConfig cfg_;
@@ -95,6 +101,7 @@ class Agent {
 
   std::unique_ptr<ExecDriver> exec_;
   std::unique_ptr<DockerDriver> docker_;
+  std::unique_ptr<ContainerdDriver> containerd_;
   // Written at start and (docker found late) by the reconcile thread under
   // drivers_mu_; other threads (HTTP handlers) read a copy under it.
   std::map<std::string, TaskDriver*> drivers_;
@@ -103,6 +110,7 @@ class Agent {
   std::vector<std::string> enabled_;        // drivers advertised, in order
   std::string address_;                     // how others reach our HTTP API
   std::unique_ptr<Reprobe> docker_probe_;   // docker wanted but not answering; reconcile thread
+  std::unique_ptr<Reprobe> containerd_probe_;  // the same for containerd
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<health::HealthMonitor> health_;  // before reconciler_: it points at it
   std::unique_ptr<Reconciler> reconciler_;

@@ -488,7 +488,17 @@ void AllocRunner::StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerConte
       MarkFailedToStart(t, "cannot make the allocation's shared directory " + shared, now);
       return;
     }
+    // What a slow start is doing (an image pull) shows in the task's
+    // message while it runs; the message before it comes back after.
+    const std::string message_before = t->state().message();
+    if (ctx.report_now) {
+      spec.progress = [this, t, &ctx](const std::string& what) {
+        t->mutable_state()->set_message(what);
+        ctx.report_now(Update());
+      };
+    }
     auto handle = TimedCall(ctx, task.driver(), "start", [&] { return driver->Start(spec); });
+    t->mutable_state()->set_message(message_before);
     if (!handle.ok()) {
       MarkFailedToStart(t, handle.status().message(), now);
       spdlog::warn("alloc {} task {}: {}", ShortId(id()), task.name(), t->state().message());

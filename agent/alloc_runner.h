@@ -50,6 +50,9 @@ struct RunnerContext {
   // ephemeral disk is taken over once its previous allocation has stopped);
   // null: never.
   std::function<bool(const std::string& id)> alloc_running;
+  // Sends an allocation's client state at once, while a pass still runs (a
+  // task's start reporting an image pull's progress); null: not sent.
+  std::function<void(v1::AllocationUpdate)> report_now;
 };
 
 class AllocRunner {

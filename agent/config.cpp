@@ -20,7 +20,7 @@ bool IsIpAddress(const std::string& s) {
   in6_addr buf;
   return inet_pton(AF_INET, s.c_str(), &buf) == 1 || inet_pton(AF_INET6, s.c_str(), &buf) == 1;
 }
-const char* const kKnownDrivers[] = {"exec", "docker"};
+const char* const kKnownDrivers[] = {"exec", "docker", "containerd"};
 const char* const kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 }  // namespace
 
@@ -46,7 +46,8 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
   app.add_option("--tls-cert", cfg->tls.cert_file,
                  "PEM certificate of this agent, naming agent.orch");
   app.add_option("--tls-key", cfg->tls.key_file, "PEM private key of --tls-cert");
-  app.add_option("--drivers", cfg->drivers, "Task drivers to enable, comma separated (exec,docker)")
+  app.add_option("--drivers", cfg->drivers,
+                 "Task drivers to enable, comma separated (exec,docker,containerd)")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--docker-socket", cfg->docker_socket, "Docker Engine API socket")
@@ -64,8 +65,15 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
          "default set)")
       ->delimiter(',');
   app.add_option("--docker-probe-interval", cfg->docker_probe_interval,
-                 "If the Docker engine is unreachable at start, look for it again this often "
-                 "(0: never)")
+                 "If the Docker engine (or containerd) is unreachable at start, look for it again "
+                 "this often (0: never)")
+      ->capture_default_str();
+  app.add_option("--containerd-socket", cfg->containerd_socket,
+                 "containerd's gRPC API socket (the containerd driver; namespace orch; registry "
+                 "credentials from --docker-auth-config)")
+      ->capture_default_str();
+  app.add_option("--containerd-snapshotter", cfg->containerd_snapshotter,
+                 "containerd snapshotter for the containerd driver's root filesystems")
       ->capture_default_str();
   app.add_option_function<std::vector<std::string>>(
          "--label",
@@ -233,7 +241,9 @@ Status ValidateAgentConfig(const AgentConfig& cfg) {
   for (const auto& d : cfg.drivers) {
     bool known = false;
     for (const char* k : kKnownDrivers) known = known || d == k;
-    if (!known) problems.push_back("--drivers: unknown driver \"" + d + "\" (known: exec, docker)");
+    if (!known)
+      problems.push_back("--drivers: unknown driver \"" + d +
+                         "\" (known: exec, docker, containerd)");
   }
   bool level_ok = false;
   for (const char* l : kLogLevels) level_ok = level_ok || cfg.log_level == l;

@@ -41,6 +41,10 @@ struct AgentConfig {
   std::string docker_auth_config;
   bool docker_allow_privileged = false;
   std::vector<std::string> docker_allowed_caps;
+  // containerd's API socket (the containerd driver), looked for again like
+  // docker's engine when it does not answer at start, and its snapshotter.
+  std::string containerd_socket = "/run/containerd/containerd.sock";
+  std::string containerd_snapshotter = "overlayfs";
   std::string log_level = "info";
   std::string log_format = "text";  // text | json (one JSON object per line)
   std::map<std::string, std::string> labels;

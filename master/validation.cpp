@@ -130,14 +130,19 @@ Status ValidateTask(const std::string& path, const v1::Task& t, const v1::TaskGr
                                      "\"]: also in env; a variable is either secret or not");
     }
   }
-  if (t.driver().empty()) return Status::InvalidArgument(path + ".driver: is required (exec or docker)");
+  if (t.driver().empty()) {
+    return Status::InvalidArgument(path + ".driver: is required (exec, docker or containerd)");
+  }
   if (t.driver() == "exec") {
     if (t.command().empty()) return Status::InvalidArgument(path + ".command: is required for the exec driver");
-  } else if (t.driver() == "docker") {
-    if (t.image().empty()) return Status::InvalidArgument(path + ".image: is required for the docker driver");
+  } else if (t.driver() == "docker" || t.driver() == "containerd") {
+    if (t.image().empty()) {
+      return Status::InvalidArgument(path + ".image: is required for the " + t.driver() +
+                                     " driver");
+    }
   } else {
     return Status::InvalidArgument(path + ".driver: unknown driver \"" + t.driver() +
-                                   "\" (expected exec or docker)");
+                                   "\" (expected exec, docker or containerd)");
   }
   if (!t.has_resources()) {
     return Status::InvalidArgument(path + ".resources: is required (cpu in millicores, memory in MiB)");

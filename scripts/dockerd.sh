@@ -7,15 +7,20 @@
 #     registry as 127.0.0.1:PORT/orch-test/busybox:1 (tests remove the local
 #     copy to exercise the pull path);
 #   - a second registry that asks for a password (htpasswd: orch-test /
-#     orch-test-secret) holding the same image, for registry credentials.
+#     orch-test-secret) holding the same image, for registry credentials;
+#   - a private containerd (Debian's containerd package) on its own socket,
+#     root and state dir, for the containerd driver's tests (skipped, with
+#     a note, when containerd is not installed).
 # Waits until each answers. On success prints, on stdout, the variables the
 # tests read:
 #   ORCH_DOCKER_SOCKET=/run/orch-test/docker.sock
 #   ORCH_TEST_REGISTRY=127.0.0.1:5055
 #   ORCH_TEST_AUTH_REGISTRY=127.0.0.1:5056
+#   ORCH_CONTAINERD_SOCKET=/run/orch-test/containerd/containerd.sock
 # so `eval "$(scripts/dockerd.sh)"` sets them; progress goes to stderr.
 # `scripts/dockerd.sh stop` stops the daemon and the registries.
-# Overrides: ORCH_DOCKER_SOCKET, ORCH_DOCKER_ROOT, ORCH_TEST_REGISTRY_PORT.
+# Overrides: ORCH_DOCKER_SOCKET, ORCH_DOCKER_ROOT, ORCH_TEST_REGISTRY_PORT,
+# ORCH_CONTAINERD_SOCKET.
 set -euo pipefail
 
 RUN=/run/orch-test
@@ -36,6 +41,9 @@ AUTH_REG_DATA=/var/lib/orch-test-registry-auth
 AUTH_USER=orch-test
 AUTH_PASSWORD=orch-test-secret
 AUTH_IMAGE=$AUTH_REG/orch-test/busybox:1
+CTRD_STATE=$RUN/containerd
+CTRD_SOCK=${ORCH_CONTAINERD_SOCKET:-$CTRD_STATE/containerd.sock}
+CTRD_ROOT=/var/lib/orch-test-containerd
 
 log() { echo "dockerd.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -79,6 +87,7 @@ if [ "${1:-}" = "stop" ]; then
   stop_pidfile "$RUN/registry.pid"
   stop_pidfile "$RUN/registry-auth.pid"
   stop_pidfile "$EXEC_ROOT/docker.pid"
+  stop_pidfile "$RUN/containerd.pid"
   log "stopped"
   exit 0
 fi
@@ -201,6 +210,41 @@ else
   log "pushed $AUTH_IMAGE"
 fi
 
+# --- containerd --------------------------------------------------------------
+# Not dockerd's own: a private daemon the containerd driver talks to, with the
+# CRI plugin off (no Kubernetes here).
+containerd_up() { [ -S "$CTRD_SOCK" ] && ctr --address "$CTRD_SOCK" version >/dev/null 2>&1; }
+CTRD_READY=""
+if ! command -v containerd >/dev/null; then
+  log "containerd not found: the containerd driver's tests will skip (install containerd)"
+elif containerd_up; then
+  log "containerd already answers on $CTRD_SOCK"
+  CTRD_READY=1
+else
+  mkdir -p "$CTRD_STATE" "$CTRD_ROOT"
+  cat >"$RUN/containerd.toml" <<EOF
+version = 2
+root = "$CTRD_ROOT"
+state = "$CTRD_STATE/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CTRD_SOCK"
+[ttrpc]
+  address = "$CTRD_SOCK.ttrpc"
+[debug]
+  level = "warn"
+EOF
+  stop_pidfile "$RUN/containerd.pid"
+  rm -f "$CTRD_SOCK"
+  log "starting containerd on $CTRD_SOCK (root $CTRD_ROOT)"
+  setsid containerd --config "$RUN/containerd.toml" </dev/null >"$RUN/containerd.log" 2>&1 &
+  echo $! >"$RUN/containerd.pid"
+  wait_for 60 "containerd" "$RUN/containerd.log" containerd_up
+  log "containerd $(ctr --address "$CTRD_SOCK" version 2>/dev/null | awk '/Server:/{s=1} s&&/Version:/{print $2; exit}') ready"
+  CTRD_READY=1
+fi
+
 echo "ORCH_DOCKER_SOCKET=$SOCK"
 echo "ORCH_TEST_REGISTRY=$REG"
 echo "ORCH_TEST_AUTH_REGISTRY=$AUTH_REG"
+if [ -n "$CTRD_READY" ]; then echo "ORCH_CONTAINERD_SOCKET=$CTRD_SOCK"; fi

@@ -18,13 +18,18 @@ PACKAGES=(
   iproute2 procps psmisc busybox-static
   nlohmann-json3-dev
   libre2-dev   # user regexps in linear time (scheduler constraints)
+  # The containerd driver: gRPC C++ and containerd's API .proto files (with
+  # gogo's options they import), compiled at build time; nothing vendored.
+  libgrpc++-dev protobuf-compiler-grpc
+  golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   chromium fonts-liberation   # the web UI's browser test (tests/ui), with node and npm below
 )
 # Optional: a real dockerd for integration tests and etcd for the Raft benchmark.
 # docker-registry serves the Docker tests' image on loopback (scripts/dockerd.sh).
 # haproxy and wrk: the load balancer benchmark (tests/bench/lb_bench.sh).
 # prometheus: promtool and a real server for the metrics tests (tests/e2e/metrics_test.cpp).
-OPTIONAL=(docker.io docker-registry etcd-server etcd-client haproxy wrk prometheus)
+# containerd: the containerd driver's tests (a private daemon, scripts/dockerd.sh).
+OPTIONAL=(docker.io docker-registry containerd etcd-server etcd-client haproxy wrk prometheus)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -65,6 +65,11 @@ struct TaskSpec {
   // docker: the driver's own settings (network mode, capabilities,
   // registry credentials, ...).
   v1::DockerConfig docker;
+  // Called by Start, on the caller's thread, with what it is doing while
+  // that takes a while (an image pull: "pulling image X: 12.5 of 40.0 MiB,
+  // 1 of 3 layers done"): as the pull begins, then about once a second. May
+  // be empty.
+  std::function<void(const std::string&)> progress;
 };
 
 struct TaskStatus {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/drivers/docker/log_demux.h"
+#include "agent/drivers/pull_progress.h"
 #include "common/base64.h"
 
 namespace orch::agent {
@@ -161,13 +162,47 @@ Result<bool> DockerClient::ImageExists(const std::string& image) {
 }
 
 Status DockerClient::PullImage(const std::string& image, std::chrono::milliseconds timeout,
-                               const std::string& auth) {
+                               const std::string& auth,
+                               const std::function<void(const std::string&)>& progress) {
   auto [repo, tag] = SplitImageRef(image);
   std::string path = "/images/create?fromImage=" + UrlEncode(repo);
   if (!tag.empty()) path += "&tag=" + UrlEncode(tag);
   HttpClient::Headers headers;
   if (!auth.empty()) headers.emplace_back("X-Registry-Auth", auth);
-  auto r = http_.Do("POST", Url(path), "", timeout, headers);
+  // A stream of JSON lines: per layer "Downloading" with progressDetail
+  // {current, total}, then "Download complete" / "Pull complete" /
+  // "Already exists"; a failure is a line with "error".
+  PullProgress shown(image, progress);
+  std::string partial, error;
+  auto r = http_.Stream(
+      "POST", Url(path),
+      [&](std::string_view piece) {
+        partial.append(piece);
+        for (std::size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
+          auto j = json::parse(partial.substr(0, nl), nullptr, false);
+          partial.erase(0, nl + 1);
+          if (!j.is_object()) continue;
+          if (j.contains("error")) {
+            error = JsonStr(j, "error");
+            continue;
+          }
+          const std::string id = JsonStr(j, "id"), status = JsonStr(j, "status");
+          if (id.empty() || id == tag) continue;
+          if (status == "Downloading" && j.contains("progressDetail") &&
+              j["progressDetail"].is_object()) {
+            const auto& d = j["progressDetail"];
+            shown.Layer(id, d.value("current", int64_t{0}), d.value("total", int64_t{0}));
+          } else if (status == "Download complete" || status == "Pull complete" ||
+                     status == "Already exists") {
+            shown.LayerDone(id);
+          } else if (status == "Pulling fs layer" || status == "Waiting") {
+            shown.Layer(id, 0, 0);
+          }
+        }
+        if (partial.size() > (1 << 20)) partial.clear();  // no line is that long
+        return true;
+      },
+      timeout, headers);
   if (!r.ok()) {
     if (r.status().code() == StatusCode::kDeadlineExceeded) {
       return Status::DeadlineExceeded("pulling image " + image + ": no result within " +
@@ -177,17 +212,7 @@ Status DockerClient::PullImage(const std::string& image, std::chrono::millisecon
     return Status::Unavailable("pulling image " + image + ": " + r.status().message());
   }
   if (r->status != 200) return EngineError("pulling image " + image, *r);
-  // 200 with a stream of JSON progress lines; a failure is a line with "error".
-  std::size_t pos = 0;
-  while (pos < r->body.size()) {
-    auto nl = r->body.find('\n', pos);
-    if (nl == std::string::npos) nl = r->body.size();
-    auto j = json::parse(r->body.substr(pos, nl - pos), nullptr, false);
-    pos = nl + 1;
-    if (j.is_object() && j.contains("error")) {
-      return Status::FailedPrecondition("pulling image " + image + ": " + JsonStr(j, "error"));
-    }
-  }
+  if (!error.empty()) return Status::FailedPrecondition("pulling image " + image + ": " + error);
   return Status::Ok();
 }
 

@@ -96,8 +96,11 @@ class DockerClient {
   // Pulls `image`; fails after `timeout` with a message naming the image
   // and the likely cause (an unreachable registry). `auth`: the
   // X-Registry-Auth header's value (RegistryAuthHeader), or "".
+  // `progress` gets the engine's per-layer progress as a PullProgress line
+  // (pull_progress.h), about once a second.
   Status PullImage(const std::string& image, std::chrono::milliseconds timeout,
-                   const std::string& auth = "");
+                   const std::string& auth = "",
+                   const std::function<void(const std::string&)>& progress = {});
   Status RemoveImage(const std::string& image);
 
   // POST /containers/create?name=; `config_json` is the create body.

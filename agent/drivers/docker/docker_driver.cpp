@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "agent/drivers/task_table.h"
 #include "agent/files.h"
 #include "common/capabilities.h"
 #include "common/ids.h"
@@ -317,7 +318,9 @@ Result<pb::TaskHandle> DockerDriver::Start(const TaskSpec& spec) {
     }
     spdlog::info("alloc {} task {}: pulling image {} {}", ShortId(spec.alloc_id), spec.task,
                  spec.image, who);
-    ORCH_RETURN_IF_ERROR(client_->PullImage(spec.image, options_.pull_timeout, auth));
+    if (spec.progress) spec.progress("pulling image " + spec.image + " " + who);
+    ORCH_RETURN_IF_ERROR(
+        client_->PullImage(spec.image, options_.pull_timeout, auth, spec.progress));
   }
 
   ORCH_ASSIGN_OR_RETURN(std::string cid,
@@ -443,24 +446,12 @@ Status DockerDriver::Recover(const pb::TaskHandle& h) {
 
 Result<TaskStatus> DockerDriver::Wait(const std::string& task_id, std::chrono::milliseconds timeout) {
   std::unique_lock lk(mu_);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    auto it = tasks_.find(task_id);
-    if (it == tasks_.end()) return Status::NotFound("docker driver: no task " + task_id);
-    if (!it->second.status.running() || stopping_) return it->second.status;
-    if (cv_.wait_until(lk, deadline) == std::cv_status::timeout) {
-      it = tasks_.find(task_id);
-      if (it == tasks_.end()) return Status::NotFound("docker driver: no task " + task_id);
-      return it->second.status;
-    }
-  }
+  return WaitForExit(lk, cv_, tasks_, task_id, timeout, stopping_, "docker");
 }
 
 std::vector<std::string> DockerDriver::List() {
   std::lock_guard lk(mu_);
-  std::vector<std::string> out;
-  for (const auto& [id, t] : tasks_) out.push_back(id);
-  return out;
+  return TaskIds(tasks_);
 }
 
 std::vector<pb::TaskHandle> DockerDriver::Discover() {

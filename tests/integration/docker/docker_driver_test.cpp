@@ -71,6 +71,7 @@ class DockerDriverTest : public ::testing::Test {
 
   void TearDown() override {
     if (driver_ == nullptr) return;
+    driver_->SetEventCallback(nullptr);  // a test's callback may name its locals
     // Whatever a test left behind: every container of its allocations.
     auto list = driver_->client().ListContainers("orch.alloc", true);
     if (list.ok()) {
@@ -400,9 +401,13 @@ TEST_F(DockerDriverTest, PullsAnAbsentImageFromTheRegistry) {
   ASSERT_TRUE(driver_->client().RemoveImage(image_).ok());
   ASSERT_FALSE(*driver_->client().ImageExists(image_));
   auto spec = Spec("pulled", {"-c", "echo pulled"});
+  std::vector<std::string> progress;  // what the task's status says meanwhile
+  spec.progress = [&](const std::string& m) { progress.push_back(m); };
   auto h = driver_->Start(spec);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_TRUE(*driver_->client().ImageExists(image_));
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress[0].rfind("pulling image " + image_, 0), 0u) << progress[0];
   EXPECT_EQ(WaitExited(TaskId(spec.alloc_id, "pulled")).exit_code, 0);
 }
 

@@ -15,11 +15,16 @@ namespace orch::agent::testing {
 class FakeDriver : public TaskDriver {
  public:
   std::string name() const override { return "exec"; }
+  std::vector<std::string> progress;  // said through TaskSpec::progress by each Start
 
   Result<pb::TaskHandle> Start(const TaskSpec& spec) override {
     std::lock_guard lk(mu_);
     starts++;
     last_specs[spec.task] = spec;
+    // What a slow start (an image pull) would say while it runs.
+    if (spec.progress) {
+      for (const auto& p : progress) spec.progress(p);
+    }
     if (spec.command == "fail-to-start")
       return Status::NotFound("command fail-to-start: no such file");
     // Like the real drivers: a run that is already there (same container

@@ -69,6 +69,28 @@ TEST_F(ReconcilerTest, DesiredRunStartsEveryTaskOnceAndReportsRunning) {
   EXPECT_TRUE(driver_.Running("a1/sidecar"));
 }
 
+TEST_F(ReconcilerTest, AStartsProgressIsSentWhileItRunsAndTheTaskMessageIsItsOwnAfter) {
+  std::vector<v1::AllocationUpdate> sent;
+  RunnerContext ctx;
+  ctx.data_dir = dir_.path();
+  ctx.drivers = {{"exec", &driver_}};
+  ctx.report_now = [&](v1::AllocationUpdate u) { sent.push_back(std::move(u)); };
+  auto r = std::make_unique<Reconciler>(std::move(ctx), &store_);
+  driver_.progress = {"pulling image x", "pulling image x: 1.0 of 2.0 MiB, 0 of 1 layers done"};
+  r->SetDesired({MakeAlloc("a1", {"server"})});
+  auto updates = r->Reconcile();
+  ASSERT_EQ(sent.size(), 2u) << "each progress line is sent at once, during the start";
+  EXPECT_EQ(sent[0].id(), "a1");
+  ASSERT_EQ(sent[1].task_states_size(), 1);
+  EXPECT_EQ(sent[1].task_states(0).message(),
+            "pulling image x: 1.0 of 2.0 MiB, 0 of 1 layers done");
+  EXPECT_NE(sent[1].task_states(0).state(), TaskState::RUNNING);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].task_states(0).state(), TaskState::RUNNING);
+  EXPECT_EQ(updates[0].task_states(0).message().find("pulling"), std::string::npos)
+      << "the started task's message is not the pull's";
+}
+
 TEST_F(ReconcilerTest, SecondPassDoesNothing) {
   auto r = NewReconciler();
   r->SetDesired({MakeAlloc("a1", {"server"})});
