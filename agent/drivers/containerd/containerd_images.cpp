@@ -71,7 +71,10 @@ Status WriteContent(
   // on the stream; the registry client's own timeout bounds it.
   auto ctx = c.Context(std::chrono::milliseconds(0), lease);
   auto stream = c.content().Write(ctx.get());
-  const std::string ref = "orch-" + d.digest;
+  // A ref of this write's own: containerd locks a ref while it is written,
+  // and two agents (or two tasks) pulling the same blob at once must not
+  // fail on each other's lock; the second commit finds the blob there.
+  const std::string ref = "orch-" + d.digest + "-" + NewUuid().substr(0, 8);
   int64_t offset = 0;
   bool exists = false;
   ctrd::content::WriteContentResponse resp;
@@ -102,8 +105,7 @@ Status WriteContent(
     }
     return Status::Ok();
   };
-  // The first message opens the writer (a stale one of an earlier, broken
-  // pull restarts at offset 0: WRITE at 0 truncates).
+  // The first message opens the writer.
   ctrd::content::WriteContentRequest open;
   open.set_action(ctrd::content::STAT);
   open.set_ref(ref);

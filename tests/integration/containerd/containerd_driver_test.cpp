@@ -443,6 +443,27 @@ TEST_F(ContainerdDriverTest, AHostVolumesDataOutlivesTheTaskAndAReadOnlyMountRef
   EXPECT_FALSE(std::filesystem::exists(vol + "/other"));
 }
 
+TEST_F(ContainerdDriverTest, TwoAgentsPullingTheSameImageAtOnceBothStart) {
+  // Two agents on one containerd (the e2e tests run so): the same blobs
+  // written and the same layers unpacked at the same moment.
+  auto other = NewDriver();
+  ASSERT_NE(other, nullptr);
+  {
+    auto a = Spec("a", {"-c", "true"});
+    auto b = Spec("b", {"-c", "true"});
+    Result<pb::TaskHandle> ha = Status::Internal("not run"), hb = Status::Internal("not run");
+    std::thread ta([&] { ha = driver_->Start(a); });
+    std::thread tb([&] { hb = other->Start(b); });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(ha.ok()) << ha.status().ToString();
+    ASSERT_TRUE(hb.ok()) << hb.status().ToString();
+    EXPECT_EQ(WaitExited(TaskId(a.alloc_id, "a")).exit_code, 0);
+    EXPECT_EQ(WaitExited(TaskId(b.alloc_id, "b"), other.get()).exit_code, 0);
+  }
+  other.reset();
+}
+
 TEST_F(ContainerdDriverTest, TwoTasksOfOneImagePullItOnceAndStartFast) {
   // A figure, not a check: start-to-running with the image present (the
   // pull is the first start's).
