@@ -164,7 +164,9 @@ Result<bool> DockerClient::ImageExists(const std::string& image) {
 Status DockerClient::PullImage(const std::string& image, std::chrono::milliseconds timeout,
                                const std::string& auth,
                                const std::function<void(const std::string&)>& progress) {
-  auto [repo, tag] = SplitImageRef(image);
+  const auto [repo, ref_tag] = SplitImageRef(image);
+  const std::string tag =
+      ref_tag;  // a copy: lambdas below use it (clang 14 cannot capture a binding)
   std::string path = "/images/create?fromImage=" + UrlEncode(repo);
   if (!tag.empty()) path += "&tag=" + UrlEncode(tag);
   HttpClient::Headers headers;
