@@ -36,6 +36,24 @@ Result<TaskStatus> WaitForExit(std::unique_lock<std::mutex>& lk, std::condition_
   }
 }
 
+// A container runtime's name for a task: "orch-<alloc_id>-<task>", the
+// characters docker and containerd refuse in names replaced by '_'.
+inline std::string ContainerNameFor(const std::string& alloc_id, const std::string& task) {
+  std::string name = "orch-" + alloc_id + "-" + task;
+  for (char& c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok) c = '_';
+  }
+  return name;
+}
+
+// How an exited task ended, in words for the log.
+inline std::string DescribeExit(const TaskStatus& s) {
+  if (!s.message.empty()) return s.message;
+  return "exited with code " + std::to_string(s.exit_code);
+}
+
 // TaskDriver::List over such a map (the caller holds its mutex).
 template <typename Map>
 std::vector<std::string> TaskIds(const Map& tasks) {

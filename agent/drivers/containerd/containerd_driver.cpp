@@ -94,11 +94,6 @@ std::pair<std::string, std::string> ReadPasswd(
   return out;
 }
 
-std::string Describe(const TaskStatus& s) {
-  if (!s.message.empty()) return s.message;
-  return "exited with code " + std::to_string(s.exit_code);
-}
-
 int64_t TimestampMs(const google::protobuf::Timestamp& t) {
   return t.seconds() * 1000 + t.nanos() / 1'000'000;
 }
@@ -106,11 +101,7 @@ int64_t TimestampMs(const google::protobuf::Timestamp& t) {
 }  // namespace
 
 std::string ContainerdDriver::ContainerId(const std::string& alloc_id, const std::string& task) {
-  std::string id = "orch-" + alloc_id + "-" + task;
-  for (char& c : id) {
-    bool ok = isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-    if (!ok) c = '_';
-  }
+  std::string id = ContainerNameFor(alloc_id, task);
   if (id.size() > 76) {
     // containerd's identifiers are at most 76 characters.
     std::string h = oci::Sha256Digest(task).substr(7, 12);
@@ -703,7 +694,7 @@ void ContainerdDriver::Collect(const std::string& task_id) {
   auto level = s.stop_requested || (s.exit_known && s.exit_code == 0) ? spdlog::level::info
                                                                       : spdlog::level::warn;
   spdlog::log(level, "alloc {} task {}: container {} {}", ShortId(t.handle.alloc_id()),
-              t.handle.task(), cid, Describe(s));
+              t.handle.task(), cid, DescribeExit(s));
 }
 
 bool ContainerdDriver::PollOnce(bool full, std::vector<std::string>* to_remove) {

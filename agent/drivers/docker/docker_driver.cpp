@@ -177,20 +177,11 @@ Status DockerDriver::Allowed(const TaskSpec& spec) const {
 
 namespace {
 
-std::string Describe(const TaskStatus& s) {
-  if (!s.message.empty()) return s.message;
-  return "exited with code " + std::to_string(s.exit_code);
-}
 
 }  // namespace
 
 std::string DockerDriver::ContainerName(const std::string& alloc_id, const std::string& task) {
-  std::string name = "orch-" + alloc_id + "-" + task;
-  for (char& c : name) {
-    bool ok = isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-    if (!ok) c = '_';
-  }
-  return name;
+  return ContainerNameFor(alloc_id, task);
 }
 
 Result<std::unique_ptr<DockerDriver>> DockerDriver::Connect(DockerDriverOptions options) {
@@ -422,7 +413,8 @@ Status DockerDriver::Recover(const pb::TaskHandle& h) {
                    h.task(), Short(h.container_id()));
     } else {
       spdlog::info("alloc {} task {}: container {} {} while the agent was away",
-                   ShortId(h.alloc_id()), h.task(), Short(h.container_id()), Describe(t.status));
+                   ShortId(h.alloc_id()), h.task(), Short(h.container_id()),
+                   DescribeExit(t.status));
     }
   } else if (info.status().code() == StatusCode::kNotFound) {
     t.removed = true;
@@ -640,7 +632,7 @@ bool DockerDriver::PollOnce(std::vector<std::string>* cleanup, bool full) {
                      ? spdlog::level::info
                      : spdlog::level::warn;
       spdlog::log(log, "alloc {} task {}: container {} {}", ShortId(t.handle.alloc_id()),
-                  t.handle.task(), Short(cid), Describe(t.status));
+                  t.handle.task(), Short(cid), DescribeExit(t.status));
     }
   }
   return changed;

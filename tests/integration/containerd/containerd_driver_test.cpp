@@ -472,7 +472,10 @@ TEST_F(ContainerdDriverTest, TwoTasksOfOneImagePullItOnceAndStartFast) {
   ASSERT_TRUE(driver_->Start(first).ok());
   auto t1 = std::chrono::steady_clock::now();
   auto second = Spec("second", {"-c", "sleep 30"});
+  std::vector<std::string> progress;  // a pull would say so here
+  second.progress = [&](const std::string& m) { progress.push_back(m); };
   ASSERT_TRUE(driver_->Start(second).ok());
+  EXPECT_TRUE(progress.empty()) << "the second start pulled again: " << progress.front();
   auto t2 = std::chrono::steady_clock::now();
   std::printf("first start (with the pull) %lld ms, second %lld ms\n",
               static_cast<long long>(
