@@ -11,6 +11,7 @@
 
 #include "agent/alloc_gc.h"
 #include "agent/alloc_watcher.h"
+#include "agent/disk_migrator.h"
 #include "agent/drivers/containerd/containerd_driver.h"
 #include "agent/drivers/docker/docker_driver.h"
 #include "agent/drivers/exec_driver.h"
@@ -111,7 +112,25 @@ Status Agent::Init() {
         }
         return Status::NotFound("no driver tracks task " + tid);
       },
-      SecretHash(node_secret_), metrics_.get());
+      SecretHash(node_secret_), metrics_.get(),
+      [this](const std::string& alloc_id) {
+        // Does a driver still run a task of it? (Thread-safe driver calls.)
+        if (!drivers_ready_.load()) return true;
+        std::map<std::string, TaskDriver*> drivers;
+        {
+          std::lock_guard lk(drivers_mu_);
+          drivers = drivers_;
+        }
+        const std::string prefix = alloc_id + "/";
+        for (auto& [name, d] : drivers) {
+          for (const auto& tid : d->List()) {
+            if (tid.rfind(prefix, 0) != 0) continue;
+            auto st = d->Inspect(tid);
+            if (st.ok() && st->running()) return true;
+          }
+        }
+        return false;
+      });
   HttpServerOptions http_opts;
   http_opts.metrics = metrics_.get();
   http_opts.route_of = [r = router_.get()](const HttpRequest& req) {
@@ -214,6 +233,8 @@ Status Agent::Init() {
   health_->Start();
   ctx.health = health_.get();
   ctx.metrics = &counted_;
+  // Set below, before the reconcile thread runs.
+  ctx.migrate_disk = [this](const v1::Allocation& alloc) { return migrator_->Poll(alloc); };
   reconciler_ = std::make_unique<Reconciler>(std::move(ctx), store_.get());
   ORCH_RETURN_IF_ERROR(reconciler_->Restore());
   for (auto& [name, d] : drivers_) d->SetEventCallback([this] { Wake(); });
@@ -235,6 +256,17 @@ Status Agent::Init() {
     std::lock_guard lk(mu_);
     if (session_alive_) session_->Reregister();
   });
+
+  DiskSource disks;
+  disks.size = [this](const std::string& alloc_id) -> Result<int64_t> {
+    ORCH_ASSIGN_OR_RETURN(auto r, client_->PreviousDiskSize(node_id_, alloc_id));
+    return r.bytes();
+  };
+  disks.fetch = [this](const std::string& alloc_id,
+                       const std::function<bool(std::string_view)>& on_data) {
+    return client_->PreviousDisk(node_id_, alloc_id, on_data);
+  };
+  migrator_ = std::make_unique<DiskMigrator>(cfg_.data_dir, std::move(disks), [this] { Wake(); });
 
   reconcile_thread_ = std::thread([this] { ReconcileLoop(); });
 
@@ -425,6 +457,7 @@ void Agent::Shutdown() {
   }
   cv_.notify_all();
   if (reconcile_thread_.joinable()) reconcile_thread_.join();
+  migrator_.reset();
   reporter_.reset();
   for (auto& [name, d] : drivers_) d->SetEventCallback(nullptr);
   if (docker_) docker_->SetEventCallback(nullptr);

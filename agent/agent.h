@@ -41,6 +41,7 @@ class ServiceWatcher;
 }  // namespace lb
 
 class AllocGc;
+class DiskMigrator;
 class AllocWatcher;
 class DockerDriver;
 class ExecDriver;
@@ -118,6 +119,8 @@ class Agent {
   std::unique_ptr<LoadMonitor> load_;
   std::unique_ptr<AllocGc> gc_;  // null with --alloc-gc-after 0; used by the reconcile thread
   std::unique_ptr<Reporter> reporter_;
+  // Ephemeral disks moving in from other nodes; polled by the reconcile thread.
+  std::unique_ptr<DiskMigrator> migrator_;
   std::unique_ptr<MasterSession> session_;
   std::unique_ptr<AllocWatcher> watcher_;
   std::unique_ptr<lb::Proxy> lb_;                          // null with --lb-disable

@@ -213,10 +213,12 @@ void AllocRunner::Step(Want want, RunnerContext& ctx) {
   if (want == Want::kRun && !rec_.started() && !Terminal(rec_.client_status())) {
     // A sticky ephemeral disk is taken over once its allocation stopped.
     if (WaitsForPrevious(ctx)) {
-      rec_.set_client_description("waiting for allocation " +
-                                  ShortId(rec_.alloc().previous_allocation()) +
-                                  " to stop, to take over its ephemeral disk");
+      waiting_for_ = "waiting for allocation " + ShortId(rec_.alloc().previous_allocation()) +
+                     " to stop, to take over its ephemeral disk";
+    } else if (std::string m = MigratesDisk(ctx); !m.empty()) {
+      waiting_for_ = std::move(m);
     } else {
+      waiting_for_.clear();
       StartTasks(ctx);
     }
   }
@@ -309,6 +311,12 @@ Status WritePayload(const std::string& task_dir, const std::string& file,
   return Status::Ok();
 }
 
+// Whether a replacement takes over its previous allocation's disk: sticky,
+// or migrate, which implies sticky (as in Nomad).
+bool KeepsDisk(const v1::TaskGroup& g) {
+  return g.ephemeral_disk().sticky() || g.ephemeral_disk().migrate();
+}
+
 // A sticky ephemeral disk: the shared directory of the allocation replaced
 // (when it was on this node) becomes this one's. Moved, not copied: the
 // previous allocation has stopped.
@@ -346,14 +354,30 @@ v1::Network MasterAssignedPorts(const v1::Network& net, const v1::Allocation& al
 
 bool AllocRunner::WaitsForPrevious(const RunnerContext& ctx) const {
   const auto& alloc = rec_.alloc();
-  return !alloc.previous_allocation().empty() && alloc.task_group().ephemeral_disk().sticky() &&
+  return !alloc.previous_allocation().empty() && KeepsDisk(alloc.task_group()) &&
          ctx.alloc_running && ctx.alloc_running(alloc.previous_allocation());
+}
+
+std::string AllocRunner::MigratesDisk(RunnerContext& ctx) {
+  const auto& alloc = rec_.alloc();
+  const std::string& prev = alloc.previous_allocation();
+  if (prev.empty() || !alloc.task_group().ephemeral_disk().migrate() || !ctx.migrate_disk ||
+      !IsSafePathComponent(prev)) {
+    return "";
+  }
+  // Its previous allocation ran here: taken over at start, nothing to fetch.
+  struct stat st;
+  if (lstat((AllocDir(ctx.data_dir, prev) + "/_shared").c_str(), &st) == 0) return "";
+  MigrationPoll p = ctx.migrate_disk(alloc);
+  if (!p.done) return p.message;
+  if (!p.migrated) rec_.set_disk_note(p.message);
+  return "";
 }
 
 void AllocRunner::StartTasks(RunnerContext& ctx) {
   const auto& alloc = rec_.alloc();
   const auto& group = alloc.task_group();
-  if (!alloc.previous_allocation().empty() && group.ephemeral_disk().sticky()) {
+  if (!alloc.previous_allocation().empty() && KeepsDisk(group)) {
     TakeOverSharedDir(ctx.data_dir, alloc.previous_allocation(), id());
   }
   rec_.set_started(true);
@@ -605,6 +629,8 @@ void AllocRunner::ComputeStatus(Want want) {
     if (want == Want::kStop) {
       status = Allocation::COMPLETE;
       desc = "stopped before it started";
+    } else if (!waiting_for_.empty()) {
+      desc = waiting_for_;
     }
   } else if (n > 0 && dead_ok == n) {
     status = Allocation::COMPLETE;
@@ -616,6 +642,10 @@ void AllocRunner::ComputeStatus(Want want) {
     // Waiting out a restart delay: still this allocation's work, running.
     status = Allocation::RUNNING;
     desc = "restarting " + std::to_string(restarting) + " task" + (restarting == 1 ? "" : "s");
+  }
+  if (!rec_.disk_note().empty() &&
+      (status == Allocation::PENDING || status == Allocation::RUNNING)) {
+    desc += "; " + rec_.disk_note();
   }
   if (status != rec_.client_status()) {
     spdlog::info("alloc {}: {} ({})", ShortId(id()), Allocation::ClientStatus_Name(status), desc);

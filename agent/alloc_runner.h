@@ -24,6 +24,7 @@
 #include <string>
 
 #include "agent/agent_metrics.h"
+#include "agent/disk_migrator.h"
 #include "agent/drivers/driver.h"
 #include "agent_state.pb.h"
 #include "common/clock.h"
@@ -53,6 +54,9 @@ struct RunnerContext {
   // Sends an allocation's client state at once, while a pass still runs (a
   // task's start reporting an image pull's progress); null: not sent.
   std::function<void(v1::AllocationUpdate)> report_now;
+  // Brings the previous allocation's ephemeral disk from another node
+  // (EphemeralDisk.migrate; DiskMigrator::Poll); null: never.
+  std::function<MigrationPoll(const v1::Allocation&)> migrate_disk;
 };
 
 class AllocRunner {
@@ -89,6 +93,9 @@ class AllocRunner {
   void StartTasks(RunnerContext& ctx);
   // A sticky ephemeral disk whose previous allocation still runs here.
   bool WaitsForPrevious(const RunnerContext& ctx) const;
+  // A disk to migrate from another node first: what to say meanwhile, or
+  // "" once it is done (its failure kept in disk_note).
+  std::string MigratesDisk(RunnerContext& ctx);
   void StartTask(const v1::Task& task, pb::TaskRecord* t, RunnerContext& ctx);
   // An operator's restart request (Allocation.restart_index) not handled
   // yet: its running tasks are stopped to be started again at once.
@@ -110,6 +117,9 @@ class AllocRunner {
   // When this agent first saw the allocation's desired status turn to stop
   // (0: not yet): the tasks' shutdown_delay counts from it.
   int64_t stop_wanted_ms_ = 0;
+  // What a start waits for (previous allocation, disk migration), shown as
+  // the description of the allocation not started yet; "" once started.
+  std::string waiting_for_;
 };
 
 }  // namespace orch::agent

@@ -106,6 +106,10 @@ void AddAgentFlags(CLI::App& app, AgentConfig* cfg) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--memory", cfg->memory, "Advertised memory in MiB (default: MemTotal)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--disk", cfg->disk,
+                 "Disk in MiB reserved by allocations' ephemeral_disk.size (default: free space "
+                 "of --data-dir at start)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--dynamic-ports", cfg->dynamic_ports,
                  "Host ports (MIN-MAX) for allocations' dynamic ports (default: the masters', 20000-32000)")
       ->type_name("MIN-MAX");

@@ -49,6 +49,9 @@ struct AgentConfig {
   std::string log_format = "text";  // text | json (one JSON object per line)
   std::map<std::string, std::string> labels;
   int64_t cpu = 0, memory = 0;  // advertised capacity; 0 = detect from the machine
+  // Disk for allocations' ephemeral disks, MiB; 0 = what the data
+  // directory's filesystem has free at start.
+  int64_t disk = 0;
   // Service load balancer (agent/lb): every service's listen port on
   // lb_bind, proxied to the healthy endpoints.
   bool lb_disable = false;

@@ -1,12 +1,17 @@
 #include "agent/http_api.h"
 
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
 #include <charconv>
 #include <chrono>
 
 #include "agent/alloc_runner.h"
+#include "agent/disk_archive.h"
 #include "agent/files.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "orch/v1/api.pb.h"
 
 namespace orch::agent {
 
@@ -141,6 +146,50 @@ HttpResponse Logs(const std::string& data_dir, const LogSource& source, const st
   return resp;
 }
 
+// The masters' credential on a request for an allocation's data.
+Status CheckMasters(const HttpRequest& req, const std::string& node_secret_hash, const char* what) {
+  if (node_secret_hash.empty() || SameSecretHash(req.Header(kNodeAuthHeader), node_secret_hash)) {
+    return Status::Ok();
+  }
+  return Status::PermissionDenied(std::string(what) +
+                                  " are for the masters: this request does not carry the node's "
+                                  "credential (" +
+                                  std::string(kNodeAuthHeader) + ")");
+}
+
+HttpResponse EphemeralDisk(const std::string& data_dir, const AllocRunning& alloc_running,
+                           const std::string& id, const HttpRequest& req) {
+  std::string dir = AllocRunner::AllocDir(data_dir, id) + "/_shared";
+  struct stat st;
+  if (!IsSafePathComponent(id) || lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return HttpResponse::Error(
+        Status::NotFound("allocation " + id + " has no ephemeral disk on this node"));
+  }
+  if (alloc_running && alloc_running(id)) {
+    return HttpResponse::Error(
+        Status::FailedPrecondition("allocation " + ShortId(id) +
+                                   " still runs on this node; its disk moves once it has stopped"));
+  }
+  std::string check = req.Query("check", "false");
+  if (check == "true" || check == "1") {
+    auto bytes = DirectoryBytes(dir);
+    if (!bytes.ok()) return HttpResponse::Error(bytes.status());
+    v1::PreviousDiskResponse out;
+    out.set_previous_allocation(id);
+    out.set_bytes(*bytes);
+    return HttpResponse::Json(200, ToJson(out));
+  }
+  HttpResponse resp;
+  resp.content_type = "application/x-tar";
+  resp.stream = [dir, id](const HttpStreamWriter& write) {
+    if (Status s = TarDirectory(dir, write); !s.ok()) {
+      spdlog::warn("alloc {}: its ephemeral disk was not sent whole: {}", ShortId(id),
+                   s.ToString());
+    }
+  };
+  return resp;
+}
+
 }  // namespace
 
 std::string LastLines(const std::string& text, int64_t n) {
@@ -159,7 +208,8 @@ std::string LastLines(const std::string& text, int64_t n) {
 
 std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std::string()> node_id,
                                         LogSource logs, std::string node_secret_hash,
-                                        const metrics::Registry* metrics) {
+                                        const metrics::Registry* metrics,
+                                        AllocRunning alloc_running) {
   auto r = std::make_unique<Router>();
   if (metrics != nullptr) {
     // Counts only, as on the masters: open to a scraper.
@@ -174,12 +224,8 @@ std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std:
   });
   r->Add("GET", "/v1/allocations/{id}/logs",
          [data_dir, logs, node_secret_hash](const HttpRequest& req, const PathParams& params) {
-           if (!node_secret_hash.empty() &&
-               !SameSecretHash(req.Header(kNodeAuthHeader), node_secret_hash)) {
-             return HttpResponse::Error(Status::PermissionDenied(
-                 "task logs are for the masters: this request does not carry the node's "
-                 "credential (" +
-                 std::string(kNodeAuthHeader) + ")"));
+           if (Status st = CheckMasters(req, node_secret_hash, "task logs"); !st.ok()) {
+             return HttpResponse::Error(st);
            }
            const std::string& id = params.at("id");
            auto q = ParseLogQuery(req);
@@ -189,6 +235,14 @@ std::unique_ptr<Router> MakeAgentRouter(std::string data_dir, std::function<std:
                  Status::NotFound("allocation " + id + " has no task " + q->task + " on this node"));
            }
            return Logs(data_dir, logs, id, *q);
+         });
+  r->Add("GET", "/v1/allocations/{id}/ephemeral-disk",
+         [data_dir, node_secret_hash, alloc_running](const HttpRequest& req,
+                                                     const PathParams& params) {
+           if (Status st = CheckMasters(req, node_secret_hash, "ephemeral disks"); !st.ok()) {
+             return HttpResponse::Error(st);
+           }
+           return EphemeralDisk(data_dir, alloc_running, params.at("id"), req);
          });
   return r;
 }

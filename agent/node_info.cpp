@@ -1,12 +1,12 @@
 #include "agent/node_info.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
 #include <fstream>
 #include <sstream>
 
@@ -100,6 +100,12 @@ std::string Hostname() {
   return buf;
 }
 
+int64_t FreeDiskMiB(const std::string& dir) {
+  struct statvfs fs;
+  if (dir.empty() || statvfs(dir.c_str(), &fs) != 0) return 0;
+  return static_cast<int64_t>(static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize >> 20);
+}
+
 v1::Node DescribeNode(const AgentConfig& cfg, const std::string& node_id,
                       const std::string& address, const std::vector<std::string>& drivers) {
   v1::Node n;
@@ -127,6 +133,7 @@ v1::Node DescribeNode(const AgentConfig& cfg, const std::string& node_id,
   a->set_hostname(Hostname());
   n.mutable_capacity()->set_cpu(cfg.cpu > 0 ? cfg.cpu : detected.cpu());
   n.mutable_capacity()->set_memory(cfg.memory > 0 ? cfg.memory : detected.memory());
+  n.mutable_capacity()->set_disk(cfg.disk > 0 ? cfg.disk : FreeDiskMiB(cfg.data_dir));
   n.set_status(v1::Node::READY);
   if (auto range = ParseDynamicPorts(cfg.dynamic_ports)) {
     n.set_port_range_min(range->first);

@@ -22,6 +22,9 @@ Result<std::string> LoadOrCreateNodeSecret(const std::string& data_dir);
 // cpu millicores (online CPUs x 1000) and memory MiB (MemTotal).
 v1::Resources DetectCapacity();
 
+// MiB free to unprivileged users on `dir`'s filesystem; 0 if unknown.
+int64_t FreeDiskMiB(const std::string& dir);
+
 // Clock of one core in MHz (cpufreq's maximum, else /proc/cpuinfo); 0 if
 // unknown.
 int64_t DetectCpuMhz();

@@ -337,12 +337,6 @@ Status ValidateVolumes(const std::string& path, const v1::TaskGroup& g) {
           "\" is not single-node-multi-writer or single-node-single-writer");
     }
   }
-  if (g.ephemeral_disk().migrate()) {
-    return Status::InvalidArgument(
-        path +
-        ".ephemeral_disk.migrate: not supported yet (sticky keeps the data of an "
-        "allocation replaced on the same node)");
-  }
   if (g.ephemeral_disk().size() < 0 || g.ephemeral_disk().size() > (int64_t{1} << 30)) {
     return Status::InvalidArgument(path + ".ephemeral_disk.size: must be 0 to 2^30 MiB");
   }
@@ -624,9 +618,12 @@ Status ValidateNodeFields(const v1::Node& node) {
     return Status::InvalidArgument("node.capacity: cpu and memory must be positive");
   }
   // A node may be big, but not so big that sums over it overflow.
-  if (node.capacity().cpu() > (int64_t{1} << 40) || node.capacity().memory() > (int64_t{1} << 40)) {
-    return Status::InvalidArgument("node.capacity: cpu or memory is implausibly large");
+  if (node.capacity().cpu() > (int64_t{1} << 40) || node.capacity().memory() > (int64_t{1} << 40) ||
+      node.capacity().disk() > (int64_t{1} << 40)) {
+    return Status::InvalidArgument("node.capacity: cpu, memory or disk is implausibly large");
   }
+  if (node.capacity().disk() < 0)
+    return Status::InvalidArgument("node.capacity.disk: must not be negative");
   const auto& at = node.attributes();
   for (const std::string* f : {&at.os(), &at.arch(), &at.kernel(), &at.docker_version(), &at.hostname()}) {
     ORCH_RETURN_IF_ERROR(CheckSize("node.attributes", *f, N::kMaxFieldBytes));

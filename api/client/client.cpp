@@ -297,6 +297,24 @@ Result<v1::AllocActionResponse> OrchClient::StopAllocation(const std::string& id
   return Call<v1::AllocActionResponse>("POST", "/v1/allocations/" + UrlEncode(id) + "/stop", "{}");
 }
 
+namespace {
+std::string PreviousDiskPath(const std::string& node_id, const std::string& alloc_id) {
+  return "/v1/nodes/" + UrlEncode(node_id) + "/allocations/" + UrlEncode(alloc_id) +
+         "/previous-disk";
+}
+}  // namespace
+
+Result<v1::PreviousDiskResponse> OrchClient::PreviousDiskSize(const std::string& node_id,
+                                                              const std::string& alloc_id) {
+  return Call<v1::PreviousDiskResponse>("GET", PreviousDiskPath(node_id, alloc_id) + "?check=true",
+                                        "");
+}
+
+Status OrchClient::PreviousDisk(const std::string& node_id, const std::string& alloc_id,
+                                const std::function<bool(std::string_view)>& on_data) {
+  return StreamGet(PreviousDiskPath(node_id, alloc_id), on_data);
+}
+
 Result<v1::PlanResponse> OrchClient::PlanJobDocument(const std::string& document) {
   return Call<v1::PlanResponse>("POST", "/v1/jobs/plan", document);
 }

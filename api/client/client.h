@@ -136,6 +136,13 @@ class OrchClient {
   // or stop it (a service's allocation is replaced).
   Result<v1::AllocActionResponse> RestartAllocation(const std::string& id, const std::string& task = "");
   Result<v1::AllocActionResponse> StopAllocation(const std::string& id);
+  // An agent migrating the ephemeral disk of the allocation its own
+  // `alloc_id` replaces (the masters relay it from the old node): its size,
+  // then the tar archive.
+  Result<v1::PreviousDiskResponse> PreviousDiskSize(const std::string& node_id,
+                                                    const std::string& alloc_id);
+  Status PreviousDisk(const std::string& node_id, const std::string& alloc_id,
+                      const std::function<bool(std::string_view)>& on_data);
   Result<v1::AllocActionResponse> SignalAllocation(const std::string& id, const std::string& signal,
                                                    const std::string& task = "");
 

@@ -236,6 +236,10 @@ std::string DescribeNode(const v1::Node& node, const v1::AllocationList& allocs,
         std::to_string(node.allocated().memory()) + "/" + std::to_string(node.capacity().memory()) +
             "Mi allocated, " + std::to_string(static_cast<int64_t>(node.load().memory())) +
             "Mi in use");
+  Field(&out, "Disk",
+        node.capacity().disk() > 0 ? std::to_string(node.allocated().disk()) + "/" +
+                                         std::to_string(node.capacity().disk()) + "Mi reserved"
+                                   : std::string("not reported"));
   Field(&out, "Heartbeat",
         node.last_heartbeat_ms() > 0 ? FormatAge(now_ms, node.last_heartbeat_ms()) + " ago"
                                      : std::string("never"));
@@ -267,7 +271,9 @@ std::string DescribeAlloc(const v1::Allocation& a, int64_t now_ms) {
   Field(&out, "Ports", ports.empty() ? "-" : ports);
   Field(&out, "Resources",
         std::to_string(a.resources().cpu()) + "m cpu, " + std::to_string(a.resources().memory()) +
-            "Mi memory");
+            "Mi memory" +
+            (a.resources().disk() > 0 ? ", " + std::to_string(a.resources().disk()) + "Mi disk"
+                                      : std::string()));
   Field(&out, "Created",
         a.create_time_ms() > 0 ? FormatAge(now_ms, a.create_time_ms()) + " ago" : std::string("-"));
   out += "\nTasks\n";

@@ -72,6 +72,9 @@ const std::unordered_map<std::string, RouteRule>& Rules() {
       {"POST /v1/nodes/{id}/heartbeat", OwnNode(W)},
       {"GET /v1/nodes/{id}/allocations", OwnNode(R)},  // an agent's watch (job specs, env)
       {"POST /v1/nodes/{id}/allocations", OwnNode(W)},
+      // An agent migrating its allocation's disk from the node that ran the
+      // one it replaces (the handler checks the allocation is its own).
+      {"GET /v1/nodes/{id}/allocations/{alloc}/previous-disk", OwnNode(W)},
 
       {"POST /v1/nodes/{id}/drain", Operator(W)},
       {"POST /v1/system/gc", Operator(W)},

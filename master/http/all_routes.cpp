@@ -7,6 +7,7 @@
 #include "master/http/launch_api.h"
 #include "master/http/lifecycle_api.h"
 #include "master/http/logs_api.h"
+#include "master/http/migrate_api.h"
 #include "master/http/operator_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/http/services_api.h"
@@ -19,6 +20,7 @@ void RegisterAllRoutes(Router* router, const ApiDeps& deps, RaftLog* raft) {
   RegisterServiceRoutes(router, deps);
   RegisterClusterRoutes(router, raft);
   RegisterLogsRoutes(router, deps.store, deps.tls);
+  RegisterMigrateRoutes(router, deps.store, deps.tls);
   RegisterSchedulerRoutes(router, deps);
   RegisterDeploymentRoutes(router, deps);
   RegisterLifecycleRoutes(router, deps);

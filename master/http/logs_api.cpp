@@ -7,6 +7,7 @@
 #include "common/http_client.h"
 #include "common/ids.h"
 #include "common/net.h"
+#include "master/http/agent_link.h"
 
 namespace orch::master {
 
@@ -16,6 +17,7 @@ namespace {
 // the credential its agent wants (kNodeAuthHeader).
 struct AgentLogs {
   std::string url;
+  std::string base;
   HttpClient::Headers headers;
 };
 
@@ -40,42 +42,15 @@ Result<AgentLogs> AgentLogsUrl(StateStore* store, const std::string& alloc_id,
   if (alloc.node_id().empty()) {
     return Status::FailedPrecondition("allocation " + alloc_id + " is not placed on a node");
   }
-  ORCH_ASSIGN_OR_RETURN(v1::Node node, store->GetNode(alloc.node_id()));
-  if (node.address().empty()) {
-    return Status::Unavailable("node " + node.name() + " (" + ShortId(node.id()) +
-                               ") registered no HTTP address to fetch logs from");
-  }
-  // Stored before addresses were checked at registration, or otherwise
-  // not a plain http(s) address: never fetched.
-  if (Status st = ValidateHttpBaseUrl(node.address()); !st.ok()) {
-    return Status::FailedPrecondition("node " + ShortId(node.id()) + " has no usable address: " + st.message());
-  }
-  if (node.status() == v1::Node::DOWN) {
-    return Status::Unavailable("node " + node.name() + " (" + ShortId(node.id()) +
-                               ") is down; its logs cannot be fetched now");
-  }
-  std::string url = node.address() + "/v1/allocations/" + UrlEncode(alloc.id()) +
-                    "/logs?task=" + UrlEncode(task);
+  ORCH_ASSIGN_OR_RETURN(AgentLink link, LinkToAgent(store, alloc.node_id(), "its logs"));
+  std::string url =
+      link.base + "/v1/allocations/" + UrlEncode(alloc.id()) + "/logs?task=" + UrlEncode(task);
   std::string stream = req.Query("stream", req.Query("type", "stdout"));
   url += "&stream=" + UrlEncode(stream);
   std::string tail = req.Query("tail");
   if (!tail.empty()) url += "&tail=" + UrlEncode(tail);
   if (follow) url += "&follow=true";
-  AgentLogs out{url, {}};
-  if (!node.secret_hash().empty()) out.headers.emplace_back(kNodeAuthHeader, node.secret_hash());
-  return out;
-}
-
-HttpResponse Relay(const Result<HttpResponse>& resp, const std::string& url) {
-  if (!resp.ok()) {
-    return HttpResponse::Error(Status::Unavailable("the agent at " + url.substr(0, url.find("/v1/")) +
-                                                   " cannot be reached: " + resp.status().message()));
-  }
-  HttpResponse out;
-  out.status = resp->status;
-  out.content_type = resp->content_type.empty() ? "text/plain; charset=utf-8" : resp->content_type;
-  out.body = resp->body;
-  return out;
+  return AgentLogs{url, link.base, std::move(link.headers)};
 }
 
 HttpResponse Logs(StateStore* store, const std::shared_ptr<HttpClient>& client,
@@ -92,8 +67,8 @@ HttpResponse Logs(StateStore* store, const std::shared_ptr<HttpClient>& client,
   // unknown tasks get their error, not an empty stream), one plain request.
   std::string first = agent->url;
   if (follow) first = first.substr(0, first.find("&tail=")) + "&tail=0";  // the check only
-  HttpResponse head =
-      Relay(client->Do("GET", first, "", std::chrono::seconds(30), agent->headers), first);
+  HttpResponse head = RelayAgentAnswer(
+      client->Do("GET", first, "", std::chrono::seconds(30), agent->headers), agent->base);
   if (!follow || head.status < 200 || head.status >= 300) return head;
 
   std::string follow_url = agent->url + "&follow=true";
@@ -113,11 +88,7 @@ HttpResponse Logs(StateStore* store, const std::shared_ptr<HttpClient>& client,
 }  // namespace
 
 void RegisterLogsRoutes(Router* router, StateStore* store, const TlsFiles& tls) {
-  HttpClientOptions opts;
-  opts.timeout = std::chrono::seconds(30);
-  opts.tls = tls;
-  opts.tls_server_name = std::string(TlsRoleName(TlsRole::kAgent));
-  auto client = std::make_shared<HttpClient>(opts);
+  auto client = MakeAgentClient(tls);
   router->Add("GET", "/v1/allocations/{id}/logs", [store, client](const HttpRequest& req, const PathParams& p) {
     return Logs(store, client, req, p);
   });

@@ -22,6 +22,7 @@ Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g, uint32_t job_ind
     r.cpu = SatAdd(r.cpu, t.resources().cpu());
     r.mem = SatAdd(r.mem, t.resources().memory());
   }
+  r.disk = g.ephemeral_disk().size();
   for (const auto& p : g.network().ports()) {
     if (p.static_() > 0) {
       r.static_ports.push_back(p.static_());
@@ -101,6 +102,7 @@ std::string StaticKey(const v1::Job& job, const v1::TaskGroup& g) {
 Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here) {
   if (r.cpu < 0 || SatAdd(n.cpu_used, r.cpu) > n.cpu_cap) return Fit::kCpu;
   if (r.mem < 0 || SatAdd(n.mem_used, r.mem) > n.mem_cap) return Fit::kMemory;
+  if (!n.DiskFits(r.disk)) return Fit::kDisk;
   if (r.distinct_hosts && same_job_here > 0) return Fit::kDistinctHosts;
   if (!r.volumes.empty() && !VolumesFit(n, r)) return Fit::kVolume;
   for (int32_t p : r.static_ports) {
@@ -121,6 +123,8 @@ const char* FitReason(Fit f) {
     case Fit::kOk: return "fits";
     case Fit::kCpu: return "cpu exhausted";
     case Fit::kMemory: return "memory exhausted";
+    case Fit::kDisk:
+      return "disk exhausted";
     case Fit::kPorts: return "port collision";
     case Fit::kDistinctHosts: return "distinct_hosts";
     case Fit::kVolume:

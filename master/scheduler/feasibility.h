@@ -1,7 +1,7 @@
 // Feasibility: can a node take one allocation of a group? Split in two:
 // the static part (node ready and not draining, drivers, constraints), the
 // same for every allocation of a group and cached per group, and the
-// dynamic part (cpu, memory, ports, distinct_hosts), checked per placement
+// dynamic part (cpu, memory, disk, ports, distinct_hosts), checked per placement
 // against the NodeTable's current claims.
 // Thread safety: pure functions.
 #pragma once
@@ -19,6 +19,7 @@ namespace orch::master::sched {
 struct Request {
   int64_t cpu = 0;
   int64_t mem = 0;
+  int64_t disk = 0;  // the group's ephemeral_disk.size
   std::vector<int32_t> static_ports;
   int dynamic_ports = 0;
   bool distinct_hosts = false;
@@ -45,12 +46,12 @@ std::string StaticInfeasible(const v1::Node& node, const v1::Job& job, const v1:
 // A key equal for groups with the same static feasibility.
 std::string StaticKey(const v1::Job& job, const v1::TaskGroup& g);
 
-enum class Fit { kOk, kCpu, kMemory, kPorts, kDistinctHosts, kVolume };
+enum class Fit { kOk, kCpu, kMemory, kDisk, kPorts, kDistinctHosts, kVolume };
 
 // Whether `r` fits `n` now. `same_job_here`: allocations of the job on the
 // node (for distinct_hosts).
 Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here);
-// "cpu exhausted", "memory exhausted", "port collision", "distinct_hosts",
+// "cpu exhausted", "memory exhausted", "disk exhausted", "port collision", "distinct_hosts",
 // "volume has a single writer".
 const char* FitReason(Fit f);
 

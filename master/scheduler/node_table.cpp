@@ -9,6 +9,9 @@
 namespace orch::master::sched {
 
 bool NodeRec::PortUsed(int32_t p) const { return std::find(ports.begin(), ports.end(), p) != ports.end(); }
+bool NodeRec::DiskFits(int64_t disk) const {
+  return disk <= 0 || disk_cap <= 0 || SatAdd(disk_used, disk) <= disk_cap;
+}
 bool NodeRec::PortClosing(int32_t p) const {
   return std::find(closing_ports.begin(), closing_ports.end(), p) != closing_ports.end();
 }
@@ -38,6 +41,8 @@ NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<v1::Allocati
     r.mem_cap = n.capacity().memory();
     r.cpu_used = n.allocated().cpu();
     r.mem_used = n.allocated().memory();
+    r.disk_cap = n.capacity().disk();
+    r.disk_used = n.allocated().disk();
     r.load_cpu = n.load().cpu();
     r.load_mem = n.load().memory();
     bool has_range = n.port_range_min() > 0 && n.port_range_max() >= n.port_range_min();
@@ -56,6 +61,7 @@ NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<v1::Allocati
     res.priority = p == priority.end() ? 0 : p->second;
     res.cpu = a.resources().cpu();
     res.mem = a.resources().memory();
+    res.disk = a.resources().disk();
     for (const auto& port : a.ports()) {
       if (port.value() > 0) {
         res.ports.push_back(port.value());
@@ -90,6 +96,7 @@ void NodeTable::Place(uint32_t node, Resident r) {
   NodeRec& n = recs_[node];
   n.cpu_used = SatAdd(n.cpu_used, r.cpu);
   n.mem_used = SatAdd(n.mem_used, r.mem);
+  n.disk_used = SatAdd(n.disk_used, r.disk);
   n.pending_cpu += static_cast<double>(r.cpu);
   for (int32_t p : r.ports) n.ports.push_back(p);
   for (auto& v : r.volumes) {
@@ -102,10 +109,11 @@ void NodeTable::Place(uint32_t node, Resident r) {
 }
 
 void NodeTable::Release(uint32_t node, const std::string& alloc_id, int64_t cpu, int64_t mem,
-                        const std::vector<int32_t>& ports) {
+                        int64_t disk, const std::vector<int32_t>& ports) {
   NodeRec& n = recs_[node];
   n.cpu_used = SatSub(n.cpu_used, cpu);
   n.mem_used = SatSub(n.mem_used, mem);
+  n.disk_used = SatSub(n.disk_used, disk);
   for (int32_t p : ports) {
     auto it = std::find(n.ports.begin(), n.ports.end(), p);
     if (it != n.ports.end()) n.ports.erase(it);

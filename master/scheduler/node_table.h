@@ -36,6 +36,7 @@ struct Resident {
   int32_t priority = 0;
   int64_t cpu = 0;
   int64_t mem = 0;
+  int64_t disk = 0;
   std::vector<int32_t> ports;
   std::vector<VolumeClaim> volumes;  // writable host-volume mounts
 };
@@ -45,6 +46,7 @@ struct NodeRec {
   bool eligible = false;  // READY (not draining, not down)
   int64_t cpu_cap = 0, mem_cap = 0;
   int64_t cpu_used = 0, mem_used = 0;
+  int64_t disk_cap = 0, disk_used = 0;  // disk_cap 0: the node reports none
   double load_cpu = 0, load_mem = 0;  // measured (EWMA)
   double pending_cpu = 0;             // placed through this table, not yet measured
   int32_t port_min = 0, port_max = 0;
@@ -59,6 +61,8 @@ struct NodeRec {
 
   int64_t cpu_free() const { return cpu_cap - cpu_used; }
   int64_t mem_free() const { return mem_cap - mem_used; }
+  // What `disk` MiB more would leave; a node reporting no disk has room.
+  bool DiskFits(int64_t disk) const;
   bool PortUsed(int32_t p) const;
   bool PortClosing(int32_t p) const;
 };
@@ -88,7 +92,7 @@ class NodeTable {
   // Claims resources and ports for a placement.
   void Place(uint32_t node, Resident r);
   // Releases an allocation (stopped or preempted by the plan being built).
-  void Release(uint32_t node, const std::string& alloc_id, int64_t cpu, int64_t mem,
+  void Release(uint32_t node, const std::string& alloc_id, int64_t cpu, int64_t mem, int64_t disk,
                const std::vector<int32_t>& ports);
 
   // Eligible nodes (READY, static feasibility by `pass`) in the table's

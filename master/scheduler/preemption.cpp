@@ -11,7 +11,7 @@ std::optional<Preemption> FindPreemption(const NodeTable& table, const std::vect
   std::tuple<size_t, int32_t, int64_t> best_key;
   for (uint32_t i : eligible) {
     const NodeRec& n = table.at(i);
-    if (r.cpu > n.cpu_cap || r.mem > n.mem_cap) continue;
+    if (r.cpu > n.cpu_cap || r.mem > n.mem_cap || (n.disk_cap > 0 && r.disk > n.disk_cap)) continue;
     // A single-writer volume is not taken from its writer by preemption.
     if (!r.volumes.empty() && !VolumesFit(n, r)) continue;
     std::vector<const Resident*> cand;
@@ -36,20 +36,24 @@ std::optional<Preemption> FindPreemption(const NodeTable& table, const std::vect
       if (a->priority != b->priority) return a->priority < b->priority;
       return a->cpu + a->mem > b->cpu + b->mem;
     });
+    // A node that reports no disk has all the disk a request asks for.
     int64_t cpu_free = n.cpu_free(), mem_free = n.mem_free();
+    int64_t disk_free = n.disk_cap > 0 ? n.disk_cap - n.disk_used : r.disk;
     std::vector<const Resident*> chosen = forced;
-    for (const auto* v : forced) {
+    auto free_up = [&](const Resident* v) {
       cpu_free += v->cpu;
       mem_free += v->mem;
-    }
+      disk_free += v->disk;
+    };
+    for (const auto* v : forced) free_up(v);
+    auto short_of = [&] { return cpu_free < r.cpu || mem_free < r.mem || disk_free < r.disk; };
     size_t next = 0;
-    while ((cpu_free < r.cpu || mem_free < r.mem) && next < cand.size()) {
+    while (short_of() && next < cand.size()) {
       chosen.push_back(cand[next]);
-      cpu_free += cand[next]->cpu;
-      mem_free += cand[next]->mem;
+      free_up(cand[next]);
       ++next;
     }
-    if (cpu_free < r.cpu || mem_free < r.mem || chosen.empty()) continue;
+    if (short_of() || chosen.empty()) continue;
     int32_t maxp = 0;
     int64_t sum = 0;
     for (const auto* v : chosen) {

@@ -20,6 +20,7 @@ v1::Resources GroupResources(const v1::TaskGroup& g) {
     r.set_cpu(SatAdd(r.cpu(), t.resources().cpu()));
     r.set_memory(SatAdd(r.memory(), t.resources().memory()));
   }
+  r.set_disk(g.ephemeral_disk().size());
   return r;
 }
 
@@ -157,6 +158,7 @@ void Scheduler::PlaceAt(Group& g, uint32_t node, const std::string& name, const 
   a->set_name(name);
   a->mutable_resources()->set_cpu(g.req.cpu);
   a->mutable_resources()->set_memory(g.req.mem);
+  if (g.req.disk > 0) a->mutable_resources()->set_disk(g.req.disk);
   // No copy of the task group: apply fills it from the stored job (a plan
   // of 1,000 placements stays small in the Raft log).
   if (!previous.empty()) a->set_previous_allocation(previous);
@@ -183,6 +185,7 @@ void Scheduler::PlaceAt(Group& g, uint32_t node, const std::string& name, const 
   r.priority = g.job->priority();
   r.cpu = g.req.cpu;
   r.mem = g.req.mem;
+  r.disk = g.req.disk;
   r.ports = ports_;
   r.volumes = g.req.volumes;
   table_->Place(node, std::move(r));
@@ -220,7 +223,7 @@ bool Scheduler::TryPreempt(Group& g, const std::vector<uint32_t>& nodes, const s
   auto p = FindPreemption(*table_, nodes, g.req, g.job->priority(), cfg_.preemption_gap);
   if (!p) return false;
   for (const auto& v : p->victims) {
-    table_->Release(p->node, v.alloc_id, v.cpu, v.mem, v.ports);
+    table_->Release(p->node, v.alloc_id, v.cpu, v.mem, v.disk, v.ports);
   }
   int before = plan->place_size();
   PlaceAt(g, p->node, name, previous, -1, 1, plan, explain);
@@ -276,7 +279,8 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
     if (i >= 0) {
       std::vector<int32_t> ports;
       for (const auto& p : a->ports()) ports.push_back(p.value());
-      table_->Release(static_cast<uint32_t>(i), a->id(), a->resources().cpu(), a->resources().memory(), ports);
+      const auto& r = a->resources();
+      table_->Release(static_cast<uint32_t>(i), a->id(), r.cpu(), r.memory(), r.disk(), ports);
     }
   }
   if (job == nullptr || job->stop() || job->has_periodic() || job->has_parameterized()) {
@@ -389,10 +393,11 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
       }
       continue;
     }
-    // A sticky ephemeral disk: the node of the allocation replaced, when it
-    // can take the new one.
+    // A sticky ephemeral disk (migrate implies sticky, as in Nomad): the
+    // node of the allocation replaced, when it can take the new one.
     auto sticky_node = [&](Group& grp, const std::string& previous) -> int {
-      if (previous.empty() || !grp.g->ephemeral_disk().sticky()) return -1;
+      const auto& disk = grp.g->ephemeral_disk();
+      if (previous.empty() || !(disk.sticky() || disk.migrate())) return -1;
       for (const auto& a : in.allocs) {
         if (a.id() != previous) continue;
         int i = table_->IndexOf(a.node_id());

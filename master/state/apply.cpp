@@ -353,6 +353,7 @@ struct StateStore::PlanNodes {
     auto* alloc = it->second.node.mutable_allocated();
     alloc->set_cpu(SatSub(alloc->cpu(), a.resources().cpu()));
     alloc->set_memory(SatSub(alloc->memory(), a.resources().memory()));
+    alloc->set_disk(SatSub(alloc->disk(), a.resources().disk()));
     for (int32_t p : PortsOf(a)) {
       auto pi = std::find(it->second.ports.begin(), it->second.ports.end(), p);
       if (pi != it->second.ports.end()) it->second.ports.erase(pi);
@@ -496,12 +497,15 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
       why = "cannot take it: " + no;  // the scheduler's own check, on the node as it is now
     } else if (!sched::VolumesFit(it->second.volumes, vols)) {
       why = "has a single writer on a volume the allocation writes";
-    } else if (a.resources().cpu() < 0 || a.resources().memory() < 0) {
+    } else if (a.resources().cpu() < 0 || a.resources().memory() < 0 || a.resources().disk() < 0) {
       why = "cannot take negative resources";
     } else if (SatAdd(n.allocated().cpu(), a.resources().cpu()) > n.capacity().cpu()) {
       why = "has no cpu left";
     } else if (SatAdd(n.allocated().memory(), a.resources().memory()) > n.capacity().memory()) {
       why = "has no memory left";
+    } else if (n.capacity().disk() > 0 &&
+               SatAdd(n.allocated().disk(), a.resources().disk()) > n.capacity().disk()) {
+      why = "has no disk left";
     } else {
       auto mine = PortsOf(a);
       for (size_t i = 0; i < mine.size() && why.empty(); ++i) {
@@ -517,6 +521,7 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     }
     n.mutable_allocated()->set_cpu(SatAdd(n.allocated().cpu(), a.resources().cpu()));
     n.mutable_allocated()->set_memory(SatAdd(n.allocated().memory(), a.resources().memory()));
+    n.mutable_allocated()->set_disk(SatAdd(n.allocated().disk(), a.resources().disk()));
     for (int32_t port : PortsOf(a)) it->second.ports.push_back(port);
     for (auto& v : vols.volumes) it->second.volumes.volume_claims.push_back(std::move(v));
     if (group != nullptr) *a.mutable_task_group() = *group;

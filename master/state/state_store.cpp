@@ -473,14 +473,16 @@ void StateStore::DeriveJob(v1::Job* job, const std::vector<const v1::Allocation*
 }
 
 void StateStore::DeriveNode(v1::Node* node, const std::vector<const v1::Allocation*>& allocs) {
-  int64_t cpu = 0, mem = 0;
+  int64_t cpu = 0, mem = 0, disk = 0;
   for (const v1::Allocation* a : allocs) {
     if (!IsLive(*a)) continue;
     cpu = SatAdd(cpu, a->resources().cpu());
     mem = SatAdd(mem, a->resources().memory());
+    disk = SatAdd(disk, a->resources().disk());
   }
   node->mutable_allocated()->set_cpu(cpu);
   node->mutable_allocated()->set_memory(mem);
+  node->mutable_allocated()->set_disk(disk);
 }
 
 Result<v1::Job> StateStore::GetJob(const std::string& id) const {

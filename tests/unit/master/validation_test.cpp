@@ -299,9 +299,9 @@ INSTANTIATE_TEST_SUITE_P(
                p->set_protocol("sctp");
              },
              "network.ports[0].protocol: \"sctp\" is not tcp or udp"},
-        Case{"ephemeral disk migrate",
-             [](v1::Job* j) { j->mutable_groups(0)->mutable_ephemeral_disk()->set_migrate(true); },
-             "ephemeral_disk.migrate: not supported yet"}),
+        Case{"ephemeral disk size negative",
+             [](v1::Job* j) { j->mutable_groups(0)->mutable_ephemeral_disk()->set_size(-1); },
+             "ephemeral_disk.size: must be 0 to 2^30 MiB"}),
     [](const ::testing::TestParamInfo<Case>& info) {
       std::string n = info.param.name;
       for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -374,6 +374,13 @@ TEST(NodeValidationTest, BoundsWhatAnAgentRegisters) {
   v1::Node huge = n;
   huge.mutable_capacity()->set_cpu(int64_t{1} << 62);
   EXPECT_FALSE(ValidateNodeFields(huge).ok());
+  v1::Node disks = n;
+  disks.mutable_capacity()->set_disk(-1);
+  EXPECT_FALSE(ValidateNodeFields(disks).ok());
+  disks.mutable_capacity()->set_disk(int64_t{1} << 62);
+  EXPECT_FALSE(ValidateNodeFields(disks).ok());
+  disks.mutable_capacity()->set_disk(500000);
+  EXPECT_TRUE(ValidateNodeFields(disks).ok());
   v1::Node unnamed = n;
   unnamed.clear_name();
   EXPECT_FALSE(ValidateNodeFields(unnamed).ok());

@@ -135,6 +135,26 @@ TEST(FeasibilityTest, CpuMemoryPortsAndDistinctHosts) {
   EXPECT_EQ(CheckFit(n, d, 0), Fit::kOk);
 }
 
+TEST(FeasibilityTest, EphemeralDiskSizeMustFitANodeThatReportsDisk) {
+  auto job = Job("j", 1, 100, 64);
+  job.mutable_groups(0)->mutable_ephemeral_disk()->set_size(300);
+  Request r = MakeRequest(job, job.groups(0), 7);
+  EXPECT_EQ(r.disk, 300);
+  NodeRec n;
+  n.cpu_cap = 2000;
+  n.mem_cap = 2048;
+  EXPECT_EQ(CheckFit(n, r, 0), Fit::kOk) << "a node reporting no disk has room";
+  n.disk_cap = 1000;
+  n.disk_used = 700;
+  EXPECT_EQ(CheckFit(n, r, 0), Fit::kOk) << "exactly full is fine";
+  n.disk_used = 701;
+  EXPECT_EQ(CheckFit(n, r, 0), Fit::kDisk);
+  EXPECT_STREQ(FitReason(Fit::kDisk), "disk exhausted");
+  job.mutable_groups(0)->mutable_ephemeral_disk()->set_size(0);
+  EXPECT_EQ(CheckFit(n, MakeRequest(job, job.groups(0), 7), 0), Fit::kOk)
+      << "no size, no reservation";
+}
+
 TEST(FeasibilityTest, ExplanationCountsNodesByReason) {
   FilterTally t;
   EXPECT_EQ(t.Describe(), "no nodes registered");
@@ -208,9 +228,9 @@ TEST(PortsTest, PortsReleasedByAPlanOrHeldByStoppingAllocationsAreClosing) {
   table.NoteStopping({stopping});
   EXPECT_TRUE(table.at(0).PortClosing(30005));
   EXPECT_FALSE(table.at(0).PortUsed(30005));
-  table.Place(0, Resident{"a2", table.InternJob("j"), 0, 10, 10, {30007}, {}});
+  table.Place(0, Resident{"a2", table.InternJob("j"), 0, 10, 10, 0, {30007}, {}});
   EXPECT_TRUE(table.at(0).PortUsed(30007));
-  table.Release(0, "a2", 10, 10, {30007});
+  table.Release(0, "a2", 10, 10, 0, {30007});
   EXPECT_FALSE(table.at(0).PortUsed(30007));
   EXPECT_TRUE(table.at(0).PortClosing(30007));
 }

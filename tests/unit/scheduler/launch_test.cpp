@@ -2,7 +2,8 @@
 // launcher on a manual clock (each time exactly once, the latest of missed
 // ones, skipped for prohibit_overlap, forced), parameterized jobs
 // dispatched with meta and payload, host volumes in scheduling (missing,
-// read-only, single writer) and a sticky ephemeral disk kept on its node.
+// read-only, single writer), a sticky (or migrating) ephemeral disk kept on
+// its node, and ephemeral_disk.size reserved against the node's disk.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -372,6 +373,89 @@ TEST_F(LaunchTest, AStickyEphemeralDiskIsReplacedOnItsNode) {
     EXPECT_FALSE(a.previous_allocation().empty());
   }
   EXPECT_EQ(replaced, 3);
+}
+
+TEST_F(LaunchTest, AMigratingEphemeralDiskIsStickyToo) {
+  for (const char* n : {"n1", "n2", "n3", "n4"}) AddNode(sched::testing::Node(n));
+  v1::Job job = sched::testing::Job("queue", 3);
+  job.mutable_groups(0)->mutable_ephemeral_disk()->set_migrate(true);  // sticky left off
+  job.mutable_groups(0)->mutable_update()->set_max_parallel(0);
+  Submit(job);
+  worker_->RunOnce();
+  std::map<std::string, std::string> node_of;
+  for (const auto& a : store_->ListAllocations("queue")) node_of[a.name()] = a.node_id();
+  ASSERT_EQ(node_of.size(), 3u);
+  SetAllocs("queue", v1::Allocation::RUNNING);
+  (*job.mutable_groups(0)->mutable_tasks(0)->mutable_env())["V"] = "2";
+  Submit(job);
+  worker_->RunOnce();
+  int replaced = 0;
+  for (const auto& a : store_->ListAllocations("queue")) {
+    if (!IsLive(a) || a.job_version() != 1) continue;
+    ++replaced;
+    EXPECT_EQ(a.node_id(), node_of[a.name()]) << a.name();
+    EXPECT_FALSE(a.previous_allocation().empty());
+  }
+  EXPECT_EQ(replaced, 3);
+}
+
+TEST_F(LaunchTest, EphemeralDiskSizeIsReservedAgainstTheNodesDisk) {
+  v1::Node big = sched::testing::Node("n1"), small = sched::testing::Node("n2");
+  big.mutable_capacity()->set_disk(1000);
+  small.mutable_capacity()->set_disk(500);
+  AddNode(big);
+  AddNode(small);
+  v1::Job job = sched::testing::Job("db", 2);
+  job.mutable_groups(0)->mutable_ephemeral_disk()->set_size(600);
+  Submit(job);
+  worker_->RunOnce();
+  auto allocs = store_->ListAllocations("db");
+  ASSERT_EQ(allocs.size(), 1u);
+  EXPECT_EQ(allocs[0].node_id(), "n1");
+  EXPECT_EQ(allocs[0].resources().disk(), 600);
+  EXPECT_EQ(store_->GetNode("n1")->allocated().disk(), 600);
+  bool blocked = false;
+  for (const auto& e : store_->ListEvaluations("db")) {
+    if (e.status() != v1::Evaluation::BLOCKED) continue;
+    blocked = true;
+    EXPECT_NE(e.status_description().find("disk exhausted"), std::string::npos)
+        << e.status_description();
+  }
+  EXPECT_TRUE(blocked);
+
+  // The plan apply re-checks: 600 MiB placed by hand on the 500 MiB node is refused.
+  auto stored = *store_->GetJob("db");
+  v1::Command cmd;
+  auto* p = cmd.mutable_plan();
+  p->set_eval_id(store_->ListEvaluations("db").back().id());
+  p->set_job_id("db");
+  p->set_job_modify_index(stored.modify_index());
+  p->set_eval_status(v1::Evaluation::COMPLETE);
+  auto* a = p->add_place();
+  a->set_id("too-big");
+  a->set_job_id("db");
+  a->set_job_version(stored.version());
+  a->set_group("g");
+  a->set_node_id("n2");
+  a->set_name("db.g[1]");
+  a->mutable_resources()->set_cpu(100);
+  a->mutable_resources()->set_memory(64);
+  a->mutable_resources()->set_disk(600);
+  (void)Propose(cmd);
+  EXPECT_FALSE(store_->GetAllocation("too-big").ok());
+
+  // Stopped, its disk is free again; a node that reports no disk takes any size.
+  Call("DELETE", "/v1/jobs/db");
+  worker_->RunOnce();
+  SetAllocs("db", v1::Allocation::COMPLETE);
+  EXPECT_EQ(store_->GetNode("n1")->allocated().disk(), 0);
+  AddNode(sched::testing::Node("n3"));
+  v1::Job huge = sched::testing::Job("huge", 1);
+  huge.mutable_groups(0)->mutable_ephemeral_disk()->set_size(1 << 20);
+  Submit(huge);
+  worker_->RunOnce();
+  ASSERT_EQ(store_->ListAllocations("huge").size(), 1u);
+  EXPECT_EQ(store_->ListAllocations("huge")[0].node_id(), "n3");
 }
 
 }  // namespace
