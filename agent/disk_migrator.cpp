@@ -197,7 +197,8 @@ MigrationPoll DiskMigrator::Transfer(const Job& job, const std::string& tmp, boo
   auto last_report = std::chrono::steady_clock::now();
   SetProgress(job.alloc_id,
               "migrating the ephemeral disk of allocation " + prev + ": 0.0 of " + Mib(*size));
-  auto last_data = std::chrono::steady_clock::now();
+  const auto began = std::chrono::steady_clock::now();
+  auto last_data = began;
   Status fetched = source_.fetch(job.alloc_id, [&](std::string_view piece) {
     auto now = std::chrono::steady_clock::now();
     if (piece.empty()) {
@@ -242,8 +243,12 @@ MigrationPoll DiskMigrator::Transfer(const Job& job, const std::string& tmp, boo
     return {false, false,
             "cannot move the migrated disk in place: " + std::string(strerror(errno))};
   }
+  char took[32];
+  snprintf(took, sizeof took, "%.1f s",
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   return {true, true,
-          "migrated the ephemeral disk of allocation " + prev + " (" + Mib(got) + " archived)"};
+          "migrated the ephemeral disk of allocation " + prev + " (" + Mib(got) + " archived, in " +
+              took + ")"};
 }
 
 }  // namespace orch::agent

@@ -34,13 +34,6 @@ const char* kJob = R"({"id": "keeper", "type": "SERVICE", "groups": [{
     "args": ["-c", "D=\"$ORCH_ALLOC_DIR\"; [ -f \"$D/blob\" ] || head -c 3000000 /dev/urandom > \"$D/blob\"; echo \"$ORCH_ALLOC_ID\" >> \"$D/history\"; sha256sum < \"$D/blob\" >> \"$D/sums\"; exec sleep 600"],
     "resources": {"cpu": 10, "memory": 16}}]}]})";
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -110,13 +103,14 @@ TEST_F(EphemeralDiskE2ETest, ADrainedAllocationsDiskMovesToItsReplacementOnAnoth
           if (a.client_status() == v1::Allocation::RUNNING) first = a;
         }
         return !first.id().empty() &&
-               Lines(Slurp(SharedDir(AgentOf(first.node_id()), first.id()) + "/sums")).size() == 1;
+               Lines(ReadFile(SharedDir(AgentOf(first.node_id()), first.id()) + "/sums")).size() ==
+                   1;
       },
       30s))
       << "the first allocation never wrote its disk";
   const std::string old_agent = AgentOf(first.node_id());
   const std::string new_agent = old_agent == "a1" ? "a2" : "a1";
-  const std::string first_sum = Slurp(SharedDir(old_agent, first.id()) + "/sums");
+  const std::string first_sum = ReadFile(SharedDir(old_agent, first.id()) + "/sums");
 
   // Another node cannot fetch this allocation's disk: it is not its allocation.
   HttpClientOptions o;
@@ -143,16 +137,16 @@ TEST_F(EphemeralDiskE2ETest, ADrainedAllocationsDiskMovesToItsReplacementOnAnoth
             second = a;
         }
         return !second.id().empty() &&
-               Lines(Slurp(SharedDir(new_agent, second.id()) + "/sums")).size() == 2;
+               Lines(ReadFile(SharedDir(new_agent, second.id()) + "/sums")).size() == 2;
       },
       60s))
       << "no replacement ran with the migrated disk; last: " << ToJson(second);
   EXPECT_EQ(AgentOf(second.node_id()), new_agent);
-  auto history = Lines(Slurp(SharedDir(new_agent, second.id()) + "/history"));
+  auto history = Lines(ReadFile(SharedDir(new_agent, second.id()) + "/history"));
   ASSERT_EQ(history.size(), 2u);
   EXPECT_EQ(history[0], first.id());
   EXPECT_EQ(history[1], second.id());
-  auto sums = Lines(Slurp(SharedDir(new_agent, second.id()) + "/sums"));
+  auto sums = Lines(ReadFile(SharedDir(new_agent, second.id()) + "/sums"));
   EXPECT_EQ(sums[0] + "\n", first_sum);
   EXPECT_EQ(sums[1], sums[0]) << "the blob arrived changed";
   EXPECT_EQ(second.client_description().find("not migrated"), std::string::npos)

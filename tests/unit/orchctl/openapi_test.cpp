@@ -62,6 +62,7 @@ const std::vector<std::pair<std::string, std::string>> kOperations = {
     {"/v1/allocations", "get"},
     {"/v1/allocations/{id}", "get"},
     {"/v1/allocations/{id}/logs", "get"},
+    {"/v1/nodes/{id}/allocations/{alloc}/previous-disk", "get"},
     {"/v1/evaluations", "get"},
     {"/v1/services", "get"},
     {"/v1/services/{name}", "get"},
@@ -137,12 +138,13 @@ TEST_F(OpenApiTest, ListsNothingTheMastersDoNotServe) {
 TEST_F(OpenApiTest, EveryV1ReadTakesBlockingQueryParametersAndAnswersAnIndex) {
   for (const auto& [path, method] : kOperations) {
     // The leader and the members are this master's local knowledge, not
-    // state at an index; logs are an agent's output; a snapshot is the
+    // state at an index; logs and a previous allocation's disk are an
+    // agent's files; a snapshot is the
     // whole state at the index it was read (X-Orch-Index), nothing to wait for;
     // the event stream follows by itself (?index resumes it, nothing waits).
     if (method != "get" || path.rfind("/v1/", 0) != 0 || path.rfind("/v1/cluster/", 0) == 0 ||
         path == "/v1/allocations/{id}/logs" || path == "/v1/operator/snapshot" ||
-        path == "/v1/event/stream") {
+        path == "/v1/event/stream" || path == "/v1/nodes/{id}/allocations/{alloc}/previous-disk") {
       continue;
     }
     std::set<std::string> params;
