@@ -105,6 +105,29 @@ class LaunchTest : public ::testing::Test {
     for (const auto& c : store_->ListChildJobs(job)) out.push_back(c.id());
     return out;
   }
+  // A plan placing allocation `id` of `job`'s group g on `node` as if the
+  // scheduler had chosen it (apply checks it again), slot 1.
+  void PlaceByHand(const std::string& job, const std::string& id, const std::string& node,
+                   int64_t disk = 0) {
+    auto stored = *store_->GetJob(job);
+    v1::Command cmd;
+    auto* p = cmd.mutable_plan();
+    p->set_eval_id(store_->ListEvaluations(job).back().id());
+    p->set_job_id(job);
+    p->set_job_modify_index(stored.modify_index());
+    p->set_eval_status(v1::Evaluation::COMPLETE);
+    auto* a = p->add_place();
+    a->set_id(id);
+    a->set_job_id(job);
+    a->set_job_version(stored.version());
+    a->set_group("g");
+    a->set_node_id(node);
+    a->set_name(job + ".g[1]");
+    a->mutable_resources()->set_cpu(100);
+    a->mutable_resources()->set_memory(64);
+    if (disk > 0) a->mutable_resources()->set_disk(disk);
+    (void)Propose(cmd);
+  }
   static v1::Job Batch(const std::string& id) {
     v1::Job j = sched::testing::Job(id, 1);
     j.set_type(v1::Job::BATCH);
@@ -331,23 +354,7 @@ TEST_F(LaunchTest, HostVolumesSteerPlacementAndASingleWriterIsPlacedOncePerNode)
       << reason("lost");
 
   // The plan apply re-checks: a second writer placed by hand is refused.
-  auto stored = *store_->GetJob("db");
-  v1::Command cmd;
-  auto* p = cmd.mutable_plan();
-  p->set_eval_id(store_->ListEvaluations("db").back().id());
-  p->set_job_id("db");
-  p->set_job_modify_index(stored.modify_index());
-  p->set_eval_status(v1::Evaluation::COMPLETE);
-  auto* a = p->add_place();
-  a->set_id("second-writer");
-  a->set_job_id("db");
-  a->set_job_version(stored.version());
-  a->set_group("g");
-  a->set_node_id("n1");
-  a->set_name("db.g[1]");
-  a->mutable_resources()->set_cpu(100);
-  a->mutable_resources()->set_memory(64);
-  (void)Propose(cmd);
+  PlaceByHand("db", "second-writer", "n1");
   EXPECT_FALSE(store_->GetAllocation("second-writer").ok());
 }
 
@@ -424,24 +431,7 @@ TEST_F(LaunchTest, EphemeralDiskSizeIsReservedAgainstTheNodesDisk) {
   EXPECT_TRUE(blocked);
 
   // The plan apply re-checks: 600 MiB placed by hand on the 500 MiB node is refused.
-  auto stored = *store_->GetJob("db");
-  v1::Command cmd;
-  auto* p = cmd.mutable_plan();
-  p->set_eval_id(store_->ListEvaluations("db").back().id());
-  p->set_job_id("db");
-  p->set_job_modify_index(stored.modify_index());
-  p->set_eval_status(v1::Evaluation::COMPLETE);
-  auto* a = p->add_place();
-  a->set_id("too-big");
-  a->set_job_id("db");
-  a->set_job_version(stored.version());
-  a->set_group("g");
-  a->set_node_id("n2");
-  a->set_name("db.g[1]");
-  a->mutable_resources()->set_cpu(100);
-  a->mutable_resources()->set_memory(64);
-  a->mutable_resources()->set_disk(600);
-  (void)Propose(cmd);
+  PlaceByHand("db", "too-big", "n2", /*disk=*/600);
   EXPECT_FALSE(store_->GetAllocation("too-big").ok());
 
   // Stopped, its disk is free again; a node that reports no disk takes any size.
