@@ -44,7 +44,9 @@ std::string Trailer(Sha256State& sha, uint64_t bytes) {
   return "orch-disk-end " + sha.Hex() + " " + len + "\n";
 }
 
-constexpr size_t kPiece = 64 * 1024;
+// What one write to the reader carries at most (a pipe read gives 64 KiB at
+// most; each write of a streamed answer waits for the connection).
+constexpr size_t kPiece = 1 << 20;
 
 std::string Errno(const char* what) { return std::string(what) + ": " + strerror(errno); }
 
@@ -154,20 +156,24 @@ Status TarDirectory(const std::string& dir, const std::function<bool(std::string
                                   "--numeric-owner", "--sparse", "."},
                                  1));
   std::vector<char> buf(kPiece);
+  size_t held = 0;
   Status st;
   Sha256State sha;
   uint64_t total = 0;
-  for (;;) {
-    ssize_t n = read(t.pipe, buf.data(), buf.size());
+  for (bool eof = false; !eof;) {
+    ssize_t n = read(t.pipe, buf.data() + held, buf.size() - held);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       st = Status::Internal(Errno("reading tar's output"));
       break;
     }
-    if (n == 0) break;
-    std::string_view piece(buf.data(), static_cast<size_t>(n));
+    eof = n == 0;
+    held += static_cast<size_t>(n);
+    if (held == 0 || (held < buf.size() && !eof)) continue;
+    std::string_view piece(buf.data(), held);
     sha.Add(piece);
     total += piece.size();
+    held = 0;
     if (!write(piece)) {
       st = Status::Unavailable("the reader of the archive went away");
       break;

@@ -29,7 +29,7 @@
 namespace orch::agent {
 
 // Streams `dir` (its contents, not the directory itself) as a tar archive
-// and its trailer to `write`, in pieces of up to 64 KiB; stops early when
+// and its trailer to `write`, in pieces of up to 1 MiB; stops early when
 // `write` returns false (Unavailable). Not across mount points.
 Status TarDirectory(const std::string& dir, const std::function<bool(std::string_view)>& write);
 

@@ -14,6 +14,8 @@ namespace orch::master {
 
 namespace {
 
+constexpr size_t kRelayBatch = 1 << 20;
+
 struct PreviousDisk {
   v1::Allocation previous;
   AgentLink link;
@@ -89,9 +91,24 @@ HttpResponse Serve(StateStore* store, const std::shared_ptr<HttpClient>& client,
   out.content_type = "application/x-tar";
   out.stream = [client, url = disk->url,
                 headers = disk->link.headers](const HttpStreamWriter& write) {
+    // Relayed in pieces of up to kRelayBatch, not libcurl's 16 KiB: each
+    // write waits for the connection's strand, and a disk is hundreds of MiB.
+    std::string batch;
+    auto flush = [&] {
+      if (batch.empty()) return true;
+      bool ok = write(batch);
+      batch.clear();
+      return ok;
+    };
     auto resp = client->Stream(
-        "GET", url, [&](std::string_view piece) { return write(piece); },
+        "GET", url,
+        [&](std::string_view piece) {
+          if (piece.empty()) return flush() && write(piece);  // a quiet second: send what is held
+          batch.append(piece);
+          return batch.size() < kRelayBatch || flush();
+        },
         std::chrono::milliseconds(0), headers);
+    flush();
     if (!resp.ok()) spdlog::info("migrate: relaying {} ended: {}", url, resp.status().message());
   };
   return out;
