@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <deque>
 #include <nlohmann/json.hpp>
@@ -244,6 +245,15 @@ Status DockerClient::FollowEvents(const std::string& label, int64_t since,
           if (e.action.empty()) e.action = JsonStr(j, "status");
           if (j.contains("timeNano") && j["timeNano"].is_number_integer())
             e.time_ns = j["timeNano"].get<int64_t>();
+          if (j.contains("Actor") && j["Actor"].is_object() && j["Actor"].contains("Attributes") &&
+              j["Actor"]["Attributes"].is_object()) {
+            std::string code = JsonStr(j["Actor"]["Attributes"], "exitCode");
+            int v = 0;
+            auto [end, ec] = std::from_chars(code.data(), code.data() + code.size(), v);
+            if (!code.empty() && ec == std::errc() && end == code.data() + code.size() && v >= 0 &&
+                v <= 255)
+              e.exit_code = v;
+          }
           if (!e.id.empty()) keep = on_event(e);
         }
         if (partial.size() > (1 << 20)) partial.clear();  // no line is that long

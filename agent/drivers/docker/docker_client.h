@@ -131,6 +131,7 @@ class DockerClient {
     std::string id;
     std::string action;  // die, oom, start, destroy
     int64_t time_ns = 0;
+    int exit_code = -1;  // die: Actor.Attributes.exitCode; -1 when absent
   };
   Status FollowEvents(const std::string& label, int64_t since,
                       const std::function<bool(const ContainerEvent&)>& on_event,

@@ -570,9 +570,19 @@ bool DockerDriver::PollOnce(std::vector<std::string>* cleanup, bool full) {
   std::map<std::string, std::string> running;  // task id -> container id
   std::vector<std::string>& to_clean = *cleanup;
   std::set<std::string> died;  // named by the engine's events since the last look
+  std::map<std::string, EventExit> exits;
   {
     std::lock_guard lk(mu_);
     died.swap(died_);
+    // An oom whose die has not come yet stays for the die.
+    for (auto it = event_exits_.begin(); it != event_exits_.end();) {
+      if (it->second.exit_code >= 0) {
+        exits.insert(*it);
+        it = event_exits_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     for (const auto& [id, t] : tasks_) {
       if (t.status.running()) {
         running[id] = t.handle.container_id();
@@ -604,7 +614,23 @@ bool DockerDriver::PollOnce(std::vector<std::string>* cleanup, bool full) {
       // container the events named is inspected (until it shows the exit).
       const bool named = died.count(cid) > 0;
       if (!named && s != state.end() && StillRunning(s->second)) continue;
-      auto info = InspectSettled(*client_, cid);
+      // The die event's exit code is the engine's word: no inspect, which
+      // dockerd answers only once its exit handling is done (~50 ms). Not
+      // for 137 without an oom before it: SIGKILL or an OOM kill whose
+      // event is late, which the inspect tells apart.
+      Result<ContainerInfo> info = Status::NotFound("");
+      auto ex = exits.find(cid);
+      if (ex != exits.end() && (ex->second.exit_code != 137 || ex->second.oom)) {
+        ContainerInfo c;
+        c.id = cid;
+        c.status = "exited";
+        c.exit_code = ex->second.exit_code;
+        c.oom_killed = ex->second.oom;
+        c.finished_at_ms = ex->second.time_ms;
+        info = c;
+      } else {
+        info = InspectSettled(*client_, cid);
+      }
       for (int i = 0; named && i < 50 && info.ok() && info->running; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         info = InspectSettled(*client_, cid);
@@ -696,10 +722,19 @@ void DockerDriver::EventsLoop() {
   int64_t since = 0;
   // Wakes the monitor: for a look at every container, or at one the events
   // named.
-  auto wake = [this](bool full, const std::string& died) {
+  auto wake = [this](bool full, const DockerClient::ContainerEvent* e) {
     std::lock_guard lk(mu_);
     full_look_ = full_look_ || full;
-    if (!died.empty()) died_.insert(died);
+    if (e != nullptr) {
+      died_.insert(e->id);
+      EventExit& x = event_exits_[e->id];
+      if (e->action == "oom") x.oom = true;
+      if (e->action == "die") {
+        x.exit_code = e->exit_code;
+        x.time_ms = e->time_ns / 1'000'000;
+      }
+      if (event_exits_.size() > 4096) event_exits_.clear();  // bounded; a look inspects instead
+    }
     wake_ = true;
     cv_.notify_all();
   };
@@ -709,10 +744,10 @@ void DockerDriver::EventsLoop() {
         [&](const DockerClient::ContainerEvent& e) {
           if (!events_connected_.exchange(true)) {
             spdlog::debug("docker driver: following the engine's events");
-            wake(/*full=*/true, "");  // what happened while not following
+            wake(/*full=*/true, nullptr);  // what happened while not following
           }
           if (e.time_ns > 0) since = e.time_ns / 1'000'000'000;
-          if (e.action == "die" || e.action == "oom") wake(/*full=*/false, e.id);
+          if (e.action == "die" || e.action == "oom") wake(/*full=*/false, &e);
           return !stopping_.load();
         },
         stopping_);
@@ -720,7 +755,7 @@ void DockerDriver::EventsLoop() {
     if (stopping_) break;
     spdlog::warn("docker driver: event stream: {}; looking every {} ms until it is back",
                  st.ToString(), options_.poll_interval.count());
-    wake(/*full=*/true, "");
+    wake(/*full=*/true, nullptr);
     for (int i = 0; i < 10 && !stopping_; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -131,6 +131,14 @@ class DockerDriver : public TaskDriver {
   std::thread events_;
   bool wake_ = false;           // GUARDED_BY(mu_): an event came
   std::set<std::string> died_;  // GUARDED_BY(mu_): containers a die or oom event named
+  // What the events said of an exit: a die's exit code and time, and
+  // whether an oom came first. GUARDED_BY(mu_)
+  struct EventExit {
+    int exit_code = -1;
+    int64_t time_ms = 0;
+    bool oom = false;
+  };
+  std::map<std::string, EventExit> event_exits_;
   bool full_look_ = false;      // GUARDED_BY(mu_): look at every container next
   std::chrono::steady_clock::time_point last_full_;  // the monitor thread's
   std::atomic<bool> events_connected_{false};

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -554,34 +555,66 @@ TEST_F(DockerDriverTest, ExitsAndOomsAreSeenFromTheEventStreamAlone) {
   o.resync_interval = std::chrono::hours(1);
   driver_ = NewDriver(60s, o);
   ASSERT_NE(driver_, nullptr);
-  std::atomic<int64_t> noticed_ms{0};
-  driver_->SetEventCallback([&] {
-    noticed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+  DockerClientOptions co;
+  co.socket = socket_;
+  auto client = DockerClient::Connect(co);
+  ASSERT_TRUE(client.ok());
+  // The driver's callback runs before it removes an exited container: the
+  // engine's own FinishedAt is read there (the task's finished_at is when
+  // the engine's die event said so). Its state is shared, not the test's
+  // locals: the monitor thread may still be in it when the test ends.
+  struct Watch {
+    std::mutex mu;
+    std::string container;
+    int64_t noticed_ms = 0, engine_finished_ms = 0;
+    std::unique_ptr<DockerClient> client;
+  };
+  auto w = std::make_shared<Watch>();
+  w->client = std::move(*client);
+  driver_->SetEventCallback([w] {
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    std::lock_guard lk(w->mu);
+    if (w->container.empty() || w->noticed_ms != 0) return;
+    auto info = w->client->InspectContainer(w->container);
+    if (!info.ok() || info->running) return;
+    w->noticed_ms = now;
+    w->engine_finished_ms = info->finished_at_ms;
   });
+  auto watch = [&](const std::string& cid) {
+    std::lock_guard lk(w->mu);
+    w->container = cid;
+    w->noticed_ms = w->engine_finished_ms = 0;
+  };
+  auto report = [&](const char* what) {
+    std::lock_guard lk(w->mu);
+    // A figure, not a check: how long after the engine's FinishedAt the
+    // driver knew.
+    if (w->noticed_ms > 0 && w->engine_finished_ms > 0) {
+      std::printf("%s noticed %lld ms after the engine's FinishedAt\n", what,
+                  static_cast<long long>(w->noticed_ms - w->engine_finished_ms));
+    }
+  };
   std::this_thread::sleep_for(1500ms);  // the stream is up (and the first look done)
   auto spec = Spec("exits", {"-c", "sleep 1; exit 3"});
-  ASSERT_TRUE(driver_->Start(spec).ok());
+  auto h = driver_->Start(spec);
+  ASSERT_TRUE(h.ok());
+  watch(h->container_id());
   TaskStatus st = WaitExited(TaskId(spec.alloc_id, "exits"));
   EXPECT_EQ(st.exit_code, 3);
-  // A figure, not a check: how long after the engine's FinishedAt the
-  // driver knew.
-  if (noticed_ms > 0) {
-    std::printf("exit noticed %lld ms after the engine's FinishedAt\n",
-                static_cast<long long>(noticed_ms.load() - st.finished_at_ms));
-  }
-  noticed_ms = 0;
+  EXPECT_TRUE(st.exit_known);
+  EXPECT_GT(st.finished_at_ms, 0);
+  report("exit");
 
   auto oom = Spec("oom", {"-c", "sleep 1; exec dd if=/dev/zero of=/dev/null bs=64M count=4"});
   oom.memory_mib = 16;
-  ASSERT_TRUE(driver_->Start(oom).ok());
+  auto ho = driver_->Start(oom);
+  ASSERT_TRUE(ho.ok());
+  watch(ho->container_id());
   st = WaitExited(TaskId(oom.alloc_id, "oom"));
   EXPECT_TRUE(st.oom_killed) << "exit " << st.exit_code << " " << st.message;
-  if (noticed_ms > 0) {
-    std::printf("OOM kill noticed %lld ms after the engine's FinishedAt\n",
-                static_cast<long long>(noticed_ms.load() - st.finished_at_ms));
-  }
+  report("OOM kill");
 }
 
 TEST_F(DockerDriverTest, TheTasksDockerSettingsReachTheContainer) {
