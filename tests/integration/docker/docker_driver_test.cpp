@@ -565,25 +565,37 @@ TEST_F(DockerDriverTest, ExitsAndOomsAreSeenFromTheEventStreamAlone) {
   // locals: the monitor thread may still be in it when the test ends.
   struct Watch {
     std::mutex mu;
-    std::string container;
+    std::string task, container;
     int64_t noticed_ms = 0, engine_finished_ms = 0;
     std::unique_ptr<DockerClient> client;
+    DockerDriver* driver = nullptr;  // calls the callback, so outlives its calls
   };
   auto w = std::make_shared<Watch>();
   w->client = std::move(*client);
+  w->driver = driver_.get();
   driver_->SetEventCallback([w] {
     int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
     std::lock_guard lk(w->mu);
-    if (w->container.empty() || w->noticed_ms != 0) return;
-    auto info = w->client->InspectContainer(w->container);
-    if (!info.ok() || info->running) return;
+    if (w->task.empty() || w->noticed_ms != 0) return;
+    auto st = w->driver->Inspect(w->task);
+    if (!st.ok() || st->running()) return;
     w->noticed_ms = now;
-    w->engine_finished_ms = info->finished_at_ms;
+    // dockerd finishes its own exit handling a little after the die event.
+    for (int i = 0; i < 100; ++i) {
+      auto info = w->client->InspectContainer(w->container);
+      if (!info.ok()) return;
+      if (!info->running) {
+        w->engine_finished_ms = info->finished_at_ms;
+        return;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
   });
-  auto watch = [&](const std::string& cid) {
+  auto watch = [&](const std::string& task, const std::string& cid) {
     std::lock_guard lk(w->mu);
+    w->task = task;
     w->container = cid;
     w->noticed_ms = w->engine_finished_ms = 0;
   };
@@ -600,7 +612,7 @@ TEST_F(DockerDriverTest, ExitsAndOomsAreSeenFromTheEventStreamAlone) {
   auto spec = Spec("exits", {"-c", "sleep 1; exit 3"});
   auto h = driver_->Start(spec);
   ASSERT_TRUE(h.ok());
-  watch(h->container_id());
+  watch(TaskId(spec.alloc_id, "exits"), h->container_id());
   TaskStatus st = WaitExited(TaskId(spec.alloc_id, "exits"));
   EXPECT_EQ(st.exit_code, 3);
   EXPECT_TRUE(st.exit_known);
@@ -611,7 +623,7 @@ TEST_F(DockerDriverTest, ExitsAndOomsAreSeenFromTheEventStreamAlone) {
   oom.memory_mib = 16;
   auto ho = driver_->Start(oom);
   ASSERT_TRUE(ho.ok());
-  watch(ho->container_id());
+  watch(TaskId(oom.alloc_id, "oom"), ho->container_id());
   st = WaitExited(TaskId(oom.alloc_id, "oom"));
   EXPECT_TRUE(st.oom_killed) << "exit " << st.exit_code << " " << st.message;
   report("OOM kill");
