@@ -311,12 +311,6 @@ Status WritePayload(const std::string& task_dir, const std::string& file,
   return Status::Ok();
 }
 
-// Whether a replacement takes over its previous allocation's disk: sticky,
-// or migrate, which implies sticky (as in Nomad).
-bool KeepsDisk(const v1::TaskGroup& g) {
-  return g.ephemeral_disk().sticky() || g.ephemeral_disk().migrate();
-}
-
 // A sticky ephemeral disk: the shared directory of the allocation replaced
 // (when it was on this node) becomes this one's. Moved, not copied: the
 // previous allocation has stopped.

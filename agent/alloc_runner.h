@@ -36,6 +36,12 @@ namespace health {
 class HealthMonitor;
 }
 
+// Whether a replacement takes over its previous allocation's disk: sticky,
+// or migrate, which implies sticky (as in Nomad).
+inline bool KeepsDisk(const v1::TaskGroup& g) {
+  return g.ephemeral_disk().sticky() || g.ephemeral_disk().migrate();
+}
+
 // What the runner needs from the agent.
 struct RunnerContext {
   std::string data_dir;

@@ -76,12 +76,6 @@ MigrationPoll DiskMigrator::Poll(const v1::Allocation& alloc) {
   return p;
 }
 
-void DiskMigrator::Forget(const std::string& alloc_id) {
-  std::lock_guard lk(mu_);
-  state_.erase(alloc_id);
-  std::erase_if(queue_, [&](const Job& j) { return j.alloc_id == alloc_id; });
-}
-
 bool DiskMigrator::Abandoned(const std::string& alloc_id) {
   std::lock_guard lk(mu_);
   return stop_ || !state_.count(alloc_id);
@@ -146,12 +140,11 @@ MigrationPoll DiskMigrator::Migrate(const Job& job) {
   auto unreachable_since = std::chrono::steady_clock::time_point();
   for (int attempt = 1;; ++attempt) {
     if (Abandoned(job.alloc_id)) return fail("abandoned");
-    bool retry = false;
+    Retry retry = Retry::kNo;
     MigrationPoll r = Transfer(job, tmp, &retry);
-    if (!retry) return r.migrated ? r : fail(r.message);
+    if (retry == Retry::kNo) return r.migrated ? r : fail(r.message);
     auto now = std::chrono::steady_clock::now();
-    bool node_down = r.message.rfind("unreachable:", 0) == 0;
-    if (node_down) {
+    if (retry == Retry::kUnreachable) {
       if (unreachable_since == std::chrono::steady_clock::time_point()) unreachable_since = now;
       if (now - unreachable_since >= options_.wait_for_node) return fail(r.message);
     } else {
@@ -165,18 +158,18 @@ MigrationPoll DiskMigrator::Migrate(const Job& job) {
   }
 }
 
-MigrationPoll DiskMigrator::Transfer(const Job& job, const std::string& tmp, bool* retry) {
+MigrationPoll DiskMigrator::Transfer(const Job& job, const std::string& tmp, Retry* retry) {
   const std::string prev = ShortId(job.previous);
   auto size = source_.size(job.alloc_id);
   if (!size.ok()) {
     const Status& st = size.status();
     if (StillRunning(st)) {
-      *retry = true;
+      *retry = Retry::kStillRunning;
       return {false, false, st.message()};
     }
     if (st.code() == StatusCode::kUnavailable) {
-      *retry = true;
-      return {false, false, "unreachable: " + st.message()};
+      *retry = Retry::kUnreachable;
+      return {false, false, st.message()};
     }
     return {false, false, st.message()};
   }
@@ -228,11 +221,11 @@ MigrationPoll DiskMigrator::Transfer(const Job& job, const std::string& tmp, boo
   if (Abandoned(job.alloc_id)) return {false, false, "abandoned"};
   if (!fetched.ok()) {
     if (fetched.code() == StatusCode::kUnavailable && got == 0) {
-      *retry = true;
-      return {false, false, "unreachable: " + fetched.message()};
+      *retry = Retry::kUnreachable;
+      return {false, false, fetched.message()};
     }
     if (StillRunning(fetched) && got == 0) {
-      *retry = true;
+      *retry = Retry::kStillRunning;
       return {false, false, fetched.message()};
     }
     return {false, false, fetched.message()};

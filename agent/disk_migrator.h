@@ -80,9 +80,6 @@ class DiskMigrator {
   // allocation's disk into `alloc`'s own directory. The outcome is told
   // once, then forgotten (a later Poll finds the disk in place).
   MigrationPoll Poll(const v1::Allocation& alloc);
-  // Drops what is known of `alloc_id` (its allocation is gone); a
-  // migration under way for it is abandoned.
-  void Forget(const std::string& alloc_id);
 
  private:
   struct Job {
@@ -92,7 +89,9 @@ class DiskMigrator {
   };
   void Run();
   MigrationPoll Migrate(const Job& job);
-  MigrationPoll Transfer(const Job& job, const std::string& tmp, bool* retry);
+  // Why a transfer that did not finish may be tried again.
+  enum class Retry { kNo, kStillRunning, kUnreachable };
+  MigrationPoll Transfer(const Job& job, const std::string& tmp, Retry* retry);
   void SetProgress(const std::string& alloc_id, std::string message);
   bool Abandoned(const std::string& alloc_id);
 

@@ -334,8 +334,8 @@ void Reconciler::StartNewConcurrently() {
     if (d == desired_->end() || d->second.desired_status() == v1::Allocation::STOP) continue;
     if (r->record().started() || !PortsAssigned(r->record().alloc())) continue;
     // Waits for (and reads) another allocation's runner: the main pass.
-    const auto& disk = r->record().alloc().task_group().ephemeral_disk();
-    if (!r->record().alloc().previous_allocation().empty() && (disk.sticky() || disk.migrate()))
+    if (!r->record().alloc().previous_allocation().empty() &&
+        KeepsDisk(r->record().alloc().task_group()))
       continue;
     fresh.push_back(r.get());
   }
