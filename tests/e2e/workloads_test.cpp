@@ -294,8 +294,10 @@ TEST_F(VolumeE2ETest, DataWrittenToAHostVolumeIsThereWhenTheJobRunsAgain) {
   std::string out;
   EXPECT_TRUE(WaitFor(
       [&] {
-        out = ReadFile(root_ + "/data/seen-" + second);  // written by the second run
-        return out.find("before: " + first) != std::string::npos;
+        // Written by the second run, a line at a time: wait for both lines.
+        out = ReadFile(root_ + "/data/seen-" + second);
+        return out.find("before: " + first) != std::string::npos &&
+               out.find("volume at ") != std::string::npos;
       },
       30s))
       << "the second run read back: " << out;
