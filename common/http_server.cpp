@@ -17,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/index_waiters.h"
@@ -273,7 +274,7 @@ class ServerImpl : public HttpServer {
     std::vector<std::shared_ptr<SessionBase>> open;
     {
       std::lock_guard lock(mu_);
-      for (auto& w : sessions_) {
+      for (auto& [p, w] : sessions_) {
         if (auto s = w.lock()) open.push_back(std::move(s));
       }
     }
@@ -340,16 +341,23 @@ class ServerImpl : public HttpServer {
         RunHandler(std::move(req), std::move(client), std::move(done));
       });
     };
-    ParkUntil(d.waiters, d.index, d.deadline, std::move(resume));
+    ParkUntil(d.waiters, d.index, d.deadline, std::move(resume), d.key);
   }
 
-  // Runs `resume` once `waiters` passes `index`, at `deadline`, or when the
-  // server stops, whichever is first; no thread waits meanwhile.
+  // Runs `resume` once `waiters` (or its `key`, when given) passes `index`,
+  // at `deadline`, or when the server stops, whichever is first; no thread
+  // waits meanwhile.
   void ParkUntil(IndexWaiters* waiters, uint64_t index,
-                 std::chrono::steady_clock::time_point deadline, std::function<void()> resume) {
+                 std::chrono::steady_clock::time_point deadline, std::function<void()> resume,
+                 const std::string& key = "") {
     uint64_t id = parking_->Add(std::move(resume));
     if (id == 0) return;  // the server is stopping: it ran at once
-    waiters->Wait(index, deadline, [parking = parking_, id] { parking->Resume(id); });
+    auto fire = [parking = parking_, id] { parking->Resume(id); };
+    if (key.empty()) {
+      waiters->Wait(index, deadline, fire);
+    } else {
+      waiters->WaitKey(key, index, deadline, fire);
+    }
   }
 
   void PostWork(std::function<void()> f) { asio::post(workers_, std::move(f)); }
@@ -388,14 +396,7 @@ class ServerImpl : public HttpServer {
   void Forget(SessionBase* s, const std::string& client) {
     std::lock_guard lock(mu_);
     ReleaseConnection(client);
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
-      auto sp = it->lock();
-      if (!sp || sp.get() == s) {
-        it = sessions_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    sessions_.erase(s);
     if (connections_) connections_->Set(static_cast<double>(sessions_.size()));
   }
 
@@ -433,7 +434,7 @@ class ServerImpl : public HttpServer {
             s = std::make_shared<Session<beast::tcp_stream>>(std::move(sock), this, client,
                                                              nullptr);
           }
-          sessions_.push_back(s);
+          sessions_[s.get()] = s;
           if (connections_) connections_->Set(static_cast<double>(sessions_.size()));
         }
       }
@@ -455,7 +456,8 @@ class ServerImpl : public HttpServer {
   std::atomic<int> feeds_{0};
   uint16_t port_ = 0;
   std::mutex mu_;
-  std::vector<std::weak_ptr<SessionBase>> sessions_;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>>
+      sessions_;                                         // by address: O(1) to forget
   std::map<std::string, std::size_t> client_conns_;      // guarded by mu_
   std::map<std::string, std::size_t> client_in_flight_;  // guarded by mu_
   std::atomic<std::chrono::steady_clock::rep> last_refusal_log_{0};

@@ -66,6 +66,9 @@ struct HttpResponse {
     uint64_t index = 0;
     std::chrono::steady_clock::time_point deadline;
     std::string state;  // what the handler wants back (e.g. what it saw first)
+    // Non-empty: wake only when this key of `waiters` passes `index`
+    // (IndexWaiters::WaitKey), not at every change of the state.
+    std::string key;
   };
   std::optional<Deferral> defer;
 

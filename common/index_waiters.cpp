@@ -20,10 +20,19 @@ IndexWaiters::Fire IndexWaiters::Take(uint64_t id) {
   if (it == waiters_.end()) return nullptr;
   Waiter w = std::move(it->second);
   waiters_.erase(it);
-  for (auto [b, e] = by_index_.equal_range(w.above); b != e; ++b) {
-    if (b->second == id) {
-      by_index_.erase(b);
-      break;
+  if (w.key.empty()) {
+    for (auto [b, e] = by_index_.equal_range(w.above); b != e; ++b) {
+      if (b->second == id) {
+        by_index_.erase(b);
+        break;
+      }
+    }
+  } else {
+    for (auto [b, e] = by_key_.equal_range(w.key); b != e; ++b) {
+      if (b->second == id) {
+        by_key_.erase(b);
+        break;
+      }
     }
   }
   for (auto [b, e] = by_deadline_.equal_range(w.deadline); b != e; ++b) {
@@ -35,18 +44,42 @@ IndexWaiters::Fire IndexWaiters::Take(uint64_t id) {
   return std::move(w.fire);
 }
 
+bool IndexWaiters::Park(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire* fire,
+                        const std::string& key) {
+  if (closed_ || deadline <= std::chrono::steady_clock::now()) return false;
+  if (key.empty()) {
+    if (index_ > above) return false;
+  } else if (key_floor_ > above) {
+    return false;
+  } else if (auto it = key_index_.find(key); it != key_index_.end() && it->second > above) {
+    return false;
+  }
+  uint64_t id = next_id_++;
+  bool earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
+  waiters_.emplace(id, Waiter{above, deadline, std::move(*fire), key});
+  if (key.empty()) {
+    by_index_.emplace(above, id);
+  } else {
+    by_key_.emplace(key, id);
+  }
+  by_deadline_.emplace(deadline, id);
+  if (earliest) cv_.notify_one();
+  return true;
+}
+
 void IndexWaiters::Wait(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire fire) {
   {
     std::lock_guard lock(mu_);
-    if (!closed_ && index_ <= above && deadline > std::chrono::steady_clock::now()) {
-      uint64_t id = next_id_++;
-      bool earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
-      waiters_.emplace(id, Waiter{above, deadline, std::move(fire)});
-      by_index_.emplace(above, id);
-      by_deadline_.emplace(deadline, id);
-      if (earliest) cv_.notify_one();
-      return;
-    }
+    if (Park(above, deadline, &fire, "")) return;
+  }
+  fire();
+}
+
+void IndexWaiters::WaitKey(const std::string& key, uint64_t above,
+                           std::chrono::steady_clock::time_point deadline, Fire fire) {
+  {
+    std::lock_guard lock(mu_);
+    if (Park(above, deadline, &fire, key)) return;
   }
   fire();
 }
@@ -64,6 +97,44 @@ void IndexWaiters::Advance(uint64_t index) {
   for (auto& f : due) f();
 }
 
+void IndexWaiters::AdvanceKeys(const std::vector<std::pair<std::string, uint64_t>>& changes) {
+  std::vector<Fire> due;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, index] : changes) {
+      uint64_t& last = key_index_[key];
+      if (index <= last) continue;
+      last = index;
+      std::vector<uint64_t> ids;
+      for (auto [b, e] = by_key_.equal_range(key); b != e; ++b) {
+        if (waiters_.at(b->second).above < index) ids.push_back(b->second);
+      }
+      for (uint64_t id : ids) {
+        if (Fire f = Take(id)) due.push_back(std::move(f));
+      }
+    }
+  }
+  for (auto& f : due) f();
+}
+
+void IndexWaiters::RaiseKeys(uint64_t index) {
+  std::vector<Fire> due;
+  {
+    std::lock_guard lock(mu_);
+    if (index <= key_floor_) return;
+    key_floor_ = index;
+    std::erase_if(key_index_, [index](const auto& kv) { return kv.second <= index; });
+    std::vector<uint64_t> ids;
+    for (const auto& [key, id] : by_key_) {
+      if (waiters_.at(id).above < index) ids.push_back(id);
+    }
+    for (uint64_t id : ids) {
+      if (Fire f = Take(id)) due.push_back(std::move(f));
+    }
+  }
+  for (auto& f : due) f();
+}
+
 void IndexWaiters::Close() {
   std::vector<Fire> due;
   {
@@ -73,6 +144,7 @@ void IndexWaiters::Close() {
     waiters_.clear();
     by_index_.clear();
     by_deadline_.clear();
+    by_key_.clear();
   }
   cv_.notify_all();
   for (auto& f : due) f();
@@ -117,7 +189,12 @@ HttpResponse AnswerWaiting(const std::function<HttpResponse(const HttpRequest&)>
     if (!resp.defer || resp.defer->waiters == nullptr) return resp;
     auto woken = std::make_shared<std::promise<void>>();
     auto done = woken->get_future();
-    resp.defer->waiters->Wait(resp.defer->index, resp.defer->deadline, [woken] { woken->set_value(); });
+    auto fire = [woken] { woken->set_value(); };
+    if (resp.defer->key.empty()) {
+      resp.defer->waiters->Wait(resp.defer->index, resp.defer->deadline, fire);
+    } else {
+      resp.defer->waiters->WaitKey(resp.defer->key, resp.defer->index, resp.defer->deadline, fire);
+    }
     done.wait();
     req.resumed = true;
     req.resume_deadline = resp.defer->deadline;

@@ -1,6 +1,9 @@
 // IndexWaiters: callbacks parked until an index (the state's applied Raft
 // index) passes a value, or until a deadline -- blocking queries that wait
-// without holding a thread. One timer thread serves every deadline; index
+// without holding a thread. A waiter may instead wait on a key (one
+// resource, e.g. a node's allocations): only an advance of that key wakes
+// it, so thousands of watchers of their own resources are not all woken by
+// every change of the state. One timer thread serves every deadline; index
 // advances fire from the thread that reports them.
 // Thread safety: thread-safe. A callback runs without the lock held, once,
 // and must be quick (post work elsewhere).
@@ -12,8 +15,11 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace orch {
 
@@ -28,8 +34,18 @@ class IndexWaiters {
   // Calls `fire` once the index passes `above` (at once, from this thread,
   // if it already has), or at `deadline`, or at Close -- whichever is first.
   void Wait(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire fire);
-  // The index is now `index`: fires every waiter waiting for less.
+  // Calls `fire` once `key`'s own index passes `above` (at once if an
+  // AdvanceKeys already moved it there), at `deadline`, or at Close.
+  void WaitKey(const std::string& key, uint64_t above,
+               std::chrono::steady_clock::time_point deadline, Fire fire);
+  // The index is now `index`: fires every unkeyed waiter waiting for less.
   void Advance(uint64_t index);
+  // Each key's resource changed at its index: fires that key's waiters
+  // waiting for less. Keys are remembered (one index each) for WaitKey.
+  void AdvanceKeys(const std::vector<std::pair<std::string, uint64_t>>& changes);
+  // Every key is now at least at `index` (the state was replaced, e.g. by a
+  // snapshot): fires every keyed waiter waiting for less, forgets the keys.
+  void RaiseKeys(uint64_t index);
   // Fires every waiter now; later Waits fire at once.
   void Close();
   std::size_t waiting() const;
@@ -40,7 +56,11 @@ class IndexWaiters {
     uint64_t above;
     std::chrono::steady_clock::time_point deadline;
     Fire fire;
+    std::string key;  // "" for a wait on the index
   };
+  // Registers a waiter (mu_ held); false when it must fire at once.
+  bool Park(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire* fire,
+            const std::string& key);
   void TimerLoop();
   // Removes waiter `id` from the maps (mu_ held); its Fire.
   Fire Take(uint64_t id);
@@ -50,6 +70,9 @@ class IndexWaiters {
   std::unordered_map<uint64_t, Waiter> waiters_;
   std::multimap<uint64_t, uint64_t> by_index_;  // above -> id
   std::multimap<std::chrono::steady_clock::time_point, uint64_t> by_deadline_;
+  std::unordered_multimap<std::string, uint64_t> by_key_;  // key -> id
+  std::unordered_map<std::string, uint64_t> key_index_;    // key -> its last advance
+  uint64_t key_floor_ = 0;                                 // every key is at least here (RaiseKeys)
   uint64_t next_id_ = 0;
   uint64_t index_ = 0;
   bool closed_ = false;

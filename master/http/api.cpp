@@ -44,8 +44,10 @@ HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& d, const std::funct
   return ReadJsonIndexed(req, d, nullptr, read);
 }
 
-HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d, const std::function<uint64_t()>& index_of,
-                             const std::function<Result<std::string>()>& read) {
+HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d,
+                             const std::function<uint64_t()>& index_of,
+                             const std::function<Result<std::string>()>& read,
+                             const std::string& wake_key) {
   auto opts = ParseReadOptions(req, d);
   if (!opts.ok()) return HttpResponse::Error(opts.status());
   if (!opts->stale && !req.resumed) {
@@ -57,14 +59,20 @@ HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d, const std
   const uint64_t index = index_of ? std::max<uint64_t>(index_of(), 1) : applied;
   if (opts->blocking && opts->wait.count() > 0 && index <= opts->index) {
     // Not there yet: wait without a thread; the server asks again when the
-    // state moves past the query's index (a resource of its own: at the
-    // state's next change, to look again), or at the deadline.
+    // state moves past the query's index (a resource of its own: when its
+    // key moves past it, or without a key at the state's next change, to
+    // look again), or at the deadline.
     const auto now = std::chrono::steady_clock::now();
     const auto deadline = req.resumed ? req.resume_deadline : now + opts->wait;
     IndexWaiters* waiters = d.store->index_waiters();
     if (now < deadline && !waiters->closed()) {
       HttpResponse later;
-      later.defer = HttpResponse::Deferral{waiters, index_of ? applied : opts->index, deadline, ""};
+      if (!wake_key.empty()) {
+        later.defer = HttpResponse::Deferral{waiters, opts->index, deadline, "", wake_key};
+      } else {
+        later.defer =
+            HttpResponse::Deferral{waiters, index_of ? applied : opts->index, deadline, "", ""};
+      }
       return later;
     }
   }
@@ -397,7 +405,8 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
         [&]() -> Result<std::string> {
           ORCH_RETURN_IF_ERROR(d.store->GetNode(id).status());
           return AllocListJson(d.store->ListAllocations("", id), /*with_secrets=*/true);
-        });
+        },
+        StateStore::NodeWatchKey(id));
   });
   r->Add("POST", "/v1/nodes/{id}/allocations",
          [d](const HttpRequest& req, const PathParams& p) { return UpdateAllocations(req, p, d); });

@@ -65,9 +65,14 @@ HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& deps, const std::fu
 // The same for one resource with an index of its own (`index_of`: the
 // newest modify index of what `read` returns): a blocking query answers
 // once that index passes the query's, so a watcher is not woken by changes
-// elsewhere in the state; X-Orch-Index is the resource's index.
-HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& deps, const std::function<uint64_t()>& index_of,
-                             const std::function<Result<std::string>()>& read);
+// elsewhere in the state; X-Orch-Index is the resource's index. With
+// `wake_key` (a key the state store advances when the resource changes,
+// StateStore::NodeWatchKey) the waiting query is woken only by that key;
+// without, it looks again at every change of the state.
+HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& deps,
+                             const std::function<uint64_t()>& index_of,
+                             const std::function<Result<std::string>()>& read,
+                             const std::string& wake_key = "");
 
 // An agent's heartbeat (POST /v1/nodes/{id}/heartbeat) answered without a
 // Raft write or a wait, for the HTTP server's I/O thread; nullopt for any

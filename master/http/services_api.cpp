@@ -65,7 +65,8 @@ HttpResponse BlockingRead(const HttpRequest& req, const ApiDeps& d, IndexOf inde
     return resp;
   }
   HttpResponse later;
-  later.defer = HttpResponse::Deferral{waiters, applied, deadline, req.resumed ? req.resume_state : hash};
+  later.defer =
+      HttpResponse::Deferral{waiters, applied, deadline, req.resumed ? req.resume_state : hash, ""};
   return later;
 }
 

@@ -119,9 +119,11 @@ Status StateStore::ApplyRestoreCommit(const Entry& e, Status* outcome) {
   }
   const uint64_t state_index = applied_ + offset_;
   if (st.ok()) events_.Reset(state_index);  // every object replaced: resume by reading the state
+  if (st.ok()) ResetNodeWatchLocked(state_index);
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(state_index);
+  if (st.ok()) waiters_.RaiseKeys(state_index);
   return Status::Ok();
 }
 

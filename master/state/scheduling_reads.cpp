@@ -92,16 +92,6 @@ std::set<std::string> StateStore::JobsWithWaitingEvaluations() const {
   return out;
 }
 
-uint64_t StateStore::NodeAllocationsIndex(const std::string& id) const {
-  std::lock_guard lock(mu_);
-  uint64_t index = 0;
-  if (auto n = LoadOne<v1::Node>("nodes", id)) index = n->modify_index();
-  for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {id})) {
-    index = std::max(index, a.modify_index());
-  }
-  return index;
-}
-
 std::vector<std::string> StateStore::LiveSystemJobs() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;

@@ -50,7 +50,9 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   s->RebuildAclLocked();
   ORCH_RETURN_IF_ERROR(s->ReadIndexesLocked());
   s->events_.Reset(s->applied_ + s->offset_);  // what came before is not kept
+  s->ResetNodeWatchLocked(s->applied_ + s->offset_);
   s->waiters_.Advance(s->applied_ + s->offset_);
+  s->waiters_.RaiseKeys(s->applied_ + s->offset_);
   return s;
 }
 
@@ -164,9 +166,11 @@ Status StateStore::InTransaction(uint64_t index, F body) {
   ORCH_RETURN_IF_ERROR(tx.Commit());
   applied_ = index;
   const uint64_t state_index = applied_ + offset_;
+  auto node_keys = CommitNodeWatchLocked();
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(state_index);
+  waiters_.AdvanceKeys(node_keys);
   return Status::Ok();
 }
 
@@ -221,14 +225,17 @@ Status StateStore::ApplyRun(const std::vector<Entry>& entries, std::size_t begin
   if (!st.ok()) {
     RebuildJobBriefsLocked();  // the transaction rolls back: so does memory
     pending_events_.clear();
+    pending_node_watch_.clear();
     return st;
   }
   applied_ = last;
   const uint64_t state_index = applied_ + offset_;
   PublishEventsLocked(state_index);
+  auto node_keys = CommitNodeWatchLocked();
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(state_index);
+  waiters_.AdvanceKeys(node_keys);
   return Status::Ok();
 }
 
@@ -324,9 +331,11 @@ Status StateStore::RestoreImage(const std::string& image) {
   RebuildAclLocked();
   const uint64_t restored = applied_ + offset_;
   events_.Reset(restored);  // the changes up to the snapshot are not known here
+  ResetNodeWatchLocked(restored);
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(restored);
+  waiters_.RaiseKeys(restored);
   spdlog::info("state: restored from snapshot at index {}", restored);
   return Status::Ok();
 }
@@ -417,6 +426,7 @@ Status StateStore::PutNode(const v1::Node& node, const char* event_type) {
     }
   }
   NoteEvent("Node", event_type, node.id(), "", std::move(bytes));  // shown without its secret hash
+  NoteNodeChangeLocked(node.id());
   return Status::Ok();
 }
 
@@ -426,6 +436,7 @@ Status StateStore::PutAllocation(const v1::Allocation& a) {
       db_.get(), "INSERT OR REPLACE INTO allocations(id, job_id, node_id, data) VALUES(?, ?, ?, ?)",
       a, {a.id(), a.job_id(), a.node_id()}, &bytes));
   NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(), std::move(bytes));
+  NoteNodeChangeLocked(a.node_id());
   return Status::Ok();
 }
 

@@ -139,9 +139,14 @@ class StateStore {
   std::vector<v1::Node> ListNodesAsStored() const;
   // Jobs with a pending or blocked evaluation (status index).
   std::set<std::string> JobsWithWaitingEvaluations() const;
-  // The newest modify index of node `id` and of its allocations (0 when
-  // unknown): what the node's allocation watch waits on.
+  // When node `id` or one of its allocations last changed (kept in memory;
+  // for what predates the master's start or the last restore, the state
+  // index then): what the node's allocation watch waits on. Takes no lock
+  // an apply holds.
   uint64_t NodeAllocationsIndex(const std::string& id) const;
+  // The key index_waiters() advances when node `id` or one of its
+  // allocations changes (the watch waits on it alone).
+  static std::string NodeWatchKey(const std::string& id) { return "node/" + id; }
   // A node's status from memory, without waiting for an apply in progress
   // (heartbeats ask it); nullopt for an unknown node.
   std::optional<v1::Node::Status> NodeStatusBrief(const std::string& id) const;
@@ -350,6 +355,18 @@ class StateStore {
   bool acl_changed_ = false;  // an ACL command applied in the open transaction
   void NoteJobLocked(const v1::Job& job);
   void RebuildJobBriefsLocked();
+  // Node watches (NodeAllocationsIndex): when each node or one of its
+  // allocations last changed, under node_brief_mu_, with the floor below
+  // which nothing is known (the state index at open or restore). The open
+  // transaction's changes wait in pending_node_watch_ (under mu_) until its
+  // commit moves them in (CommitNodeWatchLocked, which returns the keys to
+  // advance) or its rollback drops them.
+  std::unordered_map<std::string, uint64_t> node_watch_;
+  uint64_t node_watch_floor_ = 0;
+  std::vector<std::pair<std::string, uint64_t>> pending_node_watch_;
+  void NoteNodeChangeLocked(const std::string& node_id);
+  std::vector<std::pair<std::string, uint64_t>> CommitNodeWatchLocked();
+  void ResetNodeWatchLocked(uint64_t state_index);
 
   // The event stream's buffer and the events of the open transaction
   // (published at commit, dropped at rollback), stamped with apply_index_:

@@ -17,7 +17,10 @@
 // --orch-master=PATH (ORCH_BENCH_ORCH_MASTER) --etcd=/usr/bin/etcd
 // --trials=20 --writers=16 --settle=1.0 (seconds of load before each kill)
 // --orch-tick=50ms (passed as --raft-tick; default: orch-master's own)
-// --write-timeout-ms=1000 (client timeout per write) --dir=/tmp. It prints figures; it asserts nothing about time.
+// --write-timeout-ms=1000 (client timeout per write) --dir=/tmp. It prints figures; it asserts
+// nothing about time. orch only: --jobs-in-state=N stores N jobs (batch, count 0) before the first
+// trial; --nodesim=PATH --nodesim-nodes=N runs orch-nodesim with N simulated agents against the
+// three masters during the trials (each agent moves to the next master when its own is killed).
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -60,6 +63,8 @@ class Cluster {
   // checkable for this system).
   virtual std::vector<std::string> StoredWrites(KeepAliveHttp&, int) { return {}; }
   virtual std::string WriteId(uint64_t, int) const { return ""; }
+  // Before the trials: what the state holds and who is connected (orch).
+  virtual void Prepare(int /*leader*/) {}
   void Kill9(int i) { procs_[i]->Kill9(); }
   void StopAll() {
     for (auto& p : procs_) p->Stop();
@@ -83,7 +88,13 @@ class Cluster {
 
 class OrchCluster : public Cluster {
  public:
-  OrchCluster(std::string bin, std::string base, std::string tick) : bin_(std::move(bin)), tick_(std::move(tick)) {
+  OrchCluster(std::string bin, std::string base, std::string tick, int jobs_in_state,
+              std::string nodesim, int nodesim_nodes)
+      : bin_(std::move(bin)),
+        tick_(std::move(tick)),
+        jobs_in_state_(jobs_in_state),
+        nodesim_(std::move(nodesim)),
+        nodesim_nodes_(nodesim_nodes) {
     base_ = std::move(base);
     for (int i = 0; i < 3; ++i) {
       http_.push_back(FreePort());
@@ -134,6 +145,46 @@ class OrchCluster : public Cluster {
     }
     return ids;
   }
+  void Prepare(int leader) override {
+    if (jobs_in_state_ > 0) {
+      const auto t0 = Clock::now();
+      std::atomic<int> next{0}, stored{0};
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 16; ++t) {
+        threads.emplace_back([&] {
+          KeepAliveHttp h;
+          for (int n = next++; n < jobs_in_state_; n = next++) {
+            std::string body =
+                "{\"id\":\"fill-" + std::to_string(n) +
+                "\",\"type\":\"batch\",\"groups\":[{\"name\":\"g\",\"count\":0,\"tasks\":[{"
+                "\"name\":\"t\",\"driver\":\"exec\",\"command\":\"/bin/true\",\"resources\":{"
+                "\"cpu\":1,\"memory\":1}}]}]}";
+            if (h.Do("POST", Url(leader) + "/v1/jobs", body, 10000) == 200) ++stored;
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+      std::printf("  stored %d jobs in %.1f s before the first trial\n", stored.load(),
+                  std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    if (!nodesim_.empty() && nodesim_nodes_ > 0) {
+      std::string masters;
+      for (int i = 0; i < 3; ++i) masters += (i ? "," : "") + Url(i);
+      sim_ = std::make_unique<Proc>();
+      sim_->Start({nodesim_, "--master=" + masters, "--nodes=" + std::to_string(nodesim_nodes_),
+                   "--duration=86400", "--report-every=10"},
+                  base_ + "/nodesim.log");
+      // Registered at its default 500 a second, then some heartbeats.
+      std::this_thread::sleep_for(std::chrono::milliseconds(2000 * nodesim_nodes_ / 500 + 3000));
+      std::printf(
+          "  orch-nodesim: %d simulated agents on the three masters (its lines: %s/nodesim.log)\n",
+          nodesim_nodes_, base_.c_str());
+    }
+    std::fflush(stdout);
+  }
+  void StopNodesim() {
+    if (sim_) sim_->Stop();
+  }
   bool Write(KeepAliveHttp& http, int i, uint64_t seq, int thread) override {
     std::string body = "{\"id\":\"" + WriteId(seq, thread) +
                        "\",\"type\":\"batch\",\"groups\":[{\"name\":\"g\",\"count\":0,\"tasks\":[{\"name\":\"t\","
@@ -144,6 +195,10 @@ class OrchCluster : public Cluster {
  private:
   std::string bin_, tick_, peers_;
   std::vector<int> http_, raft_;
+  int jobs_in_state_ = 0;
+  std::string nodesim_;
+  int nodesim_nodes_ = 0;
+  std::unique_ptr<Proc> sim_;
 };
 
 class EtcdCluster : public Cluster {
@@ -219,6 +274,8 @@ void RunSystem(Cluster* c, int trials, int writers, double settle_s) {
     c->StopAll();
     return;
   }
+  c->Prepare(lv.member);
+  lv = c->Leader(http, -1);
 
   std::atomic<bool> stop{false};
   std::atomic<int> down{-1};
@@ -385,6 +442,13 @@ int Main(int argc, char** argv) {
   std::string dir = Flag(argc, argv, "dir", "ORCH_BENCH_DIR", fs::temp_directory_path().string());
   std::string tick = Flag(argc, argv, "orch-tick", "ORCH_BENCH_ORCH_TICK", "");
   g_write_timeout_ms = std::atol(Flag(argc, argv, "write-timeout-ms", "ORCH_BENCH_WRITE_TIMEOUT_MS", "1000").c_str());
+  const int jobs_in_state = std::clamp(
+      std::atoi(Flag(argc, argv, "jobs-in-state", "ORCH_BENCH_JOBS_IN_STATE", "0").c_str()), 0,
+      1'000'000);
+  const std::string nodesim = Flag(argc, argv, "nodesim", "ORCH_BENCH_NODESIM", "");
+  const int nodesim_nodes = std::clamp(
+      std::atoi(Flag(argc, argv, "nodesim-nodes", "ORCH_BENCH_NODESIM_NODES", "1000").c_str()), 0,
+      60'000);
   g_write_timeout_ms = std::clamp(g_write_timeout_ms, 50L, 30000L);
   trials = std::clamp(trials, 1, 1000);
   writers = std::clamp(writers, 1, 512);
@@ -409,8 +473,9 @@ int Main(int argc, char** argv) {
     } else {
       std::printf("orch-master Raft tick: %s, election after 10-20 ticks; client timeout per write %ld ms\n",
                   tick.empty() ? "default (--raft-tick not passed)" : tick.c_str(), g_write_timeout_ms);
-      OrchCluster c(orch_bin, base + "/orch", tick);
+      OrchCluster c(orch_bin, base + "/orch", tick, jobs_in_state, nodesim, nodesim_nodes);
       RunSystem(&c, trials, writers, settle);
+      c.StopNodesim();
     }
   }
   if (systems.find("etcd") != std::string::npos && !etcd_bin.empty()) {

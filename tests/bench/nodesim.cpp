@@ -10,6 +10,10 @@
 //
 //   orch-nodesim --master=http://127.0.0.1:4646 --nodes=1000 --duration=120 --job-count=20000
 //
+// --master may list several masters (comma-separated): node N starts on the
+// N-th (modulo) and moves to the next when a request cannot reach its own
+// (failover_bench --nodesim kills the leader under it).
+//
 // Prints a line every --report-every seconds and a summary at the end:
 // registration time, heartbeat p50/p99 and failures, watch failures, time
 // until the job's allocations all ran, placements/s end to end.
@@ -40,7 +44,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 struct Options {
-  std::string master = "http://127.0.0.1:4646";
+  std::string master = "http://127.0.0.1:4646";  // or a comma-separated list
   int nodes = 100;
   double duration_s = 60;
   double register_rate = 500;  // registrations started per second
@@ -75,8 +79,12 @@ struct Node {
   CURL* easy_b = nullptr;
   // The node's own host name for the master ("sim-N.nodesim", resolved to
   // the master's address): curl keeps connections per host, so finding a
-  // node's reusable connection looks at its two, not at every node's.
+  // node's reusable connection looks at its two, not at every node's. With
+  // several masters a node starts on one (by its number) and moves to the
+  // next when a request cannot reach it, as an agent does.
+  std::string host;
   std::string base;
+  size_t master = 0;
   curl_slist* resolve = nullptr;
   SteadyClock::time_point next_heartbeat;
   bool heartbeat_due = false;
@@ -90,11 +98,16 @@ size_t Collect(char* p, size_t size, size_t n, void* ud) {
 class Sim {
  public:
   explicit Sim(Options o) : o_(std::move(o)), rng_(42) {
-    // "http://HOST:PORT": each node reaches it under a name of its own.
-    std::string hp = o_.master.substr(o_.master.find("://") + 3);
-    hp = hp.substr(0, hp.find('/'));
-    master_host_ = hp.substr(0, hp.rfind(':'));
-    master_port_ = hp.substr(hp.rfind(':') + 1);
+    // "http://HOST:PORT[,...]": each node reaches them under a name of its own.
+    for (size_t b = 0; b <= o_.master.size();) {
+      size_t e = std::min(o_.master.find(',', b), o_.master.size());
+      std::string url = o_.master.substr(b, e - b);
+      b = e + 1;
+      if (url.empty()) continue;
+      std::string hp = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+      hp = hp.substr(0, hp.find('/'));
+      masters_.push_back({hp.substr(0, hp.rfind(':')), hp.substr(hp.rfind(':') + 1)});
+    }
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(2 * o_.nodes + 16));
     // Event-driven (epoll + curl_multi_socket_action): the cost of a
@@ -114,9 +127,12 @@ class Sim {
       nd.source = "127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
       nd.easy_a = curl_easy_init();
       nd.easy_b = curl_easy_init();
-      const std::string host = "sim-" + std::to_string(i) + ".nodesim";
-      nd.base = "http://" + host + ":" + master_port_;
-      nd.resolve = curl_slist_append(nullptr, (host + ":" + master_port_ + ":" + master_host_).c_str());
+      nd.host = "sim-" + std::to_string(i) + ".nodesim";
+      for (const auto& [mhost, mport] : masters_) {
+        nd.resolve = curl_slist_append(nd.resolve, (nd.host + ":" + mport + ":" + mhost).c_str());
+      }
+      nd.master = static_cast<size_t>(i) % masters_.size();
+      nd.base = "http://" + nd.host + ":" + masters_[nd.master].second;
     }
   }
   ~Sim() {
@@ -173,8 +189,15 @@ class Sim {
   void SubmitJob();
   void Report(double t, bool final);
 
+  // A request of `nd` could not reach its master: the next one from now on.
+  void NextMaster(Node* nd) {
+    if (masters_.size() < 2) return;
+    nd->master = (nd->master + 1) % masters_.size();
+    nd->base = "http://" + nd->host + ":" + masters_[nd->master].second;
+  }
+
   Options o_;
-  std::string master_host_, master_port_;
+  std::vector<std::pair<std::string, std::string>> masters_;  // host, port
   std::mt19937_64 rng_;
   CURLM* multi_ = nullptr;
   int epoll_ = -1;
@@ -250,6 +273,10 @@ void Sim::Done(Transfer* t, CURLcode rc) {
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
   const bool ok = rc == CURLE_OK && code == 200;
   const double ms = Millis(SteadyClock::now() - t->start);
+  if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING ||
+      rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || code == 502 || code == 503) {
+    NextMaster(nd);
+  }
   curl_multi_remove_handle(multi_, t->easy);
   if (t->headers) curl_slist_free_all(t->headers);
   if (t->kind == Transfer::kWatch) {
@@ -350,7 +377,8 @@ void Sim::SubmitJob() {
     CURL* e = curl_easy_init();
     std::string in;
     curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(e, CURLOPT_URL, (o_.master + "/v1/jobs").c_str());
+    const std::string first = o_.master.substr(0, o_.master.find(','));
+    curl_easy_setopt(e, CURLOPT_URL, (first + "/v1/jobs").c_str());
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Collect);
@@ -473,6 +501,10 @@ int Main(int argc, char** argv) {
   o.job_count = std::stoi(Flag(argc, argv, "job-count", "ORCH_NODESIM_JOB_COUNT", "0"));
   o.report_every_s = std::stod(Flag(argc, argv, "report-every", "ORCH_NODESIM_REPORT_EVERY", "5"));
   o.job_id = Flag(argc, argv, "job-id", "ORCH_NODESIM_JOB_ID", o.job_id);
+  if (o.master.empty() || o.master.find(':') == std::string::npos) {
+    std::fprintf(stderr, "nodesim: --master must be http://HOST:PORT[,http://HOST:PORT...]\n");
+    return 2;
+  }
   if (o.nodes < 1 || o.nodes > 60'000) {
     std::fprintf(stderr, "nodesim: --nodes must be 1..60000\n");
     return 2;

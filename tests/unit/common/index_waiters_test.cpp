@@ -68,6 +68,41 @@ TEST(IndexWaitersTest, FiresOncePastTheIndexAtTheDeadlineOrAtClose) {
   EXPECT_EQ(w.waiting(), 0u);
 }
 
+// A keyed waiter is woken by its own key alone: not by the state's index,
+// not by other keys; a key already past (an advance that raced the wait)
+// fires at once; RaiseKeys (a restored state) wakes every keyed waiter.
+TEST(IndexWaitersTest, AKeyedWaiterWakesOnlyForItsOwnKey) {
+  IndexWaiters w;
+  std::atomic<int> a{0}, b{0}, raced{0}, c{0}, d{0};
+  w.WaitKey("node/a", 5, Clock::now() + 60s, [&] { ++a; });
+  w.WaitKey("node/b", 5, Clock::now() + 60s, [&] { ++b; });
+  w.Advance(100);  // the state moves: no keyed waiter is woken
+  EXPECT_EQ(a.load() + b.load(), 0);
+  EXPECT_EQ(w.waiting(), 2u);
+  w.AdvanceKeys({{"node/b", 6}, {"node/c", 7}});
+  EXPECT_EQ(a.load(), 0);
+  EXPECT_EQ(b.load(), 1);
+  w.AdvanceKeys({{"node/a", 5}});  // not past the waiter's index
+  EXPECT_EQ(a.load(), 0);
+  w.AdvanceKeys({{"node/a", 9}});
+  EXPECT_EQ(a.load(), 1);
+  // node/a is at 9 already: a wait for less fires at once, for 9 it waits.
+  w.WaitKey("node/a", 8, Clock::now() + 60s, [&] { ++raced; });
+  EXPECT_EQ(raced.load(), 1);
+  w.WaitKey("node/a", 9, Clock::now() + 60s, [&] { ++c; });
+  w.WaitKey("node/d", 50, Clock::now() + 60s, [&] { ++d; });
+  EXPECT_EQ(c.load(), 0);
+  EXPECT_EQ(w.waiting(), 2u);
+  w.RaiseKeys(20);  // node/d waits for more than 20
+  EXPECT_EQ(c.load(), 1);
+  EXPECT_EQ(d.load(), 0);
+  w.WaitKey("node/x", 19, Clock::now() + 60s, [&] { ++raced; });  // below the floor
+  EXPECT_EQ(raced.load(), 2);
+  w.Close();
+  EXPECT_EQ(d.load(), 1);
+  EXPECT_EQ(a.load() + b.load() + c.load(), 3);  // nothing fired twice
+}
+
 // A server whose handler answers "index N" once `waiters` passes the
 // query's index, deferring until then.
 class ParkingTest : public ::testing::Test {
@@ -83,9 +118,9 @@ class ParkingTest : public ::testing::Test {
       uint64_t want = std::stoull(req.Query("index", "0"));
       if (index_.load() <= want && !req.resumed) {
         HttpResponse later;
-        later.defer = HttpResponse::Deferral{&waiters_, want, Clock::now() + std::chrono::milliseconds(
-                                                                                std::stoll(req.Query("ms", "60000"))),
-                                             ""};
+        later.defer = HttpResponse::Deferral{
+            &waiters_, want,
+            Clock::now() + std::chrono::milliseconds(std::stoll(req.Query("ms", "60000"))), "", ""};
         return later;
       }
       return HttpResponse::Json(200, "{\"index\":" + std::to_string(index_.load()) + "}");
