@@ -77,6 +77,11 @@ struct Node {
   Transfer* lane_b = nullptr;            // the allocation watch
   CURL* easy_a = nullptr;
   CURL* easy_b = nullptr;
+  // The node's own connection and name caches: libcurl 7.88 walks the
+  // whole connection cache at each curl_multi_remove_handle, and keeps
+  // names in a hash of 7 buckets, so with caches shared by every node each
+  // request cost O(nodes).
+  CURLSH* share = nullptr;
   // The node's own host name for the master ("sim-N.nodesim", resolved to
   // the master's address): curl keeps connections per host, so finding a
   // node's reusable connection looks at its two, not at every node's. With
@@ -127,6 +132,9 @@ class Sim {
       nd.source = "127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
       nd.easy_a = curl_easy_init();
       nd.easy_b = curl_easy_init();
+      nd.share = curl_share_init();
+      curl_share_setopt(nd.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+      curl_share_setopt(nd.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
       nd.host = "sim-" + std::to_string(i) + ".nodesim";
       for (const auto& [mhost, mport] : masters_) {
         nd.resolve = curl_slist_append(nd.resolve, (nd.host + ":" + mport + ":" + mhost).c_str());
@@ -139,6 +147,7 @@ class Sim {
     for (auto& nd : nodes_) {
       curl_easy_cleanup(nd.easy_a);
       curl_easy_cleanup(nd.easy_b);
+      curl_share_cleanup(nd.share);
       curl_slist_free_all(nd.resolve);
     }
     curl_multi_cleanup(multi_);
@@ -230,6 +239,10 @@ void Sim::Start(Node* nd, Transfer::Kind kind, const std::string& method, const 
   curl_easy_reset(e);
   curl_easy_setopt(e, CURLOPT_URL, (nd->base + path).c_str());
   curl_easy_setopt(e, CURLOPT_RESOLVE, nd->resolve);
+  // Never prune the name cache (the names are the simulator's own, fixed):
+  // libcurl walks every entry at each resolve to prune it.
+  curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, -1L);
+  curl_easy_setopt(e, CURLOPT_SHARE, nd->share);
   curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(e, CURLOPT_INTERFACE, ("host!" + nd->source).c_str());
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
