@@ -353,11 +353,7 @@ class ServerImpl : public HttpServer {
     uint64_t id = parking_->Add(std::move(resume));
     if (id == 0) return;  // the server is stopping: it ran at once
     auto fire = [parking = parking_, id] { parking->Resume(id); };
-    if (key.empty()) {
-      waiters->Wait(index, deadline, fire);
-    } else {
-      waiters->WaitKey(key, index, deadline, fire);
-    }
+    waiters->Wait(index, deadline, fire, key);
   }
 
   void PostWork(std::function<void()> f) { asio::post(workers_, std::move(f)); }

@@ -67,7 +67,7 @@ struct HttpResponse {
     std::chrono::steady_clock::time_point deadline;
     std::string state;  // what the handler wants back (e.g. what it saw first)
     // Non-empty: wake only when this key of `waiters` passes `index`
-    // (IndexWaiters::WaitKey), not at every change of the state.
+    // (IndexWaiters::Wait with a key), not at every change of the state.
     std::string key;
   };
   std::optional<Deferral> defer;

@@ -1,5 +1,6 @@
 #include "common/index_waiters.h"
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <vector>
@@ -15,45 +16,49 @@ IndexWaiters::~IndexWaiters() {
   if (timer_.joinable()) timer_.join();
 }
 
+namespace {
+
+// Erases the entry of `id` under `key` in a multimap of ids.
+template <typename Map, typename Key>
+void EraseId(Map& map, const Key& key, uint64_t id) {
+  for (auto [b, e] = map.equal_range(key); b != e; ++b) {
+    if (b->second == id) {
+      map.erase(b);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 IndexWaiters::Fire IndexWaiters::Take(uint64_t id) {
   auto it = waiters_.find(id);
   if (it == waiters_.end()) return nullptr;
   Waiter w = std::move(it->second);
   waiters_.erase(it);
   if (w.key.empty()) {
-    for (auto [b, e] = by_index_.equal_range(w.above); b != e; ++b) {
-      if (b->second == id) {
-        by_index_.erase(b);
-        break;
-      }
-    }
+    EraseId(by_index_, w.above, id);
   } else {
-    for (auto [b, e] = by_key_.equal_range(w.key); b != e; ++b) {
-      if (b->second == id) {
-        by_key_.erase(b);
-        break;
-      }
-    }
+    EraseId(by_key_, w.key, id);
   }
-  for (auto [b, e] = by_deadline_.equal_range(w.deadline); b != e; ++b) {
-    if (b->second == id) {
-      by_deadline_.erase(b);
-      break;
-    }
-  }
+  EraseId(by_deadline_, w.deadline, id);
   return std::move(w.fire);
+}
+
+uint64_t IndexWaiters::KeyIndexLocked(const std::string& key) const {
+  auto it = key_index_.find(key);
+  return it == key_index_.end() ? key_floor_ : std::max(key_floor_, it->second);
+}
+
+uint64_t IndexWaiters::KeyIndex(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  return KeyIndexLocked(key);
 }
 
 bool IndexWaiters::Park(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire* fire,
                         const std::string& key) {
   if (closed_ || deadline <= std::chrono::steady_clock::now()) return false;
-  if (key.empty()) {
-    if (index_ > above) return false;
-  } else if (key_floor_ > above) {
-    return false;
-  } else if (auto it = key_index_.find(key); it != key_index_.end() && it->second > above) {
-    return false;
-  }
+  if ((key.empty() ? index_ : KeyIndexLocked(key)) > above) return false;
   uint64_t id = next_id_++;
   bool earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
   waiters_.emplace(id, Waiter{above, deadline, std::move(*fire), key});
@@ -67,16 +72,8 @@ bool IndexWaiters::Park(uint64_t above, std::chrono::steady_clock::time_point de
   return true;
 }
 
-void IndexWaiters::Wait(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire fire) {
-  {
-    std::lock_guard lock(mu_);
-    if (Park(above, deadline, &fire, "")) return;
-  }
-  fire();
-}
-
-void IndexWaiters::WaitKey(const std::string& key, uint64_t above,
-                           std::chrono::steady_clock::time_point deadline, Fire fire) {
+void IndexWaiters::Wait(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire fire,
+                        const std::string& key) {
   {
     std::lock_guard lock(mu_);
     if (Park(above, deadline, &fire, key)) return;
@@ -190,11 +187,7 @@ HttpResponse AnswerWaiting(const std::function<HttpResponse(const HttpRequest&)>
     auto woken = std::make_shared<std::promise<void>>();
     auto done = woken->get_future();
     auto fire = [woken] { woken->set_value(); };
-    if (resp.defer->key.empty()) {
-      resp.defer->waiters->Wait(resp.defer->index, resp.defer->deadline, fire);
-    } else {
-      resp.defer->waiters->WaitKey(resp.defer->key, resp.defer->index, resp.defer->deadline, fire);
-    }
+    resp.defer->waiters->Wait(resp.defer->index, resp.defer->deadline, fire, resp.defer->key);
     done.wait();
     req.resumed = true;
     req.resume_deadline = resp.defer->deadline;

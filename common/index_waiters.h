@@ -31,17 +31,19 @@ class IndexWaiters {
   IndexWaiters(const IndexWaiters&) = delete;
   IndexWaiters& operator=(const IndexWaiters&) = delete;
 
-  // Calls `fire` once the index passes `above` (at once, from this thread,
-  // if it already has), or at `deadline`, or at Close -- whichever is first.
-  void Wait(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire fire);
-  // Calls `fire` once `key`'s own index passes `above` (at once if an
-  // AdvanceKeys already moved it there), at `deadline`, or at Close.
-  void WaitKey(const std::string& key, uint64_t above,
-               std::chrono::steady_clock::time_point deadline, Fire fire);
+  // Calls `fire` once the index passes `above` -- or, with a `key`, once
+  // that key's own index passes it (AdvanceKeys) -- at once from this
+  // thread if it already has; else at `deadline` or at Close, whichever is
+  // first.
+  void Wait(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire fire,
+            const std::string& key = "");
+  // The index `key` last advanced to, at least the floor RaiseKeys set.
+  uint64_t KeyIndex(const std::string& key) const;
   // The index is now `index`: fires every unkeyed waiter waiting for less.
   void Advance(uint64_t index);
   // Each key's resource changed at its index: fires that key's waiters
-  // waiting for less. Keys are remembered (one index each) for WaitKey.
+  // waiting for less. Keys are remembered (one index each) for keyed
+  // Waits and KeyIndex.
   void AdvanceKeys(const std::vector<std::pair<std::string, uint64_t>>& changes);
   // Every key is now at least at `index` (the state was replaced, e.g. by a
   // snapshot): fires every keyed waiter waiting for less, forgets the keys.
@@ -64,6 +66,7 @@ class IndexWaiters {
   void TimerLoop();
   // Removes waiter `id` from the maps (mu_ held); its Fire.
   Fire Take(uint64_t id);
+  uint64_t KeyIndexLocked(const std::string& key) const;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

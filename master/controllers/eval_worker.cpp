@@ -97,7 +97,7 @@ void EvalWorker::Loop() {
         last_deployments = clock_->Steady();
         deployments_.RunOnce();
       }
-      // The controllers read the whole state: at most once a second.
+      // The job watch: at most once a second.
       if (clock_->Steady() - last_watch >= std::chrono::seconds(1)) {
         last_watch = clock_->Steady();
         watch_.RunOnce();

@@ -19,8 +19,10 @@ void JobWatch::Reset() {
 int JobWatch::RunOnce() {
   if (!log_->IsLeader()) return 0;
   int64_t now = clock_->NowMs();
-  std::vector<v1::Node> nodes = store_->ListNodesAsStored();
-  std::vector<v1::Allocation> allocs = store_->ListAllocations();
+  // Node statuses, failed allocations and replacements come from the
+  // store's memory; only the draining nodes' allocations and the failed
+  // ones are read: a pass costs what it looks at, not the state's size.
+  const auto statuses = store_->NodeStatusesBrief();
   // Jobs with a pending or blocked evaluation (the status index).
   const std::set<std::string> waiting = store_->JobsWithWaitingEvaluations();
   // Jobs are read by id when an allocation or a drain needs them, once.
@@ -39,59 +41,53 @@ int JobWatch::RunOnce() {
     if (!waiting.count(job) && !want.count(job)) want[job] = {t, node};
   };
 
-  // Drain progress.
-  std::map<std::string, const v1::Node*> draining;
-  for (const auto& n : nodes) {
-    if (n.status() == v1::Node::DRAINING) draining[n.id()] = &n;
-  }
-  if (!draining.empty()) {
-    std::set<std::string> on_draining;  // alloc ids on draining nodes
-    for (const auto& a : allocs) {
-      if (draining.count(a.node_id())) on_draining.insert(a.id());
-    }
-    std::map<std::pair<std::string, std::string>, int> in_flight, to_move;
-    std::map<std::string, std::string> node_of_job;
-    std::set<std::string> expired;
-    for (const auto& a : allocs) {
-      if (!IsLive(a)) continue;
+  // Drain progress: per group, the live allocations still on draining
+  // nodes and their replacements not yet running.
+  std::map<std::pair<std::string, std::string>, int> in_flight, to_move;
+  std::map<std::string, std::string> node_of_job;
+  std::set<std::string> expired;
+  for (const auto& [id, status] : statuses) {
+    if (status != v1::Node::DRAINING) continue;
+    auto node = store_->GetNode(id);
+    if (!node.ok()) continue;
+    const int64_t deadline = node->drain().deadline_ms();
+    for (const auto& a : store_->ListAllocations("", id)) {
       auto key = std::make_pair(a.job_id(), a.group());
-      auto d = draining.find(a.node_id());
-      if (d != draining.end()) {
+      if (IsLive(a)) {
         ++to_move[key];
-        node_of_job[a.job_id()] = a.node_id();
-        if (d->second->drain().deadline_ms() > 0 && now >= d->second->drain().deadline_ms()) {
-          expired.insert(a.job_id());
-        }
+        node_of_job[a.job_id()] = id;
+        if (deadline > 0 && now >= deadline) expired.insert(a.job_id());
       }
-      if (!a.previous_allocation().empty() && a.client_status() != v1::Allocation::RUNNING &&
-          on_draining.count(a.previous_allocation())) {
-        ++in_flight[key];
+      if (auto next = store_->ReplacementOf(a.id())) {
+        auto r = store_->GetAllocation(*next);
+        if (r.ok() && r->client_status() != v1::Allocation::RUNNING)
+          ++in_flight[std::make_pair(r->job_id(), r->group())];
       }
     }
-    for (const auto& [key, n] : to_move) {
-      const v1::Job* j = job_of(key.first);
-      int max_parallel = 1;
-      if (j != nullptr) {
-        for (const auto& g : j->groups()) {
-          if (g.name() == key.second) max_parallel = std::max(1, g.migrate().max_parallel());
-        }
+  }
+  for (const auto& [key, n] : to_move) {
+    const v1::Job* j = job_of(key.first);
+    int max_parallel = 1;
+    if (j != nullptr) {
+      for (const auto& g : j->groups()) {
+        if (g.name() == key.second) max_parallel = std::max(1, g.migrate().max_parallel());
       }
-      if (expired.count(key.first) || in_flight[key] < max_parallel) {
-        ask(key.first, v1::Evaluation::DRAINED, node_of_job[key.first]);
-      }
+    }
+    if (expired.count(key.first) || in_flight[key] < max_parallel) {
+      ask(key.first, v1::Evaluation::DRAINED, node_of_job[key.first]);
     }
   }
 
   // System jobs on nodes that became ready.
   std::set<std::string> ready;
-  for (const auto& n : nodes) {
-    if (n.status() == v1::Node::READY) ready.insert(n.id());
+  for (const auto& [id, status] : statuses) {
+    if (status == v1::Node::READY) ready.insert(id);
   }
   std::string joined;
   for (const auto& id : ready) {
     if (!ready_.count(id)) joined = id;
   }
-  ready_ = ready;
+  ready_ = std::move(ready);
   if (!joined.empty()) {
     for (const auto& id : store_->LiveSystemJobs()) ask(id, v1::Evaluation::NODE_JOINED, joined);
   }
@@ -99,15 +95,13 @@ int JobWatch::RunOnce() {
   // Failed allocations to replace: evaluated once when they fail, and once
   // more when their reschedule delay is over (the first evaluation only
   // notes the delay).
-  std::set<std::string> replaced;
-  for (const auto& a : allocs) {
-    if (!a.previous_allocation().empty()) replaced.insert(a.previous_allocation());
-  }
   std::set<std::string> failed_now;
-  for (const auto& a : allocs) {
-    if (a.client_status() != v1::Allocation::FAILED || a.desired_status() != v1::Allocation::RUN) continue;
-    failed_now.insert(a.id());
-    if (replaced.count(a.id())) continue;
+  for (const auto& [id, replaced] : store_->FailedAllocations()) {
+    failed_now.insert(id);
+    if (replaced) continue;
+    auto found = store_->GetAllocation(id);
+    if (!found.ok()) continue;
+    const v1::Allocation& a = *found;
     const v1::Job* j = job_of(a.job_id());
     if (j == nullptr || j->stop() || j->type() == v1::Job::SYSTEM) continue;
     const v1::TaskGroup* group = nullptr;

@@ -119,6 +119,7 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
       continue;
     }
     ORCH_RETURN_IF_ERROR(DeleteRow("allocations", id));
+    ForgetAllocationLocked(*a);
     NoteEvent("Allocation", "AllocationDeleted", id, a->job_id(), "");
     ++allocs;
   }
@@ -159,6 +160,7 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
     ORCH_RETURN_IF_ERROR(stmt.Run());
   }
   jobs_brief_.erase(job_id);
+  if (everything) ForgetJobAllocationsLocked(job_id);
   NoteEvent("Job", "JobDeleted", job_id, job_id, "");
   return Status::Ok();
 }

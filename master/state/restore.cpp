@@ -119,7 +119,7 @@ Status StateStore::ApplyRestoreCommit(const Entry& e, Status* outcome) {
   }
   const uint64_t state_index = applied_ + offset_;
   if (st.ok()) events_.Reset(state_index);  // every object replaced: resume by reading the state
-  if (st.ok()) ResetNodeWatchLocked(state_index);
+  if (st.ok()) pending_node_watch_.clear();  // the waiters' keys are raised below
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(state_index);
@@ -274,6 +274,7 @@ Status StateStore::ReplaceStateWithImage(const std::string& image, uint64_t raft
   applied_ = raft_index;
   offset_ = offset;
   RebuildJobBriefsLocked();
+  RebuildAllocationBriefsLocked();
   RebuildAclLocked();
   spdlog::info(
       "state: restored an operator's image (taken at index {}) at Raft index {}; the state's index "

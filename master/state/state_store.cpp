@@ -47,10 +47,10 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   std::unique_ptr<StateStore> s(new StateStore(std::move(db)));
   ORCH_RETURN_IF_ERROR(s->MigrateSchema());
   s->RebuildJobBriefsLocked();
+  s->RebuildAllocationBriefsLocked();
   s->RebuildAclLocked();
   ORCH_RETURN_IF_ERROR(s->ReadIndexesLocked());
   s->events_.Reset(s->applied_ + s->offset_);  // what came before is not kept
-  s->ResetNodeWatchLocked(s->applied_ + s->offset_);
   s->waiters_.Advance(s->applied_ + s->offset_);
   s->waiters_.RaiseKeys(s->applied_ + s->offset_);
   return s;
@@ -101,15 +101,9 @@ Status StateStore::MigrateSchema() {
   return Status::Ok();
 }
 
-uint64_t StateStore::AppliedIndex() const {
-  std::lock_guard lock(mu_);
-  return applied_;
-}
+uint64_t StateStore::AppliedIndex() const { return applied_.load(); }
 
-uint64_t StateStore::StateIndex() const {
-  std::lock_guard lock(mu_);
-  return applied_ + offset_;
-}
+uint64_t StateStore::StateIndex() const { return applied_.load() + offset_.load(); }
 
 uint64_t StateStore::StateIndexAt(uint64_t raft_index) const { return raft_index + offset_.load(); }
 
@@ -224,6 +218,7 @@ Status StateStore::ApplyRun(const std::vector<Entry>& entries, std::size_t begin
   }
   if (!st.ok()) {
     RebuildJobBriefsLocked();  // the transaction rolls back: so does memory
+    RebuildAllocationBriefsLocked();
     pending_events_.clear();
     pending_node_watch_.clear();
     return st;
@@ -328,10 +323,11 @@ Status StateStore::RestoreImage(const std::string& image) {
   // An image from an older master lacks the newer tables.
   ORCH_RETURN_IF_ERROR(MigrateSchema());
   RebuildJobBriefsLocked();
+  RebuildAllocationBriefsLocked();
   RebuildAclLocked();
   const uint64_t restored = applied_ + offset_;
   events_.Reset(restored);  // the changes up to the snapshot are not known here
-  ResetNodeWatchLocked(restored);
+  pending_node_watch_.clear();  // the waiters' keys are raised below
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(restored);
@@ -437,6 +433,7 @@ Status StateStore::PutAllocation(const v1::Allocation& a) {
       a, {a.id(), a.job_id(), a.node_id()}, &bytes));
   NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(), std::move(bytes));
   NoteNodeChangeLocked(a.node_id());
+  NoteAllocationLocked(a);
   return Status::Ok();
 }
 

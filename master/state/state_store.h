@@ -147,6 +147,12 @@ class StateStore {
   // The key index_waiters() advances when node `id` or one of its
   // allocations changes (the watch waits on it alone).
   static std::string NodeWatchKey(const std::string& id) { return "node/" + id; }
+  // Allocations a client reported failed that are still desired running,
+  // each with whether a newer allocation replaces it (from memory).
+  std::vector<std::pair<std::string, bool>> FailedAllocations() const;
+  // The allocation that replaced `alloc_id` (its previous_allocation), if
+  // any (from memory).
+  std::optional<std::string> ReplacementOf(const std::string& alloc_id) const;
   // A node's status from memory, without waiting for an apply in progress
   // (heartbeats ask it); nullopt for an unknown node.
   std::optional<v1::Node::Status> NodeStatusBrief(const std::string& id) const;
@@ -334,7 +340,10 @@ class StateStore {
   std::condition_variable cv_;
   IndexWaiters waiters_;
   std::unique_ptr<sqlite::Db> db_;
-  uint64_t applied_ = 0;
+  // Written under mu_, read without it (StateIndex, AppliedIndex: asked by
+  // heartbeats on the HTTP server's I/O thread, which must never wait for
+  // an apply).
+  std::atomic<uint64_t> applied_{0};
   // StateIndex() - AppliedIndex(): written under mu_ (at a restore), read
   // without it (StateIndexAt, on every REST write).
   std::atomic<uint64_t> offset_{0};
@@ -355,18 +364,25 @@ class StateStore {
   bool acl_changed_ = false;  // an ACL command applied in the open transaction
   void NoteJobLocked(const v1::Job& job);
   void RebuildJobBriefsLocked();
-  // Node watches (NodeAllocationsIndex): when each node or one of its
-  // allocations last changed, under node_brief_mu_, with the floor below
-  // which nothing is known (the state index at open or restore). The open
-  // transaction's changes wait in pending_node_watch_ (under mu_) until its
-  // commit moves them in (CommitNodeWatchLocked, which returns the keys to
-  // advance) or its rollback drops them.
-  std::unordered_map<std::string, uint64_t> node_watch_;
-  uint64_t node_watch_floor_ = 0;
+  // Node watches (NodeAllocationsIndex): the open transaction's node
+  // changes wait in pending_node_watch_ until its commit turns them into
+  // the keys index_waiters() advances (CommitNodeWatchLocked), or its
+  // rollback drops them. The waiters keep each key's index.
   std::vector<std::pair<std::string, uint64_t>> pending_node_watch_;
   void NoteNodeChangeLocked(const std::string& node_id);
   std::vector<std::pair<std::string, uint64_t>> CommitNodeWatchLocked();
-  void ResetNodeWatchLocked(uint64_t state_index);
+  // Failed allocations and replacements (FailedAllocations, ReplacementOf),
+  // kept in memory with every allocation write and delete, rebuilt on open,
+  // restore and rollback: the job watch reads them instead of the table.
+  std::unordered_map<std::string, std::string> failed_run_;  // alloc id -> job id
+  struct Replacement {
+    std::string alloc_id, job_id;
+  };
+  std::unordered_map<std::string, Replacement> replacement_of_;  // previous alloc id ->
+  void NoteAllocationLocked(const v1::Allocation& a);
+  void ForgetAllocationLocked(const v1::Allocation& a);
+  void ForgetJobAllocationsLocked(const std::string& job_id);
+  void RebuildAllocationBriefsLocked();
 
   // The event stream's buffer and the events of the open transaction
   // (published at commit, dropped at rollback), stamped with apply_index_:

@@ -74,8 +74,10 @@ TEST(IndexWaitersTest, FiresOncePastTheIndexAtTheDeadlineOrAtClose) {
 TEST(IndexWaitersTest, AKeyedWaiterWakesOnlyForItsOwnKey) {
   IndexWaiters w;
   std::atomic<int> a{0}, b{0}, raced{0}, c{0}, d{0};
-  w.WaitKey("node/a", 5, Clock::now() + 60s, [&] { ++a; });
-  w.WaitKey("node/b", 5, Clock::now() + 60s, [&] { ++b; });
+  w.Wait(
+      5, Clock::now() + 60s, [&] { ++a; }, "node/a");
+  w.Wait(
+      5, Clock::now() + 60s, [&] { ++b; }, "node/b");
   w.Advance(100);  // the state moves: no keyed waiter is woken
   EXPECT_EQ(a.load() + b.load(), 0);
   EXPECT_EQ(w.waiting(), 2u);
@@ -86,17 +88,25 @@ TEST(IndexWaitersTest, AKeyedWaiterWakesOnlyForItsOwnKey) {
   EXPECT_EQ(a.load(), 0);
   w.AdvanceKeys({{"node/a", 9}});
   EXPECT_EQ(a.load(), 1);
+  EXPECT_EQ(w.KeyIndex("node/a"), 9u);
+  EXPECT_EQ(w.KeyIndex("node/unseen"), 0u);
   // node/a is at 9 already: a wait for less fires at once, for 9 it waits.
-  w.WaitKey("node/a", 8, Clock::now() + 60s, [&] { ++raced; });
+  w.Wait(
+      8, Clock::now() + 60s, [&] { ++raced; }, "node/a");
   EXPECT_EQ(raced.load(), 1);
-  w.WaitKey("node/a", 9, Clock::now() + 60s, [&] { ++c; });
-  w.WaitKey("node/d", 50, Clock::now() + 60s, [&] { ++d; });
+  w.Wait(
+      9, Clock::now() + 60s, [&] { ++c; }, "node/a");
+  w.Wait(
+      50, Clock::now() + 60s, [&] { ++d; }, "node/d");
   EXPECT_EQ(c.load(), 0);
   EXPECT_EQ(w.waiting(), 2u);
   w.RaiseKeys(20);  // node/d waits for more than 20
+  EXPECT_EQ(w.KeyIndex("node/a"), 20u) << "every key is at least at the floor";
+  EXPECT_EQ(w.KeyIndex("node/unseen"), 20u);
   EXPECT_EQ(c.load(), 1);
   EXPECT_EQ(d.load(), 0);
-  w.WaitKey("node/x", 19, Clock::now() + 60s, [&] { ++raced; });  // below the floor
+  w.Wait(
+      19, Clock::now() + 60s, [&] { ++raced; }, "node/x");  // below the floor
   EXPECT_EQ(raced.load(), 2);
   w.Close();
   EXPECT_EQ(d.load(), 1);

@@ -228,8 +228,10 @@ TEST(StateStoreTest, ANodeWatchIsWokenByItsOwnNodeAlone) {
     EXPECT_EQ(s->NodeAllocationsIndex("n2"), 4u);
     std::atomic<int> n1{0}, n2{0};
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    s->index_waiters()->WaitKey(StateStore::NodeWatchKey("n1"), 4, deadline, [&] { ++n1; });
-    s->index_waiters()->WaitKey(StateStore::NodeWatchKey("n2"), 4, deadline, [&] { ++n2; });
+    s->index_waiters()->Wait(
+        4, deadline, [&] { ++n1; }, StateStore::NodeWatchKey("n1"));
+    s->index_waiters()->Wait(
+        4, deadline, [&] { ++n2; }, StateStore::NodeWatchKey("n2"));
     EXPECT_EQ(n1.load() + n2.load(), 0) << "another node's registration woke a node's watch";
     ASSERT_TRUE(s->Apply(6, RegisterJobCmd(SampleJob("other", 1), "e2")).ok());
     EXPECT_EQ(n1.load() + n2.load(), 0) << "another job's change woke a node's watch";
@@ -249,10 +251,53 @@ TEST(StateStoreTest, ANodeWatchIsWokenByItsOwnNodeAlone) {
   auto s = std::move(*StateStore::Open(path));
   EXPECT_EQ(s->NodeAllocationsIndex("n1"), 7u) << "before the reopen: the state index then";
   std::atomic<int> woke{0};
-  s->index_waiters()->WaitKey(StateStore::NodeWatchKey("n1"), 6,
-                              std::chrono::steady_clock::now() + std::chrono::seconds(60),
-                              [&] { ++woke; });
+  s->index_waiters()->Wait(
+      6, std::chrono::steady_clock::now() + std::chrono::seconds(60), [&] { ++woke; },
+      StateStore::NodeWatchKey("n1"));
   EXPECT_EQ(woke.load(), 1) << "a watch from before the reopen must look again";
+}
+
+// The job watch finds failures to reschedule and replacements in flight in
+// the store's memory, not by reading every allocation each pass: the memory
+// follows every write and comes back the same after a reopen.
+TEST(StateStoreTest, FailedAllocationsAndTheirReplacementsAreKeptInMemory) {
+  const std::string path = testing::TempDir("failed") + "/state.db";
+  auto report = [](const std::string& id, v1::Allocation::ClientStatus status) {
+    v1::Command cmd;
+    cmd.mutable_update_allocations()->set_node_id("n1");
+    auto* u = cmd.mutable_update_allocations()->add_updates();
+    u->set_id(id);
+    u->set_client_status(status);
+    return cmd;
+  };
+  using Failed = std::vector<std::pair<std::string, bool>>;
+  {
+    auto s = std::move(*StateStore::Open(path));
+    ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());
+    auto job = SampleJob("web", 2);
+    ASSERT_TRUE(s->Apply(2, RegisterJobCmd(job, "e1")).ok());
+    ASSERT_TRUE(s->Apply(3, PlanCmd("e1", job, 2, {{"a1", "n1"}, {"a2", "n1"}})).ok());
+    EXPECT_TRUE(s->FailedAllocations().empty());
+    ASSERT_TRUE(s->Apply(4, report("a1", v1::Allocation::FAILED)).ok());
+    EXPECT_EQ(s->FailedAllocations(), (Failed{{"a1", false}}));
+    EXPECT_FALSE(s->ReplacementOf("a1"));
+    job = SampleJob("web", 3);
+    ASSERT_TRUE(s->Apply(5, RegisterJobCmd(job, "e2")).ok());
+    auto replace = PlanCmd("e2", job, s->GetJob("web")->modify_index(), {{"a3", "n1"}});
+    replace.mutable_plan()->mutable_place(0)->set_previous_allocation("a1");
+    replace.mutable_plan()->mutable_place(0)->set_job_version(s->GetJob("web")->version());
+    ASSERT_TRUE(s->Apply(6, replace).ok());
+    ASSERT_TRUE(s->GetAllocation("a3").ok());
+    EXPECT_EQ(s->FailedAllocations(), (Failed{{"a1", true}}));
+    EXPECT_EQ(s->ReplacementOf("a1").value_or(""), "a3");
+    ASSERT_TRUE(s->Apply(7, report("a2", v1::Allocation::FAILED)).ok());
+    ASSERT_TRUE(s->Apply(8, report("a3", v1::Allocation::RUNNING)).ok());
+    EXPECT_EQ(s->FailedAllocations(), (Failed{{"a1", true}, {"a2", false}}));
+  }
+  auto s = std::move(*StateStore::Open(path));
+  EXPECT_EQ(s->FailedAllocations(), (Failed{{"a1", true}, {"a2", false}})) << "rebuilt on open";
+  EXPECT_EQ(s->ReplacementOf("a1").value_or(""), "a3");
+  EXPECT_FALSE(s->ReplacementOf("a2"));
 }
 
 TEST(StateStoreTest, BatchAppliesLikeOneByOneInOneStep) {
