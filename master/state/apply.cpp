@@ -247,7 +247,7 @@ Status StateStore::ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd
     if (google::protobuf::util::MessageDifferencer::Equals(before, *a)) continue;
     a->set_modify_index(index);
     a->set_modify_time_ms(cmd.time_ms());
-    ORCH_RETURN_IF_ERROR(PutAllocation(*a));
+    ORCH_RETURN_IF_ERROR(PutAllocation(*a, /*agent_report=*/true));
   }
   for (v1::Evaluation e : c.evals()) {
     e.set_status(v1::Evaluation::PENDING);

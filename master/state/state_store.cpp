@@ -426,13 +426,13 @@ Status StateStore::PutNode(const v1::Node& node, const char* event_type) {
   return Status::Ok();
 }
 
-Status StateStore::PutAllocation(const v1::Allocation& a) {
+Status StateStore::PutAllocation(const v1::Allocation& a, bool agent_report) {
   std::string bytes;
   ORCH_RETURN_IF_ERROR(Put(
       db_.get(), "INSERT OR REPLACE INTO allocations(id, job_id, node_id, data) VALUES(?, ?, ?, ?)",
       a, {a.id(), a.job_id(), a.node_id()}, &bytes));
   NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(), std::move(bytes));
-  NoteNodeChangeLocked(a.node_id());
+  if (!agent_report) NoteNodeChangeLocked(a.node_id());
   NoteAllocationLocked(a);
   return Status::Ok();
 }

@@ -139,13 +139,16 @@ class StateStore {
   std::vector<v1::Node> ListNodesAsStored() const;
   // Jobs with a pending or blocked evaluation (status index).
   std::set<std::string> JobsWithWaitingEvaluations() const;
-  // When node `id` or one of its allocations last changed (kept in memory;
-  // for what predates the master's start or the last restore, the state
-  // index then): what the node's allocation watch waits on. Takes no lock
-  // an apply holds.
+  // When node `id` or one of its allocations last changed on the servers'
+  // side (kept in memory; for what predates the master's start or the last
+  // restore, the state index then): what the node's allocation watch waits
+  // on. The node's own reports of its allocations do not count: the agent
+  // knows what it reported (Nomad's AllocModifyIndex likewise ignores
+  // client updates), so a report does not send the node all its
+  // allocations back. Takes no lock an apply holds.
   uint64_t NodeAllocationsIndex(const std::string& id) const;
-  // The key index_waiters() advances when node `id` or one of its
-  // allocations changes (the watch waits on it alone).
+  // The key index_waiters() advances when NodeAllocationsIndex(id) does
+  // (the watch waits on it alone).
   static std::string NodeWatchKey(const std::string& id) { return "node/" + id; }
   // Allocations a client reported failed that are still desired running,
   // each with whether a newer allocation replaces it (from memory).
@@ -323,7 +326,9 @@ class StateStore {
   // NodeUpdated).
   Status PutJob(const v1::Job& job, const char* event_type = "JobUpdated");
   Status PutNode(const v1::Node& node, const char* event_type = nullptr);
-  Status PutAllocation(const v1::Allocation& alloc);
+  // `agent_report`: only what the node's agent reported changed (the
+  // node's watch is not woken; see NodeAllocationsIndex).
+  Status PutAllocation(const v1::Allocation& alloc, bool agent_report = false);
   Status PutEvaluation(const v1::Evaluation& eval);
   Status DeleteRow(const char* table, const std::string& id);
   // service_claims (state/service_claims.cpp), kept by PutJob.
