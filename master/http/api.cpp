@@ -12,6 +12,7 @@
 #include "master/controllers/garbage_collector.h"
 #include "master/secrets.h"
 #include "master/services/service_ports.h"
+#include "master/state/agent_report.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
 
@@ -306,15 +307,26 @@ HttpResponse UpdateAllocations(const HttpRequest& req, const PathParams& p, cons
   v1::Command cmd;
   auto* c = cmd.mutable_update_allocations();
   c->set_node_id(node_id);
-  *c->mutable_updates() = body.updates();
+  // The agent re-sends every allocation's state every few seconds (with
+  // its measured use, noted above): what changes nothing stays out of the
+  // Raft log. The apply checks again; this only spares the log.
+  for (const auto& u : body.updates()) {
+    auto stored = d.store->GetAllocation(u.id());
+    if (stored.ok() && stored->node_id() == node_id && ReportChangesNothing(u, *stored)) continue;
+    *c->add_updates() = u;
+  }
+  v1::UpdateAllocationsResponse resp;
+  if (c->updates().empty()) {
+    resp.set_index(d.store->StateIndex());
+    return HttpResponse::Json(200, RedactedJson(resp));
+  }
   auto index = Propose(d, cmd);
   if (!index.ok()) return HttpResponse::Error(index.status());
-  for (const auto& u : body.updates()) {
+  for (const auto& u : c->updates()) {
     spdlog::info("alloc {} on node {}: {}{}", ShortId(u.id()), ShortId(node_id),
                  v1::Allocation::ClientStatus_Name(u.client_status()),
                  u.client_description().empty() ? "" : " (" + u.client_description() + ")");
   }
-  v1::UpdateAllocationsResponse resp;
   resp.set_index(*index);
   return HttpResponse::Json(200, RedactedJson(resp));
 }

@@ -13,6 +13,7 @@
 #include "common/signals.h"
 #include "master/scheduler/feasibility.h"
 #include "master/services/service_ports.h"
+#include "master/state/agent_report.h"
 #include "master/state/state_store.h"
 #include "master/validation.h"
 
@@ -235,11 +236,7 @@ Status StateStore::ApplyUpdateAllocations(uint64_t index, const v1::Command& cmd
     // was replaced; a late report must not resurrect it.
     if (a->client_status() == v1::Allocation::LOST) continue;
     const v1::Allocation before = *a;
-    a->set_client_status(u.client_status());
-    a->set_client_description(u.client_description());
-    *a->mutable_task_states() = u.task_states();
-    if (u.ports_size() > 0) *a->mutable_ports() = u.ports();
-    a->set_healthy(u.healthy());
+    ApplyAgentReport(u, &*a);
     TrackDeploymentHealth(before, cmd.time_ms(), &*a);
     // The agent re-sends its allocations' state every 10 s with their
     // measured use (kept in memory by the leader, not here): a report that

@@ -241,6 +241,17 @@ TEST_F(ApiTest, AgentReportsUpdateAllocationStatus) {
   EXPECT_EQ(after->client_status(), v1::Allocation::RUNNING);
   EXPECT_EQ(after->task_states(0).pid(), 4242);
   EXPECT_EQ(store_->GetJob("hello")->status(), v1::Job::RUNNING);
+  // The agent's periodic re-send of the same state (with its measured use)
+  // stays out of the Raft log; a change goes in.
+  const uint64_t applied = store_->AppliedIndex();
+  u->mutable_usage()->set_cpu(150);
+  ASSERT_EQ(Call("POST", "/v1/nodes/" + node + "/allocations", ToJson(req)).status, 200);
+  EXPECT_EQ(store_->AppliedIndex(), applied) << "a report that changes nothing was proposed";
+  EXPECT_EQ(liveness_->Usage(alloc.id())->cpu(), 150) << "its use is still noted";
+  ts->set_restarts(1);
+  ASSERT_EQ(Call("POST", "/v1/nodes/" + node + "/allocations", ToJson(req)).status, 200);
+  EXPECT_GT(store_->AppliedIndex(), applied);
+  EXPECT_EQ(store_->GetAllocation(alloc.id())->task_states(0).restarts(), 1);
   // Another node cannot report on it.
   std::string other = RegisterNode("n2");
   u->set_client_status(v1::Allocation::FAILED);
