@@ -174,11 +174,24 @@ class OrchCluster : public Cluster {
       sim_->Start({nodesim_, "--master=" + masters, "--nodes=" + std::to_string(nodesim_nodes_),
                    "--duration=86400", "--report-every=10"},
                   base_ + "/nodesim.log");
-      // Registered at its default 500 a second, then some heartbeats.
-      std::this_thread::sleep_for(std::chrono::milliseconds(2000 * nodesim_nodes_ / 500 + 3000));
+      // Until the leader counts every simulated node ready (or a minute).
+      const auto t0 = Clock::now();
+      int ready = 0;
+      KeepAliveHttp h;
+      while (ready < nodesim_nodes_ && Clock::now() - t0 < std::chrono::minutes(1)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        if (h.Do("GET", Url(leader) + "/v1/nodes", "", 10000) != 200) continue;
+        const std::string& b = h.body();
+        const std::string pat = "\"status\":\"READY\"";
+        ready = 0;
+        for (size_t p = b.find(pat); p != std::string::npos; p = b.find(pat, p + 1)) ++ready;
+      }
       std::printf(
-          "  orch-nodesim: %d simulated agents on the three masters (its lines: %s/nodesim.log)\n",
-          nodesim_nodes_, base_.c_str());
+          "  orch-nodesim: %d of %d simulated agents ready on the three masters after %.1f s (its "
+          "lines: "
+          "%s/nodesim.log)\n",
+          ready, nodesim_nodes_, std::chrono::duration<double>(Clock::now() - t0).count(),
+          base_.c_str());
     }
     std::fflush(stdout);
   }

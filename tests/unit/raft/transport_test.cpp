@@ -326,13 +326,26 @@ TEST(TcpTransportTest, RemovedPeerGetsNothingMore) {
 }
 
 TEST(TcpTransportTest, PeerStartingLaterIsReachedAfterBackoff) {
-  // Learn a free port, then free it: nobody listens there yet.
-  uint16_t port;
-  {
-    auto probe = StartNode(2);
-    ASSERT_TRUE(probe);
-    port = probe->t->port();
-  }
+  // A port nobody listens on yet, held by a socket bound to it with
+  // SO_REUSEADDR and not listening: connections to it are refused, no other
+  // process (tests run in parallel) can take it meanwhile, and the transport
+  // (SO_REUSEADDR too) can still listen there. A probe that freed the port
+  // lost it once to another test, which answered in its place.
+  const int hold = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(hold, 0);
+  const int one = 1;
+  ASSERT_EQ(::setsockopt(hold, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(hold, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::getsockname(hold, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  const uint16_t port = ntohs(sa.sin_port);
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_hold{hold};
   auto a = StartNode(1);
   ASSERT_TRUE(a);
   a->t->SetPeer(2, "127.0.0.1:" + std::to_string(port));
