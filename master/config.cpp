@@ -64,6 +64,10 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
                  "without one)")
       ->capture_default_str()
       ->check(CLI::Range(4, 65536));
+  app.add_option("--http-io-threads", cfg->http_io_threads,
+                 "Threads reading and writing REST connections (heartbeats are answered on them)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--http-max-connections", cfg->http_max_connections,
                  "Open REST connections at most (0: the open-file limit, raised to its hard limit, less 512)")
       ->capture_default_str();

@@ -39,6 +39,9 @@ struct MasterConfig {
   // is parked until the state's index moves); a write holds one until it
   // commits, so this bounds the writes in flight (and group commit).
   int http_workers = 512;
+  // Threads reading and writing REST connections; heartbeats are answered
+  // on them (without a worker). One was the leader's limit at 5,000 agents.
+  int http_io_threads = 2;
   // Open REST connections at most (0: from the open-file limit, which the
   // master raises to its hard limit at start, less a reserve for Raft, the
   // databases and logs).

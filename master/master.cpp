@@ -216,6 +216,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   opts.port = http_hp.port;
   opts.body_limit = cfg.body_limit;
   opts.worker_threads = cfg.http_workers;
+  opts.io_threads = cfg.http_io_threads;
   opts.max_connections = cfg.http_max_connections > 0 ? cfg.http_max_connections : ConnectionsTheFdLimitAllows();
   opts.max_connections_per_client = cfg.http_max_conns_per_client;
   opts.max_in_flight_per_client = cfg.http_max_in_flight_per_client > 0
