@@ -68,12 +68,9 @@ HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d,
     IndexWaiters* waiters = d.store->index_waiters();
     if (now < deadline && !waiters->closed()) {
       HttpResponse later;
-      if (!wake_key.empty()) {
-        later.defer = HttpResponse::Deferral{waiters, opts->index, deadline, "", wake_key};
-      } else {
-        later.defer =
-            HttpResponse::Deferral{waiters, index_of ? applied : opts->index, deadline, "", ""};
-      }
+      // A keyed wait compares with the key's index, as the query did.
+      const uint64_t above = index_of && wake_key.empty() ? applied : opts->index;
+      later.defer = HttpResponse::Deferral{waiters, above, deadline, "", wake_key};
       return later;
     }
   }

@@ -37,6 +37,17 @@ v1::Command PlanCmd(const std::string& eval, const v1::Job& job, uint64_t job_mo
   return cmd;
 }
 
+// An agent's report: allocation `id` on `node` is now `status`.
+v1::Command ReportCmd(const std::string& node, const std::string& id,
+                      v1::Allocation::ClientStatus status) {
+  v1::Command cmd;
+  cmd.mutable_update_allocations()->set_node_id(node);
+  auto* u = cmd.mutable_update_allocations()->add_updates();
+  u->set_id(id);
+  u->set_client_status(status);
+  return cmd;
+}
+
 TEST(StateStoreTest, AppliedCommandsAreVisibleAndIndexed) {
   auto store = StateStore::Open(testing::TempDir("s") + "/state.db");
   ASSERT_TRUE(store.ok());
@@ -170,12 +181,7 @@ TEST(StateStoreTest, NodeDownMakesItsAllocationsLost) {
   EXPECT_EQ(s->GetNode("n1")->allocated().memory(), 0);
   EXPECT_EQ(s->PendingEvaluations().size(), 1u);
   // A late report from the dead node does not resurrect the allocation.
-  v1::Command late;
-  late.mutable_update_allocations()->set_node_id("n1");
-  auto* u = late.mutable_update_allocations()->add_updates();
-  u->set_id("a1");
-  u->set_client_status(v1::Allocation::RUNNING);
-  ASSERT_TRUE(s->Apply(5, late).ok());
+  ASSERT_TRUE(s->Apply(5, ReportCmd("n1", "a1", v1::Allocation::RUNNING)).ok());
   EXPECT_EQ(s->GetAllocation("a1")->client_status(), v1::Allocation::LOST);
 }
 
@@ -236,12 +242,7 @@ TEST(StateStoreTest, ANodeWatchIsWokenByItsOwnNodeAlone) {
     EXPECT_EQ(n1.load() + n2.load(), 0) << "another node's registration woke a node's watch";
     ASSERT_TRUE(s->Apply(6, RegisterJobCmd(SampleJob("other", 1), "e2")).ok());
     EXPECT_EQ(n1.load() + n2.load(), 0) << "another job's change woke a node's watch";
-    v1::Command report;
-    report.mutable_update_allocations()->set_node_id("n2");
-    auto* u = report.mutable_update_allocations()->add_updates();
-    u->set_id("a2");
-    u->set_client_status(v1::Allocation::RUNNING);
-    ASSERT_TRUE(s->Apply(7, report).ok());
+    ASSERT_TRUE(s->Apply(7, ReportCmd("n2", "a2", v1::Allocation::RUNNING)).ok());
     EXPECT_EQ(s->GetAllocation("a2")->client_status(), v1::Allocation::RUNNING);
     EXPECT_EQ(n1.load() + n2.load(), 0) << "a node's own report sent its allocations back";
     EXPECT_EQ(s->NodeAllocationsIndex("n2"), 4u);
@@ -269,12 +270,7 @@ TEST(StateStoreTest, ANodeWatchIsWokenByItsOwnNodeAlone) {
 TEST(StateStoreTest, FailedAllocationsAndTheirReplacementsAreKeptInMemory) {
   const std::string path = testing::TempDir("failed") + "/state.db";
   auto report = [](const std::string& id, v1::Allocation::ClientStatus status) {
-    v1::Command cmd;
-    cmd.mutable_update_allocations()->set_node_id("n1");
-    auto* u = cmd.mutable_update_allocations()->add_updates();
-    u->set_id(id);
-    u->set_client_status(status);
-    return cmd;
+    return ReportCmd("n1", id, status);
   };
   using Failed = std::vector<std::pair<std::string, bool>>;
   {
