@@ -16,6 +16,7 @@ PACKAGES=(
   systemd   # systemd-analyze: the units' verify test
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 procps psmisc busybox-static
+  iptables   # the partition e2e test (network namespaces with drop rules)
   nlohmann-json3-dev
   libre2-dev   # user regexps in linear time (scheduler constraints)
   # The containerd driver: gRPC C++ and containerd's API .proto files (with

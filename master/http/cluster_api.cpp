@@ -56,9 +56,10 @@ HttpResponse AddMember(const HttpRequest& req, RaftLog* raft) {
 void RegisterClusterRoutes(Router* r, RaftLog* raft) {
   r->Add("GET", "/v1/cluster/leader", [raft](const HttpRequest&, const PathParams&) {
     v1::LeaderResponse resp;
-    resp.set_leader_id(raft->LeaderId());
+    const auto [leader_id, term] = raft->LeaderAndTerm();
+    resp.set_leader_id(leader_id);
     resp.set_address(raft->LeaderHttpAddress());
-    resp.set_term(raft->Term());
+    resp.set_term(term);
     for (const auto& m : raft->Members()) {
       if (m.leader()) resp.set_raft_address(m.raft_address());
     }

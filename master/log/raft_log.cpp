@@ -284,8 +284,15 @@ bool RaftLog::Admit(const v1::Message& m) {
 
 Status RaftLog::HandleReady() {
   raft::Ready rd = node_->GetReady();
+  const uint64_t term = node_->raft().term();
+  const uint64_t old = lead_.load();
+  if (rd.soft_state || term != term_.load()) {
+    // Under mu_, so that LeaderAndTerm() sees the pair as one.
+    std::lock_guard lock(mu_);
+    if (rd.soft_state) lead_ = rd.soft_state->lead;
+    term_ = term;
+  }
   if (rd.soft_state) {
-    uint64_t old = lead_.exchange(rd.soft_state->lead);
     leader_ = rd.soft_state->state == raft::StateType::kLeader;
     if (old != rd.soft_state->lead) {
       if (leader_changes_) leader_changes_->Inc();
@@ -297,7 +304,6 @@ Status RaftLog::HandleReady() {
       announced_ = false;
     }
   }
-  term_ = node_->raft().term();
   const raft::HardState* hs = rd.hard_state ? &*rd.hard_state : nullptr;
   const raft::Snapshot* snap = rd.snapshot ? &*rd.snapshot : nullptr;
   if (hs || snap || !rd.entries.empty()) {
@@ -746,6 +752,18 @@ std::string RaftLog::LeaderId() const {
   std::lock_guard lock(mu_);
   auto it = names_.find(lead);
   return it == names_.end() ? "raft-" + std::to_string(lead) : it->second;
+}
+
+RaftLog::LeaderTerm RaftLog::LeaderAndTerm() const {
+  std::lock_guard lock(mu_);
+  LeaderTerm out;
+  out.term = term_.load();
+  const uint64_t lead = lead_.load();
+  if (lead != raft::kNone) {
+    auto it = names_.find(lead);
+    out.leader_id = it == names_.end() ? "raft-" + std::to_string(lead) : it->second;
+  }
+  return out;
 }
 
 std::string RaftLog::NameOf(uint64_t raft_id) const {

@@ -122,6 +122,14 @@ class RaftLog : public ReplicatedLog {
   // The leader's REST address ("" when unknown), for forwarding writes.
   std::string LeaderHttpAddress() const;
   uint64_t Term() const { return term_.load(); }
+  // The leader this master follows ("" when none) and the term it leads,
+  // read together (the two atomics alone may pair one term's leader with
+  // the next term).
+  struct LeaderTerm {
+    std::string leader_id;
+    uint64_t term = 0;
+  };
+  LeaderTerm LeaderAndTerm() const;
 
  private:
   RaftLog(const RaftLogOptions& opts, StateStore* store);

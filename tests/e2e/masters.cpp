@@ -23,7 +23,10 @@ MasterCluster::MasterCluster(std::string root, std::vector<std::string> flags,
 
 MasterCluster::~MasterCluster() {
   for (auto& [id, m] : members_) {
-    if (m->process && m->process->running()) m->process->Signal(SIGTERM);
+    if (m->process && m->process->running()) {
+      m->process->Signal(SIGCONT);  // a paused member too
+      m->process->Signal(SIGTERM);
+    }
   }
   for (auto& [id, m] : members_) {
     if (m->process && m->process->Wait(std::chrono::seconds(15)) < 0) m->process->Signal(SIGKILL);
@@ -36,8 +39,8 @@ MasterCluster::Member& MasterCluster::Add(const std::string& id) {
   m->id = id;
   m->http_port = FreePort();
   m->raft_port = FreePort();
-  m->client =
-      std::make_unique<OrchClient>(std::vector<std::string>{Url(m->http_port)}, client_options_);
+  if (place_) m->place = place_(id);
+  m->client = std::make_unique<OrchClient>(std::vector<std::string>{Url(*m)}, client_options_);
   std::lock_guard lock(mu_);
   auto& slot = members_[id];
   slot = std::move(m);
@@ -56,8 +59,8 @@ const MasterCluster::Member& MasterCluster::Get(const std::string& id) const {
 
 std::vector<std::string> MasterCluster::BaseArgv(const Member& m) const {
   std::vector<std::string> argv{ORCH_MASTER_BIN, "--id", m.id, "--data-dir", root_ + "/" + m.id};
-  argv.insert(argv.end(), {"--http", "127.0.0.1:" + std::to_string(m.http_port)});
-  argv.insert(argv.end(), {"--raft", "127.0.0.1:" + std::to_string(m.raft_port)});
+  argv.insert(argv.end(), {"--http", m.place.host + ":" + std::to_string(m.http_port)});
+  argv.insert(argv.end(), {"--raft", m.place.host + ":" + std::to_string(m.raft_port)});
   argv.insert(argv.end(), flags_.begin(), flags_.end());
   return argv;
 }
@@ -68,7 +71,7 @@ void MasterCluster::Bootstrap(const std::vector<std::string>& ids) {
   std::string peers;
   for (const Member* m : ms) {
     if (!peers.empty()) peers += ",";
-    peers += m->id + "=127.0.0.1:" + std::to_string(m->raft_port);
+    peers += m->id + "=" + m->place.host + ":" + std::to_string(m->raft_port);
   }
   for (Member* m : ms) {
     m->argv = BaseArgv(*m);
@@ -85,8 +88,14 @@ void MasterCluster::StartJoiner(const std::string& id, const std::string& join_u
   Launch(m);
 }
 
+void MasterCluster::SetPlacement(std::function<Placement(const std::string& id)> place) {
+  place_ = std::move(place);
+}
+
 void MasterCluster::Launch(Member& m) {
-  m.process = std::make_unique<Subprocess>(m.argv, LogPath(m.id));
+  std::vector<std::string> argv = m.place.wrapper;
+  argv.insert(argv.end(), m.argv.begin(), m.argv.end());
+  m.process = std::make_unique<Subprocess>(argv, LogPath(m.id));
   std::lock_guard lock(mu_);
   running_.insert(m.id);
 }
@@ -125,6 +134,11 @@ void MasterCluster::Kill(const std::string& id) {
   m.process->Wait(std::chrono::seconds(10));
 }
 
+void MasterCluster::Signal(const std::string& id, int sig) {
+  Note("signal " + std::to_string(sig) + " to " + id);
+  Get(id).process->Signal(sig);
+}
+
 bool MasterCluster::IsRunning(const std::string& id) const {
   std::lock_guard lock(mu_);
   return running_.count(id) > 0;
@@ -142,12 +156,12 @@ std::vector<std::string> MasterCluster::All() const {
   return out;
 }
 
-std::string MasterCluster::Url(int port) const {
-  return (client_options_.tls.enabled() ? "https://127.0.0.1:" : "http://127.0.0.1:") +
-         std::to_string(port);
+std::string MasterCluster::Url(const Member& m) const {
+  return (client_options_.tls.enabled() ? "https://" : "http://") + m.place.host + ":" +
+         std::to_string(m.http_port);
 }
 
-std::string MasterCluster::HttpUrl(const std::string& id) const { return Url(Get(id).http_port); }
+std::string MasterCluster::HttpUrl(const std::string& id) const { return Url(Get(id)); }
 
 std::vector<std::string> MasterCluster::HttpUrls() const {
   std::vector<std::string> urls;
@@ -162,8 +176,12 @@ std::string MasterCluster::HttpUrlList() const {
 }
 
 std::string MasterCluster::RaftAddress(const std::string& id) const {
-  return "127.0.0.1:" + std::to_string(Get(id).raft_port);
+  const Member& m = Get(id);
+  return m.place.host + ":" + std::to_string(m.raft_port);
 }
+
+int MasterCluster::HttpPort(const std::string& id) const { return Get(id).http_port; }
+int MasterCluster::RaftPort(const std::string& id) const { return Get(id).raft_port; }
 
 std::string MasterCluster::LogPath(const std::string& id) const {
   return root_ + "/" + id + ".log";

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,15 @@ class MasterCluster {
   MasterCluster(const MasterCluster&) = delete;
   MasterCluster& operator=(const MasterCluster&) = delete;
 
+  // Where a member runs: the address it listens on and an argv prefix that
+  // runs it (e.g. "ip netns exec NS", netns.h). Default: 127.0.0.1, as is.
+  struct Placement {
+    std::string host = "127.0.0.1";
+    std::vector<std::string> wrapper;
+  };
+  // Applies to members added after the call (Bootstrap, StartJoiner).
+  void SetPlacement(std::function<Placement(const std::string& id)> place);
+
   // Starts `ids` as the founding voters of a new cluster (--peers).
   void Bootstrap(const std::vector<std::string>& ids);
   // Starts a new, empty member `id` with --join `join_url`; it still has to
@@ -47,6 +57,8 @@ class MasterCluster {
   int Stop(const std::string& id);
   // SIGKILL, and reaps it.
   void Kill(const std::string& id);
+  // Any other signal to a running member (SIGSTOP, SIGCONT).
+  void Signal(const std::string& id, int sig);
 
   bool IsRunning(const std::string& id) const;
   std::vector<std::string> Running() const;
@@ -58,6 +70,8 @@ class MasterCluster {
   std::vector<std::string> HttpUrls() const;
   std::string HttpUrlList() const;
   std::string RaftAddress(const std::string& id) const;
+  int HttpPort(const std::string& id) const;
+  int RaftPort(const std::string& id) const;
   std::string LogPath(const std::string& id) const;
   // A client bound to `id` alone (no fail-over to other masters).
   OrchClient& Client(const std::string& id);
@@ -80,12 +94,13 @@ class MasterCluster {
     std::string id;
     int http_port = 0;
     int raft_port = 0;
+    Placement place;
     std::vector<std::string> argv;
     std::unique_ptr<Subprocess> process;
     std::unique_ptr<OrchClient> client;
   };
   Member& Add(const std::string& id);
-  std::string Url(int port) const;  // http:// or https:// 127.0.0.1:port
+  std::string Url(const Member& m) const;  // http:// or https:// host:port
   Member& Get(const std::string& id);
   const Member& Get(const std::string& id) const;
   void Launch(Member& m);
@@ -95,6 +110,7 @@ class MasterCluster {
   std::string root_;
   OrchClientOptions client_options_;
   std::vector<std::string> flags_;
+  std::function<Placement(const std::string& id)> place_;
   mutable std::mutex mu_;  // guards the map and `running_`; processes are the test thread's
   std::map<std::string, std::unique_ptr<Member>> members_;
   std::set<std::string> running_;
