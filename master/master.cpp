@@ -22,9 +22,9 @@
 #include "master/http/api.h"
 #include "master/http/forward.h"
 #include "master/http/operator_api.h"
-#include "master/log/raft_log.h"
 #include "master/raft/cluster_id.h"
-#include "master/raft/tcp_transport.h"
+#include "master/replication/raft_node.h"
+#include "master/replication/tcp_transport.h"
 #include "master/scheduler/config.h"
 #include "master/state/state_metrics.h"
 #include "master/state/state_store.h"
@@ -128,7 +128,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   }
   ORCH_ASSIGN_OR_RETURN(m->store_, StateStore::Open(cfg.data_dir + "/state.db"));
   ORCH_ASSIGN_OR_RETURN(HostPort http_hp, ParseHostPort(cfg.http));
-  RaftLogOptions ro;
+  replication::RaftNodeOptions ro;
   ro.member_id = cfg.id;
   ro.raft_address = cfg.raft;
   ro.http_address = std::string(cfg.tls().enabled() ? "https://" : "http://") +
@@ -146,7 +146,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   ro.election_ticks = cfg.election_ticks;
   ro.snapshot_entries = cfg.snapshot_entries;
   ro.keep_entries = std::max<uint64_t>(cfg.snapshot_entries / 2, 1);
-  ORCH_ASSIGN_OR_RETURN(m->log_, RaftLog::Open(ro, cfg.data_dir, m->store_.get()));
+  ORCH_ASSIGN_OR_RETURN(m->log_, replication::RaftNode::Open(ro, cfg.data_dir, m->store_.get()));
   m->log_->RegisterMetrics(m->metrics_.get());
   RegisterStateMetrics(m->metrics_.get(), m->store_.get());
   if (!cfg.join.empty()) {
@@ -163,12 +163,13 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
                  "`orchctl cluster add {} --raft {} --http {}`",
                  cfg.id, list.cluster_id(), cfg.join, list.members_size(), cfg.id, cfg.raft, ro.http_address);
   }
-  raft::TcpTransportOptions to;
-  to.self_id = RaftIdOf(cfg.id);
+  replication::TcpTransportOptions to;
+  to.self_id = replication::RaftIdOf(cfg.id);
   to.cluster_id = m->log_->ClusterId();
   to.listen = cfg.raft;
   to.tls = cfg.tls();
-  ORCH_ASSIGN_OR_RETURN(auto transport, raft::TcpTransport::Start(to, m->log_->TransportCallbacks()));
+  ORCH_ASSIGN_OR_RETURN(auto transport,
+                        replication::TcpTransport::Start(to, m->log_->TransportCallbacks()));
   m->transport_ = std::move(transport);
   m->log_->Start(m->transport_.get());
   Clock* clock = SystemClock::Get();
@@ -226,7 +227,7 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   opts.tls = cfg.tls();  // any certificate of the cluster CA; ACLs decide the rest
   // Heartbeats on the leader: answered on the I/O thread, never behind the
   // writes that hold the workers.
-  ReplicatedLog* raft = m->log_.get();
+  replication::ReplicatedLog* raft = m->log_.get();
   const acl::Authorizer* authz = m->acl_.get();
   opts.inline_handler = [deps, raft, authz](const HttpRequest& req) -> std::optional<HttpResponse> {
     if (!raft->IsLeader() || !HeartbeatNodeId(req)) return std::nullopt;

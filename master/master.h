@@ -10,14 +10,14 @@
 #include "common/status.h"
 #include "master/config.h"
 
-namespace orch::raft {
+namespace orch::replication {
+class RaftNode;
 class Transport;
-}
+}  // namespace orch::replication
 
 namespace orch::master {
 
 class StateStore;
-class RaftLog;
 class EvalWorker;
 class NodeLiveness;
 class LeaderForwarder;
@@ -37,7 +37,7 @@ class Master {
   void Shutdown();
 
   uint16_t http_port() const;
-  RaftLog* raft() { return log_.get(); }
+  replication::RaftNode* raft() { return log_.get(); }
 
  private:
   Master() = default;
@@ -47,8 +47,8 @@ class Master {
   // GET /metrics; outlives every part that counts into it.
   std::unique_ptr<metrics::Registry> metrics_ = std::make_unique<metrics::Registry>();
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<RaftLog> log_;
-  std::unique_ptr<raft::Transport> transport_;
+  std::unique_ptr<replication::RaftNode> log_;
+  std::unique_ptr<replication::Transport> transport_;
   std::unique_ptr<acl::Authorizer> acl_;
   std::unique_ptr<LeaderForwarder> forwarder_;
   std::unique_ptr<NodeLiveness> liveness_;

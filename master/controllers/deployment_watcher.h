@@ -10,21 +10,22 @@
 #pragma once
 
 #include "common/clock.h"
-#include "master/log/replicated_log.h"
+#include "master/replication/replicated_log.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
 
 class DeploymentWatcher {
  public:
-  DeploymentWatcher(StateStore* store, ReplicatedLog* log, Clock* clock) : store_(store), log_(log), clock_(clock) {}
+  DeploymentWatcher(StateStore* store, replication::ReplicatedLog* log, Clock* clock)
+      : store_(store), log_(log), clock_(clock) {}
 
   // One pass; returns the updates proposed.
   int RunOnce();
 
  private:
   StateStore* store_;
-  ReplicatedLog* log_;
+  replication::ReplicatedLog* log_;
   Clock* clock_;
 };
 

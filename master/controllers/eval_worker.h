@@ -24,7 +24,7 @@
 #include "master/controllers/garbage_collector.h"
 #include "master/controllers/job_watch.h"
 #include "master/controllers/periodic_launcher.h"
-#include "master/log/replicated_log.h"
+#include "master/replication/replicated_log.h"
 #include "master/scheduler/config.h"
 #include "master/scheduler/scheduler.h"
 #include "master/state/state_store.h"
@@ -40,7 +40,7 @@ class EvalWorker {
   static constexpr size_t kMaxPlanBytes = 4 << 20;
   using LoadSource = std::function<v1::NodeLoad(const std::string& node_id)>;
 
-  EvalWorker(StateStore* store, ReplicatedLog* log, Clock* clock)
+  EvalWorker(StateStore* store, replication::ReplicatedLog* log, Clock* clock)
       : store_(store),
         log_(log),
         clock_(clock),
@@ -84,7 +84,7 @@ class EvalWorker {
   void Loop();
 
   StateStore* store_;
-  ReplicatedLog* log_;
+  replication::ReplicatedLog* log_;
   Clock* clock_;
   JobWatch watch_;
   DeploymentWatcher deployments_;

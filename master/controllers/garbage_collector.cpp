@@ -6,8 +6,8 @@ namespace orch::master {
 namespace {
 
 // Finds a batch of garbage and proposes its deletion.
-Result<GcTotals> CollectBatch(StateStore* store, ReplicatedLog* log, Clock* clock, const GcOptions& o,
-                              StateStore::GcCursor* cursor) {
+Result<GcTotals> CollectBatch(StateStore* store, replication::ReplicatedLog* log, Clock* clock,
+                              const GcOptions& o, StateStore::GcCursor* cursor) {
   const int64_t now = clock->NowMs();
   v1::GcCommand cutoffs;
   cutoffs.set_eval_cutoff_ms(now - o.eval_threshold_ms);
@@ -63,7 +63,8 @@ Result<GcTotals> GarbageCollector::RunOnce() {
   return CollectBatch(store_, log_, clock_, options_, &cursor_);
 }
 
-Result<GcTotals> CollectAll(StateStore* store, ReplicatedLog* log, Clock* clock, int batch) {
+Result<GcTotals> CollectAll(StateStore* store, replication::ReplicatedLog* log, Clock* clock,
+                            int batch) {
   if (!log->IsLeader()) return Status::Unavailable("not the leader");
   GcOptions force;
   force.eval_threshold_ms = force.alloc_threshold_ms = force.job_threshold_ms = force.deployment_threshold_ms = 0;

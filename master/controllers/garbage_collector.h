@@ -13,7 +13,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "master/log/replicated_log.h"
+#include "master/replication/replicated_log.h"
 #include "master/state/gc_rules.h"
 #include "master/state/state_store.h"
 
@@ -27,7 +27,8 @@ struct GcTotals {
 
 class GarbageCollector {
  public:
-  GarbageCollector(StateStore* store, ReplicatedLog* log, Clock* clock, GcOptions options = {})
+  GarbageCollector(StateStore* store, replication::ReplicatedLog* log, Clock* clock,
+                   GcOptions options = {})
       : store_(store), log_(log), clock_(clock), options_(options) {}
 
   void set_options(const GcOptions& o) { options_ = o; }
@@ -41,7 +42,7 @@ class GarbageCollector {
 
  private:
   StateStore* store_;
-  ReplicatedLog* log_;
+  replication::ReplicatedLog* log_;
   Clock* clock_;
   GcOptions options_;
   StateStore::GcCursor cursor_;
@@ -50,6 +51,7 @@ class GarbageCollector {
 
 // A forced collection (POST /v1/system/gc, `orchctl system gc`): every
 // threshold 0 and the whole state, a batch at a time. Leader only.
-Result<GcTotals> CollectAll(StateStore* store, ReplicatedLog* log, Clock* clock, int batch = 5000);
+Result<GcTotals> CollectAll(StateStore* store, replication::ReplicatedLog* log, Clock* clock,
+                            int batch = 5000);
 
 }  // namespace orch::master

@@ -18,14 +18,15 @@
 #include <string>
 
 #include "common/clock.h"
-#include "master/log/replicated_log.h"
+#include "master/replication/replicated_log.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
 
 class JobWatch {
  public:
-  JobWatch(StateStore* store, ReplicatedLog* log, Clock* clock) : store_(store), log_(log), clock_(clock) {}
+  JobWatch(StateStore* store, replication::ReplicatedLog* log, Clock* clock)
+      : store_(store), log_(log), clock_(clock) {}
 
   // One pass; returns the evaluations proposed.
   int RunOnce();
@@ -35,7 +36,7 @@ class JobWatch {
 
  private:
   StateStore* store_;
-  ReplicatedLog* log_;
+  replication::ReplicatedLog* log_;
   Clock* clock_;
   bool primed_ = false;
   std::set<std::string> ready_;

@@ -15,7 +15,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
-#include "master/log/replicated_log.h"
+#include "master/replication/replicated_log.h"
 #include "master/state/state_store.h"
 #include "orch/v1/types.pb.h"
 
@@ -23,7 +23,8 @@ namespace orch::master {
 
 class NodeLiveness {
  public:
-  NodeLiveness(StateStore* store, ReplicatedLog* log, Clock* clock, std::chrono::milliseconds ttl)
+  NodeLiveness(StateStore* store, replication::ReplicatedLog* log, Clock* clock,
+               std::chrono::milliseconds ttl)
       : store_(store), log_(log), clock_(clock), ttl_(ttl) {}
   ~NodeLiveness() { Stop(); }
   NodeLiveness(const NodeLiveness&) = delete;
@@ -64,7 +65,7 @@ class NodeLiveness {
     v1::NodeLoad load;
   };
   StateStore* store_;
-  ReplicatedLog* log_;
+  replication::ReplicatedLog* log_;
   Clock* clock_;
   std::chrono::milliseconds ttl_;
   mutable std::mutex mu_;

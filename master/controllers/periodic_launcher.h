@@ -19,14 +19,14 @@
 #include "common/clock.h"
 #include "common/cron.h"
 #include "common/time_zone.h"
-#include "master/log/replicated_log.h"
+#include "master/replication/replicated_log.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
 
 class PeriodicLauncher {
  public:
-  PeriodicLauncher(StateStore* store, ReplicatedLog* log, Clock* clock)
+  PeriodicLauncher(StateStore* store, replication::ReplicatedLog* log, Clock* clock)
       : store_(store), log_(log), clock_(clock) {}
 
   // One pass at most every `interval` (the leader's loop calls it every
@@ -47,7 +47,7 @@ class PeriodicLauncher {
   const Schedule* ScheduleOf(const v1::Job& job);
 
   StateStore* store_;
-  ReplicatedLog* log_;
+  replication::ReplicatedLog* log_;
   Clock* clock_;
   std::map<std::string, Schedule> schedules_;
   int64_t last_run_ms_ = 0;

@@ -15,7 +15,7 @@
 
 namespace orch::master {
 
-void RegisterAllRoutes(Router* router, const ApiDeps& deps, RaftLog* raft) {
+void RegisterAllRoutes(Router* router, const ApiDeps& deps, replication::RaftNode* raft) {
   RegisterApiRoutes(router, deps);
   RegisterServiceRoutes(router, deps);
   RegisterClusterRoutes(router, raft);

@@ -6,10 +6,12 @@
 #include "common/router.h"
 #include "master/http/api.h"
 
+namespace orch::replication {
+class RaftNode;
+}
+
 namespace orch::master {
 
-class RaftLog;
-
-void RegisterAllRoutes(Router* router, const ApiDeps& deps, RaftLog* raft);
+void RegisterAllRoutes(Router* router, const ApiDeps& deps, replication::RaftNode* raft);
 
 }  // namespace orch::master

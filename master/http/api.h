@@ -15,7 +15,7 @@
 #include "common/tls.h"
 #include "master/acl/authorizer.h"
 #include "master/controllers/node_liveness.h"
-#include "master/log/replicated_log.h"
+#include "master/replication/replicated_log.h"
 #include "master/services/service_ports.h"
 #include "master/state/state_store.h"
 
@@ -23,7 +23,7 @@ namespace orch::master {
 
 struct ApiDeps {
   StateStore* store = nullptr;
-  ReplicatedLog* log = nullptr;
+  replication::ReplicatedLog* log = nullptr;
   NodeLiveness* liveness = nullptr;
   Clock* clock = nullptr;
   std::chrono::milliseconds heartbeat_interval{1000};

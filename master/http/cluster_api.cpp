@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::chrono::seconds kChangeTimeout{10};
 
-HttpResponse Members(RaftLog* raft) {
+HttpResponse Members(replication::RaftNode* raft) {
   v1::MemberList out;
   for (auto& m : raft->Members()) *out.add_members() = std::move(m);
   out.set_leader_id(raft->LeaderId());
@@ -22,7 +22,7 @@ HttpResponse Members(RaftLog* raft) {
   return HttpResponse::Json(200, RedactedJson(out));
 }
 
-HttpResponse AddMember(const HttpRequest& req, RaftLog* raft) {
+HttpResponse AddMember(const HttpRequest& req, replication::RaftNode* raft) {
   v1::AddMemberRequest body;
   Status st = ParseDocument(req.body, &body);
   if (!st.ok()) return HttpResponse::Error(st);
@@ -53,7 +53,7 @@ HttpResponse AddMember(const HttpRequest& req, RaftLog* raft) {
 
 }  // namespace
 
-void RegisterClusterRoutes(Router* r, RaftLog* raft) {
+void RegisterClusterRoutes(Router* r, replication::RaftNode* raft) {
   r->Add("GET", "/v1/cluster/leader", [raft](const HttpRequest&, const PathParams&) {
     v1::LeaderResponse resp;
     const auto [leader_id, term] = raft->LeaderAndTerm();

@@ -20,7 +20,8 @@ HttpClientOptions ForwardOptions(const std::string& member_id, const TlsFiles& t
 }
 }  // namespace
 
-LeaderForwarder::LeaderForwarder(RaftLog* raft, std::string member_id, const TlsFiles& tls)
+LeaderForwarder::LeaderForwarder(replication::RaftNode* raft, std::string member_id,
+                                 const TlsFiles& tls)
     : raft_(raft), member_id_(std::move(member_id)), client_(ForwardOptions(member_id_, tls)) {}
 
 HttpResponse LeaderForwarder::Handle(const Router& router, const HttpRequest& req,

@@ -9,7 +9,7 @@
 #include "common/http_client.h"
 #include "common/router.h"
 #include "master/acl/authorizer.h"
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
 
 namespace orch::master {
 
@@ -17,7 +17,7 @@ class LeaderForwarder {
  public:
   // `tls`: this master's files, for https to the leader (which must
   // present a certificate naming server.orch).
-  LeaderForwarder(RaftLog* raft, std::string member_id, const TlsFiles& tls = {});
+  LeaderForwarder(replication::RaftNode* raft, std::string member_id, const TlsFiles& tls = {});
 
   // Answers `req`: locally (reads, or writes when leading) through `router`
   // once `authz` lets it through (its route's ACL rule), or by forwarding a
@@ -27,7 +27,7 @@ class LeaderForwarder {
                       const acl::Authorizer& authz) const;
 
  private:
-  RaftLog* raft_;
+  replication::RaftNode* raft_;
   std::string member_id_;
   HttpClient client_;
 };

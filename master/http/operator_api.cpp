@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "common/ids.h"
-#include "master/log/snapshot_check.h"
+#include "master/replication/snapshot_check.h"
 #include "master/secrets.h"
 #include "orch/v1/api.pb.h"
 
@@ -48,7 +48,7 @@ HttpResponse RestoreSnapshot(const HttpRequest& req, const ApiDeps& d) {
         Status::InvalidArgument("the image's SHA-256 is " + sha + ", not " + want.substr(0, 64) +
                                 " as " + kSnapshotSha256Header + " says: damaged on the way?"));
   }
-  auto info = CheckStateImage(image);
+  auto info = replication::CheckStateImage(image);
   if (!info.ok()) return HttpResponse::Error(info.status());
 
   const std::string restore_id = NewUuid();

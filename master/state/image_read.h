@@ -15,21 +15,22 @@
 #include <string>
 
 #include "common/status.h"
+#include "master/replication/state_machine.h"
 
 namespace orch::master {
 
-class ImageRead {
+class ImageRead : public replication::StateImage {
  public:
   // Opens `path` read-only and begins the read; `applied` is the index the
   // caller expects the state to be at (Internal if the read sees another).
   static Result<std::unique_ptr<ImageRead>> Begin(const std::string& path, uint64_t applied);
-  ~ImageRead();
+  ~ImageRead() override;
   ImageRead(const ImageRead&) = delete;
   ImageRead& operator=(const ImageRead&) = delete;
 
   // The database's image as of Begin (sqlite3_serialize).
-  Result<std::string> Serialize();
-  uint64_t applied() const { return applied_; }
+  Result<std::string> Serialize() override;
+  uint64_t applied() const override { return applied_; }
 
  private:
   ImageRead(sqlite3* db, std::string path, uint64_t applied)

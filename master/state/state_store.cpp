@@ -283,12 +283,15 @@ Result<std::string> StateStore::SerializeImage() const {
   return image;
 }
 
-Result<std::unique_ptr<ImageRead>> StateStore::BeginImageRead(uint64_t* state_index) const {
+Result<std::unique_ptr<replication::StateImage>> StateStore::BeginImageRead(
+    uint64_t* state_index) const {
   // Under the lock, so no apply commits between reading the index and
   // beginning the read.
   std::lock_guard lock(mu_);
   if (state_index != nullptr) *state_index = applied_ + offset_;
-  return ImageRead::Begin(db_->path(), applied_);
+  auto read = ImageRead::Begin(db_->path(), applied_);
+  if (!read.ok()) return read.status();
+  return std::unique_ptr<replication::StateImage>(std::move(*read));
 }
 
 Status StateStore::RestoreImage(const std::string& image) {

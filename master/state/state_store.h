@@ -23,19 +23,20 @@
 #include <vector>
 
 #include "common/index_waiters.h"
+#include "common/sqlite.h"
 #include "common/status.h"
 #include "master/events/event_buffer.h"
+#include "master/replication/state_machine.h"
 #include "master/services/service_claims.h"
 #include "master/services/service_ports.h"
 #include "master/state/acl_tables.h"
 #include "master/state/image_read.h"
-#include "master/state/sqlite.h"
 #include "orch/v1/command.pb.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::master {
 
-class StateStore {
+class StateStore : public replication::StateMachine {
  public:
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
@@ -54,14 +55,11 @@ class StateStore {
   // of one commit. An entry with no command (nullptr) only advances the
   // applied index. Entries at or below AppliedIndex() are skipped.
   // `outcomes` receives one Status per entry.
-  struct Entry {
-    uint64_t index;
-    const v1::Command* cmd;
-  };
-  Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes);
+  using Entry = replication::StateMachine::Entry;
+  Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes) override;
 
   // The last Raft index applied (what the log replays from).
-  uint64_t AppliedIndex() const;
+  uint64_t AppliedIndex() const override;
   // The index the state counts in: objects' create/modify indexes, the
   // X-Orch-Index of answers, blocking queries and index_waiters(). It is
   // AppliedIndex() plus an offset that an operator restore
@@ -75,26 +73,27 @@ class StateStore {
 
   // Records that `index` was applied without a command of its own (a
   // leader's empty entry), so reads waiting for it proceed.
-  Status MarkApplied(uint64_t index);
+  Status MarkApplied(uint64_t index) override;
 
   // Applies a Raft membership change committed at `index`: records (or,
   // with `removed`, deletes) the member.
-  Status ApplyMembership(uint64_t index, const v1::Member& member, bool removed);
-  std::vector<v1::Member> ListMembers() const;
+  Status ApplyMembership(uint64_t index, const v1::Member& member, bool removed) override;
+  std::vector<v1::Member> ListMembers() const override;
 
   // A consistent image of the whole database (for a Raft snapshot).
-  Result<std::string> SerializeImage() const;
+  Result<std::string> SerializeImage() const override;
   // The same, as of now (AppliedIndex()), read on another thread while
   // applies go on. Call between applies.
   // `state_index` (when given) receives StateIndex() as of the read.
-  Result<std::unique_ptr<ImageRead>> BeginImageRead(uint64_t* state_index = nullptr) const;
+  Result<std::unique_ptr<replication::StateImage>> BeginImageRead(
+      uint64_t* state_index = nullptr) const override;
   // Replaces the whole state with `image` atomically (a snapshot from the
   // leader) and wakes waiters. AppliedIndex() becomes the image's.
-  Status RestoreImage(const std::string& image);
+  Status RestoreImage(const std::string& image) override;
 
   // Returns once AppliedIndex() > index, or `timeout` passed, or Close().
   // Returns AppliedIndex() at that moment.
-  uint64_t WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout);
+  uint64_t WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout) override;
   // Callbacks waiting for StateIndex() to pass a value (blocking queries
   // that hold no thread); advanced after every commit, closed by Close.
   IndexWaiters* index_waiters() { return &waiters_; }

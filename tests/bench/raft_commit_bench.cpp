@@ -36,8 +36,8 @@
 #include <vector>
 
 #include "common/tls_certs.h"
-#include "master/log/raft_log.h"
-#include "master/raft/tcp_transport.h"
+#include "master/replication/raft_node.h"
+#include "master/replication/tcp_transport.h"
 #include "master/state/state_store.h"
 #include "orch/v1/command.pb.h"
 #include "tests/bench/bench_util.h"
@@ -79,9 +79,10 @@ void PrintTable(const std::string& title, const std::vector<LoadResult>& rs) {
 
 struct OrchMember {
   std::unique_ptr<master::StateStore> store;
-  std::unique_ptr<master::RaftLog> log;
-  std::unique_ptr<raft::TcpTransport> transport;
-  std::shared_ptr<raft::Transport::Callbacks> cbs = std::make_shared<raft::Transport::Callbacks>();
+  std::unique_ptr<replication::RaftNode> log;
+  std::unique_ptr<replication::TcpTransport> transport;
+  std::shared_ptr<replication::Transport::Callbacks> cbs =
+      std::make_shared<replication::Transport::Callbacks>();
 };
 
 bool RunOrchInProcess(const Options& o, const std::string& base, std::vector<LoadResult>* out) {
@@ -91,15 +92,15 @@ bool RunOrchInProcess(const Options& o, const std::string& base, std::vector<Loa
   // RaftLogs through `cbs`, filled in before any log starts (so before any
   // message can arrive).
   for (int i = 0; i < 3; ++i) {
-    raft::TcpTransportOptions to;
-    to.self_id = master::RaftIdOf(ids[i]);
+    replication::TcpTransportOptions to;
+    to.self_id = replication::RaftIdOf(ids[i]);
     to.listen = "127.0.0.1:0";
-    raft::Transport::Callbacks fwd;
+    replication::Transport::Callbacks fwd;
     auto cbs = ms[i].cbs;
     fwd.on_message = [cbs](v1::Message m) { cbs->on_message(std::move(m)); };
     fwd.on_snapshot_status = [cbs](uint64_t to, bool ok) { cbs->on_snapshot_status(to, ok); };
     fwd.on_unreachable = [cbs](uint64_t to) { cbs->on_unreachable(to); };
-    auto t = raft::TcpTransport::Start(to, fwd);
+    auto t = replication::TcpTransport::Start(to, fwd);
     if (!t.ok()) {
       std::fprintf(stderr, "orch: transport %s: %s\n", ids[i].c_str(), t.status().ToString().c_str());
       return false;
@@ -117,13 +118,13 @@ bool RunOrchInProcess(const Options& o, const std::string& base, std::vector<Loa
       return false;
     }
     ms[i].store = std::move(st).value();
-    master::RaftLogOptions ro;
+    replication::RaftNodeOptions ro;
     ro.member_id = ids[i];
     ro.raft_address = peers[i].second;
     ro.initial_peers = peers;
     ro.tick = std::chrono::milliseconds(50);
     ro.election_ticks = 10;
-    auto lg = master::RaftLog::Open(ro, dir, ms[i].store.get());
+    auto lg = replication::RaftNode::Open(ro, dir, ms[i].store.get());
     if (!lg.ok()) {
       std::fprintf(stderr, "orch: raft log: %s\n", lg.status().ToString().c_str());
       return false;
@@ -133,7 +134,7 @@ bool RunOrchInProcess(const Options& o, const std::string& base, std::vector<Loa
   }
   for (auto& m : ms) m.log->Start(m.transport.get());
 
-  auto find_leader = [&]() -> master::RaftLog* {
+  auto find_leader = [&]() -> replication::RaftNode* {
     for (int n = 0; n < 200; ++n) {  // 10 s
       for (auto& m : ms) {
         if (m.log->IsLeader()) return m.log.get();
@@ -143,7 +144,7 @@ bool RunOrchInProcess(const Options& o, const std::string& base, std::vector<Loa
     return nullptr;
   };
   bool ok = true;
-  master::RaftLog* leader = find_leader();
+  replication::RaftNode* leader = find_leader();
   if (leader == nullptr) {
     std::fprintf(stderr, "orch: no leader elected within 10 s\n");
     ok = false;
@@ -152,7 +153,7 @@ bool RunOrchInProcess(const Options& o, const std::string& base, std::vector<Loa
     for (int n = 0; n < 100 && ms[0].store->ListMembers().size() < 3; ++n) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    std::atomic<master::RaftLog*> cur{leader};
+    std::atomic<replication::RaftNode*> cur{leader};
     for (int c : o.clients) {
       auto r = RunClosedLoop(c, o.warmup, o.duration, [&](int i) -> std::function<bool()> {
         v1::Command cmd;
@@ -491,9 +492,11 @@ int Main(int argc, char** argv) {
   if (o.Want("http") && !o.orch_master.empty()) ok &= RunOrchHttp(o, base + "/orch-http", &http, &stored_before);
 
   if (!orch.empty()) {
-    PrintTable("orch in-process: RaftLog::Propose on the leader -> Raft over TCP -> raft.db fsync (leader and "
-               "followers) -> apply to state.db; no HTTP, no JSON",
-               orch);
+    PrintTable(
+        "orch in-process: replication::RaftNode::Propose on the leader -> Raft over TCP -> raft.db "
+        "fsync (leader and "
+        "followers) -> apply to state.db; no HTTP, no JSON",
+        orch);
   }
   if (!etcd.empty()) {
     PrintTable("etcd 3.4 (defaults): HTTP/JSON gateway POST /v3/kv/put to the leader -> gRPC -> Raft -> WAL fsync -> "

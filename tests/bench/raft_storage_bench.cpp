@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <string>
 
-#include "master/raft/sqlite_storage.h"
+#include "master/replication/sqlite_storage.h"
 
 namespace {
 
 using orch::raft::Entry;
 using orch::raft::HardState;
-using orch::raft::SqliteStorage;
+using orch::replication::SqliteStorage;
 
 void BM_Save(benchmark::State& state) {
   const auto batch = static_cast<size_t>(state.range(0));

@@ -18,8 +18,8 @@
 
 #include "common/clock.h"
 #include "master/controllers/eval_worker.h"
-#include "master/log/raft_log.h"
-#include "master/raft/tcp_transport.h"
+#include "master/replication/raft_node.h"
+#include "master/replication/tcp_transport.h"
 #include "master/state/state_store.h"
 #include "orch/v1/command.pb.h"
 
@@ -31,9 +31,10 @@ using Steady = std::chrono::steady_clock;
 
 struct Member {
   std::unique_ptr<master::StateStore> store;
-  std::unique_ptr<master::RaftLog> log;
-  std::unique_ptr<raft::TcpTransport> transport;
-  std::shared_ptr<raft::Transport::Callbacks> cbs = std::make_shared<raft::Transport::Callbacks>();
+  std::unique_ptr<replication::RaftNode> log;
+  std::unique_ptr<replication::TcpTransport> transport;
+  std::shared_ptr<replication::Transport::Callbacks> cbs =
+      std::make_shared<replication::Transport::Callbacks>();
   std::unique_ptr<master::EvalWorker> worker;
 };
 
@@ -44,15 +45,15 @@ int Run(int jobs, int allocs, int nodes) {
   const std::vector<std::string> ids = {"m1", "m2", "m3"};
   std::vector<Member> ms(3);
   for (int i = 0; i < 3; ++i) {
-    raft::TcpTransportOptions to;
-    to.self_id = master::RaftIdOf(ids[i]);
+    replication::TcpTransportOptions to;
+    to.self_id = replication::RaftIdOf(ids[i]);
     to.listen = "127.0.0.1:0";
-    raft::Transport::Callbacks fwd;
+    replication::Transport::Callbacks fwd;
     auto cbs = ms[i].cbs;
     fwd.on_message = [cbs](v1::Message m) { cbs->on_message(std::move(m)); };
     fwd.on_snapshot_status = [cbs](uint64_t to, bool ok) { cbs->on_snapshot_status(to, ok); };
     fwd.on_unreachable = [cbs](uint64_t to) { cbs->on_unreachable(to); };
-    auto t = raft::TcpTransport::Start(to, fwd);
+    auto t = replication::TcpTransport::Start(to, fwd);
     if (!t.ok()) return 1;
     ms[i].transport = std::move(t).value();
   }
@@ -62,14 +63,14 @@ int Run(int jobs, int allocs, int nodes) {
     std::string dir = base + "/" + ids[i];
     fs::create_directories(dir);
     ms[i].store = std::move(master::StateStore::Open(dir + "/state.db")).value();
-    master::RaftLogOptions ro;
+    replication::RaftNodeOptions ro;
     ro.member_id = ids[i];
     ro.raft_address = peers[i].second;
     ro.initial_peers = peers;
     ro.tick = std::chrono::milliseconds(50);
     ro.election_ticks = 10;
     ro.snapshot_entries = 1'000'000;
-    ms[i].log = std::move(master::RaftLog::Open(ro, dir, ms[i].store.get())).value();
+    ms[i].log = std::move(replication::RaftNode::Open(ro, dir, ms[i].store.get())).value();
     *ms[i].cbs = ms[i].log->TransportCallbacks();
   }
   for (auto& m : ms) m.log->Start(m.transport.get());

@@ -18,7 +18,7 @@
 #include "common/http_client.h"
 #include "common/json.h"
 #include "master/raft/cluster_id.h"
-#include "master/raft/transport_frame.h"
+#include "master/replication/transport_frame.h"
 
 namespace orch::e2e {
 namespace {
@@ -177,7 +177,7 @@ class RaftConn {
 
 std::string Frame(uint64_t from, const orch::v1::Message& m, uint64_t cluster_id = 0) {
   std::string out;
-  orch::raft::AppendMessageFrame({from, cluster_id}, m, 64 << 20, &out);
+  orch::replication::AppendMessageFrame({from, cluster_id}, m, 64 << 20, &out);
   return out;
 }
 

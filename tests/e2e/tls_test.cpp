@@ -23,7 +23,7 @@
 #include "common/tls_certs.h"
 #include "http_probe.h"
 #include "master/raft/cluster_id.h"
-#include "master/raft/tcp_transport.h"
+#include "master/replication/tcp_transport.h"
 #include "masters.h"
 
 namespace orch::e2e {
@@ -185,15 +185,15 @@ class TlsE2ETest : public ::testing::Test {
     uint64_t self = 0, target = 0, cluster = 0;
     for (const auto& m : members->members()) (m.id() == id ? target : self) = m.raft_id();
     EXPECT_TRUE(raft::ParseClusterId(members->cluster_id(), &cluster)) << members->cluster_id();
-    raft::TcpTransportOptions o;
+    replication::TcpTransportOptions o;
     o.self_id = self;
     o.cluster_id = cluster;
     o.listen = "127.0.0.1:0";
     o.tls = files;
     std::atomic<int> unreachable{0};
-    raft::Transport::Callbacks cb;
+    replication::Transport::Callbacks cb;
     cb.on_unreachable = [&](uint64_t) { ++unreachable; };
-    auto t = raft::TcpTransport::Start(o, cb);
+    auto t = replication::TcpTransport::Start(o, cb);
     EXPECT_TRUE(t.ok()) << t.status().ToString();
     if (!t.ok()) return false;
     (*t)->SetPeer(target, masters_->RaftAddress(id));

@@ -19,7 +19,7 @@
 #include "master/http/lifecycle_api.h"
 #include "master/http/scheduler_api.h"
 #include "master/http/services_api.h"
-#include "master/log/replicated_log.h"
+#include "master/replication/replicated_log.h"
 #include "master/state/state_store.h"
 
 namespace {

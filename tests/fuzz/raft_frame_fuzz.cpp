@@ -11,12 +11,12 @@
 
 #include "master/raft/memory_storage.h"
 #include "master/raft/raw_node.h"
-#include "master/raft/transport_frame.h"
+#include "master/replication/transport_frame.h"
 
 namespace {
 
-using orch::raft::DecodeFrame;
-using orch::raft::FrameStatus;
+using orch::replication::DecodeFrame;
+using orch::replication::FrameStatus;
 
 std::unique_ptr<orch::raft::MemoryStorage> g_storage;
 std::unique_ptr<orch::raft::RawNode> g_node;
@@ -55,15 +55,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!g_node || size == 0 || data[0] == 0xff) Reset();  // a fresh node now and then
   std::string buf(reinterpret_cast<const char*>(data), size);
   // Fix each frame's CRC so mutations get past it.
-  for (std::size_t pos = 0; pos + orch::raft::kFrameHeaderBytes <= buf.size();) {
+  for (std::size_t pos = 0; pos + orch::replication::kFrameHeaderBytes <= buf.size();) {
     uint32_t len = (uint32_t{static_cast<uint8_t>(buf[pos])} << 24) | (uint32_t{static_cast<uint8_t>(buf[pos + 1])} << 16) |
                    (uint32_t{static_cast<uint8_t>(buf[pos + 2])} << 8) | static_cast<uint8_t>(buf[pos + 3]);
-    if (len > buf.size() - pos - orch::raft::kFrameHeaderBytes) break;
-    uint32_t crc = orch::raft::FrameCrc32(std::string_view(buf).substr(pos + 8, len));
+    if (len > buf.size() - pos - orch::replication::kFrameHeaderBytes) break;
+    uint32_t crc = orch::replication::FrameCrc32(std::string_view(buf).substr(pos + 8, len));
     for (int i = 0; i < 4; ++i) buf[pos + 4 + i] = static_cast<char>(crc >> (24 - 8 * i));
-    pos += orch::raft::kFrameHeaderBytes + len;
+    pos += orch::replication::kFrameHeaderBytes + len;
   }
-  orch::raft::SnapshotAssembler assembler(1 << 20);
+  orch::replication::SnapshotAssembler assembler(1 << 20);
   std::string_view rest(buf);
   for (int frames = 0; frames < 64 && !rest.empty(); ++frames) {
     orch::v1::TransportFrame frame;

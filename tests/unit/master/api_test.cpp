@@ -10,7 +10,8 @@
 #include "common/json.h"
 #include "master/controllers/eval_worker.h"
 #include "master/http/all_routes.h"
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
+#include "master/state/state_store.h"
 #include "orch/v1/api.pb.h"
 #include "test_util.h"
 
@@ -79,7 +80,7 @@ class ApiTest : public ::testing::Test {
 
   Router router_;
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<RaftLog> log_;
+  std::unique_ptr<replication::RaftNode> log_;
   std::unique_ptr<NodeLiveness> liveness_;
   std::unique_ptr<EvalWorker> worker_;
 };

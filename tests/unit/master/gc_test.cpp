@@ -3,13 +3,12 @@
 // failure still to be rescheduled, each job's latest deployment), that the
 // state machine checks every id again, purge, and that the state stays
 // bounded under churn.
-#include "master/controllers/garbage_collector.h"
-
 #include <gtest/gtest.h>
 
 #include "common/json.h"
+#include "master/controllers/garbage_collector.h"
 #include "master/http/api.h"
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
 #include "master/state/state_store.h"
 #include "test_util.h"
 #include "tests/unit/agent/fake_clock.h"
@@ -101,7 +100,7 @@ class GcTest : public ::testing::Test {
 
   agent::testing::FakeClock clock_;
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<RaftLog> log_;
+  std::unique_ptr<replication::RaftNode> log_;
   std::unique_ptr<GarbageCollector> gc_;
   Router router_;
 };

@@ -12,7 +12,8 @@
 #include "common/json.h"
 #include "common/router.h"
 #include "master/http/api.h"
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
+#include "master/state/state_store.h"
 #include "orch/v1/api.pb.h"
 #include "test_util.h"
 
@@ -148,7 +149,7 @@ class HostileLimitsTest : public ::testing::Test {
   }
 
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<RaftLog> log_;
+  std::unique_ptr<replication::RaftNode> log_;
   Router router_;
 };
 

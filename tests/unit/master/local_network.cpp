@@ -2,7 +2,7 @@
 
 namespace orch::master::testing {
 
-class LocalNetwork::Endpoint : public raft::Transport {
+class LocalNetwork::Endpoint : public replication::Transport {
  public:
   Endpoint(LocalNetwork* net, uint64_t id) : net_(net), id_(id) {}
   void SetPeer(uint64_t, const std::string&) override {}
@@ -18,7 +18,7 @@ class LocalNetwork::Endpoint : public raft::Transport {
 LocalNetwork::LocalNetwork() = default;
 LocalNetwork::~LocalNetwork() = default;
 
-raft::Transport* LocalNetwork::Join(uint64_t id, raft::Transport::Callbacks cb) {
+replication::Transport* LocalNetwork::Join(uint64_t id, replication::Transport::Callbacks cb) {
   std::lock_guard lock(mu_);
   nodes_[id] = std::move(cb);
   auto& ep = endpoints_[id];
@@ -50,7 +50,7 @@ void LocalNetwork::Heal() {
 
 void LocalNetwork::Deliver(uint64_t from, std::vector<orch::v1::Message> msgs) {
   for (auto& m : msgs) {
-    raft::Transport::Callbacks to, sender;
+    replication::Transport::Callbacks to, sender;
     {
       std::lock_guard lock(mu_);
       bool blocked = cuts_.count({from, m.to()}) || isolated_.count(from) || isolated_.count(m.to());

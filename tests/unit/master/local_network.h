@@ -8,7 +8,7 @@
 #include <set>
 #include <utility>
 
-#include "master/raft/transport.h"
+#include "master/replication/transport.h"
 
 namespace orch::master::testing {
 
@@ -18,7 +18,7 @@ class LocalNetwork {
   ~LocalNetwork();
 
   // The endpoint of member `id`; its callbacks receive what others send it.
-  raft::Transport* Join(uint64_t id, raft::Transport::Callbacks cb);
+  replication::Transport* Join(uint64_t id, replication::Transport::Callbacks cb);
   void Leave(uint64_t id);
   // Drops every message between a and b, both ways, until Heal().
   void Cut(uint64_t a, uint64_t b);
@@ -31,7 +31,7 @@ class LocalNetwork {
   void Deliver(uint64_t from, std::vector<orch::v1::Message> msgs);
 
   std::mutex mu_;
-  std::map<uint64_t, raft::Transport::Callbacks> nodes_;
+  std::map<uint64_t, replication::Transport::Callbacks> nodes_;
   std::map<uint64_t, std::unique_ptr<Endpoint>> endpoints_;
   std::set<std::pair<uint64_t, uint64_t>> cuts_;
   std::set<uint64_t> isolated_;

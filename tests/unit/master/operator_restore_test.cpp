@@ -7,7 +7,7 @@
 #include <sqlite3.h>
 
 #include "common/ids.h"
-#include "master/log/snapshot_check.h"
+#include "master/replication/snapshot_check.h"
 #include "master/state/state_store.h"
 #include "test_util.h"
 
@@ -244,14 +244,15 @@ TEST(OperatorRestoreTest, ACommitInsideABatchAppliesBetweenItsNeighbours) {
 }
 
 TEST(OperatorRestoreTest, CheckStateImageCountsWhatAnImageHolds) {
-  auto info = CheckStateImage(ImageOfA(7));
+  auto info = replication::CheckStateImage(ImageOfA(7));
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_EQ(info->applied_index, 7u);
   EXPECT_EQ(info->index, 7u);
   EXPECT_EQ(info->jobs, 2u);
   EXPECT_EQ(info->nodes, 1u);
   EXPECT_EQ(info->evaluations, 2u);
-  EXPECT_EQ(CheckStateImage(std::string(4096, 'x')).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(replication::CheckStateImage(std::string(4096, 'x')).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 }  // namespace

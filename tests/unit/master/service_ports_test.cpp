@@ -13,7 +13,7 @@
 
 #include "common/json.h"
 #include "master/http/api.h"
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
 #include "master/state/state_store.h"
 #include "orch/v1/api.pb.h"
 #include "test_util.h"
@@ -276,7 +276,7 @@ class ServicePortsApiTest : public ::testing::Test {
   }
   Router router_;
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<RaftLog> log_;
+  std::unique_ptr<replication::RaftNode> log_;
 };
 
 TEST_F(ServicePortsApiTest, ConcurrentSubmitsGetDistinctPortsFromTheRange) {

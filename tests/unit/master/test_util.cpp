@@ -5,16 +5,18 @@
 #include <filesystem>
 #include <thread>
 
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
+#include "master/state/state_store.h"
 
 namespace orch::master::testing {
 
-std::unique_ptr<RaftLog> StartSingleLeader(const std::string& dir, StateStore* store) {
-  RaftLogOptions o;
+std::unique_ptr<replication::RaftNode> StartSingleLeader(const std::string& dir,
+                                                         StateStore* store) {
+  replication::RaftNodeOptions o;
   o.member_id = "m1";
   o.initial_peers = {{"m1", "127.0.0.1:0"}};
   o.tick = std::chrono::milliseconds(10);
-  auto log = RaftLog::Open(o, dir, store);
+  auto log = replication::RaftNode::Open(o, dir, store);
   EXPECT_TRUE(log.ok()) << log.status().ToString();
   if (!log.ok()) return nullptr;
   (*log)->Start(nullptr);

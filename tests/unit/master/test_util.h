@@ -7,8 +7,10 @@
 #include "orch/v1/command.pb.h"
 #include "orch/v1/types.pb.h"
 
+namespace orch::replication {
+class RaftNode;
+}
 namespace orch::master {
-class RaftLog;
 class StateStore;
 }  // namespace orch::master
 
@@ -16,7 +18,7 @@ namespace orch::master::testing {
 
 // A one-master Raft log over `store` in `dir`, started (no transport) and
 // leading; null (with a test failure) if it never leads.
-std::unique_ptr<RaftLog> StartSingleLeader(const std::string& dir, StateStore* store);
+std::unique_ptr<replication::RaftNode> StartSingleLeader(const std::string& dir, StateStore* store);
 
 // A fresh empty folder under the test's temp dir.
 std::string TempDir(const std::string& name);

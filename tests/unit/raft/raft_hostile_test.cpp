@@ -1,7 +1,7 @@
 // Messages no correct peer sends (issue 10): the core must never abort on
 // them, and must not let them move commit past the log or rewrite it. The
 // driver also drops messages from non-members before they reach the core
-// (tests/unit/master/raft_log_test.cpp); these tests are the core's own
+// (tests/unit/master/raft_node_test.cpp); these tests are the core's own
 // defence when a forged message carries a member's id.
 #include <gtest/gtest.h>
 

@@ -12,7 +12,8 @@
 #include "master/http/deployments_api.h"
 #include "master/http/lifecycle_api.h"
 #include "master/http/scheduler_api.h"
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
+#include "master/state/state_store.h"
 #include "orch/v1/api.pb.h"
 #include "sched_util.h"
 
@@ -27,11 +28,11 @@ class SchedulerMasterTest : public ::testing::Test {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     store_ = std::move(*StateStore::Open(dir + "/state.db"));
-    RaftLogOptions o;
+    replication::RaftNodeOptions o;
     o.member_id = "m1";
     o.initial_peers = {{"m1", "127.0.0.1:0"}};
     o.tick = std::chrono::milliseconds(10);
-    log_ = std::move(*RaftLog::Open(o, dir, store_.get()));
+    log_ = std::move(*replication::RaftNode::Open(o, dir, store_.get()));
     log_->Start(nullptr);
     for (int i = 0; i < 500 && !log_->IsLeader(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     ASSERT_TRUE(log_->IsLeader());
@@ -95,7 +96,7 @@ class SchedulerMasterTest : public ::testing::Test {
 
   Router router_;
   std::unique_ptr<StateStore> store_;
-  std::unique_ptr<RaftLog> log_;
+  std::unique_ptr<replication::RaftNode> log_;
   std::unique_ptr<EvalWorker> worker_;
 };
 

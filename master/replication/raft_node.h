@@ -1,4 +1,4 @@
-// RaftLog: the ReplicatedLog of a master in a Raft quorum. It owns the
+// RaftNode: the ReplicatedLog of a master in a Raft quorum. It owns the
 // pure Raft core (RawNode) on one thread and drives its Ready loop: persist
 // the log and hard state (SqliteStorage, raft.db), then send messages
 // (Transport), then apply committed entries to the StateStore (state.db)
@@ -34,16 +34,17 @@
 
 #include "common/metrics.h"
 #include "common/status.h"
-#include "master/log/replicated_log.h"
 #include "master/raft/raw_node.h"
-#include "master/raft/sqlite_storage.h"
-#include "master/raft/transport.h"
-#include "master/state/state_store.h"
+#include "master/replication/member_directory.h"
+#include "master/replication/replicated_log.h"
+#include "master/replication/sqlite_storage.h"
+#include "master/replication/state_machine.h"
+#include "master/replication/transport.h"
 #include "orch/v1/types.pb.h"
 
-namespace orch::master {
+namespace orch::replication {
 
-struct RaftLogOptions {
+struct RaftNodeOptions {
   std::string member_id;     // "m1"
   std::string raft_address;  // this member's transport address
   std::string http_address;  // this member's REST address (announced to peers)
@@ -58,10 +59,7 @@ struct RaftLogOptions {
   uint64_t seed = 0;  // 0: random
 };
 
-// The Raft id of member `id` (a stable 64-bit hash, never 0).
-uint64_t RaftIdOf(const std::string& member_id);
-
-class RaftLog : public ReplicatedLog {
+class RaftNode : public ReplicatedLog {
  public:
   // The largest command Propose takes: half the transport's frame limit.
   static constexpr std::size_t kMaxCommandBytes = 8 << 20;
@@ -71,9 +69,9 @@ class RaftLog : public ReplicatedLog {
   // Opens raft.db in `data_dir` (bootstrapping a new cluster from
   // initial_peers when it is empty) and brings `store` up to date with the
   // persisted snapshot. Does not start the loop: call Start().
-  static Result<std::unique_ptr<RaftLog>> Open(const RaftLogOptions& opts, const std::string& data_dir,
-                                               StateStore* store);
-  ~RaftLog() override;
+  static Result<std::unique_ptr<RaftNode>> Open(const RaftNodeOptions& opts,
+                                                const std::string& data_dir, StateMachine* store);
+  ~RaftNode() override;
 
   // Members learned out of band (a new member asking an existing one, for
   // --join): their addresses, so this member can answer them before the
@@ -98,9 +96,9 @@ class RaftLog : public ReplicatedLog {
   void RegisterMetrics(metrics::Registry* registry);
 
   // The callbacks a Transport must call.
-  raft::Transport::Callbacks TransportCallbacks();
+  Transport::Callbacks TransportCallbacks();
   // Starts the loop; `transport` must outlive the log.
-  void Start(raft::Transport* transport);
+  void Start(Transport* transport);
 
   // ReplicatedLog.
   Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) override;
@@ -132,7 +130,7 @@ class RaftLog : public ReplicatedLog {
   LeaderTerm LeaderAndTerm() const;
 
  private:
-  RaftLog(const RaftLogOptions& opts, StateStore* store);
+  RaftNode(const RaftNodeOptions& opts, StateMachine* store);
   Status Init(const std::string& data_dir);
   void Loop();
   bool Admit(const v1::Message& m);
@@ -141,9 +139,8 @@ class RaftLog : public ReplicatedLog {
   Status ApplyConfChangeEntry(const raft::Entry& e);
   Status MaybeSnapshot();
   // Records a snapshot written off the loop thread (loop thread).
-  void FinishSnapshot(raft::SqliteStorage::PendingSnapshot p, const Status& written,
-                      int64_t read_ms, int64_t write_ms);
-  void RefreshMemberView();
+  void FinishSnapshot(SqliteStorage::PendingSnapshot p, const Status& written, int64_t read_ms,
+                      int64_t write_ms);
   void Complete(uint64_t request_id, Status status, uint64_t index);
   void FailAllWaiters(const Status& status);
   Status ProposeConfChangeAndWait(raft::ConfChange cc, const v1::Member& member,
@@ -152,6 +149,8 @@ class RaftLog : public ReplicatedLog {
                               std::chrono::milliseconds timeout);
   void AnnounceHttpAddress();
   std::string NameOf(uint64_t raft_id) const;
+  // A random id, never 0, for a proposal's waiter.
+  static uint64_t NewRequestId();
 
   struct Waiter {
     std::promise<std::pair<Status, uint64_t>> done;
@@ -160,14 +159,14 @@ class RaftLog : public ReplicatedLog {
     std::promise<Result<uint64_t>> index;
   };
 
-  RaftLogOptions opts_;
+  RaftNodeOptions opts_;
   uint64_t raft_id_;
   uint64_t cluster_id_ = 0;
   bool opened_empty_ = false;
-  StateStore* store_;
-  std::unique_ptr<raft::SqliteStorage> storage_;
+  StateMachine* store_;
+  std::unique_ptr<SqliteStorage> storage_;
   std::unique_ptr<raft::RawNode> node_;  // loop thread only
-  raft::Transport* transport_ = nullptr;
+  Transport* transport_ = nullptr;
   raft::ConfState conf_state_;  // loop thread only
 
   // Inputs to the loop, guarded by mu_.
@@ -177,10 +176,9 @@ class RaftLog : public ReplicatedLog {
   std::deque<std::function<void()>> tasks_;  // run on the loop thread
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
   std::map<std::string, std::shared_ptr<PendingRead>> reads_;
-  std::map<std::string, v1::Member> members_;  // by member id
-  std::map<uint64_t, std::string> names_;      // raft id -> member id
-  std::vector<v1::Member> member_view_;        // Members() as of the last loop pass
   bool closed_ = false;
+  // Members by name (thread-safe); its view is refreshed once a tick.
+  MemberDirectory directory_;
 
   std::atomic<uint64_t> lead_{0};
   std::atomic<uint64_t> term_{0};
@@ -188,7 +186,7 @@ class RaftLog : public ReplicatedLog {
   std::atomic<bool> announced_{false};
   std::atomic<uint64_t> refused_msgs_{0};
   std::chrono::steady_clock::time_point last_refusal_log_;  // loop thread only
-  uint64_t applied_ = 0;        // loop thread only
+  uint64_t applied_ = 0;                                    // loop thread only
   uint64_t snapshot_index_ = 0;  // loop thread only: of the last snapshot taken or being written
   bool snapshot_in_flight_ = false;  // loop thread only
   std::thread snapshot_thread_;      // writes one snapshot file at a time
@@ -205,4 +203,4 @@ class RaftLog : public ReplicatedLog {
   std::thread thread_;
 };
 
-}  // namespace orch::master
+}  // namespace orch::replication

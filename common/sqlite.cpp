@@ -1,4 +1,4 @@
-#include "master/state/sqlite.h"
+#include "common/sqlite.h"
 
 namespace orch::sqlite {
 
@@ -23,8 +23,9 @@ void Db::Release(sqlite3_stmt* stmt) {
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Sync sync) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close_v2(raw);
@@ -33,7 +34,8 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Sync sync) {
   std::unique_ptr<Db> db(new Db(raw, path));
   sqlite3_busy_timeout(raw, 5000);
   ORCH_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
-  ORCH_RETURN_IF_ERROR(db->Exec(sync == Sync::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  ORCH_RETURN_IF_ERROR(
+      db->Exec(sync == Sync::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   ORCH_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   // 32 MiB of page cache (SQLite's default is 2 MiB): the B-tree pages a
   // write walks stay in memory as the state grows past a few thousand jobs.
@@ -60,13 +62,15 @@ Result<Stmt> Db::Prepare(std::string_view sql) {
     return Stmt(this, stmt);
   }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
-                              nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     return Status::Internal(path_ + ": cannot prepare \"" + std::string(sql.substr(0, 80)) +
                             "\": " + sqlite3_errmsg(db_));
   }
-  if (stmt == nullptr) return Status::InvalidArgument(path_ + ": no statement in \"" + std::string(sql.substr(0, 80)) + "\"");
+  if (stmt == nullptr)
+    return Status::InvalidArgument(path_ + ": no statement in \"" + std::string(sql.substr(0, 80)) +
+                                   "\"");
   return Stmt(this, stmt);
 }
 

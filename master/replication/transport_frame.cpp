@@ -1,11 +1,11 @@
-#include "master/raft/transport_frame.h"
+#include "master/replication/transport_frame.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <zlib.h>
 
 #include <algorithm>
 
-namespace orch::raft {
+namespace orch::replication {
 namespace {
 
 using google::protobuf::io::CodedOutputStream;
@@ -168,4 +168,4 @@ orch::Result<std::optional<Message>> SnapshotAssembler::Add(orch::v1::SnapshotCh
   return std::optional<Message>(std::move(msg));
 }
 
-}  // namespace orch::raft
+}  // namespace orch::replication

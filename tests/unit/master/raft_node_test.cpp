@@ -1,8 +1,8 @@
-// RaftLog (the master's replicated log) with real storage and state stores
+// RaftNode (the master's replicated log) with real storage and state stores
 // in temp dirs and an in-process network: what clients of the masters
 // notice — writes acknowledged once and kept, reads that see them, a
 // leader that can be lost, members that come and go.
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "local_network.h"
+#include "master/state/state_store.h"
 #include "test_util.h"
 
 namespace orch::master {
@@ -27,13 +28,15 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
   return cond();
 }
 
-v1::Command JobCmd(const std::string& id) { return testing::RegisterJobCmd(testing::SampleJob(id, 1), "e-" + id); }
+v1::Command JobCmd(const std::string& id) {
+  return testing::RegisterJobCmd(testing::SampleJob(id, 1), "e-" + id);
+}
 
 struct Member {
   std::string id;
   std::string dir;
   std::unique_ptr<StateStore> store;
-  std::unique_ptr<RaftLog> log;
+  std::unique_ptr<replication::RaftNode> log;
 };
 
 class RaftCluster {
@@ -53,7 +56,7 @@ class RaftCluster {
     m.dir = root_ + "/" + id;
     std::filesystem::create_directories(m.dir);
     m.store = std::move(*StateStore::Open(m.dir + "/state.db"));
-    RaftLogOptions o;
+    replication::RaftNodeOptions o;
     o.member_id = id;
     o.raft_address = "127.0.0.1:0";
     o.http_address = "http://" + id;
@@ -62,10 +65,10 @@ class RaftCluster {
     o.election_ticks = 10;
     o.snapshot_entries = snapshot_entries_;
     o.keep_entries = snapshot_entries_ / 2;
-    auto log = RaftLog::Open(o, m.dir, m.store.get());
+    auto log = replication::RaftNode::Open(o, m.dir, m.store.get());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     m.log = std::move(*log);
-    m.log->Start(net_.Join(RaftIdOf(id), m.log->TransportCallbacks()));
+    m.log->Start(net_.Join(replication::RaftIdOf(id), m.log->TransportCallbacks()));
     for (auto& old : members_) {
       if (old.id == id) {
         old = std::move(m);
@@ -76,7 +79,7 @@ class RaftCluster {
   }
 
   void Stop(const std::string& id) {
-    net_.Leave(RaftIdOf(id));
+    net_.Leave(replication::RaftIdOf(id));
     Member& m = Get(id);
     if (m.log) m.log->Close();
     m.log.reset();
@@ -128,7 +131,7 @@ v1::Member NewMember(const std::string& id) {
   return m;
 }
 
-TEST(RaftLogTest, SingleMemberAcknowledgesWritesThatSurviveRestart) {
+TEST(RaftNodeTest, SingleMemberAcknowledgesWritesThatSurviveRestart) {
   std::string root = testing::TempDir("r");
   uint64_t last = 0;
   {
@@ -150,7 +153,7 @@ TEST(RaftLogTest, SingleMemberAcknowledgesWritesThatSurviveRestart) {
   EXPECT_GT(*idx, last);
 }
 
-TEST(RaftLogTest, RefusedCommandReturnsItsOutcome) {
+TEST(RaftNodeTest, RefusedCommandReturnsItsOutcome) {
   RaftCluster c(testing::TempDir("r"), 1);
   c.WaitLeader();
   v1::Command cmd;
@@ -160,7 +163,7 @@ TEST(RaftLogTest, RefusedCommandReturnsItsOutcome) {
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
 }
 
-TEST(RaftLogTest, FollowerWritesAndReadsAreLinearizable) {
+TEST(RaftNodeTest, FollowerWritesAndReadsAreLinearizable) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();
   std::string follower = leader == "m1" ? "m2" : "m1";
@@ -180,7 +183,7 @@ TEST(RaftLogTest, FollowerWritesAndReadsAreLinearizable) {
   EXPECT_EQ(c.Get(follower).log->LeaderHttpAddress(), "http://" + leader);
 }
 
-TEST(RaftLogTest, IsolatedLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
+TEST(RaftNodeTest, IsolatedLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string old = c.WaitLeader();
   std::vector<std::string> acked;
@@ -188,7 +191,7 @@ TEST(RaftLogTest, IsolatedLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
     std::string id = "before" + std::to_string(i);
     if (c.Get(old).log->Propose(JobCmd(id), 5s).ok()) acked.push_back(id);
   }
-  c.net().Isolate(RaftIdOf(old));
+  c.net().Isolate(replication::RaftIdOf(old));
   std::set<std::string> rest;
   for (auto& m : c.members()) {
     if (m.id != old) rest.insert(m.id);
@@ -208,13 +211,15 @@ TEST(RaftLogTest, IsolatedLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
   }
   c.net().Heal();
   for (auto& m : c.members()) {
-    ASSERT_TRUE(WaitFor([&] { return m.log->ReadBarrier(1s).ok() && m.store->GetJob("after4").ok(); })) << m.id;
+    ASSERT_TRUE(WaitFor([&] {
+      return m.log->ReadBarrier(1s).ok() && m.store->GetJob("after4").ok();
+    })) << m.id;
     for (const auto& id : acked) EXPECT_TRUE(m.store->GetJob(id).ok()) << m.id << " lost " << id;
     EXPECT_FALSE(m.store->GetJob("lost").ok()) << m.id;
   }
 }
 
-TEST(RaftLogTest, WithoutAMajorityWritesFailFastInsteadOfHanging) {
+TEST(RaftNodeTest, WithoutAMajorityWritesFailFastInsteadOfHanging) {
   std::string root = testing::TempDir("r");
   RaftCluster c(root, 3);
   c.WaitLeader();
@@ -230,11 +235,11 @@ TEST(RaftLogTest, WithoutAMajorityWritesFailFastInsteadOfHanging) {
   EXPECT_EQ(c.Get("m1").log->ReadBarrier(1s).code(), StatusCode::kUnavailable);
 }
 
-TEST(RaftLogTest, LaggingMemberCatchesUpThroughASnapshot) {
+TEST(RaftNodeTest, LaggingMemberCatchesUpThroughASnapshot) {
   RaftCluster c(testing::TempDir("r"), 3, /*snapshot_entries=*/20);
   std::string leader = c.WaitLeader();
   std::string lagging = leader == "m3" ? "m2" : "m3";
-  c.net().Isolate(RaftIdOf(lagging));
+  c.net().Isolate(replication::RaftIdOf(lagging));
   for (int i = 0; i < 120; ++i) {
     auto r = c.Get(leader).log->Propose(JobCmd("j" + std::to_string(i)), 5s);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -244,7 +249,8 @@ TEST(RaftLogTest, LaggingMemberCatchesUpThroughASnapshot) {
   ASSERT_TRUE(WaitFor([&] { return m.store->GetJob("j119").ok(); }, 20s));
   EXPECT_EQ(m.store->ListJobs().size(), 120u);
   // Its state is the leader's, applied index and all.
-  ASSERT_TRUE(WaitFor([&] { return m.store->AppliedIndex() == c.Get(leader).store->AppliedIndex(); }));
+  ASSERT_TRUE(
+      WaitFor([&] { return m.store->AppliedIndex() == c.Get(leader).store->AppliedIndex(); }));
   // Restarting it keeps everything.
   c.Stop(lagging);
   c.Start(lagging, c.peers());
@@ -253,7 +259,7 @@ TEST(RaftLogTest, LaggingMemberCatchesUpThroughASnapshot) {
 
 // ---- Hostile input on the Raft port (issue 10) ------------------------------
 
-TEST(RaftLogTest, MessagesFromStrangersNeverReachTheCore) {
+TEST(RaftNodeTest, MessagesFromStrangersNeverReachTheCore) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();
   ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("real"), 5s).ok());
@@ -266,7 +272,7 @@ TEST(RaftLogTest, MessagesFromStrangersNeverReachTheCore) {
   v1::Message hb;
   hb.set_type(v1::Message::MSG_HEARTBEAT);
   hb.set_from(999);
-  hb.set_to(RaftIdOf(follower));
+  hb.set_to(replication::RaftIdOf(follower));
   hb.set_term(1000);
   hb.set_commit(uint64_t{1} << 40);
   deliver(hb);
@@ -274,7 +280,7 @@ TEST(RaftLogTest, MessagesFromStrangersNeverReachTheCore) {
   v1::Message app;
   app.set_type(v1::Message::MSG_APP);
   app.set_from(999);
-  app.set_to(RaftIdOf(follower));
+  app.set_to(replication::RaftIdOf(follower));
   app.set_term(1000);
   app.set_index(f.store->AppliedIndex() + 100);
   app.set_log_term(1000);
@@ -292,7 +298,7 @@ TEST(RaftLogTest, MessagesFromStrangersNeverReachTheCore) {
   EXPECT_EQ(c.Leader(), leader);
 }
 
-TEST(RaftLogTest, FoundersShareTheClusterIdAndADataDirKeepsItsOwn) {
+TEST(RaftNodeTest, FoundersShareTheClusterIdAndADataDirKeepsItsOwn) {
   std::string root = testing::TempDir("r");
   uint64_t id = 0;
   {
@@ -314,7 +320,7 @@ TEST(RaftLogTest, FoundersShareTheClusterIdAndADataDirKeepsItsOwn) {
   EXPECT_EQ(again.Get("m1").log->ClusterId(), id);
 }
 
-TEST(RaftLogTest, AGarbageSnapshotIsDroppedBeforeAnythingIsSaved) {
+TEST(RaftNodeTest, AGarbageSnapshotIsDroppedBeforeAnythingIsSaved) {
   std::string root = testing::TempDir("r");
   RaftCluster c(root, 3);
   std::string leader = c.WaitLeader();
@@ -328,19 +334,21 @@ TEST(RaftLogTest, AGarbageSnapshotIsDroppedBeforeAnythingIsSaved) {
   auto make_snap = [&](std::string data) {
     v1::Message m;
     m.set_type(v1::Message::MSG_SNAP);
-    m.set_from(RaftIdOf(leader));
-    m.set_to(RaftIdOf(follower));
+    m.set_from(replication::RaftIdOf(leader));
+    m.set_to(replication::RaftIdOf(follower));
     m.set_term(1000);
     auto* md = m.mutable_snapshot()->mutable_metadata();
     md->set_index(applied + 1000);
     md->set_term(1);
-    for (const auto& [id, addr] : c.peers()) md->mutable_conf_state()->add_voters(RaftIdOf(id));
+    for (const auto& [id, addr] : c.peers())
+      md->mutable_conf_state()->add_voters(replication::RaftIdOf(id));
     m.mutable_snapshot()->set_data(std::move(data));
     return m;
   };
   auto deliver = c.Get(follower).log->TransportCallbacks().on_message;
-  deliver(make_snap(std::string(4096, 'x')));                      // not a database
-  deliver(make_snap("SQLite format 3" + std::string(1, '\0') + std::string(4096, '\x7f')));  // a corrupt one
+  deliver(make_snap(std::string(4096, 'x')));  // not a database
+  deliver(make_snap("SQLite format 3" + std::string(1, '\0') +
+                    std::string(4096, '\x7f')));  // a corrupt one
   ASSERT_TRUE(WaitFor([&] { return c.Get(follower).log->refused_messages() >= 2; }));
   EXPECT_GE(c.Get(follower).store->AppliedIndex(), applied);
   ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("after"), 5s).ok());
@@ -352,12 +360,15 @@ TEST(RaftLogTest, AGarbageSnapshotIsDroppedBeforeAnythingIsSaved) {
   EXPECT_FALSE(c.WaitLeader().empty());
 }
 
-TEST(RaftLogTest, ACommandLargerThanALogEntryMayHoldIsRefusedAtPropose) {
+TEST(RaftNodeTest, ACommandLargerThanALogEntryMayHoldIsRefusedAtPropose) {
   RaftCluster c(testing::TempDir("r"), 1);
   std::string leader = c.WaitLeader();
   v1::Command big = JobCmd("big");
-  (*big.mutable_register_job()->mutable_job()->mutable_groups(0)->mutable_tasks(0)->mutable_env())["X"] =
-      std::string(RaftLog::kMaxCommandBytes + 1, 'x');
+  (*big.mutable_register_job()
+        ->mutable_job()
+        ->mutable_groups(0)
+        ->mutable_tasks(0)
+        ->mutable_env())["X"] = std::string(replication::RaftNode::kMaxCommandBytes + 1, 'x');
   auto r = c.Get(leader).log->Propose(big, 5s);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
@@ -365,7 +376,7 @@ TEST(RaftLogTest, ACommandLargerThanALogEntryMayHoldIsRefusedAtPropose) {
   EXPECT_TRUE(c.Get(leader).log->Propose(JobCmd("small"), 5s).ok());
 }
 
-TEST(RaftLogTest, MembersAreAddedAsLearnerPromotedAndRemoved) {
+TEST(RaftNodeTest, MembersAreAddedAsLearnerPromotedAndRemoved) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();
   ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("before-m4"), 5s).ok());
@@ -385,7 +396,7 @@ TEST(RaftLogTest, MembersAreAddedAsLearnerPromotedAndRemoved) {
   ASSERT_TRUE(WaitFor([&] { return roles()["m4"] == v1::Member::VOTER && roles().size() == 4; }));
   // A 4-voter cluster needs 3: with one member down, writes still commit.
   std::string down = leader == "m1" ? "m2" : "m1";
-  c.net().Isolate(RaftIdOf(down));
+  c.net().Isolate(replication::RaftIdOf(down));
   std::string l2 = c.WaitLeader();
   ASSERT_TRUE(c.Get(l2).log->Propose(JobCmd("with-m4"), 5s).ok());
   c.net().Heal();
@@ -400,10 +411,11 @@ TEST(RaftLogTest, MembersAreAddedAsLearnerPromotedAndRemoved) {
 // Issue 14: the leader's latest snapshot predates a member added after the
 // log was compacted (its configuration lacks the member, which must refuse
 // it); the snapshot it is sent is built for the membership at send time.
-TEST(RaftLogTest, AMemberAddedAfterTheLogWasCompactedCatchesUp) {
+TEST(RaftNodeTest, AMemberAddedAfterTheLogWasCompactedCatchesUp) {
   RaftCluster c(testing::TempDir("r"), 3, /*snapshot_entries=*/50);
   std::string leader = c.WaitLeader();
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
   c.Start("m4", {});
   v1::Member m4 = NewMember("m4");
   Status st = c.Get(leader).log->AddMember(m4, /*learner=*/true, 5s);
@@ -414,10 +426,11 @@ TEST(RaftLogTest, AMemberAddedAfterTheLogWasCompactedCatchesUp) {
   ASSERT_TRUE(WaitFor([&] { return c.Get("m4").store->GetJob("after").ok(); }));
 }
 
-TEST(RaftLogTest, AVoterAddedToALoneMasterAfterCompactionDoesNotStopWrites) {
+TEST(RaftNodeTest, AVoterAddedToALoneMasterAfterCompactionDoesNotStopWrites) {
   RaftCluster c(testing::TempDir("r"), 1, /*snapshot_entries=*/50);
   ASSERT_EQ(c.WaitLeader(), "m1");
-  for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.Get("m1").log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
+  for (int i = 0; i < 200; ++i)
+    ASSERT_TRUE(c.Get("m1").log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
   c.Start("m2", {});
   v1::Member m2 = NewMember("m2");
   // Straight to voter: the quorum becomes 2, so m2 must catch up for any
@@ -429,14 +442,14 @@ TEST(RaftLogTest, AVoterAddedToALoneMasterAfterCompactionDoesNotStopWrites) {
   ASSERT_TRUE(WaitFor([&] { return c.Get("m2").store->ListJobs().size() == 201u; }, 20s));
 }
 
-TEST(RaftLogTest, ALearnerFarBehindTheLeaderIsNotPromoted) {
+TEST(RaftNodeTest, ALearnerFarBehindTheLeaderIsNotPromoted) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();
   c.Start("m4", {});
   v1::Member m4 = NewMember("m4");
   ASSERT_TRUE(c.Get(leader).log->AddMember(m4, /*learner=*/true, 5s).ok());
-  c.net().Isolate(RaftIdOf("m4"));
-  const uint64_t behind = RaftLog::kMaxPromotionLag + 50;
+  c.net().Isolate(replication::RaftIdOf("m4"));
+  const uint64_t behind = replication::RaftNode::kMaxPromotionLag + 50;
   for (uint64_t i = 0; i < behind; ++i)
     ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("j" + std::to_string(i)), 5s).ok());
   std::this_thread::sleep_for(100ms);  // the member view is refreshed once a tick
@@ -448,7 +461,7 @@ TEST(RaftLogTest, ALearnerFarBehindTheLeaderIsNotPromoted) {
   ASSERT_TRUE(WaitFor([&] { return c.Get(leader).log->PromoteMember("m4", 5s).ok(); }));
 }
 
-TEST(RaftLogTest, LeadershipMovesOnRequest) {
+TEST(RaftNodeTest, LeadershipMovesOnRequest) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string leader = c.WaitLeader();
   ASSERT_TRUE(c.Get(leader).log->Propose(JobCmd("x"), 5s).ok());

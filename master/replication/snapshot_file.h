@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace orch::raft::snapfile {
+namespace orch::replication::snapfile {
 
 // "<16 hex term>-<16 hex index>.snap": unique per snapshot, sortable.
 std::string FileName(uint64_t term, uint64_t index);
@@ -41,4 +41,4 @@ orch::Result<std::vector<std::string>> RemoveAllBut(const std::string& dir,
 // Removes dir/name if present (best effort is not enough: errors returned).
 orch::Status Remove(const std::string& dir, const std::string& name);
 
-}  // namespace orch::raft::snapfile
+}  // namespace orch::replication::snapfile

@@ -14,7 +14,7 @@
 
 #include "orch/v1/raft.pb.h"
 
-namespace orch::raft {
+namespace orch::replication {
 
 class Transport {
  public:
@@ -41,4 +41,4 @@ class Transport {
   virtual void Stop() = 0;
 };
 
-}  // namespace orch::raft
+}  // namespace orch::replication

@@ -12,7 +12,7 @@
 #include "common/status.h"
 #include "orch/v1/command.pb.h"
 
-namespace orch::master {
+namespace orch::replication {
 
 class ReplicatedLog {
  public:
@@ -37,4 +37,4 @@ class ReplicatedLog {
   virtual void Close() = 0;
 };
 
-}  // namespace orch::master
+}  // namespace orch::replication

@@ -1,4 +1,4 @@
-#include "master/raft/snapshot_file.h"
+#include "master/replication/snapshot_file.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,11 +11,12 @@
 #include <cstdio>
 #include <cstring>
 
-namespace orch::raft::snapfile {
+namespace orch::replication::snapfile {
 
 uint32_t Crc32(std::string_view data) {
   uLong crc = crc32_z(0L, Z_NULL, 0);
-  return static_cast<uint32_t>(crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+  return static_cast<uint32_t>(
+      crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
 }
 namespace {
 
@@ -137,4 +138,4 @@ orch::Status Remove(const std::string& dir, const std::string& name) {
   return FsyncPath(dir, O_RDONLY | O_DIRECTORY);
 }
 
-}  // namespace orch::raft::snapfile
+}  // namespace orch::replication::snapfile

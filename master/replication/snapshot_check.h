@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "orch/v1/raft.pb.h"
 
-namespace orch::master {
+namespace orch::replication {
 
 Status CheckSnapshotImage(const orch::v1::Snapshot& snapshot);
 
@@ -27,4 +27,4 @@ struct StateImageInfo {
 };
 Result<StateImageInfo> CheckStateImage(const std::string& image);
 
-}  // namespace orch::master
+}  // namespace orch::replication

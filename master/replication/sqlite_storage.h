@@ -28,15 +28,15 @@
 #include <utility>
 #include <vector>
 
+#include "common/sqlite.h"
 #include "common/status.h"
 #include "master/raft/storage.h"
-#include "master/state/sqlite.h"
 
-namespace orch::raft {
+namespace orch::replication {
 
 using orch::v1::SnapshotMetadata;
 
-class SqliteStorage : public Storage {
+class SqliteStorage : public raft::Storage {
  public:
   ~SqliteStorage() override;
   SqliteStorage(const SqliteStorage&) = delete;
@@ -49,13 +49,14 @@ class SqliteStorage : public Storage {
   static orch::Result<std::unique_ptr<SqliteStorage>> Open(const std::string& dir);
 
   // Storage (the core's read side).
-  InitialState GetInitialState() const override;
-  Result<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi, uint64_t max_bytes) const override;
-  Result<uint64_t> Term(uint64_t i) const override;
+  raft::InitialState GetInitialState() const override;
+  raft::Result<std::vector<raft::Entry>> Entries(uint64_t lo, uint64_t hi,
+                                                 uint64_t max_bytes) const override;
+  raft::Result<uint64_t> Term(uint64_t i) const override;
   uint64_t FirstIndex() const override;
   uint64_t LastIndex() const override;
   // kSnapshotTemporarilyUnavailable if the image cannot be read now.
-  Result<Snapshot> GetSnapshot() const override;
+  raft::Result<raft::Snapshot> GetSnapshot() const override;
 
   // True when nothing was ever persisted (a brand-new member).
   bool IsEmpty() const;
@@ -69,14 +70,14 @@ class SqliteStorage : public Storage {
   // power failure but never torn, and a later synced one makes it durable.
   // FailedPrecondition (nothing written) if snap is not newer than the
   // current snapshot or entries leave a gap after LastIndex().
-  orch::Status Save(const HardState* hs, const std::vector<Entry>& entries, const Snapshot* snap,
-                    bool sync);
+  orch::Status Save(const raft::HardState* hs, const std::vector<raft::Entry>& entries,
+                    const raft::Snapshot* snap, bool sync);
 
   // Records a snapshot of the application state as of applied index
   // `index`, with membership `cs` and state machine image `data`.
   // FailedPrecondition unless current snapshot index < index <= LastIndex()
   // and index >= FirstIndex()-1.
-  orch::Status CreateSnapshot(uint64_t index, const ConfState& cs, std::string data);
+  orch::Status CreateSnapshot(uint64_t index, const raft::ConfState& cs, std::string data);
 
   // CreateSnapshot in three steps, so that writing and fsyncing the image
   // (the slow part: it grows with the state) runs off the driver's thread:
@@ -85,12 +86,12 @@ class SqliteStorage : public Storage {
   // its checksum; CommitSnapshot records it, unless a newer snapshot was
   // installed or taken meanwhile (FailedPrecondition; the file is removed).
   struct PendingSnapshot {
-    std::string dir;   // the snapshot directory
-    std::string file;  // the file's name in it
-    Snapshot snap;     // metadata and image
-    uint32_t crc = 0;  // set by WriteSnapshotFile
+    std::string dir;      // the snapshot directory
+    std::string file;     // the file's name in it
+    raft::Snapshot snap;  // metadata and image
+    uint32_t crc = 0;     // set by WriteSnapshotFile
   };
-  orch::Result<PendingSnapshot> PrepareSnapshot(uint64_t index, const ConfState& cs,
+  orch::Result<PendingSnapshot> PrepareSnapshot(uint64_t index, const raft::ConfState& cs,
                                                 std::string data) const;
   static orch::Status WriteSnapshotFile(PendingSnapshot* p);
   orch::Status CommitSnapshot(PendingSnapshot p);
@@ -112,7 +113,7 @@ class SqliteStorage : public Storage {
   // The persisted snapshot's metadata (index 0 when none). Cheap.
   SnapshotMetadata SnapshotMeta() const { return snap_meta_; }
 
-  const HardState& hard_state() const { return hard_state_; }
+  const raft::HardState& hard_state() const { return hard_state_; }
 
  private:
   struct Stmts;
@@ -122,15 +123,15 @@ class SqliteStorage : public Storage {
   orch::Status Load();
   orch::Status SetSynchronous(bool full);
   // SQL side of Save; in-memory state is changed only after COMMIT.
-  orch::Status WriteSnapshotRows(const Snapshot& snap, const std::string& file);
+  orch::Status WriteSnapshotRows(const raft::Snapshot& snap, const std::string& file);
   // `last` is the log's last index once a snapshot in the same Save is in.
-  orch::Status WriteEntryRows(const std::vector<Entry>& entries, size_t skip, uint64_t last);
+  orch::Status WriteEntryRows(const std::vector<raft::Entry>& entries, size_t skip, uint64_t last);
   orch::Status PutMeta(const char* key, const std::string& value);
   // In-memory mirrors of the committed changes.
   void ResetTo(uint64_t index, uint64_t term);
-  void AppendInMemory(const std::vector<Entry>& entries, size_t skip);
+  void AppendInMemory(const std::vector<raft::Entry>& entries, size_t skip);
   void CompactInMemory(uint64_t compact_index);
-  void CacheSnapshot(Snapshot snap) const;
+  void CacheSnapshot(raft::Snapshot snap) const;
   orch::Status DbError(const orch::Status& st) const;
 
   const std::string dir_;
@@ -140,7 +141,7 @@ class SqliteStorage : public Storage {
   bool synchronous_full_ = true;
 
   bool has_hard_state_ = false;
-  HardState hard_state_;
+  raft::HardState hard_state_;
   SnapshotMetadata snap_meta_;
   std::string snap_file_;  // empty when there is no snapshot
   // CRC-32 of the snapshot file, checked when it is read (absent for a
@@ -156,12 +157,12 @@ class SqliteStorage : public Storage {
   // ascending. Raft terms only grow along the log, so runs are few.
   std::vector<std::pair<uint64_t, uint64_t>> term_runs_;
   // The newest entries, contiguous, ending at last_ (or empty).
-  std::deque<Entry> tail_;
+  std::deque<raft::Entry> tail_;
   uint64_t tail_bytes_ = 0;
 
   // The loaded snapshot (metadata + image); mutable: filled on first read.
-  mutable std::unique_ptr<Snapshot> snap_cache_;
+  mutable std::unique_ptr<raft::Snapshot> snap_cache_;
   std::string buf_;  // reused serialization buffer
 };
 
-}  // namespace orch::raft
+}  // namespace orch::replication

@@ -14,10 +14,10 @@
 #include <random>
 #include <thread>
 
-#include "master/raft/tcp_transport.h"
-#include "master/raft/transport_frame.h"
+#include "master/replication/tcp_transport.h"
+#include "master/replication/transport_frame.h"
 
-namespace orch::raft {
+namespace orch::replication {
 namespace {
 
 using orch::v1::Message;
@@ -770,4 +770,4 @@ TEST(SnapshotAssemblerTest, ATotalOverTheLimitIsRefusedBeforeAnyData) {
 }
 
 }  // namespace
-}  // namespace orch::raft
+}  // namespace orch::replication

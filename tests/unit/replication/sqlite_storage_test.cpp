@@ -1,7 +1,7 @@
 // SqliteStorage: the Storage contract (mirrored from MemoryStorage's
 // tests), durability across reopen, snapshots and crash recovery, and a
 // RawNode running on it.
-#include "master/raft/sqlite_storage.h"
+#include "master/replication/sqlite_storage.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -12,11 +12,15 @@
 
 #include "master/raft/bootstrap.h"
 #include "master/raft/raw_node.h"
-#include "master/raft/snapshot_file.h"
+#include "master/replication/snapshot_file.h"
 #include "tests/unit/raft/raft_test_util.h"
 
-namespace orch::raft::testing {
+namespace orch::replication::testing {
 namespace {
+
+// The core's types, which the storage speaks.
+using namespace orch::raft;           // NOLINT(google-build-using-namespace)
+using namespace orch::raft::testing;  // NOLINT(google-build-using-namespace)
 
 namespace fs = std::filesystem;
 
@@ -344,9 +348,7 @@ TEST_F(SqliteStorageTest, ASnapshotFileDamagedOnDiskIsNeverInstalledNorSent) {
 }
 
 TEST_F(SqliteStorageTest, ASnapshotReceivedFromALeaderIsCheckedAfterReopenToo) {
-  {
-    auto s = CompactedStorage();
-  }
+  { auto s = CompactedStorage(); }
   std::ofstream(dir_ + "/snap/" + snapfile::FileName(3, 3), std::ios::trunc) << "image@4";
   auto s = OpenStorage();
   EXPECT_FALSE(s->GetSnapshot().ok());
@@ -358,7 +360,7 @@ TEST_F(SqliteStorageTest, TheClusterIdIsKeptAndNeverReplacedByAnother) {
     EXPECT_EQ(s->ClusterId(), 0u);
     ASSERT_TRUE(s->SetClusterId(0xabcdef).ok());
     EXPECT_TRUE(s->SetClusterId(0xabcdef).ok());  // the same again: fine
-    EXPECT_TRUE(s->IsEmpty());                   // an id alone is not a log
+    EXPECT_TRUE(s->IsEmpty());                    // an id alone is not a log
   }
   auto s = OpenStorage();
   EXPECT_EQ(s->ClusterId(), 0xabcdefu);
@@ -477,4 +479,4 @@ TEST_F(SqliteStorageTest, SingleNodeRawNodeCommitsAndRestartsWithSameLog) {
 }
 
 }  // namespace
-}  // namespace orch::raft::testing
+}  // namespace orch::replication::testing

@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "common/tls_certs.h"
-#include "master/raft/tcp_transport.h"
+#include "master/replication/tcp_transport.h"
 
-namespace orch::raft {
+namespace orch::replication {
 namespace {
 
 using orch::v1::Message;
@@ -171,4 +171,4 @@ TEST_F(TlsTransportTest, PlainTcpAnAgentAndAnotherCaAreRefusedTheMasterKeepsServ
 }
 
 }  // namespace
-}  // namespace orch::raft
+}  // namespace orch::replication

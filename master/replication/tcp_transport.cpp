@@ -1,4 +1,4 @@
-#include "master/raft/tcp_transport.h"
+#include "master/replication/tcp_transport.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,9 +19,9 @@
 #include "common/net.h"
 #include "common/tls_context.h"
 #include "master/raft/cluster_id.h"
-#include "master/raft/transport_frame.h"
+#include "master/replication/transport_frame.h"
 
-namespace orch::raft {
+namespace orch::replication {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -105,7 +105,7 @@ struct InConn {
       : socket(std::move(s)), idle(socket.get_executor()), assembler(max_snapshot) {}
   tcp::socket socket;
   std::shared_ptr<TlsStream> tls;  // with TLS on
-  asio::steady_timer idle;  // closes a connection that sends no whole frame for long
+  asio::steady_timer idle;         // closes a connection that sends no whole frame for long
   std::string remote;
   std::string ip;
   // Grows only as bytes arrive (at most doubling), never to a size a
@@ -194,7 +194,8 @@ class TcpTransport::Impl {
   std::minstd_rand rng_;                     // io thread only
 
   std::atomic<uint64_t> sent_{0}, dropped_{0}, received_{0}, bad_frames_{0}, queued_{0};
-  std::atomic<uint64_t> foreign_frames_{0}, refused_conns_{0}, idle_closed_{0}, inbound_conns_{0}, inbound_buffer_bytes_{0};
+  std::atomic<uint64_t> foreign_frames_{0}, refused_conns_{0}, idle_closed_{0}, inbound_conns_{0},
+      inbound_buffer_bytes_{0};
   std::chrono::steady_clock::time_point last_refusal_log_;  // io thread only
 };
 
@@ -304,7 +305,8 @@ void TcpTransport::Impl::Send(std::vector<Message> msgs) {
       if (m.type() == Message::MSG_SNAP &&
           m.snapshot().data().size() > opts_.snapshot_chunk_bytes) {
         p->pending_snaps.push_back(std::move(m));
-      } else if (!AppendMessageFrame({opts_.self_id, opts_.cluster_id}, m, opts_.max_frame_bytes, &p->pending)) {
+      } else if (!AppendMessageFrame({opts_.self_id, opts_.cluster_id}, m, opts_.max_frame_bytes,
+                                     &p->pending)) {
         ++dropped_;
         spdlog::error("raft transport: message {} to peer {} exceeds max frame size {}; dropped",
                       Message::Type_Name(m.type()), m.to(), opts_.max_frame_bytes);
@@ -610,7 +612,8 @@ void TcpTransport::Impl::DoAccept() {
       c->remote = e ? "unknown" : c->ip + ":" + std::to_string(ep.port());
       if (OverInboundCap(c->ip)) {
         ++refused_conns_;
-        LogRefusal("connection from " + c->remote + " refused: over the inbound connection limit (" +
+        LogRefusal("connection from " + c->remote +
+                   " refused: over the inbound connection limit (" +
                    std::to_string(opts_.max_inbound_conns) + " in all, " +
                    std::to_string(opts_.max_inbound_conns_per_ip) + " per address)");
         c->socket.close(e);
@@ -645,46 +648,46 @@ void TcpTransport::Impl::Serve(const std::shared_ptr<InConn>& c) {
 }
 
 void TcpTransport::Impl::DoRead(const std::shared_ptr<InConn>& c) {
-  ReadSome(
-      c->socket, c->tls, asio::buffer(c->buf.data() + c->have, c->buf.size() - c->have),
-      [this, c](boost::system::error_code ec, std::size_t n) {
-        if (stopped_) return;
-        if (ec) {
-          if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-            spdlog::debug("raft transport: connection from {} closed: {}", c->remote, ec.message());
-          }
-          Close(c);
-          return;
-        }
-        c->have += n;
-        // Deliver every whole frame in the buffer, then keep the tail.
-        std::size_t pos = 0;
-        while (!stopped_) {
-          std::size_t frame_bytes = 0;
-          FrameStatus st = DecodeFrame({c->buf.data() + pos, c->have - pos}, opts_.max_frame_bytes,
-                                       &c->frame, &frame_bytes);
-          if (st == FrameStatus::kNeedMore) {
-            std::memmove(c->buf.data(), c->buf.data() + pos, c->have - pos);
-            c->have -= pos;
-            // Room for more only once what we hold fills the buffer: a
-            // header announcing 16 MiB costs nothing until 16 MiB come.
-            if (frame_bytes > c->buf.size() && c->have == c->buf.size()) {
-              std::size_t grown = std::min(frame_bytes, c->buf.size() * 2);
-              inbound_buffer_bytes_ += grown - c->buf.size();
-              c->buf.resize(grown);
-            }
-            break;
-          }
-          if (st != FrameStatus::kOk) {
-            return Drop(c, std::string(FrameStatusName(st)) + " (length " +
-                               std::to_string(frame_bytes) + ")");
-          }
-          pos += frame_bytes;
-          ArmIdle(c);
-          if (std::string why = HandleFrame(*c); !why.empty()) return Drop(c, why);
-        }
-        if (!stopped_) DoRead(c);
-      });
+  ReadSome(c->socket, c->tls, asio::buffer(c->buf.data() + c->have, c->buf.size() - c->have),
+           [this, c](boost::system::error_code ec, std::size_t n) {
+             if (stopped_) return;
+             if (ec) {
+               if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+                 spdlog::debug("raft transport: connection from {} closed: {}", c->remote,
+                               ec.message());
+               }
+               Close(c);
+               return;
+             }
+             c->have += n;
+             // Deliver every whole frame in the buffer, then keep the tail.
+             std::size_t pos = 0;
+             while (!stopped_) {
+               std::size_t frame_bytes = 0;
+               FrameStatus st = DecodeFrame({c->buf.data() + pos, c->have - pos},
+                                            opts_.max_frame_bytes, &c->frame, &frame_bytes);
+               if (st == FrameStatus::kNeedMore) {
+                 std::memmove(c->buf.data(), c->buf.data() + pos, c->have - pos);
+                 c->have -= pos;
+                 // Room for more only once what we hold fills the buffer: a
+                 // header announcing 16 MiB costs nothing until 16 MiB come.
+                 if (frame_bytes > c->buf.size() && c->have == c->buf.size()) {
+                   std::size_t grown = std::min(frame_bytes, c->buf.size() * 2);
+                   inbound_buffer_bytes_ += grown - c->buf.size();
+                   c->buf.resize(grown);
+                 }
+                 break;
+               }
+               if (st != FrameStatus::kOk) {
+                 return Drop(c, std::string(FrameStatusName(st)) + " (length " +
+                                    std::to_string(frame_bytes) + ")");
+               }
+               pos += frame_bytes;
+               ArmIdle(c);
+               if (std::string why = HandleFrame(*c); !why.empty()) return Drop(c, why);
+             }
+             if (!stopped_) DoRead(c);
+           });
 }
 
 // Delivers the frame in c.frame; "", or why the connection must go.
@@ -694,8 +697,11 @@ std::string TcpTransport::Impl::HandleFrame(InConn& c) {
   // (cluster_id 0) checks nothing here.
   if (opts_.cluster_id != 0 && c.frame.cluster_id() != opts_.cluster_id) {
     ++foreign_frames_;
-    return "frame of cluster " + (c.frame.cluster_id() == 0 ? std::string("(none)") : FormatClusterId(c.frame.cluster_id())) +
-           " from peer " + std::to_string(c.frame.from()) + "; this is cluster " + FormatClusterId(opts_.cluster_id);
+    return "frame of cluster " +
+           (c.frame.cluster_id() == 0 ? std::string("(none)")
+                                      : raft::FormatClusterId(c.frame.cluster_id())) +
+           " from peer " + std::to_string(c.frame.from()) + "; this is cluster " +
+           raft::FormatClusterId(opts_.cluster_id);
   }
   if (c.frame.has_message()) {
     // The envelope's sender is the connection's; a message claiming
@@ -834,4 +840,4 @@ void TcpTransport::RemovePeer(uint64_t id) { impl_->RemovePeer(id); }
 void TcpTransport::Send(std::vector<Message> msgs) { impl_->Send(std::move(msgs)); }
 void TcpTransport::Stop() { impl_->Stop(); }
 
-}  // namespace orch::raft
+}  // namespace orch::replication

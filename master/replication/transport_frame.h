@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "orch/v1/raft_transport.pb.h"
 
-namespace orch::raft {
+namespace orch::replication {
 
 inline constexpr std::size_t kFrameHeaderBytes = 8;
 
@@ -75,4 +75,4 @@ class SnapshotAssembler {
   uint32_t crc_ = 0;  // 0: the sender gave none
 };
 
-}  // namespace orch::raft
+}  // namespace orch::replication

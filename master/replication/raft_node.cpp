@@ -1,4 +1,4 @@
-#include "master/log/raft_log.h"
+#include "master/replication/raft_node.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,13 +6,13 @@
 #include <cstring>
 #include <random>
 
-#include "master/log/snapshot_check.h"
 #include "master/raft/bootstrap.h"
 #include "master/raft/cluster_id.h"
 #include "master/raft/compaction.h"
+#include "master/replication/snapshot_check.h"
 #include "orch/v1/command.pb.h"
 
-namespace orch::master {
+namespace orch::replication {
 namespace {
 
 using raft::ConfChange;
@@ -34,7 +34,7 @@ bool InConfig(const raft::ConfState& cs, uint64_t id) {
 // one. As etcd does, the leader sends instead a snapshot of its state at the
 // applied index, with the membership as it is now (stored, so later sends
 // to it reuse it). An error leaves the message as it was.
-Status RebuildSnapshotFor(v1::Message* m, StateStore* store, raft::SqliteStorage* storage,
+Status RebuildSnapshotFor(v1::Message* m, StateMachine* store, SqliteStorage* storage,
                           uint64_t applied, const raft::ConfState& conf, uint64_t* snapshot_index) {
   if (InConfig(m->snapshot().metadata().conf_state(), m->to())) return Status::Ok();
   if (!InConfig(conf, m->to()) || applied <= *snapshot_index) {
@@ -51,30 +51,22 @@ Status RebuildSnapshotFor(v1::Message* m, StateStore* store, raft::SqliteStorage
 
 }  // namespace
 
-uint64_t RaftIdOf(const std::string& member_id) {
-  // FNV-1a: stable across builds and machines, unlike std::hash.
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : member_id) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h == 0 ? 1 : h;
-}
+uint64_t RaftNode::NewRequestId() { return RandomU64() | 1; }
 
-RaftLog::RaftLog(const RaftLogOptions& opts, StateStore* store)
+RaftNode::RaftNode(const RaftNodeOptions& opts, StateMachine* store)
     : opts_(opts), raft_id_(RaftIdOf(opts.member_id)), store_(store) {}
 
-RaftLog::~RaftLog() { Close(); }
+RaftNode::~RaftNode() { Close(); }
 
-Result<std::unique_ptr<RaftLog>> RaftLog::Open(const RaftLogOptions& opts, const std::string& data_dir,
-                                               StateStore* store) {
-  std::unique_ptr<RaftLog> log(new RaftLog(opts, store));
+Result<std::unique_ptr<RaftNode>> RaftNode::Open(const RaftNodeOptions& opts,
+                                                 const std::string& data_dir, StateMachine* store) {
+  std::unique_ptr<RaftNode> log(new RaftNode(opts, store));
   ORCH_RETURN_IF_ERROR(log->Init(data_dir));
   return log;
 }
 
-Status RaftLog::Init(const std::string& data_dir) {
-  ORCH_ASSIGN_OR_RETURN(storage_, raft::SqliteStorage::Open(data_dir));
+Status RaftNode::Init(const std::string& data_dir) {
+  ORCH_ASSIGN_OR_RETURN(storage_, SqliteStorage::Open(data_dir));
   opened_empty_ = storage_->IsEmpty() && storage_->ClusterId() == 0;
   if (storage_->IsEmpty() && !opts_.initial_peers.empty()) {
     // A new cluster: the founding voters are the first entries of the log,
@@ -82,14 +74,15 @@ Status RaftLog::Init(const std::string& data_dir) {
     // the membership from the log itself. Its id comes from the founders,
     // so founders given different member lists refuse each other's frames
     // instead of writing different entries at the same index.
-    ORCH_RETURN_IF_ERROR(storage_->SetClusterId(raft::ClusterIdOf(opts_.initial_peers))
-                             .WithContext("bootstrap"));
+    ORCH_RETURN_IF_ERROR(
+        storage_->SetClusterId(raft::ClusterIdOf(opts_.initial_peers)).WithContext("bootstrap"));
     std::vector<uint64_t> ids;
     for (const auto& [id, addr] : opts_.initial_peers) ids.push_back(RaftIdOf(id));
     raft::BootstrapState boot = raft::MakeBootstrapState(ids);
     for (auto& e : boot.entries) {
       ConfChange cc;
-      if (!cc.ParseFromString(e.data())) return Status::Internal("bootstrap entry is not a ConfChange");
+      if (!cc.ParseFromString(e.data()))
+        return Status::Internal("bootstrap entry is not a ConfChange");
       for (const auto& [id, addr] : opts_.initial_peers) {
         if (RaftIdOf(id) != cc.node_id()) continue;
         v1::ConfChangeContext ctx;
@@ -102,13 +95,14 @@ Status RaftLog::Init(const std::string& data_dir) {
       e.set_data(cc.SerializeAsString());
     }
     ORCH_RETURN_IF_ERROR(storage_->Save(&boot.hard_state, boot.entries, nullptr, true));
-    spdlog::info("raft: bootstrapped cluster {} of {} voter(s)", raft::FormatClusterId(storage_->ClusterId()),
-                 ids.size());
+    spdlog::info("raft: bootstrapped cluster {} of {} voter(s)",
+                 raft::FormatClusterId(storage_->ClusterId()), ids.size());
   } else if (storage_->IsEmpty()) {
     spdlog::info("raft: starting empty; waiting to be added to a cluster");
   } else if (storage_->ClusterId() == 0) {
-    spdlog::warn("raft: this data dir predates cluster ids: frames from the Raft port are not checked "
-                 "for their cluster (only for membership)");
+    spdlog::warn(
+        "raft: this data dir predates cluster ids: frames from the Raft port are not checked "
+        "for their cluster (only for membership)");
   }
   cluster_id_ = storage_->ClusterId();
   // A snapshot persisted but not yet applied to state.db (crash in between,
@@ -116,23 +110,13 @@ Status RaftLog::Init(const std::string& data_dir) {
   snapshot_index_ = storage_->SnapshotMeta().index();
   if (snapshot_index_ > store_->AppliedIndex()) {
     auto snap = storage_->GetSnapshot();
-    if (!snap.ok()) return Status::Internal("cannot read the persisted snapshot (missing or corrupt file, see above)");
+    if (!snap.ok())
+      return Status::Internal(
+          "cannot read the persisted snapshot (missing or corrupt file, see above)");
     ORCH_RETURN_IF_ERROR(store_->RestoreImage(snap.value.data()));
   }
-  for (const auto& m : store_->ListMembers()) {
-    members_[m.id()] = m;
-    names_[m.raft_id()] = m.id();
-  }
-  for (const auto& [id, addr] : opts_.initial_peers) {
-    if (!members_.count(id)) {
-      v1::Member m;
-      m.set_id(id);
-      m.set_raft_id(RaftIdOf(id));
-      m.set_raft_address(addr);
-      members_[id] = m;
-    }
-    names_[RaftIdOf(id)] = id;
-  }
+  for (const auto& m : store_->ListMembers()) directory_.Put(m);
+  for (const auto& [id, addr] : opts_.initial_peers) directory_.AddPeer(id, addr);
   raft::Config c;
   c.id = raft_id_;
   c.storage = storage_.get();
@@ -156,25 +140,19 @@ Status RaftLog::Init(const std::string& data_dir) {
   return Status::Ok();
 }
 
-Status RaftLog::AdoptClusterId(uint64_t id) {
+Status RaftNode::AdoptClusterId(uint64_t id) {
   if (id == 0) return Status::Ok();  // a cluster founded before cluster ids
   ORCH_RETURN_IF_ERROR(storage_->SetClusterId(id));
   cluster_id_ = id;
   return Status::Ok();
 }
 
-void RaftLog::AddKnownMembers(const std::vector<v1::Member>& members) {
-  std::lock_guard lock(mu_);
-  for (v1::Member m : members) {
-    if (m.id().empty() || m.raft_address().empty()) continue;
-    m.set_raft_id(RaftIdOf(m.id()));
-    if (!members_.count(m.id())) members_[m.id()] = m;
-    names_[m.raft_id()] = m.id();
-  }
+void RaftNode::AddKnownMembers(const std::vector<v1::Member>& members) {
+  directory_.AddKnown(members);
 }
 
-raft::Transport::Callbacks RaftLog::TransportCallbacks() {
-  raft::Transport::Callbacks cb;
+Transport::Callbacks RaftNode::TransportCallbacks() {
+  Transport::Callbacks cb;
   cb.on_message = [this](v1::Message m) {
     {
       std::lock_guard lock(mu_);
@@ -194,24 +172,26 @@ raft::Transport::Callbacks RaftLog::TransportCallbacks() {
   return cb;
 }
 
-void RaftLog::Start(raft::Transport* transport) {
+void RaftNode::Start(Transport* transport) {
   transport_ = transport;
   if (transport_) {
-    for (const auto& [id, m] : members_) {
-      if (m.raft_id() != raft_id_ && !m.raft_address().empty()) transport_->SetPeer(m.raft_id(), m.raft_address());
+    for (const auto& m : directory_.All()) {
+      if (m.raft_id() != raft_id_ && !m.raft_address().empty())
+        transport_->SetPeer(m.raft_id(), m.raft_address());
     }
   }
   thread_ = std::thread([this] { Loop(); });
 }
 
-void RaftLog::Loop() {
+void RaftNode::Loop() {
   auto next_tick = std::chrono::steady_clock::now() + opts_.tick;
   for (;;) {
     std::deque<v1::Message> msgs;
     std::deque<std::function<void()>> tasks;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_tick, [&] { return closed_ || !inbox_.empty() || !tasks_.empty(); });
+      cv_.wait_until(lock, next_tick,
+                     [&] { return closed_ || !inbox_.empty() || !tasks_.empty(); });
       if (closed_) break;
       msgs.swap(inbox_);
       tasks.swap(tasks_);
@@ -233,7 +213,8 @@ void RaftLog::Loop() {
         // The log or the state machine cannot be written (disk full, I/O
         // error): continuing would risk acknowledging what is not durable.
         spdlog::critical("raft: {}; this master stops taking part until restarted", st.ToString());
-        FailAllWaiters(Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
+        FailAllWaiters(
+            Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
         std::lock_guard lock(mu_);
         closed_ = true;
         leader_ = false;
@@ -243,7 +224,7 @@ void RaftLog::Loop() {
     }
     // Members() is for operators: refreshing it once a tick keeps the
     // per-message path free of this bookkeeping.
-    if (ticked) RefreshMemberView();
+    if (ticked) directory_.RefreshView(conf_state_, node_->raft());
     if (lead_.load() != raft::kNone && !announced_) AnnounceHttpAddress();
     // A lone voter need not wait a whole election timeout to lead.
     if (!leader_ && conf_state_.voters_size() == 1 && conf_state_.voters(0) == raft_id_ &&
@@ -258,7 +239,7 @@ void RaftLog::Loop() {
 // configuration, being added, must hear its new leader first); a snapshot
 // must hold a sound state image before the core may install it, since
 // installing persists it.
-bool RaftLog::Admit(const v1::Message& m) {
+bool RaftNode::Admit(const v1::Message& m) {
   bool known = conf_state_.voters_size() == 0;  // not in a cluster yet: learning it
   for (uint64_t id : conf_state_.voters()) known = known || id == m.from();
   for (uint64_t id : conf_state_.learners()) known = known || id == m.from();
@@ -276,13 +257,14 @@ bool RaftLog::Admit(const v1::Message& m) {
   auto now = std::chrono::steady_clock::now();
   if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
     last_refusal_log_ = now;
-    spdlog::warn("raft: dropped {} from {} ({}{}{}); {} dropped so far", v1::Message::Type_Name(m.type()), m.from(), why,
-                 snap.ok() ? "" : ": ", snap.ok() ? "" : snap.message(), refused_msgs_.load());
+    spdlog::warn("raft: dropped {} from {} ({}{}{}); {} dropped so far",
+                 v1::Message::Type_Name(m.type()), m.from(), why, snap.ok() ? "" : ": ",
+                 snap.ok() ? "" : snap.message(), refused_msgs_.load());
   }
   return false;
 }
 
-Status RaftLog::HandleReady() {
+Status RaftNode::HandleReady() {
   raft::Ready rd = node_->GetReady();
   const uint64_t term = node_->raft().term();
   const uint64_t old = lead_.load();
@@ -299,7 +281,8 @@ Status RaftLog::HandleReady() {
       if (rd.soft_state->lead == raft::kNone) {
         spdlog::info("raft: {} lost its leader (term {})", opts_.member_id, node_->raft().term());
       } else {
-        spdlog::info("raft: leader is now {} (term {})", NameOf(rd.soft_state->lead), node_->raft().term());
+        spdlog::info("raft: leader is now {} (term {})", NameOf(rd.soft_state->lead),
+                     node_->raft().term());
       }
       announced_ = false;
     }
@@ -319,10 +302,8 @@ Status RaftLog::HandleReady() {
     applied_ = snap->metadata().index();
     snapshot_index_ = applied_;
     conf_state_ = snap->metadata().conf_state();
-    std::lock_guard lock(mu_);
     for (const auto& m : store_->ListMembers()) {
-      members_[m.id()] = m;
-      names_[m.raft_id()] = m.id();
+      directory_.Put(m);
       if (transport_ && m.raft_id() != raft_id_) transport_->SetPeer(m.raft_id(), m.raft_address());
     }
     spdlog::info("raft: installed snapshot at index {} from the leader", applied_);
@@ -330,12 +311,14 @@ Status RaftLog::HandleReady() {
   for (auto& m : rd.messages) {
     if (m.type() != v1::Message::MSG_SNAP) continue;
     const uint64_t was = m.snapshot().metadata().index();
-    Status st = RebuildSnapshotFor(&m, store_, storage_.get(), applied_, conf_state_, &snapshot_index_);
+    Status st =
+        RebuildSnapshotFor(&m, store_, storage_.get(), applied_, conf_state_, &snapshot_index_);
     if (!st.ok()) {
-      spdlog::warn("raft: snapshot at {} for {} predates it: {}", was, NameOf(m.to()), st.message());
+      spdlog::warn("raft: snapshot at {} for {} predates it: {}", was, NameOf(m.to()),
+                   st.message());
     } else if (m.snapshot().metadata().index() != was) {
-      spdlog::info("raft: snapshot at {} predates member {}; sending one at {}", was, NameOf(m.to()),
-                   m.snapshot().metadata().index());
+      spdlog::info("raft: snapshot at {} predates member {}; sending one at {}", was,
+                   NameOf(m.to()), m.snapshot().metadata().index());
     }
   }
   if (transport_ && !rd.messages.empty()) transport_->Send(std::move(rd.messages));
@@ -355,11 +338,11 @@ Status RaftLog::HandleReady() {
   return MaybeSnapshot();
 }
 
-Status RaftLog::ApplyEntries(const std::vector<Entry>& entries) {
+Status RaftNode::ApplyEntries(const std::vector<Entry>& entries) {
   // Consecutive commands apply in one state.db transaction; a membership
   // change ends a batch (it applies on its own, to the core and the store).
   std::vector<v1::Command> cmds(entries.size());
-  std::vector<StateStore::Entry> batch;
+  std::vector<StateMachine::Entry> batch;
   auto flush = [&]() -> Status {
     if (batch.empty()) return Status::Ok();
     std::vector<Status> outcomes;
@@ -368,9 +351,7 @@ Status RaftLog::ApplyEntries(const std::vector<Entry>& entries) {
       const v1::Command* cmd = batch[k].cmd;
       if (cmd == nullptr) continue;
       if (cmd->has_update_member() && outcomes[k].ok()) {
-        std::lock_guard lock(mu_);
-        auto it = members_.find(cmd->update_member().id());
-        if (it != members_.end()) it->second.set_http_address(cmd->update_member().http_address());
+        directory_.SetHttpAddress(cmd->update_member().id(), cmd->update_member().http_address());
       }
       if (cmd->request_id() != 0) Complete(cmd->request_id(), outcomes[k], batch[k].index);
     }
@@ -386,7 +367,8 @@ Status RaftLog::ApplyEntries(const std::vector<Entry>& entries) {
       batch.push_back({e.index(), &cmds[i]});
     } else {
       // A leader's empty entry, or (never expected) an unreadable one.
-      if (!e.data().empty()) spdlog::error("raft: entry {} is not a Command; skipping it", e.index());
+      if (!e.data().empty())
+        spdlog::error("raft: entry {} is not a Command; skipping it", e.index());
       batch.push_back({e.index(), nullptr});
     }
     applied_ = e.index();
@@ -394,60 +376,7 @@ Status RaftLog::ApplyEntries(const std::vector<Entry>& entries) {
   return flush();
 }
 
-Status RaftLog::ApplyConfChangeEntry(const Entry& e) {
-  ConfChange cc;
-  if (!cc.ParseFromString(e.data())) {
-    spdlog::error("raft: entry {} is not a ConfChange; skipping it", e.index());
-    return store_->MarkApplied(e.index());
-  }
-  conf_state_ = node_->ApplyConfChange(cc);
-  v1::ConfChangeContext ctx;
-  ctx.ParseFromString(cc.context());
-  v1::Member member = ctx.member();
-  bool removed = cc.type() == ConfChange::REMOVE_NODE;
-  {
-    std::lock_guard lock(mu_);
-    auto name = names_.find(cc.node_id());
-    if (member.id().empty() && name != names_.end()) member = members_[name->second];
-    if (member.id().empty()) member.set_id("raft-" + std::to_string(cc.node_id()));
-    member.set_raft_id(cc.node_id());
-    member.set_role(cc.type() == ConfChange::ADD_LEARNER ? v1::Member::LEARNER : v1::Member::VOTER);
-    if (removed) {
-      members_.erase(member.id());
-      names_.erase(cc.node_id());
-    } else {
-      auto& known = members_[member.id()];
-      if (member.http_address().empty()) member.set_http_address(known.http_address());
-      if (member.raft_address().empty()) member.set_raft_address(known.raft_address());
-      known = member;
-      names_[cc.node_id()] = member.id();
-    }
-  }
-  if (transport_ && cc.node_id() != raft_id_) {
-    if (removed) {
-      transport_->RemovePeer(cc.node_id());
-    } else if (!member.raft_address().empty()) {
-      transport_->SetPeer(cc.node_id(), member.raft_address());
-    }
-  }
-  bool fresh = e.index() > store_->AppliedIndex();
-  ORCH_RETURN_IF_ERROR(store_->ApplyMembership(e.index(), member, removed));
-  if (fresh) {
-    spdlog::info("raft: member {} {} (index {})", member.id(),
-                 removed ? "removed" : (cc.type() == ConfChange::ADD_LEARNER ? "added as learner" : "is a voter"),
-                 e.index());
-  }
-  if (ctx.request_id() != 0) Complete(ctx.request_id(), Status::Ok(), e.index());
-  if (removed && cc.node_id() == raft_id_) {
-    spdlog::warn("raft: this master ({}) was removed from the cluster", opts_.member_id);
-    // It will never learn whether its other pending writes committed.
-    FailAllWaiters(Status::DeadlineExceeded("master " + opts_.member_id +
-                                            " was removed from the cluster; the write's outcome is unknown"));
-  }
-  return Status::Ok();
-}
-
-Status RaftLog::MaybeSnapshot() {
+Status RaftNode::MaybeSnapshot() {
   if (snapshot_in_flight_ || applied_ < snapshot_index_ + opts_.snapshot_entries || applied_ == 0) {
     return Status::Ok();
   }
@@ -456,7 +385,7 @@ Status RaftLog::MaybeSnapshot() {
   // with the state) run on their own thread while this one keeps ticking,
   // replicating and applying.
   snapshot_index_ = applied_;  // the next attempt after another interval, whatever happens
-  auto read = store_->BeginImageRead();
+  auto read = store_->BeginImageRead(nullptr);
   auto prepared = read.ok() ? storage_->PrepareSnapshot(applied_, conf_state_, "") : read.status();
   if (!prepared.ok()) {
     spdlog::error("raft: cannot take a snapshot at index {}: {}", applied_,
@@ -465,8 +394,7 @@ Status RaftLog::MaybeSnapshot() {
   }
   snapshot_in_flight_ = true;
   if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the last one has posted its result
-  auto pending =
-      std::make_shared<raft::SqliteStorage::PendingSnapshot>(std::move(prepared).value());
+  auto pending = std::make_shared<SqliteStorage::PendingSnapshot>(std::move(prepared).value());
   snapshot_thread_ = std::thread([this, pending, read = std::move(read).value()]() mutable {
     const auto start = std::chrono::steady_clock::now();
     auto image = read->Serialize();
@@ -475,7 +403,7 @@ Status RaftLog::MaybeSnapshot() {
     Status written = image.status();
     if (written.ok()) {
       pending->snap.set_data(std::move(image).value());
-      written = raft::SqliteStorage::WriteSnapshotFile(pending.get());
+      written = SqliteStorage::WriteSnapshotFile(pending.get());
     }
     using std::chrono::duration_cast, std::chrono::milliseconds;
     const int64_t read_ms = duration_cast<milliseconds>(serialized - start).count();
@@ -490,8 +418,8 @@ Status RaftLog::MaybeSnapshot() {
   return Status::Ok();
 }
 
-void RaftLog::FinishSnapshot(raft::SqliteStorage::PendingSnapshot p, const Status& written,
-                             int64_t read_ms, int64_t write_ms) {
+void RaftNode::FinishSnapshot(SqliteStorage::PendingSnapshot p, const Status& written,
+                              int64_t read_ms, int64_t write_ms) {
   snapshot_in_flight_ = false;
   const uint64_t index = p.snap.metadata().index();
   const std::size_t bytes = p.snap.data().size();
@@ -535,46 +463,7 @@ void RaftLog::FinishSnapshot(raft::SqliteStorage::PendingSnapshot p, const Statu
       index, bytes, read_ms, write_ms, storage_->FirstIndex());
 }
 
-void RaftLog::RefreshMemberView() {
-  const raft::Raft& r = node_->raft();
-  std::vector<v1::Member> view;
-  for (uint64_t id : conf_state_.voters()) {
-    v1::Member m;
-    m.set_raft_id(id);
-    m.set_role(v1::Member::VOTER);
-    view.push_back(m);
-  }
-  for (uint64_t id : conf_state_.learners()) {
-    v1::Member m;
-    m.set_raft_id(id);
-    m.set_role(v1::Member::LEARNER);
-    view.push_back(m);
-  }
-  {
-    std::lock_guard lock(mu_);
-    for (auto& m : view) {
-      auto name = names_.find(m.raft_id());
-      if (name != names_.end()) {
-        const v1::Member& known = members_[name->second];
-        m.set_id(known.id());
-        m.set_raft_address(known.raft_address());
-        m.set_http_address(known.http_address());
-      } else {
-        m.set_id("raft-" + std::to_string(m.raft_id()));
-      }
-      m.set_leader(m.raft_id() == r.lead());
-      if (r.state() == raft::StateType::kLeader) {
-        auto it = r.progress().find(m.raft_id());
-        if (it != r.progress().end()) m.set_match_index(it->second.match);
-      }
-    }
-    std::sort(view.begin(), view.end(),
-              [](const v1::Member& a, const v1::Member& b) { return a.id() < b.id(); });
-    member_view_ = std::move(view);
-  }
-}
-
-void RaftLog::Complete(uint64_t request_id, Status status, uint64_t index) {
+void RaftNode::Complete(uint64_t request_id, Status status, uint64_t index) {
   std::shared_ptr<Waiter> w;
   {
     std::lock_guard lock(mu_);
@@ -586,7 +475,7 @@ void RaftLog::Complete(uint64_t request_id, Status status, uint64_t index) {
   w->done.set_value({std::move(status), index});
 }
 
-void RaftLog::FailAllWaiters(const Status& status) {
+void RaftNode::FailAllWaiters(const Status& status) {
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters;
   std::map<std::string, std::shared_ptr<PendingRead>> reads;
   {
@@ -598,7 +487,7 @@ void RaftLog::FailAllWaiters(const Status& status) {
   for (auto& [ctx, r] : reads) r->index.set_value(status);
 }
 
-void RaftLog::RegisterMetrics(metrics::Registry* m) {
+void RaftNode::RegisterMetrics(metrics::Registry* m) {
   if (m == nullptr) return;
   m->AddCallback("orch_raft_term", "The Raft term this master is in.", {}, [this] {
     return std::vector<metrics::Sample>{{{}, static_cast<double>(term_.load())}};
@@ -645,7 +534,7 @@ void RaftLog::RegisterMetrics(metrics::Registry* m) {
                            .With({});
 }
 
-void RaftLog::CountProposal(const char* outcome, std::chrono::steady_clock::time_point started) {
+void RaftNode::CountProposal(const char* outcome, std::chrono::steady_clock::time_point started) {
   if (proposals_ == nullptr) return;
   proposals_->With({outcome}).Inc();
   if (std::strcmp(outcome, "ok") == 0) {
@@ -654,7 +543,7 @@ void RaftLog::CountProposal(const char* outcome, std::chrono::steady_clock::time
   }
 }
 
-Result<uint64_t> RaftLog::Propose(const v1::Command& cmd_in, std::chrono::milliseconds timeout) {
+Result<uint64_t> RaftNode::Propose(const v1::Command& cmd_in, std::chrono::milliseconds timeout) {
   const auto started = std::chrono::steady_clock::now();
   Result<uint64_t> out = ProposeAndWait(cmd_in, timeout);
   const Status& st = out.status();
@@ -667,26 +556,28 @@ Result<uint64_t> RaftLog::Propose(const v1::Command& cmd_in, std::chrono::millis
   return out;
 }
 
-Result<uint64_t> RaftLog::ProposeAndWait(const v1::Command& cmd_in,
-                                         std::chrono::milliseconds timeout) {
+Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd_in,
+                                          std::chrono::milliseconds timeout) {
   if (lead_.load() == raft::kNone) {
-    return Status::Unavailable("no leader: the masters are electing one (or cannot reach a majority); retry shortly");
+    return Status::Unavailable(
+        "no leader: the masters are electing one (or cannot reach a majority); retry shortly");
   }
   v1::Command cmd = cmd_in;
-  uint64_t id = RandomU64() | 1;
+  uint64_t id = NewRequestId();
   cmd.set_request_id(id);
   std::string data = cmd.SerializeAsString();
   // An entry must fit one transport frame (16 MiB) with room to spare, or
   // it could never reach the followers and replication would stop behind it.
   if (data.size() > kMaxCommandBytes) {
     return Status::InvalidArgument("the request is " + std::to_string(data.size()) +
-                                   " bytes once encoded, more than the " + std::to_string(kMaxCommandBytes) +
-                                   " a log entry may hold");
+                                   " bytes once encoded, more than the " +
+                                   std::to_string(kMaxCommandBytes) + " a log entry may hold");
   }
   // A command that would not parse back (e.g. a string that is not UTF-8)
   // could never be applied, and its write would hang: refuse it here.
   if (v1::Command check; !check.ParseFromString(data)) {
-    return Status::InvalidArgument("the request holds data that cannot be stored (text must be UTF-8)");
+    return Status::InvalidArgument(
+        "the request holds data that cannot be stored (text must be UTF-8)");
   }
   auto w = std::make_shared<Waiter>();
   auto fut = w->done.get_future();
@@ -697,7 +588,10 @@ Result<uint64_t> RaftLog::ProposeAndWait(const v1::Command& cmd_in,
     tasks_.push_back([this, id, data = std::move(data)]() mutable {
       raft::Error err = node_->Propose(std::move(data));
       if (err != raft::Error::kOk) {
-        Complete(id, Status::Unavailable("proposal dropped: no leader to take it (election in progress?)"), 0);
+        Complete(
+            id,
+            Status::Unavailable("proposal dropped: no leader to take it (election in progress?)"),
+            0);
       }
     });
   }
@@ -705,17 +599,19 @@ Result<uint64_t> RaftLog::ProposeAndWait(const v1::Command& cmd_in,
   if (fut.wait_for(timeout) != std::future_status::ready) {
     std::lock_guard lock(mu_);
     waiters_.erase(id);
-    return Status::DeadlineExceeded("write not committed within " + std::to_string(timeout.count()) +
-                                    "ms (it may still commit): is a majority of masters reachable?");
+    return Status::DeadlineExceeded(
+        "write not committed within " + std::to_string(timeout.count()) +
+        "ms (it may still commit): is a majority of masters reachable?");
   }
   auto [status, index] = fut.get();
   if (!status.ok()) return status;
   return index;
 }
 
-Status RaftLog::ReadBarrier(std::chrono::milliseconds timeout) {
+Status RaftNode::ReadBarrier(std::chrono::milliseconds timeout) {
   if (lead_.load() == raft::kNone) {
-    return Status::Unavailable("no leader: cannot serve a consistent read; retry, or use ?stale=true");
+    return Status::Unavailable(
+        "no leader: cannot serve a consistent read; retry, or use ?stale=true");
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string ctx = std::to_string(RandomU64());
@@ -731,48 +627,43 @@ Status RaftLog::ReadBarrier(std::chrono::milliseconds timeout) {
   if (fut.wait_until(deadline) != std::future_status::ready) {
     std::lock_guard lock(mu_);
     reads_.erase(ctx);
-    return Status::Unavailable("leader did not confirm a consistent read in time; retry, or use ?stale=true");
+    return Status::Unavailable(
+        "leader did not confirm a consistent read in time; retry, or use ?stale=true");
   }
   auto index = fut.get();
   if (!index.ok()) return index.status();
   uint64_t want = *index;
   while (store_->AppliedIndex() < want) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Status::Unavailable("this master is catching up; retry");
     store_->WaitForIndexAbove(want - 1, left);
   }
   return Status::Ok();
 }
 
-bool RaftLog::IsLeader() const { return leader_.load(); }
+bool RaftNode::IsLeader() const { return leader_.load(); }
 
-std::string RaftLog::LeaderId() const {
+std::string RaftNode::LeaderId() const {
   uint64_t lead = lead_.load();
-  if (lead == raft::kNone) return "";
-  std::lock_guard lock(mu_);
-  auto it = names_.find(lead);
-  return it == names_.end() ? "raft-" + std::to_string(lead) : it->second;
+  return lead == raft::kNone ? "" : directory_.NameOf(lead);
 }
 
-RaftLog::LeaderTerm RaftLog::LeaderAndTerm() const {
-  std::lock_guard lock(mu_);
+RaftNode::LeaderTerm RaftNode::LeaderAndTerm() const {
+  uint64_t lead = 0;
   LeaderTerm out;
-  out.term = term_.load();
-  const uint64_t lead = lead_.load();
-  if (lead != raft::kNone) {
-    auto it = names_.find(lead);
-    out.leader_id = it == names_.end() ? "raft-" + std::to_string(lead) : it->second;
+  {
+    std::lock_guard lock(mu_);
+    out.term = term_.load();
+    lead = lead_.load();
   }
+  if (lead != raft::kNone) out.leader_id = directory_.NameOf(lead);
   return out;
 }
 
-std::string RaftLog::NameOf(uint64_t raft_id) const {
-  std::lock_guard lock(mu_);
-  auto it = names_.find(raft_id);
-  return it == names_.end() ? "raft-" + std::to_string(raft_id) : it->second;
-}
+std::string RaftNode::NameOf(uint64_t raft_id) const { return directory_.NameOf(raft_id); }
 
-void RaftLog::Close() {
+void RaftNode::Close() {
   {
     std::lock_guard lock(mu_);
     if (closed_ && !thread_.joinable()) return;
@@ -787,144 +678,8 @@ void RaftLog::Close() {
   FailAllWaiters(Status::Unavailable("master " + opts_.member_id + " is shutting down"));
 }
 
-std::string RaftLog::LeaderHttpAddress() const {
-  uint64_t lead = lead_.load();
-  std::lock_guard lock(mu_);
-  auto name = names_.find(lead);
-  if (name == names_.end()) return "";
-  auto it = members_.find(name->second);
-  return it == members_.end() ? "" : it->second.http_address();
-}
+std::string RaftNode::LeaderHttpAddress() const { return directory_.HttpAddressOf(lead_.load()); }
 
-std::vector<v1::Member> RaftLog::Members() const {
-  std::lock_guard lock(mu_);
-  return member_view_;
-}
+std::vector<v1::Member> RaftNode::Members() const { return directory_.View(); }
 
-void RaftLog::AnnounceHttpAddress() {
-  announced_ = true;
-  if (opts_.http_address.empty()) return;
-  {
-    std::lock_guard lock(mu_);
-    auto it = members_.find(opts_.member_id);
-    if (it != members_.end() && it->second.http_address() == opts_.http_address) return;
-  }
-  // Proposed from the loop thread: do not wait for it here.
-  v1::Command cmd;
-  cmd.mutable_update_member()->set_id(opts_.member_id);
-  cmd.mutable_update_member()->set_http_address(opts_.http_address);
-  (void)node_->Propose(cmd.SerializeAsString());
-}
-
-Status RaftLog::ProposeConfChangeAndWait(ConfChange cc, const v1::Member& member,
-                                         std::chrono::milliseconds timeout) {
-  if (!leader_.load()) {
-    std::string lead = LeaderId();
-    return Status::Unavailable(lead.empty() ? "no leader to change the membership"
-                                            : "membership changes go to the leader, " + lead);
-  }
-  uint64_t id = RandomU64() | 1;
-  v1::ConfChangeContext ctx;
-  *ctx.mutable_member() = member;
-  ctx.set_request_id(id);
-  cc.set_context(ctx.SerializeAsString());
-  auto w = std::make_shared<Waiter>();
-  auto fut = w->done.get_future();
-  {
-    std::lock_guard lock(mu_);
-    if (closed_) return Status::Unavailable("master is shutting down");
-    waiters_[id] = w;
-    tasks_.push_back([this, id, cc] {
-      raft::Error err = node_->ProposeConfChange(cc);
-      if (err == raft::Error::kConfChangePending) {
-        Complete(id, Status::FailedPrecondition("another membership change is still being applied; retry"), 0);
-      } else if (err != raft::Error::kOk) {
-        Complete(id, Status::Unavailable("membership change dropped: not the leader any more"), 0);
-      }
-    });
-  }
-  cv_.notify_one();
-  if (fut.wait_for(timeout) != std::future_status::ready) {
-    std::lock_guard lock(mu_);
-    waiters_.erase(id);
-    return Status::DeadlineExceeded("membership change not committed in time");
-  }
-  return fut.get().first;
-}
-
-Status RaftLog::AddMember(const v1::Member& member, bool learner, std::chrono::milliseconds timeout) {
-  {
-    std::lock_guard lock(mu_);
-    if (members_.count(member.id()) && names_.count(RaftIdOf(member.id()))) {
-      return Status::AlreadyExists("member " + member.id() + " is already in the cluster");
-    }
-  }
-  v1::Member m = member;
-  m.set_raft_id(RaftIdOf(m.id()));
-  ConfChange cc;
-  cc.set_type(learner ? ConfChange::ADD_LEARNER : ConfChange::ADD_NODE);
-  cc.set_node_id(m.raft_id());
-  return ProposeConfChangeAndWait(cc, m, timeout);
-}
-
-Status RaftLog::ChangeExistingMember(const std::string& id, ConfChange::Type type,
-                                     std::chrono::milliseconds timeout) {
-  v1::Member m;
-  {
-    std::lock_guard lock(mu_);
-    auto it = members_.find(id);
-    if (it == members_.end()) return Status::NotFound("member " + id + " is not in the cluster");
-    m = it->second;
-  }
-  ConfChange cc;
-  cc.set_type(type);
-  cc.set_node_id(RaftIdOf(id));
-  return ProposeConfChangeAndWait(cc, m, timeout);
-}
-
-Status RaftLog::PromoteMember(const std::string& id, std::chrono::milliseconds timeout) {
-  // Only a learner close to the leader's log becomes a voter (as etcd
-  // refuses to promote a learner not in sync): a voter far behind counts in
-  // the quorum without being able to acknowledge anything, and with one
-  // other member down the cluster stops accepting writes until it caught up.
-  uint64_t leader_match = 0, match = 0;
-  bool learner = false;
-  for (const auto& m : Members()) {
-    if (m.leader()) leader_match = m.match_index();
-    if (m.id() == id) {
-      learner = m.role() == v1::Member::LEARNER;
-      match = m.match_index();
-    }
-  }
-  // leader_match is 0 where this master does not lead: the proposal fails
-  // there anyway (writes reach the leader through forwarding).
-  if (learner && leader_match > 0 && match + kMaxPromotionLag < leader_match) {
-    return Status::FailedPrecondition(
-        "learner " + id + " is " + std::to_string(leader_match - match) +
-        " entries behind the leader (at most " + std::to_string(kMaxPromotionLag) +
-        " to be promoted); wait until it has caught up");
-  }
-  return ChangeExistingMember(id, ConfChange::ADD_NODE, timeout);
-}
-
-Status RaftLog::RemoveMember(const std::string& id, std::chrono::milliseconds timeout) {
-  return ChangeExistingMember(id, ConfChange::REMOVE_NODE, timeout);
-}
-
-Status RaftLog::TransferLeadership(const std::string& id, std::chrono::milliseconds timeout) {
-  uint64_t target = RaftIdOf(id);
-  {
-    std::lock_guard lock(mu_);
-    if (!members_.count(id)) return Status::NotFound("member " + id + " is not in the cluster");
-    tasks_.push_back([this, target] { node_->TransferLeader(target); });
-  }
-  cv_.notify_one();
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (lead_.load() == target) return Status::Ok();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return Status::DeadlineExceeded("leadership did not move to " + id + " in time (is it caught up?)");
-}
-
-}  // namespace orch::master
+}  // namespace orch::replication

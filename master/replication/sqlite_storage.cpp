@@ -1,4 +1,4 @@
-#include "master/raft/sqlite_storage.h"
+#include "master/replication/sqlite_storage.h"
 
 #include <sys/stat.h>
 
@@ -8,9 +8,9 @@
 #include <iterator>
 
 #include "master/raft/cluster_id.h"
-#include "master/raft/snapshot_file.h"
+#include "master/replication/snapshot_file.h"
 
-namespace orch::raft {
+namespace orch::replication {
 namespace {
 
 // The tail kept in memory: enough for followers that lag a little (the
@@ -194,15 +194,15 @@ orch::Status SqliteStorage::Load() {
   if (last_ > offset_) {
     const uint64_t lo =
         std::max(offset_ + 1, last_ >= kTailMaxEntries ? last_ - kTailMaxEntries + 1 : uint64_t{1});
-    auto ents = Entries(lo, last_ + 1, kNoLimit);
+    auto ents = Entries(lo, last_ + 1, raft::kNoLimit);
     AppendInMemory(ents.value, 0);
     // AppendInMemory re-derives the runs of what it appends: same terms.
   }
   return orch::Status::Ok();
 }
 
-InitialState SqliteStorage::GetInitialState() const {
-  return InitialState{hard_state_, snap_meta_.conf_state()};
+raft::InitialState SqliteStorage::GetInitialState() const {
+  return raft::InitialState{hard_state_, snap_meta_.conf_state()};
 }
 
 uint64_t SqliteStorage::FirstIndex() const { return offset_ + 1; }
@@ -213,26 +213,26 @@ bool SqliteStorage::IsEmpty() const {
   return !has_hard_state_ && last_ == 0 && snap_meta_.index() == 0;
 }
 
-Result<uint64_t> SqliteStorage::Term(uint64_t i) const {
-  if (i < offset_) return Error::kCompacted;
-  if (i > last_) return Error::kUnavailable;
+raft::Result<uint64_t> SqliteStorage::Term(uint64_t i) const {
+  if (i < offset_) return raft::Error::kCompacted;
+  if (i > last_) return raft::Error::kUnavailable;
   // The last run starting at or before i.
   auto it = std::upper_bound(term_runs_.begin(), term_runs_.end(), i,
                              [](uint64_t v, const auto& run) { return v < run.first; });
   return std::prev(it)->second;
 }
 
-Result<std::vector<Entry>> SqliteStorage::Entries(uint64_t lo, uint64_t hi,
-                                                  uint64_t max_bytes) const {
-  if (lo <= offset_) return Error::kCompacted;
-  if (hi > last_ + 1) return Error::kUnavailable;
-  if (last_ == offset_) return Error::kUnavailable;  // only the dummy
-  std::vector<Entry> out;
+raft::Result<std::vector<raft::Entry>> SqliteStorage::Entries(uint64_t lo, uint64_t hi,
+                                                              uint64_t max_bytes) const {
+  if (lo <= offset_) return raft::Error::kCompacted;
+  if (hi > last_ + 1) return raft::Error::kUnavailable;
+  if (last_ == offset_) return raft::Error::kUnavailable;  // only the dummy
+  std::vector<raft::Entry> out;
   uint64_t size = 0;
   // Keeps at least one entry, then stops before exceeding max_bytes
   // (LimitSize's rule, applied while reading so SQLite stops early).
-  auto add = [&](const Entry& e) {
-    const uint64_t s = EntrySize(e);
+  auto add = [&](const raft::Entry& e) {
+    const uint64_t s = raft::EntrySize(e);
     if (!out.empty() && (size + s > max_bytes || size + s < size)) return false;
     size += s;
     out.push_back(e);
@@ -252,7 +252,7 @@ Result<std::vector<Entry>> SqliteStorage::Entries(uint64_t lo, uint64_t hi,
     auto row = q.Step();
     if (!row.ok()) FatalRead(db_->path(), row.status().message());
     if (!*row) break;
-    Entry e;
+    raft::Entry e;
     if (!e.ParseFromString(q.Blob(0))) FatalRead(db_->path(), "corrupt entry");
     if (!add(e)) {
       limited = true;
@@ -264,21 +264,21 @@ Result<std::vector<Entry>> SqliteStorage::Entries(uint64_t lo, uint64_t hi,
   return out;
 }
 
-Result<Snapshot> SqliteStorage::GetSnapshot() const {
-  if (snap_meta_.index() == 0) return Snapshot();
+raft::Result<raft::Snapshot> SqliteStorage::GetSnapshot() const {
+  if (snap_meta_.index() == 0) return raft::Snapshot();
   if (!snap_cache_) {
     auto data = snapfile::Read(snap_dir_, snap_file_);
     if (!data.ok()) {
       std::fprintf(stderr, "raft storage: %s\n", data.status().message().c_str());
-      return Error::kSnapshotTemporarilyUnavailable;
+      return raft::Error::kSnapshotTemporarilyUnavailable;
     }
     // A file damaged on disk is never installed nor sent to a peer.
     if (snap_crc_ && snapfile::Crc32(*data) != *snap_crc_) {
       std::fprintf(stderr, "raft storage: %s/%s: snapshot file corrupt (CRC-32 mismatch)\n",
                    snap_dir_.c_str(), snap_file_.c_str());
-      return Error::kSnapshotTemporarilyUnavailable;
+      return raft::Error::kSnapshotTemporarilyUnavailable;
     }
-    Snapshot snap;
+    raft::Snapshot snap;
     *snap.mutable_metadata() = snap_meta_;
     snap.set_data(std::move(data).value());
     CacheSnapshot(std::move(snap));
@@ -286,8 +286,8 @@ Result<Snapshot> SqliteStorage::GetSnapshot() const {
   return *snap_cache_;
 }
 
-void SqliteStorage::CacheSnapshot(Snapshot snap) const {
-  snap_cache_ = std::make_unique<Snapshot>(std::move(snap));
+void SqliteStorage::CacheSnapshot(raft::Snapshot snap) const {
+  snap_cache_ = std::make_unique<raft::Snapshot>(std::move(snap));
 }
 
 orch::Status SqliteStorage::SetSynchronous(bool full) {
@@ -303,7 +303,7 @@ orch::Status SqliteStorage::PutMeta(const char* key, const std::string& value) {
   return Run(stmts_->put_meta);
 }
 
-orch::Status SqliteStorage::WriteSnapshotRows(const Snapshot& snap, const std::string& file) {
+orch::Status SqliteStorage::WriteSnapshotRows(const raft::Snapshot& snap, const std::string& file) {
   stmts_->delete_from.Bind(1, int64_t{0});
   ORCH_RETURN_IF_ERROR(Run(stmts_->delete_from));
   stmts_->insert_entry.Bind(1, static_cast<int64_t>(snap.metadata().index()))
@@ -315,7 +315,7 @@ orch::Status SqliteStorage::WriteSnapshotRows(const Snapshot& snap, const std::s
   return PutMeta(kSnapFileKey, file);
 }
 
-orch::Status SqliteStorage::WriteEntryRows(const std::vector<Entry>& entries, size_t skip,
+orch::Status SqliteStorage::WriteEntryRows(const std::vector<raft::Entry>& entries, size_t skip,
                                            uint64_t last) {
   if (skip >= entries.size()) return orch::Status::Ok();
   // The common case appends right after last: nothing to delete.
@@ -324,7 +324,7 @@ orch::Status SqliteStorage::WriteEntryRows(const std::vector<Entry>& entries, si
     ORCH_RETURN_IF_ERROR(Run(stmts_->delete_from));
   }
   for (size_t k = skip; k < entries.size(); ++k) {
-    const Entry& e = entries[k];
+    const raft::Entry& e = entries[k];
     buf_.clear();
     e.AppendToString(&buf_);
     stmts_->insert_entry.Bind(1, static_cast<int64_t>(e.index()))
@@ -335,8 +335,8 @@ orch::Status SqliteStorage::WriteEntryRows(const std::vector<Entry>& entries, si
   return orch::Status::Ok();
 }
 
-orch::Status SqliteStorage::Save(const HardState* hs, const std::vector<Entry>& entries,
-                                 const Snapshot* snap, bool sync) {
+orch::Status SqliteStorage::Save(const raft::HardState* hs, const std::vector<raft::Entry>& entries,
+                                 const raft::Snapshot* snap, bool sync) {
   if (snap != nullptr && snap->metadata().index() <= snap_meta_.index()) {
     return orch::Status::FailedPrecondition(
         dir_ + ": snapshot at " + std::to_string(snap->metadata().index()) +
@@ -360,7 +360,7 @@ orch::Status SqliteStorage::Save(const HardState* hs, const std::vector<Entry>& 
       }
     }
   }
-  HardState new_hs = hs ? *hs : hard_state_;
+  raft::HardState new_hs = hs ? *hs : hard_state_;
   bool write_hs = hs != nullptr;
   if (snap && new_hs.commit() < off) {
     new_hs.set_commit(off);  // the snapshot is committed by definition
@@ -405,14 +405,15 @@ orch::Status SqliteStorage::Save(const HardState* hs, const std::vector<Entry>& 
   return orch::Status::Ok();
 }
 
-orch::Status SqliteStorage::CreateSnapshot(uint64_t index, const ConfState& cs, std::string data) {
+orch::Status SqliteStorage::CreateSnapshot(uint64_t index, const raft::ConfState& cs,
+                                           std::string data) {
   ORCH_ASSIGN_OR_RETURN(PendingSnapshot p, PrepareSnapshot(index, cs, std::move(data)));
   ORCH_RETURN_IF_ERROR(WriteSnapshotFile(&p));
   return CommitSnapshot(std::move(p));
 }
 
 orch::Result<SqliteStorage::PendingSnapshot> SqliteStorage::PrepareSnapshot(
-    uint64_t index, const ConfState& cs, std::string data) const {
+    uint64_t index, const raft::ConfState& cs, std::string data) const {
   if (index <= snap_meta_.index() || index > last_ || index < offset_) {
     return orch::Status::FailedPrecondition(
         dir_ + ": cannot snapshot at " + std::to_string(index) + ": current snapshot at " +
@@ -469,8 +470,9 @@ orch::Status SqliteStorage::CommitSnapshot(PendingSnapshot p) {
 orch::Status SqliteStorage::SetClusterId(uint64_t id) {
   if (id == cluster_id_) return orch::Status::Ok();
   if (cluster_id_ != 0) {
-    return orch::Status::FailedPrecondition(dir_ + " belongs to cluster " + FormatClusterId(cluster_id_) +
-                                            ", not " + FormatClusterId(id));
+    return orch::Status::FailedPrecondition(dir_ + " belongs to cluster " +
+                                            raft::FormatClusterId(cluster_id_) + ", not " +
+                                            raft::FormatClusterId(id));
   }
   orch::Status st = SetSynchronous(true);
   {
@@ -514,7 +516,7 @@ void SqliteStorage::ResetTo(uint64_t index, uint64_t term) {
   tail_bytes_ = 0;
 }
 
-void SqliteStorage::AppendInMemory(const std::vector<Entry>& entries, size_t skip) {
+void SqliteStorage::AppendInMemory(const std::vector<raft::Entry>& entries, size_t skip) {
   if (skip >= entries.size()) return;
   const uint64_t start = entries[skip].index();
   // Drop the conflicting suffix: entries from `start` on.
@@ -526,7 +528,7 @@ void SqliteStorage::AppendInMemory(const std::vector<Entry>& entries, size_t ski
     tail_bytes_ = 0;
   }
   while (!tail_.empty() && tail_.back().index() >= start) {
-    tail_bytes_ -= EntrySize(tail_.back());
+    tail_bytes_ -= raft::EntrySize(tail_.back());
     tail_.pop_back();
   }
   // The tail must stay contiguous up to last_; if it ended before start-1
@@ -536,14 +538,14 @@ void SqliteStorage::AppendInMemory(const std::vector<Entry>& entries, size_t ski
     tail_bytes_ = 0;
   }
   for (size_t k = skip; k < entries.size(); ++k) {
-    const Entry& e = entries[k];
+    const raft::Entry& e = entries[k];
     if (term_runs_.back().second != e.term()) term_runs_.emplace_back(e.index(), e.term());
-    tail_bytes_ += EntrySize(e);
+    tail_bytes_ += raft::EntrySize(e);
     tail_.push_back(e);
   }
   last_ = entries.back().index();
   while (!tail_.empty() && (tail_bytes_ > kTailMaxBytes || tail_.size() > kTailMaxEntries)) {
-    tail_bytes_ -= EntrySize(tail_.front());
+    tail_bytes_ -= raft::EntrySize(tail_.front());
     tail_.pop_front();
   }
 }
@@ -556,9 +558,9 @@ void SqliteStorage::CompactInMemory(uint64_t compact_index) {
   term_runs_.erase(term_runs_.begin(), std::prev(it));
   term_runs_.front().first = offset_;
   while (!tail_.empty() && tail_.front().index() <= offset_) {
-    tail_bytes_ -= EntrySize(tail_.front());
+    tail_bytes_ -= raft::EntrySize(tail_.front());
     tail_.pop_front();
   }
 }
 
-}  // namespace orch::raft
+}  // namespace orch::replication

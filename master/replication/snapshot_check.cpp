@@ -1,4 +1,4 @@
-#include "master/log/snapshot_check.h"
+#include "master/replication/snapshot_check.h"
 
 #include <sqlite3.h>
 
@@ -8,7 +8,7 @@
 
 #include "orch/v1/types.pb.h"
 
-namespace orch::master {
+namespace orch::replication {
 namespace {
 
 using Db = std::unique_ptr<sqlite3, decltype(&sqlite3_close)>;
@@ -22,7 +22,8 @@ struct Stmt {
 // (integrity_check reads every page: a corrupt image fails here, not half-way
 // through a restore), with its applied index.
 Status OpenImage(const std::string& image, Db* db, uint64_t* applied) {
-  if (image.size() < 512) return Status::InvalidArgument("snapshot image is too short to be a database");
+  if (image.size() < 512)
+    return Status::InvalidArgument("snapshot image is too short to be a database");
   if (std::memcmp(image.data(), "SQLite format 3", 16) != 0) {
     return Status::InvalidArgument("snapshot image is not a SQLite database");
   }
@@ -33,22 +34,26 @@ Status OpenImage(const std::string& image, Db* db, uint64_t* applied) {
   }
   db->reset(raw);
   auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
-  if (buf == nullptr) return Status::ResourceExhausted("snapshot of " + std::to_string(image.size()) + " bytes");
+  if (buf == nullptr)
+    return Status::ResourceExhausted("snapshot of " + std::to_string(image.size()) + " bytes");
   std::memcpy(buf, image.data(), image.size());
   buf[18] = buf[19] = 1;  // a WAL image read as a rollback-journal one (as RestoreImage does)
   if (sqlite3_deserialize(raw, "main", buf, static_cast<sqlite3_int64>(image.size()),
-                          static_cast<sqlite3_int64>(image.size()), SQLITE_DESERIALIZE_FREEONCLOSE) != SQLITE_OK) {
+                          static_cast<sqlite3_int64>(image.size()),
+                          SQLITE_DESERIALIZE_FREEONCLOSE) != SQLITE_OK) {
     return Status::InvalidArgument("snapshot image cannot be opened");
   }
   {
     Stmt st;
     if (sqlite3_prepare_v2(raw, "PRAGMA integrity_check(1)", -1, &st.s, nullptr) != SQLITE_OK ||
         sqlite3_step(st.s) != SQLITE_ROW) {
-      return Status::InvalidArgument(std::string("snapshot image is corrupt: ") + sqlite3_errmsg(raw));
+      return Status::InvalidArgument(std::string("snapshot image is corrupt: ") +
+                                     sqlite3_errmsg(raw));
     }
     const char* ok = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0));
     if (ok == nullptr || std::strcmp(ok, "ok") != 0) {
-      return Status::InvalidArgument(std::string("snapshot image fails its integrity check: ") + (ok ? ok : "?"));
+      return Status::InvalidArgument(std::string("snapshot image fails its integrity check: ") +
+                                     (ok ? ok : "?"));
     }
   }
   Stmt st;
@@ -109,7 +114,8 @@ Status CheckSnapshotImage(const orch::v1::Snapshot& snapshot) {
       v1::Member m;
       const void* blob = sqlite3_column_blob(st.s, 0);
       int n = sqlite3_column_bytes(st.s, 0);
-      if (blob == nullptr || !m.ParseFromArray(blob, n)) return Status::InvalidArgument("snapshot image: bad member row");
+      if (blob == nullptr || !m.ParseFromArray(blob, n))
+        return Status::InvalidArgument("snapshot image: bad member row");
       members.insert(m.raft_id());
     }
   }
@@ -126,4 +132,4 @@ Status CheckSnapshotImage(const orch::v1::Snapshot& snapshot) {
   return Status::Ok();
 }
 
-}  // namespace orch::master
+}  // namespace orch::replication

@@ -21,9 +21,9 @@
 
 #include "common/status.h"
 #include "common/tls.h"
-#include "master/raft/transport.h"
+#include "master/replication/transport.h"
 
-namespace orch::raft {
+namespace orch::replication {
 
 struct TcpTransportOptions {
   uint64_t self_id = 0;
@@ -56,16 +56,16 @@ struct TcpTransportOptions {
 
 // Counters since Start, for metrics and tests.
 struct TcpTransportStats {
-  uint64_t sent_msgs = 0;      // messages written to a socket
-  uint64_t dropped_msgs = 0;   // messages dropped: unknown peer, peer down, queue full
-  uint64_t received_msgs = 0;  // messages delivered to on_message
-  uint64_t bad_frames = 0;     // inbound connections dropped for a bad frame
-  uint64_t foreign_frames = 0; // of which for a frame of another cluster (or none)
-  uint64_t queued_msgs = 0;    // messages waiting in all peer queues right now
+  uint64_t sent_msgs = 0;       // messages written to a socket
+  uint64_t dropped_msgs = 0;    // messages dropped: unknown peer, peer down, queue full
+  uint64_t received_msgs = 0;   // messages delivered to on_message
+  uint64_t bad_frames = 0;      // inbound connections dropped for a bad frame
+  uint64_t foreign_frames = 0;  // of which for a frame of another cluster (or none)
+  uint64_t queued_msgs = 0;     // messages waiting in all peer queues right now
   uint64_t refused_conns =
       0;  // inbound connections closed at once (over a cap, failed TLS handshake)
-  uint64_t idle_closed = 0;    // inbound connections closed for silence
-  uint64_t inbound_conns = 0;  // inbound connections open right now
+  uint64_t idle_closed = 0;           // inbound connections closed for silence
+  uint64_t inbound_conns = 0;         // inbound connections open right now
   uint64_t inbound_buffer_bytes = 0;  // bytes held by their read buffers right now
 };
 
@@ -96,4 +96,4 @@ class TcpTransport : public Transport {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace orch::raft
+}  // namespace orch::replication
