@@ -8,7 +8,7 @@
 #include "common/cron.h"
 #include "common/ids.h"
 #include "common/time_zone.h"
-#include "master/job_limits.h"
+#include "master/model/job_limits.h"
 #include "master/scheduler/validate.h"
 
 namespace orch::master {

@@ -15,7 +15,7 @@ namespace orch::master {
 // "groups[0].tasks[0].resources.cpu: must be positive".
 Status ValidateJob(v1::Job* job);
 
-// Bounds on what an agent registers (master/job_limits.h NodeLimits): name,
+// Bounds on what an agent registers (master/model/job_limits.h NodeLimits): name,
 // capacity, label count and sizes. The address is checked separately.
 Status ValidateNodeFields(const v1::Node& node);
 

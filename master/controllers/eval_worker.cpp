@@ -5,7 +5,7 @@
 #include <map>
 
 #include "common/ids.h"
-#include "master/job_limits.h"
+#include "master/model/job_limits.h"
 #include "master/scheduler/node_table.h"
 #include "master/scheduler/scheduler.h"
 

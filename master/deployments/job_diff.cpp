@@ -8,7 +8,7 @@
 #include <set>
 
 #include "master/deployments/update_strategy.h"
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 
 namespace orch::master {
 namespace {

@@ -4,7 +4,7 @@
 #include <map>
 
 #include "master/deployments/update_strategy.h"
-#include "master/state/state_store.h"
+#include "master/model/allocation.h"
 
 namespace orch::master {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::master {

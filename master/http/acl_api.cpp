@@ -6,7 +6,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "master/acl/policy.h"
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 
 namespace orch::master {
 

@@ -10,7 +10,7 @@
 #include "common/json.h"
 #include "common/net.h"
 #include "master/controllers/garbage_collector.h"
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 #include "master/services/service_ports.h"
 #include "master/state/agent_report.h"
 #include "master/validation.h"

@@ -6,7 +6,7 @@
 #include "common/json.h"
 #include "common/net.h"
 #include "master/raft/cluster_id.h"
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {

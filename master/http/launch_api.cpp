@@ -5,7 +5,7 @@
 #include "common/document.h"
 #include "common/ids.h"
 #include "master/controllers/child_jobs.h"
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 
 namespace orch::master {
 namespace {

@@ -6,7 +6,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/signals.h"
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {

@@ -7,7 +7,7 @@
 
 #include "common/ids.h"
 #include "master/replication/snapshot_check.h"
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {

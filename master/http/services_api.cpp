@@ -8,7 +8,7 @@
 #include "common/document.h"
 #include "common/index_waiters.h"
 #include "common/json.h"
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 #include "master/services/registry.h"
 
 namespace orch::master {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/saturating.h"
+#include "master/model/allocation.h"
 #include "master/scheduler/constraints.h"
 
 namespace orch::master::sched {
@@ -18,11 +19,10 @@ void ForEachConstraint(const v1::Job& job, const v1::TaskGroup& g, F f) {
 
 Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g, uint32_t job_index) {
   Request r;
-  for (const auto& t : g.tasks()) {
-    r.cpu = SatAdd(r.cpu, t.resources().cpu());
-    r.mem = SatAdd(r.mem, t.resources().memory());
-  }
-  r.disk = g.ephemeral_disk().size();
+  const v1::Resources claim = GroupResources(g);
+  r.cpu = claim.cpu();
+  r.mem = claim.memory();
+  r.disk = claim.disk();
   for (const auto& p : g.network().ports()) {
     if (p.static_() > 0) {
       r.static_ports.push_back(p.static_());
@@ -100,9 +100,8 @@ std::string StaticKey(const v1::Job& job, const v1::TaskGroup& g) {
 }
 
 Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here) {
-  if (r.cpu < 0 || SatAdd(n.cpu_used, r.cpu) > n.cpu_cap) return Fit::kCpu;
-  if (r.mem < 0 || SatAdd(n.mem_used, r.mem) > n.mem_cap) return Fit::kMemory;
-  if (!n.DiskFits(r.disk)) return Fit::kDisk;
+  const NodeRoom room{n.cpu_cap, n.cpu_used, n.mem_cap, n.mem_used, n.disk_cap, n.disk_used};
+  if (Fit f = ResourcesFit(room, r.cpu, r.mem, r.disk); f != Fit::kOk) return f;
   if (r.distinct_hosts && same_job_here > 0) return Fit::kDistinctHosts;
   if (!r.volumes.empty() && !VolumesFit(n, r)) return Fit::kVolume;
   for (int32_t p : r.static_ports) {
@@ -116,21 +115,6 @@ Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here) {
     if (range - used < r.dynamic_ports) return Fit::kPorts;
   }
   return Fit::kOk;
-}
-
-const char* FitReason(Fit f) {
-  switch (f) {
-    case Fit::kOk: return "fits";
-    case Fit::kCpu: return "cpu exhausted";
-    case Fit::kMemory: return "memory exhausted";
-    case Fit::kDisk:
-      return "disk exhausted";
-    case Fit::kPorts: return "port collision";
-    case Fit::kDistinctHosts: return "distinct_hosts";
-    case Fit::kVolume:
-      return "volume has a single writer";
-  }
-  return "?";
 }
 
 }  // namespace orch::master::sched

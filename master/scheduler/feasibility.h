@@ -10,10 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "master/model/fit.h"
 #include "master/scheduler/node_table.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::master::sched {
+
+// The fit check itself is the model's (written once, also used by plan apply).
+using ::orch::master::Fit;
+using ::orch::master::FitReason;
 
 // What one allocation of a group asks of a node.
 struct Request {
@@ -46,13 +51,8 @@ std::string StaticInfeasible(const v1::Node& node, const v1::Job& job, const v1:
 // A key equal for groups with the same static feasibility.
 std::string StaticKey(const v1::Job& job, const v1::TaskGroup& g);
 
-enum class Fit { kOk, kCpu, kMemory, kDisk, kPorts, kDistinctHosts, kVolume };
-
 // Whether `r` fits `n` now. `same_job_here`: allocations of the job on the
 // node (for distinct_hosts).
 Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here);
-// "cpu exhausted", "memory exhausted", "disk exhausted", "port collision", "distinct_hosts",
-// "volume has a single writer".
-const char* FitReason(Fit f);
 
 }  // namespace orch::master::sched

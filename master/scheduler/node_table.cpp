@@ -9,9 +9,6 @@
 namespace orch::master::sched {
 
 bool NodeRec::PortUsed(int32_t p) const { return std::find(ports.begin(), ports.end(), p) != ports.end(); }
-bool NodeRec::DiskFits(int64_t disk) const {
-  return disk <= 0 || disk_cap <= 0 || SatAdd(disk_used, disk) <= disk_cap;
-}
 bool NodeRec::PortClosing(int32_t p) const {
   return std::find(closing_ports.begin(), closing_ports.end(), p) != closing_ports.end();
 }

@@ -61,8 +61,6 @@ struct NodeRec {
 
   int64_t cpu_free() const { return cpu_cap - cpu_used; }
   int64_t mem_free() const { return mem_cap - mem_used; }
-  // What `disk` MiB more would leave; a node reporting no disk has room.
-  bool DiskFits(int64_t disk) const;
   bool PortUsed(int32_t p) const;
   bool PortClosing(int32_t p) const;
 };

@@ -8,7 +8,7 @@
 
 #include "master/deployments/update_strategy.h"
 #include "master/scheduler/reschedule.h"
-#include "master/state/state_store.h"
+#include "master/model/allocation.h"
 
 namespace orch::master::sched {
 namespace {

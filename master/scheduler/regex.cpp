@@ -7,7 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "master/job_limits.h"
+#include "master/model/job_limits.h"
 
 namespace orch::master::sched {
 namespace {

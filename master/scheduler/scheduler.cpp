@@ -10,19 +10,9 @@
 #include "master/scheduler/preemption.h"
 #include "master/scheduler/reconcile.h"
 #include "master/scheduler/scoring.h"
-#include "master/state/state_store.h"
+#include "master/model/allocation.h"
 
 namespace orch::master::sched {
-
-v1::Resources GroupResources(const v1::TaskGroup& g) {
-  v1::Resources r;
-  for (const auto& t : g.tasks()) {
-    r.set_cpu(SatAdd(r.cpu(), t.resources().cpu()));
-    r.set_memory(SatAdd(r.memory(), t.resources().memory()));
-  }
-  r.set_disk(g.ephemeral_disk().size());
-  return r;
-}
 
 // One spread of a group: the wanted and current count per attribute value.
 struct Scheduler::Spread {

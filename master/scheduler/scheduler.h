@@ -98,7 +98,4 @@ struct SchedulerInput {
 
 v1::PlanCommand ComputePlan(const SchedulerInput& in, v1::PlanResponse* explain = nullptr);
 
-// Sum of a group's task resources.
-v1::Resources GroupResources(const v1::TaskGroup& g);
-
 }  // namespace orch::master::sched

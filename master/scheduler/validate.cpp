@@ -3,7 +3,7 @@
 #include <set>
 #include <string>
 
-#include "master/job_limits.h"
+#include "master/model/job_limits.h"
 #include "master/scheduler/regex.h"
 
 namespace orch::master::sched {

@@ -11,6 +11,7 @@
 #include "common/net.h"
 #include "common/saturating.h"
 #include "common/signals.h"
+#include "master/model/fit.h"
 #include "master/scheduler/feasibility.h"
 #include "master/services/service_ports.h"
 #include "master/state/agent_report.h"
@@ -324,6 +325,11 @@ Status StateStore::PutNewEvaluations(uint64_t index,
 
 namespace {
 
+NodeRoom RoomOf(const v1::Node& n) {
+  return {n.capacity().cpu(),    n.allocated().cpu(),    n.capacity().memory(),
+          n.allocated().memory(), n.capacity().disk(), n.allocated().disk()};
+}
+
 std::vector<int32_t> PortsOf(const v1::Allocation& a) {
   std::vector<int32_t> out;
   for (const auto& p : a.ports()) {
@@ -494,15 +500,10 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
       why = "cannot take it: " + no;  // the scheduler's own check, on the node as it is now
     } else if (!sched::VolumesFit(it->second.volumes, vols)) {
       why = "has a single writer on a volume the allocation writes";
-    } else if (a.resources().cpu() < 0 || a.resources().memory() < 0 || a.resources().disk() < 0) {
-      why = "cannot take negative resources";
-    } else if (SatAdd(n.allocated().cpu(), a.resources().cpu()) > n.capacity().cpu()) {
-      why = "has no cpu left";
-    } else if (SatAdd(n.allocated().memory(), a.resources().memory()) > n.capacity().memory()) {
-      why = "has no memory left";
-    } else if (n.capacity().disk() > 0 &&
-               SatAdd(n.allocated().disk(), a.resources().disk()) > n.capacity().disk()) {
-      why = "has no disk left";
+    } else if (Fit f = ResourcesFit(RoomOf(n), a.resources().cpu(), a.resources().memory(),
+                                    a.resources().disk());
+               f != Fit::kOk) {
+      why = std::string("cannot take it: ") + FitReason(f);  // the scheduler's own check
     } else {
       auto mine = PortsOf(a);
       for (size_t i = 0; i < mine.size() && why.empty(); ++i) {

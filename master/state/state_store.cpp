@@ -30,15 +30,6 @@ Status Put(sqlite::Db* db, const char* sql, const T& msg, const std::vector<std:
 }
 }  // namespace
 
-bool IsTerminal(const v1::Allocation& a) {
-  return a.client_status() == v1::Allocation::COMPLETE || a.client_status() == v1::Allocation::FAILED ||
-         a.client_status() == v1::Allocation::LOST;
-}
-
-bool IsLive(const v1::Allocation& a) {
-  return a.desired_status() == v1::Allocation::RUN && !IsTerminal(a);
-}
-
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   // The Raft log (raft.db, fsynced) is the durable record; an apply lost to
   // power failure is replayed from it, since the applied index commits in

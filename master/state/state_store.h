@@ -26,6 +26,7 @@
 #include "common/sqlite.h"
 #include "common/status.h"
 #include "master/events/event_buffer.h"
+#include "master/model/allocation.h"
 #include "master/replication/state_machine.h"
 #include "master/services/service_claims.h"
 #include "master/services/service_ports.h"
@@ -401,10 +402,5 @@ class StateStore : public replication::StateMachine {
   // commit).
   void PublishEventsLocked(uint64_t state_index);
 };
-
-// An allocation whose client status is complete, failed or lost.
-bool IsTerminal(const v1::Allocation& a);
-// Runs or will run: desired RUN and not terminal.
-bool IsLive(const v1::Allocation& a);
 
 }  // namespace orch::master

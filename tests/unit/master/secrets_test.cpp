@@ -2,7 +2,7 @@
 // and the plan's diff an opaque tag instead of the value; a secret change
 // still replaces the allocations. (The REST routes themselves:
 // ApiTest.EveryReadEndpointRedactsSecretsButTheNodesOwnWatch.)
-#include "master/secrets.h"
+#include "master/model/secrets.h"
 
 #include <gtest/gtest.h>
 

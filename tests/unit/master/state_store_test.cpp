@@ -130,6 +130,9 @@ TEST(StateStoreTest, PlanThatNoLongerFitsIsRejectedAndEvalRetried) {
   // Plan for "big" was computed before "other" took the room: rejected.
   ASSERT_TRUE(s->Apply(5, PlanCmd("e1", job, 2, {{"a2", "n1"}}), &outcome).ok());
   EXPECT_EQ(outcome.code(), StatusCode::kFailedPrecondition);
+  // The same fit check as the scheduler's, and its words (master/model/fit.h).
+  EXPECT_NE(outcome.message().find("cannot take it: cpu exhausted"), std::string::npos)
+      << outcome.ToString();
   EXPECT_EQ(s->ListAllocations("big").size(), 0u);
   auto pending = s->PendingEvaluations();
   ASSERT_EQ(pending.size(), 1u);

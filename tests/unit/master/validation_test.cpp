@@ -63,7 +63,7 @@ INSTANTIATE_TEST_SUITE_P(
                s->set_port("http");
              },
              "service.port: \"http\" is not a port"},
-        // Limits (master/job_limits.h): each would have taken a master down.
+        // Limits (master/model/job_limits.h): each would have taken a master down.
         Case{"count 2^31-1", [](v1::Job* j) { j->mutable_groups(0)->set_count(2147483647); },
              "groups[0].count: 2147483647 is more than the limit of 10000"},
         Case{"counts add up past the job limit",

@@ -155,6 +155,22 @@ TEST(FeasibilityTest, EphemeralDiskSizeMustFitANodeThatReportsDisk) {
       << "no size, no reservation";
 }
 
+TEST(FeasibilityTest, ResourcesFitIsTheOneCheckOfCpuMemoryAndDisk) {
+  // master/model/fit.h: what CheckFit and plan apply both use.
+  NodeRoom room{1000, 400, 2048, 1024, 0, 0};
+  EXPECT_EQ(ResourcesFit(room, 600, 1024, 0), Fit::kOk) << "exactly full is fine";
+  EXPECT_EQ(ResourcesFit(room, 601, 10, 0), Fit::kCpu);
+  EXPECT_EQ(ResourcesFit(room, 10, 1025, 0), Fit::kMemory);
+  EXPECT_EQ(ResourcesFit(room, 10, 10, 1 << 30), Fit::kOk) << "a node reporting no disk has room";
+  room.disk_cap = 100;
+  EXPECT_EQ(ResourcesFit(room, 10, 10, 101), Fit::kDisk);
+  EXPECT_EQ(ResourcesFit(room, -1, 10, 0), Fit::kCpu) << "a negative claim never fits";
+  EXPECT_EQ(ResourcesFit(room, 10, -1, 0), Fit::kMemory);
+  EXPECT_EQ(ResourcesFit(room, 10, 10, -1), Fit::kDisk);
+  EXPECT_EQ(ResourcesFit(room, INT64_MAX, 10, 0), Fit::kCpu) << "sums saturate, never wrap";
+  EXPECT_STREQ(FitReason(Fit::kCpu), "cpu exhausted");
+}
+
 TEST(FeasibilityTest, ExplanationCountsNodesByReason) {
   FilterTally t;
   EXPECT_EQ(t.Describe(), "no nodes registered");
