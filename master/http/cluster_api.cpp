@@ -5,8 +5,8 @@
 #include "common/document.h"
 #include "common/json.h"
 #include "common/net.h"
-#include "master/raft/cluster_id.h"
 #include "master/model/secrets.h"
+#include "master/raft/cluster_id.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {

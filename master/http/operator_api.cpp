@@ -6,8 +6,8 @@
 #include <mutex>
 
 #include "common/ids.h"
-#include "master/replication/snapshot_check.h"
 #include "master/model/secrets.h"
+#include "master/replication/snapshot_check.h"
 #include "orch/v1/api.pb.h"
 
 namespace orch::master {

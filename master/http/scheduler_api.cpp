@@ -9,8 +9,8 @@
 #include "common/json.h"
 #include "master/deployments/job_diff.h"
 #include "master/deployments/update_strategy.h"
-#include "master/scheduler/scheduler.h"
 #include "master/model/secrets.h"
+#include "master/scheduler/scheduler.h"
 #include "master/validation.h"
 #include "orch/v1/api.pb.h"
 

@@ -5,11 +5,13 @@
 namespace orch::master {
 
 bool IsTerminal(const v1::Allocation& a) {
-  return a.client_status() == v1::Allocation::COMPLETE || a.client_status() == v1::Allocation::FAILED ||
-         a.client_status() == v1::Allocation::LOST;
+  return a.client_status() == v1::Allocation::COMPLETE ||
+         a.client_status() == v1::Allocation::FAILED || a.client_status() == v1::Allocation::LOST;
 }
 
-bool IsLive(const v1::Allocation& a) { return a.desired_status() == v1::Allocation::RUN && !IsTerminal(a); }
+bool IsLive(const v1::Allocation& a) {
+  return a.desired_status() == v1::Allocation::RUN && !IsTerminal(a);
+}
 
 v1::Resources GroupResources(const v1::TaskGroup& g) {
   v1::Resources r;

@@ -15,13 +15,20 @@ Fit ResourcesFit(const NodeRoom& room, int64_t cpu, int64_t mem, int64_t disk) {
 
 const char* FitReason(Fit f) {
   switch (f) {
-    case Fit::kOk: return "fits";
-    case Fit::kCpu: return "cpu exhausted";
-    case Fit::kMemory: return "memory exhausted";
-    case Fit::kDisk: return "disk exhausted";
-    case Fit::kPorts: return "port collision";
-    case Fit::kDistinctHosts: return "distinct_hosts";
-    case Fit::kVolume: return "volume has a single writer";
+    case Fit::kOk:
+      return "fits";
+    case Fit::kCpu:
+      return "cpu exhausted";
+    case Fit::kMemory:
+      return "memory exhausted";
+    case Fit::kDisk:
+      return "disk exhausted";
+    case Fit::kPorts:
+      return "port collision";
+    case Fit::kDistinctHosts:
+      return "distinct_hosts";
+    case Fit::kVolume:
+      return "volume has a single writer";
   }
   return "?";
 }

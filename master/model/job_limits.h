@@ -24,8 +24,8 @@ struct JobLimits {
   static constexpr std::size_t kMaxStringBytes = 32 << 10;  // one arg, env value, command, image
   static constexpr std::size_t kMaxAttributeBytes = 256;    // constraint / spread attribute
   static constexpr std::size_t kMaxConstraintValueBytes = 1024;  // incl. a regexp pattern
-  static constexpr int64_t kMaxCpu = 1'024'000;        // millicores per task: 1,024 cores
-  static constexpr int64_t kMaxMemory = 16 << 20;      // MiB per task: 16 TiB
+  static constexpr int64_t kMaxCpu = 1'024'000;                  // millicores per task: 1,024 cores
+  static constexpr int64_t kMaxMemory = 16 << 20;                // MiB per task: 16 TiB
   static constexpr int32_t kMaxPriority = 100;
   static constexpr int kMaxVolumes = 16;  // volumes per group, volume mounts per task
   // Meta entries per job, and meta keys a parameterized job declares.

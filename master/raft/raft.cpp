@@ -140,6 +140,19 @@ void Raft::Tick() {
   }
 }
 
+void Raft::ForgetLeader() {
+  if (state_ != StateType::kFollower || lead_ == kNone) return;
+  const uint64_t gone = lead_;
+  lead_ = kNone;
+  // Followers that all saw the leader go would split the vote if they
+  // campaigned together: they take turns by id instead, two ticks apart
+  // (the first one's pre-vote and vote reach the others well within that).
+  int rank = 0;
+  for (uint64_t id : Voters()) rank += id != gone && id < id_;
+  const int wait = std::min(1 + 2 * rank, cfg_.election_tick);
+  election_elapsed_ = std::max(election_elapsed_, randomized_election_timeout_ - wait);
+}
+
 void Raft::TickElection() {
   ++election_elapsed_;
   if (Promotable() && PastElectionTimeout()) {

@@ -49,6 +49,16 @@ class Raft {
   // from a peer. Returns kProposalDropped for proposals that cannot be
   // accepted; other errors only for misuse.
   Error Step(Message m);
+  // A follower told by a side channel that its leader is gone (the driver's
+  // transport found nothing listening where the leader was) forgets it, as
+  // etcd's ForgetLeader: as a leaderless follower it grants pre-votes at
+  // once (no lease to protect), and it campaigns after a short wait (1
+  // tick, plus 2 for each voter but the gone leader with a lower id, so
+  // that followers that all saw the leader go take turns instead of
+  // splitting the vote) instead of a whole election timeout. Hearing from a
+  // leader again makes it an ordinary follower. No effect on a leader, a
+  // candidate, or a follower without a leader.
+  void ForgetLeader();
   // Applies a committed conf change; call when its entry is applied.
   ConfState ApplyConfChange(const ConfChange& cc);
   // True if an unapplied conf change is in the leader's log.

@@ -82,6 +82,8 @@ class RawNode {
   void TransferLeader(uint64_t transferee);
   void ReportUnreachable(uint64_t id);
   void ReportSnapshot(uint64_t id, bool ok);
+  // See Raft::ForgetLeader.
+  void ForgetLeader() { raft_.ForgetLeader(); }
 
   bool HasReady() const;
   Ready GetReady();

@@ -169,6 +169,20 @@ Transport::Callbacks RaftNode::TransportCallbacks() {
     std::lock_guard lock(mu_);
     tasks_.push_back([this, to] { node_->ReportUnreachable(to); });
   };
+  cb.on_peer_down = [this](uint64_t id) {
+    std::unique_lock lock(mu_);
+    tasks_.push_back([this, id] {
+      const raft::Raft& r = node_->raft();
+      if (r.state() != raft::StateType::kFollower || r.lead() != id) return;
+      spdlog::info(
+          "raft: leader {} is down (its connection closed, a dial refused); electing a new one "
+          "without waiting out the election timeout",
+          NameOf(id));
+      node_->ForgetLeader();
+    });
+    lock.unlock();
+    cv_.notify_one();  // at once, not at the next tick
+  };
   return cb;
 }
 

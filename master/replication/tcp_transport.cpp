@@ -34,6 +34,12 @@ using TlsStream = asio::ssl::stream<tcp::socket&>;
 
 namespace {
 
+// Probing a peer that closed a working connection (TcpTransport::Impl::Fail).
+constexpr int kProbes = 20;
+constexpr std::chrono::milliseconds kProbeInterval{10};
+// Only a connection at least this old starts probing when it closes.
+constexpr std::chrono::milliseconds kProbeAfter{250};
+
 // Writes or reads through TLS when the connection has it, else the socket.
 template <class Buffers, class Handler>
 void WriteAll(tcp::socket& socket, const std::shared_ptr<TlsStream>& tls, const Buffers& buffers,
@@ -69,6 +75,9 @@ struct Peer {
   bool kick_posted = false;             // a Kick is on its way to the io thread
   bool accepting = true;                // false while backing off: Send drops
   bool drop_reported = false;           // on_unreachable sent for the current drop burst
+  // Dials left to learn whether a peer that closed a working connection is
+  // gone (refused) or back; each failure redials after kProbeInterval.
+  int probes_left = 0;
   std::atomic<bool> removed = false;    // also read by the io thread
 
   // io thread only.
@@ -149,7 +158,9 @@ class TcpTransport::Impl {
   void OnSecured(const std::shared_ptr<Peer>& p);
   void Flush(const std::shared_ptr<Peer>& p);
   void AppendSnapshotChunk(Peer& p);
-  void Fail(const std::shared_ptr<Peer>& p, const std::string& why);
+  // `redial_now`: the peer closed a connection that worked; dial again at
+  // once to learn whether it is gone (refused) or back.
+  void Fail(const std::shared_ptr<Peer>& p, const std::string& why, bool redial_now = false);
   void Reset(Peer& p);
   void FailSnapshots(Peer& p);
   void DropPending(Peer& p);
@@ -169,6 +180,7 @@ class TcpTransport::Impl {
   void LogRefusal(const std::string& what);
 
   void NotifyUnreachable(uint64_t id);
+  void NotifyDown(uint64_t id);
   void PostUnreachable(uint64_t id) {
     asio::post(ioc_, [this, id] { NotifyUnreachable(id); });
   }
@@ -336,6 +348,10 @@ void TcpTransport::Impl::NotifyUnreachable(uint64_t id) {
   if (!stopped_ && cb_.on_unreachable) cb_.on_unreachable(id);
 }
 
+void TcpTransport::Impl::NotifyDown(uint64_t id) {
+  if (!stopped_ && cb_.on_peer_down) cb_.on_peer_down(id);
+}
+
 void TcpTransport::Impl::Kick(const std::shared_ptr<Peer>& p) {
   if (stopped_ || p->removed) return;
   switch (p->state) {
@@ -378,6 +394,10 @@ void TcpTransport::Impl::Dial(const std::shared_ptr<Peer>& p) {
         asio::async_connect(p->socket, results,
                             [this, p, gen](boost::system::error_code ec, const tcp::endpoint&) {
                               if (stopped_ || gen != p->gen) return;
+                              if (ec == asio::error::connection_refused && p->probes_left > 0) {
+                                p->probes_left = 0;  // found out: down
+                                NotifyDown(p->id);
+                              }
                               if (ec) return Fail(p, ec.message());
                               OnConnected(p);
                             });
@@ -419,7 +439,8 @@ void TcpTransport::Impl::OnSecured(const std::shared_ptr<Peer>& p) {
   ReadSome(p->socket, p->tls, asio::buffer(&p->probe, 1),
            [this, p, gen](boost::system::error_code ec, std::size_t) {
              if (stopped_ || gen != p->gen) return;
-             Fail(p, ec ? ec.message() : "peer sent unexpected data");
+             const bool closed = ec == asio::error::eof || ec == asio::error::connection_reset;
+             Fail(p, ec ? ec.message() : "peer sent unexpected data", closed);
            });
   Flush(p);
 }
@@ -450,7 +471,11 @@ void TcpTransport::Impl::Flush(const std::shared_ptr<Peer>& p) {
            [this, p, gen](boost::system::error_code ec, std::size_t) {
              if (stopped_ || gen != p->gen) return;
              p->writing = false;
-             if (ec) return Fail(p, ec.message());
+             if (ec) {
+               const bool closed =
+                   ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+               return Fail(p, ec.message(), closed);
+             }
              sent_ += p->wbuf_msgs;
              for (; p->wbuf_snaps > 0; --p->wbuf_snaps) SnapshotStatus(p->id, true);
              if (p->snap_done_in_write) {
@@ -549,8 +574,25 @@ void TcpTransport::Impl::Reset(Peer& p) {
   p.state = Peer::State::kIdle;
 }
 
-void TcpTransport::Impl::Fail(const std::shared_ptr<Peer>& p, const std::string& why) {
+void TcpTransport::Impl::Fail(const std::shared_ptr<Peer>& p, const std::string& why,
+                              bool redial_now) {
   bool was_connected = p->state == Peer::State::kConnected;
+  // Only after a connection that lasted: a peer that closes every new
+  // connection at once (a TLS or cluster mismatch) gets the usual backoff.
+  if (redial_now && was_connected &&
+      std::chrono::steady_clock::now() - p->connected_at >= kProbeAfter) {
+    // A killed peer's kernel closes its sockets: the dial that follows is
+    // refused within a millisecond (NotifyDown), long before any timeout.
+    spdlog::warn("raft transport: peer {} ({}) closed the connection ({}); dialling again", p->id,
+                 p->dialed, why);
+    Reset(*p);
+    DropPending(*p);
+    p->last_error = why;
+    p->probes_left = kProbes;
+    NotifyUnreachable(p->id);
+    Dial(p);
+    return;
+  }
   // A connection that lasted redials at once; one that ended right away
   // (refused after the handshake, a peer crash-looping) backs off further.
   if (was_connected && std::chrono::steady_clock::now() - p->connected_at >= opts_.backoff_max) {
@@ -564,6 +606,14 @@ void TcpTransport::Impl::Fail(const std::shared_ptr<Peer>& p, const std::string&
     p->drop_reported = true;  // covered by the on_unreachable below
   }
   milliseconds delay = NextBackoff(*p);
+  // Probing a peer that closed on us: a dying process's listener may still
+  // take (then reset) a connection for a moment; dial again soon, a few
+  // times, until a dial is refused or a connection holds.
+  const bool probe = p->probes_left > 0;
+  if (probe) {
+    --p->probes_left;
+    delay = std::min(delay, kProbeInterval);
+  }
   if (was_connected || why != p->last_error) {
     spdlog::warn("raft transport: peer {} ({}) unreachable: {}; retrying in {}ms", p->id, p->dialed,
                  why, delay.count());
@@ -575,12 +625,15 @@ void TcpTransport::Impl::Fail(const std::shared_ptr<Peer>& p, const std::string&
   p->state = Peer::State::kBackoff;
   uint64_t gen = p->gen;
   p->timer.expires_after(delay);
-  p->timer.async_wait([this, p, gen](boost::system::error_code ec) {
+  p->timer.async_wait([this, p, gen, probe](boost::system::error_code ec) {
     if (ec || stopped_ || gen != p->gen) return;
     p->state = Peer::State::kIdle;
-    std::lock_guard lock(mu_);
-    p->accepting = true;
-    p->drop_reported = false;
+    {
+      std::lock_guard lock(mu_);
+      p->accepting = true;
+      p->drop_reported = false;
+    }
+    if (probe) Dial(p);
   });
   NotifyUnreachable(p->id);
 }

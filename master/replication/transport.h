@@ -26,6 +26,11 @@ class Transport {
     std::function<void(uint64_t to, bool ok)> on_snapshot_status;
     // Sending to `to` failed (connection down); RawNode::ReportUnreachable.
     std::function<void(uint64_t to)> on_unreachable;
+    // Nothing listens at peer `id`'s address any more (its connection
+    // closed and a dial was refused): its process is gone, not merely
+    // slow or cut off. A follower stops waiting for such a leader
+    // (RawNode::ForgetLeader). Optional.
+    std::function<void(uint64_t id)> on_peer_down;
   };
 
   virtual ~Transport() = default;

@@ -8,7 +8,9 @@
 
 namespace orch::master::sched {
 
-bool NodeRec::PortUsed(int32_t p) const { return std::find(ports.begin(), ports.end(), p) != ports.end(); }
+bool NodeRec::PortUsed(int32_t p) const {
+  return std::find(ports.begin(), ports.end(), p) != ports.end();
+}
 bool NodeRec::PortClosing(int32_t p) const {
   return std::find(closing_ports.begin(), closing_ports.end(), p) != closing_ports.end();
 }

@@ -1,14 +1,13 @@
 #include "master/scheduler/reconcile.h"
 
-
 #include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <set>
 
 #include "master/deployments/update_strategy.h"
-#include "master/scheduler/reschedule.h"
 #include "master/model/allocation.h"
+#include "master/scheduler/reschedule.h"
 
 namespace orch::master::sched {
 namespace {

@@ -5,12 +5,12 @@
 #include <set>
 
 #include "common/saturating.h"
+#include "master/model/allocation.h"
 #include "master/scheduler/constraints.h"
 #include "master/scheduler/ports.h"
 #include "master/scheduler/preemption.h"
 #include "master/scheduler/reconcile.h"
 #include "master/scheduler/scoring.h"
-#include "master/model/allocation.h"
 
 namespace orch::master::sched {
 

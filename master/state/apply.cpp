@@ -326,7 +326,7 @@ Status StateStore::PutNewEvaluations(uint64_t index,
 namespace {
 
 NodeRoom RoomOf(const v1::Node& n) {
-  return {n.capacity().cpu(),    n.allocated().cpu(),    n.capacity().memory(),
+  return {n.capacity().cpu(),     n.allocated().cpu(), n.capacity().memory(),
           n.allocated().memory(), n.capacity().disk(), n.allocated().disk()};
 }
 

@@ -121,5 +121,66 @@ TEST(CheckQuorum, StaleLeaderLearnsNewTermFromFollowers) {
   EXPECT_EQ(net.node(1)->term(), new_term);
 }
 
+// --- ForgetLeader (a side channel says the leader is gone) ----------------
+
+TEST(ForgetLeader, FollowersThatLostTheLeaderTakeTurnsAndElectOneWithoutASplitVote) {
+  Network net = ElectedNetwork(5, /*pre_vote=*/true, /*check_quorum=*/true);
+  ASSERT_EQ(net.node(1)->state(), StateType::kLeader);
+  const uint64_t term = net.node(1)->term();
+  net.Isolate(1);  // killed
+  for (uint64_t id = 2; id <= 5; ++id) net.node(id)->ForgetLeader();
+  EXPECT_EQ(net.node(2)->lead(), kNone);
+  EXPECT_EQ(net.node(2)->state(), StateType::kFollower) << "it waits its turn";
+  // Node 2 (the lowest id left) campaigns after 1 tick, node 3 after 3,
+  // node 4 after 5...: where an election timeout (10-19 ticks) would
+  // otherwise pass first and all four could campaign at once.
+  int ticks = 0;
+  auto leader = [&]() -> uint64_t {
+    for (uint64_t id = 2; id <= 5; ++id) {
+      if (net.node(id)->state() == StateType::kLeader) return id;
+    }
+    return 0;
+  };
+  while (ticks < 3 && leader() == 0) {
+    ++ticks;
+    for (uint64_t id = 2; id <= 5; ++id) net.node(id)->Tick();
+    for (uint64_t id = 2; id <= 5; ++id) net.Send(net.node(id)->TakeMessages());
+  }
+  EXPECT_EQ(leader(), 2u) << "after " << ticks << " ticks";
+  EXPECT_EQ(ticks, 1);
+  EXPECT_EQ(net.node(2)->term(), term + 1) << "one election, no split vote";
+  EXPECT_EQ(net.node(5)->lead(), 2u);
+}
+
+TEST(ForgetLeader, OneFollowerAloneCannotDeposeALiveLeader) {
+  // Only node 3 believes the leader gone: node 2 still hears it and keeps
+  // its lease, so node 3's pre-vote fails and the term stays.
+  Network net = ElectedNetwork(3, true, true);
+  const uint64_t term = net.node(1)->term();
+  net.node(3)->ForgetLeader();
+  for (int i = 0; i < 5; ++i) {
+    net.node(3)->Tick();
+    net.Send(net.node(3)->TakeMessages());
+  }
+  EXPECT_EQ(net.node(1)->state(), StateType::kLeader);
+  EXPECT_EQ(net.node(1)->term(), term);
+  EXPECT_EQ(net.node(2)->term(), term);
+  // The leader's next heartbeat makes node 3 an ordinary follower again.
+  net.Send(Msg(1, 1, Message::MSG_BEAT));
+  EXPECT_EQ(net.node(3)->state(), StateType::kFollower);
+  EXPECT_EQ(net.node(3)->lead(), 1u);
+}
+
+TEST(ForgetLeader, NoEffectOnALeaderOrALeaderlessFollower) {
+  Network net = ElectedNetwork(3, true, true);
+  net.node(1)->ForgetLeader();
+  EXPECT_EQ(net.node(1)->state(), StateType::kLeader);
+  EXPECT_EQ(net.node(1)->lead(), 1u);
+  net.node(2)->ForgetLeader();
+  const int elapsed = net.node(2)->election_elapsed();
+  net.node(2)->ForgetLeader();  // twice: the wait does not shrink again
+  EXPECT_EQ(net.node(2)->election_elapsed(), elapsed);
+}
+
 }  // namespace
 }  // namespace orch::raft::testing

@@ -39,6 +39,7 @@ struct Recorder {
   std::vector<Message> msgs;
   std::vector<std::pair<uint64_t, bool>> snap_status;
   std::map<uint64_t, int> unreachable;
+  std::map<uint64_t, int> down;
 
   Transport::Callbacks Callbacks() {
     return {
@@ -54,6 +55,10 @@ struct Recorder {
           std::lock_guard l(mu);
           ++unreachable[to];
         },
+        [this](uint64_t id) {
+          std::lock_guard l(mu);
+          ++down[id];
+        },
     };
   }
   std::size_t Count() {
@@ -67,6 +72,10 @@ struct Recorder {
   int Unreachable(uint64_t id) {
     std::lock_guard l(mu);
     return unreachable[id];
+  }
+  int Down(uint64_t id) {
+    std::lock_guard l(mu);
+    return down[id];
   }
 };
 
@@ -132,6 +141,21 @@ std::vector<uint64_t> Iota(uint64_t n) {
 }
 
 // ---- Wire format -------------------------------------------------------
+
+TEST(TcpTransportTest, APeerWhoseProcessIsGoneIsReportedDownAtOnce) {
+  auto a = StartNode(1), b = StartNode(2);
+  Connect({a.get(), b.get()});
+  a->t->Send({App(1, 2, 0)});
+  ASSERT_TRUE(WaitFor([&] { return b->rec.CountFrom(1) == 1; }));
+  std::this_thread::sleep_for(300ms);  // a connection that lasted (kProbeAfter, 250 ms)
+  EXPECT_EQ(a->rec.Down(2), 0) << "a live peer is not down";
+  // As when b's process is killed: its sockets close and nothing listens.
+  // a sends nothing more: its connection's close is what tells it.
+  b->t->Stop();
+  EXPECT_TRUE(WaitFor([&] { return a->rec.Down(2) > 0; }, 5s))
+      << "a's connection to b closed, and its redial was refused";
+  EXPECT_EQ(b->rec.Down(1), 0);
+}
 
 TEST(TransportFrameTest, HandEncodedMessageFrameParsesAsTransportFrame) {
   Message m = App(7, 2, 42);
