@@ -28,7 +28,7 @@ using namespace orch;
 using namespace orch::master;
 
 // Applies each command at the next index right away.
-class ApplyingLog : public ReplicatedLog {
+class ApplyingLog : public replication::ReplicatedLog {
  public:
   explicit ApplyingLog(StateStore* s) : store_(s) {}
   Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds) override {
