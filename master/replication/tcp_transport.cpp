@@ -577,10 +577,14 @@ void TcpTransport::Impl::Reset(Peer& p) {
 void TcpTransport::Impl::Fail(const std::shared_ptr<Peer>& p, const std::string& why,
                               bool redial_now) {
   bool was_connected = p->state == Peer::State::kConnected;
-  // Only after a connection that lasted: a peer that closes every new
-  // connection at once (a TLS or cluster mismatch) gets the usual backoff.
-  if (redial_now && was_connected &&
-      std::chrono::steady_clock::now() - p->connected_at >= kProbeAfter) {
+  // A connection that lasted ends any earlier probing: it starts probing
+  // anew when the peer closed it, and none otherwise (a timeout is not a
+  // sign of a dead process). A peer that closes every new connection at
+  // once (a TLS or cluster mismatch) keeps the usual backoff.
+  const bool lasted =
+      was_connected && std::chrono::steady_clock::now() - p->connected_at >= kProbeAfter;
+  if (lasted) p->probes_left = 0;
+  if (redial_now && lasted) {
     // A killed peer's kernel closes its sockets: the dial that follows is
     // refused within a millisecond (NotifyDown), long before any timeout.
     spdlog::warn("raft transport: peer {} ({}) closed the connection ({}); dialling again", p->id,

@@ -116,6 +116,13 @@ class MasterCluster {
   std::set<std::string> running_;
 };
 
+// Raft timing that keeps fault tests short: 20 ms ticks, elections after
+// 10-20 ticks; nodes down after 5 s without a heartbeat.
+// clang-format off
+inline const std::vector<std::string> kFastMasterFlags = {
+    "--raft-tick", "20ms", "--election-ticks", "10", "--heartbeat-ttl", "5s"};
+// clang-format on
+
 // Job ids a master lists (GET /v1/jobs; `stale` for ?stale=true).
 Result<std::set<std::string>> JobIds(OrchClient& client, bool stale);
 

@@ -25,11 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// clang-format off
-const std::vector<std::string> kFastFlags = {
-    "--raft-tick", "20ms", "--election-ticks", "10", "--heartbeat-ttl", "5s"};
-// clang-format on
-
 std::string Sample(const std::set<std::string>& ids, std::size_t n = 5) {
   std::string out;
   for (const auto& id : ids) {
@@ -66,7 +61,7 @@ class MastersTest : public ::testing::Test {
 
   // Starts m1..mN as a new cluster and waits for a leader.
   void StartCluster(int n, std::vector<std::string> extra_flags = {}) {
-    std::vector<std::string> flags = kFastFlags;
+    std::vector<std::string> flags = kFastMasterFlags;
     flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
     cluster_ = std::make_unique<MasterCluster>(root_, flags);
     std::vector<std::string> ids;

@@ -193,7 +193,7 @@ class LeaderMonitor {
   void Run() {
     while (!stop_) {
       for (const auto& id : cluster_->All()) {
-        auto resp = cluster_->Client(id).Raw("GET", "/v1/cluster/leader?stale=true", "", 500ms);
+        auto resp = cluster_->Client(id).Raw("GET", "/v1/cluster/leader", "", 500ms);
         v1::LeaderResponse lr;
         if (!resp.ok() || !FromJson(resp->body, &lr).ok() || lr.leader_id().empty()) continue;
         std::lock_guard lock(mu_);
@@ -217,11 +217,6 @@ class LeaderMonitor {
 
 const std::vector<std::string> kMembers = {"m1", "m2", "m3", "m4", "m5"};
 
-// clang-format off
-const std::vector<std::string> kFastFlags = {
-    "--raft-tick", "20ms", "--election-ticks", "10", "--heartbeat-ttl", "5s"};
-// clang-format on
-
 class PartitionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -233,7 +228,7 @@ class PartitionTest : public ::testing::Test {
     }
     lab_ = std::move(*lab);
     root_ = ::testing::TempDir() + "/orch-partition-" + std::to_string(getpid());
-    cluster_ = std::make_unique<MasterCluster>(root_, kFastFlags);
+    cluster_ = std::make_unique<MasterCluster>(root_, kFastMasterFlags);
     cluster_->SetPlacement([this](const std::string& id) {
       return MasterCluster::Placement{lab_->Address(id), lab_->Wrapper(id)};
     });
@@ -381,7 +376,6 @@ TEST_F(PartitionTest, NemesisRoundsLoseNoAcknowledgedWriteAndReadsStayLinearizab
   WriteLoad load(cluster_.get(), "acked", 2);
   RegisterWorkload registers(cluster_.get(), 4, seed);
   LeaderMonitor monitor(cluster_.get());
-  std::map<int, int> kinds_seen;
   for (int round = 0; round < rounds; ++round) {
     std::this_thread::sleep_for(500ms);  // some operations before the fault
 
@@ -389,7 +383,6 @@ TEST_F(PartitionTest, NemesisRoundsLoseNoAcknowledgedWriteAndReadsStayLinearizab
     if (leader.empty()) leader = kMembers[rng() % kMembers.size()];
     const int kind = round % 7;
     const std::string what = Inflict(kind, leader, rng);
-    ++kinds_seen[kind];
     cluster_->Note("nemesis round " + std::to_string(round) + ": " + what);
     std::cerr << "round " << round << ": " << what << "\n";
     std::this_thread::sleep_for(std::chrono::milliseconds(2500 + rng() % 1500));
@@ -454,7 +447,6 @@ TEST_F(PartitionTest, NemesisRoundsLoseNoAcknowledgedWriteAndReadsStayLinearizab
   std::cerr << "nemesis: " << rounds << " rounds, " << monitor.Terms() << " terms seen, "
             << history.size() << " register operations on " << all_keys.size() << " keys checked, "
             << acked.size() << " acknowledged submissions on every master\n";
-  EXPECT_EQ(static_cast<int>(kinds_seen.size()), std::min(rounds, 7));
 }
 
 }  // namespace

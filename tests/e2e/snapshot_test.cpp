@@ -24,11 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// clang-format off
-const std::vector<std::string> kFastFlags = {
-    "--raft-tick", "20ms", "--election-ticks", "10", "--heartbeat-ttl", "5s"};
-// clang-format on
-
 CommandResult Orchctl(const std::string& addr, std::vector<std::string> args) {
   std::vector<std::string> argv{ORCHCTL_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -66,7 +61,7 @@ class SnapshotTest : public ::testing::Test {
 
   std::unique_ptr<MasterCluster> StartMasters(const std::string& name,
                                               std::vector<std::string> extra = {}) {
-    std::vector<std::string> flags = kFastFlags;
+    std::vector<std::string> flags = kFastMasterFlags;
     flags.insert(flags.end(), extra.begin(), extra.end());
     auto c = std::make_unique<MasterCluster>(root_ + "/" + name, flags);
     c->Bootstrap({"m1", "m2", "m3"});
