@@ -51,10 +51,16 @@ Status RebuildSnapshotFor(v1::Message* m, StateMachine* store, SqliteStorage* st
 
 }  // namespace
 
-uint64_t RaftNode::NewRequestId() { return RandomU64() | 1; }
+uint64_t RaftNode::NewRequestId() {
+  std::lock_guard lock(rng_mu_);
+  return rng_() | 1;
+}
 
 RaftNode::RaftNode(const RaftNodeOptions& opts, StateMachine* store)
-    : opts_(opts), raft_id_(RaftIdOf(opts.member_id)), store_(store) {}
+    : opts_(opts),
+      raft_id_(RaftIdOf(opts.member_id)),
+      store_(store),
+      rng_(opts.seed != 0 ? opts.seed ^ 0x9e3779b97f4a7c15ULL : RandomU64()) {}
 
 RaftNode::~RaftNode() { Close(); }
 
@@ -194,58 +200,70 @@ void RaftNode::Start(Transport* transport) {
         transport_->SetPeer(m.raft_id(), m.raft_address());
     }
   }
-  thread_ = std::thread([this] { Loop(); });
+  if (opts_.own_thread) thread_ = std::thread([this] { Loop(); });
 }
 
 void RaftNode::Loop() {
   auto next_tick = std::chrono::steady_clock::now() + opts_.tick;
   for (;;) {
-    std::deque<v1::Message> msgs;
-    std::deque<std::function<void()>> tasks;
     {
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, next_tick,
                      [&] { return closed_ || !inbox_.empty() || !tasks_.empty(); });
       if (closed_) break;
-      msgs.swap(inbox_);
-      tasks.swap(tasks_);
     }
-    for (auto& m : msgs) {
-      if (Admit(m)) (void)node_->Step(m);
-    }
-    for (auto& t : tasks) t();
     auto now = std::chrono::steady_clock::now();
     bool ticked = now >= next_tick;
     if (ticked) {
-      node_->Tick();
       next_tick += opts_.tick;
       if (next_tick < now) next_tick = now + opts_.tick;  // we fell behind; do not burst
     }
-    while (node_->HasReady()) {
-      Status st = HandleReady();
-      if (!st.ok()) {
-        // The log or the state machine cannot be written (disk full, I/O
-        // error): continuing would risk acknowledging what is not durable.
-        spdlog::critical("raft: {}; this master stops taking part until restarted", st.ToString());
-        FailAllWaiters(
-            Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
-        std::lock_guard lock(mu_);
-        closed_ = true;
-        leader_ = false;
-        lead_ = 0;
-        return;
-      }
-    }
-    // Members() is for operators: refreshing it once a tick keeps the
-    // per-message path free of this bookkeeping.
-    if (ticked) directory_.RefreshView(conf_state_, node_->raft());
-    if (lead_.load() != raft::kNone && !announced_) AnnounceHttpAddress();
-    // A lone voter need not wait a whole election timeout to lead.
-    if (!leader_ && conf_state_.voters_size() == 1 && conf_state_.voters(0) == raft_id_ &&
-        node_->raft().state() == raft::StateType::kFollower) {
-      (void)node_->Campaign();
+    if (!Pump(ticked).ok()) return;
+  }
+}
+
+Status RaftNode::Pump(bool tick) {
+  std::deque<v1::Message> msgs;
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return Status::Unavailable("master " + opts_.member_id + " has stopped");
+    msgs.swap(inbox_);
+    tasks.swap(tasks_);
+  }
+  for (auto& m : msgs) {
+    if (Admit(m)) (void)node_->Step(m);
+  }
+  for (auto& t : tasks) t();
+  if (tick) node_->Tick();
+  while (node_->HasReady()) {
+    Status st = HandleReady();
+    if (!st.ok()) {
+      // The log or the state machine cannot be written (disk full, I/O
+      // error): continuing would risk acknowledging what is not durable.
+      spdlog::critical("raft: {}; this master stops taking part until restarted", st.ToString());
+      Stop(Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
+      return st;
     }
   }
+  // Members() is for operators: refreshing it once a tick keeps the
+  // per-message path free of this bookkeeping.
+  if (tick) directory_.RefreshView(conf_state_, node_->raft());
+  if (lead_.load() != raft::kNone && !announced_) AnnounceHttpAddress();
+  // A lone voter need not wait a whole election timeout to lead.
+  if (!leader_ && conf_state_.voters_size() == 1 && conf_state_.voters(0) == raft_id_ &&
+      node_->raft().state() == raft::StateType::kFollower) {
+    (void)node_->Campaign();
+  }
+  return Status::Ok();
+}
+
+void RaftNode::Stop(const Status& why) {
+  FailAllWaiters(why);
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  leader_ = false;
+  lead_ = 0;
 }
 
 // Whether a message from the network may reach the core. Only members of
@@ -346,7 +364,7 @@ Status RaftNode::HandleReady() {
       pr = it->second;
       reads_.erase(it);
     }
-    pr->index.set_value(rs.index);
+    pr->done(rs.index);
   }
   node_->Advance(rd);
   return MaybeSnapshot();
@@ -407,9 +425,9 @@ Status RaftNode::MaybeSnapshot() {
     return Status::Ok();
   }
   snapshot_in_flight_ = true;
-  if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the last one has posted its result
   auto pending = std::make_shared<SqliteStorage::PendingSnapshot>(std::move(prepared).value());
-  snapshot_thread_ = std::thread([this, pending, read = std::move(read).value()]() mutable {
+  auto work = [this, pending,
+               read = std::shared_ptr<StateImage>(std::move(read).value())]() mutable {
     const auto start = std::chrono::steady_clock::now();
     auto image = read->Serialize();
     read.reset();  // ends the read transaction
@@ -428,7 +446,13 @@ Status RaftNode::MaybeSnapshot() {
       FinishSnapshot(std::move(*pending), written, read_ms, write_ms);
     });
     cv_.notify_all();
-  });
+  };
+  if (opts_.run_off_loop) {
+    opts_.run_off_loop(std::move(work));
+  } else {
+    if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the last one has posted its result
+    snapshot_thread_ = std::thread(std::move(work));
+  }
   return Status::Ok();
 }
 
@@ -486,7 +510,7 @@ void RaftNode::Complete(uint64_t request_id, Status status, uint64_t index) {
     w = it->second;
     waiters_.erase(it);
   }
-  w->done.set_value({std::move(status), index});
+  w->done(std::move(status), index);
 }
 
 void RaftNode::FailAllWaiters(const Status& status) {
@@ -497,8 +521,8 @@ void RaftNode::FailAllWaiters(const Status& status) {
     waiters.swap(waiters_);
     reads.swap(reads_);
   }
-  for (auto& [id, w] : waiters) w->done.set_value({status, 0});
-  for (auto& [ctx, r] : reads) r->index.set_value(status);
+  for (auto& [id, w] : waiters) w->done(status, 0);
+  for (auto& [ctx, r] : reads) r->done(status);
 }
 
 void RaftNode::RegisterMetrics(metrics::Registry* m) {
@@ -570,22 +594,16 @@ Result<uint64_t> RaftNode::Propose(const v1::Command& cmd_in, std::chrono::milli
   return out;
 }
 
-Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd_in,
-                                          std::chrono::milliseconds timeout) {
-  if (lead_.load() == raft::kNone) {
-    return Status::Unavailable(
-        "no leader: the masters are electing one (or cannot reach a majority); retry shortly");
-  }
-  v1::Command cmd = cmd_in;
-  uint64_t id = NewRequestId();
-  cmd.set_request_id(id);
-  std::string data = cmd.SerializeAsString();
+namespace {
+
+// Why a command cannot go into the log, or OK.
+Status CheckCommandBytes(const std::string& data) {
   // An entry must fit one transport frame (16 MiB) with room to spare, or
   // it could never reach the followers and replication would stop behind it.
-  if (data.size() > kMaxCommandBytes) {
-    return Status::InvalidArgument("the request is " + std::to_string(data.size()) +
-                                   " bytes once encoded, more than the " +
-                                   std::to_string(kMaxCommandBytes) + " a log entry may hold");
+  if (data.size() > RaftNode::kMaxCommandBytes) {
+    return Status::InvalidArgument(
+        "the request is " + std::to_string(data.size()) + " bytes once encoded, more than the " +
+        std::to_string(RaftNode::kMaxCommandBytes) + " a log entry may hold");
   }
   // A command that would not parse back (e.g. a string that is not UTF-8)
   // could never be applied, and its write would hang: refuse it here.
@@ -593,26 +611,72 @@ Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd_in,
     return Status::InvalidArgument(
         "the request holds data that cannot be stored (text must be UTF-8)");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+uint64_t RaftNode::Enqueue(uint64_t id, std::string data, ProposeDone done) {
   auto w = std::make_shared<Waiter>();
-  auto fut = w->done.get_future();
+  w->done = std::move(done);
   {
     std::lock_guard lock(mu_);
-    if (closed_) return Status::Unavailable("master " + opts_.member_id + " is shutting down");
-    waiters_[id] = w;
-    tasks_.push_back([this, id, data = std::move(data)]() mutable {
-      raft::Error err = node_->Propose(std::move(data));
-      if (err != raft::Error::kOk) {
-        Complete(
-            id,
-            Status::Unavailable("proposal dropped: no leader to take it (election in progress?)"),
-            0);
-      }
-    });
+    if (!closed_) {
+      waiters_[id] = w;
+      tasks_.push_back([this, id, data = std::move(data)]() mutable {
+        raft::Error err = node_->Propose(std::move(data));
+        if (err != raft::Error::kOk) {
+          Complete(
+              id,
+              Status::Unavailable("proposal dropped: no leader to take it (election in progress?)"),
+              0);
+        }
+      });
+      w.reset();
+    }
+  }
+  if (w) {
+    w->done(Status::Unavailable("master " + opts_.member_id + " is shutting down"), 0);
+    return 0;
   }
   cv_.notify_one();
+  return id;
+}
+
+uint64_t RaftNode::ProposeAsync(const v1::Command& cmd_in, ProposeDone done) {
+  if (lead_.load() == raft::kNone) {
+    done(Status::Unavailable(
+             "no leader: the masters are electing one (or cannot reach a majority); retry shortly"),
+         0);
+    return 0;
+  }
+  v1::Command cmd = cmd_in;
+  uint64_t id = NewRequestId();
+  cmd.set_request_id(id);
+  std::string data = cmd.SerializeAsString();
+  if (Status st = CheckCommandBytes(data); !st.ok()) {
+    done(std::move(st), 0);
+    return 0;
+  }
+  return Enqueue(id, std::move(data), std::move(done));
+}
+
+void RaftNode::Abandon(uint64_t ticket) {
+  if (ticket == 0) return;
+  std::lock_guard lock(mu_);
+  waiters_.erase(ticket);
+  reads_.erase(std::to_string(ticket));
+}
+
+Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd,
+                                          std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<std::promise<std::pair<Status, uint64_t>>>();
+  auto fut = p->get_future();
+  const uint64_t ticket = ProposeAsync(cmd, [p](Status st, uint64_t index) {
+    p->set_value({std::move(st), index});
+  });
   if (fut.wait_for(timeout) != std::future_status::ready) {
-    std::lock_guard lock(mu_);
-    waiters_.erase(id);
+    Abandon(ticket);
     return Status::DeadlineExceeded(
         "write not committed within " + std::to_string(timeout.count()) +
         "ms (it may still commit): is a majority of masters reachable?");
@@ -622,25 +686,40 @@ Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd_in,
   return index;
 }
 
-Status RaftNode::ReadBarrier(std::chrono::milliseconds timeout) {
+uint64_t RaftNode::ReadIndexAsync(std::function<void(Result<uint64_t>)> done) {
   if (lead_.load() == raft::kNone) {
-    return Status::Unavailable(
-        "no leader: cannot serve a consistent read; retry, or use ?stale=true");
+    done(Status::Unavailable(
+        "no leader: cannot serve a consistent read; retry, or use ?stale=true"));
+    return 0;
   }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string ctx = std::to_string(RandomU64());
+  const uint64_t ticket = NewRequestId();
+  std::string ctx = std::to_string(ticket);
   auto pr = std::make_shared<PendingRead>();
-  auto fut = pr->index.get_future();
+  pr->done = std::move(done);
   {
     std::lock_guard lock(mu_);
-    if (closed_) return Status::Unavailable("master " + opts_.member_id + " is shutting down");
-    reads_[ctx] = pr;
-    tasks_.push_back([this, ctx] { (void)node_->ReadIndex(ctx); });
+    if (!closed_) {
+      reads_[ctx] = pr;
+      tasks_.push_back([this, ctx] { (void)node_->ReadIndex(ctx); });
+      pr.reset();
+    }
+  }
+  if (pr) {
+    pr->done(Status::Unavailable("master " + opts_.member_id + " is shutting down"));
+    return 0;
   }
   cv_.notify_one();
+  return ticket;
+}
+
+Status RaftNode::ReadBarrier(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto p = std::make_shared<std::promise<Result<uint64_t>>>();
+  auto fut = p->get_future();
+  const uint64_t ticket =
+      ReadIndexAsync([p](Result<uint64_t> index) { p->set_value(std::move(index)); });
   if (fut.wait_until(deadline) != std::future_status::ready) {
-    std::lock_guard lock(mu_);
-    reads_.erase(ctx);
+    Abandon(ticket);
     return Status::Unavailable(
         "leader did not confirm a consistent read in time; retry, or use ?stale=true");
   }

@@ -1,5 +1,6 @@
 // RaftNode: the ReplicatedLog of a master in a Raft quorum. It owns the
-// pure Raft core (RawNode) on one thread and drives its Ready loop: persist
+// pure Raft core (RawNode) on one thread (its own, or the caller's through
+// Pump() in a simulation) and drives its Ready loop: persist
 // the log and hard state (SqliteStorage, raft.db), then send messages
 // (Transport), then apply committed entries to the StateStore (state.db)
 // and answer waiting proposals and reads.
@@ -28,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,7 +58,14 @@ struct RaftNodeOptions {
   int heartbeat_ticks = 1;
   uint64_t snapshot_entries = 10000;
   uint64_t keep_entries = 5000;
-  uint64_t seed = 0;  // 0: random
+  uint64_t seed = 0;  // 0: random (also seeds request ids, so a seeded node replays exactly)
+  // false: no thread of its own; the owner drives the node with Pump() (a
+  // deterministic simulation, tests/sim/driver_simulation.h).
+  bool own_thread = true;
+  // Where a snapshot's image is serialized and its file written, off the
+  // Raft loop. Unset: a thread of the node's own. A simulation queues the
+  // work and runs it when its schedule says so.
+  std::function<void(std::function<void()>)> run_off_loop;
 };
 
 class RaftNode : public ReplicatedLog {
@@ -99,6 +108,24 @@ class RaftNode : public ReplicatedLog {
   Transport::Callbacks TransportCallbacks();
   // Starts the loop; `transport` must outlive the log.
   void Start(Transport* transport);
+
+  // Without a thread of its own (own_thread false): one turn of the loop.
+  // Steps the messages received, runs queued work, ticks the core when
+  // `tick`, then persists, sends and applies every Ready. Not OK once the
+  // node stopped because it cannot persist (it then does nothing more).
+  Status Pump(bool tick);
+  // Proposes without waiting: `done` gets the outcome and the entry's index
+  // when it applies here (on the loop's thread, or at once when refused),
+  // or Unavailable if this node stops first. It is never called when the
+  // proposal is lost on the way to the leader: Abandon the returned ticket
+  // (0 when `done` already ran) to stop waiting.
+  using ProposeDone = std::function<void(Status, uint64_t)>;
+  uint64_t ProposeAsync(const v1::Command& cmd, ProposeDone done);
+  // A ReadIndex without waiting: `done` gets the index the read must see
+  // applied (or an error). Same rules as ProposeAsync.
+  uint64_t ReadIndexAsync(std::function<void(Result<uint64_t>)> done);
+  // Forgets a proposal or read still waiting; its `done` is not called.
+  void Abandon(uint64_t ticket);
 
   // ReplicatedLog.
   Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) override;
@@ -150,13 +177,17 @@ class RaftNode : public ReplicatedLog {
   void AnnounceHttpAddress();
   std::string NameOf(uint64_t raft_id) const;
   // A random id, never 0, for a proposal's waiter.
-  static uint64_t NewRequestId();
+  uint64_t NewRequestId();
+  // Fails every waiter and stops the node after an error persisting.
+  void Stop(const Status& why);
+  // Registers a waiter for `id` and queues the proposal of `data`.
+  uint64_t Enqueue(uint64_t id, std::string data, ProposeDone done);
 
   struct Waiter {
-    std::promise<std::pair<Status, uint64_t>> done;
+    ProposeDone done;
   };
   struct PendingRead {
-    std::promise<Result<uint64_t>> index;
+    std::function<void(Result<uint64_t>)> done;
   };
 
   RaftNodeOptions opts_;
@@ -201,6 +232,8 @@ class RaftNode : public ReplicatedLog {
   void CountProposal(const char* outcome, std::chrono::steady_clock::time_point started);
   Result<uint64_t> ProposeAndWait(const v1::Command& cmd, std::chrono::milliseconds timeout);
   std::thread thread_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;  // request ids and read contexts (rng_mu_)
 };
 
 }  // namespace orch::replication

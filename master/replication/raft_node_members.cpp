@@ -3,6 +3,7 @@
 // removals and leadership transfers; announcing this master's REST address.
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <thread>
 
 #include "master/replication/raft_node.h"
@@ -75,8 +76,10 @@ Status RaftNode::ProposeConfChangeAndWait(ConfChange cc, const v1::Member& membe
   *ctx.mutable_member() = member;
   ctx.set_request_id(id);
   cc.set_context(ctx.SerializeAsString());
+  auto p = std::make_shared<std::promise<std::pair<Status, uint64_t>>>();
+  auto fut = p->get_future();
   auto w = std::make_shared<Waiter>();
-  auto fut = w->done.get_future();
+  w->done = [p](Status st, uint64_t index) { p->set_value({std::move(st), index}); };
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status::Unavailable("master is shutting down");
