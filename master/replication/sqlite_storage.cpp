@@ -383,8 +383,9 @@ orch::Status SqliteStorage::Save(const raft::HardState* hs, const std::vector<ra
     if (st.ok()) st = tx.Commit();
   }
   if (!st.ok()) {
-    // The metadata did not commit, so the new file must not survive.
-    if (snap) (void)snapfile::Remove(snap_dir_, file);
+    // The metadata may or may not have reached the disk (a failed COMMIT
+    // can be durable): the new file stays until that is known.
+    if (snap) doubtful_files_.push_back(file);
     return DbError(st);
   }
   if (snap) {
@@ -394,8 +395,7 @@ orch::Status SqliteStorage::Save(const raft::HardState* hs, const std::vector<ra
     snap_file_ = file;
     snap_crc_ = snapfile::Crc32(snap->data());
     CacheSnapshot(*snap);
-    // Best effort: a failure leaves a stale file that Open removes.
-    if (!old.empty()) (void)snapfile::Remove(snap_dir_, old);
+    RemoveSupersededFiles(old);
   }
   AppendInMemory(entries, skip);
   if (write_hs) {
@@ -455,7 +455,7 @@ orch::Status SqliteStorage::CommitSnapshot(PendingSnapshot p) {
     if (st.ok()) st = tx.Commit();
   }
   if (!st.ok()) {
-    (void)snapfile::Remove(snap_dir_, p.file);
+    doubtful_files_.push_back(p.file);  // the COMMIT may have reached the disk
     return DbError(st);
   }
   const std::string old = snap_file_;
@@ -463,8 +463,17 @@ orch::Status SqliteStorage::CommitSnapshot(PendingSnapshot p) {
   snap_file_ = p.file;
   snap_crc_ = p.crc;
   CacheSnapshot(std::move(p.snap));
-  if (!old.empty() && old != snap_file_) (void)snapfile::Remove(snap_dir_, old);
+  RemoveSupersededFiles(old);
   return orch::Status::Ok();
+}
+
+void SqliteStorage::RemoveSupersededFiles(const std::string& old) {
+  // Best effort: a failure leaves a stale file that Open removes.
+  if (!old.empty() && old != snap_file_) (void)snapfile::Remove(snap_dir_, old);
+  for (const auto& f : doubtful_files_) {
+    if (f != snap_file_) (void)snapfile::Remove(snap_dir_, f);
+  }
+  doubtful_files_.clear();
 }
 
 orch::Status SqliteStorage::SetClusterId(uint64_t id) {

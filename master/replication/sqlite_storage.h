@@ -132,6 +132,8 @@ class SqliteStorage : public raft::Storage {
   void AppendInMemory(const std::vector<raft::Entry>& entries, size_t skip);
   void CompactInMemory(uint64_t compact_index);
   void CacheSnapshot(raft::Snapshot snap) const;
+  // After a snapshot committed: removes the files it supersedes.
+  void RemoveSupersededFiles(const std::string& old);
   orch::Status DbError(const orch::Status& st) const;
 
   const std::string dir_;
@@ -144,6 +146,11 @@ class SqliteStorage : public raft::Storage {
   raft::HardState hard_state_;
   SnapshotMetadata snap_meta_;
   std::string snap_file_;  // empty when there is no snapshot
+  // Snapshot files whose metadata failed to commit. A failed COMMIT (an
+  // fsync error) may still have reached the disk, so such a file may be the
+  // one raft.db names after a restart: it is removed only once a newer
+  // snapshot committed (or by Open, if raft.db does not name it).
+  std::vector<std::string> doubtful_files_;
   // CRC-32 of the snapshot file, checked when it is read (absent for a
   // snapshot written before checksums were kept).
   std::optional<uint32_t> snap_crc_;

@@ -150,6 +150,7 @@ LinearizabilityResult CheckKvHistory(const std::vector<Operation>& ops, uint64_t
       r.bad_key = key;
       return r;
     }
+    if (gave_up && !r.gave_up) r.bad_key = key;  // the first key the search gave up on
     r.gave_up = r.gave_up || gave_up;
   }
   return r;

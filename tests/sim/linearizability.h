@@ -26,7 +26,7 @@ struct Operation {
 struct LinearizabilityResult {
   bool ok = true;
   bool gave_up = false;  // search budget exhausted: result unknown
-  std::string bad_key;
+  std::string bad_key;   // not linearizable, or (gave_up) the first key given up on
 };
 
 // Checks one register's history (all ops on one key). Reads must have
