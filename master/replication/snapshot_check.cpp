@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 
+#include "common/sqlite_image.h"
 #include "orch/v1/types.pb.h"
 
 namespace orch::replication {
@@ -27,22 +28,10 @@ Status OpenImage(const std::string& image, Db* db, uint64_t* applied) {
   if (std::memcmp(image.data(), "SQLite format 3", 16) != 0) {
     return Status::InvalidArgument("snapshot image is not a SQLite database");
   }
-  sqlite3* raw = nullptr;
-  if (sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(raw);
-    return Status::Internal("cannot open an in-memory database to check a snapshot");
-  }
-  db->reset(raw);
-  auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
-  if (buf == nullptr)
-    return Status::ResourceExhausted("snapshot of " + std::to_string(image.size()) + " bytes");
-  std::memcpy(buf, image.data(), image.size());
-  buf[18] = buf[19] = 1;  // a WAL image read as a rollback-journal one (as RestoreImage does)
-  if (sqlite3_deserialize(raw, "main", buf, static_cast<sqlite3_int64>(image.size()),
-                          static_cast<sqlite3_int64>(image.size()),
-                          SQLITE_DESERIALIZE_FREEONCLOSE) != SQLITE_OK) {
-    return Status::InvalidArgument("snapshot image cannot be opened");
-  }
+  auto opened = sqlite::OpenImage(image);
+  if (!opened.ok()) return opened.status().WithContext("snapshot image");
+  *db = std::move(opened).value();
+  sqlite3* raw = db->get();
   {
     Stmt st;
     if (sqlite3_prepare_v2(raw, "PRAGMA integrity_check(1)", -1, &st.s, nullptr) != SQLITE_OK ||

@@ -1,5 +1,7 @@
 #include "master/state/image_read.h"
 
+#include "common/sqlite_image.h"
+
 namespace orch::master {
 
 Result<std::unique_ptr<ImageRead>> ImageRead::Begin(const std::string& path, uint64_t applied) {
@@ -40,13 +42,6 @@ ImageRead::~ImageRead() {
   sqlite3_close(db_);
 }
 
-Result<std::string> ImageRead::Serialize() {
-  sqlite3_int64 size = 0;
-  unsigned char* bytes = sqlite3_serialize(db_, "main", &size, 0);
-  if (bytes == nullptr) return Status::Internal("cannot serialize " + path_);
-  std::string image(reinterpret_cast<const char*>(bytes), static_cast<std::size_t>(size));
-  sqlite3_free(bytes);
-  return image;
-}
+Result<std::string> ImageRead::Serialize() { return sqlite::SerializeImage(db_, path_); }
 
 }  // namespace orch::master

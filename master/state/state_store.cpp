@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/saturating.h"
+#include "common/sqlite_image.h"
 
 namespace orch::master {
 
@@ -266,12 +267,7 @@ std::vector<v1::Member> StateStore::ListMembers() const {
 
 Result<std::string> StateStore::SerializeImage() const {
   std::lock_guard lock(mu_);
-  sqlite3_int64 size = 0;
-  unsigned char* bytes = sqlite3_serialize(db_->raw(), "main", &size, 0);
-  if (bytes == nullptr) return Status::Internal("cannot serialize " + db_->path());
-  std::string image(reinterpret_cast<const char*>(bytes), static_cast<std::size_t>(size));
-  sqlite3_free(bytes);
-  return image;
+  return sqlite::SerializeImage(db_->raw(), db_->path());
 }
 
 Result<std::unique_ptr<replication::StateImage>> StateStore::BeginImageRead(
@@ -286,33 +282,11 @@ Result<std::unique_ptr<replication::StateImage>> StateStore::BeginImageRead(
 }
 
 Status StateStore::RestoreImage(const std::string& image) {
-  // Load the image into a private in-memory database, then copy it over
-  // ours with the backup API: one transaction, so a crash leaves either the
-  // old state or the new one.
-  sqlite3* mem = nullptr;
-  if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(mem);
-    return Status::Internal("cannot open an in-memory database for the snapshot");
-  }
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> guard(mem, sqlite3_close);
-  auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
-  if (buf == nullptr) return Status::ResourceExhausted("snapshot of " + std::to_string(image.size()) + " bytes");
-  std::memcpy(buf, image.data(), image.size());
-  // An image of a WAL database says so in its header (bytes 18-19 = 2); an
-  // in-memory copy has no -wal file, so mark it as a rollback-journal one.
-  if (image.size() >= 100) buf[18] = buf[19] = 1;
-  int rc = sqlite3_deserialize(mem, "main", buf, static_cast<sqlite3_int64>(image.size()),
-                               static_cast<sqlite3_int64>(image.size()),
-                               SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
-  if (rc != SQLITE_OK) return Status::InvalidArgument("snapshot is not a SQLite image");
+  // Loaded into a private in-memory database, then copied over ours with
+  // the backup API: one transaction, so a crash leaves either the old
+  // state or the new one.
   std::unique_lock lock(mu_);
-  sqlite3_backup* b = sqlite3_backup_init(db_->raw(), "main", mem, "main");
-  if (b == nullptr) return Status::Internal("cannot restore snapshot: " + std::string(sqlite3_errmsg(db_->raw())));
-  rc = sqlite3_backup_step(b, -1);
-  sqlite3_backup_finish(b);
-  if (rc != SQLITE_DONE) {
-    return Status::Internal("cannot restore snapshot into " + db_->path() + ": " + sqlite3_errstr(rc));
-  }
+  ORCH_RETURN_IF_ERROR(sqlite::RestoreImage(db_->raw(), image, db_->path()));
   ORCH_RETURN_IF_ERROR(ReadIndexesLocked());
   // An image from an older master lacks the newer tables.
   ORCH_RETURN_IF_ERROR(MigrateSchema());

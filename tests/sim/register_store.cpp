@@ -4,7 +4,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <sqlite3.h>
 
-#include <cstring>
+#include "common/sqlite_image.h"
 
 namespace orch::sim {
 namespace {
@@ -181,12 +181,7 @@ Result<std::string> RegisterStore::Dump() {
 }
 
 Result<std::string> RegisterStore::SerializeImage() const {
-  sqlite3_int64 size = 0;
-  unsigned char* bytes = sqlite3_serialize(db_->raw(), "main", &size, 0);
-  if (bytes == nullptr) return Status::Internal("cannot serialize " + db_->path());
-  std::string image(reinterpret_cast<const char*>(bytes), static_cast<std::size_t>(size));
-  sqlite3_free(bytes);
-  return image;
+  return sqlite::SerializeImage(db_->raw(), db_->path());
 }
 
 Result<std::unique_ptr<replication::StateImage>> RegisterStore::BeginImageRead(
@@ -197,27 +192,7 @@ Result<std::unique_ptr<replication::StateImage>> RegisterStore::BeginImageRead(
 }
 
 Status RegisterStore::RestoreImage(const std::string& image) {
-  sqlite3* mem = nullptr;
-  if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(mem);
-    return Status::Internal("cannot open an in-memory database for the image");
-  }
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> guard(mem, sqlite3_close);
-  auto* buf = static_cast<unsigned char*>(sqlite3_malloc64(image.size()));
-  if (buf == nullptr) return Status::ResourceExhausted("image too large");
-  std::memcpy(buf, image.data(), image.size());
-  if (image.size() >= 100) buf[18] = buf[19] = 1;  // a WAL image, copied to memory
-  if (sqlite3_deserialize(mem, "main", buf, static_cast<sqlite3_int64>(image.size()),
-                          static_cast<sqlite3_int64>(image.size()),
-                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) !=
-      SQLITE_OK) {
-    return Status::InvalidArgument("the image is not an SQLite database");
-  }
-  sqlite3_backup* b = sqlite3_backup_init(db_->raw(), "main", mem, "main");
-  if (b == nullptr) return Status::Internal(sqlite3_errmsg(db_->raw()));
-  const int rc = sqlite3_backup_step(b, -1);
-  sqlite3_backup_finish(b);
-  if (rc != SQLITE_DONE) return Status::Internal(std::string("restore: ") + sqlite3_errstr(rc));
+  ORCH_RETURN_IF_ERROR(sqlite::RestoreImage(db_->raw(), image, db_->path()));
   return LoadApplied();
 }
 
