@@ -180,7 +180,14 @@ orch::Status SqliteStorage::Load() {
     return orch::Status::Internal(corrupt + "commit index past the last entry");
   }
   // A crash may leave a tmp file, a snapshot whose metadata never committed
-  // or an old one not yet deleted: only the committed one counts.
+  // or an old one not yet deleted: only the committed one counts. What was
+  // read may not be durable yet (a COMMIT whose fsync failed before a kill
+  // -9 is read back from the WAL): make it so before deleting the file an
+  // older raft.db would name, or a power loss now could leave raft.db
+  // naming a file that is gone (found by tests/sim/driver_sim_test).
+  if (orch::Status st = db_->Exec("PRAGMA wal_checkpoint(FULL)"); !st.ok()) {
+    return DbError(st);
+  }
   auto removed = snapfile::RemoveAllBut(snap_dir_, snap_file_);
   if (!removed.ok()) return removed.status();
   if (si > 0) {

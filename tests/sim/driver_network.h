@@ -54,6 +54,8 @@ class DriverNetwork {
   // `report_down`, the others hear it is down (unless cut off from it).
   void Detach(uint64_t id, bool report_down);
 
+  // Chance that a message is lost (a connection reset); 0 once faults stop.
+  void set_loss(double loss) { opts_.loss = loss; }
   void Block(uint64_t from, uint64_t to) { blocked_.insert({from, to}); }
   void HealAll() { blocked_.clear(); }
   bool Blocked(uint64_t from, uint64_t to) const { return blocked_.count({from, to}) != 0; }

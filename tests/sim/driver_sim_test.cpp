@@ -156,6 +156,58 @@ TEST_F(SimDiskTest, ASnapshotWhoseCommitFailedAtFsyncStillOpensAfterKillNine) {
   std::filesystem::remove_all(dir);
 }
 
+// Found by the simulation (seed 1059453): after a COMMIT whose fsync
+// failed and a kill -9, the restarted master read the snapshot that COMMIT
+// named back from the WAL and deleted the older snapshot's file, though
+// nothing of that COMMIT was durable yet; a power loss then left raft.db
+// naming the deleted file. Open now makes what it read durable first.
+TEST_F(SimDiskTest, OpenMakesTheSnapshotItNamesDurableBeforeDeletingOlderFiles) {
+  const std::string dir = dir_ + "/m1";
+  std::filesystem::create_directories(dir);
+  raft::ConfState cs;
+  cs.add_voters(1);
+  {
+    auto storage = replication::SqliteStorage::Open(dir);
+    ASSERT_TRUE(storage.ok()) << storage.status().ToString();
+    std::vector<raft::Entry> entries;
+    for (uint64_t i = 1; i <= 5; ++i) {
+      raft::Entry e;
+      e.set_index(i);
+      e.set_term(1);
+      entries.push_back(e);
+    }
+    raft::HardState hs;
+    hs.set_term(1);
+    hs.set_commit(5);
+    ASSERT_TRUE((*storage)->Save(&hs, entries, nullptr, true).ok());
+    auto older = (*storage)->PrepareSnapshot(2, cs, "older");
+    ASSERT_TRUE(older.ok());
+    ASSERT_TRUE(replication::SqliteStorage::WriteSnapshotFile(&*older).ok());
+    ASSERT_TRUE((*storage)->CommitSnapshot(std::move(*older)).ok());
+    auto newer = (*storage)->PrepareSnapshot(4, cs, "newer");
+    ASSERT_TRUE(newer.ok());
+    ASSERT_TRUE(replication::SqliteStorage::WriteSnapshotFile(&*newer).ok());
+    disk_.SetFault(dir, SimDisk::Fault::kFsync);
+    EXPECT_FALSE((*storage)->CommitSnapshot(std::move(*newer)).ok());
+    disk_.Freeze(dir);  // kill -9
+  }
+  disk_.Thaw(dir);
+  disk_.SetFault(dir, SimDisk::Fault::kNone);
+  {
+    auto restarted = replication::SqliteStorage::Open(dir);
+    ASSERT_TRUE(restarted.ok()) << restarted.status().ToString();
+    disk_.Freeze(dir);  // the power goes before it writes anything
+  }
+  disk_.Crash(dir);
+  auto after = replication::SqliteStorage::Open(dir);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  auto snap = (*after)->GetSnapshot();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap.value.metadata().index(), 4u);
+  EXPECT_EQ(snap.value.data(), "newer");
+  std::filesystem::remove_all(dir);
+}
+
 struct Totals {
   DriverSimStats s;
   void Add(const DriverSimStats& o) {

@@ -14,7 +14,10 @@
 namespace orch::sim {
 
 namespace {
+// A client gives up on an operation after this long (then retries, once
+// faults stopped, after the shorter one).
 constexpr uint64_t kOpTimeoutMs = 1500;
+constexpr uint64_t kSettleOpTimeoutMs = 400;
 }  // namespace
 
 struct DriverSimulation::Machine {
@@ -365,7 +368,7 @@ void DriverSimulation::FinishOp(uint64_t op, bool ok, const std::string& value) 
 
 void DriverSimulation::ExpireOps() {
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (now_ - it->second.since < kOpTimeoutMs) {
+    if (now_ - it->second.since < (settling_ ? kSettleOpTimeoutMs : kOpTimeoutMs)) {
       ++it;
       continue;
     }
@@ -404,7 +407,9 @@ void DriverSimulation::OnApply(const std::string& machine, uint64_t index, const
 // settle_ms a write must succeed, then a read of every register, and all
 // members must hold the same state.
 bool DriverSimulation::Settle() {
+  settling_ = true;
   net_.HealAll();
+  net_.set_loss(0);
   heal_at_ = 0;
   for (auto& m : machines_) {
     m->paused_until = 0;

@@ -39,7 +39,7 @@ namespace orch::sim {
 struct DriverSimOptions {
   std::string dir;              // real directory for snapshot files (one subdir per machine)
   int chaos_ms = 2500;          // faults on
-  int settle_ms = 2500;         // faults off: the cluster must recover within this
+  int settle_ms = 6000;  // faults off: the cluster must recover within this (ends when it did)
   int tick_ms = 10;             // nominal tick; election timeout 10..20 ticks
   double skew = 0.25;           // each clock runs at 1 ± skew of nominal
   double kill = 0.0015;         // chance per ms of a kill -9 or power loss
@@ -126,6 +126,7 @@ class DriverSimulation {
   std::vector<std::unique_ptr<Machine>> machines_;
   std::vector<std::pair<std::string, std::string>> peers_;  // founders: id -> address
   uint64_t heal_at_ = 0;
+  bool settling_ = false;  // faults stopped
   std::vector<Operation> history_;
   std::map<uint64_t, size_t> op_index_;
   std::map<uint64_t, PendingOp> pending_;
