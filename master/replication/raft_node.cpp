@@ -51,6 +51,12 @@ Status RebuildSnapshotFor(v1::Message* m, StateMachine* store, SqliteStorage* st
 
 }  // namespace
 
+bool RaftNode::NeverCommitted(const Status& st) {
+  const std::string& m = st.message();
+  return st.code() == StatusCode::kUnavailable &&
+         (m.rfind(kReplaced, 0) == 0 || m.rfind(kDropped, 0) == 0);
+}
+
 uint64_t RaftNode::NewRequestId() {
   std::lock_guard lock(rng_mu_);
   return rng_() | 1;
@@ -403,9 +409,24 @@ Status RaftNode::ApplyEntries(const std::vector<Entry>& entries) {
         spdlog::error("raft: entry {} is not a Command; skipping it", e.index());
       batch.push_back({e.index(), nullptr});
     }
+    if (!proposed_at_.empty()) FailReplacedProposals(e.index(), cmds[i].request_id());
     applied_ = e.index();
   }
   return flush();
+}
+
+void RaftNode::FailReplacedProposals(uint64_t index, uint64_t request_id) {
+  while (!proposed_at_.empty() && proposed_at_.begin()->first <= index) {
+    auto [at, id] = *proposed_at_.begin();
+    proposed_at_.erase(proposed_at_.begin());
+    // Below `index` (a snapshot went past it): its fate is unknown here.
+    if (at == index && id != request_id) {
+      Complete(id,
+               Status::Unavailable(std::string(kReplaced) +
+                                   ": a new leader replaced it (a leader change); retry"),
+               0);
+    }
+  }
 }
 
 Status RaftNode::MaybeSnapshot() {
@@ -625,11 +646,13 @@ uint64_t RaftNode::Enqueue(uint64_t id, std::string data, ProposeDone done) {
       waiters_[id] = w;
       tasks_.push_back([this, id, data = std::move(data)]() mutable {
         raft::Error err = node_->Propose(std::move(data));
-        if (err != raft::Error::kOk) {
-          Complete(
-              id,
-              Status::Unavailable("proposal dropped: no leader to take it (election in progress?)"),
-              0);
+        if (err == raft::Error::kOk && node_->raft().state() == raft::StateType::kLeader) {
+          proposed_at_[node_->raft().log().LastIndex()] = id;
+        } else if (err != raft::Error::kOk) {
+          Complete(id,
+                   Status::Unavailable(std::string(kDropped) +
+                                       ": no leader to take it (election in progress?)"),
+                   0);
         }
       });
       w.reset();

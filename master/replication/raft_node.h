@@ -74,6 +74,9 @@ class RaftNode : public ReplicatedLog {
   static constexpr std::size_t kMaxCommandBytes = 8 << 20;
   // PromoteMember refuses a learner further than this behind the leader.
   static constexpr uint64_t kMaxPromotionLag = 1000;
+  // How the messages of NeverCommitted failures begin.
+  static constexpr const char* kReplaced = "the write was not committed";
+  static constexpr const char* kDropped = "proposal dropped";
 
   // Opens raft.db in `data_dir` (bootstrapping a new cluster from
   // initial_peers when it is empty) and brings `store` up to date with the
@@ -126,6 +129,12 @@ class RaftNode : public ReplicatedLog {
   uint64_t ReadIndexAsync(std::function<void(Result<uint64_t>)> done);
   // Forgets a proposal or read still waiting; its `done` is not called.
   void Abandon(uint64_t ticket);
+  // Whether a proposal's failure means it is not in any log and never will
+  // be (dropped for want of a leader, or replaced at its index by another
+  // leader's entry), rather than an unknown outcome (a timeout, a node
+  // stopping). Clients may resubmit such a write without risk of doing it
+  // twice.
+  static bool NeverCommitted(const Status& status);
 
   // ReplicatedLog.
   Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) override;
@@ -164,6 +173,9 @@ class RaftNode : public ReplicatedLog {
   Status HandleReady();
   Status ApplyEntries(const std::vector<raft::Entry>& entries);
   Status ApplyConfChangeEntry(const raft::Entry& e);
+  // Entry `index` (carrying `request_id`, 0 for none) commits: a proposal
+  // this node had appended there and that it is not can never commit.
+  void FailReplacedProposals(uint64_t index, uint64_t request_id);
   Status MaybeSnapshot();
   // Records a snapshot written off the loop thread (loop thread).
   void FinishSnapshot(SqliteStorage::PendingSnapshot p, const Status& written, int64_t read_ms,
@@ -207,6 +219,11 @@ class RaftNode : public ReplicatedLog {
   std::deque<std::function<void()>> tasks_;  // run on the loop thread
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
   std::map<std::string, std::shared_ptr<PendingRead>> reads_;
+  // Proposals this node appended as leader: index -> request id (loop
+  // thread only). When another entry commits at that index (a new leader
+  // replaced the entry), the proposal can never commit and its waiter is
+  // told so at once instead of waiting out its timeout.
+  std::map<uint64_t, uint64_t> proposed_at_;
   bool closed_ = false;
   // Members by name (thread-safe); its view is refreshed once a tick.
   MemberDirectory directory_;

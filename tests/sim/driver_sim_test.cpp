@@ -221,6 +221,7 @@ struct Totals {
     s.terms += o.terms;
     s.writes_ok += o.writes_ok;
     s.reads_ok += o.reads_ok;
+    s.writes_never_committed += o.writes_never_committed;
     s.ops += o.ops;
     s.snapshots_taken += o.snapshots_taken;
     s.lost_bytes += o.lost_bytes;
@@ -265,8 +266,9 @@ TEST_P(DriverSimulationTest, EverySeedKeepsAcknowledgedWritesAndLinearizableRead
   const DriverSimStats& s = t.s;
   std::cout << "seeds " << first << ".." << first + per_shard - 1 << " in " << secs
             << " s: " << s.ops << " ops (" << s.writes_ok << " writes, " << s.reads_ok
-            << " reads acknowledged), " << s.terms << " terms, " << s.kills << " kill -9, "
-            << s.power_losses << " power losses (" << s.whole_cluster_crashes
+            << " reads acknowledged; " << s.writes_never_committed
+            << " writes failed as never to commit), " << s.terms << " terms, " << s.kills
+            << " kill -9, " << s.power_losses << " power losses (" << s.whole_cluster_crashes
             << " of the whole cluster; " << s.lost_bytes << " unsynced bytes lost), "
             << s.partitions << " partitions, " << s.pauses << " pauses, " << s.disk_faults
             << " disk faults (" << s.stopped_by_disk << " masters stopped), " << s.snapshots_taken

@@ -333,7 +333,15 @@ void DriverSimulation::ClientOp(bool final_op, const std::string& key_in) {
   issuing_ = op;  // a refusal while this runs is certain: nothing reached the log
   if (is_write) {
     ticket = m.node->ProposeAsync(RegisterStore::WriteCommand(key, rec.value, op),
-                                  [this, op](Status st, uint64_t) { FinishOp(op, st.ok(), ""); });
+                                  [this, op](Status st, uint64_t) {
+                                    // The driver says it never committed: if it did after
+                                    // all, a read sees a value no write in the history wrote.
+                                    if (replication::RaftNode::NeverCommitted(st)) {
+                                      refused_.insert(op);
+                                      ++stats_.writes_never_committed;
+                                    }
+                                    FinishOp(op, st.ok(), "");
+                                  });
   } else {
     Machine* mp = &m;
     ticket = m.node->ReadIndexAsync([this, op, mp](Result<uint64_t> index) {

@@ -67,6 +67,7 @@ struct DriverSimStats {
   uint64_t terms = 0;
   uint64_t writes_ok = 0;
   uint64_t reads_ok = 0;
+  uint64_t writes_never_committed = 0;  // failed, and the driver said they never would commit
   uint64_t ops = 0;
   uint64_t snapshots_taken = 0;
   uint64_t lost_bytes = 0;  // unsynced bytes rolled back by power losses
