@@ -62,6 +62,24 @@ class SimDiskTest : public ::testing::Test {
     auto row = st->Step();
     return row.ok() && *row ? st->Text(0) : "";
   }
+  // raft.db in `dir` holding entries 1..5 of term 1, all committed.
+  static Result<std::unique_ptr<replication::SqliteStorage>> OpenWithEntries(
+      const std::string& dir) {
+    std::filesystem::create_directories(dir);
+    ORCH_ASSIGN_OR_RETURN(auto storage, replication::SqliteStorage::Open(dir));
+    std::vector<raft::Entry> entries;
+    for (uint64_t i = 1; i <= 5; ++i) {
+      raft::Entry e;
+      e.set_index(i);
+      e.set_term(1);
+      entries.push_back(e);
+    }
+    raft::HardState hs;
+    hs.set_term(1);
+    hs.set_commit(5);
+    ORCH_RETURN_IF_ERROR(storage->Save(&hs, entries, nullptr, true));
+    return storage;
+  }
   // The process dies (its connection closes without reaching the disk).
   void Die(bool power_loss) {
     disk_.Freeze(dir_);
@@ -118,21 +136,9 @@ TEST_F(SimDiskTest, ALyingFsyncLosesEvenFullCommits) {
 // master could not start.
 TEST_F(SimDiskTest, ASnapshotWhoseCommitFailedAtFsyncStillOpensAfterKillNine) {
   const std::string dir = dir_ + "/m1";
-  std::filesystem::create_directories(dir);
   {
-    auto storage = replication::SqliteStorage::Open(dir);
+    auto storage = OpenWithEntries(dir);
     ASSERT_TRUE(storage.ok()) << storage.status().ToString();
-    std::vector<raft::Entry> entries;
-    for (uint64_t i = 1; i <= 5; ++i) {
-      raft::Entry e;
-      e.set_index(i);
-      e.set_term(1);
-      entries.push_back(e);
-    }
-    raft::HardState hs;
-    hs.set_term(1);
-    hs.set_commit(5);
-    ASSERT_TRUE((*storage)->Save(&hs, entries, nullptr, true).ok());
     raft::ConfState cs;
     cs.add_voters(1);
     auto p = (*storage)->PrepareSnapshot(4, cs, "image");
@@ -163,23 +169,11 @@ TEST_F(SimDiskTest, ASnapshotWhoseCommitFailedAtFsyncStillOpensAfterKillNine) {
 // naming the deleted file. Open now makes what it read durable first.
 TEST_F(SimDiskTest, OpenMakesTheSnapshotItNamesDurableBeforeDeletingOlderFiles) {
   const std::string dir = dir_ + "/m1";
-  std::filesystem::create_directories(dir);
   raft::ConfState cs;
   cs.add_voters(1);
   {
-    auto storage = replication::SqliteStorage::Open(dir);
+    auto storage = OpenWithEntries(dir);
     ASSERT_TRUE(storage.ok()) << storage.status().ToString();
-    std::vector<raft::Entry> entries;
-    for (uint64_t i = 1; i <= 5; ++i) {
-      raft::Entry e;
-      e.set_index(i);
-      e.set_term(1);
-      entries.push_back(e);
-    }
-    raft::HardState hs;
-    hs.set_term(1);
-    hs.set_commit(5);
-    ASSERT_TRUE((*storage)->Save(&hs, entries, nullptr, true).ok());
     auto older = (*storage)->PrepareSnapshot(2, cs, "older");
     ASSERT_TRUE(older.ok());
     ASSERT_TRUE(replication::SqliteStorage::WriteSnapshotFile(&*older).ok());
