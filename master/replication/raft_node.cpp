@@ -265,11 +265,14 @@ Status RaftNode::Pump(bool tick) {
 }
 
 void RaftNode::Stop(const Status& why) {
+  {
+    // Closed first, so that no waiter registers after those failed below.
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    leader_ = false;
+    lead_ = 0;
+  }
   FailAllWaiters(why);
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  leader_ = false;
-  lead_ = 0;
 }
 
 // Whether a message from the network may reach the core. Only members of
@@ -637,24 +640,14 @@ Status CheckCommandBytes(const std::string& data) {
 
 }  // namespace
 
-uint64_t RaftNode::Enqueue(uint64_t id, std::string data, ProposeDone done) {
+uint64_t RaftNode::Enqueue(uint64_t id, std::function<void()> propose, ProposeDone done) {
   auto w = std::make_shared<Waiter>();
   w->done = std::move(done);
   {
     std::lock_guard lock(mu_);
     if (!closed_) {
       waiters_[id] = w;
-      tasks_.push_back([this, id, data = std::move(data)]() mutable {
-        raft::Error err = node_->Propose(std::move(data));
-        if (err == raft::Error::kOk && node_->raft().state() == raft::StateType::kLeader) {
-          proposed_at_[node_->raft().log().LastIndex()] = id;
-        } else if (err != raft::Error::kOk) {
-          Complete(id,
-                   Status::Unavailable(std::string(kDropped) +
-                                       ": no leader to take it (election in progress?)"),
-                   0);
-        }
-      });
+      tasks_.push_back(std::move(propose));
       w.reset();
     }
   }
@@ -681,7 +674,34 @@ uint64_t RaftNode::ProposeAsync(const v1::Command& cmd_in, ProposeDone done) {
     done(std::move(st), 0);
     return 0;
   }
-  return Enqueue(id, std::move(data), std::move(done));
+  return Enqueue(
+      id,
+      [this, id, data = std::move(data)]() mutable {
+        raft::Error err = node_->Propose(std::move(data));
+        if (err == raft::Error::kOk && node_->raft().state() == raft::StateType::kLeader) {
+          proposed_at_[node_->raft().log().LastIndex()] = id;
+        } else if (err != raft::Error::kOk) {
+          Complete(id,
+                   Status::Unavailable(std::string(kDropped) +
+                                       ": no leader to take it (election in progress?)"),
+                   0);
+        }
+      },
+      std::move(done));
+}
+
+std::optional<std::pair<Status, uint64_t>> RaftNode::Await(
+    const std::function<uint64_t(ProposeDone)>& start, std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<std::promise<std::pair<Status, uint64_t>>>();
+  auto fut = p->get_future();
+  const uint64_t ticket = start([p](Status st, uint64_t index) {
+    p->set_value({std::move(st), index});
+  });
+  if (fut.wait_for(timeout) != std::future_status::ready) {
+    Abandon(ticket);
+    return std::nullopt;
+  }
+  return fut.get();
 }
 
 void RaftNode::Abandon(uint64_t ticket) {
@@ -693,18 +713,13 @@ void RaftNode::Abandon(uint64_t ticket) {
 
 Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd,
                                           std::chrono::milliseconds timeout) {
-  auto p = std::make_shared<std::promise<std::pair<Status, uint64_t>>>();
-  auto fut = p->get_future();
-  const uint64_t ticket = ProposeAsync(cmd, [p](Status st, uint64_t index) {
-    p->set_value({std::move(st), index});
-  });
-  if (fut.wait_for(timeout) != std::future_status::ready) {
-    Abandon(ticket);
+  auto out = Await([&](ProposeDone done) { return ProposeAsync(cmd, std::move(done)); }, timeout);
+  if (!out) {
     return Status::DeadlineExceeded(
         "write not committed within " + std::to_string(timeout.count()) +
         "ms (it may still commit): is a majority of masters reachable?");
   }
-  auto [status, index] = fut.get();
+  auto& [status, index] = *out;
   if (!status.ok()) return status;
   return index;
 }

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -192,8 +193,14 @@ class RaftNode : public ReplicatedLog {
   uint64_t NewRequestId();
   // Fails every waiter and stops the node after an error persisting.
   void Stop(const Status& why);
-  // Registers a waiter for `id` and queues the proposal of `data`.
-  uint64_t Enqueue(uint64_t id, std::string data, ProposeDone done);
+  // Registers `done` as the waiter of request `id` and queues `propose`
+  // (run on the loop thread); a closed node fails `done` at once. The
+  // ticket: `id`, or 0 when `done` already ran.
+  uint64_t Enqueue(uint64_t id, std::function<void()> propose, ProposeDone done);
+  // Runs `start` with a ProposeDone and waits up to `timeout` for it; on
+  // timeout abandons the ticket `start` returned and gives nothing.
+  std::optional<std::pair<Status, uint64_t>> Await(
+      const std::function<uint64_t(ProposeDone)>& start, std::chrono::milliseconds timeout);
 
   struct Waiter {
     ProposeDone done;

@@ -3,7 +3,6 @@
 // removals and leadership transfers; announcing this master's REST address.
 #include <spdlog/spdlog.h>
 
-#include <future>
 #include <thread>
 
 #include "master/replication/raft_node.h"
@@ -76,33 +75,28 @@ Status RaftNode::ProposeConfChangeAndWait(ConfChange cc, const v1::Member& membe
   *ctx.mutable_member() = member;
   ctx.set_request_id(id);
   cc.set_context(ctx.SerializeAsString());
-  auto p = std::make_shared<std::promise<std::pair<Status, uint64_t>>>();
-  auto fut = p->get_future();
-  auto w = std::make_shared<Waiter>();
-  w->done = [p](Status st, uint64_t index) { p->set_value({std::move(st), index}); };
-  {
-    std::lock_guard lock(mu_);
-    if (closed_) return Status::Unavailable("master is shutting down");
-    waiters_[id] = w;
-    tasks_.push_back([this, id, cc] {
-      raft::Error err = node_->ProposeConfChange(cc);
-      if (err == raft::Error::kConfChangePending) {
-        Complete(
+  auto out = Await(
+      [&](ProposeDone done) {
+        return Enqueue(
             id,
-            Status::FailedPrecondition("another membership change is still being applied; retry"),
-            0);
-      } else if (err != raft::Error::kOk) {
-        Complete(id, Status::Unavailable("membership change dropped: not the leader any more"), 0);
-      }
-    });
-  }
-  cv_.notify_one();
-  if (fut.wait_for(timeout) != std::future_status::ready) {
-    std::lock_guard lock(mu_);
-    waiters_.erase(id);
-    return Status::DeadlineExceeded("membership change not committed in time");
-  }
-  return fut.get().first;
+            [this, id, cc] {
+              raft::Error err = node_->ProposeConfChange(cc);
+              if (err == raft::Error::kConfChangePending) {
+                Complete(id,
+                         Status::FailedPrecondition(
+                             "another membership change is still being applied; retry"),
+                         0);
+              } else if (err != raft::Error::kOk) {
+                Complete(id,
+                         Status::Unavailable("membership change dropped: not the leader any more"),
+                         0);
+              }
+            },
+            std::move(done));
+      },
+      timeout);
+  if (!out) return Status::DeadlineExceeded("membership change not committed in time");
+  return out->first;
 }
 
 Status RaftNode::AddMember(const v1::Member& member, bool learner,

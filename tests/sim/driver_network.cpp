@@ -15,6 +15,17 @@ std::string Describe(const v1::Message& m) {
 
 }  // namespace
 
+DriverNetworkStats& DriverNetworkStats::operator+=(const DriverNetworkStats& o) {
+  sent += o.sent;
+  delivered += o.delivered;
+  dropped += o.dropped;
+  queue_full += o.queue_full;
+  snapshots_delivered += o.snapshots_delivered;
+  snapshots_failed += o.snapshots_failed;
+  peer_down_reports += o.peer_down_reports;
+  return *this;
+}
+
 class DriverNetwork::SimTransport : public replication::Transport {
  public:
   SimTransport(DriverNetwork* net, uint64_t id) : net_(net), id_(id) {}

@@ -41,6 +41,8 @@ struct DriverNetworkStats {
   uint64_t snapshots_delivered = 0;
   uint64_t snapshots_failed = 0;
   uint64_t peer_down_reports = 0;
+
+  DriverNetworkStats& operator+=(const DriverNetworkStats& o);
 };
 
 class DriverNetwork {

@@ -80,6 +80,19 @@ class SimDiskTest : public ::testing::Test {
     ORCH_RETURN_IF_ERROR(storage->Save(&hs, entries, nullptr, true));
     return storage;
   }
+  // Records a snapshot at `index` while fsyncs fail (the COMMIT fails
+  // after writing its WAL frames), then the process is killed -9.
+  void CommitFailingAtFsyncThenKill(replication::SqliteStorage* storage, const std::string& dir,
+                                    uint64_t index, const std::string& image) {
+    raft::ConfState cs;
+    cs.add_voters(1);
+    auto p = storage->PrepareSnapshot(index, cs, image);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    ASSERT_TRUE(replication::SqliteStorage::WriteSnapshotFile(&*p).ok());
+    disk_.SetFault(dir, SimDisk::Fault::kFsync);
+    EXPECT_FALSE(storage->CommitSnapshot(std::move(*p)).ok());
+    disk_.Freeze(dir);
+  }
   // The process dies (its connection closes without reaching the disk).
   void Die(bool power_loss) {
     disk_.Freeze(dir_);
@@ -139,16 +152,9 @@ TEST_F(SimDiskTest, ASnapshotWhoseCommitFailedAtFsyncStillOpensAfterKillNine) {
   {
     auto storage = OpenWithEntries(dir);
     ASSERT_TRUE(storage.ok()) << storage.status().ToString();
-    raft::ConfState cs;
-    cs.add_voters(1);
-    auto p = (*storage)->PrepareSnapshot(4, cs, "image");
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    ASSERT_TRUE(replication::SqliteStorage::WriteSnapshotFile(&*p).ok());
-    disk_.SetFault(dir, SimDisk::Fault::kFsync);
-    EXPECT_FALSE((*storage)->CommitSnapshot(std::move(*p)).ok());
-    disk_.Freeze(dir);  // kill -9: what the process wrote stays
+    CommitFailingAtFsyncThenKill(storage->get(), dir, 4, "image");
   }
-  disk_.Thaw(dir);
+  disk_.Thaw(dir);  // kill -9: what the process wrote stays
   disk_.SetFault(dir, SimDisk::Fault::kNone);
   auto reopened = replication::SqliteStorage::Open(dir);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
@@ -178,14 +184,9 @@ TEST_F(SimDiskTest, OpenMakesTheSnapshotItNamesDurableBeforeDeletingOlderFiles) 
     ASSERT_TRUE(older.ok());
     ASSERT_TRUE(replication::SqliteStorage::WriteSnapshotFile(&*older).ok());
     ASSERT_TRUE((*storage)->CommitSnapshot(std::move(*older)).ok());
-    auto newer = (*storage)->PrepareSnapshot(4, cs, "newer");
-    ASSERT_TRUE(newer.ok());
-    ASSERT_TRUE(replication::SqliteStorage::WriteSnapshotFile(&*newer).ok());
-    disk_.SetFault(dir, SimDisk::Fault::kFsync);
-    EXPECT_FALSE((*storage)->CommitSnapshot(std::move(*newer)).ok());
-    disk_.Freeze(dir);  // kill -9
+    CommitFailingAtFsyncThenKill(storage->get(), dir, 4, "newer");
   }
-  disk_.Thaw(dir);
+  disk_.Thaw(dir);  // kill -9: what the process wrote stays
   disk_.SetFault(dir, SimDisk::Fault::kNone);
   {
     auto restarted = replication::SqliteStorage::Open(dir);
@@ -202,30 +203,6 @@ TEST_F(SimDiskTest, OpenMakesTheSnapshotItNamesDurableBeforeDeletingOlderFiles) 
   std::filesystem::remove_all(dir);
 }
 
-struct Totals {
-  DriverSimStats s;
-  void Add(const DriverSimStats& o) {
-    s.kills += o.kills;
-    s.power_losses += o.power_losses;
-    s.whole_cluster_crashes += o.whole_cluster_crashes;
-    s.partitions += o.partitions;
-    s.pauses += o.pauses;
-    s.disk_faults += o.disk_faults;
-    s.stopped_by_disk += o.stopped_by_disk;
-    s.terms += o.terms;
-    s.writes_ok += o.writes_ok;
-    s.reads_ok += o.reads_ok;
-    s.writes_never_committed += o.writes_never_committed;
-    s.ops += o.ops;
-    s.snapshots_taken += o.snapshots_taken;
-    s.lost_bytes += o.lost_bytes;
-    s.net.snapshots_delivered += o.net.snapshots_delivered;
-    s.net.snapshots_failed += o.net.snapshots_failed;
-    s.net.peer_down_reports += o.net.peer_down_reports;
-    s.net.queue_full += o.net.queue_full;
-  }
-};
-
 class DriverSimulationTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
@@ -240,7 +217,7 @@ TEST_P(DriverSimulationTest, EverySeedKeepsAcknowledgedWritesAndLinearizableRead
   if (GetParam() >= shards) GTEST_SKIP() << "shard not selected (ORCH_DRIVER_SIM_SHARDS)";
   const uint64_t first = EnvOr("ORCH_DRIVER_SIM_SEED", 1) + GetParam() * per_shard;
   const auto started = std::chrono::steady_clock::now();
-  Totals t;
+  DriverSimStats total;
   int failures = 0;
   for (uint64_t seed = first; seed < first + per_shard; ++seed) {
     DriverSimOptions o;
@@ -248,7 +225,7 @@ TEST_P(DriverSimulationTest, EverySeedKeepsAcknowledgedWritesAndLinearizableRead
     o.trace = EnvOr("ORCH_SIM_TRACE", 0) != 0;
     DriverSimulation sim(seed, o);
     const std::string failure = sim.Run();
-    t.Add(sim.stats());
+    total += sim.stats();
     if (!failure.empty()) {
       ADD_FAILURE() << failure << "\n  replay: ORCH_DRIVER_SIM_SEED=" << seed
                     << " ORCH_DRIVER_SIM_SEEDS=1 ORCH_DRIVER_SIM_SHARDS=1 ORCH_SIM_TRACE=1";
@@ -257,7 +234,7 @@ TEST_P(DriverSimulationTest, EverySeedKeepsAcknowledgedWritesAndLinearizableRead
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const DriverSimStats& s = t.s;
+  const DriverSimStats& s = total;
   std::cout << "seeds " << first << ".." << first + per_shard - 1 << " in " << secs
             << " s: " << s.ops << " ops (" << s.writes_ok << " writes, " << s.reads_ok
             << " reads acknowledged; " << s.writes_never_committed

@@ -37,6 +37,25 @@ struct DriverSimulation::Machine {
   std::vector<std::pair<uint64_t, uint64_t>> reads;              // (index to see applied, op)
 };
 
+DriverSimStats& DriverSimStats::operator+=(const DriverSimStats& o) {
+  kills += o.kills;
+  power_losses += o.power_losses;
+  whole_cluster_crashes += o.whole_cluster_crashes;
+  partitions += o.partitions;
+  pauses += o.pauses;
+  disk_faults += o.disk_faults;
+  stopped_by_disk += o.stopped_by_disk;
+  terms += o.terms;
+  writes_ok += o.writes_ok;
+  reads_ok += o.reads_ok;
+  writes_never_committed += o.writes_never_committed;
+  ops += o.ops;
+  snapshots_taken += o.snapshots_taken;
+  lost_bytes += o.lost_bytes;
+  net += o.net;
+  return *this;
+}
+
 DriverSimulation::DriverSimulation(uint64_t seed, DriverSimOptions opts)
     : seed_(seed), opts_(std::move(opts)), rng_(seed), net_(&rng_, DriverNetworkOptions{}) {}
 
@@ -160,7 +179,8 @@ void DriverSimulation::InjectFaults() {
     } else {
       size_t down = 0;
       for (auto& m : machines_) down += m->up ? 0 : 1;
-      Machine* victim = Chance(0.4) && Leader() ? Leader() : random_up();
+      Machine* lead = Leader();
+      Machine* victim = Chance(0.4) && lead != nullptr ? lead : random_up();
       if (victim != nullptr && down + 1 <= minority) Stop(*victim, power);
     }
     ++(power ? stats_.power_losses : stats_.kills);

@@ -72,6 +72,8 @@ struct DriverSimStats {
   uint64_t snapshots_taken = 0;
   uint64_t lost_bytes = 0;  // unsynced bytes rolled back by power losses
   DriverNetworkStats net;
+
+  DriverSimStats& operator+=(const DriverSimStats& o);
 };
 
 class DriverSimulation {
