@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/ids.h"
+#include "common/thread_priority.h"
 #include "master/model/job_limits.h"
 #include "master/scheduler/node_table.h"
 #include "master/scheduler/scheduler.h"
@@ -66,7 +67,10 @@ void EvalWorker::SetMetrics(metrics::Registry* m) {
 
 void EvalWorker::Start() {
   stop_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    RunThisThreadAsBulkWork();
+    Loop();
+  });
 }
 
 void EvalWorker::Stop() {
@@ -122,23 +126,17 @@ int EvalWorker::RunOnce() {
     if (v.empty()) order.push_back(e.job_id());
     v.push_back(std::move(e));
   }
-  // One read of the nodes and live allocations for the whole pass; of the
-  // jobs, only those evaluated (by id), with their allocations (by index).
+  // One read of the nodes and allocations for the whole pass, and of the
+  // jobs evaluated, off the lock applies take.
   auto t_read = std::chrono::steady_clock::now();
-  StateStore::SchedulingState state = store_->ReadSchedulingState();
+  StateStore::SchedulingRead read = store_->ReadForScheduling(order);
+  StateStore::SchedulingState& state = read.state;
   if (load_) {
     for (auto& n : state.nodes) *n.mutable_load() = load_(n.id());
   }
-  std::map<std::string, v1::Job> jobs;
-  std::map<std::string, std::vector<v1::Allocation>> allocs_by_job;
-  for (const auto& job_id : order) {
-    auto j = store_->GetJob(job_id);
-    if (j.ok()) {
-      state.priority[job_id] = j->priority();
-      jobs.emplace(job_id, std::move(*j));
-    }
-    allocs_by_job[job_id] = store_->ListAllocations(job_id);
-  }
+  std::map<std::string, v1::Job>& jobs = read.jobs;
+  std::map<std::string, std::vector<v1::Allocation>>& allocs_by_job = read.allocs_by_job;
+  for (const auto& [job_id, job] : jobs) state.priority[job_id] = job.priority();
   auto t_sched = std::chrono::steady_clock::now();
   sched::SchedulerConfig cfg = cfg_;
   cfg.seed = cfg_.seed ^ store_->AppliedIndex();
@@ -157,7 +155,7 @@ int EvalWorker::RunOnce() {
     if (in.job_exists) in.job = j->second;
     in.allocs = std::move(allocs_by_job[job_id]);
     in.now_ms = now;
-    if (in.job_exists) in.deployment = store_->LatestDeployment(job_id);
+    if (in.job_exists) in.deployment = read.deployments[job_id];
     // Each evaluation alone: one that cannot be scheduled is marked failed
     // with the reason, and the others of the pass go on.
     v1::PlanCommand plan;
@@ -188,12 +186,12 @@ int EvalWorker::RunOnce() {
   int proposed = 0;
   size_t bytes = 0;  // of the proposed entries
   for (size_t start = 0, end = 0; start < plans.size() && !stop_ && log_->IsLeader(); start = end) {
-    // Up to kPlansPerEntry plans, and no more bytes than kMaxPlanBytes, per
-    // log entry (one plan alone is already bounded by it).
+    // Up to kPlansPerEntry plans, and no more bytes than kMaxEntryBytes, per
+    // log entry (one plan alone may take up to kMaxPlanBytes).
     size_t entry_bytes = plans[start].ByteSizeLong();
     for (end = start + 1; end < plans.size() && end - start < static_cast<size_t>(kPlansPerEntry); ++end) {
       size_t b = plans[end].ByteSizeLong();
-      if (entry_bytes + b > kMaxPlanBytes) break;
+      if (entry_bytes + b > kMaxEntryBytes) break;
       entry_bytes += b;
     }
     v1::Command cmd;

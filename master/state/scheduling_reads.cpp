@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "master/state/state_store.h"
 
@@ -47,11 +48,39 @@ std::optional<v1::Node::Status> StateStore::NodeStatusBrief(const std::string& i
   return it->second;
 }
 
-StateStore::SchedulingState StateStore::ReadSchedulingState() const {
-  std::lock_guard lock(mu_);
-  SchedulingState s;
-  s.nodes = LoadMany<v1::Node>("SELECT data FROM nodes ORDER BY id", {});
-  for (auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {})) {
+StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::string>& job_ids) const {
+  std::lock_guard read_lock(read_mu_);
+  {
+    // The read transaction begins under the apply lock, so it sees the
+    // state as of one applied index; the lock is let go before the reading.
+    std::lock_guard lock(mu_);
+    if (!read_db_) {
+      auto db = sqlite::Db::Open(db_->path(), sqlite::Db::Sync::kNormal);
+      if (!db.ok()) {
+        spdlog::error("state: scheduling read: {}", db.status().ToString());
+        return {};
+      }
+      read_db_ = std::move(db).value();
+    }
+    Status begun = read_db_->Exec("BEGIN");
+    if (begun.ok()) begun = read_db_->Exec("SELECT value FROM meta WHERE key='applied_index'");
+    if (!begun.ok()) {
+      spdlog::error("state: scheduling read: {}", begun.ToString());
+      (void)read_db_->Exec("ROLLBACK");
+      return {};
+    }
+  }
+  struct EndRead {
+    sqlite::Db* db;
+    ~EndRead() { (void)db->Exec("COMMIT"); }
+  } end_read{read_db_.get()};
+
+  SchedulingRead r;
+  SchedulingState& s = r.state;
+  std::set<std::string> wanted(job_ids.begin(), job_ids.end());
+  s.nodes = LoadManyFrom<v1::Node>(*read_db_, "SELECT data FROM nodes ORDER BY id", {});
+  for (auto& a : LoadManyFrom<v1::Allocation>(*read_db_, "SELECT data FROM allocations", {})) {
+    if (wanted.count(a.job_id())) r.allocs_by_job[a.job_id()].push_back(a);
     if (IsLive(a)) {
       s.live.push_back(std::move(a));
     } else if (!IsTerminal(a)) {
@@ -59,14 +88,30 @@ StateStore::SchedulingState StateStore::ReadSchedulingState() const {
     }
   }
   std::map<std::string, std::vector<const v1::Allocation*>> by_node;
+  for (const auto& a : s.live) by_node[a.node_id()].push_back(&a);
+  for (auto& n : s.nodes) DeriveNode(&n, by_node[n.id()]);
+  for (const auto& id : job_ids) {
+    auto& allocs = r.allocs_by_job[id];
+    std::sort(allocs.begin(), allocs.end(),
+              [](const v1::Allocation& a, const v1::Allocation& b) { return a.id() < b.id(); });
+    auto job = LoadManyFrom<v1::Job>(*read_db_, "SELECT data FROM jobs WHERE id=?", {id});
+    if (!job.empty()) {
+      DeriveJob(&job.front(), Pointers(allocs));
+      r.jobs.emplace(id, std::move(job.front()));
+    }
+    auto d = LoadManyFrom<v1::Deployment>(
+        *read_db_, "SELECT data FROM deployments WHERE job_id=? ORDER BY seq DESC LIMIT 1", {id});
+    r.deployments[id] = d.empty() ? std::nullopt : std::optional<v1::Deployment>(std::move(d.front()));
+  }
+  // Priorities from memory (kept with every job write): the lock again,
+  // briefly.
+  std::lock_guard lock(mu_);
   for (const auto& a : s.live) {
-    by_node[a.node_id()].push_back(&a);
     if (s.priority.count(a.job_id())) continue;
     auto b = jobs_brief_.find(a.job_id());
     s.priority[a.job_id()] = b == jobs_brief_.end() ? 0 : b->second.priority;
   }
-  for (auto& n : s.nodes) DeriveNode(&n, by_node[n.id()]);
-  return s;
+  return r;
 }
 
 std::vector<v1::Node> StateStore::ListNodesAsStored() const {

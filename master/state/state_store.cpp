@@ -317,9 +317,10 @@ std::optional<T> StateStore::LoadOne(const char* table, const std::string& id) c
 }
 
 template <typename T>
-std::vector<T> StateStore::LoadMany(const std::string& sql, const std::vector<std::string>& args) const {
+std::vector<T> StateStore::LoadManyFrom(sqlite::Db& db, const std::string& sql,
+                                        const std::vector<std::string>& args) {
   std::vector<T> out;
-  auto stmt = db_->Prepare(sql);
+  auto stmt = db.Prepare(sql);
   if (!stmt.ok()) {
     spdlog::error("state: {}", stmt.status().ToString());
     return out;
@@ -562,25 +563,25 @@ template std::optional<v1::Allocation> StateStore::LoadOne<v1::Allocation>(const
                                                                           const std::string&) const;
 template std::optional<v1::Evaluation> StateStore::LoadOne<v1::Evaluation>(const char*,
                                                                           const std::string&) const;
-template std::vector<v1::Allocation> StateStore::LoadMany<v1::Allocation>(
-    const std::string&, const std::vector<std::string>&) const;
+template std::vector<v1::Allocation> StateStore::LoadManyFrom<v1::Allocation>(sqlite::Db&, const std::string&,
+    const std::vector<std::string>&);
 template std::optional<v1::Member> StateStore::LoadOne<v1::Member>(const char*, const std::string&) const;
 template std::optional<v1::Deployment> StateStore::LoadOne<v1::Deployment>(const char*, const std::string&) const;
-template std::vector<v1::Deployment> StateStore::LoadMany<v1::Deployment>(const std::string&,
-                                                                          const std::vector<std::string>&) const;
-template std::vector<v1::Evaluation> StateStore::LoadMany<v1::Evaluation>(
-    const std::string&, const std::vector<std::string>&) const;
-template std::vector<v1::Job> StateStore::LoadMany<v1::Job>(const std::string&,
-                                                            const std::vector<std::string>&) const;
-template std::vector<v1::Node> StateStore::LoadMany<v1::Node>(const std::string&,
-                                                              const std::vector<std::string>&) const;
+template std::vector<v1::Deployment> StateStore::LoadManyFrom<v1::Deployment>(sqlite::Db&, const std::string&,
+    const std::vector<std::string>&);
+template std::vector<v1::Evaluation> StateStore::LoadManyFrom<v1::Evaluation>(sqlite::Db&, const std::string&,
+    const std::vector<std::string>&);
+template std::vector<v1::Job> StateStore::LoadManyFrom<v1::Job>(sqlite::Db&, const std::string&,
+    const std::vector<std::string>&);
+template std::vector<v1::Node> StateStore::LoadManyFrom<v1::Node>(sqlite::Db&, const std::string&,
+    const std::vector<std::string>&);
 template std::optional<v1::AclToken> StateStore::LoadOne<v1::AclToken>(const char*,
                                                                        const std::string&) const;
 template std::optional<v1::AclPolicy> StateStore::LoadOne<v1::AclPolicy>(const char*,
                                                                          const std::string&) const;
-template std::vector<v1::AclToken> StateStore::LoadMany<v1::AclToken>(
-    const std::string&, const std::vector<std::string>&) const;
-template std::vector<v1::AclPolicy> StateStore::LoadMany<v1::AclPolicy>(
-    const std::string&, const std::vector<std::string>&) const;
+template std::vector<v1::AclToken> StateStore::LoadManyFrom<v1::AclToken>(sqlite::Db&, const std::string&,
+    const std::vector<std::string>&);
+template std::vector<v1::AclPolicy> StateStore::LoadManyFrom<v1::AclPolicy>(sqlite::Db&, const std::string&,
+    const std::vector<std::string>&);
 
 }  // namespace orch::master

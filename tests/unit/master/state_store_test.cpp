@@ -97,6 +97,54 @@ TEST(StateStoreTest, AnImageReadSeesTheStateWhenItBeganNotLaterApplies) {
   EXPECT_TRUE(s->GetJob("later").ok());  // the writer was never blocked
 }
 
+// The eval worker's read: nodes with what their live allocations use, and
+// of the jobs asked for the job, all its allocations (by id) and its latest
+// deployment. It is taken on a connection of its own, so it must see what
+// the store's own connection applied, a restore included.
+TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());
+  auto job = SampleJob("web", 2, 300, 100);
+  job.set_priority(70);
+  ASSERT_TRUE(s->Apply(2, RegisterJobCmd(job, "e1")).ok());
+  auto before = s->BeginImageRead();
+  ASSERT_TRUE(before.ok());
+  auto image = (*before)->Serialize();
+  ASSERT_TRUE(image.ok());
+  before->reset();
+  Status outcome;
+  ASSERT_TRUE(s->Apply(3, PlanCmd("e1", job, 2, {{"a2", "n1"}, {"a1", "n1"}}), &outcome).ok());
+  ASSERT_TRUE(outcome.ok()) << outcome.ToString();
+
+  auto r = s->ReadForScheduling({"web", "gone"});
+  ASSERT_EQ(r.state.nodes.size(), 1u);
+  EXPECT_EQ(r.state.nodes[0].allocated().cpu(), 600);
+  EXPECT_EQ(r.state.live.size(), 2u);
+  EXPECT_TRUE(r.state.stopping.empty());
+  EXPECT_EQ(r.state.priority["web"], 70);
+  ASSERT_EQ(r.jobs.count("web"), 1u);
+  EXPECT_EQ(r.jobs["web"].id(), "web");
+  EXPECT_EQ(r.jobs.count("gone"), 0u);
+  ASSERT_EQ(r.allocs_by_job["web"].size(), 2u);
+  EXPECT_EQ(r.allocs_by_job["web"][0].id(), "a1");
+  EXPECT_EQ(r.allocs_by_job["web"][1].id(), "a2");
+  EXPECT_TRUE(r.allocs_by_job["gone"].empty());
+  EXPECT_EQ(r.deployments.count("web"), 1u);
+
+  // Restored to before the plan: the read sees the restored state.
+  ASSERT_TRUE(s->RestoreImage(*image).ok());
+  r = s->ReadForScheduling({"web"});
+  EXPECT_TRUE(r.state.live.empty());
+  EXPECT_EQ(r.state.nodes.at(0).allocated().cpu(), 0);
+  EXPECT_TRUE(r.allocs_by_job["web"].empty());
+  EXPECT_EQ(r.jobs.count("web"), 1u);
+
+  // Applies go on while the read's connection exists (it holds no lock or
+  // transaction between reads).
+  ASSERT_TRUE(s->Apply(3, PlanCmd("e1", job, 2, {{"a3", "n1"}}), &outcome).ok());
+  EXPECT_EQ(s->ReadForScheduling({"web"}).allocs_by_job["web"].size(), 1u);
+}
+
 TEST(StateStoreTest, ReplayOfAnAppliedIndexChangesNothing) {
   auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
   ASSERT_TRUE(s->Apply(1, RegisterJobCmd(SampleJob("web", 2), "e1")).ok());
