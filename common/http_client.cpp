@@ -79,6 +79,7 @@ std::size_t WriteHeader(char* data, std::size_t size, std::size_t n, void* user)
 
 class HttpClient::HandlePool {
  public:
+  explicit HandlePool(std::size_t max_idle) : max_idle_(max_idle) {}
   ~HandlePool() {
     for (CURL* h : idle_) curl_easy_cleanup(h);
   }
@@ -97,7 +98,7 @@ class HttpClient::HandlePool {
   void Release(CURL* h) {
     curl_easy_reset(h);
     std::lock_guard lock(mu_);
-    if (idle_.size() < kMaxIdle) {
+    if (idle_.size() < max_idle_) {
       idle_.push_back(h);
       return;
     }
@@ -105,7 +106,7 @@ class HttpClient::HandlePool {
   }
 
  private:
-  static constexpr std::size_t kMaxIdle = 16;
+  const std::size_t max_idle_;
   std::mutex mu_;
   std::vector<CURL*> idle_;
 };
@@ -141,7 +142,8 @@ void ConfigureTls(CURL* h, const HttpClientOptions& o) {
 }  // namespace
 
 HttpClient::HttpClient(HttpClientOptions options)
-    : options_(std::move(options)), pool_(std::make_shared<HandlePool>()) {
+    : options_(std::move(options)),
+      pool_(std::make_shared<HandlePool>(options_.max_idle_connections)) {
   GlobalInit();
 }
 

@@ -31,6 +31,11 @@ struct HttpClientOptions {
   // (TlsRoleName; empty: the host dialled, as browsers check).
   TlsFiles tls;
   std::string tls_server_name;
+  // Idle handles (each with its open connection) kept for reuse; more
+  // requests at once than this open a connection each time. A master
+  // forwarding its agents' writes to the leader from many workers keeps
+  // many.
+  std::size_t max_idle_connections = 16;
 };
 
 class HttpClient {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/index_waiters.h"
+#include "common/thread_priority.h"
 #include "common/tls_context.h"
 
 namespace orch {
@@ -304,6 +305,9 @@ class ServerImpl : public HttpServer {
   }
 
   void RunHandler(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
+    // Handlers are bulk work; the I/O threads (inline answers such as
+    // heartbeats) keep the default priority.
+    RunThisThreadAsBulkWork();
     HttpResponse resp;
     try {
       resp = handler_(req);

@@ -55,10 +55,14 @@ struct MasterConfig {
   std::chrono::milliseconds heartbeat_ttl{10'000};
   // Raft timing: a tick, and the ticks without a leader before an election
   // (randomized up to twice that).
-  // 20ms x 10 ticks: an election starts 200-400ms after the leader falls
-  // silent (LAN defaults; raise both on slow or distant networks).
+  // 20ms x 25 ticks: an election starts 500-1000ms after the leader falls
+  // silent (etcd's default is 1 s; raise both on slow or distant
+  // networks). Shorter timeouts let one slow disk write of a large entry,
+  // or a busy machine, cost the cluster its leader. A leader whose process
+  // dies is noticed sooner: its closed connections tell the followers at
+  // once (replication/tcp_transport.h).
   std::chrono::milliseconds raft_tick{20};
-  int election_ticks = 10;
+  int election_ticks = 25;
   // Applied entries between snapshots of state.db (then the log is compacted).
   uint64_t snapshot_entries = 10000;
   // Scheduler: weights of the scoring terms ("binpack=1,load=1,

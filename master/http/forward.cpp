@@ -16,6 +16,9 @@ HttpClientOptions ForwardOptions(const std::string& member_id, const TlsFiles& t
   o.tls_server_name = std::string(TlsRoleName(TlsRole::kServer));
   o.headers.emplace_back(kForwardedHeader, member_id);
   o.timeout = std::chrono::seconds(30);
+  // As many as the workers that may forward at once (agents' reports and
+  // registrations reaching a follower), so none dials the leader anew.
+  o.max_idle_connections = 256;
   return o;
 }
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 
+#include "common/thread_priority.h"
 #include "master/raft/bootstrap.h"
 #include "master/raft/cluster_id.h"
 #include "master/raft/compaction.h"
@@ -149,6 +150,7 @@ Status RaftNode::Init(const std::string& data_dir) {
   node_ = std::move(node.value);
   conf_state_ = storage_->GetInitialState().conf_state;
   applied_ = snapshot_index_;
+  next_snapshot_at_ = snapshot_index_ + opts_.snapshot_entries;
   return Status::Ok();
 }
 
@@ -206,7 +208,13 @@ void RaftNode::Start(Transport* transport) {
         transport_->SetPeer(m.raft_id(), m.raft_address());
     }
   }
-  if (opts_.own_thread) thread_ = std::thread([this] { Loop(); });
+  if (opts_.own_thread) {
+    apply_thread_ = std::thread([this] {
+      RunThisThreadAsBulkWork();
+      ApplyLoop();
+    });
+    thread_ = std::thread([this] { Loop(); });
+  }
 }
 
 void RaftNode::Loop() {
@@ -237,13 +245,27 @@ Status RaftNode::Pump(bool tick) {
     msgs.swap(inbox_);
     tasks.swap(tasks_);
   }
+  Status apply_failed;
+  {
+    std::lock_guard lock(apply_mu_);
+    apply_failed = apply_error_;
+  }
+  if (!apply_failed.ok()) {
+    spdlog::critical("raft: {}; this master stops taking part until restarted",
+                     apply_failed.ToString());
+    Stop(Status::Unavailable("master " + opts_.member_id +
+                             " cannot persist: " + apply_failed.message()));
+    return apply_failed;
+  }
   for (auto& m : msgs) {
     if (Admit(m)) (void)node_->Step(m);
   }
   for (auto& t : tasks) t();
   if (tick) node_->Tick();
   while (node_->HasReady()) {
+    const auto started = std::chrono::steady_clock::now();
     Status st = HandleReady();
+    NoteSlowReady(std::chrono::steady_clock::now() - started);
     if (!st.ok()) {
       // The log or the state machine cannot be written (disk full, I/O
       // error): continuing would risk acknowledging what is not durable.
@@ -333,24 +355,30 @@ Status RaftNode::HandleReady() {
   if (hs || snap || !rd.entries.empty()) {
     const auto t = std::chrono::steady_clock::now();
     ORCH_RETURN_IF_ERROR(storage_->Save(hs, rd.entries, snap, rd.must_sync || snap != nullptr));
+    last_ready_.persist = std::chrono::steady_clock::now() - t;
+    last_ready_.entries = rd.entries.size();
+    last_ready_.bytes = 0;
+    for (const auto& e : rd.entries) last_ready_.bytes += e.data().size();
     if (persist_seconds_) {
-      persist_seconds_->Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+      persist_seconds_->Observe(std::chrono::duration<double>(last_ready_.persist).count());
     }
   }
   if (snap) {
+    WaitApplied();
     ORCH_RETURN_IF_ERROR(store_->RestoreImage(snap->data()));
     applied_ = snap->metadata().index();
     snapshot_index_ = applied_;
+    next_snapshot_at_ = snapshot_index_ + opts_.snapshot_entries;
     conf_state_ = snap->metadata().conf_state();
     for (const auto& m : store_->ListMembers()) {
       directory_.Put(m);
       if (transport_ && m.raft_id() != raft_id_) transport_->SetPeer(m.raft_id(), m.raft_address());
     }
-    spdlog::info("raft: installed snapshot at index {} from the leader", applied_);
+    spdlog::info("raft: installed snapshot at index {} from the leader", applied_.load());
   }
   for (auto& m : rd.messages) {
     if (m.type() != v1::Message::MSG_SNAP) continue;
+    WaitApplied();  // the image sent is of the state at applied_
     const uint64_t was = m.snapshot().metadata().index();
     Status st =
         RebuildSnapshotFor(&m, store_, storage_.get(), applied_, conf_state_, &snapshot_index_);
@@ -363,8 +391,56 @@ Status RaftNode::HandleReady() {
     }
   }
   if (transport_ && !rd.messages.empty()) transport_->Send(std::move(rd.messages));
-  ORCH_RETURN_IF_ERROR(ApplyEntries(rd.committed_entries));
-  for (const auto& rs : rd.read_states) {
+  bool conf_change = false;
+  for (const auto& e : rd.committed_entries)
+    conf_change = conf_change || e.type() == Entry::CONF_CHANGE;
+  if (!apply_thread_.joinable() || conf_change) {
+    // In the loop: a membership change applies to the core as well.
+    WaitApplied();
+    ORCH_RETURN_IF_ERROR(ApplyAndAnswer(rd.committed_entries, rd.read_states));
+    node_->Advance(rd);
+    return MaybeSnapshot();
+  }
+  node_->Advance(rd);
+  if (!rd.committed_entries.empty() || !rd.read_states.empty()) {
+    ApplyJob job;
+    for (const auto& e : rd.committed_entries) job.bytes += e.data().size();
+    job.entries = std::move(rd.committed_entries);
+    job.reads = std::move(rd.read_states);
+    std::unique_lock lock(apply_mu_);
+    // At most 64 MiB waiting to apply: past that the loop waits for the
+    // apply thread (memory stays bounded if applying falls behind).
+    apply_cv_.wait(lock, [&] {
+      return apply_queued_bytes_ + job.bytes <= (std::size_t{64} << 20) || apply_queue_.empty() ||
+             apply_stop_ || !apply_error_.ok();
+    });
+    apply_queued_bytes_ += job.bytes;
+    apply_queue_.push_back(std::move(job));
+    apply_cv_.notify_all();
+    return Status::Ok();
+  }
+  return ApplyIdle() ? MaybeSnapshot() : Status::Ok();
+}
+
+void RaftNode::NoteSlowReady(std::chrono::steady_clock::duration took) {
+  const auto persist = last_ready_.persist;
+  last_ready_.persist = {};
+  // Past half the shortest election timeout the peers may start an election.
+  if (took < opts_.tick * opts_.election_ticks / 2) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_slow_log_ < std::chrono::seconds(1)) return;
+  last_slow_log_ = now;
+  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  spdlog::warn(
+      "raft: one Ready took {} ms (persisting {} entries, {} bytes: {} ms); the peers may start an "
+      "election",
+      ms(took), last_ready_.entries, last_ready_.bytes, ms(persist));
+}
+
+Status RaftNode::ApplyAndAnswer(const std::vector<Entry>& entries,
+                                const std::vector<raft::ReadState>& reads) {
+  ORCH_RETURN_IF_ERROR(ApplyEntries(entries));
+  for (const auto& rs : reads) {
     std::shared_ptr<PendingRead> pr;
     {
       std::lock_guard lock(mu_);
@@ -375,8 +451,63 @@ Status RaftNode::HandleReady() {
     }
     pr->done(rs.index);
   }
-  node_->Advance(rd);
-  return MaybeSnapshot();
+  return Status::Ok();
+}
+
+void RaftNode::ApplyLoop() {
+  for (;;) {
+    ApplyJob job;
+    {
+      std::unique_lock lock(apply_mu_);
+      applying_ = false;
+      apply_cv_.notify_all();
+      apply_cv_.wait(lock, [&] { return apply_stop_ || !apply_queue_.empty(); });
+      if (apply_stop_) return;
+      job = std::move(apply_queue_.front());
+      apply_queue_.pop_front();
+      apply_queued_bytes_ -= job.bytes;
+      applying_ = true;
+    }
+    Status st = ApplyAndAnswer(job.entries, job.reads);
+    bool idle = false;
+    {
+      std::lock_guard lock(apply_mu_);
+      if (!st.ok()) {
+        // The loop stops the node when it sees this; nothing more applies.
+        apply_error_ = st;
+        applying_ = false;
+        apply_cv_.notify_all();
+        break;
+      }
+      idle = apply_queue_.empty();
+    }
+    if (idle && applied_.load() >= next_snapshot_at_.load()) {
+      // A snapshot may be due: the loop takes it while nothing applies.
+      {
+        std::lock_guard lock(mu_);
+        tasks_.push_back([this] {
+          if (ApplyIdle()) (void)MaybeSnapshot();
+        });
+      }
+      cv_.notify_one();
+    }
+  }
+  { std::lock_guard lock(mu_); }
+  cv_.notify_one();  // the loop notices apply_error_
+}
+
+void RaftNode::WaitApplied() {
+  if (!apply_thread_.joinable()) return;
+  std::unique_lock lock(apply_mu_);
+  apply_cv_.wait(lock, [&] {
+    return (apply_queue_.empty() && !applying_) || apply_stop_ || !apply_error_.ok();
+  });
+}
+
+bool RaftNode::ApplyIdle() {
+  if (!apply_thread_.joinable()) return true;
+  std::lock_guard lock(apply_mu_);
+  return apply_queue_.empty() && !applying_;
 }
 
 Status RaftNode::ApplyEntries(const std::vector<Entry>& entries) {
@@ -412,23 +543,28 @@ Status RaftNode::ApplyEntries(const std::vector<Entry>& entries) {
         spdlog::error("raft: entry {} is not a Command; skipping it", e.index());
       batch.push_back({e.index(), nullptr});
     }
-    if (!proposed_at_.empty()) FailReplacedProposals(e.index(), cmds[i].request_id());
+    FailReplacedProposals(e.index(), cmds[i].request_id());
     applied_ = e.index();
   }
   return flush();
 }
 
 void RaftNode::FailReplacedProposals(uint64_t index, uint64_t request_id) {
-  while (!proposed_at_.empty() && proposed_at_.begin()->first <= index) {
-    auto [at, id] = *proposed_at_.begin();
-    proposed_at_.erase(proposed_at_.begin());
-    // Below `index` (a snapshot went past it): its fate is unknown here.
-    if (at == index && id != request_id) {
-      Complete(id,
-               Status::Unavailable(std::string(kReplaced) +
-                                   ": a new leader replaced it (a leader change); retry"),
-               0);
+  uint64_t replaced = 0;
+  {
+    std::lock_guard lock(proposed_mu_);
+    while (!proposed_at_.empty() && proposed_at_.begin()->first <= index) {
+      auto [at, id] = *proposed_at_.begin();
+      proposed_at_.erase(proposed_at_.begin());
+      // Below `index` (a snapshot went past it): its fate is unknown here.
+      if (at == index && id != request_id) replaced = id;
     }
+  }
+  if (replaced != 0) {
+    Complete(replaced,
+             Status::Unavailable(std::string(kReplaced) +
+                                 ": a new leader replaced it (a leader change); retry"),
+             0);
   }
 }
 
@@ -441,10 +577,11 @@ Status RaftNode::MaybeSnapshot() {
   // with the state) run on their own thread while this one keeps ticking,
   // replicating and applying.
   snapshot_index_ = applied_;  // the next attempt after another interval, whatever happens
+  next_snapshot_at_ = snapshot_index_ + opts_.snapshot_entries;
   auto read = store_->BeginImageRead(nullptr);
   auto prepared = read.ok() ? storage_->PrepareSnapshot(applied_, conf_state_, "") : read.status();
   if (!prepared.ok()) {
-    spdlog::error("raft: cannot take a snapshot at index {}: {}", applied_,
+    spdlog::error("raft: cannot take a snapshot at index {}: {}", applied_.load(),
                   prepared.status().ToString());
     return Status::Ok();
   }
@@ -475,7 +612,10 @@ Status RaftNode::MaybeSnapshot() {
     opts_.run_off_loop(std::move(work));
   } else {
     if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the last one has posted its result
-    snapshot_thread_ = std::thread(std::move(work));
+    snapshot_thread_ = std::thread([work = std::move(work)]() mutable {
+      RunThisThreadAsBulkWork();
+      work();
+    });
   }
   return Status::Ok();
 }
@@ -679,6 +819,7 @@ uint64_t RaftNode::ProposeAsync(const v1::Command& cmd_in, ProposeDone done) {
       [this, id, data = std::move(data)]() mutable {
         raft::Error err = node_->Propose(std::move(data));
         if (err == raft::Error::kOk && node_->raft().state() == raft::StateType::kLeader) {
+          std::lock_guard lock(proposed_mu_);
           proposed_at_[node_->raft().log().LastIndex()] = id;
         } else if (err != raft::Error::kOk) {
           Complete(id,
@@ -802,6 +943,13 @@ void RaftNode::Close() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    // What is still queued is in the log: it applies again at the next start.
+    std::lock_guard lock(apply_mu_);
+    apply_stop_ = true;
+  }
+  apply_cv_.notify_all();
+  if (apply_thread_.joinable()) apply_thread_.join();
   // A snapshot still being written is finished but not recorded: Open
   // removes its file next time.
   if (snapshot_thread_.joinable()) snapshot_thread_.join();

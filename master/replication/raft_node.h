@@ -178,6 +178,37 @@ class RaftNode : public ReplicatedLog {
   // this node had appended there and that it is not can never commit.
   void FailReplacedProposals(uint64_t index, uint64_t request_id);
   Status MaybeSnapshot();
+  // Committed entries are applied on a thread of their own when the node
+  // has one (own_thread), as etcd's server does: applying a large entry
+  // (a plan of 10,000 placements takes seconds) must not stop the loop
+  // from ticking, heartbeating and answering its peers, or they elect
+  // another leader meanwhile. Entries go to it in commit order; a
+  // membership change, a snapshot to install or to send waits until it
+  // has applied everything before (WaitApplied). Without a thread of its
+  // own the node applies in the loop, as before (deterministic).
+  struct ApplyJob {
+    std::vector<raft::Entry> entries;
+    std::vector<raft::ReadState> reads;
+    std::size_t bytes = 0;
+  };
+  void ApplyLoop();
+  // Logs (at most once a second) a Ready that held the loop long enough
+  // to risk an election, with what it persisted (loop thread).
+  void NoteSlowReady(std::chrono::steady_clock::duration took);
+  struct ReadyCost {
+    std::chrono::steady_clock::duration persist{};
+    std::size_t entries = 0, bytes = 0;
+  };
+  ReadyCost last_ready_;                                 // loop thread only
+  std::chrono::steady_clock::time_point last_slow_log_;  // loop thread only
+  // Applies `entries`, then answers `reads` (a read's index is committed,
+  // hence applied, by then).
+  Status ApplyAndAnswer(const std::vector<raft::Entry>& entries,
+                        const std::vector<raft::ReadState>& reads);
+  // Loop thread: blocks until the apply thread has applied every job
+  // queued and holds none.
+  void WaitApplied();
+  bool ApplyIdle();
   // Records a snapshot written off the loop thread (loop thread).
   void FinishSnapshot(SqliteStorage::PendingSnapshot p, const Status& written, int64_t read_ms,
                       int64_t write_ms);
@@ -226,11 +257,12 @@ class RaftNode : public ReplicatedLog {
   std::deque<std::function<void()>> tasks_;  // run on the loop thread
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
   std::map<std::string, std::shared_ptr<PendingRead>> reads_;
-  // Proposals this node appended as leader: index -> request id (loop
-  // thread only). When another entry commits at that index (a new leader
-  // replaced the entry), the proposal can never commit and its waiter is
-  // told so at once instead of waiting out its timeout.
-  std::map<uint64_t, uint64_t> proposed_at_;
+  // Proposals this node appended as leader: index -> request id (written
+  // on the loop thread, read where entries apply). When another entry commits at that index (a new
+  // leader replaced the entry), the proposal can never commit and its waiter is told so at once
+  // instead of waiting out its timeout.
+  std::map<uint64_t, uint64_t> proposed_at_;  // proposed_mu_
+  std::mutex proposed_mu_;
   bool closed_ = false;
   // Members by name (thread-safe); its view is refreshed once a tick.
   MemberDirectory directory_;
@@ -241,7 +273,20 @@ class RaftNode : public ReplicatedLog {
   std::atomic<bool> announced_{false};
   std::atomic<uint64_t> refused_msgs_{0};
   std::chrono::steady_clock::time_point last_refusal_log_;  // loop thread only
-  uint64_t applied_ = 0;                                    // loop thread only
+  // The last entry applied (written where entries apply; the loop reads
+  // it when the apply thread is idle).
+  std::atomic<uint64_t> applied_{0};
+  std::mutex apply_mu_;
+  std::condition_variable apply_cv_;
+  std::deque<ApplyJob> apply_queue_;    // apply_mu_
+  std::size_t apply_queued_bytes_ = 0;  // apply_mu_
+  bool applying_ = false;               // apply_mu_: the apply thread holds a job
+  bool apply_stop_ = false;             // apply_mu_
+  Status apply_error_;                  // apply_mu_: the first failure to apply
+  std::thread apply_thread_;
+  // snapshot_index_ + snapshot_entries, for the apply thread to tell the
+  // loop a snapshot may be due.
+  std::atomic<uint64_t> next_snapshot_at_{0};
   uint64_t snapshot_index_ = 0;  // loop thread only: of the last snapshot taken or being written
   bool snapshot_in_flight_ = false;  // loop thread only
   std::thread snapshot_thread_;      // writes one snapshot file at a time

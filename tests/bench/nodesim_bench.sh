@@ -4,6 +4,7 @@
 # are registered. Prints nodesim's lines, then each master's peak RSS, CPU
 # seconds, state.db and snapshot sizes.
 # Usage: tests/bench/nodesim_bench.sh [NODES=1000] [ALLOCS=20000] [SECONDS=90]
+# ORCH_BENCH_LOGS=DIR keeps the masters' logs (warn level) in DIR.
 # Needs orch-master and orch-nodesim built in ./build (ORCH_BUILD_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,6 +23,8 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # ORCH_BENCH_LOGS=DIR keeps the masters' logs there.
+  if [ -n "${ORCH_BENCH_LOGS:-}" ]; then mkdir -p "$ORCH_BENCH_LOGS" && cp "$dir"/m*.log "$ORCH_BENCH_LOGS"/; fi
   rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -32,10 +33,40 @@ v1::Command JobCmd(const std::string& id) {
   return testing::RegisterJobCmd(testing::SampleJob(id, 1), "e-" + id);
 }
 
+// The store, with applies that can be made slow (a large plan's apply).
+class SlowApplies : public replication::StateMachine {
+ public:
+  explicit SlowApplies(StateStore* s) : s_(s) {}
+  std::atomic<int> delay_ms{0};
+  Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes) override {
+    if (int d = delay_ms.load(); d > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d));
+    return s_->ApplyBatch(entries, outcomes);
+  }
+  Status MarkApplied(uint64_t index) override { return s_->MarkApplied(index); }
+  uint64_t AppliedIndex() const override { return s_->AppliedIndex(); }
+  uint64_t WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout) override {
+    return s_->WaitForIndexAbove(index, timeout);
+  }
+  Result<std::string> SerializeImage() const override { return s_->SerializeImage(); }
+  Result<std::unique_ptr<replication::StateImage>> BeginImageRead(
+      uint64_t* state_index) const override {
+    return s_->BeginImageRead(state_index);
+  }
+  Status RestoreImage(const std::string& image) override { return s_->RestoreImage(image); }
+  Status ApplyMembership(uint64_t index, const v1::Member& member, bool removed) override {
+    return s_->ApplyMembership(index, member, removed);
+  }
+  std::vector<v1::Member> ListMembers() const override { return s_->ListMembers(); }
+
+ private:
+  StateStore* s_;
+};
+
 struct Member {
   std::string id;
   std::string dir;
   std::unique_ptr<StateStore> store;
+  std::unique_ptr<SlowApplies> applies;  // what the node applies to: `store`
   std::unique_ptr<replication::RaftNode> log;
 };
 
@@ -65,7 +96,8 @@ class RaftCluster {
     o.election_ticks = 10;
     o.snapshot_entries = snapshot_entries_;
     o.keep_entries = snapshot_entries_ / 2;
-    auto log = replication::RaftNode::Open(o, m.dir, m.store.get());
+    m.applies = std::make_unique<SlowApplies>(m.store.get());
+    auto log = replication::RaftNode::Open(o, m.dir, m.applies.get());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     m.log = std::move(*log);
     m.log->Start(net_.Join(replication::RaftIdOf(id), m.log->TransportCallbacks()));
@@ -83,6 +115,7 @@ class RaftCluster {
     Member& m = Get(id);
     if (m.log) m.log->Close();
     m.log.reset();
+    m.applies.reset();
     m.store.reset();
   }
 
@@ -151,6 +184,25 @@ TEST(RaftNodeTest, SingleMemberAcknowledgesWritesThatSurviveRestart) {
   auto idx = again.Get("m1").log->Propose(JobCmd("after"), 5s);
   ASSERT_TRUE(idx.ok()) << idx.status().ToString();
   EXPECT_GT(*idx, last);
+}
+
+// Entries apply on a thread of their own: a long apply on the leader (a
+// plan of many placements) does not stop its loop, so its followers keep
+// hearing from it and elect no one meanwhile.
+TEST(RaftNodeTest, ALongApplyOnTheLeaderCostsNoElection) {
+  RaftCluster c(testing::TempDir("slow"), 3);
+  const std::string leader = c.WaitLeader();
+  Member& l = c.Get(leader);
+  ASSERT_TRUE(l.log->Propose(JobCmd("first"), 5s).ok());
+  const uint64_t term = l.log->Term();
+  // 1.5 s: past the election timeout (10-20 ticks of 10 ms) many times.
+  l.applies->delay_ms = 1500;
+  auto index = l.log->Propose(JobCmd("slow"), 10s);
+  l.applies->delay_ms = 0;
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_EQ(c.Leader(), leader);
+  for (auto& m : c.members()) EXPECT_EQ(m.log->Term(), term) << m.id;
+  EXPECT_TRUE(l.store->GetJob("slow").ok());
 }
 
 TEST(RaftNodeTest, RefusedCommandReturnsItsOutcome) {
