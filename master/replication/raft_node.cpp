@@ -209,10 +209,7 @@ void RaftNode::Start(Transport* transport) {
     }
   }
   if (opts_.own_thread) {
-    apply_thread_ = std::thread([this] {
-      RunThisThreadAsBulkWork();
-      ApplyLoop();
-    });
+    apply_thread_ = std::thread([this] { ApplyLoop(); });
     thread_ = std::thread([this] { Loop(); });
   }
 }
@@ -392,8 +389,11 @@ Status RaftNode::HandleReady() {
   }
   if (transport_ && !rd.messages.empty()) transport_->Send(std::move(rd.messages));
   bool conf_change = false;
-  for (const auto& e : rd.committed_entries)
+  std::size_t committed_bytes = 0;
+  for (const auto& e : rd.committed_entries) {
     conf_change = conf_change || e.type() == Entry::CONF_CHANGE;
+    committed_bytes += e.data().size();
+  }
   if (!apply_thread_.joinable() || conf_change) {
     // In the loop: a membership change applies to the core as well.
     WaitApplied();
@@ -401,10 +401,21 @@ Status RaftNode::HandleReady() {
     node_->Advance(rd);
     return MaybeSnapshot();
   }
+  // A small batch applies in the loop when nothing waits to apply before
+  // it, unless applying in the loop lately took longer than its budget.
+  const auto now = std::chrono::steady_clock::now();
+  if (committed_bytes < opts_.inline_apply_bytes && now >= inline_paused_until_ && ApplyIdle()) {
+    ORCH_RETURN_IF_ERROR(ApplyAndAnswer(rd.committed_entries, rd.read_states));
+    if (std::chrono::steady_clock::now() - now > opts_.inline_apply_budget) {
+      inline_paused_until_ = std::chrono::steady_clock::now() + kInlineApplyPause;
+    }
+    node_->Advance(rd);
+    return MaybeSnapshot();
+  }
   node_->Advance(rd);
   if (!rd.committed_entries.empty() || !rd.read_states.empty()) {
     ApplyJob job;
-    for (const auto& e : rd.committed_entries) job.bytes += e.data().size();
+    job.bytes = committed_bytes;
     job.entries = std::move(rd.committed_entries);
     job.reads = std::move(rd.read_states);
     std::unique_lock lock(apply_mu_);
