@@ -484,8 +484,11 @@ int Main(int argc, char** argv) {
     if (orch_bin.empty()) {
       std::fprintf(stderr, "failover_bench: --orch-master=PATH is required for orch\n");
     } else {
-      std::printf("orch-master Raft tick: %s, election after 10-20 ticks; client timeout per write %ld ms\n",
-                  tick.empty() ? "default (--raft-tick not passed)" : tick.c_str(), g_write_timeout_ms);
+      std::printf(
+          "orch-master Raft tick: %s, election after orch-master's --election-ticks (1-2x); client "
+          "timeout per "
+          "write %ld ms\n",
+          tick.empty() ? "default (--raft-tick not passed)" : tick.c_str(), g_write_timeout_ms);
       OrchCluster c(orch_bin, base + "/orch", tick, jobs_in_state, nodesim, nodesim_nodes);
       RunSystem(&c, trials, writers, settle);
       c.StopNodesim();
