@@ -40,8 +40,7 @@ class EvalWorker {
   static constexpr size_t kMaxPlanBytes = 4 << 20;
   // Plans are grouped into one log entry up to this size: every member
   // writes an entry to disk in one go before it answers its peers again,
-  // and a 4 MiB write took 80-280 ms here (a quarter of an election
-  // timeout and more).
+  // and a 3.6 MB one took 80-280 ms here under load.
   static constexpr size_t kMaxEntryBytes = 1 << 20;
   using LoadSource = std::function<v1::NodeLoad(const std::string& node_id)>;
 

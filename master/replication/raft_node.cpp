@@ -394,19 +394,16 @@ Status RaftNode::HandleReady() {
     conf_change = conf_change || e.type() == Entry::CONF_CHANGE;
     committed_bytes += e.data().size();
   }
-  if (!apply_thread_.joinable() || conf_change) {
-    // In the loop: a membership change applies to the core as well.
-    WaitApplied();
-    ORCH_RETURN_IF_ERROR(ApplyAndAnswer(rd.committed_entries, rd.read_states));
-    node_->Advance(rd);
-    return MaybeSnapshot();
-  }
-  // A small batch applies in the loop when nothing waits to apply before
+  // In the loop: without an apply thread; a membership change (it applies
+  // to the core as well); a small batch when nothing waits to apply before
   // it, unless applying in the loop lately took longer than its budget.
   const auto now = std::chrono::steady_clock::now();
-  if (committed_bytes < opts_.inline_apply_bytes && now >= inline_paused_until_ && ApplyIdle()) {
+  if (!apply_thread_.joinable() || conf_change ||
+      (committed_bytes < opts_.inline_apply_bytes && now >= inline_paused_until_ && ApplyIdle())) {
+    WaitApplied();
     ORCH_RETURN_IF_ERROR(ApplyAndAnswer(rd.committed_entries, rd.read_states));
-    if (std::chrono::steady_clock::now() - now > opts_.inline_apply_budget) {
+    if (apply_thread_.joinable() &&
+        std::chrono::steady_clock::now() - now > opts_.inline_apply_budget) {
       inline_paused_until_ = std::chrono::steady_clock::now() + kInlineApplyPause;
     }
     node_->Advance(rd);
@@ -503,8 +500,7 @@ void RaftNode::ApplyLoop() {
       cv_.notify_one();
     }
   }
-  { std::lock_guard lock(mu_); }
-  cv_.notify_one();  // the loop notices apply_error_
+  // The loop notices apply_error_ at its next turn (a tick at most).
 }
 
 void RaftNode::WaitApplied() {
