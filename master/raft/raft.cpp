@@ -292,6 +292,10 @@ VoteResult Raft::Poll(uint64_t id, bool granted) {
 
 Error Raft::Step(Message m) {
   const auto t = m.type();
+  // No correct cluster's term comes near 2^62 (one per election): a higher
+  // one is forged, and following it would let the next campaign's term
+  // wrap around to 0.
+  if (m.term() > (uint64_t{1} << 62)) return Error::kOk;
   if (m.term() == 0) {
     // Local message.
   } else if (m.term() > term_) {

@@ -27,6 +27,20 @@ TEST(RaftHostile, AHeartbeatWithAHugeCommitNeverCommitsPastTheLog) {
   EXPECT_EQ(t->log().committed(), 3u);
 }
 
+// Found by the raft_frame fuzzer: a heartbeat with term 2^64-1 made the node
+// follow that term; its next campaign's term wrapped around to 0 and the
+// core aborted. Such terms are dropped.
+TEST(RaftHostile, AMessageWithATermNearTheLimitIsDroppedAndCampaignsStillWork) {
+  for (uint64_t term : {~uint64_t{0}, ~uint64_t{0} - 1, (uint64_t{1} << 62) + 1}) {
+    auto t = NewTestRaft(1, {1, 2, 3}, 10, 1, StorageWithLog({1, 1, 1}, 1));
+    t->Step(Msg(2, 1, Message::MSG_HEARTBEAT, term));
+    EXPECT_EQ(t->term(), 1u) << term;
+    for (int i = 0; i < 19; ++i)
+      t->Tick();  // past the election timeout (10-19 ticks): it campaigns once
+    EXPECT_EQ(t->term(), 2u) << term;
+  }
+}
+
 TEST(RaftHostile, AnAppendWhoseEntriesDoNotFollowItsIndexIsDropped) {
   auto t = NewTestRaft(1, {1, 2, 3}, 10, 1, StorageWithLog({1, 1}, 1));
   Message app = Msg(2, 1, Message::MSG_APP, 1);
