@@ -349,6 +349,18 @@ Status RaftNode::HandleReady() {
   }
   const raft::HardState* hs = rd.hard_state ? &*rd.hard_state : nullptr;
   const raft::Snapshot* snap = rd.snapshot ? &*rd.snapshot : nullptr;
+  // A leader sends before it writes (the Raft thesis, 10.2.1; etcd's server
+  // does the same): the followers write the entries while it does, so a
+  // commit waits for one disk write instead of two in a row. It applies
+  // nothing it has not written: entries commit in a later Ready, or in this
+  // one after the Save below. A follower's answers say what it has written,
+  // so they wait for the Save; so does a snapshot to send (it waits for the
+  // applies).
+  const bool send_first = leader_ && transport_ && !rd.messages.empty() &&
+                          std::none_of(rd.messages.begin(), rd.messages.end(), [](const v1::Message& m) {
+                            return m.type() == v1::Message::MSG_SNAP;
+                          });
+  if (send_first) transport_->Send(std::move(rd.messages));
   if (hs || snap || !rd.entries.empty()) {
     const auto t = std::chrono::steady_clock::now();
     ORCH_RETURN_IF_ERROR(storage_->Save(hs, rd.entries, snap, rd.must_sync || snap != nullptr));
@@ -387,7 +399,7 @@ Status RaftNode::HandleReady() {
                    NameOf(m.to()), m.snapshot().metadata().index());
     }
   }
-  if (transport_ && !rd.messages.empty()) transport_->Send(std::move(rd.messages));
+  if (!send_first && transport_ && !rd.messages.empty()) transport_->Send(std::move(rd.messages));
   bool conf_change = false;
   std::size_t committed_bytes = 0;
   for (const auto& e : rd.committed_entries) {
