@@ -271,6 +271,15 @@ Status RaftNode::Pump(bool tick) {
       return st;
     }
   }
+  // The state machine's open transaction, once a tick while no apply runs
+  // (StateMachine::CommitApplied).
+  if (tick && ApplyIdle()) {
+    if (Status st = store_->CommitApplied(); !st.ok()) {
+      spdlog::critical("raft: {}; this master stops taking part until restarted", st.ToString());
+      Stop(Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
+      return st;
+    }
+  }
   // Members() is for operators: refreshing it once a tick keeps the
   // per-message path free of this bookkeeping.
   if (tick) directory_.RefreshView(conf_state_, node_->raft());

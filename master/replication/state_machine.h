@@ -38,8 +38,14 @@ class StateMachine {
   virtual ~StateMachine() = default;
 
   // Applies consecutive committed entries (above AppliedIndex()) as one
-  // durable step; `outcomes` gets each command's own result.
+  // step; `outcomes` gets each command's own result. A state machine may
+  // keep several batches in one open transaction until CommitApplied: a
+  // crash, or an error here (after which the node stops), loses them all,
+  // and the Raft log replays them.
   virtual Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes) = 0;
+  // Commits what the batches so far applied; called once a tick between
+  // applies. An error means the state cannot be written.
+  virtual Status CommitApplied() { return Status::Ok(); }
   // Records that `index` was applied without a command of its own.
   virtual Status MarkApplied(uint64_t index) = 0;
   virtual uint64_t AppliedIndex() const = 0;

@@ -101,6 +101,8 @@ Status StateStore::AssembleRestore(const v1::RestoreSnapshotCommand& c, std::str
 Status StateStore::ApplyRestoreCommit(const Entry& e, Status* outcome) {
   std::unique_lock lock(mu_);
   if (e.index <= applied_) return Status::Ok();  // replay
+  ORCH_RETURN_IF_ERROR(
+      CommitBatchLocked());  // the image replaces the state in a transaction of its own
   const auto& c = e.cmd->restore_snapshot();
   std::string image;
   Status st = AssembleRestore(c, &image);

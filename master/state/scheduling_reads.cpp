@@ -54,6 +54,11 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
     // The read transaction begins under the apply lock, so it sees the
     // state as of one applied index; the lock is let go before the reading.
     std::lock_guard lock(mu_);
+    // It reads what state.db holds: the applies so far, committed.
+    if (Status st = CommitBatchForReadLocked(); !st.ok()) {
+      spdlog::error("state: scheduling read: {}", st.ToString());
+      return {};
+    }
     if (!read_db_) {
       auto db = sqlite::Db::Open(db_->path(), sqlite::Db::Sync::kNormal);
       if (!db.ok()) {

@@ -128,6 +128,9 @@ void StateStore::Close() {
   {
     std::lock_guard lock(mu_);
     closed_ = true;
+    if (Status st = CommitBatchLocked(); !st.ok()) {
+      spdlog::error("state: committing the last applies at close: {}", st.ToString());
+    }
   }
   cv_.notify_all();
   waiters_.Close();
@@ -141,10 +144,53 @@ Status StateStore::RecordApplied(uint64_t index) {
   return stmt.Run();
 }
 
+StateStore::~StateStore() {
+  std::lock_guard lock(mu_);
+  if (Status st = CommitBatchLocked(); !st.ok()) {
+    spdlog::error("state: committing the last applies: {}", st.ToString());
+  }
+}
+
+Status StateStore::OpenBatchLocked() {
+  if (batch_open_) return Status::Ok();
+  ORCH_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  batch_open_ = true;
+  batch_opened_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+Status StateStore::CommitBatchLocked() {
+  if (!batch_open_) return Status::Ok();
+  Status st = db_->Exec("COMMIT");
+  if (st.ok()) {
+    batch_open_ = false;
+    return st;
+  }
+  (void)RollBackBatchLocked();
+  return st;
+}
+
+Status StateStore::RollBackBatchLocked() {
+  // Back to what state.db holds (the Raft log still has every entry; the
+  // node stops on the error that led here and replays them).
+  if (batch_open_) (void)db_->Exec("ROLLBACK");
+  batch_open_ = false;
+  RebuildJobBriefsLocked();
+  RebuildAllocationBriefsLocked();
+  RebuildAclLocked();
+  return ReadIndexesLocked();
+}
+
+Status StateStore::CommitApplied() {
+  std::lock_guard lock(mu_);
+  return CommitBatchLocked();
+}
+
 template <typename F>
 Status StateStore::InTransaction(uint64_t index, F body) {
   std::unique_lock lock(mu_);
   if (index <= applied_) return Status::Ok();  // replay of an applied entry
+  ORCH_RETURN_IF_ERROR(CommitBatchLocked());
   sqlite::Transaction tx(db_.get());
   ORCH_RETURN_IF_ERROR(tx.Begin());
   ORCH_RETURN_IF_ERROR(body());
@@ -190,32 +236,34 @@ Status StateStore::ApplyRun(const std::vector<Entry>& entries, std::size_t begin
   uint64_t last = applied_;
   for (std::size_t i = begin; i < end; ++i) last = std::max(last, entries[i].index);
   if (last == applied_) return Status::Ok();  // all replayed
-  Status st;
-  {
-    sqlite::Transaction tx(db_.get());
-    ORCH_RETURN_IF_ERROR(tx.Begin());
-    for (std::size_t i = begin; i < end && st.ok(); ++i) {
-      const Entry& e = entries[i];
-      if (e.index <= applied_ || e.cmd == nullptr) continue;
-      // Objects are stamped with the state's index (StateIndex()).
-      apply_index_ = e.index + offset_;
-      st = ApplyLocked(e.index + offset_, *e.cmd, &(*outcomes)[i]);
-    }
-    if (st.ok()) st = RecordApplied(last);
-    if (st.ok()) st = tx.Commit();
-  }  // rolled back unless committed
+  Status st = OpenBatchLocked();
+  for (std::size_t i = begin; i < end && st.ok(); ++i) {
+    const Entry& e = entries[i];
+    if (e.index <= applied_ || e.cmd == nullptr) continue;
+    // Objects are stamped with the state's index (StateIndex()).
+    apply_index_ = e.index + offset_;
+    st = ApplyLocked(e.index + offset_, *e.cmd, &(*outcomes)[i]);
+  }
+  if (st.ok()) st = RecordApplied(last);
+  if (st.ok()) {
+    applied_ = last;
+    if (std::chrono::steady_clock::now() - batch_opened_ >= commit_after_) st = CommitBatchLocked();
+  } else {
+    // The database failed (the node stops on it): the whole open
+    // transaction rolls back, with the batches before this one (the log
+    // replays them), and memory follows. No savepoint per batch: it would
+    // copy every page a batch first touches to a statement journal.
+    (void)RollBackBatchLocked();
+  }
   if (acl_changed_) {
     acl_changed_ = false;
-    RebuildAclLocked();  // committed or rolled back: memory follows
+    RebuildAclLocked();  // applied or rolled back: memory follows
   }
   if (!st.ok()) {
-    RebuildJobBriefsLocked();  // the transaction rolls back: so does memory
-    RebuildAllocationBriefsLocked();
     pending_events_.clear();
     pending_node_watch_.clear();
     return st;
   }
-  applied_ = last;
   const uint64_t state_index = applied_ + offset_;
   PublishEventsLocked(state_index);
   auto node_keys = CommitNodeWatchLocked();
@@ -267,6 +315,7 @@ std::vector<v1::Member> StateStore::ListMembers() const {
 
 Result<std::string> StateStore::SerializeImage() const {
   std::lock_guard lock(mu_);
+  ORCH_RETURN_IF_ERROR(CommitBatchForReadLocked());
   return sqlite::SerializeImage(db_->raw(), db_->path());
 }
 
@@ -275,6 +324,7 @@ Result<std::unique_ptr<replication::StateImage>> StateStore::BeginImageRead(
   // Under the lock, so no apply commits between reading the index and
   // beginning the read.
   std::lock_guard lock(mu_);
+  ORCH_RETURN_IF_ERROR(CommitBatchForReadLocked());  // the read is on a connection of its own
   if (state_index != nullptr) *state_index = applied_ + offset_;
   auto read = ImageRead::Begin(db_->path(), applied_);
   if (!read.ok()) return read.status();
@@ -286,6 +336,7 @@ Status StateStore::RestoreImage(const std::string& image) {
   // the backup API: one transaction, so a crash leaves either the old
   // state or the new one.
   std::unique_lock lock(mu_);
+  ORCH_RETURN_IF_ERROR(CommitBatchLocked());
   ORCH_RETURN_IF_ERROR(sqlite::RestoreImage(db_->raw(), image, db_->path()));
   ORCH_RETURN_IF_ERROR(ReadIndexesLocked());
   // An image from an older master lacks the newer tables.

@@ -51,13 +51,29 @@ class StateStore : public replication::StateMachine {
   // the database failed (disk full, I/O) and nothing was applied.
   Status Apply(uint64_t index, const v1::Command& cmd, Status* outcome = nullptr);
 
-  // Applies consecutive committed commands in ONE transaction (a Raft
-  // Ready's worth): the same effect as applying each in turn, at the cost
-  // of one commit. An entry with no command (nullptr) only advances the
-  // applied index. Entries at or below AppliedIndex() are skipped.
-  // `outcomes` receives one Status per entry.
+  // Applies consecutive committed commands as ONE step: the same effect
+  // as applying each in turn. An entry with no
+  // command (nullptr) only advances the applied index. Entries at or below
+  // AppliedIndex() are skipped. `outcomes` receives one Status per entry.
+  //
+  // Batches share one open transaction, committed by CommitApplied (the
+  // Raft loop's tick), when it has been open set_commit_after(), and before
+  // anything reads state.db through another connection (scheduling reads,
+  // snapshot images) or replaces it. Reads through this store see every
+  // applied batch at once; a crash loses at most the open transaction,
+  // which the Raft log replays (the applied index commits with it). One
+  // commit for many small batches writes each page they share once. A
+  // failed batch (the database failed: the node stops) rolls back the
+  // whole open transaction and memory with it.
   using Entry = replication::StateMachine::Entry;
   Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes) override;
+  Status CommitApplied() override;
+  // How long applies may wait in the open transaction (see above) before
+  // the apply that finds it older commits it; 50 ms unless set.
+  void set_commit_after(std::chrono::milliseconds d) {
+    std::lock_guard lock(mu_);
+    commit_after_ = d;
+  }
 
   // The last Raft index applied (what the log replays from).
   uint64_t AppliedIndex() const override;
@@ -99,8 +115,9 @@ class StateStore : public replication::StateMachine {
   // that hold no thread); advanced after every commit, closed by Close.
   IndexWaiters* index_waiters() { return &waiters_; }
 
-  // Wakes every waiter; later waits return at once.
+  // Wakes every waiter; later waits return at once. Commits the applies.
   void Close();
+  ~StateStore() override;
 
   // The recent changes (the event stream's source): every object an apply
   // writes or deletes, published by state index once its transaction
@@ -357,6 +374,21 @@ class StateStore : public replication::StateMachine {
   static void DeriveJob(v1::Job* job, const std::vector<const v1::Allocation*>& allocs);
   static void DeriveNode(v1::Node* node, const std::vector<const v1::Allocation*>& allocs);
   static std::vector<const v1::Allocation*> Pointers(const std::vector<v1::Allocation>& allocs);
+
+  // The applies' open transaction (see ApplyBatch), under mu_.
+  mutable bool batch_open_ = false;
+  std::chrono::milliseconds commit_after_{50};
+  mutable std::chrono::steady_clock::time_point batch_opened_;
+  Status OpenBatchLocked();
+  // Commits the open transaction, if any. On failure it rolls back, and
+  // memory and AppliedIndex() go back to what state.db holds.
+  Status CommitBatchLocked();
+  Status RollBackBatchLocked();
+  // The same from a const read: the open transaction is not part of the
+  // state's value.
+  Status CommitBatchForReadLocked() const {
+    return const_cast<StateStore*>(this)->CommitBatchLocked();
+  }
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

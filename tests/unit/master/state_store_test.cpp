@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "test_util.h"
@@ -143,6 +144,73 @@ TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
   // transaction between reads).
   ASSERT_TRUE(s->Apply(3, PlanCmd("e1", job, 2, {{"a3", "n1"}}), &outcome).ok());
   EXPECT_EQ(s->ReadForScheduling({"web"}).allocs_by_job["web"].size(), 1u);
+}
+
+// state.db as a crash would leave it: the database and its WAL, copied
+// while the store is open (the WAL's index is rebuilt on open).
+std::string CopyAsAfterACrash(const std::string& path) {
+  const std::string to = testing::TempDir("crash") + "/state.db";
+  std::filesystem::copy_file(path, to);
+  if (std::filesystem::exists(path + "-wal"))
+    std::filesystem::copy_file(path + "-wal", to + "-wal");
+  return to;
+}
+
+TEST(StateStoreTest, AppliesWaitInOneTransactionThatACrashLosesAndTheLogReplays) {
+  const std::string path = testing::TempDir("s") + "/state.db";
+  auto s = std::move(*StateStore::Open(path));
+  s->set_commit_after(std::chrono::hours(1));  // only the explicit commits below
+  ASSERT_TRUE(s->Apply(1, RegisterJobCmd(SampleJob("web", 2), "e1")).ok());
+  ASSERT_TRUE(s->CommitApplied().ok());
+  ASSERT_TRUE(s->Apply(2, RegisterJobCmd(SampleJob("api", 1), "e2")).ok());
+  ASSERT_TRUE(s->Apply(3, RegisterJobCmd(SampleJob("db", 1), "e3")).ok());
+  // The store's own reads see every apply at once.
+  EXPECT_EQ(s->AppliedIndex(), 3u);
+  EXPECT_TRUE(s->GetJob("api").ok());
+  EXPECT_TRUE(s->GetJob("db").ok());
+  {
+    // A crash now loses the open transaction, applied index and all...
+    auto c = std::move(*StateStore::Open(CopyAsAfterACrash(path)));
+    EXPECT_EQ(c->AppliedIndex(), 1u);
+    EXPECT_TRUE(c->GetJob("web").ok());
+    EXPECT_FALSE(c->GetJob("api").ok());
+    // ...and the log replays it from there.
+    ASSERT_TRUE(c->Apply(2, RegisterJobCmd(SampleJob("api", 1), "e2")).ok());
+    ASSERT_TRUE(c->Apply(3, RegisterJobCmd(SampleJob("db", 1), "e3")).ok());
+    EXPECT_EQ(c->GetJob("db")->groups(0).count(), 1);
+    EXPECT_EQ(c->ListEvaluations().size(), 3u);
+  }
+  // Committed by CommitApplied (the Raft loop's tick)...
+  ASSERT_TRUE(s->CommitApplied().ok());
+  EXPECT_EQ((*StateStore::Open(CopyAsAfterACrash(path)))->AppliedIndex(), 3u);
+  // ...before an image is read on a connection of its own...
+  ASSERT_TRUE(s->Apply(4, RegisterJobCmd(SampleJob("cache", 1), "e4")).ok());
+  auto read = s->BeginImageRead();
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ((*read)->applied(), 4u);
+  auto image = (*read)->Serialize();
+  ASSERT_TRUE(image.ok());
+  read->reset();
+  {
+    auto from_image = std::move(*StateStore::Open(testing::TempDir("img") + "/state.db"));
+    ASSERT_TRUE(from_image->RestoreImage(*image).ok());
+    EXPECT_TRUE(from_image->GetJob("cache").ok());
+  }
+  // ...before a scheduling read...
+  ASSERT_TRUE(s->Apply(5, RegisterJobCmd(SampleJob("queue", 1), "e5")).ok());
+  EXPECT_EQ(s->ReadForScheduling({"queue"}).jobs.count("queue"), 1u);
+  EXPECT_EQ((*StateStore::Open(CopyAsAfterACrash(path)))->AppliedIndex(), 5u);
+  // ...when the open transaction is older than set_commit_after()...
+  s->set_commit_after(std::chrono::milliseconds(0));
+  ASSERT_TRUE(s->Apply(6, RegisterJobCmd(SampleJob("mail", 1), "e6")).ok());
+  EXPECT_EQ((*StateStore::Open(CopyAsAfterACrash(path)))->AppliedIndex(), 6u);
+  // ...and at close.
+  s->set_commit_after(std::chrono::hours(1));
+  ASSERT_TRUE(s->Apply(7, RegisterJobCmd(SampleJob("log", 1), "e7")).ok());
+  s->Close();
+  auto after = std::move(*StateStore::Open(CopyAsAfterACrash(path)));
+  EXPECT_EQ(after->AppliedIndex(), 7u);
+  EXPECT_TRUE(after->GetJob("log").ok());
 }
 
 TEST(StateStoreTest, ReplayOfAnAppliedIndexChangesNothing) {
