@@ -365,10 +365,10 @@ Status RaftNode::HandleReady() {
   // one after the Save below. A follower's answers say what it has written,
   // so they wait for the Save; so does a snapshot to send (it waits for the
   // applies).
-  const bool send_first = leader_ && transport_ && !rd.messages.empty() &&
-                          std::none_of(rd.messages.begin(), rd.messages.end(), [](const v1::Message& m) {
-                            return m.type() == v1::Message::MSG_SNAP;
-                          });
+  const bool send_first =
+      leader_ && transport_ && !rd.messages.empty() &&
+      std::none_of(rd.messages.begin(), rd.messages.end(),
+                   [](const v1::Message& m) { return m.type() == v1::Message::MSG_SNAP; });
   if (send_first) transport_->Send(std::move(rd.messages));
   if (hs || snap || !rd.entries.empty()) {
     const auto t = std::chrono::steady_clock::now();
