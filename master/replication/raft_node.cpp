@@ -242,18 +242,19 @@ Status RaftNode::Pump(bool tick) {
     msgs.swap(inbox_);
     tasks.swap(tasks_);
   }
+  // The log or the state machine cannot be written (disk full, I/O error):
+  // continuing would risk acknowledging what is not durable.
+  auto stop_on = [this](const Status& st) {
+    spdlog::critical("raft: {}; this master stops taking part until restarted", st.ToString());
+    Stop(Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
+    return st;
+  };
   Status apply_failed;
   {
     std::lock_guard lock(apply_mu_);
     apply_failed = apply_error_;
   }
-  if (!apply_failed.ok()) {
-    spdlog::critical("raft: {}; this master stops taking part until restarted",
-                     apply_failed.ToString());
-    Stop(Status::Unavailable("master " + opts_.member_id +
-                             " cannot persist: " + apply_failed.message()));
-    return apply_failed;
-  }
+  if (!apply_failed.ok()) return stop_on(apply_failed);
   for (auto& m : msgs) {
     if (Admit(m)) (void)node_->Step(m);
   }
@@ -263,22 +264,12 @@ Status RaftNode::Pump(bool tick) {
     const auto started = std::chrono::steady_clock::now();
     Status st = HandleReady();
     NoteSlowReady(std::chrono::steady_clock::now() - started);
-    if (!st.ok()) {
-      // The log or the state machine cannot be written (disk full, I/O
-      // error): continuing would risk acknowledging what is not durable.
-      spdlog::critical("raft: {}; this master stops taking part until restarted", st.ToString());
-      Stop(Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
-      return st;
-    }
+    if (!st.ok()) return stop_on(st);
   }
   // The state machine's open transaction, once a tick while no apply runs
   // (StateMachine::CommitApplied).
   if (tick && ApplyIdle()) {
-    if (Status st = store_->CommitApplied(); !st.ok()) {
-      spdlog::critical("raft: {}; this master stops taking part until restarted", st.ToString());
-      Stop(Status::Unavailable("master " + opts_.member_id + " cannot persist: " + st.message()));
-      return st;
-    }
+    if (Status st = store_->CommitApplied(); !st.ok()) return stop_on(st);
   }
   // Members() is for operators: refreshing it once a tick keeps the
   // per-message path free of this bookkeeping.

@@ -259,8 +259,8 @@ class StateStore : public replication::StateMachine {
   // restored image from an older master) lacks them.
   Status MigrateSchema();
 
-  // ApplyBatch over entries [begin, end), none a restore's commit, in one
-  // transaction.
+  // ApplyBatch over entries [begin, end), none a restore's commit, in the
+  // open transaction (OpenBatchLocked).
   Status ApplyRun(const std::vector<Entry>& entries, std::size_t begin, std::size_t end,
                   std::vector<Status>* outcomes);
   // An operator restore (state/restore.cpp): the commit of a staged image,
