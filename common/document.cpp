@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "common/base64.h"
+#include "common/json_tree.h"
 
 namespace orch {
 namespace {
@@ -20,6 +21,10 @@ namespace pb = google::protobuf;
 
 // Deeper than any message of ours nests.
 constexpr int kMaxDepth = 32;
+// A message nests in a mapping, a list of messages in a list: JSON text
+// nested deeper than this cannot be a document of ours, and goes to
+// yaml-cpp for its error.
+constexpr int kMaxJsonDepth = 2 * kMaxDepth + 2;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -40,13 +45,14 @@ std::string Join(const std::string& path, std::string_view field) {
   return path.empty() ? std::string(field) : path + "." + std::string(field);
 }
 
-const char* KindName(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    default: return "null";
-  }
+// The walker below reads a YAML::Node (YAML, or JSON that is not plain
+// JSON text) or a JsonTree (JSON text) through the same calls.
+template <typename Node>
+const char* KindName(const Node& node) {
+  if (node.IsMap()) return "a mapping";
+  if (node.IsSequence()) return "a list";
+  if (node.IsScalar()) return "a scalar";
+  return "null";
 }
 
 template <typename T>
@@ -80,7 +86,8 @@ struct Walk {
   int depth = 0;
 };
 
-Status Charge(Walk* w, const YAML::Node& node, const std::string& path) {
+template <typename Node>
+Status Charge(Walk* w, const Node& node, const std::string& path) {
   std::size_t cost = 1 + (node.IsScalar() ? node.Scalar().size() : 0);
   if (cost > w->left) {
     return Status::InvalidArgument((path.empty() ? std::string("document") : path) +
@@ -91,9 +98,11 @@ Status Charge(Walk* w, const YAML::Node& node, const std::string& path) {
   return Status::Ok();
 }
 
-Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string& path, Walk* w);
+template <typename Node>
+Status ParseMessage(const Node& node, pb::Message* msg, const std::string& path, Walk* w);
 
-Status ParseDurationField(const YAML::Node& node, pb::Message* msg, const std::string& path) {
+template <typename Node>
+Status ParseDurationField(const Node& node, pb::Message* msg, const std::string& path) {
   if (!node.IsScalar()) {
     return Status::InvalidArgument(path + ": expected a duration such as \"1s\", got " +
                                    KindName(node));
@@ -107,7 +116,8 @@ Status ParseDurationField(const YAML::Node& node, pb::Message* msg, const std::s
 }
 
 // Sets one scalar (or appends it, for repeated fields).
-Status SetScalar(const YAML::Node& node, pb::Message* msg, const pb::FieldDescriptor* f,
+template <typename Node>
+Status SetScalar(const Node& node, pb::Message* msg, const pb::FieldDescriptor* f,
                  const std::string& path) {
   if (!node.IsScalar()) {
     return Status::InvalidArgument(path + ": expected a scalar, got " + KindName(node));
@@ -198,7 +208,8 @@ Status SetScalar(const YAML::Node& node, pb::Message* msg, const pb::FieldDescri
   return Status::Internal(path + ": unsupported field type");
 }
 
-Status ParseMapField(const YAML::Node& node, pb::Message* msg, const pb::FieldDescriptor* f,
+template <typename Node>
+Status ParseMapField(const Node& node, pb::Message* msg, const pb::FieldDescriptor* f,
                      const std::string& path, Walk* w) {
   if (!node.IsMap()) {
     return Status::InvalidArgument(path + ": expected a mapping, got " + KindName(node));
@@ -224,7 +235,8 @@ Status ParseMapField(const YAML::Node& node, pb::Message* msg, const pb::FieldDe
   return Status::Ok();
 }
 
-Status ParseField(const YAML::Node& node, pb::Message* msg, const pb::FieldDescriptor* f,
+template <typename Node>
+Status ParseField(const Node& node, pb::Message* msg, const pb::FieldDescriptor* f,
                   const std::string& path, Walk* w) {
   // A singular message is charged by ParseMessage, everything else here.
   if (f->is_repeated() || f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -254,7 +266,8 @@ Status ParseField(const YAML::Node& node, pb::Message* msg, const pb::FieldDescr
   return SetScalar(node, msg, f, path);
 }
 
-Status ParseMessage(const YAML::Node& node, pb::Message* msg, const std::string& path, Walk* w) {
+template <typename Node>
+Status ParseMessage(const Node& node, pb::Message* msg, const std::string& path, Walk* w) {
   // Messages nest only as deep as the schema does; a bound keeps a
   // recursive schema (or a future one) from recursing without limit.
   if (w->depth >= kMaxDepth) {
@@ -334,6 +347,18 @@ Status ParseDocument(std::string_view text, google::protobuf::Message* out, cons
   if (text.size() > limits.max_expanded_bytes) {
     return Status::InvalidArgument("document: " + std::to_string(text.size()) + " bytes, more than the limit of " +
                                    std::to_string(limits.max_expanded_bytes));
+  }
+  // JSON text (request bodies, what orchctl sends) is read without
+  // yaml-cpp, which costs far more; anything else, or JSON that is not
+  // well-formed, goes to yaml-cpp (JSON is YAML's flow style), which
+  // accepts or refuses it with the messages it always gave.
+  if (std::size_t first = text.find_first_not_of(" \t\r\n");
+      first != std::string_view::npos && text[first] == '{') {
+    if (auto tree = ParseJsonTree(text, kMaxJsonDepth)) {
+      Walk w{limits.max_expanded_bytes, limits.max_expanded_bytes};
+      return ParseMessage(*tree, out, "", &w);
+    }
+    out->Clear();
   }
   YAML::Node root;
   try {
