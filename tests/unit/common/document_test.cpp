@@ -7,27 +7,12 @@
 #include "common/json.h"
 #include "orch/v1/api.pb.h"
 #include "orch/v1/types.pb.h"
+#include "tests/support/web_job_yaml.h"
 
 namespace orch {
 namespace {
 
-constexpr const char* kJobYaml = R"(
-id: web
-type: service
-groups:
-  - name: web
-    count: 3
-    network: { ports: [ { name: http } ] }
-    tasks:
-      - name: server
-        driver: exec
-        command: /bin/busybox
-        args: [httpd, -f, -p, "${PORT_http}", 8080]
-        env: { MODE: prod, LEVEL: 3 }
-        resources: { cpu: 100, memory: 64 }
-        service: { name: web, port: http, strategy: round-robin, listen: 8080 }
-        check: { type: http, path: /, interval: 1s, timeout: 250ms }
-)";
+using orch::samples::kJobYaml;
 
 TEST(DocumentTest, YamlJobFileMapsOntoTheProto) {
   v1::Job job;
