@@ -81,6 +81,8 @@ Result<T> ParseInteger(const std::string& path, const std::string& text) {
 // laughs"); the walk charges every node it visits (its scalar's bytes plus
 // one), so the expanded document is bounded, not just the text.
 struct Walk {
+  explicit Walk(const DocumentLimits& limits)
+      : left(limits.max_expanded_bytes), limit(limits.max_expanded_bytes) {}
   std::size_t left;   // bytes of expanded document still allowed
   std::size_t limit;  // for the error message
   int depth = 0;
@@ -355,10 +357,9 @@ Status ParseDocument(std::string_view text, google::protobuf::Message* out, cons
   if (std::size_t first = text.find_first_not_of(" \t\r\n");
       first != std::string_view::npos && text[first] == '{') {
     if (auto tree = ParseJsonTree(text, kMaxJsonDepth)) {
-      Walk w{limits.max_expanded_bytes, limits.max_expanded_bytes};
+      Walk w(limits);
       return ParseMessage(*tree, out, "", &w);
     }
-    out->Clear();
   }
   YAML::Node root;
   try {
@@ -369,7 +370,7 @@ Status ParseDocument(std::string_view text, google::protobuf::Message* out, cons
   }
   if (!root.IsDefined() || root.IsNull()) return Status::InvalidArgument("empty document");
   try {
-    Walk w{limits.max_expanded_bytes, limits.max_expanded_bytes};
+    Walk w(limits);
     return ParseMessage(root, out, "", &w);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string("malformed document: ") + e.msg);

@@ -20,19 +20,16 @@ class JsonTreeBuilder {
 
   explicit JsonTreeBuilder(int max_depth) : max_depth_(max_depth) {}
 
-  bool null() { return Add(JsonTree::Kind::kNull, {}) != nullptr; }
-  bool boolean(bool v) { return Add(JsonTree::Kind::kScalar, v ? "true" : "false") != nullptr; }
-  bool number_integer(number_integer_t v) {
-    return Add(JsonTree::Kind::kScalar, std::to_string(v)) != nullptr;
+  bool null() {
+    Add(JsonTree::Kind::kNull, {});
+    return true;
   }
-  bool number_unsigned(number_unsigned_t v) {
-    return Add(JsonTree::Kind::kScalar, std::to_string(v)) != nullptr;
-  }
+  bool boolean(bool v) { return Scalar(v ? "true" : "false"); }
+  bool number_integer(number_integer_t v) { return Scalar(std::to_string(v)); }
+  bool number_unsigned(number_unsigned_t v) { return Scalar(std::to_string(v)); }
   // Past int64/uint64, or with a fraction or exponent: kept as written.
-  bool number_float(number_float_t, const string_t& text) {
-    return Add(JsonTree::Kind::kScalar, text) != nullptr;
-  }
-  bool string(string_t& v) { return Add(JsonTree::Kind::kScalar, std::move(v)) != nullptr; }
+  bool number_float(number_float_t, const string_t& text) { return Scalar(text); }
+  bool string(string_t& v) { return Scalar(std::move(v)); }
   bool binary(binary_t&) { return false; }  // not in JSON text
   bool key(string_t& k) {
     key_ = std::move(k);
@@ -49,14 +46,16 @@ class JsonTreeBuilder {
   JsonTree TakeRoot() { return std::move(root_); }
 
  private:
+  bool Scalar(std::string text) {
+    Add(JsonTree::Kind::kScalar, std::move(text));
+    return true;
+  }
   // The new value: the root, the next item of the open list, or the value
   // of the open mapping's last key.
   JsonTree* Add(JsonTree::Kind kind, std::string scalar) {
     JsonTree* v;
     if (open_.empty()) {
-      if (have_root_) return nullptr;
-      have_root_ = true;
-      v = &root_;
+      v = &root_;  // the parser gives one value at the top (strict mode)
     } else if (open_.back()->kind_ == JsonTree::Kind::kSequence) {
       v = &open_.back()->items_.emplace_back();
     } else {
@@ -72,7 +71,6 @@ class JsonTreeBuilder {
   bool Open(JsonTree::Kind kind) {
     if (static_cast<int>(open_.size()) >= max_depth_) return false;
     JsonTree* v = Add(kind, {});
-    if (v == nullptr) return false;
     // Only the innermost open value grows, so pointers to the outer ones
     // stay valid.
     open_.push_back(v);
@@ -86,7 +84,6 @@ class JsonTreeBuilder {
 
   int max_depth_;
   JsonTree root_;
-  bool have_root_ = false;
   std::vector<JsonTree*> open_;
   std::string key_;
 };

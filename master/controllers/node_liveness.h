@@ -68,8 +68,8 @@ class NodeLiveness {
   Clock* clock_;
   std::chrono::milliseconds ttl_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Seen>
-      seen_;  // by node id; a hash: 5,000 heartbeats a second look it up
+  // By node id; a hash, since every heartbeat looks it up.
+  std::unordered_map<std::string, Seen> seen_;
   struct Used {
     v1::NodeLoad usage;
     std::chrono::steady_clock::time_point at;
