@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <random>
 
 #include "common/document.h"
 #include "common/ids.h"
@@ -34,6 +35,14 @@ Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& d) {
     o.wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*w), d.max_wait);
   } else if (o.index > 0) {
     o.wait = std::min(std::chrono::milliseconds(300'000), d.max_wait);
+  }
+  // Up to wait/16 more, at random (as Nomad and Consul do): watches that
+  // began together (every agent's, after one placement touched them all)
+  // do not all end together and come back at once.
+  if (o.wait.count() >= 16) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    o.wait += std::chrono::milliseconds(
+        std::uniform_int_distribution<int64_t>(0, o.wait.count() / 16)(rng));
   }
   o.blocking = o.index > 0 || !wait.empty();
   std::string stale = req.Query("stale");

@@ -56,7 +56,8 @@ struct ReadOptions {
 };
 
 // Parses them; `wait` is capped at deps.max_wait, and an index without a
-// wait waits up to 5 minutes (capped too).
+// wait waits up to 5 minutes (capped too); then up to wait/16 is added at
+// random, so watches that began together do not all end together.
 Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& deps);
 
 // Answers `read()` (a JSON body) once the blocking-query options of `req`

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "common/index_waiters.h"
@@ -192,6 +193,30 @@ TEST_F(ApiTest, UnknownThingsAre404) {
 TEST_F(ApiTest, BadQueryParametersAre400) {
   ExpectError(Call("GET", "/v1/jobs?index=abc"), 400, "index");
   ExpectError(Call("GET", "/v1/jobs?index=1&wait=forever"), 400, "wait");
+}
+
+// Nomad's spread: up to wait/16 more, at random, so watches that began
+// together do not all end together; the cap applies before it.
+TEST(ReadOptionsTest, WaitGetsUpToASixteenthMoreAtRandom) {
+  ApiDeps d;
+  d.max_wait = std::chrono::milliseconds(60'000);
+  HttpRequest req;
+  req.query["index"] = "7";
+  req.query["wait"] = "32s";
+  std::set<int64_t> waits;
+  for (int i = 0; i < 200; ++i) {
+    auto o = ParseReadOptions(req, d);
+    ASSERT_TRUE(o.ok());
+    EXPECT_GE(o->wait.count(), 32'000);
+    EXPECT_LE(o->wait.count(), 34'000);
+    waits.insert(o->wait.count());
+  }
+  EXPECT_GT(waits.size(), 50u);  // spread, not one value
+  req.query["wait"] = "10m";     // capped at max_wait, then spread
+  auto o = ParseReadOptions(req, d);
+  ASSERT_TRUE(o.ok());
+  EXPECT_GE(o->wait.count(), 60'000);
+  EXPECT_LE(o->wait.count(), 63'750);
 }
 
 TEST_F(ApiTest, BlockingQueryReturnsWhenStateMovesPastIndex) {
