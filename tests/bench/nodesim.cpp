@@ -24,14 +24,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <queue>
 #include <random>
-#include <set>
 #include <string>
+#include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "bench_util.h"
@@ -56,6 +58,12 @@ struct Options {
 
 struct Node;
 
+// An update's body and what it reports.
+struct Update {
+  std::string body;
+  int running = 0, failed = 0;
+};
+
 // One HTTP exchange on one of a node's two lanes.
 struct Transfer {
   enum Kind { kRegister, kHeartbeat, kWatch, kUpdate } kind;
@@ -64,6 +72,60 @@ struct Transfer {
   curl_slist* headers = nullptr;
   std::string out, in;
   SteadyClock::time_point start;
+  int running = 0, failed = 0;  // what an update reports
+};
+
+// What a watch's answer says of each allocation: its id and whether it
+// should run -- read by a SAX handler, without building the answer's
+// messages (the simulator's own cost is not the masters': at 5,000 nodes
+// each placement brings 5,000 answers of every allocation of the node).
+class AllocRunReader : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  std::vector<std::pair<std::string, bool>> allocs;  // id, desired RUN
+  bool null() override { return Scalar(); }
+  bool boolean(bool) override { return Scalar(); }
+  bool number_integer(number_integer_t) override { return Scalar(); }
+  bool number_unsigned(number_unsigned_t) override { return Scalar(); }
+  bool number_float(number_float_t, const string_t&) override { return Scalar(); }
+  bool string(string_t& v) override {
+    // Depth 3: {"allocations": [{"id": ..., "desired_status": ...}]}.
+    if (depth_ == 3 && key_ == "id") allocs.back().first = v;
+    if (depth_ == 3 && key_ == "desired_status") allocs.back().second = v == "RUN";
+    return Scalar();
+  }
+  bool binary(binary_t&) override { return Scalar(); }
+  bool start_object(std::size_t) override {
+    if (++depth_ == 3) allocs.emplace_back();
+    key_.clear();
+    return true;
+  }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override {
+    ++depth_;
+    key_.clear();
+    return true;
+  }
+  bool end_array() override { return Close(); }
+  bool key(string_t& k) override {
+    key_ = k;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool Scalar() {
+    key_.clear();
+    return true;
+  }
+  bool Close() {
+    --depth_;
+    key_.clear();
+    return true;
+  }
+  int depth_ = 0;
+  std::string key_;
 };
 
 struct Node {
@@ -71,8 +133,8 @@ struct Node {
   std::string name, secret, source, id;
   bool registered = false;
   uint64_t index = 0;                    // of the last watch answer
-  std::set<std::string> reported;        // allocation ids reported
-  std::deque<std::string> updates;       // update bodies waiting for lane A
+  std::unordered_set<std::string> reported;  // allocation ids reported
+  std::deque<Update> updates;                // waiting for lane A
   Transfer* lane_a = nullptr;            // register, heartbeat, updates
   Transfer* lane_b = nullptr;            // the allocation watch
   CURL* easy_a = nullptr;
@@ -189,13 +251,14 @@ class Sim {
       if (t != nullptr) Done(t, m->data.result);
     }
   }
-  void Start(Node* nd, Transfer::Kind kind, const std::string& method, const std::string& path,
-             const std::string& body, long timeout_ms);
+  Transfer* Start(Node* nd, Transfer::Kind kind, const std::string& method, const std::string& path,
+                  const std::string& body, long timeout_ms);
   void Done(Transfer* t, CURLcode rc);
   void Heartbeat(Node* nd);
   void Watch(Node* nd);
   void NextUpdate(Node* nd);
   void SubmitJob();
+  void SubmitJobs();  // on submitter_
   void Report(double t, bool final);
 
   // A request of `nd` could not reach its master: the next one from now on.
@@ -221,12 +284,16 @@ class Sim {
   double all_registered_s_ = -1;
   uint64_t hb_ok_ = 0, hb_failed_ = 0, watch_failed_ = 0, update_failed_ = 0, watches_ = 0;
   std::vector<double> hb_ms_, hb_ms_window_;
-  uint64_t running_ = 0, failed_reported_ = 0;
+  uint64_t running_ = 0, failed_reported_ = 0, seen_ = 0;  // seen: in a watch's answer
+  // Why updates failed: timed out, refused with 429, another answer, or
+  // the connection failed.
+  uint64_t update_timeouts_ = 0, update_429_ = 0, update_other_ = 0, update_conn_ = 0;
   double job_submitted_s_ = -1, job_running_s_ = -1;
+  std::thread submitter_;  // reads only o_ and t0_
 };
 
-void Sim::Start(Node* nd, Transfer::Kind kind, const std::string& method, const std::string& path,
-                const std::string& body, long timeout_ms) {
+Transfer* Sim::Start(Node* nd, Transfer::Kind kind, const std::string& method,
+                     const std::string& path, const std::string& body, long timeout_ms) {
   auto* t = new Transfer;
   t->kind = kind;
   t->node = nd;
@@ -258,6 +325,7 @@ void Sim::Start(Node* nd, Transfer::Kind kind, const std::string& method, const 
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(t->out.size()));
   }
   curl_multi_add_handle(multi_, e);
+  return t;
 }
 
 void Sim::Heartbeat(Node* nd) {
@@ -275,9 +343,12 @@ void Sim::NextUpdate(Node* nd) {
   if (nd->lane_a != nullptr) return;
   if (nd->heartbeat_due) return Heartbeat(nd);
   if (nd->updates.empty()) return;
-  std::string body = std::move(nd->updates.front());
+  Update u = std::move(nd->updates.front());
   nd->updates.pop_front();
-  Start(nd, Transfer::kUpdate, "POST", "/v1/nodes/" + nd->id + "/allocations", body, 10'000);
+  Transfer* t =
+      Start(nd, Transfer::kUpdate, "POST", "/v1/nodes/" + nd->id + "/allocations", u.body, 10'000);
+  t->running = u.running;
+  t->failed = u.failed;
 }
 
 void Sim::Done(Transfer* t, CURLcode rc) {
@@ -305,7 +376,12 @@ void Sim::Done(Transfer* t, CURLcode rc) {
         nd->registered = true;
         if (resp.heartbeat_interval_ms() > 0) heartbeat_ms_ = resp.heartbeat_interval_ms();
         if (++registered_ == o_.nodes) all_registered_s_ = Seconds(SteadyClock::now() - t0_);
-        timers_.push({SteadyClock::now() + std::chrono::milliseconds(heartbeat_ms_), nd->n});
+        // The first heartbeat at a random point of the interval: agents'
+        // clocks are their own, so their heartbeats spread over it.
+        timers_.push(
+            {SteadyClock::now() + std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(
+                                      1, std::max<int64_t>(1, heartbeat_ms_))(rng_)),
+             nd->n});
         Watch(nd);
       } else {
         ++register_failed_;
@@ -324,27 +400,31 @@ void Sim::Done(Transfer* t, CURLcode rc) {
       }
       break;
     case Transfer::kWatch: {
-      v1::AllocationList list;
-      if (ok && FromJson(t->in, &list).ok()) {
+      AllocRunReader list;
+      if (ok && nlohmann::json::sax_parse(t->in, &list)) {
         curl_header* h = nullptr;
         if (curl_easy_header(t->easy, "X-Orch-Index", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h != nullptr) {
           nd->index = std::strtoull(h->value, nullptr, 10);
         }
-        v1::UpdateAllocationsRequest req;
-        for (const auto& a : list.allocations()) {
-          if (a.desired_status() != v1::Allocation::RUN || nd->reported.count(a.id())) continue;
-          nd->reported.insert(a.id());
-          auto* u = req.add_updates();
-          u->set_id(a.id());
+        // {"updates":[{"id":"..","client_status":"RUNNING"},...]}, 64 at most.
+        Update u;
+        auto flush = [&] {
+          u.body += "]}";
+          nd->updates.push_back(std::move(u));
+          u = Update();
+        };
+        for (const auto& [id, run] : list.allocs) {
+          if (!run || id.empty() || !nd->reported.insert(id).second) continue;
+          ++seen_;
           const bool fail = std::uniform_real_distribution<double>(0, 100)(rng_) < o_.fail_percent;
-          u->set_client_status(fail ? v1::Allocation::FAILED : v1::Allocation::RUNNING);
-          if (fail) u->set_client_description("nodesim: failed on purpose");
-          if (req.updates_size() == 64) {
-            nd->updates.push_back(ToJson(req));
-            req.clear_updates();
-          }
+          u.body += u.body.empty() ? "{\"updates\":[" : ",";
+          u.body += "{\"id\":\"" + id + "\",\"client_status\":" +
+                    (fail ? "\"FAILED\",\"client_description\":\"nodesim: failed on purpose\"}"
+                          : "\"RUNNING\"}");
+          ++(fail ? u.failed : u.running);
+          if (u.running + u.failed == 64) flush();
         }
-        if (req.updates_size() > 0) nd->updates.push_back(ToJson(req));
+        if (!u.body.empty()) flush();
       } else {
         ++watch_failed_;
       }
@@ -354,19 +434,21 @@ void Sim::Done(Transfer* t, CURLcode rc) {
       return;
     }
     case Transfer::kUpdate: {
-      v1::UpdateAllocationsRequest sent;
-      (void)FromJson(t->out, &sent);
       if (ok) {
-        for (const auto& u : sent.updates()) {
-          if (u.client_status() == v1::Allocation::RUNNING) {
-            ++running_;
-          } else {
-            ++failed_reported_;
-          }
-        }
+        running_ += static_cast<uint64_t>(t->running);
+        failed_reported_ += static_cast<uint64_t>(t->failed);
       } else {
         ++update_failed_;
-        nd->updates.push_front(t->out);  // again
+        if (rc == CURLE_OPERATION_TIMEDOUT) {
+          ++update_timeouts_;
+        } else if (rc != CURLE_OK) {
+          ++update_conn_;
+        } else if (code == 429) {
+          ++update_429_;
+        } else {
+          ++update_other_;
+        }
+        nd->updates.push_front(Update{t->out, t->running, t->failed});  // again
       }
       break;
     }
@@ -377,8 +459,16 @@ void Sim::Done(Transfer* t, CURLcode rc) {
 
 // Jobs of at most 10,000 allocations (a job's limit) adding up to
 // --job-count, submitted one after the other.
+// They go from a thread of their own, as an operator's would: a submit
+// may take seconds while the leader places the one before, and the nodes'
+// loop must not stop meanwhile (it did: every heartbeat in flight timed
+// out at once and those nodes moved to another master).
 void Sim::SubmitJob() {
   job_submitted_s_ = Seconds(SteadyClock::now() - t0_);
+  submitter_ = std::thread([this] { SubmitJobs(); });
+}
+
+void Sim::SubmitJobs() {
   for (int left = o_.job_count, j = 0; left > 0; ++j) {
     const int count = std::min(left, 10'000);
     left -= count;
@@ -417,6 +507,29 @@ void Sim::Report(double t, bool final) {
               static_cast<unsigned long long>(hb_failed_), final ? "all heartbeats" : "last interval", p50, p99,
               static_cast<unsigned long long>(watch_failed_), static_cast<unsigned long long>(update_failed_),
               static_cast<unsigned long long>(running_), static_cast<unsigned long long>(failed_reported_));
+  // Where the nodes' work stands: seen but not acknowledged, in flight.
+  uint64_t queued = 0, nodes_queued = 0, moved = 0, a_busy = 0, b_busy = 0;
+  double oldest_a = 0, oldest_b = 0;
+  const auto now = SteadyClock::now();
+  for (const Node& nd : nodes_) {
+    queued += nd.updates.size();
+    nodes_queued += nd.updates.empty() ? 0 : 1;
+    moved += nd.master != static_cast<size_t>(nd.n) % masters_.size() ? 1 : 0;
+    if (nd.lane_a) ++a_busy, oldest_a = std::max(oldest_a, Seconds(now - nd.lane_a->start));
+    if (nd.lane_b) ++b_busy, oldest_b = std::max(oldest_b, Seconds(now - nd.lane_b->start));
+  }
+  std::printf(
+      "nodesim:   allocations seen %llu; update failures: %llu timed out, %llu 429, %llu other "
+      "answers, %llu connections; "
+      "%llu update bodies queued on %llu nodes; %llu nodes moved master; in flight: %llu "
+      "heartbeats or "
+      "updates (oldest %.1f s), %llu watches (oldest %.1f s)\n",
+      static_cast<unsigned long long>(seen_), static_cast<unsigned long long>(update_timeouts_),
+      static_cast<unsigned long long>(update_429_), static_cast<unsigned long long>(update_other_),
+      static_cast<unsigned long long>(update_conn_), static_cast<unsigned long long>(queued),
+      static_cast<unsigned long long>(nodes_queued), static_cast<unsigned long long>(moved),
+      static_cast<unsigned long long>(a_busy), oldest_a, static_cast<unsigned long long>(b_busy),
+      oldest_b);
   std::fflush(stdout);
   hb_ms_window_.clear();
 }
@@ -445,9 +558,14 @@ int Sim::Run() {
     }
     // Heartbeats due.
     while (!timers_.empty() && timers_.top().first <= now) {
-      Node& nd = nodes_[static_cast<size_t>(timers_.top().second)];
+      const auto [due, n] = timers_.top();
+      Node& nd = nodes_[static_cast<size_t>(n)];
       timers_.pop();
-      timers_.push({now + std::chrono::milliseconds(heartbeat_ms_), nd.n});
+      // Each node keeps its own phase (the next one an interval after this
+      // one was due, not after the loop got to it): re-arming from `now`
+      // made every heartbeat the loop reached late due at the same instant,
+      // until thousands of nodes heartbeat in one burst.
+      timers_.push({std::max(due + std::chrono::milliseconds(heartbeat_ms_), now), nd.n});
       nd.heartbeat_due = true;
       NextUpdate(&nd);
     }
@@ -484,6 +602,7 @@ int Sim::Run() {
     }
     Drain();
   }
+  if (submitter_.joinable()) submitter_.join();
   Report(Seconds(SteadyClock::now() - t0_), true);
   std::printf("nodesim: summary: %d nodes, registered %d (%d failed) in %s; heartbeats %llu ok, %llu failed; "
               "watches %llu, %llu failed",
@@ -501,6 +620,11 @@ int Sim::Run() {
   } else {
     std::printf("\n");
   }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("nodesim: CPU %.1f s (its own, not the masters')\n",
+              static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   return register_failed_ == 0 ? 0 : 1;
 }
 
