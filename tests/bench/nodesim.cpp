@@ -426,7 +426,11 @@ void Sim::Done(Transfer* t, CURLcode rc) {
         }
         if (!u.body.empty()) flush();
       } else {
-        ++watch_failed_;
+        // The first few, with why: a watch should end only with an answer.
+        if (++watch_failed_ <= 5) {
+          std::fprintf(stderr, "nodesim: %s: watch failed (%ld): %s\n", nd->name.c_str(), code,
+                       rc != CURLE_OK ? curl_easy_strerror(rc) : t->in.substr(0, 200).c_str());
+        }
       }
       delete t;
       Watch(nd);  // a failed watch retries at once with the same index
