@@ -155,6 +155,9 @@ struct Node {
   curl_slist* resolve = nullptr;
   SteadyClock::time_point next_heartbeat;
   bool heartbeat_due = false;
+  // When the last answered heartbeat (or the registration) was sent: the
+  // masters heard from the node no earlier than this.
+  SteadyClock::time_point last_heard;
 };
 
 size_t Collect(char* p, size_t size, size_t n, void* ud) {
@@ -284,6 +287,10 @@ class Sim {
   double all_registered_s_ = -1;
   uint64_t hb_ok_ = 0, hb_failed_ = 0, watch_failed_ = 0, update_failed_ = 0, watches_ = 0;
   std::vector<double> hb_ms_, hb_ms_window_;
+  // The longest a node went unheard: from one answered heartbeat's send to
+  // the next one's answer (at least what the masters saw; a node is
+  // marked down after their TTL, 10 s by default).
+  double longest_unheard_s_ = 0;
   uint64_t running_ = 0, failed_reported_ = 0, seen_ = 0;  // seen: in a watch's answer
   // Why updates failed: timed out, refused with 429, another answer, or
   // the connection failed.
@@ -373,6 +380,7 @@ void Sim::Done(Transfer* t, CURLcode rc) {
       v1::RegisterNodeResponse resp;
       if (ok && FromJson(t->in, &resp).ok()) {
         nd->id = resp.node_id();
+        nd->last_heard = t->start;
         nd->registered = true;
         if (resp.heartbeat_interval_ms() > 0) heartbeat_ms_ = resp.heartbeat_interval_ms();
         if (++registered_ == o_.nodes) all_registered_s_ = Seconds(SteadyClock::now() - t0_);
@@ -393,6 +401,9 @@ void Sim::Done(Transfer* t, CURLcode rc) {
     case Transfer::kHeartbeat:
       if (ok) {
         ++hb_ok_;
+        longest_unheard_s_ =
+            std::max(longest_unheard_s_, Seconds(SteadyClock::now() - nd->last_heard));
+        nd->last_heard = t->start;
         hb_ms_.push_back(ms);
         hb_ms_window_.push_back(ms);
       } else {
@@ -626,9 +637,11 @@ int Sim::Run() {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("nodesim: CPU %.1f s (its own, not the masters')\n",
-              static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+  std::printf(
+      "nodesim: longest a node went unheard %.1f s; CPU %.1f s (its own, not the masters')\n",
+      longest_unheard_s_,
+      static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   return register_failed_ == 0 ? 0 : 1;
 }
 
