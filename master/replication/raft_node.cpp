@@ -19,6 +19,11 @@ namespace {
 using raft::ConfChange;
 using raft::Entry;
 
+// A round of ReadIndex out longer than this (lost on the way to a leader,
+// or the leader gone) no longer holds back the reads behind it: they go in
+// a round of their own. A round takes one heartbeat's round trip.
+constexpr std::chrono::milliseconds kReadRoundPatience{1000};
+
 uint64_t RandomU64() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   return rng();
@@ -462,14 +467,24 @@ Status RaftNode::ApplyAndAnswer(const std::vector<Entry>& entries,
   ORCH_RETURN_IF_ERROR(ApplyEntries(entries));
   for (const auto& rs : reads) {
     std::shared_ptr<PendingRead> pr;
+    bool started = false;
     {
       std::lock_guard lock(mu_);
       auto it = reads_.find(rs.request_ctx);
       if (it == reads_.end()) continue;
       pr = it->second;
       reads_.erase(it);
+      if (rs.request_ctx == read_round_) {
+        read_round_.clear();
+        // What arrived meanwhile goes out now, as one round.
+        if (!next_reads_.reads.empty() && !closed_) {
+          StartReadRoundLocked();
+          started = true;
+        }
+      }
     }
-    pr->done(rs.index);
+    if (started) cv_.notify_one();
+    for (auto& [ticket, done] : pr->reads) done(rs.index);
   }
   return Status::Ok();
 }
@@ -699,13 +714,19 @@ void RaftNode::Complete(uint64_t request_id, Status status, uint64_t index) {
 void RaftNode::FailAllWaiters(const Status& status) {
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters;
   std::map<std::string, std::shared_ptr<PendingRead>> reads;
+  PendingRead next;
   {
     std::lock_guard lock(mu_);
     waiters.swap(waiters_);
     reads.swap(reads_);
+    next.reads.swap(next_reads_.reads);
+    read_round_.clear();
   }
   for (auto& [id, w] : waiters) w->done(status, 0);
-  for (auto& [ctx, r] : reads) r->done(status);
+  for (auto& [ctx, r] : reads) {
+    for (auto& [ticket, done] : r->reads) done(status);
+  }
+  for (auto& [ticket, done] : next.reads) done(status);
 }
 
 void RaftNode::RegisterMetrics(metrics::Registry* m) {
@@ -867,8 +888,25 @@ std::optional<std::pair<Status, uint64_t>> RaftNode::Await(
 void RaftNode::Abandon(uint64_t ticket) {
   if (ticket == 0) return;
   std::lock_guard lock(mu_);
-  waiters_.erase(ticket);
-  reads_.erase(std::to_string(ticket));
+  if (waiters_.erase(ticket) > 0) return;
+  auto drop = [ticket](PendingRead& batch) {
+    return std::erase_if(batch.reads, [ticket](const auto& r) { return r.first == ticket; }) > 0;
+  };
+  if (drop(next_reads_)) return;
+  for (auto it = reads_.begin(); it != reads_.end(); ++it) {
+    if (!drop(*it->second)) continue;
+    // A round nobody waits for any more is forgotten; if it was the one
+    // out, the reads behind it need not wait for it.
+    if (it->second->reads.empty()) {
+      if (it->first == read_round_) read_round_.clear();
+      reads_.erase(it);
+      if (read_round_.empty() && !next_reads_.reads.empty() && !closed_) {
+        StartReadRoundLocked();
+        cv_.notify_one();
+      }
+    }
+    return;
+  }
 }
 
 Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd,
@@ -891,23 +929,40 @@ uint64_t RaftNode::ReadIndexAsync(std::function<void(Result<uint64_t>)> done) {
     return 0;
   }
   const uint64_t ticket = NewRequestId();
-  std::string ctx = std::to_string(ticket);
-  auto pr = std::make_shared<PendingRead>();
-  pr->done = std::move(done);
+  bool started = false;
   {
     std::lock_guard lock(mu_);
     if (!closed_) {
-      reads_[ctx] = pr;
-      tasks_.push_back([this, ctx] { (void)node_->ReadIndex(ctx); });
-      pr.reset();
+      next_reads_.reads.emplace_back(ticket, std::move(done));
+      // A round out answers only reads that were waiting when it began
+      // (a later read may need a later index): this one waits for the
+      // next, begun when that one is answered -- or now, if there is none
+      // or it has been out so long it was likely lost.
+      if (read_round_.empty() ||
+          std::chrono::steady_clock::now() - read_round_began_ > kReadRoundPatience) {
+        StartReadRoundLocked();
+        started = true;
+      }
+      done = nullptr;
     }
   }
-  if (pr) {
-    pr->done(Status::Unavailable("master " + opts_.member_id + " is shutting down"));
+  if (done) {
+    done(Status::Unavailable("master " + opts_.member_id + " is shutting down"));
     return 0;
   }
-  cv_.notify_one();
+  if (started) cv_.notify_one();
   return ticket;
+}
+
+void RaftNode::StartReadRoundLocked() {
+  std::string ctx = std::to_string(NewRequestId());
+  auto round = std::make_shared<PendingRead>();
+  round->reads.swap(next_reads_.reads);
+  reads_[ctx] = std::move(round);
+  read_round_ = ctx;
+  read_round_began_ = std::chrono::steady_clock::now();
+  ++read_rounds_;
+  tasks_.push_back([this, ctx] { (void)node_->ReadIndex(ctx); });
 }
 
 Status RaftNode::ReadBarrier(std::chrono::milliseconds timeout) {

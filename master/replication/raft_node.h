@@ -135,8 +135,13 @@ class RaftNode : public ReplicatedLog {
   using ProposeDone = std::function<void(Status, uint64_t)>;
   uint64_t ProposeAsync(const v1::Command& cmd, ProposeDone done);
   // A ReadIndex without waiting: `done` gets the index the read must see
-  // applied (or an error). Same rules as ProposeAsync.
+  // applied (or an error). Same rules as ProposeAsync. Reads that arrive
+  // while a round of the core's ReadIndex is out share the next round (as
+  // etcd's server batches them): one heartbeat round confirms them all,
+  // where one round each cost the leader a broadcast per read.
   uint64_t ReadIndexAsync(std::function<void(Result<uint64_t>)> done);
+  // Rounds of the core's ReadIndex begun so far (each confirms a batch).
+  uint64_t read_rounds() const { return read_rounds_.load(); }
   // Forgets a proposal or read still waiting; its `done` is not called.
   void Abandon(uint64_t ticket);
   // Whether a proposal's failure means it is not in any log and never will
@@ -251,8 +256,9 @@ class RaftNode : public ReplicatedLog {
   struct Waiter {
     ProposeDone done;
   };
+  // The reads one round of the core's ReadIndex answers: ticket, done.
   struct PendingRead {
-    std::function<void(Result<uint64_t>)> done;
+    std::vector<std::pair<uint64_t, std::function<void(Result<uint64_t>)>>> reads;
   };
 
   RaftNodeOptions opts_;
@@ -271,7 +277,16 @@ class RaftNode : public ReplicatedLog {
   std::deque<v1::Message> inbox_;
   std::deque<std::function<void()>> tasks_;  // run on the loop thread
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
-  std::map<std::string, std::shared_ptr<PendingRead>> reads_;
+  std::map<std::string, std::shared_ptr<PendingRead>> reads_;  // by round
+  // Reads waiting for the next round, and the round out (its context, ""
+  // when none, and when it began: a round lost on the way to a leader
+  // stops holding the next one back after kReadRoundPatience).
+  PendingRead next_reads_;
+  std::string read_round_;
+  std::chrono::steady_clock::time_point read_round_began_;
+  std::atomic<uint64_t> read_rounds_{0};
+  // Starts a round with next_reads_ (mu_ held; the caller wakes the loop).
+  void StartReadRoundLocked();
   // Proposals this node appended as leader: index -> request id (written
   // on the loop thread, read where entries apply). When another entry commits at that index (a new
   // leader replaced the entry), the proposal can never commit and its waiter is told so at once

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -238,6 +240,40 @@ TEST(RaftNodeTest, FollowerWritesAndReadsAreLinearizable) {
   }
   EXPECT_EQ(c.Get(follower).log->LeaderId(), leader);
   EXPECT_EQ(c.Get(follower).log->LeaderHttpAddress(), "http://" + leader);
+}
+
+// Reads that arrive together share rounds of ReadIndex (one heartbeat
+// round each), not one round per read; each still gets an index at least
+// the commit index when it was asked (here: the write before them).
+TEST(RaftNodeTest, ConcurrentReadsShareReadIndexRounds) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  for (const std::string leader = c.WaitLeader();
+       auto* m : {&c.Get(leader), &c.Get(leader == "m1" ? "m2" : "m1")}) {
+    ASSERT_TRUE(WaitFor([&] { return m->log->LeaderId() == leader; }));
+    auto written = m->log->Propose(JobCmd("before-reads-" + m->id), 5s);
+    ASSERT_TRUE(written.ok()) << written.status().ToString();
+    constexpr int kReads = 2000;
+    std::mutex mu;
+    std::condition_variable cv;
+    int answered = 0, ok = 0, below = 0;
+    const uint64_t rounds_before = m->log->read_rounds();
+    for (int i = 0; i < kReads; ++i) {
+      m->log->ReadIndexAsync([&](Result<uint64_t> index) {
+        std::lock_guard lock(mu);
+        ++answered;
+        if (index.ok()) ++ok;
+        if (index.ok() && *index < *written) ++below;
+        cv.notify_all();
+      });
+    }
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return answered == kReads; })) << answered;
+    EXPECT_EQ(ok, kReads) << m->id;
+    EXPECT_EQ(below, 0) << m->id;
+    const uint64_t rounds = m->log->read_rounds() - rounds_before;
+    EXPECT_GE(rounds, 1u);
+    EXPECT_LE(rounds, 50u) << m->id << ": " << kReads << " reads took " << rounds << " rounds";
+  }
 }
 
 TEST(RaftNodeTest, IsolatedLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
