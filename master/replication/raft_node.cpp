@@ -244,6 +244,12 @@ Status RaftNode::Pump(bool tick) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status::Unavailable("master " + opts_.member_id + " has stopped");
+    // Reads waiting behind a round out so long it was likely lost go out
+    // in a round of their own, even when no later read comes to send them.
+    if (tick && !read_round_.empty() && !next_reads_.reads.empty() &&
+        std::chrono::steady_clock::now() - read_round_began_ > kReadRoundPatience) {
+      StartReadRoundLocked();
+    }
     msgs.swap(inbox_);
     tasks.swap(tasks_);
   }

@@ -276,6 +276,29 @@ TEST(RaftNodeTest, ConcurrentReadsShareReadIndexRounds) {
   }
 }
 
+// A round lost on the way to the leader (its message dropped) holds back
+// the reads behind it only for a while: they go in a round of their own
+// without waiting for yet another read to send them.
+TEST(RaftNodeTest, AReadBehindALostReadIndexRoundIsStillAnswered) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  const std::string leader = c.WaitLeader();
+  const std::string follower = leader == "m1" ? "m2" : "m1";
+  auto& f = c.Get(follower);
+  ASSERT_TRUE(WaitFor([&] { return f.log->LeaderId() == leader; }));
+  ASSERT_TRUE(f.log->ReadBarrier(5s).ok());
+  // The round's MsgReadIndex to the leader is dropped.
+  c.net().Isolate(replication::RaftIdOf(follower));
+  std::atomic<bool> lost_answered{false};
+  const uint64_t lost = f.log->ReadIndexAsync([&](Result<uint64_t>) { lost_answered = true; });
+  std::this_thread::sleep_for(100ms);
+  c.net().Heal();
+  // Asked while the lost round is out: it waits for the next round, which
+  // must go out by itself.
+  EXPECT_TRUE(f.log->ReadBarrier(5s).ok());
+  f.log->Abandon(lost);
+  EXPECT_FALSE(lost_answered.load());
+}
+
 TEST(RaftNodeTest, IsolatedLeaderIsReplacedAndNoAcknowledgedWriteIsLost) {
   RaftCluster c(testing::TempDir("r"), 3);
   std::string old = c.WaitLeader();
