@@ -246,10 +246,7 @@ Status RaftNode::Pump(bool tick) {
     if (closed_) return Status::Unavailable("master " + opts_.member_id + " has stopped");
     // Reads waiting behind a round out so long it was likely lost go out
     // in a round of their own, even when no later read comes to send them.
-    if (tick && !read_round_.empty() && !next_reads_.reads.empty() &&
-        std::chrono::steady_clock::now() - read_round_began_ > kReadRoundPatience) {
-      StartReadRoundLocked();
-    }
+    if (tick) StartReadRoundIfDueLocked();
     msgs.swap(inbox_);
     tasks.swap(tasks_);
   }
@@ -482,11 +479,7 @@ Status RaftNode::ApplyAndAnswer(const std::vector<Entry>& entries,
       reads_.erase(it);
       if (rs.request_ctx == read_round_) {
         read_round_.clear();
-        // What arrived meanwhile goes out now, as one round.
-        if (!next_reads_.reads.empty() && !closed_) {
-          StartReadRoundLocked();
-          started = true;
-        }
+        started = StartReadRoundIfDueLocked();  // what arrived meanwhile, as one round
       }
     }
     if (started) cv_.notify_one();
@@ -906,10 +899,7 @@ void RaftNode::Abandon(uint64_t ticket) {
     if (it->second->reads.empty()) {
       if (it->first == read_round_) read_round_.clear();
       reads_.erase(it);
-      if (read_round_.empty() && !next_reads_.reads.empty() && !closed_) {
-        StartReadRoundLocked();
-        cv_.notify_one();
-      }
+      if (StartReadRoundIfDueLocked()) cv_.notify_one();
     }
     return;
   }
@@ -944,11 +934,7 @@ uint64_t RaftNode::ReadIndexAsync(std::function<void(Result<uint64_t>)> done) {
       // (a later read may need a later index): this one waits for the
       // next, begun when that one is answered -- or now, if there is none
       // or it has been out so long it was likely lost.
-      if (read_round_.empty() ||
-          std::chrono::steady_clock::now() - read_round_began_ > kReadRoundPatience) {
-        StartReadRoundLocked();
-        started = true;
-      }
+      started = StartReadRoundIfDueLocked();
       done = nullptr;
     }
   }
@@ -958,6 +944,15 @@ uint64_t RaftNode::ReadIndexAsync(std::function<void(Result<uint64_t>)> done) {
   }
   if (started) cv_.notify_one();
   return ticket;
+}
+
+bool RaftNode::StartReadRoundIfDueLocked() {
+  if (closed_ || next_reads_.reads.empty()) return false;
+  if (!read_round_.empty() &&
+      std::chrono::steady_clock::now() - read_round_began_ <= kReadRoundPatience)
+    return false;
+  StartReadRoundLocked();
+  return true;
 }
 
 void RaftNode::StartReadRoundLocked() {

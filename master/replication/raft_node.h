@@ -287,6 +287,9 @@ class RaftNode : public ReplicatedLog {
   std::atomic<uint64_t> read_rounds_{0};
   // Starts a round with next_reads_ (mu_ held; the caller wakes the loop).
   void StartReadRoundLocked();
+  // The same when reads wait and no round is out, or the one out is past
+  // kReadRoundPatience; whether it started one.
+  bool StartReadRoundIfDueLocked();
   // Proposals this node appended as leader: index -> request id (written
   // on the loop thread, read where entries apply). When another entry commits at that index (a new
   // leader replaced the entry), the proposal can never commit and its waiter is told so at once
