@@ -48,6 +48,12 @@ void LocalNetwork::Heal() {
   isolated_.clear();
 }
 
+uint64_t LocalNetwork::dropped(orch::v1::Message::Type type) {
+  std::lock_guard lock(mu_);
+  auto it = dropped_.find(type);
+  return it == dropped_.end() ? 0 : it->second;
+}
+
 void LocalNetwork::Deliver(uint64_t from, std::vector<orch::v1::Message> msgs) {
   for (auto& m : msgs) {
     replication::Transport::Callbacks to, sender;
@@ -58,6 +64,7 @@ void LocalNetwork::Deliver(uint64_t from, std::vector<orch::v1::Message> msgs) {
       auto me = nodes_.find(from);
       if (me != nodes_.end()) sender = me->second;
       if (blocked || it == nodes_.end()) {
+        ++dropped_[m.type()];
         if (sender.on_unreachable) sender.on_unreachable(m.to());
         if (m.type() == orch::v1::Message::MSG_SNAP && sender.on_snapshot_status) {
           sender.on_snapshot_status(m.to(), false);

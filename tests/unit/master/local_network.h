@@ -25,6 +25,9 @@ class LocalNetwork {
   // Cuts `id` off from everyone.
   void Isolate(uint64_t id);
   void Heal();
+  // How many messages of `type` were dropped (cut, isolated, or to a member
+  // that left) so far.
+  uint64_t dropped(orch::v1::Message::Type type);
 
  private:
   class Endpoint;
@@ -35,6 +38,7 @@ class LocalNetwork {
   std::map<uint64_t, std::unique_ptr<Endpoint>> endpoints_;
   std::set<std::pair<uint64_t, uint64_t>> cuts_;
   std::set<uint64_t> isolated_;
+  std::map<int, uint64_t> dropped_;
 };
 
 }  // namespace orch::master::testing

@@ -286,12 +286,19 @@ TEST(RaftNodeTest, AReadBehindALostReadIndexRoundIsStillAnswered) {
   auto& f = c.Get(follower);
   ASSERT_TRUE(WaitFor([&] { return f.log->LeaderId() == leader; }));
   ASSERT_TRUE(f.log->ReadBarrier(5s).ok());
-  // The round's MsgReadIndex to the leader is dropped.
+  // The round's MsgReadIndex to the leader is dropped. The cut lasts only
+  // until it is: far shorter than an election timeout, so the follower
+  // keeps its leader (a longer cut let it pre-campaign, forget the leader,
+  // and refuse the read below at once).
+  const auto read_index = orch::v1::Message::MSG_READ_INDEX;
+  const uint64_t dropped_before = c.net().dropped(read_index);
   c.net().Isolate(replication::RaftIdOf(follower));
   std::atomic<bool> lost_answered{false};
   const uint64_t lost = f.log->ReadIndexAsync([&](Result<uint64_t>) { lost_answered = true; });
-  std::this_thread::sleep_for(100ms);
+  const bool was_dropped = WaitFor([&] { return c.net().dropped(read_index) > dropped_before; });
   c.net().Heal();
+  ASSERT_TRUE(was_dropped);
+  ASSERT_EQ(f.log->LeaderId(), leader);
   // Asked while the lost round is out: it waits for the next round, which
   // must go out by itself.
   EXPECT_TRUE(f.log->ReadBarrier(5s).ok());
