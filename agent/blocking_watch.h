@@ -3,6 +3,17 @@
 // (?index=N&wait=...) on its own thread, hands each answer on, and retries
 // errors with backoff, warning now and then.
 //
+// Queries past the first are stale reads (?stale=true), as Nomad's clients
+// watch their allocations: the master the agent talks to answers from its
+// own copy once that passes the index, without asking the leader to confirm
+// a read. During a placement burst the leader's applies run seconds behind
+// its commits, and a consistent read there waits for them (and timed out).
+// A stale answer is doubted, and the next query made consistent, when it is
+// older than the last one taken (another master, behind: it is not
+// delivered) or its master knows no leader (a cut-off master would answer
+// from a copy that no longer moves). A consistent answer is taken as is,
+// even when lower: the masters' state was rebuilt.
+//
 // A blocking request cannot be interrupted, so the loop's state is shared
 // with its thread: Stop() returns at once (waiting briefly for an idle
 // thread) and lets a thread still inside a request finish on its own; an
@@ -34,9 +45,10 @@ class BlockingWatch {
   struct Answer {
     uint64_t index = 0;
     std::function<void()> deliver;
+    bool known_leader = true;  // the master knew a leader (X-Orch-Known-Leader)
   };
-  // Runs one blocking query from `index`.
-  using Query = std::function<Result<Answer>(uint64_t index)>;
+  // Runs one blocking query from `index`, stale or consistent.
+  using Query = std::function<Result<Answer>(uint64_t index, bool stale)>;
 
   // `what` names the watch in warnings; `ready` says whether to query yet
   // (polled; null: always).
@@ -83,14 +95,16 @@ class BlockingWatch {
     Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
     uint64_t index = 0;
     int failures = 0;
+    bool confirm = true;  // the next query is consistent
     std::unique_lock lk(s->mu);
     while (!s->stop) {
       if (s->ready && !s->ready()) {
         s->cv.wait_for(lk, std::chrono::milliseconds(50), [&] { return s->stop; });
         continue;
       }
+      const bool stale = index > 0 && !confirm;
       lk.unlock();
-      auto answer = s->query(index);
+      auto answer = s->query(index, stale);
       lk.lock();
       if (s->stop) break;
       if (!answer.ok()) {
@@ -104,8 +118,14 @@ class BlockingWatch {
       }
       backoff.Reset();
       failures = 0;
+      if (stale && answer->index < index) {
+        confirm = true;  // a master behind the one that answered last
+        continue;
+      }
+      confirm = stale && !answer->known_leader;
       uint64_t previous = index;
-      // Taken as is even when lower: the masters' state was rebuilt.
+      // A consistent answer is taken as is even when lower: the masters'
+      // state was rebuilt.
       index = answer->index;
       if (answer->deliver) answer->deliver();
       if (index == 0 || index <= previous) {

@@ -95,6 +95,7 @@ Result<Indexed<T>> OrchClient::GetIndexed(const std::string& path, const QueryOp
       return Status::Internal("GET " + path + ": bad X-Orch-Index header \"" + idx + "\"");
     }
   }
+  out.known_leader = resp.Header("X-Orch-Known-Leader") != "false";
   return out;
 }
 

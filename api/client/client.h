@@ -27,6 +27,9 @@ template <typename T>
 struct Indexed {
   T value;
   uint64_t index = 0;
+  // Whether the master that answered knew a leader (X-Orch-Known-Leader;
+  // true when the header is absent).
+  bool known_leader = true;
 };
 
 // Blocking-query parameters: return once state past `index` exists, or

@@ -86,8 +86,13 @@ HttpResponse ReadJsonIndexed(const HttpRequest& req, const ApiDeps& d,
   Result<std::string> body = read();
   if (!body.ok()) return HttpResponse::Error(body.status());
   HttpResponse resp = HttpResponse::Json(200, std::move(*body));
-  resp.headers.emplace_back("X-Orch-Index", std::to_string(index));
+  AddReadHeaders(&resp, d, index);
   return resp;
+}
+
+void AddReadHeaders(HttpResponse* resp, const ApiDeps& d, uint64_t index) {
+  resp->headers.emplace_back("X-Orch-Index", std::to_string(index));
+  resp->headers.emplace_back("X-Orch-Known-Leader", d.log->LeaderId().empty() ? "false" : "true");
 }
 
 std::optional<std::string> HeartbeatNodeId(const HttpRequest& req) {

@@ -60,6 +60,11 @@ struct ReadOptions {
 // random, so watches that began together do not all end together.
 Result<ReadOptions> ParseReadOptions(const HttpRequest& req, const ApiDeps& deps);
 
+// The headers every read's answer carries: X-Orch-Index (`index`) and
+// X-Orch-Known-Leader (whether this master knows a leader; a stale reader
+// learns from it whether this copy still moves).
+void AddReadHeaders(HttpResponse* resp, const ApiDeps& deps, uint64_t index);
+
 // Answers `read()` (a JSON body) once the blocking-query options of `req`
 // are met, with the index the state was at (X-Orch-Index).
 HttpResponse ReadJson(const HttpRequest& req, const ApiDeps& deps, const std::function<Result<std::string>()>& read);

@@ -61,7 +61,7 @@ HttpResponse BlockingRead(const HttpRequest& req, const ApiDeps& d, IndexOf inde
     Result<std::string> body = render(*view);
     if (!body.ok()) return HttpResponse::Error(body.status());
     HttpResponse resp = HttpResponse::Json(200, std::move(*body));
-    resp.headers.emplace_back("X-Orch-Index", std::to_string(index));
+    AddReadHeaders(&resp, d, index);
     return resp;
   }
   HttpResponse later;

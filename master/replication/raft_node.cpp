@@ -1028,7 +1028,11 @@ void RaftNode::Close() {
   // A snapshot still being written is finished but not recorded: Open
   // removes its file next time.
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
-  leader_ = false;
+  {
+    std::lock_guard lock(mu_);
+    leader_ = false;
+    lead_ = raft::kNone;  // a closed master follows no one
+  }
   FailAllWaiters(Status::Unavailable("master " + opts_.member_id + " is shutting down"));
 }
 

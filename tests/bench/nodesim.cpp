@@ -73,6 +73,7 @@ struct Transfer {
   std::string out, in;
   SteadyClock::time_point start;
   int running = 0, failed = 0;  // what an update reports
+  bool stale = false;           // a watch asked with ?stale=true
 };
 
 // What a watch's answer says of each allocation: its id and whether it
@@ -133,6 +134,7 @@ struct Node {
   std::string name, secret, source, id;
   bool registered = false;
   uint64_t index = 0;                    // of the last watch answer
+  bool confirm = false;                  // the next watch is consistent
   std::unordered_set<std::string> reported;  // allocation ids reported
   std::deque<Update> updates;                // waiting for lane A
   Transfer* lane_a = nullptr;            // register, heartbeat, updates
@@ -286,6 +288,7 @@ class Sim {
   int registered_ = 0, register_failed_ = 0;
   double all_registered_s_ = -1;
   uint64_t hb_ok_ = 0, hb_failed_ = 0, watch_failed_ = 0, update_failed_ = 0, watches_ = 0;
+  uint64_t stale_behind_ = 0;  // stale watch answers older than the last (not taken)
   std::vector<double> hb_ms_, hb_ms_window_;
   // The longest a node went unheard: from one answered heartbeat's send to
   // the next one's answer (at least what the masters saw; a node is
@@ -340,10 +343,17 @@ void Sim::Heartbeat(Node* nd) {
   Start(nd, Transfer::kHeartbeat, "POST", "/v1/nodes/" + nd->id + "/heartbeat", "{}", 5000);
 }
 
+// As the agent's watch (agent/blocking_watch.h): stale past the first,
+// consistent again after an answer older than the last or from a master
+// that knows no leader.
 void Sim::Watch(Node* nd) {
   ++watches_;
-  Start(nd, Transfer::kWatch, "GET",
-        "/v1/nodes/" + nd->id + "/allocations?index=" + std::to_string(nd->index) + "&wait=60s", "", 75'000);
+  const bool stale = nd->index > 0 && !nd->confirm;
+  Transfer* t = Start(nd, Transfer::kWatch, "GET",
+                      "/v1/nodes/" + nd->id + "/allocations?index=" + std::to_string(nd->index) +
+                          "&wait=60s" + (stale ? "&stale=true" : ""),
+                      "", 75'000);
+  t->stale = stale;
 }
 
 void Sim::NextUpdate(Node* nd) {
@@ -414,8 +424,20 @@ void Sim::Done(Transfer* t, CURLcode rc) {
       AllocRunReader list;
       if (ok && nlohmann::json::sax_parse(t->in, &list)) {
         curl_header* h = nullptr;
+        uint64_t index = nd->index;
         if (curl_easy_header(t->easy, "X-Orch-Index", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h != nullptr) {
-          nd->index = std::strtoull(h->value, nullptr, 10);
+          index = std::strtoull(h->value, nullptr, 10);
+        }
+        const bool known_leader = curl_easy_header(t->easy, "X-Orch-Known-Leader", 0, CURLH_HEADER,
+                                                   -1, &h) != CURLHE_OK ||
+                                  h == nullptr || std::string_view(h->value) != "false";
+        if (t->stale && index < nd->index) {
+          nd->confirm = true;  // a master behind the last: ask consistently, take nothing
+          ++stale_behind_;
+          list.allocs.clear();
+        } else {
+          nd->confirm = t->stale && !known_leader;
+          nd->index = index;
         }
         // {"updates":[{"id":"..","client_status":"RUNNING"},...]}, 64 at most.
         Update u;
@@ -619,12 +641,15 @@ int Sim::Run() {
   }
   if (submitter_.joinable()) submitter_.join();
   Report(Seconds(SteadyClock::now() - t0_), true);
-  std::printf("nodesim: summary: %d nodes, registered %d (%d failed) in %s; heartbeats %llu ok, %llu failed; "
-              "watches %llu, %llu failed",
-              o_.nodes, registered_, register_failed_,
-              all_registered_s_ < 0 ? "-" : (std::to_string(all_registered_s_).substr(0, 5) + " s").c_str(),
-              static_cast<unsigned long long>(hb_ok_), static_cast<unsigned long long>(hb_failed_),
-              static_cast<unsigned long long>(watches_), static_cast<unsigned long long>(watch_failed_));
+  std::printf(
+      "nodesim: summary: %d nodes, registered %d (%d failed) in %s; heartbeats %llu ok, %llu "
+      "failed; "
+      "watches %llu, %llu failed, %llu stale answers behind the last",
+      o_.nodes, registered_, register_failed_,
+      all_registered_s_ < 0 ? "-" : (std::to_string(all_registered_s_).substr(0, 5) + " s").c_str(),
+      static_cast<unsigned long long>(hb_ok_), static_cast<unsigned long long>(hb_failed_),
+      static_cast<unsigned long long>(watches_), static_cast<unsigned long long>(watch_failed_),
+      static_cast<unsigned long long>(stale_behind_));
   if (o_.job_count > 0) {
     if (job_running_s_ >= 0) {
       std::printf("; %d allocations running %.1f s after the submit\n", o_.job_count, job_running_s_ - job_submitted_s_);

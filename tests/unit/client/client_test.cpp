@@ -23,6 +23,7 @@ class ClientTest : public ::testing::Test {
       list.add_jobs()->set_id("web");
       HttpResponse resp = HttpResponse::Json(200, ToJson(list));
       resp.headers.emplace_back("X-Orch-Index", "42");
+      resp.headers.emplace_back("X-Orch-Known-Leader", "false");
       return resp;
     });
     router_.Add("GET", "/v1/jobs/{id}", [](const HttpRequest&, const PathParams& p) {
@@ -59,6 +60,7 @@ TEST_F(ClientTest, TypedReadCarriesTheIndexAndQueryOptions) {
   auto jobs = client.ListJobs(q);
   ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
   EXPECT_EQ(jobs->index, 42u);
+  EXPECT_FALSE(jobs->known_leader);
   ASSERT_EQ(jobs->value.jobs_size(), 1);
   EXPECT_EQ(jobs->value.jobs(0).id(), "web");
   EXPECT_EQ(last_query_["index"], "41");

@@ -237,6 +237,22 @@ TEST_F(ApiTest, BlockingQueryReturnsWhenStateMovesPastIndex) {
   EXPECT_EQ(idle.Header("X-Orch-Index"), blocked.Header("X-Orch-Index"));
 }
 
+// A stale reader (an agent's watch) learns whether the master it asked
+// still follows a leader.
+TEST_F(ApiTest, ReadsSayWhetherThisMasterKnowsALeader) {
+  for (const char* path : {"/v1/jobs?stale=true", "/v1/services?stale=true", "/v1/jobs"}) {
+    auto resp = Call("GET", path);
+    EXPECT_EQ(resp.status, 200) << path << ": " << resp.body;
+    EXPECT_EQ(resp.Header("X-Orch-Known-Leader"), "true") << path;
+  }
+  log_->Close();  // this master no longer takes part: it knows no leader
+  for (const char* path : {"/v1/jobs?stale=true", "/v1/services?stale=true"}) {
+    auto resp = Call("GET", path);
+    EXPECT_EQ(resp.status, 200) << path << ": " << resp.body;
+    EXPECT_EQ(resp.Header("X-Orch-Known-Leader"), "false") << path;
+  }
+}
+
 TEST_F(ApiTest, StopMarksAllocationsToStop) {
   std::string node = RegisterNode("n1");
   ASSERT_EQ(Call("POST", "/v1/jobs", kHello).status, 200);

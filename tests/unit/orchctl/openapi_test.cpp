@@ -154,6 +154,7 @@ TEST_F(OpenApiTest, EveryV1ReadTakesBlockingQueryParametersAndAnswersAnIndex) {
       EXPECT_TRUE(params.count(want)) << path << " lacks ?" << want;
     }
     EXPECT_TRUE(op["responses"]["200"]["headers"]["X-Orch-Index"]) << path;
+    EXPECT_TRUE(op["responses"]["200"]["headers"]["X-Orch-Known-Leader"]) << path;
   }
 }
 
