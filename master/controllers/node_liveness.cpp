@@ -28,7 +28,7 @@ Status NodeLiveness::Heartbeat(const std::string& node_id, const v1::NodeLoad& l
   if (auto done = HeartbeatWithoutWrite(node_id, load)) return *done;
   {
     std::lock_guard lock(mu_);
-    seen_[node_id] = Seen{clock_->Steady(), clock_->NowMs(), load};
+    RecordLocked(node_id, load);
   }
   if (log_->IsLeader()) return ProposeStatus(node_id, v1::Node::READY, "heartbeat received again");
   return Status::Ok();
@@ -39,8 +39,20 @@ std::optional<Status> NodeLiveness::HeartbeatWithoutWrite(const std::string& nod
   if (!status) return Status::NotFound("node \"" + node_id + "\" not found");
   if (*status == v1::Node::DOWN) return std::nullopt;
   std::lock_guard lock(mu_);
-  seen_[node_id] = Seen{clock_->Steady(), clock_->NowMs(), load};
+  RecordLocked(node_id, load);
   return Status::Ok();
+}
+
+void NodeLiveness::RecordLocked(const std::string& node_id, const v1::NodeLoad& load) {
+  auto it = seen_.try_emplace(node_id).first;
+  Seen& s = it->second;
+  s.at = clock_->Steady();
+  s.wall_ms = clock_->NowMs();
+  s.load = load;
+  if (!s.queued) {
+    s.queued = true;
+    due_.push(Due{s.at, &*it});
+  }
 }
 
 v1::NodeLoad NodeLiveness::Load(const std::string& node_id) const {
@@ -83,30 +95,77 @@ void NodeLiveness::CheckOnce() {
     was_leader_ = false;
     return;
   }
-  auto now = clock_->Steady();
-  std::vector<std::string> expired;
-  // The nodes' statuses from memory (no SQLite, no apply to wait for).
-  const auto nodes = store_->NodeStatusesBrief();
+  const auto now = clock_->Steady();
+  bool sweep = false;
   {
     std::lock_guard lock(mu_);
     if (!was_leader_) {
       // A new leader has heard no heartbeats yet: give every node a full TTL.
       was_leader_ = true;
       leader_since_ = now;
+      next_sweep_ = now;
     }
-    for (const auto& [id, status] : nodes) {
-      // A draining node still runs work: it goes down like a ready one.
-      if (status != v1::Node::READY && status != v1::Node::DRAINING) continue;
-      auto it = seen_.find(id);
-      auto last = it == seen_.end() ? leader_since_ : std::max(it->second.at, leader_since_);
-      if (now - last > ttl_) expired.push_back(id);
+    if (now >= next_sweep_) {
+      sweep = true;
+      next_sweep_ = now + ttl_;
     }
-    std::sort(expired.begin(), expired.end());
   }
+  if (sweep) QueueUnqueuedNodes();
+  std::vector<std::string> expired;
+  {
+    std::lock_guard lock(mu_);
+    uint64_t checked = 0;
+    while (!due_.empty() && now - due_.top().at > ttl_) {
+      const Due d = due_.top();
+      due_.pop();
+      ++checked;
+      Seen& s = d.node->second;
+      const Steady last = std::max(s.at, leader_since_);
+      if (now - last <= ttl_) {
+        due_.push(Due{last, d.node});  // heard since it was queued: due later
+        continue;
+      }
+      s.queued = false;
+      expired.push_back(d.node->first);
+    }
+    entries_checked_ += checked;
+  }
+  std::sort(expired.begin(), expired.end());
   for (const auto& id : expired) {
+    // The status from memory (no SQLite, no apply to wait for). A draining
+    // node still runs work: it goes down like a ready one.
+    const auto status = store_->NodeStatusBrief(id);
+    if (!status) {
+      // Gone from the state: forget it, unless it was heard meanwhile.
+      std::lock_guard lock(mu_);
+      if (auto it = seen_.find(id); it != seen_.end() && !it->second.queued) seen_.erase(it);
+      continue;
+    }
+    if (*status != v1::Node::READY && *status != v1::Node::DRAINING) continue;
     auto st = ProposeStatus(id, v1::Node::DOWN,
                             "no heartbeat for " + std::to_string(ttl_.count()) + "ms");
-    if (!st.ok()) spdlog::warn("node {}: cannot mark down: {}", ShortId(id), st.ToString());
+    if (!st.ok()) {
+      spdlog::warn("node {}: cannot mark down: {}", ShortId(id), st.ToString());
+      // Looked at again at the next pass.
+      std::lock_guard lock(mu_);
+      if (auto it = seen_.find(id); it != seen_.end() && !it->second.queued) {
+        it->second.queued = true;
+        due_.push(Due{it->second.at, &*it});
+      }
+    }
+  }
+}
+
+void NodeLiveness::QueueUnqueuedNodes() {
+  const auto nodes = store_->NodeStatusesBrief();
+  std::lock_guard lock(mu_);
+  for (const auto& [id, status] : nodes) {
+    if (status != v1::Node::READY && status != v1::Node::DRAINING) continue;
+    auto it = seen_.try_emplace(id).first;
+    Seen& s = it->second;
+    if (s.queued) continue;
+    s.queued = true;
+    due_.push(Due{std::max(s.at, leader_since_), &*it});
   }
 }
 
