@@ -72,11 +72,16 @@ class ScriptedMaster {
   std::vector<uint64_t> delivered_;
 };
 
-TEST(BlockingWatchTest, TheFirstQueryIsConsistentAndTheNextOnesStale) {
-  ScriptedMaster m({{10}, {11}, {12}});
+// Runs a watch against `m` until its script is used up.
+void RunWatch(ScriptedMaster& m) {
   BlockingWatch w("test", nullptr, m.Query());
   ASSERT_TRUE(m.WaitDone());
   w.Stop();
+}
+
+TEST(BlockingWatchTest, TheFirstQueryIsConsistentAndTheNextOnesStale) {
+  ScriptedMaster m({{10}, {11}, {12}});
+  RunWatch(m);
   auto asked = m.asked();
   ASSERT_EQ(asked.size(), 3u);
   EXPECT_FALSE(asked[0].stale);
@@ -93,9 +98,7 @@ TEST(BlockingWatchTest, TheFirstQueryIsConsistentAndTheNextOnesStale) {
 // so it is taken as is.
 TEST(BlockingWatchTest, AStaleAnswerBehindTheLastIsDroppedAndAConsistentOneDecides) {
   ScriptedMaster m({{10}, {5}, {4}, {6}});
-  BlockingWatch w("test", nullptr, m.Query());
-  ASSERT_TRUE(m.WaitDone());
-  w.Stop();
+  RunWatch(m);
   auto asked = m.asked();
   ASSERT_EQ(asked.size(), 4u);
   EXPECT_TRUE(asked[1].stale);
@@ -112,9 +115,7 @@ TEST(BlockingWatchTest, AStaleAnswerBehindTheLastIsDroppedAndAConsistentOneDecid
 // consistent.
 TEST(BlockingWatchTest, AnAnswerFromAMasterWithoutALeaderMakesTheNextQueryConsistent) {
   ScriptedMaster m({{10}, {12, false}, {13}, {14}});
-  BlockingWatch w("test", nullptr, m.Query());
-  ASSERT_TRUE(m.WaitDone());
-  w.Stop();
+  RunWatch(m);
   auto asked = m.asked();
   ASSERT_EQ(asked.size(), 4u);
   EXPECT_TRUE(asked[1].stale);
