@@ -14,22 +14,23 @@
 namespace orch::master {
 namespace {
 
-
-// The services as of the applied index, built once per index however many
-// balancers watch (every agent's does).
+// The services as of the services key (StateStore::ServicesWatchKey):
+// built once per change of what the registry is built from -- by one
+// request, while the others wait for it -- however many balancers ask
+// (every agent's does) and however fast the rest of the state moves. Built
+// per state index before, 5,000 agents' first queries during their
+// registration each rebuilt it from whole tables at once, and the leader
+// ran out of memory and time.
 std::shared_ptr<const ServiceView> Current(const ApiDeps& d) {
-  static std::mutex mu;
+  static std::mutex mu;  // held while building: one build at a time
   static std::map<const StateStore*, std::pair<uint64_t, std::shared_ptr<const ServiceView>>> cache;
-  const uint64_t applied = d.store->StateIndex();
-  {
-    std::lock_guard lock(mu);
-    auto it = cache.find(d.store);
-    if (it != cache.end() && it->second.first == applied) return it->second.second;
-  }
+  std::lock_guard lock(mu);
+  const uint64_t at = d.store->ServicesIndex();  // before the reads it stands for
+  auto it = cache.find(d.store);
+  if (it != cache.end() && it->second.first == at) return it->second.second;
   auto view = std::make_shared<const ServiceView>(
       BuildServices(d.store->ListJobs(), d.store->ListAllocations(), d.store->ListNodes()));
-  std::lock_guard lock(mu);
-  cache[d.store] = {applied, view};
+  cache[d.store] = {at, view};
   return view;
 }
 
@@ -51,7 +52,9 @@ HttpResponse BlockingRead(const HttpRequest& req, const ApiDeps& d, IndexOf inde
   }
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = req.resumed ? req.resume_deadline : now + q->wait;
-  const uint64_t applied = d.store->StateIndex();
+  // Read before the view: a change after it wakes the wait (at worst for
+  // nothing, when the view already had it).
+  const uint64_t services_at = d.store->ServicesIndex();
   std::shared_ptr<const ServiceView> view = Current(d);
   const uint64_t index = index_of(*view);
   const std::string hash = std::to_string(std::hash<std::string>{}(content(*view)));
@@ -64,9 +67,12 @@ HttpResponse BlockingRead(const HttpRequest& req, const ApiDeps& d, IndexOf inde
     AddReadHeaders(&resp, d, index);
     return resp;
   }
+  // Woken only by a change of what the registry is built from, not by
+  // every change of the state (placements of other jobs, reports).
   HttpResponse later;
   later.defer =
-      HttpResponse::Deferral{waiters, applied, deadline, req.resumed ? req.resume_state : hash, ""};
+      HttpResponse::Deferral{waiters, services_at, deadline, req.resumed ? req.resume_state : hash,
+                             StateStore::ServicesWatchKey()};
   return later;
 }
 

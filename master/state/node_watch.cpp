@@ -2,7 +2,8 @@
 // allocations?index=N) waits on its node's key of the index waiters, which
 // advances only when the node or one of its allocations changes; the
 // waiters keep each key's index, so the watch learns it without reading
-// the table or waiting for an apply.
+// the table or waiting for an apply. The services key works the same way
+// for the balancers' watches of the service registry.
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -11,6 +12,12 @@ void StateStore::NoteNodeChangeLocked(const std::string& node_id) {
   if (node_id.empty()) return;
   pending_node_watch_.emplace_back(NodeWatchKey(node_id), apply_index_);
 }
+
+void StateStore::NoteServicesChangeLocked() {
+  pending_node_watch_.emplace_back(ServicesWatchKey(), apply_index_);
+}
+
+uint64_t StateStore::ServicesIndex() const { return waiters_.KeyIndex(ServicesWatchKey()); }
 
 std::vector<std::pair<std::string, uint64_t>> StateStore::CommitNodeWatchLocked() {
   std::vector<std::pair<std::string, uint64_t>> keys;

@@ -13,7 +13,13 @@
 namespace orch::master {
 
 void StateStore::NoteJobLocked(const v1::Job& job) {
-  jobs_brief_[job.id()] = JobBrief{job.priority(), job.type() == v1::Job::SYSTEM && !job.stop()};
+  bool services = false;
+  for (const auto& g : job.groups()) {
+    for (const auto& t : g.tasks()) services |= t.has_service();
+  }
+  JobBrief& b = jobs_brief_[job.id()];
+  if (services || b.services) NoteServicesChangeLocked();
+  b = JobBrief{job.priority(), job.type() == v1::Job::SYSTEM && !job.stop(), services};
 }
 
 void StateStore::RebuildJobBriefsLocked() {

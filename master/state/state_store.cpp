@@ -443,6 +443,7 @@ Status StateStore::PutNode(const v1::Node& node, const char* event_type) {
   }
   NoteEvent("Node", event_type, node.id(), "", std::move(bytes));  // shown without its secret hash
   NoteNodeChangeLocked(node.id());
+  if (was) NoteServicesChangeLocked();  // its address or status may move endpoints
   return Status::Ok();
 }
 
@@ -453,6 +454,9 @@ Status StateStore::PutAllocation(const v1::Allocation& a, bool agent_report) {
       a, {a.id(), a.job_id(), a.node_id()}, &bytes));
   NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(), std::move(bytes));
   if (!agent_report) NoteNodeChangeLocked(a.node_id());
+  if (auto b = jobs_brief_.find(a.job_id()); b != jobs_brief_.end() && b->second.services) {
+    NoteServicesChangeLocked();
+  }
   NoteAllocationLocked(a);
   return Status::Ok();
 }

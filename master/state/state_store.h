@@ -179,6 +179,12 @@ class StateStore : public replication::StateMachine {
   // The key index_waiters() advances when NodeAllocationsIndex(id) does
   // (the watch waits on it alone).
   static std::string NodeWatchKey(const std::string& id) { return "node/" + id; }
+  // The key index_waiters() advances when something the service registry
+  // is built from may have changed: a job with services, an allocation of
+  // one, a known node (so balancers' watches of GET /v1/services wait on it
+  // alone, not on every change of the state); and its index.
+  static std::string ServicesWatchKey() { return "services"; }
+  uint64_t ServicesIndex() const;
   // Allocations a client reported failed that are still desired running,
   // each with whether a newer allocation replaces it (from memory).
   std::vector<std::pair<std::string, bool>> FailedAllocations() const;
@@ -412,6 +418,7 @@ class StateStore : public replication::StateMachine {
   struct JobBrief {
     int32_t priority = 0;
     bool live_system = false;
+    bool services = false;  // a task of it declares a service
   };
   std::unordered_map<std::string, JobBrief> jobs_brief_;
   mutable std::mutex node_brief_mu_;  // taken alone or inside mu_, never around it
@@ -428,6 +435,7 @@ class StateStore : public replication::StateMachine {
   // rollback drops them. The waiters keep each key's index.
   std::vector<std::pair<std::string, uint64_t>> pending_node_watch_;
   void NoteNodeChangeLocked(const std::string& node_id);
+  void NoteServicesChangeLocked();
   std::vector<std::pair<std::string, uint64_t>> CommitNodeWatchLocked();
   // Failed allocations and replacements (FailedAllocations, ReplacementOf),
   // kept in memory with every allocation write and delete, rebuilt on open,

@@ -4,7 +4,9 @@
 // loopback source address of its own, as separate hosts would), heartbeats
 // at the interval the masters give, keeps a blocking watch of its
 // allocations and reports each new one running (or failed, --fail-percent)
-// -- at most two connections per node. Optionally submits a job of
+// -- at most two connections per node (three with --service-watch=1: a
+// blocking watch of GET /v1/services, as every agent's balancer keeps).
+// Optionally submits a job of
 // --job-count allocations once every node is registered and measures until
 // they all run.
 //
@@ -54,6 +56,7 @@ struct Options {
   int job_count = 0;
   double report_every_s = 5;
   std::string job_id = "nodesim";
+  bool service_watch = false;  // each node also watches the services
 };
 
 struct Node;
@@ -66,7 +69,7 @@ struct Update {
 
 // One HTTP exchange on one of a node's two lanes.
 struct Transfer {
-  enum Kind { kRegister, kHeartbeat, kWatch, kUpdate } kind;
+  enum Kind { kRegister, kHeartbeat, kWatch, kUpdate, kServices } kind;
   Node* node = nullptr;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
@@ -139,8 +142,11 @@ struct Node {
   std::deque<Update> updates;                // waiting for lane A
   Transfer* lane_a = nullptr;            // register, heartbeat, updates
   Transfer* lane_b = nullptr;            // the allocation watch
+  Transfer* lane_c = nullptr;            // the services watch (--service-watch)
   CURL* easy_a = nullptr;
   CURL* easy_b = nullptr;
+  CURL* easy_c = nullptr;
+  uint64_t services_index = 0;  // of the last services answer
   // The node's own connection and name caches: libcurl 7.88 walks the
   // whole connection cache at each curl_multi_remove_handle, and keeps
   // names in a hash of 7 buckets, so with caches shared by every node each
@@ -181,7 +187,8 @@ class Sim {
       masters_.push_back({hp.substr(0, hp.rfind(':')), hp.substr(hp.rfind(':') + 1)});
     }
     multi_ = curl_multi_init();
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(2 * o_.nodes + 16));
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS,
+                      static_cast<long>((o_.service_watch ? 3 : 2) * o_.nodes + 16));
     // Event-driven (epoll + curl_multi_socket_action): the cost of a
     // socket event does not grow with the number of nodes.
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
@@ -199,6 +206,7 @@ class Sim {
       nd.source = "127.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
       nd.easy_a = curl_easy_init();
       nd.easy_b = curl_easy_init();
+      nd.easy_c = curl_easy_init();
       nd.share = curl_share_init();
       curl_share_setopt(nd.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
       curl_share_setopt(nd.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
@@ -214,6 +222,7 @@ class Sim {
     for (auto& nd : nodes_) {
       curl_easy_cleanup(nd.easy_a);
       curl_easy_cleanup(nd.easy_b);
+      curl_easy_cleanup(nd.easy_c);
       curl_share_cleanup(nd.share);
       curl_slist_free_all(nd.resolve);
     }
@@ -261,6 +270,7 @@ class Sim {
   void Done(Transfer* t, CURLcode rc);
   void Heartbeat(Node* nd);
   void Watch(Node* nd);
+  void WatchServices(Node* nd);
   void NextUpdate(Node* nd);
   void SubmitJob();
   void SubmitJobs();  // on submitter_
@@ -288,7 +298,10 @@ class Sim {
   int registered_ = 0, register_failed_ = 0;
   double all_registered_s_ = -1;
   uint64_t hb_ok_ = 0, hb_failed_ = 0, watch_failed_ = 0, update_failed_ = 0, watches_ = 0;
-  uint64_t stale_behind_ = 0;  // stale watch answers older than the last (not taken)
+  uint64_t stale_behind_ = 0;
+  uint64_t services_answers_ = 0,
+           services_failed_ =
+               0;  // --service-watch  // stale watch answers older than the last (not taken)
   std::vector<double> hb_ms_, hb_ms_window_;
   // The longest a node went unheard: from one answered heartbeat's send to
   // the next one's answer (at least what the masters saw; a node is
@@ -307,9 +320,16 @@ Transfer* Sim::Start(Node* nd, Transfer::Kind kind, const std::string& method,
   auto* t = new Transfer;
   t->kind = kind;
   t->node = nd;
-  const bool lane_b = kind == Transfer::kWatch;
-  t->easy = lane_b ? nd->easy_b : nd->easy_a;
-  (lane_b ? nd->lane_b : nd->lane_a) = t;
+  if (kind == Transfer::kWatch) {
+    t->easy = nd->easy_b;
+    nd->lane_b = t;
+  } else if (kind == Transfer::kServices) {
+    t->easy = nd->easy_c;
+    nd->lane_c = t;
+  } else {
+    t->easy = nd->easy_a;
+    nd->lane_a = t;
+  }
   t->out = body;
   t->start = SteadyClock::now();
   CURL* e = t->easy;
@@ -356,6 +376,15 @@ void Sim::Watch(Node* nd) {
   t->stale = stale;
 }
 
+// As an agent's balancer: stale past the first (agent/blocking_watch.h).
+void Sim::WatchServices(Node* nd) {
+  const uint64_t index = nd->services_index;
+  Start(nd, Transfer::kServices, "GET",
+        "/v1/services?index=" + std::to_string(index) + "&wait=60s" +
+            (index > 0 ? "&stale=true" : ""),
+        "", 75'000);
+}
+
 void Sim::NextUpdate(Node* nd) {
   if (nd->lane_a != nullptr) return;
   if (nd->heartbeat_due) return Heartbeat(nd);
@@ -382,6 +411,8 @@ void Sim::Done(Transfer* t, CURLcode rc) {
   if (t->headers) curl_slist_free_all(t->headers);
   if (t->kind == Transfer::kWatch) {
     nd->lane_b = nullptr;
+  } else if (t->kind == Transfer::kServices) {
+    nd->lane_c = nullptr;
   } else {
     nd->lane_a = nullptr;
   }
@@ -401,6 +432,7 @@ void Sim::Done(Transfer* t, CURLcode rc) {
                                       1, std::max<int64_t>(1, heartbeat_ms_))(rng_)),
              nd->n});
         Watch(nd);
+        if (o_.service_watch) WatchServices(nd);
       } else {
         ++register_failed_;
         std::fprintf(stderr, "nodesim: %s: register failed (%ld): %s\n", nd->name.c_str(), code,
@@ -468,6 +500,21 @@ void Sim::Done(Transfer* t, CURLcode rc) {
       delete t;
       Watch(nd);  // a failed watch retries at once with the same index
       NextUpdate(nd);
+      return;
+    }
+    case Transfer::kServices: {
+      if (ok) {
+        ++services_answers_;
+        curl_header* h = nullptr;
+        if (curl_easy_header(t->easy, "X-Orch-Index", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+            h != nullptr) {
+          nd->services_index = std::strtoull(h->value, nullptr, 10);
+        }
+      } else {
+        ++services_failed_;
+      }
+      delete t;
+      WatchServices(nd);
       return;
     }
     case Transfer::kUpdate: {
@@ -660,6 +707,11 @@ int Sim::Run() {
   } else {
     std::printf("\n");
   }
+  if (o_.service_watch) {
+    std::printf("nodesim: services watches answered %llu, failed %llu\n",
+                static_cast<unsigned long long>(services_answers_),
+                static_cast<unsigned long long>(services_failed_));
+  }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf(
@@ -680,6 +732,7 @@ int Main(int argc, char** argv) {
   o.job_count = std::stoi(Flag(argc, argv, "job-count", "ORCH_NODESIM_JOB_COUNT", "0"));
   o.report_every_s = std::stod(Flag(argc, argv, "report-every", "ORCH_NODESIM_REPORT_EVERY", "5"));
   o.job_id = Flag(argc, argv, "job-id", "ORCH_NODESIM_JOB_ID", o.job_id);
+  o.service_watch = Flag(argc, argv, "service-watch", "ORCH_NODESIM_SERVICE_WATCH", "0") == "1";
   if (o.master.empty() || o.master.find(':') == std::string::npos) {
     std::fprintf(stderr, "nodesim: --master must be http://HOST:PORT[,http://HOST:PORT...]\n");
     return 2;
@@ -688,7 +741,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "nodesim: --nodes must be 1..60000\n");
     return 2;
   }
-  // Two connections per node, plus some.
+  // Two or three connections per node, plus some.
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;

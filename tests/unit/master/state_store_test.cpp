@@ -335,6 +335,40 @@ TEST(StateStoreTest, AReportThatChangesNothingWritesNothing) {
   EXPECT_EQ(s->events()->After(5, 10).batches.size(), 1u);
 }
 
+// The balancers' watches of the service registry wait on the services
+// key: woken by a change of a job with services, its allocations or a
+// known node, not by other jobs' placements and reports (every agent runs
+// a balancer; each state change woke them all).
+TEST(StateStoreTest, TheServicesKeyMovesOnlyWithWhatTheRegistryIsBuiltFrom) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("svc") + "/state.db"));
+  ASSERT_TRUE(s->Apply(1, RegisterNodeCmd(SampleNode("n1"))).ok());
+  auto plain = SampleJob("plain", 1);
+  ASSERT_TRUE(s->Apply(2, RegisterJobCmd(plain, "e1")).ok());
+  ASSERT_TRUE(s->Apply(3, PlanCmd("e1", plain, 2, {{"p1", "n1"}})).ok());
+  const uint64_t before = s->ServicesIndex();
+  EXPECT_LT(before, 2u) << "a job without services moved the services key";
+  std::atomic<int> woke{0};
+  s->index_waiters()->Wait(
+      before, std::chrono::steady_clock::now() + std::chrono::seconds(60), [&] { ++woke; },
+      StateStore::ServicesWatchKey());
+  ASSERT_TRUE(s->Apply(4, ReportCmd("n1", "p1", v1::Allocation::RUNNING)).ok());
+  EXPECT_EQ(woke.load(), 0) << "another job's report woke the balancers";
+  auto web = SampleJob("web", 1);
+  web.mutable_groups(0)->mutable_tasks(0)->mutable_service()->set_name("web");
+  ASSERT_TRUE(s->Apply(5, RegisterJobCmd(web, "e2")).ok());
+  EXPECT_EQ(woke.load(), 1);
+  EXPECT_EQ(s->ServicesIndex(), 5u);
+  ASSERT_TRUE(s->Apply(6, PlanCmd("e2", web, 5, {{"w1", "n1"}})).ok());
+  EXPECT_EQ(s->ServicesIndex(), 6u);
+  ASSERT_TRUE(s->Apply(7, ReportCmd("n1", "w1", v1::Allocation::RUNNING)).ok());
+  EXPECT_EQ(s->ServicesIndex(), 7u) << "a service's allocation started: an endpoint";
+  ASSERT_TRUE(s->Apply(8, ReportCmd("n1", "p1", v1::Allocation::COMPLETE)).ok());
+  ASSERT_TRUE(s->Apply(9, RegisterNodeCmd(SampleNode("n2"))).ok());
+  EXPECT_EQ(s->ServicesIndex(), 7u) << "another job's report or a new node moved it";
+  ASSERT_TRUE(s->Apply(10, RegisterNodeCmd(SampleNode("n1"))).ok());
+  EXPECT_EQ(s->ServicesIndex(), 10u) << "a known node's change (its address) did not";
+}
+
 // An agent's allocation watch waits on its node's key: woken by a change of
 // its own node or allocations, not by other nodes' or jobs' changes (with
 // thousands of agents, waking every watch at each apply swamped the master),
