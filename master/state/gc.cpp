@@ -119,9 +119,7 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
       continue;
     }
     ORCH_RETURN_IF_ERROR(DeleteRow("allocations", id));
-    if (auto b = jobs_brief_.find(a->job_id()); b != jobs_brief_.end() && b->second.services) {
-      NoteServicesChangeLocked();
-    }
+    NoteServicesChangeOfJobLocked(a->job_id());
     ForgetAllocationLocked(*a);
     NoteEvent("Allocation", "AllocationDeleted", id, a->job_id(), "");
     ++allocs;
@@ -162,10 +160,8 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
     stmt.Bind(1, job_id);
     ORCH_RETURN_IF_ERROR(stmt.Run());
   }
-  if (auto b = jobs_brief_.find(job_id); b != jobs_brief_.end()) {
-    if (b->second.services) NoteServicesChangeLocked();
-    jobs_brief_.erase(b);
-  }
+  NoteServicesChangeOfJobLocked(job_id);
+  jobs_brief_.erase(job_id);
   if (everything) ForgetJobAllocationsLocked(job_id);
   NoteEvent("Job", "JobDeleted", job_id, job_id, "");
   return Status::Ok();

@@ -17,6 +17,12 @@ void StateStore::NoteServicesChangeLocked() {
   pending_node_watch_.emplace_back(ServicesWatchKey(), apply_index_);
 }
 
+void StateStore::NoteServicesChangeOfJobLocked(const std::string& job_id) {
+  if (auto b = jobs_brief_.find(job_id); b != jobs_brief_.end() && b->second.services) {
+    NoteServicesChangeLocked();
+  }
+}
+
 uint64_t StateStore::ServicesIndex() const { return waiters_.KeyIndex(ServicesWatchKey()); }
 
 std::vector<std::pair<std::string, uint64_t>> StateStore::CommitNodeWatchLocked() {

@@ -454,9 +454,7 @@ Status StateStore::PutAllocation(const v1::Allocation& a, bool agent_report) {
       a, {a.id(), a.job_id(), a.node_id()}, &bytes));
   NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(), std::move(bytes));
   if (!agent_report) NoteNodeChangeLocked(a.node_id());
-  if (auto b = jobs_brief_.find(a.job_id()); b != jobs_brief_.end() && b->second.services) {
-    NoteServicesChangeLocked();
-  }
+  NoteServicesChangeOfJobLocked(a.job_id());
   NoteAllocationLocked(a);
   return Status::Ok();
 }

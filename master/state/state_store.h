@@ -436,6 +436,8 @@ class StateStore : public replication::StateMachine {
   std::vector<std::pair<std::string, uint64_t>> pending_node_watch_;
   void NoteNodeChangeLocked(const std::string& node_id);
   void NoteServicesChangeLocked();
+  // NoteServicesChangeLocked when job `job_id` declares a service.
+  void NoteServicesChangeOfJobLocked(const std::string& job_id);
   std::vector<std::pair<std::string, uint64_t>> CommitNodeWatchLocked();
   // Failed allocations and replacements (FailedAllocations, ReplacementOf),
   // kept in memory with every allocation write and delete, rebuilt on open,
