@@ -152,6 +152,10 @@ class EventsE2ETest : public ::testing::Test {
                                         "--heartbeat-ttl", "3s"});
     cluster_->Bootstrap({"m1", "m2", "m3"});
     ASSERT_FALSE(cluster_->WaitLeader(30s).empty());
+    // The subscribers connect to given masters once, without retrying: all
+    // must be serving (m1 still refused connections once, on a loaded
+    // machine, after m3 led).
+    ASSERT_TRUE(cluster_->WaitAllFollow(30s));
   }
   void TearDown() override {
     if (agent_) {

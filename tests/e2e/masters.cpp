@@ -189,20 +189,35 @@ std::string MasterCluster::LogPath(const std::string& id) const {
 
 OrchClient& MasterCluster::Client(const std::string& id) { return *Get(id).client; }
 
+std::string MasterCluster::LeaderSeenBy(const std::string& id) {
+  auto resp = Client(id).Raw("GET", "/v1/cluster/leader", "", std::chrono::seconds(3));
+  if (!resp.ok()) return "";
+  v1::LeaderResponse lr;
+  if (!FromJson(resp->body, &lr).ok()) return "";
+  return lr.leader_id();
+}
+
 std::string MasterCluster::LeaderNow() {
-  auto leader_of = [&](const std::string& id) -> std::string {
-    auto resp = Client(id).Raw("GET", "/v1/cluster/leader", "", std::chrono::seconds(3));
-    if (!resp.ok()) return "";
-    v1::LeaderResponse lr;
-    if (!FromJson(resp->body, &lr).ok()) return "";
-    return lr.leader_id();
-  };
   for (const auto& id : Running()) {
-    std::string leader = leader_of(id);
+    std::string leader = LeaderSeenBy(id);
     if (leader.empty() || !IsRunning(leader)) continue;
-    if (leader == id || leader_of(leader) == leader) return leader;
+    if (leader == id || LeaderSeenBy(leader) == leader) return leader;
   }
   return "";
+}
+
+bool MasterCluster::WaitAllFollow(std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [&] {
+        std::string leader;
+        for (const auto& id : Running()) {
+          std::string seen = LeaderSeenBy(id);
+          if (seen.empty() || (!leader.empty() && seen != leader)) return false;
+          leader = seen;
+        }
+        return !leader.empty();
+      },
+      timeout);
 }
 
 std::string MasterCluster::WaitLeader(std::chrono::milliseconds timeout,

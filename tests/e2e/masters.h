@@ -81,6 +81,10 @@ class MasterCluster {
   std::string LeaderNow();
   // Polls LeaderNow() until it is a leader other than `not_id`; "" on timeout.
   std::string WaitLeader(std::chrono::milliseconds timeout, const std::string& not_id = "");
+  // Polls until every running member serves its HTTP API and names the
+  // same leader (WaitLeader needs only the leader and one member: the
+  // others may still be starting, refusing connections).
+  bool WaitAllFollow(std::chrono::milliseconds timeout);
 
   // Appends a timestamped "e2e:" line to every master's log, so that a
   // failing test's logs show what the test did when.
@@ -90,6 +94,8 @@ class MasterCluster {
   std::string Logs(int tail_lines = 300) const;
 
  private:
+  // The leader `id` names at GET /v1/cluster/leader; "" if none or no answer.
+  std::string LeaderSeenBy(const std::string& id);
   struct Member {
     std::string id;
     int http_port = 0;
