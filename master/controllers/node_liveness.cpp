@@ -8,6 +8,15 @@
 #include "common/ids.h"
 
 namespace orch::master {
+namespace {
+
+// The statuses a silent node is marked down from. A draining node still
+// runs work: it goes down like a ready one.
+bool Watched(v1::Node::Status status) {
+  return status == v1::Node::READY || status == v1::Node::DRAINING;
+}
+
+}  // namespace
 
 void NodeLiveness::Start() {
   stop_ = false;
@@ -49,10 +58,13 @@ void NodeLiveness::RecordLocked(const std::string& node_id, const v1::NodeLoad& 
   s.at = clock_->Steady();
   s.wall_ms = clock_->NowMs();
   s.load = load;
-  if (!s.queued) {
-    s.queued = true;
-    due_.push(Due{s.at, &*it});
-  }
+  QueueLocked(*it, s.at);
+}
+
+void NodeLiveness::QueueLocked(SeenMap::value_type& node, Steady at) {
+  if (node.second.queued) return;
+  node.second.queued = true;
+  due_.push(Due{at, &node});
 }
 
 v1::NodeLoad NodeLiveness::Load(const std::string& node_id) const {
@@ -132,8 +144,7 @@ void NodeLiveness::CheckOnce() {
   }
   std::sort(expired.begin(), expired.end());
   for (const auto& id : expired) {
-    // The status from memory (no SQLite, no apply to wait for). A draining
-    // node still runs work: it goes down like a ready one.
+    // The status from memory (no SQLite, no apply to wait for).
     const auto status = store_->NodeStatusBrief(id);
     if (!status) {
       // Gone from the state: forget it, unless it was heard meanwhile.
@@ -141,17 +152,14 @@ void NodeLiveness::CheckOnce() {
       if (auto it = seen_.find(id); it != seen_.end() && !it->second.queued) seen_.erase(it);
       continue;
     }
-    if (*status != v1::Node::READY && *status != v1::Node::DRAINING) continue;
+    if (!Watched(*status)) continue;
     auto st = ProposeStatus(id, v1::Node::DOWN,
                             "no heartbeat for " + std::to_string(ttl_.count()) + "ms");
     if (!st.ok()) {
       spdlog::warn("node {}: cannot mark down: {}", ShortId(id), st.ToString());
       // Looked at again at the next pass.
       std::lock_guard lock(mu_);
-      if (auto it = seen_.find(id); it != seen_.end() && !it->second.queued) {
-        it->second.queued = true;
-        due_.push(Due{it->second.at, &*it});
-      }
+      if (auto it = seen_.find(id); it != seen_.end()) QueueLocked(*it, it->second.at);
     }
   }
 }
@@ -160,12 +168,9 @@ void NodeLiveness::QueueUnqueuedNodes() {
   const auto nodes = store_->NodeStatusesBrief();
   std::lock_guard lock(mu_);
   for (const auto& [id, status] : nodes) {
-    if (status != v1::Node::READY && status != v1::Node::DRAINING) continue;
+    if (!Watched(status)) continue;
     auto it = seen_.try_emplace(id).first;
-    Seen& s = it->second;
-    if (s.queued) continue;
-    s.queued = true;
-    due_.push(Due{std::max(s.at, leader_since_), &*it});
+    QueueLocked(*it, std::max(it->second.at, leader_since_));
   }
 }
 

@@ -89,6 +89,9 @@ class NodeLiveness {
     SeenMap::value_type* node;
     bool operator>(const Due& o) const { return at > o.at; }
   };
+  // Gives `node` its entry in due_, due a TTL after `at`, unless it has one
+  // (mu_ held).
+  void QueueLocked(SeenMap::value_type& node, Steady at);
   StateStore* store_;
   replication::ReplicatedLog* log_;
   Clock* clock_;

@@ -13,9 +13,8 @@ void StateStore::NoteNodeChangeLocked(const std::string& node_id) {
   pending_node_watch_.emplace_back(NodeWatchKey(node_id), apply_index_);
 }
 
-void StateStore::NoteServicesChangeLocked() {
-  pending_node_watch_.emplace_back(ServicesWatchKey(), apply_index_);
-}
+// Once per transaction, not once per allocation of a service's plan.
+void StateStore::NoteServicesChangeLocked() { pending_services_ = apply_index_; }
 
 void StateStore::NoteServicesChangeOfJobLocked(const std::string& job_id) {
   if (auto b = jobs_brief_.find(job_id); b != jobs_brief_.end() && b->second.services) {
@@ -28,7 +27,14 @@ uint64_t StateStore::ServicesIndex() const { return waiters_.KeyIndex(ServicesWa
 std::vector<std::pair<std::string, uint64_t>> StateStore::CommitNodeWatchLocked() {
   std::vector<std::pair<std::string, uint64_t>> keys;
   keys.swap(pending_node_watch_);
+  if (pending_services_ != 0) keys.emplace_back(ServicesWatchKey(), pending_services_);
+  pending_services_ = 0;
   return keys;
+}
+
+void StateStore::DropNodeWatchLocked() {
+  pending_node_watch_.clear();
+  pending_services_ = 0;
 }
 
 uint64_t StateStore::NodeAllocationsIndex(const std::string& id) const {

@@ -121,7 +121,7 @@ Status StateStore::ApplyRestoreCommit(const Entry& e, Status* outcome) {
   }
   const uint64_t state_index = applied_ + offset_;
   if (st.ok()) events_.Reset(state_index);  // every object replaced: resume by reading the state
-  if (st.ok()) pending_node_watch_.clear();  // the waiters' keys are raised below
+  if (st.ok()) DropNodeWatchLocked();       // the waiters' keys are raised below
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(state_index);

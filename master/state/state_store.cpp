@@ -261,7 +261,7 @@ Status StateStore::ApplyRun(const std::vector<Entry>& entries, std::size_t begin
   }
   if (!st.ok()) {
     pending_events_.clear();
-    pending_node_watch_.clear();
+    DropNodeWatchLocked();
     return st;
   }
   const uint64_t state_index = applied_ + offset_;
@@ -346,7 +346,7 @@ Status StateStore::RestoreImage(const std::string& image) {
   RebuildAclLocked();
   const uint64_t restored = applied_ + offset_;
   events_.Reset(restored);  // the changes up to the snapshot are not known here
-  pending_node_watch_.clear();  // the waiters' keys are raised below
+  DropNodeWatchLocked();    // the waiters' keys are raised below
   lock.unlock();
   cv_.notify_all();
   waiters_.Advance(restored);

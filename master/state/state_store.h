@@ -429,13 +429,17 @@ class StateStore : public replication::StateMachine {
   bool acl_changed_ = false;  // an ACL command applied in the open transaction
   void NoteJobLocked(const v1::Job& job);
   void RebuildJobBriefsLocked();
-  // Node watches (NodeAllocationsIndex): the open transaction's node
-  // changes wait in pending_node_watch_ until its commit turns them into
-  // the keys index_waiters() advances (CommitNodeWatchLocked), or its
-  // rollback drops them. The waiters keep each key's index.
+  // Node watches (NodeAllocationsIndex) and the services key: the open
+  // transaction's changes wait in pending_node_watch_ (the services key
+  // once, at its last change: pending_services_) until its commit turns
+  // them into the keys index_waiters() advances (CommitNodeWatchLocked), or
+  // a rollback or a restore drops them (DropNodeWatchLocked). The waiters
+  // keep each key's index.
   std::vector<std::pair<std::string, uint64_t>> pending_node_watch_;
+  uint64_t pending_services_ = 0;  // 0: no services change pending
   void NoteNodeChangeLocked(const std::string& node_id);
   void NoteServicesChangeLocked();
+  void DropNodeWatchLocked();
   // NoteServicesChangeLocked when job `job_id` declares a service.
   void NoteServicesChangeOfJobLocked(const std::string& job_id);
   std::vector<std::pair<std::string, uint64_t>> CommitNodeWatchLocked();

@@ -132,12 +132,35 @@ class AllocRunReader : public nlohmann::json_sax<nlohmann::json> {
   std::string key_;
 };
 
+// Where one of a node's blocking watches stands, and how to ask next: as
+// the agent's watches (agent/blocking_watch.h), stale past the first,
+// consistent again after an answer older than the last or from a master
+// that knows no leader.
+struct WatchCursor {
+  uint64_t index = 0;    // of the last answer taken
+  bool confirm = false;  // the next query is consistent
+  bool Stale() const { return index > 0 && !confirm; }
+  // The query string for the next query.
+  std::string Query() const {
+    return "?index=" + std::to_string(index) + "&wait=60s" + (Stale() ? "&stale=true" : "");
+  }
+  // An answer at `at`; whether it is taken (false: behind the last).
+  bool Take(bool stale, uint64_t at, bool known_leader) {
+    if (stale && at < index) {
+      confirm = true;  // a master behind the last: ask consistently, take nothing
+      return false;
+    }
+    confirm = stale && !known_leader;
+    index = at;
+    return true;
+  }
+};
+
 struct Node {
   int n = 0;
   std::string name, secret, source, id;
   bool registered = false;
-  uint64_t index = 0;                    // of the last watch answer
-  bool confirm = false;                  // the next watch is consistent
+  WatchCursor allocs_watch;                  // the allocation watch's
   std::unordered_set<std::string> reported;  // allocation ids reported
   std::deque<Update> updates;                // waiting for lane A
   Transfer* lane_a = nullptr;            // register, heartbeat, updates
@@ -146,7 +169,7 @@ struct Node {
   CURL* easy_a = nullptr;
   CURL* easy_b = nullptr;
   CURL* easy_c = nullptr;
-  uint64_t services_index = 0;  // of the last services answer
+  WatchCursor services_watch;  // the services watch's (--service-watch)
   // The node's own connection and name caches: libcurl 7.88 walks the
   // whole connection cache at each curl_multi_remove_handle, and keeps
   // names in a hash of 7 buckets, so with caches shared by every node each
@@ -271,6 +294,7 @@ class Sim {
   void Heartbeat(Node* nd);
   void Watch(Node* nd);
   void WatchServices(Node* nd);
+  bool TakeWatchAnswer(const Transfer* t, WatchCursor* cursor);
   void NextUpdate(Node* nd);
   void SubmitJob();
   void SubmitJobs();  // on submitter_
@@ -363,26 +387,34 @@ void Sim::Heartbeat(Node* nd) {
   Start(nd, Transfer::kHeartbeat, "POST", "/v1/nodes/" + nd->id + "/heartbeat", "{}", 5000);
 }
 
-// As the agent's watch (agent/blocking_watch.h): stale past the first,
-// consistent again after an answer older than the last or from a master
-// that knows no leader.
 void Sim::Watch(Node* nd) {
   ++watches_;
-  const bool stale = nd->index > 0 && !nd->confirm;
-  Transfer* t = Start(nd, Transfer::kWatch, "GET",
-                      "/v1/nodes/" + nd->id + "/allocations?index=" + std::to_string(nd->index) +
-                          "&wait=60s" + (stale ? "&stale=true" : ""),
-                      "", 75'000);
-  t->stale = stale;
+  Transfer* t =
+      Start(nd, Transfer::kWatch, "GET",
+            "/v1/nodes/" + nd->id + "/allocations" + nd->allocs_watch.Query(), "", 75'000);
+  t->stale = nd->allocs_watch.Stale();
 }
 
-// As an agent's balancer: stale past the first (agent/blocking_watch.h).
 void Sim::WatchServices(Node* nd) {
-  const uint64_t index = nd->services_index;
-  Start(nd, Transfer::kServices, "GET",
-        "/v1/services?index=" + std::to_string(index) + "&wait=60s" +
-            (index > 0 ? "&stale=true" : ""),
-        "", 75'000);
+  Transfer* t = Start(nd, Transfer::kServices, "GET", "/v1/services" + nd->services_watch.Query(),
+                      "", 75'000);
+  t->stale = nd->services_watch.Stale();
+}
+
+// Takes a watch's answer into `cursor`: whether it was taken.
+bool Sim::TakeWatchAnswer(const Transfer* t, WatchCursor* cursor) {
+  curl_header* h = nullptr;
+  uint64_t index = cursor->index;
+  if (curl_easy_header(t->easy, "X-Orch-Index", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+      h != nullptr) {
+    index = std::strtoull(h->value, nullptr, 10);
+  }
+  const bool known_leader =
+      curl_easy_header(t->easy, "X-Orch-Known-Leader", 0, CURLH_HEADER, -1, &h) != CURLHE_OK ||
+      h == nullptr || std::string_view(h->value) != "false";
+  if (cursor->Take(t->stale, index, known_leader)) return true;
+  ++stale_behind_;
+  return false;
 }
 
 void Sim::NextUpdate(Node* nd) {
@@ -455,22 +487,7 @@ void Sim::Done(Transfer* t, CURLcode rc) {
     case Transfer::kWatch: {
       AllocRunReader list;
       if (ok && nlohmann::json::sax_parse(t->in, &list)) {
-        curl_header* h = nullptr;
-        uint64_t index = nd->index;
-        if (curl_easy_header(t->easy, "X-Orch-Index", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h != nullptr) {
-          index = std::strtoull(h->value, nullptr, 10);
-        }
-        const bool known_leader = curl_easy_header(t->easy, "X-Orch-Known-Leader", 0, CURLH_HEADER,
-                                                   -1, &h) != CURLHE_OK ||
-                                  h == nullptr || std::string_view(h->value) != "false";
-        if (t->stale && index < nd->index) {
-          nd->confirm = true;  // a master behind the last: ask consistently, take nothing
-          ++stale_behind_;
-          list.allocs.clear();
-        } else {
-          nd->confirm = t->stale && !known_leader;
-          nd->index = index;
-        }
+        if (!TakeWatchAnswer(t, &nd->allocs_watch)) list.allocs.clear();
         // {"updates":[{"id":"..","client_status":"RUNNING"},...]}, 64 at most.
         Update u;
         auto flush = [&] {
@@ -505,11 +522,7 @@ void Sim::Done(Transfer* t, CURLcode rc) {
     case Transfer::kServices: {
       if (ok) {
         ++services_answers_;
-        curl_header* h = nullptr;
-        if (curl_easy_header(t->easy, "X-Orch-Index", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
-            h != nullptr) {
-          nd->services_index = std::strtoull(h->value, nullptr, 10);
-        }
+        (void)TakeWatchAnswer(t, &nd->services_watch);
       } else {
         ++services_failed_;
       }
