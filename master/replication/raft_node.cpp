@@ -274,10 +274,10 @@ Status RaftNode::Pump(bool tick) {
     NoteSlowReady(std::chrono::steady_clock::now() - started);
     if (!st.ok()) return stop_on(st);
   }
-  // The state machine's open transaction, once a tick while no apply runs
-  // (StateMachine::CommitApplied).
+  // The state machine's open transaction, when due, checked once a tick
+  // while no apply runs (StateMachine::CommitAppliedIfDue).
   if (tick && ApplyIdle()) {
-    if (Status st = store_->CommitApplied(); !st.ok()) return stop_on(st);
+    if (Status st = store_->CommitAppliedIfDue(); !st.ok()) return stop_on(st);
   }
   // Members() is for operators: refreshing it once a tick keeps the
   // per-message path free of this bookkeeping.
@@ -386,6 +386,7 @@ Status RaftNode::HandleReady() {
     applied_ = snap->metadata().index();
     snapshot_index_ = applied_;
     next_snapshot_at_ = snapshot_index_ + opts_.snapshot_entries;
+    NoteSnapshotImage(applied_bytes_.load(), snap->data().size());
     conf_state_ = snap->metadata().conf_state();
     for (const auto& m : store_->ListMembers()) {
       directory_.Put(m);
@@ -515,7 +516,7 @@ void RaftNode::ApplyLoop() {
       }
       idle = apply_queue_.empty();
     }
-    if (idle && applied_.load() >= next_snapshot_at_.load()) {
+    if (idle && SnapshotDue()) {
       // A snapshot may be due: the loop takes it while nothing applies.
       {
         std::lock_guard lock(mu_);
@@ -577,6 +578,7 @@ Status RaftNode::ApplyEntries(const std::vector<Entry>& entries) {
       batch.push_back({e.index(), nullptr});
     }
     FailReplacedProposals(e.index(), cmds[i].request_id());
+    applied_bytes_ += e.data().size();
     applied_ = e.index();
   }
   return flush();
@@ -602,9 +604,7 @@ void RaftNode::FailReplacedProposals(uint64_t index, uint64_t request_id) {
 }
 
 Status RaftNode::MaybeSnapshot() {
-  if (snapshot_in_flight_ || applied_ < snapshot_index_ + opts_.snapshot_entries || applied_ == 0) {
-    return Status::Ok();
-  }
+  if (snapshot_in_flight_ || !SnapshotDue() || applied_ == 0) return Status::Ok();
   // A read of state.db begun here, between applies, sees exactly the state
   // at applied_; reading the image, writing and fsyncing it (what grows
   // with the state) run on their own thread while this one keeps ticking,
@@ -620,7 +620,7 @@ Status RaftNode::MaybeSnapshot() {
   }
   snapshot_in_flight_ = true;
   auto pending = std::make_shared<SqliteStorage::PendingSnapshot>(std::move(prepared).value());
-  auto work = [this, pending,
+  auto work = [this, pending, at = applied_bytes_.load(),
                read = std::shared_ptr<StateImage>(std::move(read).value())]() mutable {
     const auto start = std::chrono::steady_clock::now();
     auto image = read->Serialize();
@@ -636,7 +636,8 @@ Status RaftNode::MaybeSnapshot() {
     const int64_t write_ms =
         duration_cast<milliseconds>(std::chrono::steady_clock::now() - serialized).count();
     std::lock_guard lock(mu_);
-    tasks_.push_back([this, pending, written, read_ms, write_ms] {
+    tasks_.push_back([this, pending, written, read_ms, write_ms, at] {
+      NoteSnapshotImage(at, written.ok() ? pending->snap.data().size() : 0);
       FinishSnapshot(std::move(*pending), written, read_ms, write_ms);
     });
     cv_.notify_all();
@@ -651,6 +652,16 @@ Status RaftNode::MaybeSnapshot() {
     });
   }
   return Status::Ok();
+}
+
+bool RaftNode::SnapshotDue() const {
+  return applied_.load() >= next_snapshot_at_.load() &&
+         applied_bytes_.load() >= snapshot_due_bytes_.load();
+}
+
+void RaftNode::NoteSnapshotImage(uint64_t at, uint64_t image_bytes) {
+  const uint64_t cheap = opts_.cheap_image_bytes;
+  snapshot_due_bytes_ = at + (image_bytes > cheap ? image_bytes - cheap : 0);
 }
 
 void RaftNode::FinishSnapshot(SqliteStorage::PendingSnapshot p, const Status& written,

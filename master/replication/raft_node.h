@@ -11,7 +11,11 @@
 // - Reads use ReadIndex: the leader confirms it still leads, then the read
 //   waits until that index is applied locally.
 // - Every `snapshot_entries` applied entries, state.db's image becomes a
-//   Raft snapshot and the log before it is compacted (keeping
+//   Raft snapshot, once the log since the last one also holds as many
+//   bytes as that one's image (less 1 MiB: small images are cheap). A
+//   snapshot costs about its image's size, so snapshots then cost at most
+//   about what the log writes, however large the state. The log before it
+//   is compacted (keeping
 //   `keep_entries` for followers that are only a little behind, and on the
 //   leader what a follower being sent a snapshot needs after it:
 //   raft::CompactionIndex).
@@ -76,6 +80,9 @@ struct RaftNodeOptions {
   // sends every batch to the apply thread for the next 5 s.
   std::size_t inline_apply_bytes = 256 << 10;
   std::chrono::milliseconds inline_apply_budget{100};
+  // A snapshot waits until the log since the last one holds as many bytes
+  // as that one's image, less this (see the top of this file).
+  uint64_t cheap_image_bytes = 1 << 20;
 };
 
 class RaftNode : public ReplicatedLog {
@@ -320,6 +327,14 @@ class RaftNode : public ReplicatedLog {
   // snapshot_index_ + snapshot_entries, for the apply thread to tell the
   // loop a snapshot may be due.
   std::atomic<uint64_t> next_snapshot_at_{0};
+  // The bytes of the entries applied since the node opened, and how many
+  // must have applied before the next snapshot (see the top of this file).
+  std::atomic<uint64_t> applied_bytes_{0};
+  std::atomic<uint64_t> snapshot_due_bytes_{0};
+  // Whether enough entries and bytes applied since the last snapshot.
+  bool SnapshotDue() const;
+  // After a snapshot of `image_bytes` begun when applied_bytes_ was `at`.
+  void NoteSnapshotImage(uint64_t at, uint64_t image_bytes);
   uint64_t snapshot_index_ = 0;  // loop thread only: of the last snapshot taken or being written
   bool snapshot_in_flight_ = false;  // loop thread only
   std::thread snapshot_thread_;      // writes one snapshot file at a time

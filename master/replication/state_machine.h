@@ -43,9 +43,13 @@ class StateMachine {
   // crash, or an error here (after which the node stops), loses them all,
   // and the Raft log replays them.
   virtual Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes) = 0;
-  // Commits what the batches so far applied; called once a tick between
-  // applies. An error means the state cannot be written.
+  // Commits what the batches so far applied. An error means the state
+  // cannot be written.
   virtual Status CommitApplied() { return Status::Ok(); }
+  // Called once a tick between applies: commits when the open batches have
+  // waited long enough (the state machine's own interval), so a quiet
+  // master does not keep them open, while a busy one commits seldom.
+  virtual Status CommitAppliedIfDue() { return CommitApplied(); }
   // Records that `index` was applied without a command of its own.
   virtual Status MarkApplied(uint64_t index) = 0;
   virtual uint64_t AppliedIndex() const = 0;

@@ -186,6 +186,13 @@ Status StateStore::CommitApplied() {
   return CommitBatchLocked();
 }
 
+Status StateStore::CommitAppliedIfDue() {
+  std::lock_guard lock(mu_);
+  if (!batch_open_ || std::chrono::steady_clock::now() - batch_opened_ < commit_after_)
+    return Status::Ok();
+  return CommitBatchLocked();
+}
+
 template <typename F>
 Status StateStore::InTransaction(uint64_t index, F body) {
   std::unique_lock lock(mu_);

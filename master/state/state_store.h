@@ -56,8 +56,9 @@ class StateStore : public replication::StateMachine {
   // command (nullptr) only advances the applied index. Entries at or below
   // AppliedIndex() are skipped. `outcomes` receives one Status per entry.
   //
-  // Batches share one open transaction, committed by CommitApplied (the
-  // Raft loop's tick), when it has been open set_commit_after(), and before
+  // Batches share one open transaction, committed once it has been open
+  // set_commit_after() (by the apply or the Raft loop's tick that finds it
+  // so: CommitAppliedIfDue), by CommitApplied, and before
   // anything reads state.db through another connection (scheduling reads,
   // snapshot images) or replaces it. Reads through this store see every
   // applied batch at once; a crash loses at most the open transaction,
@@ -68,8 +69,11 @@ class StateStore : public replication::StateMachine {
   using Entry = replication::StateMachine::Entry;
   Status ApplyBatch(const std::vector<Entry>& entries, std::vector<Status>* outcomes) override;
   Status CommitApplied() override;
+  Status CommitAppliedIfDue() override;
   // How long applies may wait in the open transaction (see above) before
-  // the apply that finds it older commits it; 50 ms unless set.
+  // it is committed; 250 ms unless set. Each commit writes every page
+  // touched since the last one, so fewer commits write the pages batches
+  // share (index leaves, the applied index) fewer times.
   void set_commit_after(std::chrono::milliseconds d) {
     std::lock_guard lock(mu_);
     commit_after_ = d;
@@ -383,7 +387,7 @@ class StateStore : public replication::StateMachine {
 
   // The applies' open transaction (see ApplyBatch), under mu_.
   mutable bool batch_open_ = false;
-  std::chrono::milliseconds commit_after_{50};
+  std::chrono::milliseconds commit_after_{250};
   mutable std::chrono::steady_clock::time_point batch_opened_;
   Status OpenBatchLocked();
   // Commits the open transaction, if any. On failure it rolls back, and

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "local_network.h"
@@ -45,6 +46,8 @@ class SlowApplies : public replication::StateMachine {
     return s_->ApplyBatch(entries, outcomes);
   }
   Status MarkApplied(uint64_t index) override { return s_->MarkApplied(index); }
+  Status CommitApplied() override { return s_->CommitApplied(); }
+  Status CommitAppliedIfDue() override { return s_->CommitAppliedIfDue(); }
   uint64_t AppliedIndex() const override { return s_->AppliedIndex(); }
   uint64_t WaitForIndexAbove(uint64_t index, std::chrono::milliseconds timeout) override {
     return s_->WaitForIndexAbove(index, timeout);
@@ -70,13 +73,25 @@ struct Member {
   std::unique_ptr<StateStore> store;
   std::unique_ptr<SlowApplies> applies;  // what the node applies to: `store`
   std::unique_ptr<replication::RaftNode> log;
+  std::unique_ptr<metrics::Registry> metrics;  // the node's
 };
+
+// A counter or gauge of a member's node, from its metrics' text.
+double MetricValue(const Member& m, const std::string& name) {
+  std::istringstream text(m.metrics->Render());
+  for (std::string line; std::getline(text, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
+}
 
 class RaftCluster {
  public:
   RaftCluster(const std::string& root, int n, uint64_t snapshot_entries = 10000,
-              std::size_t inline_apply_bytes = 256 << 10)
-      : root_(root), inline_apply_bytes_(inline_apply_bytes) {
+              std::size_t inline_apply_bytes = 256 << 10, uint64_t cheap_image_bytes = 1 << 20)
+      : root_(root),
+        inline_apply_bytes_(inline_apply_bytes),
+        cheap_image_bytes_(cheap_image_bytes) {
     for (int i = 1; i <= n; ++i) peers_.emplace_back("m" + std::to_string(i), "127.0.0.1:0");
     snapshot_entries_ = snapshot_entries;
     for (const auto& [id, addr] : peers_) Start(id, peers_);
@@ -101,10 +116,13 @@ class RaftCluster {
     o.snapshot_entries = snapshot_entries_;
     o.keep_entries = snapshot_entries_ / 2;
     o.inline_apply_bytes = inline_apply_bytes_;
+    o.cheap_image_bytes = cheap_image_bytes_;
     m.applies = std::make_unique<SlowApplies>(m.store.get());
     auto log = replication::RaftNode::Open(o, m.dir, m.applies.get());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     m.log = std::move(*log);
+    m.metrics = std::make_unique<metrics::Registry>();
+    m.log->RegisterMetrics(m.metrics.get());
     m.log->Start(net_.Join(replication::RaftIdOf(id), m.log->TransportCallbacks()));
     for (auto& old : members_) {
       if (old.id == id) {
@@ -156,6 +174,7 @@ class RaftCluster {
   std::string root_;
   uint64_t snapshot_entries_;
   std::size_t inline_apply_bytes_;
+  uint64_t cheap_image_bytes_;
   std::vector<std::pair<std::string, std::string>> peers_;
   testing::LocalNetwork net_;
   std::vector<Member> members_;
@@ -378,6 +397,41 @@ TEST(RaftNodeTest, LaggingMemberCatchesUpThroughASnapshot) {
   c.Stop(lagging);
   c.Start(lagging, c.peers());
   EXPECT_EQ(c.Get(lagging).store->ListJobs().size(), 120u);
+}
+
+TEST(RaftNodeTest, ALargeStateIsSnapshotAfterAsManyLogBytesAsItsImage) {
+  // Snapshots every 4 entries by the count alone; images past 128 KiB are
+  // "large" here (1 MiB in a master). Each job below is ~16 KiB in the log
+  // and more than twice that in the state (the job and its version).
+  RaftCluster c(testing::TempDir("r"), 1, /*snapshot_entries=*/4, 256 << 10,
+                /*cheap_image_bytes=*/128 << 10);
+  ASSERT_EQ(c.WaitLeader(), "m1");
+  Member& m = c.Get("m1");
+  const std::string bulk(16 << 10, 'x');
+  for (int i = 0; i < 40; ++i) {
+    v1::Job job = testing::SampleJob("big" + std::to_string(i), 1);
+    job.mutable_groups(0)->mutable_tasks(0)->add_args(bulk);
+    auto r = m.log->Propose(testing::RegisterJobCmd(job, "e" + std::to_string(i)), 5s);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::this_thread::sleep_for(10ms);  // a snapshot due is taken, not skipped while one is written
+  }
+  // The first image (~0.3 MiB after 4 entries) holds ~0.2 MiB past the
+  // cheap size: the next waits for that much log (~11 entries), and the one
+  // after it (~0.7 MiB, ~0.6 past) for ~37 more, past the 40th. By the
+  // count alone there would have been 10.
+  ASSERT_TRUE(WaitFor([&] { return MetricValue(m, "orch_raft_snapshots_total") >= 1; }));
+  std::this_thread::sleep_for(100ms);  // one still being written
+  EXPECT_LE(MetricValue(m, "orch_raft_snapshots_total"), 3);
+  // A small state is still snapshot every `snapshot_entries`.
+  RaftCluster small(testing::TempDir("s"), 1, /*snapshot_entries=*/4);
+  ASSERT_EQ(small.WaitLeader(), "m1");
+  Member& s = small.Get("m1");
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(s.log->Propose(JobCmd("small" + std::to_string(i)), 5s).ok());
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(WaitFor([&] { return MetricValue(s, "orch_raft_snapshots_total") >= 8; }))
+      << MetricValue(s, "orch_raft_snapshots_total");
 }
 
 // ---- Hostile input on the Raft port (issue 10) ------------------------------

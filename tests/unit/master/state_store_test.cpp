@@ -180,7 +180,10 @@ TEST(StateStoreTest, AppliesWaitInOneTransactionThatACrashLosesAndTheLogReplays)
     EXPECT_EQ(c->GetJob("db")->groups(0).count(), 1);
     EXPECT_EQ(c->ListEvaluations().size(), 3u);
   }
-  // Committed by CommitApplied (the Raft loop's tick)...
+  // Not by the Raft loop's tick before the transaction is due...
+  ASSERT_TRUE(s->CommitAppliedIfDue().ok());
+  EXPECT_EQ((*StateStore::Open(CopyAsAfterACrash(path)))->AppliedIndex(), 1u);
+  // ...but by CommitApplied...
   ASSERT_TRUE(s->CommitApplied().ok());
   EXPECT_EQ((*StateStore::Open(CopyAsAfterACrash(path)))->AppliedIndex(), 3u);
   // ...before an image is read on a connection of its own...
@@ -200,16 +203,21 @@ TEST(StateStoreTest, AppliesWaitInOneTransactionThatACrashLosesAndTheLogReplays)
   ASSERT_TRUE(s->Apply(5, RegisterJobCmd(SampleJob("queue", 1), "e5")).ok());
   EXPECT_EQ(s->ReadForScheduling({"queue"}).jobs.count("queue"), 1u);
   EXPECT_EQ((*StateStore::Open(CopyAsAfterACrash(path)))->AppliedIndex(), 5u);
-  // ...when the open transaction is older than set_commit_after()...
-  s->set_commit_after(std::chrono::milliseconds(0));
+  // ...when the open transaction is older than set_commit_after(), by the
+  // tick that finds it so...
   ASSERT_TRUE(s->Apply(6, RegisterJobCmd(SampleJob("mail", 1), "e6")).ok());
+  s->set_commit_after(std::chrono::milliseconds(0));
+  ASSERT_TRUE(s->CommitAppliedIfDue().ok());
   EXPECT_EQ((*StateStore::Open(CopyAsAfterACrash(path)))->AppliedIndex(), 6u);
+  // ...or by the apply that does...
+  ASSERT_TRUE(s->Apply(7, RegisterJobCmd(SampleJob("mq", 1), "e7")).ok());
+  EXPECT_EQ((*StateStore::Open(CopyAsAfterACrash(path)))->AppliedIndex(), 7u);
   // ...and at close.
   s->set_commit_after(std::chrono::hours(1));
-  ASSERT_TRUE(s->Apply(7, RegisterJobCmd(SampleJob("log", 1), "e7")).ok());
+  ASSERT_TRUE(s->Apply(8, RegisterJobCmd(SampleJob("log", 1), "e8")).ok());
   s->Close();
   auto after = std::move(*StateStore::Open(CopyAsAfterACrash(path)));
-  EXPECT_EQ(after->AppliedIndex(), 7u);
+  EXPECT_EQ(after->AppliedIndex(), 8u);
   EXPECT_TRUE(after->GetJob("log").ok());
 }
 
