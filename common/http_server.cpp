@@ -162,6 +162,76 @@ class Parking {
   std::map<uint64_t, std::function<void()>> parked_;
 };
 
+// Requests answered later (HttpResponse::later), holding no worker while
+// they wait. Shared with the Replies, which may come after the server is
+// gone: by then Close has answered every entry, so a late Reply finds
+// nothing and posts nothing.
+class Pending : public std::enable_shared_from_this<Pending> {
+ public:
+  using Done = std::function<void(HttpResponse)>;
+  // `post` runs work on the server's workers; called only while open.
+  explicit Pending(std::function<void(std::function<void()>)> post) : post_(std::move(post)) {}
+  // Registers the request answered by `done`; its id (never 0), or 0 once
+  // closed (`done` has then had its 503).
+  uint64_t Add(Done done) {
+    {
+      std::lock_guard lock(mu_);
+      if (open_) {
+        uint64_t id = ++next_;
+        waiting_.emplace(id, std::move(done));
+        return id;
+      }
+    }
+    done(Closing());
+    return 0;
+  }
+  // Makes request `id`'s answer on a worker and sends it.
+  void Reply(uint64_t id, HttpResponse::MakeAnswer make) {
+    std::lock_guard lock(mu_);
+    if (!open_ || waiting_.count(id) == 0) return;
+    post_([self = shared_from_this(), id, make = std::move(make)] {
+      HttpResponse resp;
+      try {
+        resp = make();
+      } catch (const std::exception& e) {
+        spdlog::error("http: making a later answer threw: {}", e.what());
+        resp = HttpResponse::Error(Status::Internal("internal error"));
+      }
+      if (resp.later || resp.defer)
+        resp = HttpResponse::Error(Status::Internal("a later answer deferred again"));
+      if (Done done = self->Take(id)) done(std::move(resp));
+    });
+  }
+  Done Take(uint64_t id) {
+    std::lock_guard lock(mu_);
+    auto it = waiting_.find(id);
+    if (it == waiting_.end()) return nullptr;
+    Done done = std::move(it->second);
+    waiting_.erase(it);
+    return done;
+  }
+  // Answers every waiting request with a 503 and takes no more.
+  void Close() {
+    std::map<uint64_t, Done> all;
+    {
+      std::lock_guard lock(mu_);
+      open_ = false;
+      all.swap(waiting_);
+    }
+    for (auto& [id, done] : all) done(Closing());
+  }
+
+ private:
+  static HttpResponse Closing() {
+    return HttpResponse::Error(Status::Unavailable("the server is shutting down; retry"));
+  }
+  std::function<void(std::function<void()>)> post_;
+  std::mutex mu_;
+  bool open_ = true;
+  uint64_t next_ = 0;
+  std::map<uint64_t, Done> waiting_;
+};
+
 // A short plain-HTTP answer written at once, then the connection closed: a
 // client refused at accept (or speaking HTTP to an HTTPS port) learns why
 // instead of seeing a reset. On an HTTPS port this is the one answer ever
@@ -272,6 +342,9 @@ class ServerImpl : public HttpServer {
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    // Answers still waiting (writes not applied within the grace) get a
+    // 503; their late Replies find nothing.
+    pending_->Close();
     std::vector<std::shared_ptr<SessionBase>> open;
     {
       std::lock_guard lock(mu_);
@@ -320,7 +393,23 @@ class ServerImpl : public HttpServer {
       return Park(std::move(req), std::move(client), *resp.defer, std::move(done));
     }
     if (resp.defer) resp = HttpResponse::Error(Status::Internal("a handler deferred past its deadline"));
+    if (resp.later) return AnswerLater(std::move(resp.later), std::move(done));
     done(std::move(resp));  // RequestDone() follows once the answer is written
+  }
+
+  // HttpResponse::later: the request waits in pending_, holding no worker.
+  void AnswerLater(std::function<void(HttpResponse::Reply)> later,
+                   std::function<void(HttpResponse)> done) {
+    const uint64_t id = pending_->Add(std::move(done));
+    if (id == 0) return;  // stopping: answered
+    try {
+      later([pending = pending_, id](HttpResponse::MakeAnswer make) {
+        pending->Reply(id, std::move(make));
+      });
+    } catch (const std::exception& e) {
+      spdlog::error("{}: starting a later answer threw: {}", opts_.name, e.what());
+      if (auto d = pending_->Take(id)) d(HttpResponse::Error(Status::Internal("internal error")));
+    }
   }
 
   void RequestDone() { --in_flight_; }
@@ -462,6 +551,8 @@ class ServerImpl : public HttpServer {
   std::map<std::string, std::size_t> client_in_flight_;  // guarded by mu_
   std::atomic<std::chrono::steady_clock::rep> last_refusal_log_{0};
   std::shared_ptr<Parking> parking_ = std::make_shared<Parking>();
+  std::shared_ptr<Pending> pending_ = std::make_shared<Pending>(
+      [this](std::function<void()> f) { asio::post(workers_, std::move(f)); });
 };
 
 template <class Stream>

@@ -4,7 +4,9 @@
 // would wait (a blocking query) answers with a deferral instead
 // (HttpResponse::defer): the request is parked on an IndexWaiters without a
 // thread and handled again when the index moves or the wait ends; at
-// Shutdown parked requests are answered at once.
+// Shutdown parked requests are answered at once. One that waits for
+// something else (a write for its commit) answers later
+// (HttpResponse::later), also without a thread.
 // Thread safety: Start/Shutdown from one thread; the handler is called
 // concurrently from worker threads.
 #pragma once
@@ -36,7 +38,7 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{10'000};
   int io_threads = 1;
   // Handlers may block (a write until it commits); deferred blocking
-  // queries hold none.
+  // queries and later answers (HttpResponse::later) hold none.
   int worker_threads = 32;
   std::size_t max_connections = 1024;
   // One client address may hold at most this many connections, and have at

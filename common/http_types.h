@@ -72,6 +72,18 @@ struct HttpResponse {
   };
   std::optional<Deferral> defer;
 
+  // An answer that waits without holding a worker (a write until its
+  // entry applies): the server calls `later` on the worker, which then goes
+  // back to the pool. `later` starts the wait and, when it ends, calls the
+  // Reply it was given with a function that makes the answer; the server
+  // runs that on a worker and writes what it returns. Call the Reply once,
+  // from any thread (it may be called before `later` returns); it returns
+  // at once. If the server stops first, the client gets a 503 and the Reply
+  // does nothing. The rest of the response is ignored.
+  using MakeAnswer = std::function<HttpResponse()>;
+  using Reply = std::function<void(MakeAnswer)>;
+  std::function<void(Reply)> later;
+
   // A long answer that waits without a thread (an event stream): the server
   // sends the headers (chunked, then the connection closes after it), then
   // calls `next` on a worker for what follows the cursor and writes it;

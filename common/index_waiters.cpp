@@ -183,6 +183,12 @@ void IndexWaiters::TimerLoop() {
 HttpResponse AnswerWaiting(const std::function<HttpResponse(const HttpRequest&)>& handler, HttpRequest req) {
   for (;;) {
     HttpResponse resp = handler(req);
+    if (resp.later) {
+      auto answer = std::make_shared<std::promise<HttpResponse>>();
+      auto made = answer->get_future();
+      resp.later([answer](HttpResponse::MakeAnswer make) { answer->set_value(make()); });
+      return made.get();
+    }
     if (!resp.defer || resp.defer->waiters == nullptr) return resp;
     auto woken = std::make_shared<std::promise<void>>();
     auto done = woken->get_future();

@@ -86,8 +86,9 @@ struct HttpRequest;
 struct HttpResponse;
 
 // Answers `req` with `handler` on this thread, waiting out a deferral (a
-// blocking query) instead of parking it: for callers without an HTTP server
-// (tests, in-process tools). The server parks deferrals without a thread.
+// blocking query) or a later answer (a write until it applies) instead of
+// parking it: for callers without an HTTP server (tests, in-process tools).
+// The server holds no thread for either.
 HttpResponse AnswerWaiting(const std::function<HttpResponse(const HttpRequest&)>& handler, HttpRequest req);
 
 }  // namespace orch

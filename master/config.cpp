@@ -59,9 +59,10 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
                  "Serve the web UI (/ui/) from this folder instead of the files built in "
                  "(for working on master/ui/assets)")
       ->check(CLI::ExistingDirectory);
-  app.add_option("--http-workers", cfg->http_workers,
-                 "Threads answering REST requests (a write holds one until it commits; blocking queries wait "
-                 "without one)")
+  app.add_option(
+         "--http-workers", cfg->http_workers,
+         "Threads answering REST requests (job submissions and stops wait for their commit without "
+         "one, as blocking queries do; other writes hold one until they commit)")
       ->capture_default_str()
       ->check(CLI::Range(4, 65536));
   app.add_option("--http-io-threads", cfg->http_io_threads,
@@ -85,8 +86,10 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
   app.add_option("--election-ticks", cfg->election_ticks, "Ticks without a leader before an election")
       ->capture_default_str()
       ->check(CLI::Range(3, 1000));
-  app.add_option("--snapshot-entries", cfg->snapshot_entries,
-                 "Applied entries between snapshots (then the log is compacted)")
+  app.add_option(
+         "--snapshot-entries", cfg->snapshot_entries,
+         "Applied entries between snapshots, at least (a state past 1 MiB also waits until the log "
+         "since the last holds as many bytes as its image); then the log is compacted")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{2}, uint64_t{100'000'000}));
   app.add_option("--scheduler-weights", cfg->scheduler_weights,

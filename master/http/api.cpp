@@ -132,6 +132,23 @@ Result<uint64_t> ProposeCommand(const ApiDeps& d, v1::Command cmd) {
   return d.store->StateIndexAt(index);
 }
 
+HttpResponse ProposeThen(const ApiDeps& d, v1::Command cmd,
+                         std::function<HttpResponse(const Result<uint64_t>&)> then) {
+  cmd.set_time_ms(d.clock->NowMs());
+  HttpResponse out;
+  out.later = [deps = &d, cmd = std::move(cmd), then = std::move(then)](HttpResponse::Reply reply) {
+    // `done` may run after the server is gone (a node stopping fails its
+    // waiters): it touches nothing but the Reply, which then does nothing.
+    deps->log->ProposeThen(cmd, deps->write_timeout, [deps, then, reply](Result<uint64_t> index) {
+      reply([deps, then, index]() {
+        if (!index.ok()) return then(index);
+        return then(deps->store->StateIndexAt(*index));
+      });
+    });
+  };
+  return out;
+}
+
 HttpResponse RegisterJobVersion(const ApiDeps& d, const v1::Job& job, std::optional<uint64_t> reverts_to) {
   v1::Command cmd;
   auto* c = cmd.mutable_register_job();
@@ -144,29 +161,35 @@ HttpResponse RegisterJobVersion(const ApiDeps& d, const v1::Job& job, std::optio
   c->set_deployment_id(NewUuid());
   c->set_keep_versions(d.keep_versions);
   if (reverts_to) c->set_reverts_to(*reverts_to);
-  auto index = ProposeCommand(d, cmd);
-  if (!index.ok()) {
-    // Includes the state machine's own refusal (a service name or port
-    // claimed by a job registered meanwhile, or no free service port): 409.
-    spdlog::info("job {}: not registered: {}", job.id(), index.status().message());
-    return HttpResponse::Error(index.status());
-  }
-  v1::SubmitJobResponse resp;
-  resp.set_job_id(job.id());
-  resp.set_index(*index);
-  auto stored = d.store->GetJob(job.id());
-  if (stored.ok()) resp.set_version(stored->version());
-  if (stored.ok() && stored->modify_index() < *index) {
-    // Applied as a no-op: the spec equals the running version.
-    resp.set_unchanged(true);
-    spdlog::info("job {}: resubmitted unchanged (version {}, index {})", job.id(), stored->version(), *index);
-    return HttpResponse::Json(200, RedactedJson(resp));
-  }
-  resp.set_eval_id(c->eval().id());
-  spdlog::info("job {}: {} (version {}, eval {}, index {})", job.id(),
-               reverts_to ? "reverted to the spec of version " + std::to_string(*reverts_to) : "submitted",
-               resp.version(), ShortId(c->eval().id()), *index);
-  return HttpResponse::Json(200, RedactedJson(resp));
+  const std::string eval_id = c->eval().id();
+  return ProposeThen(
+      d, std::move(cmd),
+      [&d, job_id = job.id(), eval_id, reverts_to](const Result<uint64_t>& index) {
+        if (!index.ok()) {
+          // Includes the state machine's own refusal (a service name or port
+          // claimed by a job registered meanwhile, or no free service port): 409.
+          spdlog::info("job {}: not registered: {}", job_id, index.status().message());
+          return HttpResponse::Error(index.status());
+        }
+        v1::SubmitJobResponse resp;
+        resp.set_job_id(job_id);
+        resp.set_index(*index);
+        auto stored = d.store->GetJob(job_id);
+        if (stored.ok()) resp.set_version(stored->version());
+        if (stored.ok() && stored->modify_index() < *index) {
+          // Applied as a no-op: the spec equals the running version.
+          resp.set_unchanged(true);
+          spdlog::info("job {}: resubmitted unchanged (version {}, index {})", job_id,
+                       stored->version(), *index);
+          return HttpResponse::Json(200, RedactedJson(resp));
+        }
+        resp.set_eval_id(eval_id);
+        spdlog::info("job {}: {} (version {}, eval {}, index {})", job_id,
+                     reverts_to ? "reverted to the spec of version " + std::to_string(*reverts_to)
+                                : "submitted",
+                     resp.version(), ShortId(eval_id), *index);
+        return HttpResponse::Json(200, RedactedJson(resp));
+      });
 }
 
 namespace {
@@ -175,8 +198,6 @@ template <typename F>
 HttpResponse Read(const HttpRequest& req, const ApiDeps& d, F read) {
   return ReadJson(req, d, std::function<Result<std::string>()>(read));
 }
-
-Result<uint64_t> Propose(const ApiDeps& d, v1::Command cmd) { return ProposeCommand(d, std::move(cmd)); }
 
 void OverlayLiveness(const ApiDeps& d, v1::Node* n) {
   if (d.liveness == nullptr) return;
@@ -218,15 +239,18 @@ HttpResponse StopJob(const HttpRequest& req, const PathParams& p, const ApiDeps&
   c->mutable_eval()->set_id(NewUuid());
   c->mutable_eval()->set_job_id(id);
   c->mutable_eval()->set_triggered_by(v1::Evaluation::JOB_DEREGISTER);
-  auto index = Propose(d, cmd);
-  if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("job {}: {} (eval {}, index {})", id, c->purge() ? "purged" : "stop requested",
-               ShortId(c->eval().id()), *index);
-  v1::StopJobResponse resp;
-  resp.set_job_id(id);
-  resp.set_eval_id(c->eval().id());
-  resp.set_index(*index);
-  return HttpResponse::Json(200, RedactedJson(resp));
+  const std::string eval_id = c->eval().id();  // before cmd moves
+  return ProposeThen(d, std::move(cmd),
+                     [id, purged = purge == "true", eval_id](const Result<uint64_t>& index) {
+                       if (!index.ok()) return HttpResponse::Error(index.status());
+                       spdlog::info("job {}: {} (eval {}, index {})", id,
+                                    purged ? "purged" : "stop requested", ShortId(eval_id), *index);
+                       v1::StopJobResponse resp;
+                       resp.set_job_id(id);
+                       resp.set_eval_id(eval_id);
+                       resp.set_index(*index);
+                       return HttpResponse::Json(200, RedactedJson(resp));
+                     });
 }
 
 Result<std::string> JobDetail(const ApiDeps& d, const std::string& id) {
@@ -275,7 +299,7 @@ HttpResponse RegisterNode(const HttpRequest& req, const ApiDeps& d) {
   }
   v1::Command cmd;
   *cmd.mutable_register_node()->mutable_node() = node;
-  auto index = Propose(d, cmd);
+  auto index = ProposeCommand(d, cmd);
   if (!index.ok()) return HttpResponse::Error(index.status());
   if (d.liveness) (void)d.liveness->Heartbeat(node.id(), node.load());
   spdlog::info("node {} ({}): registered from {} (index {})", ShortId(node.id()), node.name(),
@@ -331,7 +355,11 @@ HttpResponse UpdateAllocations(const HttpRequest& req, const PathParams& p, cons
     resp.set_index(d.store->StateIndex());
     return HttpResponse::Json(200, RedactedJson(resp));
   }
-  auto index = Propose(d, cmd);
+  // A report holds its worker until it commits: with thousands of agents
+  // reporting at once, the workers bound the reports in flight (answering
+  // them later let 5,000 simulated agents pile up 3,500 and stall the
+  // placements).
+  auto index = ProposeCommand(d, cmd);
   if (!index.ok()) return HttpResponse::Error(index.status());
   for (const auto& u : c->updates()) {
     spdlog::info("alloc {} on node {}: {}{}", ShortId(u.id()), ShortId(node_id),

@@ -91,6 +91,11 @@ std::optional<std::string> HeartbeatNodeId(const HttpRequest& req);
 // Proposes `cmd` stamped with the time; the index it applied at (in the
 // state's count, StateStore::StateIndex).
 Result<uint64_t> ProposeCommand(const ApiDeps& deps, v1::Command cmd);
+// The same without holding a worker while the entry commits
+// (HttpResponse::later): the answer is `then`'s, made on a worker with
+// what ProposeCommand would have returned. `deps` must outlive the server.
+HttpResponse ProposeThen(const ApiDeps& deps, v1::Command cmd,
+                         std::function<HttpResponse(const Result<uint64_t>&)> then);
 
 // Registers `job` (validated) as the job's next version -- or, when equal
 // to the running one, changes nothing -- and answers as POST /v1/jobs

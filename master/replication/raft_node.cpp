@@ -55,6 +55,20 @@ Status RebuildSnapshotFor(v1::Message* m, StateMachine* store, SqliteStorage* st
   return Status::Ok();
 }
 
+// The orch_raft_proposals_total outcome of a proposal's status.
+const char* ProposalOutcome(const Status& st) {
+  return st.ok()                                      ? "ok"
+         : st.code() == StatusCode::kUnavailable      ? "unavailable"
+         : st.code() == StatusCode::kDeadlineExceeded ? "timeout"
+         : st.code() == StatusCode::kInvalidArgument  ? "invalid"
+                                                      : "refused";
+}
+
+Status NotCommittedIn(std::chrono::milliseconds timeout) {
+  return Status::DeadlineExceeded("write not committed within " + std::to_string(timeout.count()) +
+                                  "ms (it may still commit): is a majority of masters reachable?");
+}
+
 }  // namespace
 
 bool RaftNode::NeverCommitted(const Status& st) {
@@ -267,7 +281,10 @@ Status RaftNode::Pump(bool tick) {
     if (Admit(m)) (void)node_->Step(m);
   }
   for (auto& t : tasks) t();
-  if (tick) node_->Tick();
+  if (tick) {
+    node_->Tick();
+    ExpireWaiters();
+  }
   while (node_->HasReady()) {
     const auto started = std::chrono::steady_clock::now();
     Status st = HandleReady();
@@ -709,16 +726,40 @@ void RaftNode::FinishSnapshot(SqliteStorage::PendingSnapshot p, const Status& wr
       index, bytes, read_ms, write_ms, storage_->FirstIndex());
 }
 
+std::shared_ptr<RaftNode::Waiter> RaftNode::TakeWaiterLocked(uint64_t id) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return nullptr;
+  std::shared_ptr<Waiter> w = std::move(it->second);
+  waiters_.erase(it);
+  if (w->deadline) deadlines_.erase(*w->deadline);
+  return w;
+}
+
 void RaftNode::Complete(uint64_t request_id, Status status, uint64_t index) {
   std::shared_ptr<Waiter> w;
   {
     std::lock_guard lock(mu_);
-    auto it = waiters_.find(request_id);
-    if (it == waiters_.end()) return;  // proposed elsewhere, or given up on
-    w = it->second;
-    waiters_.erase(it);
+    w = TakeWaiterLocked(request_id);
+    if (!w) return;  // proposed elsewhere, or given up on
   }
   w->done(std::move(status), index);
+}
+
+void RaftNode::ExpireWaiters() {
+  std::vector<std::shared_ptr<Waiter>> expired;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      const uint64_t id = deadlines_.begin()->second;
+      deadlines_.erase(deadlines_.begin());
+      auto it = waiters_.find(id);
+      if (it == waiters_.end()) continue;  // never: its deadline goes with it
+      it->second->deadline.reset();        // erased just above
+      expired.push_back(TakeWaiterLocked(id));
+    }
+  }
+  for (auto& w : expired) w->done(NotCommittedIn(w->timeout), 0);
 }
 
 void RaftNode::FailAllWaiters(const Status& status) {
@@ -728,11 +769,12 @@ void RaftNode::FailAllWaiters(const Status& status) {
   {
     std::lock_guard lock(mu_);
     waiters.swap(waiters_);
+    deadlines_.clear();
     reads.swap(reads_);
     next.reads.swap(next_reads_.reads);
     read_round_.clear();
   }
-  for (auto& [id, w] : waiters) w->done(status, 0);
+  for (auto& [id, w] : waiters) w->done(status, 0);  // their deadlines went with them
   for (auto& [ctx, r] : reads) {
     for (auto& [ticket, done] : r->reads) done(status);
   }
@@ -798,14 +840,25 @@ void RaftNode::CountProposal(const char* outcome, std::chrono::steady_clock::tim
 Result<uint64_t> RaftNode::Propose(const v1::Command& cmd_in, std::chrono::milliseconds timeout) {
   const auto started = std::chrono::steady_clock::now();
   Result<uint64_t> out = ProposeAndWait(cmd_in, timeout);
-  const Status& st = out.status();
-  CountProposal(st.ok()                                      ? "ok"
-                : st.code() == StatusCode::kUnavailable      ? "unavailable"
-                : st.code() == StatusCode::kDeadlineExceeded ? "timeout"
-                : st.code() == StatusCode::kInvalidArgument  ? "invalid"
-                                                             : "refused",
-                started);
+  CountProposal(ProposalOutcome(out.status()), started);
   return out;
+}
+
+void RaftNode::ProposeThen(const v1::Command& cmd, std::chrono::milliseconds timeout,
+                           ReplicatedLog::ProposeDone done) {
+  const auto started = std::chrono::steady_clock::now();
+  const uint64_t id =
+      ProposeAsync(cmd, [this, started, done = std::move(done)](Status st, uint64_t index) {
+        CountProposal(ProposalOutcome(st), started);
+        if (!st.ok()) return done(std::move(st));
+        done(index);
+      });
+  if (id == 0) return;  // refused: `done` ran
+  std::lock_guard lock(mu_);
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return;  // it applied (or failed) already
+  it->second->timeout = timeout;
+  it->second->deadline = deadlines_.emplace(started + timeout, id);
 }
 
 namespace {
@@ -898,7 +951,7 @@ std::optional<std::pair<Status, uint64_t>> RaftNode::Await(
 void RaftNode::Abandon(uint64_t ticket) {
   if (ticket == 0) return;
   std::lock_guard lock(mu_);
-  if (waiters_.erase(ticket) > 0) return;
+  if (TakeWaiterLocked(ticket)) return;
   auto drop = [ticket](PendingRead& batch) {
     return std::erase_if(batch.reads, [ticket](const auto& r) { return r.first == ticket; }) > 0;
   };
@@ -919,11 +972,7 @@ void RaftNode::Abandon(uint64_t ticket) {
 Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd,
                                           std::chrono::milliseconds timeout) {
   auto out = Await([&](ProposeDone done) { return ProposeAsync(cmd, std::move(done)); }, timeout);
-  if (!out) {
-    return Status::DeadlineExceeded(
-        "write not committed within " + std::to_string(timeout.count()) +
-        "ms (it may still commit): is a majority of masters reachable?");
-  }
+  if (!out) return NotCommittedIn(timeout);
   auto& [status, index] = *out;
   if (!status.ok()) return status;
   return index;

@@ -160,6 +160,10 @@ class RaftNode : public ReplicatedLog {
 
   // ReplicatedLog.
   Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) override;
+  // Holds no thread while it waits: `done` runs where the entry applies
+  // (it must not block), or on the loop's tick past `timeout`.
+  void ProposeThen(const v1::Command& cmd, std::chrono::milliseconds timeout,
+                   ReplicatedLog::ProposeDone done) override;
   Status ReadBarrier(std::chrono::milliseconds timeout) override;
   bool IsLeader() const override;
   // Messages from the network dropped before the core: from a non-member,
@@ -262,6 +266,10 @@ class RaftNode : public ReplicatedLog {
 
   struct Waiter {
     ProposeDone done;
+    // When it gives up (ProposeThen), as its entry in deadlines_.
+    std::optional<std::multimap<std::chrono::steady_clock::time_point, uint64_t>::iterator>
+        deadline;
+    std::chrono::milliseconds timeout{0};
   };
   // The reads one round of the core's ReadIndex answers: ticket, done.
   struct PendingRead {
@@ -284,6 +292,12 @@ class RaftNode : public ReplicatedLog {
   std::deque<v1::Message> inbox_;
   std::deque<std::function<void()>> tasks_;  // run on the loop thread
   std::map<uint64_t, std::shared_ptr<Waiter>> waiters_;
+  // Waiters that give up at a deadline (mu_), soonest first: each tick
+  // fails those past it (ExpireWaiters), looking at no other.
+  std::multimap<std::chrono::steady_clock::time_point, uint64_t> deadlines_;
+  void ExpireWaiters();
+  // Removes waiter `id` and its deadline (mu_ held); null if none.
+  std::shared_ptr<Waiter> TakeWaiterLocked(uint64_t id);
   std::map<std::string, std::shared_ptr<PendingRead>> reads_;  // by round
   // Reads waiting for the next round, and the round out (its context, ""
   // when none, and when it began: a round lost on the way to a leader

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/status.h"
@@ -24,6 +25,14 @@ class ReplicatedLog {
   // DeadlineExceeded when it could not be committed within `timeout` (it
   // may still commit later).
   virtual Result<uint64_t> Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) = 0;
+  // Propose without waiting: `done` gets what Propose would return, once,
+  // from any thread (possibly before this returns). It must not block.
+  // Unless a log does better, it is Propose, waited for here.
+  using ProposeDone = std::function<void(Result<uint64_t>)>;
+  virtual void ProposeThen(const v1::Command& cmd, std::chrono::milliseconds timeout,
+                           ProposeDone done) {
+    done(Propose(cmd, timeout));
+  }
 
   // Returns once the local state reflects every write acknowledged before the
   // call (a linearizable read barrier).

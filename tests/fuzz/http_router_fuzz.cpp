@@ -97,6 +97,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   req.remote = "127.0.0.1:1";
   if (!ParseTarget(req.target, &req.path, &req.query).ok()) return 0;
   HttpResponse resp = w->router.Handle(req);
+  // A write answers later; this log applies at once, so the answer is made
+  // before `later` returns. (A deferral is not waited out: it could wait
+  // for minutes.)
+  if (auto later = std::move(resp.later)) {
+    later([&resp](HttpResponse::MakeAnswer make) { resp = make(); });
+  }
   if (resp.status < 100 || resp.status > 599) __builtin_trap();
   // A 5xx other than "unavailable" is a bug the fuzzer should report.
   if (resp.status == 500) __builtin_trap();

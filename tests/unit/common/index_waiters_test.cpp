@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -125,6 +127,15 @@ class ParkingTest : public ::testing::Test {
     o.max_in_flight_per_client = 128;  // parked queries do not count
     auto s = HttpServer::Start(o, [this](const HttpRequest& req) {
       ++handled_;
+      if (req.path == "/write") {
+        // Answered later, by the test (as a write once its entry applies).
+        HttpResponse later;
+        later.later = [this, id = req.Query("id")](HttpResponse::Reply reply) {
+          std::lock_guard lock(replies_mu_);
+          replies_[id] = std::move(reply);
+        };
+        return later;
+      }
       uint64_t want = std::stoull(req.Query("index", "0"));
       if (index_.load() <= want && !req.resumed) {
         HttpResponse later;
@@ -177,7 +188,14 @@ class ParkingTest : public ::testing::Test {
     return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
   }
 
+  std::size_t Replies() {
+    std::lock_guard lock(replies_mu_);
+    return replies_.size();
+  }
+
   IndexWaiters waiters_;
+  std::mutex replies_mu_;
+  std::map<std::string, HttpResponse::Reply> replies_;  // of the /write?id= requests
   std::atomic<uint64_t> index_{5};
   std::atomic<int> handled_{0};
   std::unique_ptr<HttpServer> server_;
@@ -233,6 +251,54 @@ TEST_F(ParkingTest, AParkedQueryAnswersAtItsDeadlineAndAtShutdown) {
   EXPECT_EQ(Read(parked), "{\"index\":5}");
   close(parked);
   server_.reset();
+}
+
+TEST_F(ParkingTest, AHundredWritesWaitForTheirAnswerWithoutAWorkerEach) {
+  const int before = ThreadsOfThisProcess();
+  constexpr int kWrites = 100;
+  std::vector<int> fds;
+  for (int i = 0; i < kWrites; ++i) {
+    int fd = Connect();
+    ASSERT_GE(fd, 0) << "connection " << i;
+    ASSERT_TRUE(Get(fd, "/write?id=" + std::to_string(i)));
+    fds.push_back(fd);
+  }
+  // Two workers, yet all hundred are waiting: none holds one.
+  ASSERT_TRUE(WaitUntil([&] { return Replies() == kWrites; })) << Replies();
+  EXPECT_LE(ThreadsOfThisProcess(), before + 1);
+  int other = Connect();
+  ASSERT_TRUE(Get(other, "/now?index=0"));
+  EXPECT_EQ(Read(other), "{\"index\":5}");
+  close(other);
+  for (int fd : fds) EXPECT_FALSE(Readable(fd));
+  // Answered from another thread, last first: each gets its own answer.
+  std::thread answer([&] {
+    for (int i = kWrites - 1; i >= 0; --i) {
+      replies_.at(std::to_string(i))(
+          [i] { return HttpResponse::Json(200, "{\"write\":" + std::to_string(i) + "}"); });
+    }
+  });
+  answer.join();
+  for (int i = 0; i < kWrites; ++i) {
+    EXPECT_EQ(Read(fds[i]), "{\"write\":" + std::to_string(i) + "}");
+    close(fds[i]);
+  }
+}
+
+TEST_F(ParkingTest, AWriteStillWaitingAtShutdownGetsA503AndItsLateReplyDoesNothing) {
+  int fd = Connect();
+  ASSERT_TRUE(Get(fd, "/write?id=late"));
+  ASSERT_TRUE(WaitUntil([&] { return Replies() == 1; }));
+  server_->Shutdown(200ms);
+  EXPECT_NE(Read(fd).find("shutting down"), std::string::npos);
+  close(fd);
+  server_.reset();
+  bool made = false;
+  replies_.at("late")([&] {
+    made = true;
+    return HttpResponse::Json(200, "{}");
+  });
+  EXPECT_FALSE(made);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/index_waiters.h"
 #include "common/router.h"
 #include "master/events/event_buffer.h"
 #include "master/events/event_filter.h"
@@ -204,7 +205,7 @@ TEST(EventRouteTest, AnswersAFeedOfLinesAndRefusesWhatIsGone) {
     req.method = "GET";
     req.target = target;
     EXPECT_TRUE(ParseTarget(target, &req.path, &req.query).ok());
-    return router.Handle(req);
+    return AnswerWaiting([&](const HttpRequest& r) { return router.Handle(r); }, req);
   };
   auto resp = call("/v1/event/stream?topic=Job&follow=false");
   ASSERT_EQ(resp.status, 200) << resp.body;

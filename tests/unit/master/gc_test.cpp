@@ -5,6 +5,7 @@
 // bounded under churn.
 #include <gtest/gtest.h>
 
+#include "common/index_waiters.h"
 #include "common/json.h"
 #include "master/controllers/garbage_collector.h"
 #include "master/http/api.h"
@@ -237,7 +238,7 @@ TEST_F(GcTest, PurgeDeletesTheJobNowAndItsAllocationsOnceTerminal) {
   req.method = "DELETE";
   req.target = "/v1/jobs/web?purge=true";
   ASSERT_TRUE(ParseTarget(req.target, &req.path, &req.query).ok());
-  HttpResponse resp = router_.Handle(req);
+  HttpResponse resp = AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req);
   ASSERT_EQ(resp.status, 200) << resp.body;
   EXPECT_EQ(store_->GetJob("web").status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(store_->ListJobVersions("web").empty());
@@ -246,7 +247,8 @@ TEST_F(GcTest, PurgeDeletesTheJobNowAndItsAllocationsOnceTerminal) {
   Register(testing::SampleJob("other", 0), "o1");
   req.target = "/v1/jobs/other?purge=yes";
   ASSERT_TRUE(ParseTarget(req.target, &req.path, &req.query).ok());
-  EXPECT_EQ(router_.Handle(req).status, 400);
+  EXPECT_EQ(AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req).status,
+            400);
   EXPECT_TRUE(store_->GetJob("other").ok());
   // The allocation ends; once old enough it is collected.
   Report("a1", v1::Allocation::COMPLETE);

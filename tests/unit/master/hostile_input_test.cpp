@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/ids.h"
+#include "common/index_waiters.h"
 #include "common/json.h"
 #include "common/router.h"
 #include "master/http/api.h"
@@ -88,7 +89,7 @@ TEST(HostileInputTest, MutatedJobFilesNeverCrashOrChangeStateWhenRejected) {
     req.method = "POST";
     req.target = req.path = "/v1/jobs";
     req.body = doc;
-    HttpResponse resp = router.Handle(req);
+    HttpResponse resp = AnswerWaiting([&](const HttpRequest& r) { return router.Handle(r); }, req);
     ASSERT_TRUE(resp.status == 200 || (resp.status >= 400 && resp.status < 500))
         << "case " << i << " got " << resp.status << ": " << resp.body << "\n--- input ---\n" << doc;
     if (resp.status == 200) {
@@ -139,7 +140,7 @@ class HostileLimitsTest : public ::testing::Test {
     req.method = "POST";
     req.target = req.path = path;
     req.body = body;
-    HttpResponse resp = router_.Handle(req);
+    HttpResponse resp = AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req);
     EXPECT_EQ(resp.status, 400) << resp.body;
     EXPECT_NE(resp.body.find(expect), std::string::npos) << resp.body;
     EXPECT_EQ(store_->AppliedIndex(), before);
@@ -211,7 +212,7 @@ TEST_F(HostileLimitsTest, ANodeIdCannotBeTakenOverByAnotherAgent) {
     req.body = "{\"node\": {\"id\": \"n-own\", \"name\": \"n\", \"address\": \"" + address +
                "\", \"capacity\": {\"cpu\": 1000, \"memory\": 1024}}" +
                (secret.empty() ? std::string() : ", \"node_secret\": \"" + secret + "\"") + "}";
-    return router_.Handle(req);
+    return AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req);
   };
   ASSERT_EQ(reg("http://127.0.0.1:7001", "secret-a").status, 200);
   // Another agent (or anyone) claiming the id: refused, nothing changes.
@@ -228,7 +229,8 @@ TEST_F(HostileLimitsTest, ANodeIdCannotBeTakenOverByAnotherAgent) {
   forged.target = forged.path = "/v1/nodes/register";
   forged.body = "{\"node\": {\"id\": \"n-own\", \"name\": \"n\", \"address\": \"http://127.0.0.1:6666\", "
                 "\"capacity\": {\"cpu\": 1000, \"memory\": 1024}, \"secret_hash\": \"" + SecretHash("secret-a") + "\"}}";
-  EXPECT_EQ(router_.Handle(forged).status, 403);
+  EXPECT_EQ(AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, forged).status,
+            403);
   // The owner re-registers (agent restart) as before.
   ASSERT_EQ(reg("http://127.0.0.1:7002", "secret-a").status, 200);
   EXPECT_EQ(store_->GetNode("n-own")->address(), "http://127.0.0.1:7002");
@@ -236,7 +238,7 @@ TEST_F(HostileLimitsTest, ANodeIdCannotBeTakenOverByAnotherAgent) {
   HttpRequest get;
   get.method = "GET";
   get.target = get.path = "/v1/nodes/n-own";
-  auto shown = router_.Handle(get);
+  auto shown = AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, get);
   ASSERT_EQ(shown.status, 200);
   EXPECT_EQ(shown.body.find("secret"), std::string::npos) << shown.body;
   // Written around the REST check: the state machine refuses it too.
@@ -259,7 +261,8 @@ TEST_F(HostileLimitsTest, ACatastrophicRegexpIsOnlyAsCostlyAsItsInput) {
   req.target = req.path = "/v1/jobs";
   req.body = Job("    count: 1\n    constraints: [{attribute: \"${meta.zone}\", operator: regexp, value: \"(a+)+$\"}]\n" +
                  std::string(kTask));
-  EXPECT_EQ(router_.Handle(req).status, 200);
+  EXPECT_EQ(AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req).status,
+            200);
   // Backreferences are not RE2: a clear error, not a backtracking engine.
   ExpectRejected("/v1/jobs",
                  Job("    count: 1\n    constraints: [{attribute: os, operator: regexp, value: \"(a)\\\\1\"}]\n" +

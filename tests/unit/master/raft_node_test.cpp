@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -397,6 +398,33 @@ TEST(RaftNodeTest, LaggingMemberCatchesUpThroughASnapshot) {
   c.Stop(lagging);
   c.Start(lagging, c.peers());
   EXPECT_EQ(c.Get(lagging).store->ListJobs().size(), 120u);
+}
+
+TEST(RaftNodeTest, AWriteProposedWithoutWaitingIsAnsweredOnceAppliedOrAtItsDeadline) {
+  RaftCluster c(testing::TempDir("r"), 3);
+  const std::string leader = c.WaitLeader();
+  Member& l = c.Get(leader);
+  auto propose_then = [&](const std::string& id, std::chrono::milliseconds timeout) {
+    auto answer = std::make_shared<std::promise<Result<uint64_t>>>();
+    l.log->ProposeThen(JobCmd(id), timeout,
+                       [answer](Result<uint64_t> r) { answer->set_value(std::move(r)); });
+    return answer->get_future();
+  };
+  auto applied = propose_then("a", 5s);
+  ASSERT_EQ(applied.wait_for(5s), std::future_status::ready);
+  auto index = applied.get();
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_GE(l.store->AppliedIndex(), *index);  // answered once applied here
+  EXPECT_TRUE(l.store->GetJob("a").ok());
+  // Cut off from the others, the leader cannot commit: the write gives up
+  // at the first tick past its deadline, with the blocking Propose's error.
+  c.net().Isolate(replication::RaftIdOf(leader));
+  auto cut = propose_then("b", 300ms);
+  ASSERT_EQ(cut.wait_for(5s), std::future_status::ready);
+  auto failed = cut.get();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kDeadlineExceeded) << failed.status().ToString();
+  EXPECT_NE(failed.status().message().find("not committed within 300ms"), std::string::npos);
 }
 
 TEST(RaftNodeTest, ALargeStateIsSnapshotAfterAsManyLogBytesAsItsImage) {

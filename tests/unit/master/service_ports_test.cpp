@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/index_waiters.h"
 #include "common/json.h"
 #include "master/http/api.h"
 #include "master/replication/raft_node.h"
@@ -257,7 +258,7 @@ class ServicePortsApiTest : public ::testing::Test {
     req.target = "/v1/jobs";
     req.body = ToJson(job);
     EXPECT_TRUE(ParseTarget(req.target, &req.path, &req.query).ok());
-    return router_.Handle(req);
+    return AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req);
   }
   // Submits `jobs` all at once; returns the HTTP statuses in order.
   std::vector<int> SubmitTogether(const std::vector<v1::Job>& jobs) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/index_waiters.h"
 #include "common/json.h"
 #include "master/controllers/eval_worker.h"
 #include "master/http/api.h"
@@ -57,7 +58,7 @@ class SchedulerMasterTest : public ::testing::Test {
     req.target = target;
     req.body = body;
     EXPECT_TRUE(ParseTarget(target, &req.path, &req.query).ok());
-    return router_.Handle(req);
+    return AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req);
   }
   uint64_t Propose(v1::Command cmd) {
     cmd.set_time_ms(SystemClock::Get()->NowMs());

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/index_waiters.h"
 #include "common/json.h"
 #include "master/controllers/child_jobs.h"
 #include "master/controllers/eval_worker.h"
@@ -75,7 +76,7 @@ class LaunchTest : public ::testing::Test {
     req.target = target;
     req.body = body;
     EXPECT_TRUE(ParseTarget(target, &req.path, &req.query).ok());
-    return router_.Handle(req);
+    return AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req);
   }
   Result<uint64_t> Propose(v1::Command cmd) {
     cmd.set_time_ms(clock_.NowMs());
