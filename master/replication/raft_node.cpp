@@ -847,18 +847,11 @@ Result<uint64_t> RaftNode::Propose(const v1::Command& cmd_in, std::chrono::milli
 void RaftNode::ProposeThen(const v1::Command& cmd, std::chrono::milliseconds timeout,
                            ReplicatedLog::ProposeDone done) {
   const auto started = std::chrono::steady_clock::now();
-  const uint64_t id =
-      ProposeAsync(cmd, [this, started, done = std::move(done)](Status st, uint64_t index) {
-        CountProposal(ProposalOutcome(st), started);
-        if (!st.ok()) return done(std::move(st));
-        done(index);
-      });
-  if (id == 0) return;  // refused: `done` ran
-  std::lock_guard lock(mu_);
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;  // it applied (or failed) already
-  it->second->timeout = timeout;
-  it->second->deadline = deadlines_.emplace(started + timeout, id);
+  ProposeWithin(cmd, timeout, [this, started, done = std::move(done)](Status st, uint64_t index) {
+    CountProposal(ProposalOutcome(st), started);
+    if (!st.ok()) return done(std::move(st));
+    done(index);
+  });
 }
 
 namespace {
@@ -883,12 +876,17 @@ Status CheckCommandBytes(const std::string& data) {
 
 }  // namespace
 
-uint64_t RaftNode::Enqueue(uint64_t id, std::function<void()> propose, ProposeDone done) {
+uint64_t RaftNode::Enqueue(uint64_t id, std::function<void()> propose, ProposeDone done,
+                           std::optional<std::chrono::milliseconds> give_up_after) {
   auto w = std::make_shared<Waiter>();
   w->done = std::move(done);
   {
     std::lock_guard lock(mu_);
     if (!closed_) {
+      if (give_up_after) {
+        w->timeout = *give_up_after;
+        w->deadline = deadlines_.emplace(std::chrono::steady_clock::now() + *give_up_after, id);
+      }
       waiters_[id] = w;
       tasks_.push_back(std::move(propose));
       w.reset();
@@ -902,7 +900,13 @@ uint64_t RaftNode::Enqueue(uint64_t id, std::function<void()> propose, ProposeDo
   return id;
 }
 
-uint64_t RaftNode::ProposeAsync(const v1::Command& cmd_in, ProposeDone done) {
+uint64_t RaftNode::ProposeAsync(const v1::Command& cmd, ProposeDone done) {
+  return ProposeWithin(cmd, std::nullopt, std::move(done));
+}
+
+uint64_t RaftNode::ProposeWithin(const v1::Command& cmd_in,
+                                 std::optional<std::chrono::milliseconds> give_up_after,
+                                 ProposeDone done) {
   if (lead_.load() == raft::kNone) {
     done(Status::Unavailable(
              "no leader: the masters are electing one (or cannot reach a majority); retry shortly"),
@@ -931,7 +935,7 @@ uint64_t RaftNode::ProposeAsync(const v1::Command& cmd_in, ProposeDone done) {
                    0);
         }
       },
-      std::move(done));
+      std::move(done), give_up_after);
 }
 
 std::optional<std::pair<Status, uint64_t>> RaftNode::Await(

@@ -256,9 +256,14 @@ class RaftNode : public ReplicatedLog {
   // Fails every waiter and stops the node after an error persisting.
   void Stop(const Status& why);
   // Registers `done` as the waiter of request `id` and queues `propose`
-  // (run on the loop thread); a closed node fails `done` at once. The
+  // (run on the loop thread); a closed node fails `done` at once. With
+  // `give_up_after`, the waiter's deadline is set under the same lock. The
   // ticket: `id`, or 0 when `done` already ran.
-  uint64_t Enqueue(uint64_t id, std::function<void()> propose, ProposeDone done);
+  uint64_t Enqueue(uint64_t id, std::function<void()> propose, ProposeDone done,
+                   std::optional<std::chrono::milliseconds> give_up_after = std::nullopt);
+  // ProposeAsync, giving up at the first tick past `give_up_after` if set.
+  uint64_t ProposeWithin(const v1::Command& cmd,
+                         std::optional<std::chrono::milliseconds> give_up_after, ProposeDone done);
   // Runs `start` with a ProposeDone and waits up to `timeout` for it; on
   // timeout abandons the ticket `start` returned and gives nothing.
   std::optional<std::pair<Status, uint64_t>> Await(

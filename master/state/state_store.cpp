@@ -170,6 +170,12 @@ Status StateStore::CommitBatchLocked() {
   return st;
 }
 
+Status StateStore::CommitBatchIfDueLocked() {
+  if (!batch_open_ || std::chrono::steady_clock::now() - batch_opened_ < commit_after_)
+    return Status::Ok();
+  return CommitBatchLocked();
+}
+
 Status StateStore::RollBackBatchLocked() {
   // Back to what state.db holds (the Raft log still has every entry; the
   // node stops on the error that led here and replays them).
@@ -188,9 +194,7 @@ Status StateStore::CommitApplied() {
 
 Status StateStore::CommitAppliedIfDue() {
   std::lock_guard lock(mu_);
-  if (!batch_open_ || std::chrono::steady_clock::now() - batch_opened_ < commit_after_)
-    return Status::Ok();
-  return CommitBatchLocked();
+  return CommitBatchIfDueLocked();
 }
 
 template <typename F>
@@ -254,7 +258,7 @@ Status StateStore::ApplyRun(const std::vector<Entry>& entries, std::size_t begin
   if (st.ok()) st = RecordApplied(last);
   if (st.ok()) {
     applied_ = last;
-    if (std::chrono::steady_clock::now() - batch_opened_ >= commit_after_) st = CommitBatchLocked();
+    st = CommitBatchIfDueLocked();
   } else {
     // The database failed (the node stops on it): the whole open
     // transaction rolls back, with the batches before this one (the log

@@ -395,6 +395,8 @@ class StateStore : public replication::StateMachine {
   // Commits the open transaction, if any. On failure it rolls back, and
   // memory and AppliedIndex() go back to what state.db holds.
   Status CommitBatchLocked();
+  // CommitBatchLocked once the open transaction is commit_after_ old.
+  Status CommitBatchIfDueLocked();
   Status RollBackBatchLocked();
   // The same from a const read: the open transaction is not part of the
   // state's value.
