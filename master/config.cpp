@@ -61,8 +61,9 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
       ->check(CLI::ExistingDirectory);
   app.add_option(
          "--http-workers", cfg->http_workers,
-         "Threads answering REST requests (job submissions and stops wait for their commit without "
-         "one, as blocking queries do; other writes hold one until they commit)")
+         "Threads answering REST requests (users' writes wait for their commit without one, as "
+         "blocking queries do; agents' reports and registrations, restores and forwarded writes "
+         "hold one until they commit)")
       ->capture_default_str()
       ->check(CLI::Range(4, 65536));
   app.add_option("--http-io-threads", cfg->http_io_threads,

@@ -17,10 +17,12 @@ Status AclOn(const ApiDeps& d) {
   return Status::FailedPrecondition("ACLs are off on this master (start every master with --acl)");
 }
 
-Result<uint64_t> ProposeAcl(const ApiDeps& d, v1::AclCommand c) {
+// Answers with `then`'s response once `c` applies (no worker held meanwhile).
+HttpResponse ProposeAcl(const ApiDeps& d, v1::AclCommand c,
+                        std::function<HttpResponse(const Result<uint64_t>&)> then) {
   v1::Command cmd;
   *cmd.mutable_acl() = std::move(c);
-  return ProposeCommand(d, std::move(cmd));
+  return ProposeThen(d, std::move(cmd), std::move(then));
 }
 
 // A new token of `type` with a fresh secret; the answer carries the secret.
@@ -31,14 +33,15 @@ HttpResponse MakeToken(const ApiDeps& d, const HttpRequest& req, v1::AclToken t,
   t.set_create_time_ms(d.clock->NowMs());
   v1::AclCommand c;
   *(bootstrap ? c.mutable_bootstrap() : c.mutable_upsert_token()) = t;
-  auto index = ProposeAcl(d, c);
-  if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("acl: {} token {} ({}) made from {} (index {})", t.type(), t.accessor_id(), t.name(),
-               req.remote, *index);
-  t.clear_secret_hash();
-  t.set_secret_id(secret);
-  t.set_create_index(*index);
-  return HttpResponse::Json(200, RedactedJson(t));
+  return ProposeAcl(d, c, [t, secret, remote = req.remote](const Result<uint64_t>& index) mutable {
+    if (!index.ok()) return HttpResponse::Error(index.status());
+    spdlog::info("acl: {} token {} ({}) made from {} (index {})", t.type(), t.accessor_id(),
+                 t.name(), remote, *index);
+    t.clear_secret_hash();
+    t.set_secret_id(secret);
+    t.set_create_index(*index);
+    return HttpResponse::Json(200, RedactedJson(t));
+  });
 }
 
 HttpResponse Bootstrap(const HttpRequest& req, const ApiDeps& d) {
@@ -77,7 +80,7 @@ HttpResponse CreateToken(const HttpRequest& req, const ApiDeps& d) {
   return MakeToken(d, req, t, false);
 }
 
-HttpResponse WriteAnswer(Result<uint64_t> index) {
+HttpResponse WriteAnswer(const Result<uint64_t>& index) {
   if (!index.ok()) return HttpResponse::Error(index.status());
   v1::AclWriteResponse resp;
   resp.set_index(*index);
@@ -87,9 +90,10 @@ HttpResponse WriteAnswer(Result<uint64_t> index) {
 // Deletes what `c` names (`what`, for the log).
 HttpResponse ProposeDeletion(const ApiDeps& d, const HttpRequest& req, const v1::AclCommand& c,
                              const std::string& what) {
-  auto index = ProposeAcl(d, c);
-  if (index.ok()) spdlog::info("acl: {} deleted from {} (index {})", what, req.remote, *index);
-  return WriteAnswer(index);
+  return ProposeAcl(d, c, [what, remote = req.remote](const Result<uint64_t>& index) {
+    if (index.ok()) spdlog::info("acl: {} deleted from {} (index {})", what, remote, *index);
+    return WriteAnswer(index);
+  });
 }
 
 HttpResponse ApplyPolicy(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {
@@ -107,10 +111,10 @@ HttpResponse ApplyPolicy(const HttpRequest& req, const PathParams& p, const ApiD
   if (!st.ok()) return HttpResponse::Error(st);
   v1::AclCommand c;
   *c.mutable_upsert_policy() = policy;
-  auto index = ProposeAcl(d, c);
-  if (index.ok())
-    spdlog::info("acl: policy {} applied from {} (index {})", name, req.remote, *index);
-  return WriteAnswer(index);
+  return ProposeAcl(d, c, [name, remote = req.remote](const Result<uint64_t>& index) {
+    if (index.ok()) spdlog::info("acl: policy {} applied from {} (index {})", name, remote, *index);
+    return WriteAnswer(index);
+  });
 }
 
 }  // namespace

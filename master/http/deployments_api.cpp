@@ -69,15 +69,20 @@ HttpResponse Act(const PathParams& p, const ApiDeps& d, const std::string& actio
     }
     c->set_status_description(desc);
   }
-  auto index = ProposeCommand(d, cmd);
-  if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("deployment {} of job {}: {} (index {})", ShortId(dep->id()), dep->job_id(), c->status_description(),
-               *index);
-  v1::DeploymentActionResponse resp;
-  resp.set_deployment_id(dep->id());
-  resp.set_index(*index);
-  resp.set_status(c->status() != v1::Deployment::STATUS_UNSPECIFIED ? c->status() : dep->status());
-  return HttpResponse::Json(200, RedactedJson(resp));
+  const auto status_after =
+      c->status() != v1::Deployment::STATUS_UNSPECIFIED ? c->status() : dep->status();
+  return ProposeThen(d, std::move(cmd),
+                     [id = dep->id(), job_id = dep->job_id(), desc = c->status_description(),
+                      status_after](const Result<uint64_t>& index) {
+                       if (!index.ok()) return HttpResponse::Error(index.status());
+                       spdlog::info("deployment {} of job {}: {} (index {})", ShortId(id), job_id,
+                                    desc, *index);
+                       v1::DeploymentActionResponse resp;
+                       resp.set_deployment_id(id);
+                       resp.set_index(*index);
+                       resp.set_status(status_after);
+                       return HttpResponse::Json(200, RedactedJson(resp));
+                     });
 }
 
 HttpResponse Revert(const HttpRequest& req, const PathParams& p, const ApiDeps& d) {

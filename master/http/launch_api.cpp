@@ -41,11 +41,13 @@ HttpResponse Dispatch(const HttpRequest& req, const PathParams& p, const ApiDeps
   c->set_parent_modify_index(parent->modify_index());
   c->set_keep_versions(d.keep_versions);
   c->set_deployment_id(NewUuid());
-  auto index = ProposeCommand(d, cmd);
-  if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("job {}: dispatched {} (eval {}, index {})", id, child_id, ShortId(c->eval().id()),
-               *index);
-  return Answer(child_id, c->eval().id(), *index);
+  return ProposeThen(d, std::move(cmd),
+                     [id, child_id, eval_id = c->eval().id()](const Result<uint64_t>& index) {
+                       if (!index.ok()) return HttpResponse::Error(index.status());
+                       spdlog::info("job {}: dispatched {} (eval {}, index {})", id, child_id,
+                                    ShortId(eval_id), *index);
+                       return Answer(child_id, eval_id, *index);
+                     });
 }
 
 HttpResponse Force(const PathParams& p, const ApiDeps& d) {
@@ -61,10 +63,13 @@ HttpResponse Force(const PathParams& p, const ApiDeps& d) {
   *cmd.mutable_periodic_launch() =
       MakePeriodicLaunch(*parent, d.clock->NowMs(), /*forced=*/true, /*skip=*/false, NewUuid());
   const auto& child = cmd.periodic_launch().child();
-  auto index = ProposeCommand(d, cmd);
-  if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("job {}: forced launch {} (index {})", id, child.job().id(), *index);
-  return Answer(child.job().id(), child.eval().id(), *index);
+  return ProposeThen(d, cmd,
+                     [id, child_id = child.job().id(),
+                      eval_id = child.eval().id()](const Result<uint64_t>& index) {
+                       if (!index.ok()) return HttpResponse::Error(index.status());
+                       spdlog::info("job {}: forced launch {} (index {})", id, child_id, *index);
+                       return Answer(child_id, eval_id, *index);
+                     });
 }
 
 }  // namespace

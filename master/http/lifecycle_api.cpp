@@ -43,16 +43,20 @@ HttpResponse Act(const HttpRequest& req, const PathParams& p, const ApiDeps& d,
   auto alloc = d.store->GetAllocation(id);
   if (!alloc.ok()) return HttpResponse::Error(alloc.status());
   c->mutable_eval()->set_job_id(alloc->job_id());
-  auto index = ProposeCommand(d, cmd);
-  if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("alloc {} of job {}: {} by an operator{} (index {})", ShortId(id), alloc->job_id(),
-               v1::AllocActionCommand::Action_Name(action),
-               c->task().empty() ? "" : ", task " + c->task(), *index);
-  v1::AllocActionResponse resp;
-  resp.set_alloc_id(id);
-  resp.set_index(*index);
-  if (action == v1::AllocActionCommand::STOP) resp.set_eval_id(c->eval().id());
-  return HttpResponse::Json(200, RedactedJson(resp));
+  return ProposeThen(d, cmd,
+                     [id, job_id = alloc->job_id(), action, task = c->task(),
+                      eval_id = c->eval().id()](const Result<uint64_t>& index) {
+                       if (!index.ok()) return HttpResponse::Error(index.status());
+                       spdlog::info("alloc {} of job {}: {} by an operator{} (index {})",
+                                    ShortId(id), job_id,
+                                    v1::AllocActionCommand::Action_Name(action),
+                                    task.empty() ? "" : ", task " + task, *index);
+                       v1::AllocActionResponse resp;
+                       resp.set_alloc_id(id);
+                       resp.set_index(*index);
+                       if (action == v1::AllocActionCommand::STOP) resp.set_eval_id(eval_id);
+                       return HttpResponse::Json(200, RedactedJson(resp));
+                     });
 }
 
 }  // namespace

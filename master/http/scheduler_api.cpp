@@ -43,15 +43,18 @@ HttpResponse Scale(const HttpRequest& req, const PathParams& p, const ApiDeps& d
   c->mutable_eval()->set_id(NewUuid());
   c->mutable_eval()->set_job_id(id);
   c->mutable_eval()->set_triggered_by(v1::Evaluation::SCALED);
-  auto index = ProposeCommand(d, cmd);
-  if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("job {}: group {} scaled to {} (eval {}, index {})", id, body.group(), body.count(),
-               ShortId(c->eval().id()), *index);
-  v1::ScaleResponse resp;
-  resp.set_job_id(id);
-  resp.set_eval_id(c->eval().id());
-  resp.set_index(*index);
-  return HttpResponse::Json(200, RedactedJson(resp));
+  return ProposeThen(d, cmd,
+                     [id, group = body.group(), count = body.count(),
+                      eval_id = c->eval().id()](const Result<uint64_t>& index) {
+                       if (!index.ok()) return HttpResponse::Error(index.status());
+                       spdlog::info("job {}: group {} scaled to {} (eval {}, index {})", id, group,
+                                    count, ShortId(eval_id), *index);
+                       v1::ScaleResponse resp;
+                       resp.set_job_id(id);
+                       resp.set_eval_id(eval_id);
+                       resp.set_index(*index);
+                       return HttpResponse::Json(200, RedactedJson(resp));
+                     });
 }
 
 HttpResponse Plan(const HttpRequest& req, const ApiDeps& d) {
@@ -139,14 +142,19 @@ HttpResponse Drain(const HttpRequest& req, const PathParams& p, const ApiDeps& d
       resp.add_eval_ids(e->id());
     }
   }
-  auto index = ProposeCommand(d, cmd);
-  if (!index.ok()) return HttpResponse::Error(index.status());
-  spdlog::info("node {}: drain {} ({} job(s) to move{}; index {})", ShortId(id),
-               body.enable() ? "started" : "undone", body.enable() ? jobs.size() : 0,
-               deadline_ms ? ", deadline in " + std::to_string((deadline_ms - d.clock->NowMs()) / 1000) + "s" : "",
-               *index);
-  resp.set_index(*index);
-  return HttpResponse::Json(200, RedactedJson(resp));
+  const std::string deadline =
+      deadline_ms ? ", deadline in " + std::to_string((deadline_ms - d.clock->NowMs()) / 1000) + "s"
+                  : "";
+  return ProposeThen(d, cmd,
+                     [id, enable = body.enable(), moving = jobs.size(), deadline,
+                      resp](const Result<uint64_t>& index) mutable {
+                       if (!index.ok()) return HttpResponse::Error(index.status());
+                       spdlog::info("node {}: drain {} ({} job(s) to move{}; index {})",
+                                    ShortId(id), enable ? "started" : "undone", enable ? moving : 0,
+                                    deadline, *index);
+                       resp.set_index(*index);
+                       return HttpResponse::Json(200, RedactedJson(resp));
+                     });
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "common/index_waiters.h"
 #include "common/json.h"
+#include "master/acl/authorizer.h"
 #include "master/controllers/eval_worker.h"
 #include "master/http/all_routes.h"
 #include "master/replication/raft_node.h"
@@ -69,6 +70,28 @@ class ApiTest : public ::testing::Test {
     v1::RegisterNodeResponse out;
     EXPECT_TRUE(FromJson(resp.body, &out).ok());
     return out.node_id();
+  }
+
+  // Call through `router`, expecting a handler that gives its worker back
+  // while its write commits (HttpResponse::later) and a 200 in the end.
+  HttpResponse CallExpectingLater(const Router& router, const std::string& method,
+                                  const std::string& target, const std::string& body) {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    EXPECT_TRUE(ParseTarget(target, &req.path, &req.query).ok());
+    bool answered_later = false;
+    HttpResponse resp = AnswerWaiting(
+        [&](const HttpRequest& r) {
+          HttpResponse out = router.Handle(r);
+          answered_later = static_cast<bool>(out.later);
+          return out;
+        },
+        req);
+    EXPECT_TRUE(answered_later) << method << " " << target << " answered at once";
+    EXPECT_EQ(resp.status, 200) << target << ": " << resp.body;
+    return resp;
   }
 
   void ExpectError(const HttpResponse& resp, int status, const std::string& needle) {
@@ -263,6 +286,79 @@ TEST_F(ApiTest, StopMarksAllocationsToStop) {
   ASSERT_TRUE(FromJson(Call("GET", "/v1/allocations?job=hello").body, &list).ok());
   ASSERT_EQ(list.allocations_size(), 1);
   EXPECT_EQ(list.allocations(0).desired_status(), v1::Allocation::STOP);
+}
+
+// Operators' writes wait for their commit without a worker
+// (HttpResponse::later), as job submissions do; each still gets its answer.
+TEST_F(ApiTest, OperatorWritesAnswerLaterWithoutHoldingAWorker) {
+  std::string node = RegisterNode("n1");
+  ASSERT_EQ(Call("POST", "/v1/jobs", kHello).status, 200);
+  worker_->RunOnce();
+  v1::AllocationList list;
+  ASSERT_TRUE(FromJson(Call("GET", "/v1/allocations?job=hello").body, &list).ok());
+  ASSERT_EQ(list.allocations_size(), 1);
+  const std::string alloc = list.allocations(0).id();
+
+  auto later = [this](const std::string& method, const std::string& target,
+                      const std::string& body) {
+    return CallExpectingLater(router_, method, target, body);
+  };
+  v1::ScaleResponse scaled;
+  ASSERT_TRUE(FromJson(later("POST", "/v1/jobs/hello/scale", R"({"group":"hello","count":2})").body,
+                       &scaled)
+                  .ok());
+  EXPECT_FALSE(scaled.eval_id().empty());
+  EXPECT_GT(scaled.index(), 0u);
+  later("POST", "/v1/allocations/" + alloc + "/restart", "");
+  later("POST", "/v1/allocations/" + alloc + "/signal", R"({"signal":"SIGHUP"})");
+  v1::DrainResponse drained;
+  ASSERT_TRUE(
+      FromJson(later("POST", "/v1/nodes/" + node + "/drain", R"({"enable":true})").body, &drained)
+          .ok());
+  EXPECT_EQ(drained.node_id(), node);
+  EXPECT_EQ(drained.eval_ids_size(), 1);  // the one job on it
+  v1::AllocActionResponse stopped;
+  ASSERT_TRUE(
+      FromJson(later("POST", "/v1/allocations/" + alloc + "/stop", "").body, &stopped).ok());
+  EXPECT_FALSE(stopped.eval_id().empty());
+  later("DELETE", "/v1/jobs/hello", "");
+
+  auto job = store_->GetJob("hello");
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->groups(0).count(), 2);
+  EXPECT_TRUE(job->stop());
+  auto n = store_->GetNode(node);
+  ASSERT_TRUE(n.ok());
+  EXPECT_TRUE(n->has_drain());
+}
+
+TEST_F(ApiTest, AclWritesAnswerLaterWithoutHoldingAWorker) {
+  Router router;
+  acl::Authorizer authz(store_.get(), &router, true);
+  ApiDeps d;
+  d.store = store_.get();
+  d.log = log_.get();
+  d.clock = SystemClock::Get();
+  d.acl = &authz;
+  RegisterAllRoutes(&router, d, nullptr);
+
+  v1::AclToken root;
+  ASSERT_TRUE(
+      FromJson(CallExpectingLater(router, "POST", "/v1/acl/bootstrap", "").body, &root).ok());
+  EXPECT_FALSE(root.secret_id().empty());
+  EXPECT_GT(root.create_index(), 0u);
+  CallExpectingLater(router, "PUT", "/v1/acl/policies/readers",
+                     R"({"rules":[{"resource":"job","access":"read"}]})");
+  v1::AclToken reader;
+  ASSERT_TRUE(FromJson(CallExpectingLater(router, "POST", "/v1/acl/tokens",
+                                          R"({"name":"r","type":"client","policies":["readers"]})")
+                           .body,
+                       &reader)
+                  .ok());
+  CallExpectingLater(router, "DELETE", "/v1/acl/tokens/" + reader.accessor_id(), "");
+  CallExpectingLater(router, "DELETE", "/v1/acl/policies/readers", "");
+  EXPECT_NE(store_->Acl()->bootstrap_index, 0u);
+  EXPECT_EQ(store_->Acl()->policies.count("readers"), 0u);
 }
 
 TEST_F(ApiTest, AgentReportsUpdateAllocationStatus) {

@@ -76,8 +76,17 @@ class LaunchTest : public ::testing::Test {
     req.target = target;
     req.body = body;
     EXPECT_TRUE(ParseTarget(target, &req.path, &req.query).ok());
-    return AnswerWaiting([&](const HttpRequest& r) { return router_.Handle(r); }, req);
+    return AnswerWaiting(
+        [&](const HttpRequest& r) {
+          HttpResponse out = router_.Handle(r);
+          answered_later_ = static_cast<bool>(out.later);
+          return out;
+        },
+        req);
   }
+  // Whether the last Call's handler gave its worker back while its write
+  // committed (HttpResponse::later).
+  bool answered_later_ = false;
   Result<uint64_t> Propose(v1::Command cmd) {
     cmd.set_time_ms(clock_.NowMs());
     return log_->Propose(cmd, std::chrono::seconds(5));
@@ -219,6 +228,7 @@ TEST_F(LaunchTest, ProhibitOverlapSkipsWhileAChildRunsAndForceLaunchesNow) {
   clock_.Set((kNoonZ + 400) * 1000);
   auto forced = Call("POST", "/v1/jobs/report/periodic/force");
   ASSERT_EQ(forced.status, 200) << forced.body;
+  EXPECT_TRUE(answered_later_) << "a forced launch waits for its commit without a worker";
   v1::DispatchJobResponse resp;
   ASSERT_TRUE(FromJson(forced.body, &resp).ok());
   EXPECT_EQ(resp.job_id(), Child("report", kNoonZ + 400));
@@ -264,6 +274,7 @@ TEST_F(LaunchTest, DispatchChecksMetaAndPayloadAndTheChildCarriesThem) {
   auto ok =
       dispatch(R"({"meta": {"size": "64", "mode": "fast"}, "payload": ")" + payload_b64 + R"("})");
   ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_TRUE(answered_later_) << "a dispatch waits for its commit without a worker";
   v1::DispatchJobResponse resp;
   ASSERT_TRUE(FromJson(ok.body, &resp).ok());
   EXPECT_EQ(resp.job_id().rfind("resize/dispatch-" + std::to_string(kNoonZ + 10) + "-", 0), 0u)
