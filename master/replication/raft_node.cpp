@@ -238,8 +238,14 @@ void RaftNode::Loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_tick,
-                     [&] { return closed_ || !inbox_.empty() || !tasks_.empty(); });
+      for (;;) {
+        if (closed_ || !inbox_.empty() || !tasks_.empty()) break;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_tick || (!lingering_.empty() && now >= linger_until_)) break;
+        // Recomputed at each wake: a lingering proposal may bring the
+        // deadline forward.
+        cv_.wait_until(lock, lingering_.empty() ? next_tick : std::min(next_tick, linger_until_));
+      }
       if (closed_) break;
     }
     auto now = std::chrono::steady_clock::now();
@@ -263,6 +269,15 @@ Status RaftNode::Pump(bool tick) {
     if (tick) StartReadRoundIfDueLocked();
     msgs.swap(inbox_);
     tasks.swap(tasks_);
+    // Lingering proposals join this Ready after the others (clients' writes
+    // apply, and are answered, before the background work), or go alone
+    // once they have waited long enough.
+    if (!lingering_.empty() &&
+        (!tasks.empty() || std::chrono::steady_clock::now() >= linger_until_)) {
+      tasks.insert(tasks.end(), std::make_move_iterator(lingering_.begin()),
+                   std::make_move_iterator(lingering_.end()));
+      lingering_.clear();
+    }
   }
   // The log or the state machine cannot be written (disk full, I/O error):
   // continuing would risk acknowledging what is not durable.
@@ -844,6 +859,19 @@ Result<uint64_t> RaftNode::Propose(const v1::Command& cmd_in, std::chrono::milli
   return out;
 }
 
+Result<uint64_t> RaftNode::ProposeBackground(const v1::Command& cmd_in,
+                                             std::chrono::milliseconds timeout) {
+  const auto started = std::chrono::steady_clock::now();
+  Result<uint64_t> out = ProposeAndWait(cmd_in, timeout, /*linger=*/true);
+  CountProposal(ProposalOutcome(out.status()), started);
+  return out;
+}
+
+std::size_t RaftNode::lingering() const {
+  std::lock_guard lock(mu_);
+  return lingering_.size();
+}
+
 void RaftNode::ProposeThen(const v1::Command& cmd, std::chrono::milliseconds timeout,
                            ReplicatedLog::ProposeDone done) {
   const auto started = std::chrono::steady_clock::now();
@@ -877,7 +905,7 @@ Status CheckCommandBytes(const std::string& data) {
 }  // namespace
 
 uint64_t RaftNode::Enqueue(uint64_t id, std::function<void()> propose, ProposeDone done,
-                           std::optional<std::chrono::milliseconds> give_up_after) {
+                           std::optional<std::chrono::milliseconds> give_up_after, bool linger) {
   auto w = std::make_shared<Waiter>();
   w->done = std::move(done);
   {
@@ -888,7 +916,13 @@ uint64_t RaftNode::Enqueue(uint64_t id, std::function<void()> propose, ProposeDo
         w->deadline = deadlines_.emplace(std::chrono::steady_clock::now() + *give_up_after, id);
       }
       waiters_[id] = w;
-      tasks_.push_back(std::move(propose));
+      if (linger && tasks_.empty() && opts_.own_thread && opts_.background_linger.count() > 0) {
+        if (lingering_.empty())
+          linger_until_ = std::chrono::steady_clock::now() + opts_.background_linger;
+        lingering_.push_back(std::move(propose));
+      } else {
+        tasks_.push_back(std::move(propose));
+      }
       w.reset();
     }
   }
@@ -906,7 +940,7 @@ uint64_t RaftNode::ProposeAsync(const v1::Command& cmd, ProposeDone done) {
 
 uint64_t RaftNode::ProposeWithin(const v1::Command& cmd_in,
                                  std::optional<std::chrono::milliseconds> give_up_after,
-                                 ProposeDone done) {
+                                 ProposeDone done, bool linger) {
   if (lead_.load() == raft::kNone) {
     done(Status::Unavailable(
              "no leader: the masters are electing one (or cannot reach a majority); retry shortly"),
@@ -935,7 +969,7 @@ uint64_t RaftNode::ProposeWithin(const v1::Command& cmd_in,
                    0);
         }
       },
-      std::move(done), give_up_after);
+      std::move(done), give_up_after, linger);
 }
 
 std::optional<std::pair<Status, uint64_t>> RaftNode::Await(
@@ -973,9 +1007,11 @@ void RaftNode::Abandon(uint64_t ticket) {
   }
 }
 
-Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd,
-                                          std::chrono::milliseconds timeout) {
-  auto out = Await([&](ProposeDone done) { return ProposeAsync(cmd, std::move(done)); }, timeout);
+Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd, std::chrono::milliseconds timeout,
+                                          bool linger) {
+  auto out = Await(
+      [&](ProposeDone done) { return ProposeWithin(cmd, std::nullopt, std::move(done), linger); },
+      timeout);
   if (!out) return NotCommittedIn(timeout);
   auto& [status, index] = *out;
   if (!status.ok()) return status;

@@ -34,6 +34,15 @@ class ReplicatedLog {
     done(Propose(cmd, timeout));
   }
 
+  // Propose for work no client waits on (the leader's plans): the log may
+  // hold it a moment so that it shares a disk write with the next proposal
+  // (RaftNode: RaftNodeOptions::background_linger). Unless a log does
+  // better, it is Propose.
+  virtual Result<uint64_t> ProposeBackground(const v1::Command& cmd,
+                                             std::chrono::milliseconds timeout) {
+    return Propose(cmd, timeout);
+  }
+
   // Returns once the local state reflects every write acknowledged before the
   // call (a linearizable read barrier).
   virtual Status ReadBarrier(std::chrono::milliseconds timeout) = 0;

@@ -89,10 +89,12 @@ double MetricValue(const Member& m, const std::string& name) {
 class RaftCluster {
  public:
   RaftCluster(const std::string& root, int n, uint64_t snapshot_entries = 10000,
-              std::size_t inline_apply_bytes = 256 << 10, uint64_t cheap_image_bytes = 1 << 20)
+              std::size_t inline_apply_bytes = 256 << 10, uint64_t cheap_image_bytes = 1 << 20,
+              std::chrono::microseconds background_linger = 2ms)
       : root_(root),
         inline_apply_bytes_(inline_apply_bytes),
-        cheap_image_bytes_(cheap_image_bytes) {
+        cheap_image_bytes_(cheap_image_bytes),
+        background_linger_(background_linger) {
     for (int i = 1; i <= n; ++i) peers_.emplace_back("m" + std::to_string(i), "127.0.0.1:0");
     snapshot_entries_ = snapshot_entries;
     for (const auto& [id, addr] : peers_) Start(id, peers_);
@@ -118,6 +120,7 @@ class RaftCluster {
     o.keep_entries = snapshot_entries_ / 2;
     o.inline_apply_bytes = inline_apply_bytes_;
     o.cheap_image_bytes = cheap_image_bytes_;
+    o.background_linger = background_linger_;
     m.applies = std::make_unique<SlowApplies>(m.store.get());
     auto log = replication::RaftNode::Open(o, m.dir, m.applies.get());
     ASSERT_TRUE(log.ok()) << log.status().ToString();
@@ -176,6 +179,7 @@ class RaftCluster {
   uint64_t snapshot_entries_;
   std::size_t inline_apply_bytes_;
   uint64_t cheap_image_bytes_;
+  std::chrono::microseconds background_linger_;
   std::vector<std::pair<std::string, std::string>> peers_;
   testing::LocalNetwork net_;
   std::vector<Member> members_;
@@ -425,6 +429,34 @@ TEST(RaftNodeTest, AWriteProposedWithoutWaitingIsAnsweredOnceAppliedOrAtItsDeadl
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), StatusCode::kDeadlineExceeded) << failed.status().ToString();
   EXPECT_NE(failed.status().message().find("not committed within 300ms"), std::string::npos);
+}
+
+// A background proposal (the leader's plans) found no company: it waits,
+// then goes right after the next proposal, in its Ready, sharing its disk
+// write. Alone, it goes once its linger has passed.
+TEST(RaftNodeTest, ABackgroundProposalWaitsForCompanyThenSharesItsReady) {
+  {
+    RaftCluster c(testing::TempDir("r"), 3, 10000, 256 << 10, 1 << 20, /*background_linger=*/60s);
+    Member& l = c.Get(c.WaitLeader());
+    ASSERT_TRUE(l.log->Propose(JobCmd("first"), 5s).ok());
+    auto background = std::async(std::launch::async,
+                                 [&] { return l.log->ProposeBackground(JobCmd("plan"), 10s); });
+    ASSERT_TRUE(WaitFor([&] { return l.log->lingering() == 1; })) << "it did not wait";
+    EXPECT_FALSE(l.store->GetJob("plan").ok()) << "proposed while waiting";
+    auto company = l.log->Propose(JobCmd("write"), 5s);
+    ASSERT_TRUE(company.ok()) << company.status().ToString();
+    ASSERT_EQ(background.wait_for(5s), std::future_status::ready)
+        << "still waiting with company come";
+    auto index = background.get();
+    ASSERT_TRUE(index.ok()) << index.status().ToString();
+    EXPECT_EQ(*company + 1, *index) << "it goes right after, in the same Ready";
+    EXPECT_EQ(l.log->lingering(), 0u);
+  }
+  RaftCluster c(testing::TempDir("r2"), 1, 10000, 256 << 10, 1 << 20, /*background_linger=*/20ms);
+  Member& m = c.Get(c.WaitLeader());
+  auto alone = m.log->ProposeBackground(JobCmd("alone"), 5s);
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  EXPECT_TRUE(m.store->GetJob("alone").ok());
 }
 
 TEST(RaftNodeTest, ALargeStateIsSnapshotAfterAsManyLogBytesAsItsImage) {
