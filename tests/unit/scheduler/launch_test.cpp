@@ -279,6 +279,7 @@ TEST_F(LaunchTest, DispatchChecksMetaAndPayloadAndTheChildCarriesThem) {
   ASSERT_TRUE(FromJson(ok.body, &resp).ok());
   EXPECT_EQ(resp.job_id().rfind("resize/dispatch-" + std::to_string(kNoonZ + 10) + "-", 0), 0u)
       << resp.job_id();
+  EXPECT_FALSE(resp.eval_id().empty());
   worker_->RunOnce();
   auto allocs = store_->ListAllocations(resp.job_id());
   ASSERT_EQ(allocs.size(), 1u);
