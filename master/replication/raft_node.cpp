@@ -852,19 +852,13 @@ void RaftNode::CountProposal(const char* outcome, std::chrono::steady_clock::tim
   }
 }
 
-Result<uint64_t> RaftNode::Propose(const v1::Command& cmd_in, std::chrono::milliseconds timeout) {
-  const auto started = std::chrono::steady_clock::now();
-  Result<uint64_t> out = ProposeAndWait(cmd_in, timeout);
-  CountProposal(ProposalOutcome(out.status()), started);
-  return out;
+Result<uint64_t> RaftNode::Propose(const v1::Command& cmd, std::chrono::milliseconds timeout) {
+  return ProposeAndWait(cmd, timeout);
 }
 
-Result<uint64_t> RaftNode::ProposeBackground(const v1::Command& cmd_in,
+Result<uint64_t> RaftNode::ProposeBackground(const v1::Command& cmd,
                                              std::chrono::milliseconds timeout) {
-  const auto started = std::chrono::steady_clock::now();
-  Result<uint64_t> out = ProposeAndWait(cmd_in, timeout, /*linger=*/true);
-  CountProposal(ProposalOutcome(out.status()), started);
-  return out;
+  return ProposeAndWait(cmd, timeout, /*linger=*/true);
 }
 
 std::size_t RaftNode::lingering() const {
@@ -1009,13 +1003,15 @@ void RaftNode::Abandon(uint64_t ticket) {
 
 Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd, std::chrono::milliseconds timeout,
                                           bool linger) {
+  const auto started = std::chrono::steady_clock::now();
   auto out = Await(
       [&](ProposeDone done) { return ProposeWithin(cmd, std::nullopt, std::move(done), linger); },
       timeout);
-  if (!out) return NotCommittedIn(timeout);
-  auto& [status, index] = *out;
-  if (!status.ok()) return status;
-  return index;
+  Result<uint64_t> result = !out               ? Result<uint64_t>(NotCommittedIn(timeout))
+                            : !out->first.ok() ? Result<uint64_t>(out->first)
+                                               : Result<uint64_t>(out->second);
+  CountProposal(ProposalOutcome(result.status()), started);
+  return result;
 }
 
 uint64_t RaftNode::ReadIndexAsync(std::function<void(Result<uint64_t>)> done) {
