@@ -126,22 +126,24 @@ int EvalWorker::RunOnce() {
     if (v.empty()) order.push_back(e.job_id());
     v.push_back(std::move(e));
   }
-  // One read of the nodes and allocations for the whole pass, and of the
-  // jobs evaluated, off the lock applies take.
+  // The nodes' occupancies (from memory) and the jobs evaluated, as of
+  // one index, read off the lock applies take.
   auto t_read = std::chrono::steady_clock::now();
   StateStore::SchedulingRead read = store_->ReadForScheduling(order);
-  StateStore::SchedulingState& state = read.state;
-  if (load_) {
-    for (auto& n : state.nodes) *n.mutable_load() = load_(n.id());
-  }
   std::map<std::string, v1::Job>& jobs = read.jobs;
   std::map<std::string, std::vector<v1::Allocation>>& allocs_by_job = read.allocs_by_job;
-  for (const auto& [job_id, job] : jobs) state.priority[job_id] = job.priority();
   auto t_sched = std::chrono::steady_clock::now();
   sched::SchedulerConfig cfg = cfg_;
   cfg.seed = cfg_.seed ^ store_->AppliedIndex();
-  sched::NodeTable table(std::move(state.nodes), state.live, state.priority, cfg);
-  table.NoteStopping(state.stopping);
+  sched::NodeTable table(std::move(read.nodes), cfg);
+  if (load_) {
+    for (uint32_t i = 0; i < table.size(); ++i) {
+      sched::NodeRec& n = table.at(i);
+      const v1::NodeLoad load = load_(n.node->id());
+      n.load_cpu = load.cpu();
+      n.load_mem = load.memory();
+    }
+  }
   sched::Scheduler scheduler(&table, cfg, [] { return NewUuid(); });
   int64_t now = clock_->NowMs();
 

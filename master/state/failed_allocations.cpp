@@ -41,8 +41,16 @@ void StateStore::ForgetJobAllocationsLocked(const std::string& job_id) {
 void StateStore::RebuildAllocationBriefsLocked() {
   failed_run_.clear();
   replacement_of_.clear();
-  for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {}))
+  // The nodes' occupancies too (state/node_occupancy.cpp), from the same
+  // read; the job briefs (priorities) are rebuilt before.
+  occupancy_.clear();
+  placed_.clear();
+  placed_by_job_.clear();
+  for (const auto& n : LoadMany<v1::Node>("SELECT data FROM nodes", {})) NoteNodeOccupancyLocked(n);
+  for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {})) {
     NoteAllocationLocked(a);
+    NoteOccupancyLocked(a);
+  }
 }
 
 std::vector<std::pair<std::string, bool>> StateStore::FailedAllocations() const {
