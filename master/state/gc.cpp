@@ -156,6 +156,7 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
     tables.push_back("DELETE FROM evaluations WHERE job_id=?");
     tables.push_back("DELETE FROM allocations WHERE job_id=?");
   }
+  if (everything) ForgetJobAllocationsLocked(job_id);  // before their rows go
   for (const char* sql : tables) {
     ORCH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
     stmt.Bind(1, job_id);
@@ -164,7 +165,6 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
   NoteServicesChangeOfJobLocked(job_id);
   jobs_brief_.erase(job_id);
   if (everything) {
-    ForgetJobAllocationsLocked(job_id);
     if (auto j = placed_by_job_.find(job_id); j != placed_by_job_.end()) {
       const std::set<std::string> ids = j->second;
       for (const auto& id : ids) ForgetOccupancyLocked(id);

@@ -2,10 +2,31 @@
 // allocation, node and job write, and rebuilt with the allocation briefs on
 // open, restore and rollback, so that a scheduling pass reads no
 // allocation: it shares the occupancies as they are at its index.
+#include <algorithm>
+
 #include "master/model/allocation.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
+namespace {
+
+// Whether `a` claims what `r` holds (resources and ports; one with volumes
+// is never taken for the same, it is simply noted again).
+bool SameClaim(const v1::Allocation& a, const sched::Resident& r) {
+  if (a.resources().cpu() != r.cpu || a.resources().memory() != r.mem ||
+      a.resources().disk() != r.disk)
+    return false;
+  if (a.task_group().volumes_size() > 0 || !r.volumes.empty()) return false;
+  size_t i = 0;
+  for (const auto& p : a.ports()) {
+    if (p.value() <= 0) continue;
+    if (i >= r.ports.size() || r.ports[i] != p.value()) return false;
+    ++i;
+  }
+  return i == r.ports.size();
+}
+
+}  // namespace
 
 sched::NodeOccupancy& StateStore::OccupancyToChangeLocked(const std::string& node_id) {
   auto& o = occupancy_[node_id];
@@ -31,6 +52,17 @@ void StateStore::ForgetOccupancyLocked(const std::string& alloc_id) {
 }
 
 void StateStore::NoteOccupancyLocked(const v1::Allocation& a) {
+  if (auto it = placed_.find(a.id()); it != placed_.end() && !IsTerminal(a) &&
+                                      it->second.live == IsLive(a) &&
+                                      it->second.node_id == a.node_id()) {
+    // Where it was and as live as it was (an agent's report of its status,
+    // most writes at scale): changed only if its claim did.
+    const sched::NodeOccupancy& o = *occupancy_.at(a.node_id());
+    const auto& list = it->second.live ? o.held.residents : o.stopping;
+    auto r = std::find_if(list.begin(), list.end(),
+                          [&](const sched::Resident& r) { return r.alloc_id == a.id(); });
+    if (r != list.end() && SameClaim(a, *r)) return;
+  }
   ForgetOccupancyLocked(a.id());
   if (IsTerminal(a)) return;
   sched::NodeOccupancy& o = OccupancyToChangeLocked(a.node_id());
@@ -40,7 +72,7 @@ void StateStore::NoteOccupancyLocked(const v1::Allocation& a) {
   } else {
     o.AddStopping(sched::ResidentOf(a, 0));
   }
-  placed_[a.id()] = Placed{a.node_id(), a.job_id()};
+  placed_[a.id()] = Placed{a.node_id(), a.job_id(), IsLive(a)};
   placed_by_job_[a.job_id()].insert(a.id());
 }
 

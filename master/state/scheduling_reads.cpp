@@ -158,12 +158,8 @@ StateStore::Counts StateStore::CountState() const {
           static_cast<double>(stmt->Int(1));
     }
   }
-  if (auto stmt = db_->Prepare("SELECT data FROM allocations"); stmt.ok()) {
-    v1::Allocation a;
-    for (auto row = stmt->Step(); row.ok() && *row; row = stmt->Step()) {
-      if (a.ParseFromString(stmt->Blob(0)))
-        out.allocations[v1::Allocation::ClientStatus_Name(a.client_status())] += 1;
-    }
+  for (const auto& [status, n] : alloc_status_counts_) {
+    if (n > 0) out.allocations[v1::Allocation::ClientStatus_Name(status)] += static_cast<double>(n);
   }
   return out;
 }

@@ -203,8 +203,7 @@ class StateStore : public replication::StateMachine {
   std::vector<std::string> LiveSystemJobs() const;
   // What /metrics reports of the state: jobs (from memory), nodes by
   // status (from memory), evaluations by status (an index), allocations
-  // by client status (one read of the allocations: a scrape's cost grows
-  // with them).
+  // by client status (from memory).
   struct Counts {
     double jobs = 0;
     std::map<std::string, double> nodes, evaluations, allocations;
@@ -453,6 +452,9 @@ class StateStore : public replication::StateMachine {
     std::string alloc_id, job_id;
   };
   std::unordered_map<std::string, Replacement> replacement_of_;  // previous alloc id ->
+  // Every allocation's client status, and how many have each (CountState).
+  std::unordered_map<std::string, v1::Allocation::ClientStatus> alloc_status_;
+  std::map<v1::Allocation::ClientStatus, int64_t> alloc_status_counts_;
   void NoteAllocationLocked(const v1::Allocation& a);
   void ForgetAllocationLocked(const v1::Allocation& a);
   void ForgetJobAllocationsLocked(const std::string& job_id);
@@ -466,6 +468,7 @@ class StateStore : public replication::StateMachine {
   std::map<std::string, std::shared_ptr<sched::NodeOccupancy>> occupancy_;
   struct Placed {
     std::string node_id, job_id;
+    bool live = false;  // or stopping
   };
   std::unordered_map<std::string, Placed> placed_;                        // alloc id ->
   std::unordered_map<std::string, std::set<std::string>> placed_by_job_;  // job id -> alloc ids

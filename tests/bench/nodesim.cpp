@@ -8,7 +8,8 @@
 // blocking watch of GET /v1/services, as every agent's balancer keeps).
 // Optionally submits a job of
 // --job-count allocations once every node is registered and measures until
-// they all run.
+// they all run, then (--probes=N) N jobs of one allocation, one at a time,
+// each from its submit until it runs.
 //
 //   orch-nodesim --master=http://127.0.0.1:4646 --nodes=1000 --duration=120 --job-count=20000
 //
@@ -54,6 +55,7 @@ struct Options {
   double register_rate = 500;  // registrations started per second
   double fail_percent = 0;
   int job_count = 0;
+  int probes = 0;  // one-allocation jobs timed one by one once the job runs
   double report_every_s = 5;
   std::string job_id = "nodesim";
   bool service_watch = false;  // each node also watches the services
@@ -298,6 +300,10 @@ class Sim {
   void NextUpdate(Node* nd);
   void SubmitJob();
   void SubmitJobs();  // on submitter_
+  // POSTs job `id` of `count` allocations and prints the answer (on submitter_).
+  void PostJob(const std::string& id, int count);
+  // --probes: after the job runs, one-allocation jobs one at a time.
+  void Probe();
   void Report(double t, bool final);
 
   // A request of `nd` could not reach its master: the next one from now on.
@@ -336,6 +342,11 @@ class Sim {
   // the connection failed.
   uint64_t update_timeouts_ = 0, update_429_ = 0, update_other_ = 0, update_conn_ = 0;
   double job_submitted_s_ = -1, job_running_s_ = -1;
+  // --probes: the one in flight (its start, and running_ once it runs).
+  int probes_done_ = 0;
+  double probe_started_s_ = -1;
+  uint64_t probe_target_ = 0;
+  std::vector<double> probe_ms_;
   std::thread submitter_;  // reads only o_ and t0_
 };
 
@@ -569,30 +580,59 @@ void Sim::SubmitJobs() {
   for (int left = o_.job_count, j = 0; left > 0; ++j) {
     const int count = std::min(left, 10'000);
     left -= count;
-    const std::string id = o_.job_id + "-" + std::to_string(j);
-    std::string body = "{\"id\":\"" + id + "\",\"type\":\"service\",\"groups\":[{\"name\":\"g\",\"count\":" +
-                       std::to_string(count) +
-                       ",\"tasks\":[{\"name\":\"t\",\"driver\":\"exec\",\"command\":\"/bin/sleep\",\"args\":[\"3600\"],"
-                       "\"resources\":{\"cpu\":10,\"memory\":16}}]}]}";
-    CURL* e = curl_easy_init();
-    std::string in;
-    curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
-    const std::string first = o_.master.substr(0, o_.master.find(','));
-    curl_easy_setopt(e, CURLOPT_URL, (first + "/v1/jobs").c_str());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &in);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30'000L);
-    CURLcode rc = curl_easy_perform(e);
-    long code = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
-    std::printf("nodesim: t=%.1fs submitted job %s with %d allocations: %ld %s\n", Seconds(SteadyClock::now() - t0_),
-                id.c_str(), count, code, rc == CURLE_OK ? (code == 200 ? "" : in.substr(0, 200).c_str()) : curl_easy_strerror(rc));
+    PostJob(o_.job_id + "-" + std::to_string(j), count);
   }
+}
+
+void Sim::PostJob(const std::string& id, int count) {
+  std::string body =
+      "{\"id\":\"" + id +
+      "\",\"type\":\"service\",\"groups\":[{\"name\":\"g\",\"count\":" + std::to_string(count) +
+      ",\"tasks\":[{\"name\":\"t\",\"driver\":\"exec\",\"command\":\"/bin/"
+      "sleep\",\"args\":[\"3600\"],"
+      "\"resources\":{\"cpu\":10,\"memory\":16}}]}]}";
+  CURL* e = curl_easy_init();
+  std::string in;
+  curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
+  const std::string first = o_.master.substr(0, o_.master.find(','));
+  curl_easy_setopt(e, CURLOPT_URL, (first + "/v1/jobs").c_str());
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &in);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30'000L);
+  CURLcode rc = curl_easy_perform(e);
+  long code = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(e);
+  std::printf(
+      "nodesim: t=%.1fs submitted job %s with %d allocations: %ld %s\n",
+      Seconds(SteadyClock::now() - t0_), id.c_str(), count, code,
+      rc == CURLE_OK ? (code == 200 ? "" : in.substr(0, 200).c_str()) : curl_easy_strerror(rc));
   std::fflush(stdout);
+}
+
+// One probe at a time, each timed from its submit until the node it was
+// placed on reports it running: what scheduling one small job costs with
+// the state the big job left (REST write, evaluation, plan, watch, report).
+void Sim::Probe() {
+  const double now = Seconds(SteadyClock::now() - t0_);
+  if (probe_started_s_ >= 0) {
+    if (running_ < probe_target_) return;
+    probe_ms_.push_back((now - probe_started_s_) * 1000);
+    std::printf("nodesim: t=%.1fs probe %d running %.0f ms after its submit\n", now, probes_done_,
+                probe_ms_.back());
+    std::fflush(stdout);
+    probe_started_s_ = -1;
+    ++probes_done_;
+  }
+  if (probes_done_ >= o_.probes) return;
+  if (submitter_.joinable()) submitter_.join();
+  probe_started_s_ = now;
+  probe_target_ = running_ + 1;
+  const std::string id = o_.job_id + "-probe-" + std::to_string(probes_done_);
+  submitter_ = std::thread([this, id] { PostJob(id, 1); });
 }
 
 void Sim::Report(double t, bool final) {
@@ -675,6 +715,7 @@ int Sim::Run() {
                   o_.job_count / std::max(1e-3, job_running_s_ - job_submitted_s_));
       std::fflush(stdout);
     }
+    if (job_running_s_ >= 0 && probes_done_ < o_.probes) Probe();
     if (now >= next_report) {
       Report(Seconds(now - t0_), false);
       next_report += std::chrono::milliseconds(static_cast<int64_t>(o_.report_every_s * 1000));
@@ -720,6 +761,12 @@ int Sim::Run() {
   } else {
     std::printf("\n");
   }
+  if (!probe_ms_.empty()) {
+    std::vector<double> v = probe_ms_;
+    std::printf(
+        "nodesim: probes: %zu one-allocation jobs, submit to running p50 %.0f ms, max %.0f ms\n",
+        v.size(), Quantile(v, 0.5), *std::max_element(v.begin(), v.end()));
+  }
   if (o_.service_watch) {
     std::printf("nodesim: services watches answered %llu, failed %llu\n",
                 static_cast<unsigned long long>(services_answers_),
@@ -746,6 +793,7 @@ int Main(int argc, char** argv) {
   o.report_every_s = std::stod(Flag(argc, argv, "report-every", "ORCH_NODESIM_REPORT_EVERY", "5"));
   o.job_id = Flag(argc, argv, "job-id", "ORCH_NODESIM_JOB_ID", o.job_id);
   o.service_watch = Flag(argc, argv, "service-watch", "ORCH_NODESIM_SERVICE_WATCH", "0") == "1";
+  o.probes = std::stoi(Flag(argc, argv, "probes", "ORCH_NODESIM_PROBES", "0"));
   if (o.master.empty() || o.master.find(':') == std::string::npos) {
     std::fprintf(stderr, "nodesim: --master must be http://HOST:PORT[,http://HOST:PORT...]\n");
     return 2;

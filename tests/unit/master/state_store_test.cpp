@@ -190,11 +190,19 @@ std::string Describe(const sched::NodeOccupancies& nodes) {
   return out;
 }
 
+// The occupancies and what /metrics counts of the allocations.
+std::string Describe(const StateStore& s) {
+  std::string out = Describe(s.ReadForScheduling({}).nodes);
+  for (const auto& [status, n] : s.CountState().allocations)
+    out += status + "=" + std::to_string(n) + " ";
+  return out;
+}
+
 // The occupancies a scheduling pass starts from are kept in memory with
 // every write: after placements, reports, stops, a priority change, a
-// purge and a node going down they are what a store
-// opened on the same tables rebuilds from them, and a pass holding the
-// earlier ones keeps them unchanged.
+// purge and a node going down they (and the allocations /metrics counts)
+// are what a store opened on the same tables rebuilds from them, and a
+// pass holding the earlier ones keeps them unchanged.
 TEST(StateStoreTest, NodeOccupanciesKeptWithEveryWriteAreWhatTheTablesRebuild) {
   const std::string path = testing::TempDir("s") + "/state.db";
   auto s = std::move(*StateStore::Open(path));
@@ -207,7 +215,7 @@ TEST(StateStoreTest, NodeOccupanciesKeptWithEveryWriteAreWhatTheTablesRebuild) {
   auto rebuilt = [&] {
     EXPECT_TRUE(s->CommitApplied().ok());
     auto fresh = std::move(*StateStore::Open(CopyAsAfterACrash(path)));
-    return Describe(fresh->ReadForScheduling({}).nodes);
+    return Describe(*fresh);
   };
   apply(RegisterNodeCmd(SampleNode("n1")));
   apply(RegisterNodeCmd(SampleNode("n2")));
@@ -225,10 +233,11 @@ TEST(StateStoreTest, NodeOccupanciesKeptWithEveryWriteAreWhatTheTablesRebuild) {
   apply(PlanCmd("e2", api, api_index, {{"a1", "n2"}}));
   const auto held_by_a_pass = s->ReadForScheduling({});
   const std::string before = Describe(held_by_a_pass.nodes);
-  EXPECT_EQ(Describe(held_by_a_pass.nodes), rebuilt());
+  EXPECT_EQ(Describe(*s), rebuilt());
   ASSERT_EQ(held_by_a_pass.nodes.size(), 2u);
   EXPECT_EQ(held_by_a_pass.nodes[0]->cpu, 600);
   EXPECT_EQ(held_by_a_pass.nodes[1]->cpu, 500);
+  EXPECT_EQ(s->CountState().allocations, (std::map<std::string, double>{{"PENDING", 4}}));
 
   apply(ReportCmd("n1", "w1", v1::Allocation::RUNNING));
   // w1 asked to stop: its port is closing until it is terminal.
@@ -241,18 +250,18 @@ TEST(StateStoreTest, NodeOccupanciesKeptWithEveryWriteAreWhatTheTablesRebuild) {
   EXPECT_EQ(r.nodes[0]->cpu, 300);
   EXPECT_EQ(r.nodes[0]->held.closing_ports, std::vector<int32_t>{30001});
   EXPECT_TRUE(r.nodes[0]->held.ports.empty());
-  EXPECT_EQ(Describe(r.nodes), rebuilt());
+  EXPECT_EQ(Describe(*s), rebuilt());
   apply(ReportCmd("n1", "w1", v1::Allocation::COMPLETE));
   r = s->ReadForScheduling({});
   EXPECT_TRUE(r.nodes[0]->held.closing_ports.empty());
-  EXPECT_EQ(Describe(r.nodes), rebuilt());
+  EXPECT_EQ(Describe(*s), rebuilt());
   // A new priority reaches the job's residents.
   web.set_priority(90);
   apply(RegisterJobCmd(web, "e4"));
   r = s->ReadForScheduling({});
   for (const auto& res : r.nodes[1]->held.residents)
     EXPECT_EQ(res.priority, res.job_id == "web" ? 90 : 50);
-  EXPECT_EQ(Describe(r.nodes), rebuilt());
+  EXPECT_EQ(Describe(*s), rebuilt());
   // Purged: the job is gone, its allocations (stopped by the evaluation
   // that follows) count as an unknown job's.
   v1::Command purge;
@@ -260,7 +269,7 @@ TEST(StateStoreTest, NodeOccupanciesKeptWithEveryWriteAreWhatTheTablesRebuild) {
   purge.mutable_deregister_job()->set_purge(true);
   purge.mutable_deregister_job()->mutable_eval()->set_id("e5");
   apply(purge);
-  EXPECT_EQ(Describe(s->ReadForScheduling({}).nodes), rebuilt());
+  EXPECT_EQ(Describe(*s), rebuilt());
   // A node down: its allocations are lost.
   v1::Command down;
   down.mutable_node_status()->set_node_id("n2");
@@ -270,7 +279,7 @@ TEST(StateStoreTest, NodeOccupanciesKeptWithEveryWriteAreWhatTheTablesRebuild) {
   EXPECT_EQ(r.nodes[1]->node->status(), v1::Node::DOWN);
   EXPECT_TRUE(r.nodes[1]->held.residents.empty());
   EXPECT_EQ(r.nodes[1]->cpu, 0);
-  EXPECT_EQ(Describe(r.nodes), rebuilt());
+  EXPECT_EQ(Describe(*s), rebuilt());
 
   // The pass that read first still has what it read.
   EXPECT_EQ(Describe(held_by_a_pass.nodes), before);
