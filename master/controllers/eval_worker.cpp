@@ -16,8 +16,7 @@ namespace {
 // A job the scheduler must not try: one stored before today's limits (or
 // written around them) would make it build billions of slots.
 std::string Unschedulable(const v1::Job& job) {
-  if (job.groups_size() > JobLimits::kMaxGroups)
-    return "more than " + std::to_string(JobLimits::kMaxGroups) + " groups";
+  if (job.groups_size() > JobLimits::kMaxGroups) return "more than " + std::to_string(JobLimits::kMaxGroups) + " groups";
   int64_t total = 0;
   for (const auto& g : job.groups()) {
     if (g.count() > JobLimits::kMaxCount || g.count() < 0) {
@@ -27,8 +26,7 @@ std::string Unschedulable(const v1::Job& job) {
     if (g.tasks_size() > JobLimits::kMaxTasks) return "group " + g.name() + " has too many tasks";
     total += g.count();
   }
-  if (total > JobLimits::kMaxTotalCount)
-    return "the group counts add up to " + std::to_string(total);
+  if (total > JobLimits::kMaxTotalCount) return "the group counts add up to " + std::to_string(total);
   return "";
 }
 
@@ -128,68 +126,61 @@ int EvalWorker::RunOnce() {
     if (v.empty()) order.push_back(e.job_id());
     v.push_back(std::move(e));
   }
-  // The nodes' occupancies (from memory) and the jobs evaluated, as of
-  // one index, read off the lock applies take.
+  // One read of the nodes and allocations for the whole pass, and of the
+  // jobs evaluated, off the lock applies take.
   auto t_read = std::chrono::steady_clock::now();
   StateStore::SchedulingRead read = store_->ReadForScheduling(order);
+  StateStore::SchedulingState& state = read.state;
+  if (load_) {
+    for (auto& n : state.nodes) *n.mutable_load() = load_(n.id());
+  }
   std::map<std::string, v1::Job>& jobs = read.jobs;
   std::map<std::string, std::vector<v1::Allocation>>& allocs_by_job = read.allocs_by_job;
+  for (const auto& [job_id, job] : jobs) state.priority[job_id] = job.priority();
   auto t_sched = std::chrono::steady_clock::now();
   sched::SchedulerConfig cfg = cfg_;
   cfg.seed = cfg_.seed ^ store_->AppliedIndex();
-  std::vector<v1::PlanCommand> plans;
-  {
-    // The table, and the nodes' occupancies it shares, go before the plans
-    // are proposed: an apply changes in place the occupancies no pass holds
-    // and copies the others.
-    sched::NodeTable table(std::move(read.nodes), cfg);
-    if (load_) {
-      for (uint32_t i = 0; i < table.size(); ++i) {
-        sched::NodeRec& n = table.at(i);
-        const v1::NodeLoad load = load_(n.node->id());
-        n.load_cpu = load.cpu();
-        n.load_mem = load.memory();
-      }
-    }
-    sched::Scheduler scheduler(&table, cfg, [] { return NewUuid(); });
-    int64_t now = clock_->NowMs();
+  sched::NodeTable table(std::move(state.nodes), state.live, state.priority, cfg);
+  table.NoteStopping(state.stopping);
+  sched::Scheduler scheduler(&table, cfg, [] { return NewUuid(); });
+  int64_t now = clock_->NowMs();
 
-    for (const auto& job_id : order) {
-      const auto& evals = by_job[job_id];
-      sched::JobInput in;
-      in.eval = evals.back();
-      auto j = jobs.find(job_id);
-      in.job_exists = j != jobs.end();
-      if (in.job_exists) in.job = j->second;
-      in.allocs = std::move(allocs_by_job[job_id]);
-      in.now_ms = now;
-      if (in.job_exists) in.deployment = read.deployments[job_id];
-      // Each evaluation alone: one that cannot be scheduled is marked failed
-      // with the reason, and the others of the pass go on.
-      v1::PlanCommand plan;
-      std::string why = in.job_exists ? Unschedulable(in.job) : "";
-      if (why.empty()) {
-        try {
-          if (schedule_hook_) schedule_hook_(in);
-          plan = scheduler.Schedule(in);
-          if (plan.ByteSizeLong() > kMaxPlanBytes) {
-            why = "the plan is " + std::to_string(plan.ByteSizeLong()) +
-                  " bytes, more than the limit of " + std::to_string(kMaxPlanBytes);
-          }
-        } catch (const std::exception& e) {
-          why = e.what();
-        } catch (...) {
-          why = "unknown error";
+  std::vector<v1::PlanCommand> plans;
+  for (const auto& job_id : order) {
+    const auto& evals = by_job[job_id];
+    sched::JobInput in;
+    in.eval = evals.back();
+    auto j = jobs.find(job_id);
+    in.job_exists = j != jobs.end();
+    if (in.job_exists) in.job = j->second;
+    in.allocs = std::move(allocs_by_job[job_id]);
+    in.now_ms = now;
+    if (in.job_exists) in.deployment = read.deployments[job_id];
+    // Each evaluation alone: one that cannot be scheduled is marked failed
+    // with the reason, and the others of the pass go on.
+    v1::PlanCommand plan;
+    std::string why = in.job_exists ? Unschedulable(in.job) : "";
+    if (why.empty()) {
+      try {
+        if (schedule_hook_) schedule_hook_(in);
+        plan = scheduler.Schedule(in);
+        if (plan.ByteSizeLong() > kMaxPlanBytes) {
+          why = "the plan is " + std::to_string(plan.ByteSizeLong()) + " bytes, more than the limit of " +
+                std::to_string(kMaxPlanBytes);
         }
+      } catch (const std::exception& e) {
+        why = e.what();
+      } catch (...) {
+        why = "unknown error";
       }
-      if (!why.empty()) {
-        spdlog::error("eval {} job {}: {}", ShortId(in.eval.id()), job_id, why);
-        plan = FailedPlan(in, why);
-      }
-      for (size_t i = 0; i + 1 < evals.size(); ++i) plan.add_coalesced_eval_ids(evals[i].id());
-      plan.set_followup_eval_id(NewUuid());
-      plans.push_back(std::move(plan));
     }
+    if (!why.empty()) {
+      spdlog::error("eval {} job {}: {}", ShortId(in.eval.id()), job_id, why);
+      plan = FailedPlan(in, why);
+    }
+    for (size_t i = 0; i + 1 < evals.size(); ++i) plan.add_coalesced_eval_ids(evals[i].id());
+    plan.set_followup_eval_id(NewUuid());
+    plans.push_back(std::move(plan));
   }
   auto t_propose = std::chrono::steady_clock::now();
   int proposed = 0;
@@ -198,8 +189,7 @@ int EvalWorker::RunOnce() {
     // Up to kPlansPerEntry plans, and no more bytes than kMaxEntryBytes, per
     // log entry (one plan alone may take up to kMaxPlanBytes).
     size_t entry_bytes = plans[start].ByteSizeLong();
-    for (end = start + 1; end < plans.size() && end - start < static_cast<size_t>(kPlansPerEntry);
-         ++end) {
+    for (end = start + 1; end < plans.size() && end - start < static_cast<size_t>(kPlansPerEntry); ++end) {
       size_t b = plans[end].ByteSizeLong();
       if (entry_bytes + b > kMaxEntryBytes) break;
       entry_bytes += b;
@@ -231,16 +221,13 @@ int EvalWorker::RunOnce() {
             .Inc(1 + static_cast<double>(plan.coalesced_eval_ids_size()));
         placements_->Inc(plan.place_size());
       }
-      spdlog::info(
-          "eval {} job {}: placed {}, stopped {}, updated in place {}, preempted {}{}{} (index {})",
-          ShortId(plan.eval_id()), plan.job_id(), plan.place_size(), plan.stop_size(),
-          plan.update_in_place_size(), plan.preempt_size(),
-          plan.coalesced_eval_ids_size()
-              ? ", coalesced " + std::to_string(plan.coalesced_eval_ids_size())
-              : "",
-          plan.eval_status() == v1::Evaluation::BLOCKED ? "; blocked: " + plan.eval_description()
-                                                        : "",
-          *index);
+      spdlog::info("eval {} job {}: placed {}, stopped {}, updated in place {}, preempted {}{}{} (index {})",
+                   ShortId(plan.eval_id()), plan.job_id(), plan.place_size(), plan.stop_size(),
+                   plan.update_in_place_size(), plan.preempt_size(),
+                   plan.coalesced_eval_ids_size() ? ", coalesced " + std::to_string(plan.coalesced_eval_ids_size())
+                                                  : "",
+                   plan.eval_status() == v1::Evaluation::BLOCKED ? "; blocked: " + plan.eval_description() : "",
+                   *index);
     }
   }
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
@@ -250,8 +237,7 @@ int EvalWorker::RunOnce() {
   }
   if (plans.size() > 1) {
     spdlog::info(
-        "eval worker: {} plan(s) for {} evaluation(s): read state {} ms, schedule {} ms, commit {} "
-        "ms ({:.1f} MB "
+        "eval worker: {} plan(s) for {} evaluation(s): read state {} ms, schedule {} ms, commit {} ms ({:.1f} MB "
         "proposed)",
         plans.size(), pending.size(), ms(t_sched - t_read), ms(t_propose - t_sched),
         ms(std::chrono::steady_clock::now() - t_propose), static_cast<double>(bytes) / 1e6);

@@ -17,7 +17,7 @@ void ForEachConstraint(const v1::Job& job, const v1::TaskGroup& g, F f) {
 
 }  // namespace
 
-Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g) {
+Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g, uint32_t job_index) {
   Request r;
   const v1::Resources claim = GroupResources(g);
   r.cpu = claim.cpu();
@@ -31,7 +31,7 @@ Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g) {
     }
   }
   ForEachConstraint(job, g, [&](const v1::Constraint& c) { r.distinct_hosts |= c.operator_() == "distinct_hosts"; });
-  r.job_id = job.id();
+  r.job = job_index;
   r.volumes = VolumeClaimsOf(g);
   return r;
 }
@@ -47,7 +47,7 @@ std::vector<VolumeClaim> VolumeClaimsOf(const v1::TaskGroup& g, const std::strin
 
 bool VolumesFit(const NodeRec& n, const Request& r) {
   for (const auto& want : r.volumes) {
-    for (const auto& have : n.volume_claims()) {
+    for (const auto& have : n.volume_claims) {
       if (have.source == want.source && (want.exclusive || have.exclusive)) return false;
     }
   }
@@ -110,7 +110,7 @@ Fit CheckFit(const NodeRec& n, const Request& r, int same_job_here) {
   if (r.dynamic_ports > 0) {
     int64_t range = static_cast<int64_t>(n.port_max) - n.port_min + 1;
     int64_t used = 0;
-    for (int32_t p : n.ports()) used += p >= n.port_min && p <= n.port_max;
+    for (int32_t p : n.ports) used += p >= n.port_min && p <= n.port_max;
     for (int32_t p : r.static_ports) used += p >= n.port_min && p <= n.port_max;
     if (range - used < r.dynamic_ports) return Fit::kPorts;
   }

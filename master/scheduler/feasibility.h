@@ -28,7 +28,7 @@ struct Request {
   std::vector<int32_t> static_ports;
   int dynamic_ports = 0;
   bool distinct_hosts = false;
-  std::string job_id;                // (distinct_hosts, preemption)
+  uint32_t job = 0;  // interned job id (distinct_hosts, anti-affinity)
   std::vector<VolumeClaim> volumes;  // writable host volumes (alloc_id unset)
 };
 
@@ -41,7 +41,7 @@ bool VolumesFit(const NodeRec& n, const Request& r);
 
 // Builds the request of one allocation of `g` (job-level constraints count
 // for distinct_hosts too).
-Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g);
+Request MakeRequest(const v1::Job& job, const v1::TaskGroup& g, uint32_t job_index);
 
 // Why `node` can never take `g` of `job`, or "" when it can: "not ready",
 // "draining", "no docker driver", "constraint ${attr.os} = windows",

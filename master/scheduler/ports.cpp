@@ -27,7 +27,7 @@ bool AssignPorts(const NodeRec& n, const v1::Network& net, Rng* rng, std::vector
         auto p = static_cast<int32_t>(n.port_min + (start + step) % range);
         if (!taken(p) && (allow_closing || !n.PortClosing(p))) chosen = p;
       }
-      if (chosen != 0 || n.closing_ports().empty()) break;
+      if (chosen != 0 || n.closing_ports.empty()) break;
     }
     if (chosen == 0) return false;
     values[static_cast<size_t>(i)] = chosen;

@@ -18,12 +18,12 @@ std::optional<Preemption> FindPreemption(const NodeTable& table, const std::vect
     bool blocked = false;
     std::vector<const Resident*> forced;  // hold a static port we need
     int same_job = 0;
-    for (const auto& res : n.residents()) {
-      if (res.job_id == r.job_id) ++same_job;
+    for (const auto& res : n.residents) {
+      if (res.job == r.job) ++same_job;
       bool holds_port = std::any_of(res.ports.begin(), res.ports.end(), [&](int32_t p) {
         return std::find(r.static_ports.begin(), r.static_ports.end(), p) != r.static_ports.end();
       });
-      bool lower = res.job_id != r.job_id && res.priority <= priority - gap;
+      bool lower = res.job != r.job && res.priority <= priority - gap;
       if (holds_port) {
         if (!lower) blocked = true;
         forced.push_back(&res);

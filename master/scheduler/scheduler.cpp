@@ -171,7 +171,7 @@ void Scheduler::PlaceAt(Group& g, uint32_t node, const std::string& name, const 
   }
   Resident r;
   r.alloc_id = a->id();
-  r.job_id = g.job->id();
+  r.job = g.req.job;
   r.priority = g.job->priority();
   r.cpu = g.req.cpu;
   r.mem = g.req.mem;
@@ -228,10 +228,10 @@ bool Scheduler::TryPreempt(Group& g, const std::vector<uint32_t>& nodes, const s
       pe->set_node_id(table_->at(p->node).node->id());
       pe->set_priority(v.priority);
       pe->set_preempted_by(name);
-      pe->set_job_id(v.job_id);
+      pe->set_job_id(table_->JobName(v.job));
     }
     // The preempted job is evaluated again: its work may fit elsewhere.
-    const std::string& victim_job = v.job_id;
+    const std::string& victim_job = table_->JobName(v.job);
     if (!preempted_jobs_[victim_job]) {
       preempted_jobs_[victim_job] = true;
       auto* e = plan->add_evals();
@@ -291,12 +291,13 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
     if (i < 0) continue;
     if (job_here_[static_cast<size_t>(i)]++ == 0) touched_.push_back(static_cast<uint32_t>(i));
   }
+  uint32_t job_index = table_->InternJob(job->id());
   std::vector<std::string> unplaced;
   for (const GroupNeeds& need : rec.groups) {
     Group g;
     g.job = job;
     g.g = need.group;
-    g.req = MakeRequest(*job, *need.group);
+    g.req = MakeRequest(*job, *need.group, job_index);
     g.el = &table_->EligibleFor(StaticKey(*job, *need.group), [&](uint32_t i) {
       return StaticInfeasible(*table_->at(i).node, *job, *need.group).empty();
     });

@@ -361,7 +361,7 @@ struct StateStore::PlanNodes {
       auto pi = std::find(it->second.ports.begin(), it->second.ports.end(), p);
       if (pi != it->second.ports.end()) it->second.ports.erase(pi);
     }
-    std::erase_if(it->second.volumes.MutableHeld().volume_claims,
+    std::erase_if(it->second.volumes.volume_claims,
                   [&](const sched::VolumeClaim& v) { return v.alloc_id == a.id(); });
   }
 };
@@ -473,19 +473,20 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     }
     auto it = nodes.find(a.node_id());
     if (it == nodes.end()) {
-      // The node and what its live allocations hold, from its occupancy
-      // (kept with every write: no read of its allocations).
-      auto o = occupancy_.find(a.node_id());
-      if (o == occupancy_.end() || !o->second->node) {
+      auto n = LoadOne<v1::Node>("nodes", a.node_id());
+      if (!n) {
         rejected.push_back(a.name() + ": node " + ShortId(a.node_id()) + " no longer exists");
         continue;
       }
-      const sched::NodeOccupancy& occ = *o->second;
-      PlanNodes::Now now{*occ.node, occ.held.ports, {}};
-      now.node.mutable_allocated()->set_cpu(occ.cpu);
-      now.node.mutable_allocated()->set_memory(occ.mem);
-      now.node.mutable_allocated()->set_disk(occ.disk);
-      now.volumes.MutableHeld().volume_claims = occ.held.volume_claims;
+      auto on_node = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {n->id()});
+      DeriveNode(&*n, Pointers(on_node));
+      PlanNodes::Now now{*n, {}, {}};
+      for (const auto& o : on_node) {
+        if (!IsLive(o)) continue;
+        for (int32_t port : PortsOf(o)) now.ports.push_back(port);
+        for (auto& v : sched::VolumeClaimsOf(o.task_group(), o.id()))
+          now.volumes.volume_claims.push_back(std::move(v));
+      }
       it = nodes.emplace(a.node_id(), std::move(now)).first;
     }
     v1::Node& n = it->second.node;
@@ -520,8 +521,7 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     n.mutable_allocated()->set_memory(SatAdd(n.allocated().memory(), a.resources().memory()));
     n.mutable_allocated()->set_disk(SatAdd(n.allocated().disk(), a.resources().disk()));
     for (int32_t port : PortsOf(a)) it->second.ports.push_back(port);
-    for (auto& v : vols.volumes)
-      it->second.volumes.MutableHeld().volume_claims.push_back(std::move(v));
+    for (auto& v : vols.volumes) it->second.volumes.volume_claims.push_back(std::move(v));
     if (group != nullptr) *a.mutable_task_group() = *group;
     if (job && job->id() == a.job_id()) {
       *a.mutable_job_meta() = job->meta();

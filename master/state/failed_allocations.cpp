@@ -1,9 +1,7 @@
-// What the store keeps in memory of the allocations, with every allocation
-// write and delete (and rebuilt on open, restore and rollback): the failed
-// ones and their replacements, so that the leader's job watch finds the
-// failures to reschedule and the replacements in flight without reading
-// every allocation each pass; and each one's client status, so that a
-// metrics scrape counts them without reading them.
+// Failed allocations and their replacements, kept in memory with every
+// allocation write and delete (and rebuilt on open, restore and rollback),
+// so that the leader's job watch finds the failures to reschedule and the
+// replacements in flight without reading every allocation each pass.
 #include <algorithm>
 
 #include "master/state/state_store.h"
@@ -19,12 +17,6 @@ bool FailedButWanted(const v1::Allocation& a) {
 }  // namespace
 
 void StateStore::NoteAllocationLocked(const v1::Allocation& a) {
-  auto [status, added] = alloc_status_.try_emplace(a.id(), a.client_status());
-  if (!added) {
-    --alloc_status_counts_[status->second];
-    status->second = a.client_status();
-  }
-  ++alloc_status_counts_[a.client_status()];
   if (FailedButWanted(a)) {
     failed_run_[a.id()] = a.job_id();
   } else {
@@ -35,10 +27,6 @@ void StateStore::NoteAllocationLocked(const v1::Allocation& a) {
 }
 
 void StateStore::ForgetAllocationLocked(const v1::Allocation& a) {
-  if (auto status = alloc_status_.find(a.id()); status != alloc_status_.end()) {
-    --alloc_status_counts_[status->second];
-    alloc_status_.erase(status);
-  }
   failed_run_.erase(a.id());
   replacement_of_.erase(a.id());
   auto it = replacement_of_.find(a.previous_allocation());
@@ -46,16 +34,6 @@ void StateStore::ForgetAllocationLocked(const v1::Allocation& a) {
 }
 
 void StateStore::ForgetJobAllocationsLocked(const std::string& job_id) {
-  // (Called before the job's allocations are deleted.)
-  if (auto ids = db_->Prepare("SELECT id FROM allocations WHERE job_id=?"); ids.ok()) {
-    ids->Bind(1, job_id);
-    for (auto row = ids->Step(); row.ok() && *row; row = ids->Step()) {
-      if (auto status = alloc_status_.find(ids->Text(0)); status != alloc_status_.end()) {
-        --alloc_status_counts_[status->second];
-        alloc_status_.erase(status);
-      }
-    }
-  }
   std::erase_if(failed_run_, [&](const auto& kv) { return kv.second == job_id; });
   std::erase_if(replacement_of_, [&](const auto& kv) { return kv.second.job_id == job_id; });
 }
@@ -63,18 +41,8 @@ void StateStore::ForgetJobAllocationsLocked(const std::string& job_id) {
 void StateStore::RebuildAllocationBriefsLocked() {
   failed_run_.clear();
   replacement_of_.clear();
-  alloc_status_.clear();
-  alloc_status_counts_.clear();
-  // The nodes' occupancies too (state/node_occupancy.cpp), from the same
-  // read; the job briefs (priorities) are rebuilt before.
-  occupancy_.clear();
-  placed_.clear();
-  placed_by_job_.clear();
-  for (const auto& n : LoadMany<v1::Node>("SELECT data FROM nodes", {})) NoteNodeOccupancyLocked(n);
-  for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {})) {
+  for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {}))
     NoteAllocationLocked(a);
-    NoteOccupancyLocked(a);
-  }
 }
 
 std::vector<std::pair<std::string, bool>> StateStore::FailedAllocations() const {

@@ -121,7 +121,6 @@ Status StateStore::ApplyGc(uint64_t index, const v1::Command& cmd, Status* outco
     ORCH_RETURN_IF_ERROR(DeleteRow("allocations", id));
     NoteServicesChangeOfJobLocked(a->job_id());
     ForgetAllocationLocked(*a);
-    ForgetOccupancyLocked(a->id());
     NoteEvent("Allocation", "AllocationDeleted", id, a->job_id(), "");
     ++allocs;
   }
@@ -156,7 +155,6 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
     tables.push_back("DELETE FROM evaluations WHERE job_id=?");
     tables.push_back("DELETE FROM allocations WHERE job_id=?");
   }
-  if (everything) ForgetJobAllocationsLocked(job_id);  // before their rows go
   for (const char* sql : tables) {
     ORCH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
     stmt.Bind(1, job_id);
@@ -164,14 +162,7 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
   }
   NoteServicesChangeOfJobLocked(job_id);
   jobs_brief_.erase(job_id);
-  if (everything) {
-    if (auto j = placed_by_job_.find(job_id); j != placed_by_job_.end()) {
-      const std::set<std::string> ids = j->second;
-      for (const auto& id : ids) ForgetOccupancyLocked(id);
-    }
-  } else {
-    SetResidentPriorityLocked(job_id, 0);  // as for any allocation of an unknown job
-  }
+  if (everything) ForgetJobAllocationsLocked(job_id);
   NoteEvent("Job", "JobDeleted", job_id, job_id, "");
   return Status::Ok();
 }

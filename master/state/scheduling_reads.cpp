@@ -1,9 +1,8 @@
 // What the leader's eval worker and job watch read each pass, cut to what
-// they need: no read of the nodes or allocations (their occupancies are
-// kept in memory: state/node_occupancy.cpp), of the jobs only those
-// evaluated (the others' priorities and kinds are kept in memory,
-// maintained with every job write and rebuilt on open and restore), the
-// waiting evaluations from the status index.
+// they need: one read of the allocations instead of three, no read of the
+// jobs (their priorities and kinds are kept in memory, maintained with every
+// job write and rebuilt on open and restore), the waiting evaluations from
+// the status index.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -57,17 +56,10 @@ std::optional<v1::Node::Status> StateStore::NodeStatusBrief(const std::string& i
 
 StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::string>& job_ids) const {
   std::lock_guard read_lock(read_mu_);
-  SchedulingRead r;
   {
     // The read transaction begins under the apply lock, so it sees the
-    // state as of one applied index, as the occupancies taken with it; the
-    // lock is let go before the reading.
+    // state as of one applied index; the lock is let go before the reading.
     std::lock_guard lock(mu_);
-    r.nodes.reserve(occupancy_.size());
-    for (const auto& [id, o] : occupancy_) {
-      if (o->node) r.nodes.push_back(o);  // (allocations of a node not known yet: left out)
-    }
-    if (job_ids.empty()) return r;
     // It reads what state.db holds: the applies so far, committed.
     if (Status st = CommitBatchForReadLocked(); !st.ok()) {
       spdlog::error("state: scheduling read: {}", st.ToString());
@@ -94,10 +86,25 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
     ~EndRead() { (void)db->Exec("COMMIT"); }
   } end_read{read_db_.get()};
 
+  SchedulingRead r;
+  SchedulingState& s = r.state;
+  std::set<std::string> wanted(job_ids.begin(), job_ids.end());
+  s.nodes = LoadManyFrom<v1::Node>(*read_db_, "SELECT data FROM nodes ORDER BY id", {});
+  for (auto& a : LoadManyFrom<v1::Allocation>(*read_db_, "SELECT data FROM allocations", {})) {
+    if (wanted.count(a.job_id())) r.allocs_by_job[a.job_id()].push_back(a);
+    if (IsLive(a)) {
+      s.live.push_back(std::move(a));
+    } else if (!IsTerminal(a)) {
+      s.stopping.push_back(std::move(a));
+    }
+  }
+  std::map<std::string, std::vector<const v1::Allocation*>> by_node;
+  for (const auto& a : s.live) by_node[a.node_id()].push_back(&a);
+  for (auto& n : s.nodes) DeriveNode(&n, by_node[n.id()]);
   for (const auto& id : job_ids) {
     auto& allocs = r.allocs_by_job[id];
-    allocs = LoadManyFrom<v1::Allocation>(
-        *read_db_, "SELECT data FROM allocations WHERE job_id=? ORDER BY id", {id});
+    std::sort(allocs.begin(), allocs.end(),
+              [](const v1::Allocation& a, const v1::Allocation& b) { return a.id() < b.id(); });
     auto job = LoadManyFrom<v1::Job>(*read_db_, "SELECT data FROM jobs WHERE id=?", {id});
     if (!job.empty()) {
       DeriveJob(&job.front(), Pointers(allocs));
@@ -106,6 +113,14 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
     auto d = LoadManyFrom<v1::Deployment>(
         *read_db_, "SELECT data FROM deployments WHERE job_id=? ORDER BY seq DESC LIMIT 1", {id});
     r.deployments[id] = d.empty() ? std::nullopt : std::optional<v1::Deployment>(std::move(d.front()));
+  }
+  // Priorities from memory (kept with every job write): the lock again,
+  // briefly.
+  std::lock_guard lock(mu_);
+  for (const auto& a : s.live) {
+    if (s.priority.count(a.job_id())) continue;
+    auto b = jobs_brief_.find(a.job_id());
+    s.priority[a.job_id()] = b == jobs_brief_.end() ? 0 : b->second.priority;
   }
   return r;
 }
@@ -158,8 +173,12 @@ StateStore::Counts StateStore::CountState() const {
           static_cast<double>(stmt->Int(1));
     }
   }
-  for (const auto& [status, n] : alloc_status_counts_) {
-    if (n > 0) out.allocations[v1::Allocation::ClientStatus_Name(status)] += static_cast<double>(n);
+  if (auto stmt = db_->Prepare("SELECT data FROM allocations"); stmt.ok()) {
+    v1::Allocation a;
+    for (auto row = stmt->Step(); row.ok() && *row; row = stmt->Step()) {
+      if (a.ParseFromString(stmt->Blob(0)))
+        out.allocations[v1::Allocation::ClientStatus_Name(a.client_status())] += 1;
+    }
   }
   return out;
 }

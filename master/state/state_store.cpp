@@ -425,9 +425,6 @@ Status StateStore::PutJob(const v1::Job& job, const char* event_type) {
   std::string bytes;
   ORCH_RETURN_IF_ERROR(Put(db_.get(), "INSERT OR REPLACE INTO jobs(id, data) VALUES(?, ?)", job,
                            {job.id()}, &bytes));
-  auto was = jobs_brief_.find(job.id());
-  if (was != jobs_brief_.end() && was->second.priority != job.priority())
-    SetResidentPriorityLocked(job.id(), job.priority());
   NoteJobLocked(job);  // ApplyBatch rebuilds the briefs when its transaction rolls back
   NoteEvent("Job", event_type, job.id(), job.id(), std::move(bytes));
   return PutServiceClaims(job);
@@ -457,7 +454,6 @@ Status StateStore::PutNode(const v1::Node& node, const char* event_type) {
   }
   NoteEvent("Node", event_type, node.id(), "", std::move(bytes));  // shown without its secret hash
   NoteNodeChangeLocked(node.id());
-  NoteNodeOccupancyLocked(node);
   if (was) NoteServicesChangeLocked();  // its address or status may move endpoints
   return Status::Ok();
 }
@@ -471,7 +467,6 @@ Status StateStore::PutAllocation(const v1::Allocation& a, bool agent_report) {
   if (!agent_report) NoteNodeChangeLocked(a.node_id());
   NoteServicesChangeOfJobLocked(a.job_id());
   NoteAllocationLocked(a);
-  NoteOccupancyLocked(a);
   return Status::Ok();
 }
 
@@ -562,17 +557,13 @@ Result<v1::Node> StateStore::GetNode(const std::string& id) const {
 
 std::vector<v1::Node> StateStore::ListNodes() const {
   std::lock_guard lock(mu_);
-  // From the nodes' occupancies: each node as stored, with what its live
-  // allocations claim (no read of the allocations).
-  std::vector<v1::Node> nodes;
-  nodes.reserve(occupancy_.size());
-  for (const auto& [id, o] : occupancy_) {
-    if (!o->node) continue;
-    v1::Node& n = nodes.emplace_back(*o->node);
-    n.mutable_allocated()->set_cpu(o->cpu);
-    n.mutable_allocated()->set_memory(o->mem);
-    n.mutable_allocated()->set_disk(o->disk);
-  }
+  auto nodes = LoadMany<v1::Node>("SELECT data FROM nodes ORDER BY id", {});
+  // One read of the allocations for all nodes (the scheduler lists nodes
+  // for every evaluation), not one per node.
+  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations", {});
+  std::map<std::string, std::vector<const v1::Allocation*>> by_node;
+  for (const auto& a : allocs) by_node[a.node_id()].push_back(&a);
+  for (auto& n : nodes) DeriveNode(&n, by_node[n.id()]);
   return nodes;
 }
 

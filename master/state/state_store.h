@@ -28,7 +28,6 @@
 #include "master/events/event_buffer.h"
 #include "master/model/allocation.h"
 #include "master/replication/state_machine.h"
-#include "master/scheduler/occupancy.h"
 #include "master/services/service_claims.h"
 #include "master/services/service_ports.h"
 #include "master/state/acl_tables.h"
@@ -150,15 +149,22 @@ class StateStore : public replication::StateMachine {
   // with `job`'s services (index lookups; see ValidateServiceClaims).
   std::vector<ServiceClaim> ConflictingClaims(const v1::Job& job) const;
 
-  // The leader's scheduling reads (state/scheduling_reads.cpp). What one
-  // scheduling pass reads: every node's occupancy (from memory: what its
-  // allocations hold, kept with every write, so no allocation is read), and
-  // of each job in `job_ids` the job (absent if deleted), all its
-  // allocations (ordered by id) and its latest deployment; all as of one
-  // index. The jobs are read on a connection of their own in a read
-  // transaction (WAL: applies go on meanwhile).
+  // The leader's scheduling reads (state/scheduling_reads.cpp).
+  struct SchedulingState {
+    std::vector<v1::Node> nodes;               // with `allocated` derived
+    std::vector<v1::Allocation> live;          // every live allocation
+    std::vector<v1::Allocation> stopping;  // asked to stop, not yet terminal (ports still bound)
+    std::map<std::string, int32_t> priority;   // of the live allocations' jobs
+  };
+  // What one scheduling pass reads: the nodes and allocations, and of each
+  // job in `job_ids` the job (absent if deleted), all its allocations
+  // (ordered by id) and its latest deployment; all as of one index. It is
+  // read on a connection of its own in a read transaction (WAL: applies go
+  // on meanwhile), so parsing every allocation never holds the lock an
+  // apply takes (it held the Raft thread for ~700 ms at 100,000
+  // allocations, long enough for the followers to elect another leader).
   struct SchedulingRead {
-    sched::NodeOccupancies nodes;  // ordered by id
+    SchedulingState state;
     std::map<std::string, v1::Job> jobs;
     std::map<std::string, std::vector<v1::Allocation>> allocs_by_job;
     std::map<std::string, std::optional<v1::Deployment>> deployments;
@@ -203,7 +209,8 @@ class StateStore : public replication::StateMachine {
   std::vector<std::string> LiveSystemJobs() const;
   // What /metrics reports of the state: jobs (from memory), nodes by
   // status (from memory), evaluations by status (an index), allocations
-  // by client status (from memory).
+  // by client status (one read of the allocations: a scrape's cost grows
+  // with them).
   struct Counts {
     double jobs = 0;
     std::map<std::string, double> nodes, evaluations, allocations;
@@ -452,31 +459,10 @@ class StateStore : public replication::StateMachine {
     std::string alloc_id, job_id;
   };
   std::unordered_map<std::string, Replacement> replacement_of_;  // previous alloc id ->
-  // Every allocation's client status, and how many have each (CountState).
-  std::unordered_map<std::string, v1::Allocation::ClientStatus> alloc_status_;
-  std::map<v1::Allocation::ClientStatus, int64_t> alloc_status_counts_;
   void NoteAllocationLocked(const v1::Allocation& a);
   void ForgetAllocationLocked(const v1::Allocation& a);
   void ForgetJobAllocationsLocked(const std::string& job_id);
   void RebuildAllocationBriefsLocked();
-  // Every node's occupancy (what ReadForScheduling hands the scheduler),
-  // kept with the same writes and rebuilds as the briefs above, and with
-  // every node write (NoteNodeOccupancyLocked) and job priority change
-  // (SetResidentPriorityLocked). A pass shares them: an occupancy a pass
-  // holds is replaced, not changed (OccupancyToChangeLocked). placed_ holds
-  // the allocations not terminal (live or stopping) and where they are.
-  std::map<std::string, std::shared_ptr<sched::NodeOccupancy>> occupancy_;
-  struct Placed {
-    std::string node_id, job_id;
-    bool live = false;  // or stopping
-  };
-  std::unordered_map<std::string, Placed> placed_;                        // alloc id ->
-  std::unordered_map<std::string, std::set<std::string>> placed_by_job_;  // job id -> alloc ids
-  sched::NodeOccupancy& OccupancyToChangeLocked(const std::string& node_id);
-  void NoteOccupancyLocked(const v1::Allocation& a);
-  void ForgetOccupancyLocked(const std::string& alloc_id);
-  void NoteNodeOccupancyLocked(const v1::Node& node);
-  void SetResidentPriorityLocked(const std::string& job_id, int32_t priority);
 
   // The event stream's buffer and the events of the open transaction
   // (published at commit, dropped at rollback), stamped with apply_index_:

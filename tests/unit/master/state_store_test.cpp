@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -119,12 +118,11 @@ TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
   ASSERT_TRUE(outcome.ok()) << outcome.ToString();
 
   auto r = s->ReadForScheduling({"web", "gone"});
-  ASSERT_EQ(r.nodes.size(), 1u);
-  EXPECT_EQ(r.nodes[0]->node->id(), "n1");
-  EXPECT_EQ(r.nodes[0]->cpu, 600);
-  ASSERT_EQ(r.nodes[0]->held.residents.size(), 2u);
-  EXPECT_EQ(r.nodes[0]->held.residents[0].priority, 70);
-  EXPECT_TRUE(r.nodes[0]->stopping.empty());
+  ASSERT_EQ(r.state.nodes.size(), 1u);
+  EXPECT_EQ(r.state.nodes[0].allocated().cpu(), 600);
+  EXPECT_EQ(r.state.live.size(), 2u);
+  EXPECT_TRUE(r.state.stopping.empty());
+  EXPECT_EQ(r.state.priority["web"], 70);
   ASSERT_EQ(r.jobs.count("web"), 1u);
   EXPECT_EQ(r.jobs["web"].id(), "web");
   EXPECT_EQ(r.jobs.count("gone"), 0u);
@@ -137,9 +135,8 @@ TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
   // Restored to before the plan: the read sees the restored state.
   ASSERT_TRUE(s->RestoreImage(*image).ok());
   r = s->ReadForScheduling({"web"});
-  ASSERT_EQ(r.nodes.size(), 1u);
-  EXPECT_TRUE(r.nodes[0]->held.residents.empty());
-  EXPECT_EQ(r.nodes[0]->cpu, 0);
+  EXPECT_TRUE(r.state.live.empty());
+  EXPECT_EQ(r.state.nodes.at(0).allocated().cpu(), 0);
   EXPECT_TRUE(r.allocs_by_job["web"].empty());
   EXPECT_EQ(r.jobs.count("web"), 1u);
 
@@ -157,132 +154,6 @@ std::string CopyAsAfterACrash(const std::string& path) {
   if (std::filesystem::exists(path + "-wal"))
     std::filesystem::copy_file(path + "-wal", to + "-wal");
   return to;
-}
-
-// A node's occupancy as text, its lists sorted: what two occupancies must
-// agree on.
-std::string Describe(const sched::NodeOccupancy& o) {
-  auto sorted = [](std::vector<int32_t> v) {
-    std::sort(v.begin(), v.end());
-    std::string out;
-    for (int32_t p : v) out += std::to_string(p) + ",";
-    return out;
-  };
-  std::vector<std::string> residents;
-  for (const auto& r : o.held.residents) {
-    residents.push_back(r.alloc_id + ":" + r.job_id + ":" + std::to_string(r.priority) + ":" +
-                        std::to_string(r.cpu) + ":" + std::to_string(r.mem) + ":" +
-                        sorted(r.ports));
-  }
-  for (const auto& r : o.stopping)
-    residents.push_back("stopping " + r.alloc_id + ":" + sorted(r.ports));
-  std::sort(residents.begin(), residents.end());
-  std::string out = (o.node ? o.node->id() + " " + v1::Node::Status_Name(o.node->status()) : "?") +
-                    " cpu " + std::to_string(o.cpu) + " mem " + std::to_string(o.mem) + " ports " +
-                    sorted(o.held.ports) + " closing " + sorted(o.held.closing_ports);
-  for (const auto& r : residents) out += " [" + r + "]";
-  return out;
-}
-
-std::string Describe(const sched::NodeOccupancies& nodes) {
-  std::string out;
-  for (const auto& n : nodes) out += Describe(*n) + "\n";
-  return out;
-}
-
-// The occupancies and what /metrics counts of the allocations.
-std::string Describe(const StateStore& s) {
-  std::string out = Describe(s.ReadForScheduling({}).nodes);
-  for (const auto& [status, n] : s.CountState().allocations)
-    out += status + "=" + std::to_string(n) + " ";
-  return out;
-}
-
-// The occupancies a scheduling pass starts from are kept in memory with
-// every write: after placements, reports, stops, a priority change, a
-// purge and a node going down they (and the allocations /metrics counts)
-// are what a store opened on the same tables rebuilds from them, and a
-// pass holding the earlier ones keeps them unchanged.
-TEST(StateStoreTest, NodeOccupanciesKeptWithEveryWriteAreWhatTheTablesRebuild) {
-  const std::string path = testing::TempDir("s") + "/state.db";
-  auto s = std::move(*StateStore::Open(path));
-  uint64_t index = 0;
-  auto apply = [&](const v1::Command& cmd) {
-    Status outcome;
-    ASSERT_TRUE(s->Apply(++index, cmd, &outcome).ok());
-    ASSERT_TRUE(outcome.ok()) << outcome.ToString();
-  };
-  auto rebuilt = [&] {
-    EXPECT_TRUE(s->CommitApplied().ok());
-    auto fresh = std::move(*StateStore::Open(CopyAsAfterACrash(path)));
-    return Describe(*fresh);
-  };
-  apply(RegisterNodeCmd(SampleNode("n1")));
-  apply(RegisterNodeCmd(SampleNode("n2")));
-  auto web = SampleJob("web", 3, 300, 100);
-  web.set_priority(70);
-  apply(RegisterJobCmd(web, "e1"));
-  const uint64_t web_index = index;
-  auto api = SampleJob("api", 1, 200, 50);
-  apply(RegisterJobCmd(api, "e2"));
-  const uint64_t api_index = index;
-  v1::Command place = PlanCmd("e1", web, web_index, {{"w1", "n1"}, {"w2", "n1"}, {"w3", "n2"}});
-  place.mutable_plan()->mutable_place(0)->add_ports()->set_value(30001);
-  place.mutable_plan()->mutable_place(2)->add_ports()->set_value(30002);
-  apply(place);
-  apply(PlanCmd("e2", api, api_index, {{"a1", "n2"}}));
-  const auto held_by_a_pass = s->ReadForScheduling({});
-  const std::string before = Describe(held_by_a_pass.nodes);
-  EXPECT_EQ(Describe(*s), rebuilt());
-  ASSERT_EQ(held_by_a_pass.nodes.size(), 2u);
-  EXPECT_EQ(held_by_a_pass.nodes[0]->cpu, 600);
-  EXPECT_EQ(held_by_a_pass.nodes[1]->cpu, 500);
-  EXPECT_EQ(s->CountState().allocations, (std::map<std::string, double>{{"PENDING", 4}}));
-
-  apply(ReportCmd("n1", "w1", v1::Allocation::RUNNING));
-  // w1 asked to stop: its port is closing until it is terminal.
-  web.mutable_groups(0)->set_count(2);
-  apply(RegisterJobCmd(web, "e3"));
-  v1::Command stop = PlanCmd("e3", web, index, {});
-  stop.mutable_plan()->add_stop("w1");
-  apply(stop);
-  auto r = s->ReadForScheduling({});
-  EXPECT_EQ(r.nodes[0]->cpu, 300);
-  EXPECT_EQ(r.nodes[0]->held.closing_ports, std::vector<int32_t>{30001});
-  EXPECT_TRUE(r.nodes[0]->held.ports.empty());
-  EXPECT_EQ(Describe(*s), rebuilt());
-  apply(ReportCmd("n1", "w1", v1::Allocation::COMPLETE));
-  r = s->ReadForScheduling({});
-  EXPECT_TRUE(r.nodes[0]->held.closing_ports.empty());
-  EXPECT_EQ(Describe(*s), rebuilt());
-  // A new priority reaches the job's residents.
-  web.set_priority(90);
-  apply(RegisterJobCmd(web, "e4"));
-  r = s->ReadForScheduling({});
-  for (const auto& res : r.nodes[1]->held.residents)
-    EXPECT_EQ(res.priority, res.job_id == "web" ? 90 : 50);
-  EXPECT_EQ(Describe(*s), rebuilt());
-  // Purged: the job is gone, its allocations (stopped by the evaluation
-  // that follows) count as an unknown job's.
-  v1::Command purge;
-  purge.mutable_deregister_job()->set_job_id("api");
-  purge.mutable_deregister_job()->set_purge(true);
-  purge.mutable_deregister_job()->mutable_eval()->set_id("e5");
-  apply(purge);
-  EXPECT_EQ(Describe(*s), rebuilt());
-  // A node down: its allocations are lost.
-  v1::Command down;
-  down.mutable_node_status()->set_node_id("n2");
-  down.mutable_node_status()->set_status(v1::Node::DOWN);
-  apply(down);
-  r = s->ReadForScheduling({});
-  EXPECT_EQ(r.nodes[1]->node->status(), v1::Node::DOWN);
-  EXPECT_TRUE(r.nodes[1]->held.residents.empty());
-  EXPECT_EQ(r.nodes[1]->cpu, 0);
-  EXPECT_EQ(Describe(*s), rebuilt());
-
-  // The pass that read first still has what it read.
-  EXPECT_EQ(Describe(held_by_a_pass.nodes), before);
 }
 
 TEST(StateStoreTest, AppliesWaitInOneTransactionThatACrashLosesAndTheLogReplays) {

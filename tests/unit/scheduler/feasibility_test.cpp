@@ -99,7 +99,7 @@ TEST(FeasibilityTest, CpuMemoryPortsAndDistinctHosts) {
   auto* port = job.mutable_groups(0)->mutable_network()->add_ports();
   port->set_name("http");
   port->set_static_(8080);
-  Request r = MakeRequest(job, job.groups(0));
+  Request r = MakeRequest(job, job.groups(0), 7);
   EXPECT_EQ(r.cpu, 1000);
   EXPECT_EQ(r.mem, 1024);
   ASSERT_EQ(r.static_ports.size(), 1u);
@@ -116,20 +116,20 @@ TEST(FeasibilityTest, CpuMemoryPortsAndDistinctHosts) {
   n.mem_used = 1025;
   EXPECT_EQ(CheckFit(n, r, 0), Fit::kMemory);
   n.mem_used = 0;
-  n.MutableHeld().ports = {8080};
+  n.ports = {8080};
   EXPECT_EQ(CheckFit(n, r, 0), Fit::kPorts);
   EXPECT_STREQ(FitReason(Fit::kPorts), "port collision");
   // Dynamic ports need room in the node's range.
-  n.MutableHeld().ports = {20000, 20001};
+  n.ports = {20000, 20001};
   port->set_static_(0);
-  Request dyn = MakeRequest(job, job.groups(0));
+  Request dyn = MakeRequest(job, job.groups(0), 7);
   EXPECT_EQ(dyn.dynamic_ports, 1);
   EXPECT_EQ(CheckFit(n, dyn, 0), Fit::kPorts);
-  n.MutableHeld().ports = {20000};
+  n.ports = {20000};
   EXPECT_EQ(CheckFit(n, dyn, 0), Fit::kOk);
   // distinct_hosts: not where the job already runs.
   *job.add_constraints() = C("", "distinct_hosts", "");
-  Request d = MakeRequest(job, job.groups(0));
+  Request d = MakeRequest(job, job.groups(0), 7);
   EXPECT_TRUE(d.distinct_hosts);
   EXPECT_EQ(CheckFit(n, d, 1), Fit::kDistinctHosts);
   EXPECT_EQ(CheckFit(n, d, 0), Fit::kOk);
@@ -138,7 +138,7 @@ TEST(FeasibilityTest, CpuMemoryPortsAndDistinctHosts) {
 TEST(FeasibilityTest, EphemeralDiskSizeMustFitANodeThatReportsDisk) {
   auto job = Job("j", 1, 100, 64);
   job.mutable_groups(0)->mutable_ephemeral_disk()->set_size(300);
-  Request r = MakeRequest(job, job.groups(0));
+  Request r = MakeRequest(job, job.groups(0), 7);
   EXPECT_EQ(r.disk, 300);
   NodeRec n;
   n.cpu_cap = 2000;
@@ -151,7 +151,8 @@ TEST(FeasibilityTest, EphemeralDiskSizeMustFitANodeThatReportsDisk) {
   EXPECT_EQ(CheckFit(n, r, 0), Fit::kDisk);
   EXPECT_STREQ(FitReason(Fit::kDisk), "disk exhausted");
   job.mutable_groups(0)->mutable_ephemeral_disk()->set_size(0);
-  EXPECT_EQ(CheckFit(n, MakeRequest(job, job.groups(0)), 0), Fit::kOk) << "no size, no reservation";
+  EXPECT_EQ(CheckFit(n, MakeRequest(job, job.groups(0), 7), 0), Fit::kOk)
+      << "no size, no reservation";
 }
 
 TEST(FeasibilityTest, ResourcesFitIsTheOneCheckOfCpuMemoryAndDisk) {
@@ -216,7 +217,7 @@ TEST(PortsTest, ADynamicPickAvoidsPortsOfStoppingAllocationsWhileOthersAreFree) 
   NodeRec n;
   n.port_min = 30000;
   n.port_max = 30001;
-  n.MutableHeld().closing_ports = {30000};
+  n.closing_ports = {30000};
   v1::Network net;
   net.add_ports()->set_name("http");
   for (uint64_t seed = 1; seed <= 50; ++seed) {
@@ -225,7 +226,7 @@ TEST(PortsTest, ADynamicPickAvoidsPortsOfStoppingAllocationsWhileOthersAreFree) 
     ASSERT_TRUE(AssignPorts(n, net, &rng, &out));
     EXPECT_EQ(out, std::vector<int32_t>{30001}) << "seed " << seed;
   }
-  n.MutableHeld().closing_ports = {30000, 30001};
+  n.closing_ports = {30000, 30001};
   Rng rng(7);
   std::vector<int32_t> out;
   ASSERT_TRUE(AssignPorts(n, net, &rng, &out));  // closing ports only: still placed
@@ -239,20 +240,15 @@ TEST(PortsTest, PortsReleasedByAPlanOrHeldByStoppingAllocationsAreClosing) {
   stopping.set_node_id("n");
   stopping.add_ports()->set_value(30005);
   SchedulerConfig cfg;
-  NodeTable table(BuildOccupancies({node}, {}, {stopping}, {}), cfg);
+  NodeTable table({node}, {}, {}, cfg);
+  table.NoteStopping({stopping});
   EXPECT_TRUE(table.at(0).PortClosing(30005));
   EXPECT_FALSE(table.at(0).PortUsed(30005));
-  table.Place(0, Resident{"a2", "j", 0, 10, 10, 0, {30007}, {}});
+  table.Place(0, Resident{"a2", table.InternJob("j"), 0, 10, 10, 0, {30007}, {}});
   EXPECT_TRUE(table.at(0).PortUsed(30007));
   table.Release(0, "a2", 10, 10, 0, {30007});
   EXPECT_FALSE(table.at(0).PortUsed(30007));
   EXPECT_TRUE(table.at(0).PortClosing(30007));
-  // The occupancy the table was built from (shared with the state store)
-  // is as it was: the table changed a copy of its lists.
-  const NodeOccupancy& source = *table.at(0).source;
-  EXPECT_TRUE(source.held.ports.empty());
-  EXPECT_EQ(source.held.closing_ports, std::vector<int32_t>{30005});
-  EXPECT_TRUE(source.held.residents.empty());
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ std::vector<v1::PlanCommand> RunWorld(const World& w, uint64_t seed) {
     }
     // Whatever was left unplaced really had nowhere to go.
     if (plan.eval_status() == v1::Evaluation::BLOCKED) {
-      Request r = MakeRequest(job, job.groups(0));
+      Request r = MakeRequest(job, job.groups(0), 0);
       for (const auto& n : w.nodes) {
         if (!StaticInfeasible(n, job, job.groups(0)).empty()) continue;
         auto u = used[n.id()];
