@@ -53,6 +53,17 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
 
 namespace {
 
+// The state index at which capacity last grew (UnblockEvaluations), 0 if
+// never: kept in the meta table, so every master and every snapshot agree.
+constexpr const char* kUnblockKey = "unblock_index";
+
+Result<uint64_t> LastUnblockIndex(sqlite::Db* db) {
+  ORCH_ASSIGN_OR_RETURN(auto stmt, db->Prepare("SELECT value FROM meta WHERE key=?"));
+  stmt.Bind(1, kUnblockKey);
+  ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
+}
+
 // Whether two versions of a job ask for the same thing: equal but for the
 // fields the masters own.
 bool SameSpec(v1::Job a, v1::Job b) {
@@ -183,6 +194,13 @@ Status StateStore::ApplyRegisterNode(uint64_t index, const v1::Command& cmd, Sta
 }
 
 Status StateStore::UnblockEvaluations(uint64_t index) {
+  // Marked, for a plan computed before this index that blocks an
+  // evaluation (ApplyOnePlan: it is retried instead).
+  ORCH_ASSIGN_OR_RETURN(auto mark,
+                        db_->Prepare("INSERT INTO meta(key, value) VALUES(?, ?) "
+                                     "ON CONFLICT(key) DO UPDATE SET value=excluded.value"));
+  mark.Bind(1, kUnblockKey).Bind(2, static_cast<int64_t>(index));
+  ORCH_RETURN_IF_ERROR(mark.Run());
   auto blocked = LoadMany<v1::Evaluation>(
       "SELECT data FROM evaluations WHERE status=" + std::to_string(v1::Evaluation::BLOCKED), {});
   for (auto& e : blocked) {
@@ -564,6 +582,20 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     f.set_create_index(index);
     f.set_modify_index(index);
     return PutEvaluation(f);
+  }
+  if (p.eval_status() == v1::Evaluation::BLOCKED) {
+    // Capacity grew after the evaluation was last written: the plan may
+    // have been computed without it (a node registered while the pass
+    // read), and that node's unblocking found the evaluation still
+    // pending. Blocked now, it would wait for the next capacity change;
+    // it is evaluated again instead (once: its modify index moves past).
+    ORCH_ASSIGN_OR_RETURN(uint64_t unblocked, LastUnblockIndex(db_.get()));
+    if (eval->modify_index() < unblocked) {
+      eval->set_status(v1::Evaluation::PENDING);
+      eval->set_status_description("capacity changed while it was evaluated; retrying");
+      eval->set_modify_index(index);
+      return PutEvaluation(*eval);
+    }
   }
   eval->set_status(p.eval_status());
   eval->set_status_description(p.eval_description());

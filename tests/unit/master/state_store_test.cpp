@@ -146,6 +146,45 @@ TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
   EXPECT_EQ(s->ReadForScheduling({"web"}).allocs_by_job["web"].size(), 1u);
 }
 
+// A node that registers while a pass evaluates (it read the state before
+// the node) unblocks nothing: the evaluation is still pending. The plan
+// that then blocks it finds capacity grew after the evaluation was last
+// written and leaves it pending, to be evaluated again with the node; a
+// plan computed after that blocks it for good (until capacity grows again).
+// Seen in CI: LaunchE2ETest.DispatchGivesTheTaskItsMetaAndPayload waited
+// 30 s for a child blocked with "no nodes registered" although its node had
+// registered one index before the plan.
+TEST(StateStoreTest, APlanThatBlocksAnEvaluationAfterCapacityGrewLeavesItPending) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  uint64_t index = 0;
+  auto apply = [&](const v1::Command& cmd) {
+    Status outcome;
+    ASSERT_TRUE(s->Apply(++index, cmd, &outcome).ok());
+    ASSERT_TRUE(outcome.ok()) << outcome.ToString();
+  };
+  auto status_of = [&](const std::string& eval) {
+    for (const auto& e : s->ListEvaluations("web")) {
+      if (e.id() == eval) return e.status();
+    }
+    return v1::Evaluation::STATUS_UNSPECIFIED;
+  };
+  auto job = SampleJob("web", 1);
+  apply(RegisterJobCmd(job, "e1"));
+  const uint64_t job_index = index;
+  apply(RegisterNodeCmd(SampleNode("n1")));  // while the pass reads
+  v1::Command blocked = PlanCmd("e1", job, job_index, {});
+  blocked.mutable_plan()->set_eval_status(v1::Evaluation::BLOCKED);
+  blocked.mutable_plan()->set_eval_description("no nodes registered");
+  apply(blocked);
+  EXPECT_EQ(status_of("e1"), v1::Evaluation::PENDING);
+  // Evaluated again after that: blocked stays blocked...
+  apply(blocked);
+  EXPECT_EQ(status_of("e1"), v1::Evaluation::BLOCKED);
+  // ...until capacity grows again.
+  apply(RegisterNodeCmd(SampleNode("n2")));
+  EXPECT_EQ(status_of("e1"), v1::Evaluation::PENDING);
+}
+
 // state.db as a crash would leave it: the database and its WAL, copied
 // while the store is open (the WAL's index is rebuilt on open).
 std::string CopyAsAfterACrash(const std::string& path) {
