@@ -132,7 +132,7 @@ Result<uint64_t> ProposeCommand(const ApiDeps& d, v1::Command cmd) {
   return d.store->StateIndexAt(index);
 }
 
-HttpResponse ProposeThen(const ApiDeps& d, v1::Command cmd,
+HttpResponse ProposeThen(const ApiDeps& d, v1::Command&& cmd,
                          std::function<HttpResponse(const Result<uint64_t>&)> then) {
   cmd.set_time_ms(d.clock->NowMs());
   HttpResponse out;

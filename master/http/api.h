@@ -94,7 +94,9 @@ Result<uint64_t> ProposeCommand(const ApiDeps& deps, v1::Command cmd);
 // The same without holding a worker while the entry commits
 // (HttpResponse::later): the answer is `then`'s, made on a worker with
 // what ProposeCommand would have returned. `deps` must outlive the server.
-HttpResponse ProposeThen(const ApiDeps& deps, v1::Command cmd,
+// `cmd` is taken by reference and moved from inside, so the call's other
+// arguments (the answer's captures) may still read it.
+HttpResponse ProposeThen(const ApiDeps& deps, v1::Command&& cmd,
                          std::function<HttpResponse(const Result<uint64_t>&)> then);
 
 // Registers `job` (validated) as the job's next version -- or, when equal

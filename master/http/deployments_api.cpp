@@ -71,11 +71,8 @@ HttpResponse Act(const PathParams& p, const ApiDeps& d, const std::string& actio
   }
   const auto status_after =
       c->status() != v1::Deployment::STATUS_UNSPECIFIED ? c->status() : dep->status();
-  // Read before `cmd` moves into the call (the order of its arguments is
-  // unspecified).
-  const std::string desc = c->status_description();
   return ProposeThen(d, std::move(cmd),
-                     [id = dep->id(), job_id = dep->job_id(), desc,
+                     [id = dep->id(), job_id = dep->job_id(), desc = c->status_description(),
                       status_after](const Result<uint64_t>& index) {
                        if (!index.ok()) return HttpResponse::Error(index.status());
                        spdlog::info("deployment {} of job {}: {} (index {})", ShortId(id), job_id,

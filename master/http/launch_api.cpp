@@ -41,11 +41,8 @@ HttpResponse Dispatch(const HttpRequest& req, const PathParams& p, const ApiDeps
   c->set_parent_modify_index(parent->modify_index());
   c->set_keep_versions(d.keep_versions);
   c->set_deployment_id(NewUuid());
-  // Read before `cmd` moves into the call (the order of its arguments is
-  // unspecified).
-  const std::string eval_id = c->eval().id();
   return ProposeThen(d, std::move(cmd),
-                     [id, child_id, eval_id](const Result<uint64_t>& index) {
+                     [id, child_id, eval_id = c->eval().id()](const Result<uint64_t>& index) {
                        if (!index.ok()) return HttpResponse::Error(index.status());
                        spdlog::info("job {}: dispatched {} (eval {}, index {})", id, child_id,
                                     ShortId(eval_id), *index);
@@ -65,12 +62,10 @@ HttpResponse Force(const PathParams& p, const ApiDeps& d) {
   v1::Command cmd;
   *cmd.mutable_periodic_launch() =
       MakePeriodicLaunch(*parent, d.clock->NowMs(), /*forced=*/true, /*skip=*/false, NewUuid());
-  // Read before `cmd` moves into the call (the order of its arguments is
-  // unspecified).
-  const std::string child_id = cmd.periodic_launch().child().job().id();
-  const std::string eval_id = cmd.periodic_launch().child().eval().id();
+  const auto& child = cmd.periodic_launch().child();
   return ProposeThen(d, std::move(cmd),
-                     [id, child_id, eval_id](const Result<uint64_t>& index) {
+                     [id, child_id = child.job().id(),
+                      eval_id = child.eval().id()](const Result<uint64_t>& index) {
                        if (!index.ok()) return HttpResponse::Error(index.status());
                        spdlog::info("job {}: forced launch {} (index {})", id, child_id, *index);
                        return Answer(child_id, eval_id, *index);

@@ -43,13 +43,9 @@ HttpResponse Act(const HttpRequest& req, const PathParams& p, const ApiDeps& d,
   auto alloc = d.store->GetAllocation(id);
   if (!alloc.ok()) return HttpResponse::Error(alloc.status());
   c->mutable_eval()->set_job_id(alloc->job_id());
-  // Read before `cmd` moves into the call (the order of its arguments is
-  // unspecified).
-  const std::string task = c->task();
-  const std::string eval_id = c->eval().id();
   return ProposeThen(d, std::move(cmd),
-                     [id, job_id = alloc->job_id(), action, task,
-                      eval_id](const Result<uint64_t>& index) {
+                     [id, job_id = alloc->job_id(), action, task = c->task(),
+                      eval_id = c->eval().id()](const Result<uint64_t>& index) {
                        if (!index.ok()) return HttpResponse::Error(index.status());
                        spdlog::info("alloc {} of job {}: {} by an operator{} (index {})",
                                     ShortId(id), job_id,

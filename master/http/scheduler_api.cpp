@@ -43,12 +43,9 @@ HttpResponse Scale(const HttpRequest& req, const PathParams& p, const ApiDeps& d
   c->mutable_eval()->set_id(NewUuid());
   c->mutable_eval()->set_job_id(id);
   c->mutable_eval()->set_triggered_by(v1::Evaluation::SCALED);
-  // Read before `cmd` moves into the call (the order of its arguments is
-  // unspecified).
-  const std::string eval_id = c->eval().id();
   return ProposeThen(d, std::move(cmd),
                      [id, group = body.group(), count = body.count(),
-                      eval_id](const Result<uint64_t>& index) {
+                      eval_id = c->eval().id()](const Result<uint64_t>& index) {
                        if (!index.ok()) return HttpResponse::Error(index.status());
                        spdlog::info("job {}: group {} scaled to {} (eval {}, index {})", id, group,
                                     count, ShortId(eval_id), *index);

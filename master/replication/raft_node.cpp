@@ -1007,9 +1007,8 @@ Result<uint64_t> RaftNode::ProposeAndWait(const v1::Command& cmd, std::chrono::m
   auto out = Await(
       [&](ProposeDone done) { return ProposeWithin(cmd, std::nullopt, std::move(done), linger); },
       timeout);
-  Result<uint64_t> result = !out               ? Result<uint64_t>(NotCommittedIn(timeout))
-                            : !out->first.ok() ? Result<uint64_t>(out->first)
-                                               : Result<uint64_t>(out->second);
+  Result<uint64_t> result = NotCommittedIn(timeout);
+  if (out) result = out->first.ok() ? Result<uint64_t>(out->second) : Result<uint64_t>(out->first);
   CountProposal(ProposalOutcome(result.status()), started);
   return result;
 }

@@ -4,6 +4,7 @@
 // depend on the state: one bootstrap ever, one token per secret.
 #include <spdlog/spdlog.h>
 
+#include "master/state/meta_table.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -34,24 +35,20 @@ Status StateStore::ApplyAcl(uint64_t index, const v1::Command& cmd, Status* outc
   };
   switch (c.kind_case()) {
     case v1::AclCommand::kBootstrap: {
-      ORCH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT value FROM meta WHERE key=?"));
-      stmt.Bind(1, kBootstrapKey);
-      ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (row) {
+      ORCH_ASSIGN_OR_RETURN(std::optional<int64_t> bootstrapped,
+                            ReadMeta(db_.get(), kBootstrapKey));
+      if (bootstrapped) {
         *outcome = Status::FailedPrecondition("ACLs were already bootstrapped (at index " +
-                                              std::to_string(stmt.Int(0)) +
+                                              std::to_string(*bootstrapped) +
                                               "); ask a management token's holder");
         return Status::Ok();
       }
-      stmt.Reset();
       ORCH_ASSIGN_OR_RETURN(bool taken, secret_taken(c.bootstrap()));
       if (taken) {
         *outcome = Status::AlreadyExists("a token with this secret exists");
         return Status::Ok();
       }
-      ORCH_ASSIGN_OR_RETURN(auto mark, db_->Prepare("INSERT INTO meta(key, value) VALUES(?, ?)"));
-      mark.Bind(1, kBootstrapKey).Bind(2, static_cast<int64_t>(index));
-      ORCH_RETURN_IF_ERROR(mark.Run());
+      ORCH_RETURN_IF_ERROR(WriteMeta(db_.get(), kBootstrapKey, static_cast<int64_t>(index)));
       v1::AclToken t = c.bootstrap();
       t.set_create_index(index);
       spdlog::info("acl: bootstrapped at index {} (management token {})", index, t.accessor_id());
@@ -107,11 +104,9 @@ void StateStore::RebuildAclLocked() {
     std::string name = p.name();
     tables->policies.emplace(std::move(name), std::move(p));
   }
-  if (auto stmt = db_->Prepare("SELECT value FROM meta WHERE key='acl_bootstrap_index'");
-      stmt.ok()) {
-    auto row = stmt->Step();
-    if (row.ok() && *row) tables->bootstrap_index = static_cast<uint64_t>(stmt->Int(0));
-  }
+  if (auto bootstrapped = ReadMeta(db_.get(), kBootstrapKey);
+      bootstrapped.ok() && bootstrapped->has_value())
+    tables->bootstrap_index = static_cast<uint64_t>(**bootstrapped);
   std::lock_guard lock(acl_mu_);
   acl_ = std::move(tables);
 }

@@ -15,6 +15,7 @@
 #include "master/scheduler/feasibility.h"
 #include "master/services/service_ports.h"
 #include "master/state/agent_report.h"
+#include "master/state/meta_table.h"
 #include "master/state/state_store.h"
 #include "master/validation.h"
 
@@ -53,16 +54,9 @@ Status StateStore::ApplyLocked(uint64_t index, const v1::Command& cmd, Status* o
 
 namespace {
 
-// The state index at which capacity last grew (UnblockEvaluations), 0 if
-// never: kept in the meta table, so every master and every snapshot agree.
+// The state index at which capacity last grew (UnblockEvaluations): kept in
+// the meta table, so every master and every snapshot agree.
 constexpr const char* kUnblockKey = "unblock_index";
-
-Result<uint64_t> LastUnblockIndex(sqlite::Db* db) {
-  ORCH_ASSIGN_OR_RETURN(auto stmt, db->Prepare("SELECT value FROM meta WHERE key=?"));
-  stmt.Bind(1, kUnblockKey);
-  ORCH_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  return row ? static_cast<uint64_t>(stmt.Int(0)) : 0;
-}
 
 // Whether two versions of a job ask for the same thing: equal but for the
 // fields the masters own.
@@ -196,11 +190,7 @@ Status StateStore::ApplyRegisterNode(uint64_t index, const v1::Command& cmd, Sta
 Status StateStore::UnblockEvaluations(uint64_t index) {
   // Marked, for a plan computed before this index that blocks an
   // evaluation (ApplyOnePlan: it is retried instead).
-  ORCH_ASSIGN_OR_RETURN(auto mark,
-                        db_->Prepare("INSERT INTO meta(key, value) VALUES(?, ?) "
-                                     "ON CONFLICT(key) DO UPDATE SET value=excluded.value"));
-  mark.Bind(1, kUnblockKey).Bind(2, static_cast<int64_t>(index));
-  ORCH_RETURN_IF_ERROR(mark.Run());
+  ORCH_RETURN_IF_ERROR(WriteMeta(db_.get(), kUnblockKey, static_cast<int64_t>(index)));
   auto blocked = LoadMany<v1::Evaluation>(
       "SELECT data FROM evaluations WHERE status=" + std::to_string(v1::Evaluation::BLOCKED), {});
   for (auto& e : blocked) {
@@ -589,8 +579,8 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
     // read), and that node's unblocking found the evaluation still
     // pending. Blocked now, it would wait for the next capacity change;
     // it is evaluated again instead (once: its modify index moves past).
-    ORCH_ASSIGN_OR_RETURN(uint64_t unblocked, LastUnblockIndex(db_.get()));
-    if (eval->modify_index() < unblocked) {
+    ORCH_ASSIGN_OR_RETURN(std::optional<int64_t> unblocked, ReadMeta(db_.get(), kUnblockKey));
+    if (unblocked && eval->modify_index() < static_cast<uint64_t>(*unblocked)) {
       eval->set_status(v1::Evaluation::PENDING);
       eval->set_status_description("capacity changed while it was evaluated; retrying");
       eval->set_modify_index(index);

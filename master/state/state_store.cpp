@@ -7,6 +7,7 @@
 
 #include "common/saturating.h"
 #include "common/sqlite_image.h"
+#include "master/state/meta_table.h"
 
 namespace orch::master {
 
@@ -137,11 +138,7 @@ void StateStore::Close() {
 }
 
 Status StateStore::RecordApplied(uint64_t index) {
-  ORCH_ASSIGN_OR_RETURN(
-      auto stmt, db_->Prepare("INSERT INTO meta(key, value) VALUES('applied_index', ?) "
-                              "ON CONFLICT(key) DO UPDATE SET value=excluded.value"));
-  stmt.Bind(1, static_cast<int64_t>(index));
-  return stmt.Run();
+  return WriteMeta(db_.get(), "applied_index", static_cast<int64_t>(index));
 }
 
 StateStore::~StateStore() {

@@ -585,31 +585,20 @@ void Sim::SubmitJobs() {
 }
 
 void Sim::PostJob(const std::string& id, int count) {
-  std::string body =
+  const std::string body =
       "{\"id\":\"" + id +
       "\",\"type\":\"service\",\"groups\":[{\"name\":\"g\",\"count\":" + std::to_string(count) +
       ",\"tasks\":[{\"name\":\"t\",\"driver\":\"exec\",\"command\":\"/bin/"
       "sleep\",\"args\":[\"3600\"],"
       "\"resources\":{\"cpu\":10,\"memory\":16}}]}]}";
-  CURL* e = curl_easy_init();
-  std::string in;
-  curl_slist* h = curl_slist_append(nullptr, "Content-Type: application/json");
-  const std::string first = o_.master.substr(0, o_.master.find(','));
-  curl_easy_setopt(e, CURLOPT_URL, (first + "/v1/jobs").c_str());
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &in);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30'000L);
-  CURLcode rc = curl_easy_perform(e);
-  long code = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(e);
-  std::printf(
-      "nodesim: t=%.1fs submitted job %s with %d allocations: %ld %s\n",
-      Seconds(SteadyClock::now() - t0_), id.c_str(), count, code,
-      rc == CURLE_OK ? (code == 200 ? "" : in.substr(0, 200).c_str()) : curl_easy_strerror(rc));
+  KeepAliveHttp http;
+  const long code =
+      http.Do("POST", o_.master.substr(0, o_.master.find(',')) + "/v1/jobs", body, 30'000);
+  std::printf("nodesim: t=%.1fs submitted job %s with %d allocations: %ld %s\n",
+              Seconds(SteadyClock::now() - t0_), id.c_str(), count, code,
+              code == 200 ? ""
+              : code == 0 ? "no answer"
+                          : http.body().substr(0, 200).c_str());
   std::fflush(stdout);
 }
 
@@ -762,10 +751,10 @@ int Sim::Run() {
     std::printf("\n");
   }
   if (!probe_ms_.empty()) {
-    std::vector<double> v = probe_ms_;
     std::printf(
         "nodesim: probes: %zu one-allocation jobs, submit to running p50 %.0f ms, max %.0f ms\n",
-        v.size(), Quantile(v, 0.5), *std::max_element(v.begin(), v.end()));
+        probe_ms_.size(), Quantile(probe_ms_, 0.5),
+        *std::max_element(probe_ms_.begin(), probe_ms_.end()));
   }
   if (o_.service_watch) {
     std::printf("nodesim: services watches answered %llu, failed %llu\n",
