@@ -130,6 +130,7 @@ int EvalWorker::RunOnce() {
   // jobs evaluated, off the lock applies take.
   auto t_read = std::chrono::steady_clock::now();
   StateStore::SchedulingRead read = store_->ReadForScheduling(order);
+  if (!read.ok) return 0;  // logged; the evaluations wait for the next pass
   StateStore::SchedulingState& state = read.state;
   if (load_) {
     for (auto& n : state.nodes) *n.mutable_load() = load_(n.id());
@@ -140,8 +141,14 @@ int EvalWorker::RunOnce() {
   auto t_sched = std::chrono::steady_clock::now();
   sched::SchedulerConfig cfg = cfg_;
   cfg.seed = cfg_.seed ^ store_->AppliedIndex();
-  sched::NodeTable table(std::move(state.nodes), state.live, state.priority, cfg);
-  table.NoteStopping(state.stopping);
+  auto pointers = [](const std::vector<SchedulingCache::Alloc>& v) {
+    std::vector<const v1::Allocation*> out;
+    out.reserve(v.size());
+    for (const auto& a : v) out.push_back(a.get());
+    return out;
+  };
+  sched::NodeTable table(std::move(state.nodes), pointers(state.live), state.priority, cfg);
+  table.NoteStopping(pointers(state.stopping));
   sched::Scheduler scheduler(&table, cfg, [] { return NewUuid(); });
   int64_t now = clock_->NowMs();
 

@@ -15,8 +15,9 @@ bool NodeRec::PortClosing(int32_t p) const {
   return std::find(closing_ports.begin(), closing_ports.end(), p) != closing_ports.end();
 }
 
-void NodeTable::NoteStopping(const std::vector<v1::Allocation>& stopping) {
-  for (const auto& a : stopping) {
+void NodeTable::NoteStopping(const std::vector<const v1::Allocation*>& stopping) {
+  for (const v1::Allocation* p : stopping) {
+    const v1::Allocation& a = *p;
     auto it = index_.find(a.node_id());
     if (it == index_.end()) continue;
     for (const auto& port : a.ports()) {
@@ -25,7 +26,7 @@ void NodeTable::NoteStopping(const std::vector<v1::Allocation>& stopping) {
   }
 }
 
-NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<v1::Allocation>& allocs,
+NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<const v1::Allocation*>& allocs,
                      const std::map<std::string, int32_t>& priority, const SchedulerConfig& cfg,
                      bool track_residents)
     : nodes_(std::move(nodes)), track_residents_(track_residents) {
@@ -49,7 +50,8 @@ NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<v1::Allocati
     r.port_max = has_range ? n.port_range_max() : cfg.port_max;
     index_.emplace(n.id(), i);
   }
-  for (const auto& a : allocs) {
+  for (const v1::Allocation* held : allocs) {
+    const v1::Allocation& a = *held;
     auto it = index_.find(a.node_id());
     if (it == index_.end()) continue;
     NodeRec& r = recs_[it->second];

@@ -71,7 +71,7 @@ class NodeTable {
   // the live allocations of any job (ports, residents); `priority` maps a
   // job id to its priority (missing: 0). With `track_residents` false the
   // table keeps no per-allocation records (benchmarks; no preemption).
-  NodeTable(std::vector<v1::Node> nodes, const std::vector<v1::Allocation>& allocs,
+  NodeTable(std::vector<v1::Node> nodes, const std::vector<const v1::Allocation*>& allocs,
             const std::map<std::string, int32_t>& priority, const SchedulerConfig& cfg,
             bool track_residents = true);
 
@@ -86,7 +86,7 @@ class NodeTable {
 
   // Allocations asked to stop whose nodes have not reported them terminal:
   // their ports become closing_ports.
-  void NoteStopping(const std::vector<v1::Allocation>& stopping);
+  void NoteStopping(const std::vector<const v1::Allocation*>& stopping);
   // Claims resources and ports for a placement.
   void Place(uint32_t node, Resident r);
   // Releases an allocation (stopped or preempted by the plan being built).

@@ -458,12 +458,12 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
 }
 
 v1::PlanCommand ComputePlan(const SchedulerInput& in, v1::PlanResponse* explain) {
-  std::vector<v1::Allocation> live;
+  std::vector<const v1::Allocation*> live;
   for (const auto& a : in.allocs) {
-    if (IsLive(a)) live.push_back(a);
+    if (IsLive(a)) live.push_back(&a);
   }
   for (const auto& a : in.other_allocs) {
-    if (IsLive(a) && a.job_id() != in.eval.job_id()) live.push_back(a);
+    if (IsLive(a) && a.job_id() != in.eval.job_id()) live.push_back(&a);
   }
   std::map<std::string, int32_t> prio = in.priorities;
   if (in.job_exists) prio[in.job.id()] = in.job.priority();

@@ -39,6 +39,7 @@ void StateStore::ForgetJobAllocationsLocked(const std::string& job_id) {
 }
 
 void StateStore::RebuildAllocationBriefsLocked() {
+  ++briefs_epoch_;  // the scheduling cache reads the tables again
   failed_run_.clear();
   replacement_of_.clear();
   for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {}))

@@ -6,8 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
+#include "common/saturating.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -56,9 +58,13 @@ std::optional<v1::Node::Status> StateStore::NodeStatusBrief(const std::string& i
 
 StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::string>& job_ids) const {
   std::lock_guard read_lock(read_mu_);
+  uint64_t epoch = 0, state_index = 0;
+  bool refill = false;
+  std::vector<std::shared_ptr<const EventBatch>> changes;
   {
     // The read transaction begins under the apply lock, so it sees the
-    // state as of one applied index; the lock is let go before the reading.
+    // state as of one applied index, the index the events published so far
+    // reach; the lock is let go before the reading.
     std::lock_guard lock(mu_);
     // It reads what state.db holds: the applies so far, committed.
     if (Status st = CommitBatchForReadLocked(); !st.ok()) {
@@ -80,29 +86,62 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
       (void)read_db_->Exec("ROLLBACK");
       return {};
     }
+    epoch = briefs_epoch_;
+    state_index = applied_ + offset_;
+    refill = !sched_cache_.Holds(epoch);
+    if (!refill) {
+      EventBuffer::Read since =
+          events_.After(sched_cache_.index(), std::numeric_limits<std::size_t>::max());
+      refill = since.too_old;
+      changes = std::move(since.batches);
+    }
   }
   struct EndRead {
     sqlite::Db* db;
     ~EndRead() { (void)db->Exec("COMMIT"); }
   } end_read{read_db_.get()};
 
+  // The nodes and the allocations holding resources: what changed since
+  // the last pass, or everything when the cache cannot follow.
+  if (!refill) {
+    std::map<std::string, std::vector<v1::Allocation>> deleted;
+    for (const auto& job_id : sched_cache_.Apply(changes, state_index)) {
+      deleted[job_id] = LoadManyFrom<v1::Allocation>(
+          *read_db_, "SELECT data FROM allocations WHERE job_id=?", {job_id});
+    }
+    sched_cache_.ReplaceJobs(deleted);
+    refill = !sched_cache_.Holds(epoch);
+  }
+  if (refill && !FillSchedulingCache(epoch, state_index)) return {};
+
   SchedulingRead r;
   SchedulingState& s = r.state;
-  std::set<std::string> wanted(job_ids.begin(), job_ids.end());
-  s.nodes = LoadManyFrom<v1::Node>(*read_db_, "SELECT data FROM nodes ORDER BY id", {});
-  for (auto& a : LoadManyFrom<v1::Allocation>(*read_db_, "SELECT data FROM allocations", {})) {
-    if (wanted.count(a.job_id())) r.allocs_by_job[a.job_id()].push_back(a);
-    if (IsLive(a)) {
-      s.live.push_back(std::move(a));
-    } else if (!IsTerminal(a)) {
-      s.stopping.push_back(std::move(a));
-    }
+  std::unordered_map<std::string, size_t> node_at;
+  node_at.reserve(sched_cache_.nodes().size());
+  s.nodes.reserve(sched_cache_.nodes().size());
+  for (const auto& [id, n] : sched_cache_.nodes()) {
+    node_at.emplace(id, s.nodes.size());
+    s.nodes.push_back(n);
+    s.nodes.back().clear_allocated();
   }
-  std::map<std::string, std::vector<const v1::Allocation*>> by_node;
-  for (const auto& a : s.live) by_node[a.node_id()].push_back(&a);
-  for (auto& n : s.nodes) DeriveNode(&n, by_node[n.id()]);
+  s.live.reserve(sched_cache_.allocations().size());
+  for (const auto& [id, a] : sched_cache_.allocations()) {
+    if (!IsLive(*a)) {
+      s.stopping.push_back(a);
+      continue;
+    }
+    s.live.push_back(a);
+    auto n = node_at.find(a->node_id());
+    if (n == node_at.end()) continue;
+    v1::Resources* used = s.nodes[n->second].mutable_allocated();
+    used->set_cpu(SatAdd(used->cpu(), a->resources().cpu()));
+    used->set_memory(SatAdd(used->memory(), a->resources().memory()));
+    used->set_disk(SatAdd(used->disk(), a->resources().disk()));
+  }
   for (const auto& id : job_ids) {
     auto& allocs = r.allocs_by_job[id];
+    allocs = LoadManyFrom<v1::Allocation>(*read_db_, "SELECT data FROM allocations WHERE job_id=?",
+                                          {id});
     std::sort(allocs.begin(), allocs.end(),
               [](const v1::Allocation& a, const v1::Allocation& b) { return a.id() < b.id(); });
     auto job = LoadManyFrom<v1::Job>(*read_db_, "SELECT data FROM jobs WHERE id=?", {id});
@@ -115,14 +154,40 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
     r.deployments[id] = d.empty() ? std::nullopt : std::optional<v1::Deployment>(std::move(d.front()));
   }
   // Priorities from memory (kept with every job write): the lock again,
-  // briefly.
+  // briefly, once per job holding resources.
   std::lock_guard lock(mu_);
-  for (const auto& a : s.live) {
-    if (s.priority.count(a.job_id())) continue;
-    auto b = jobs_brief_.find(a.job_id());
-    s.priority[a.job_id()] = b == jobs_brief_.end() ? 0 : b->second.priority;
+  for (const auto& [job_id, count] : sched_cache_.jobs()) {
+    auto b = jobs_brief_.find(job_id);
+    s.priority[job_id] = b == jobs_brief_.end() ? 0 : b->second.priority;
   }
+  r.ok = true;
   return r;
+}
+
+bool StateStore::FillSchedulingCache(uint64_t epoch, uint64_t state_index) const {
+  sched_cache_.Start(epoch);
+  for (const auto& n : LoadManyFrom<v1::Node>(*read_db_, "SELECT data FROM nodes", {}))
+    sched_cache_.PutNode(n);
+  // One allocation parsed at a time: the table may hold many.
+  auto stmt = read_db_->Prepare("SELECT data FROM allocations");
+  if (!stmt.ok()) {
+    spdlog::error("state: scheduling read: {}", stmt.status().ToString());
+    sched_cache_.Clear();
+    return false;
+  }
+  v1::Allocation a;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) {
+      spdlog::error("state: scheduling read: {}", row.status().ToString());
+      sched_cache_.Clear();
+      return false;
+    }
+    if (!*row) break;
+    if (a.ParseFromString(stmt->Blob(0))) sched_cache_.PutAllocation(a);
+  }
+  sched_cache_.Filled(state_index);
+  return true;
 }
 
 std::vector<v1::Node> StateStore::ListNodesAsStored() const {

@@ -32,6 +32,7 @@
 #include "master/services/service_ports.h"
 #include "master/state/acl_tables.h"
 #include "master/state/image_read.h"
+#include "master/state/scheduling_cache.h"
 #include "orch/v1/command.pb.h"
 #include "orch/v1/types.pb.h"
 
@@ -151,19 +152,24 @@ class StateStore : public replication::StateMachine {
 
   // The leader's scheduling reads (state/scheduling_reads.cpp).
   struct SchedulingState {
-    std::vector<v1::Node> nodes;               // with `allocated` derived
-    std::vector<v1::Allocation> live;          // every live allocation
-    std::vector<v1::Allocation> stopping;  // asked to stop, not yet terminal (ports still bound)
-    std::map<std::string, int32_t> priority;   // of the live allocations' jobs
+    std::vector<v1::Node> nodes;  // by id, with `allocated` derived
+    // Every live allocation, and those asked to stop and not yet terminal
+    // (ports still bound), by id; trimmed to what the scheduler reads
+    // (SchedulingCache).
+    std::vector<SchedulingCache::Alloc> live;
+    std::vector<SchedulingCache::Alloc> stopping;
+    std::map<std::string, int32_t> priority;  // of their jobs
   };
   // What one scheduling pass reads: the nodes and allocations, and of each
   // job in `job_ids` the job (absent if deleted), all its allocations
-  // (ordered by id) and its latest deployment; all as of one index. It is
-  // read on a connection of its own in a read transaction (WAL: applies go
-  // on meanwhile), so parsing every allocation never holds the lock an
-  // apply takes (it held the Raft thread for ~700 ms at 100,000
-  // allocations, long enough for the followers to elect another leader).
+  // (ordered by id) and its latest deployment; all as of one index. The
+  // nodes and allocations come from a SchedulingCache brought up to date
+  // from the events since the last read (one reader: the leader's eval
+  // worker); the rest is read on a connection of its own in a read
+  // transaction (WAL: applies go on meanwhile), so a read never holds the
+  // lock an apply takes.
   struct SchedulingRead {
+    bool ok = false;  // false: the read failed (logged); nothing in it
     SchedulingState state;
     std::map<std::string, v1::Job> jobs;
     std::map<std::string, std::vector<v1::Allocation>> allocs_by_job;
@@ -412,6 +418,10 @@ class StateStore : public replication::StateMachine {
   // read_mu_, never held by an apply.
   mutable std::mutex read_mu_;
   mutable std::unique_ptr<sqlite::Db> read_db_;
+  mutable SchedulingCache sched_cache_;  // under read_mu_
+  // Under mu_: counts the rebuilds of the store's memory from the tables
+  // (open, restore, rollback), after which sched_cache_ refills.
+  uint64_t briefs_epoch_ = 0;
   // Written under mu_, read without it (StateIndex, AppliedIndex: asked by
   // heartbeats on the HTTP server's I/O thread, which must never wait for
   // an apply).
@@ -463,6 +473,10 @@ class StateStore : public replication::StateMachine {
   void ForgetAllocationLocked(const v1::Allocation& a);
   void ForgetJobAllocationsLocked(const std::string& job_id);
   void RebuildAllocationBriefsLocked();
+  // sched_cache_ from the tables, on read_db_ in its read transaction at
+  // `state_index` (ReadForScheduling, under read_mu_).
+  // False if the tables could not be read (logged; the cache is empty).
+  bool FillSchedulingCache(uint64_t epoch, uint64_t state_index) const;
 
   // The event stream's buffer and the events of the open transaction
   // (published at commit, dropped at rollback), stamped with apply_index_:

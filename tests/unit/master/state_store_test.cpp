@@ -195,6 +195,145 @@ std::string CopyAsAfterACrash(const std::string& path) {
   return to;
 }
 
+// A scheduling read's nodes and allocations as text: what two reads of the
+// same state must agree on.
+std::string Describe(const StateStore::SchedulingState& s) {
+  std::string out;
+  for (const auto& n : s.nodes) {
+    out += n.id() + " " + v1::Node::Status_Name(n.status()) + " cpu " +
+           std::to_string(n.allocated().cpu()) + " mem " + std::to_string(n.allocated().memory()) +
+           "\n";
+  }
+  auto allocs = [&](const char* what, const std::vector<SchedulingCache::Alloc>& v) {
+    for (const auto& a : v) {
+      out += std::string(what) + " " + a->id() + " " + a->job_id() + "@" + a->node_id() + " " +
+             v1::Allocation::ClientStatus_Name(a->client_status()) + " cpu " +
+             std::to_string(a->resources().cpu()) + " ports";
+      for (const auto& p : a->ports()) out += " " + std::to_string(p.value());
+      out += "\n";
+    }
+  };
+  allocs("live", s.live);
+  allocs("stopping", s.stopping);
+  for (const auto& [job, priority] : s.priority)
+    out += job + " priority " + std::to_string(priority) + "\n";
+  return out;
+}
+
+// The nodes and allocations a scheduling pass starts from are kept between
+// reads and brought up to date from the events: after placements, reports,
+// stops, a priority change, a purge, a node going down and garbage
+// collection of a job whose allocations were still stopping, a read is what
+// a store opened on the same tables reads from them. A pass holding an
+// earlier read keeps what it read.
+TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite) {
+  const std::string path = testing::TempDir("s") + "/state.db";
+  auto s = std::move(*StateStore::Open(path));
+  uint64_t index = 0;
+  auto apply = [&](const v1::Command& cmd) {
+    Status outcome;
+    ASSERT_TRUE(s->Apply(++index, cmd, &outcome).ok());
+    ASSERT_TRUE(outcome.ok()) << outcome.ToString();
+  };
+  auto read = [&] {
+    auto r = s->ReadForScheduling({});
+    EXPECT_TRUE(r.ok);
+    return r;
+  };
+  auto from_tables = [&] {
+    EXPECT_TRUE(s->CommitApplied().ok());
+    auto fresh = std::move(*StateStore::Open(CopyAsAfterACrash(path)));
+    return Describe(fresh->ReadForScheduling({}).state);
+  };
+  apply(RegisterNodeCmd(SampleNode("n1")));
+  apply(RegisterNodeCmd(SampleNode("n2")));
+  auto web = SampleJob("web", 3, 300, 100);
+  web.set_priority(70);
+  apply(RegisterJobCmd(web, "e1"));
+  const uint64_t web_index = index;
+  auto api = SampleJob("api", 1, 200, 50);
+  apply(RegisterJobCmd(api, "e2"));
+  const uint64_t api_index = index;
+  const auto held_by_a_pass = read();  // filled from the tables here
+  v1::Command place = PlanCmd("e1", web, web_index, {{"w1", "n1"}, {"w2", "n1"}, {"w3", "n2"}});
+  place.mutable_plan()->mutable_place(0)->add_ports()->set_value(30001);
+  place.mutable_plan()->mutable_place(2)->add_ports()->set_value(30002);
+  apply(place);
+  apply(PlanCmd("e2", api, api_index, {{"a1", "n2"}}));
+  auto r = read();
+  ASSERT_EQ(r.state.nodes.size(), 2u);
+  EXPECT_EQ(r.state.nodes[0].allocated().cpu(), 600);
+  EXPECT_EQ(r.state.nodes[1].allocated().cpu(), 500);
+  EXPECT_EQ(r.state.live.size(), 4u);
+  EXPECT_EQ(r.state.priority["web"], 70);
+  EXPECT_EQ(Describe(r.state), from_tables());
+
+  apply(ReportCmd("n1", "w1", v1::Allocation::RUNNING));
+  // w1 asked to stop: it holds its port until it is terminal.
+  web.mutable_groups(0)->set_count(2);
+  apply(RegisterJobCmd(web, "e3"));
+  v1::Command stop = PlanCmd("e3", web, index, {});
+  stop.mutable_plan()->add_stop("w1");
+  apply(stop);
+  r = read();
+  EXPECT_EQ(r.state.nodes[0].allocated().cpu(), 300);
+  ASSERT_EQ(r.state.stopping.size(), 1u);
+  EXPECT_EQ(r.state.stopping[0]->id(), "w1");
+  EXPECT_EQ(Describe(r.state), from_tables());
+  apply(ReportCmd("n1", "w1", v1::Allocation::COMPLETE));
+  r = read();
+  EXPECT_TRUE(r.state.stopping.empty());
+  EXPECT_EQ(Describe(r.state), from_tables());
+  // A new priority.
+  web.set_priority(90);
+  apply(RegisterJobCmd(web, "e4"));
+  apply(PlanCmd("e4", web, index, {}));
+  EXPECT_EQ(read().state.priority["web"], 90);
+  EXPECT_EQ(Describe(read().state), from_tables());
+  // Purged: the job is gone, its allocations stay until they are stopped.
+  v1::Command purge;
+  purge.mutable_deregister_job()->set_job_id("api");
+  purge.mutable_deregister_job()->set_purge(true);
+  purge.mutable_deregister_job()->mutable_eval()->set_id("e5");
+  apply(purge);
+  r = read();
+  EXPECT_EQ(r.state.priority["api"], 0);
+  EXPECT_EQ(Describe(r.state), from_tables());
+  // A node down: its allocations are lost.
+  v1::Command down;
+  down.mutable_node_status()->set_node_id("n2");
+  down.mutable_node_status()->set_status(v1::Node::DOWN);
+  apply(down);
+  r = read();
+  EXPECT_EQ(r.state.nodes[1].status(), v1::Node::DOWN);
+  EXPECT_EQ(r.state.nodes[1].allocated().cpu(), 0);
+  EXPECT_EQ(Describe(r.state), from_tables());
+  // Stopped, its last allocation asked to stop, then collected whole: the
+  // allocation goes with the job, without an event of its own.
+  v1::Command deregister;
+  deregister.mutable_deregister_job()->set_job_id("web");
+  deregister.mutable_deregister_job()->mutable_eval()->set_id("e6");
+  apply(deregister);
+  v1::Command stop_all = PlanCmd("e6", web, index, {});
+  stop_all.mutable_plan()->add_stop("w2");
+  apply(stop_all);
+  r = read();
+  ASSERT_EQ(r.state.stopping.size(), 1u);
+  EXPECT_EQ(r.state.stopping[0]->id(), "w2");
+  v1::Command gc;
+  gc.set_time_ms(1'000'000);
+  gc.mutable_gc()->set_job_cutoff_ms(1'000'000);
+  gc.mutable_gc()->add_job_ids("web");
+  apply(gc);
+  r = read();
+  EXPECT_TRUE(r.state.stopping.empty());
+  EXPECT_EQ(Describe(r.state), from_tables());
+
+  // The pass that read first still has what it read.
+  EXPECT_TRUE(held_by_a_pass.state.live.empty());
+  EXPECT_EQ(held_by_a_pass.state.nodes.at(0).allocated().cpu(), 0);
+}
+
 TEST(StateStoreTest, AppliesWaitInOneTransactionThatACrashLosesAndTheLogReplays) {
   const std::string path = testing::TempDir("s") + "/state.db";
   auto s = std::move(*StateStore::Open(path));

@@ -241,7 +241,7 @@ TEST(PortsTest, PortsReleasedByAPlanOrHeldByStoppingAllocationsAreClosing) {
   stopping.add_ports()->set_value(30005);
   SchedulerConfig cfg;
   NodeTable table({node}, {}, {}, cfg);
-  table.NoteStopping({stopping});
+  table.NoteStopping({&stopping});
   EXPECT_TRUE(table.at(0).PortClosing(30005));
   EXPECT_FALSE(table.at(0).PortUsed(30005));
   table.Place(0, Resident{"a2", table.InternJob("j"), 0, 10, 10, 0, {30007}, {}});
