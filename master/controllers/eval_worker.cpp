@@ -137,18 +137,22 @@ int EvalWorker::RunOnce() {
   }
   std::map<std::string, v1::Job>& jobs = read.jobs;
   std::map<std::string, std::vector<v1::Allocation>>& allocs_by_job = read.allocs_by_job;
-  for (const auto& [job_id, job] : jobs) state.priority[job_id] = job.priority();
   auto t_sched = std::chrono::steady_clock::now();
   sched::SchedulerConfig cfg = cfg_;
   cfg.seed = cfg_.seed ^ store_->AppliedIndex();
-  auto pointers = [](const std::vector<SchedulingCache::Alloc>& v) {
-    std::vector<const v1::Allocation*> out;
-    out.reserve(v.size());
-    for (const auto& a : v) out.push_back(a.get());
-    return out;
-  };
-  sched::NodeTable table(std::move(state.nodes), pointers(state.live), state.priority, cfg);
-  table.NoteStopping(pointers(state.stopping));
+  // What a node holds is read when the scheduler first looks at the node.
+  sched::NodeTable table(
+      std::move(state.nodes),
+      [&held = state.held](uint32_t i, const v1::Node&, sched::Holdings* out) {
+        if (!held[i]) return;
+        for (const auto& [id, a] : held[i]->allocs)
+          (IsLive(*a) ? out->live : out->stopping).push_back(a.get());
+      },
+      [&priority = *state.priority](const std::string& job_id) {
+        auto it = priority.find(job_id);
+        return it == priority.end() ? 0 : it->second;
+      },
+      cfg);
   sched::Scheduler scheduler(&table, cfg, [] { return NewUuid(); });
   int64_t now = clock_->NowMs();
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/saturating.h"
+#include "master/model/allocation.h"
 #include "master/scheduler/feasibility.h"
 #include "master/scheduler/rng.h"
 
@@ -15,22 +16,29 @@ bool NodeRec::PortClosing(int32_t p) const {
   return std::find(closing_ports.begin(), closing_ports.end(), p) != closing_ports.end();
 }
 
-void NodeTable::NoteStopping(const std::vector<const v1::Allocation*>& stopping) {
-  for (const v1::Allocation* p : stopping) {
-    const v1::Allocation& a = *p;
-    auto it = index_.find(a.node_id());
-    if (it == index_.end()) continue;
-    for (const auto& port : a.ports()) {
-      if (port.value() > 0) recs_[it->second].closing_ports.push_back(port.value());
+HoldingsSource HoldingsOf(const std::vector<const v1::Allocation*>& allocs) {
+  auto by_node = std::make_shared<std::unordered_map<std::string, Holdings>>();
+  for (const v1::Allocation* a : allocs) {
+    if (IsLive(*a)) {
+      (*by_node)[a->node_id()].live.push_back(a);
+    } else if (!IsTerminal(*a)) {
+      (*by_node)[a->node_id()].stopping.push_back(a);
     }
   }
+  return [by_node](uint32_t, const v1::Node& node, Holdings* out) {
+    auto it = by_node->find(node.id());
+    if (it != by_node->end()) *out = it->second;
+  };
 }
 
-NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<const v1::Allocation*>& allocs,
-                     const std::map<std::string, int32_t>& priority, const SchedulerConfig& cfg,
-                     bool track_residents)
-    : nodes_(std::move(nodes)), track_residents_(track_residents) {
+NodeTable::NodeTable(std::vector<v1::Node> nodes, HoldingsSource holdings, PriorityOf priority,
+                     const SchedulerConfig& cfg, bool track_residents)
+    : nodes_(std::move(nodes)),
+      holdings_(std::move(holdings)),
+      priority_(std::move(priority)),
+      track_residents_(track_residents) {
   recs_.resize(nodes_.size());
+  loaded_.assign(nodes_.size(), 0);
   index_.reserve(nodes_.size());
   for (uint32_t i = 0; i < nodes_.size(); ++i) {
     const v1::Node& n = nodes_[i];
@@ -50,16 +58,25 @@ NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<const v1::Al
     r.port_max = has_range ? n.port_range_max() : cfg.port_max;
     index_.emplace(n.id(), i);
   }
-  for (const v1::Allocation* held : allocs) {
+  // The seeded random order candidates are taken in.
+  order_.resize(nodes_.size());
+  for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  Rng rng(cfg.seed);
+  for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.Below(i)]);
+}
+
+void NodeTable::Load(uint32_t i) const {
+  loaded_[i] = 1;
+  if (!holdings_) return;
+  Holdings h;
+  holdings_(i, nodes_[i], &h);
+  NodeRec& r = recs_[i];
+  for (const v1::Allocation* held : h.live) {
     const v1::Allocation& a = *held;
-    auto it = index_.find(a.node_id());
-    if (it == index_.end()) continue;
-    NodeRec& r = recs_[it->second];
     Resident res;
     res.alloc_id = a.id();
-    res.job = InternJob(a.job_id());
-    auto p = priority.find(a.job_id());
-    res.priority = p == priority.end() ? 0 : p->second;
+    res.job = Intern(a.job_id());
+    res.priority = priority_ ? priority_(a.job_id()) : 0;
     res.cpu = a.resources().cpu();
     res.mem = a.resources().memory();
     res.disk = a.resources().disk();
@@ -75,11 +92,13 @@ NodeTable::NodeTable(std::vector<v1::Node> nodes, const std::vector<const v1::Al
     }
     r.residents.push_back(std::move(res));
   }
-  // The seeded random order candidates are taken in.
-  order_.resize(nodes_.size());
-  for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
-  Rng rng(cfg.seed);
-  for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.Below(i)]);
+  // Stopping: their ports are closing until the node reports them
+  // terminal.
+  for (const v1::Allocation* a : h.stopping) {
+    for (const auto& port : a->ports()) {
+      if (port.value() > 0) r.closing_ports.push_back(port.value());
+    }
+  }
 }
 
 int NodeTable::IndexOf(const std::string& node_id) const {
@@ -87,14 +106,16 @@ int NodeTable::IndexOf(const std::string& node_id) const {
   return it == index_.end() ? -1 : static_cast<int>(it->second);
 }
 
-uint32_t NodeTable::InternJob(const std::string& job_id) {
+uint32_t NodeTable::InternJob(const std::string& job_id) { return Intern(job_id); }
+
+uint32_t NodeTable::Intern(const std::string& job_id) const {
   auto [it, inserted] = jobs_.emplace(job_id, static_cast<uint32_t>(jobs_.size()));
   if (inserted) job_names_.push_back(job_id);
   return it->second;
 }
 
 void NodeTable::Place(uint32_t node, Resident r) {
-  NodeRec& n = recs_[node];
+  NodeRec& n = at(node);
   n.cpu_used = SatAdd(n.cpu_used, r.cpu);
   n.mem_used = SatAdd(n.mem_used, r.mem);
   n.disk_used = SatAdd(n.disk_used, r.disk);
@@ -111,7 +132,7 @@ void NodeTable::Place(uint32_t node, Resident r) {
 
 void NodeTable::Release(uint32_t node, const std::string& alloc_id, int64_t cpu, int64_t mem,
                         int64_t disk, const std::vector<int32_t>& ports) {
-  NodeRec& n = recs_[node];
+  NodeRec& n = at(node);
   n.cpu_used = SatSub(n.cpu_used, cpu);
   n.mem_used = SatSub(n.mem_used, mem);
   n.disk_used = SatSub(n.disk_used, disk);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,28 +66,51 @@ struct NodeRec {
   bool PortClosing(int32_t p) const;
 };
 
+// What a node holds, handed to a table the first time it looks at the
+// node: its live allocations (residents, ports, volume claims) and those
+// asked to stop and not yet terminal (their ports are closing).
+struct Holdings {
+  std::vector<const v1::Allocation*> live;
+  std::vector<const v1::Allocation*> stopping;
+};
+// Fills `out` with what node `i` of the table (`node`) holds; what it
+// points to must outlive the table.
+using HoldingsSource = std::function<void(uint32_t i, const v1::Node& node, Holdings* out)>;
+// A source over allocations of any node (live, or stopping if not live
+// and not terminal; terminal ones are left out); they must outlive the
+// table.
+HoldingsSource HoldingsOf(const std::vector<const v1::Allocation*>& allocs);
+// A job's priority (0 when unknown).
+using PriorityOf = std::function<int32_t(const std::string& job_id)>;
+
 class NodeTable {
  public:
-  // `nodes` carry `allocated` (claimed resources) and `load`. `allocs` are
-  // the live allocations of any job (ports, residents); `priority` maps a
-  // job id to its priority (missing: 0). With `track_residents` false the
-  // table keeps no per-allocation records (benchmarks; no preemption).
-  NodeTable(std::vector<v1::Node> nodes, const std::vector<const v1::Allocation*>& allocs,
-            const std::map<std::string, int32_t>& priority, const SchedulerConfig& cfg,
-            bool track_residents = true);
+  // `nodes` carry `allocated` (claimed resources) and `load`. What each
+  // node holds is read from `holdings` the first time the node is looked
+  // at (at()), so a pass costs what it looks at, not what the cluster
+  // holds; null: nothing. `priority` gives residents their job's priority
+  // (null: 0). With `track_residents` false the table keeps no
+  // per-allocation records (benchmarks; no preemption).
+  NodeTable(std::vector<v1::Node> nodes, HoldingsSource holdings, PriorityOf priority,
+            const SchedulerConfig& cfg, bool track_residents = true);
 
   size_t size() const { return recs_.size(); }
-  NodeRec& at(uint32_t i) { return recs_[i]; }
-  const NodeRec& at(uint32_t i) const { return recs_[i]; }
+  NodeRec& at(uint32_t i) {
+    if (!loaded_[i]) Load(i);
+    return recs_[i];
+  }
+  const NodeRec& at(uint32_t i) const {
+    if (!loaded_[i]) Load(i);
+    return recs_[i];
+  }
+  // The node alone, without reading what it holds.
+  const v1::Node& node(uint32_t i) const { return nodes_[i]; }
   // -1 when unknown.
   int IndexOf(const std::string& node_id) const;
   uint32_t InternJob(const std::string& job_id);
   const std::string& JobName(uint32_t job) const { return job_names_[job]; }
   bool track_residents() const { return track_residents_; }
 
-  // Allocations asked to stop whose nodes have not reported them terminal:
-  // their ports become closing_ports.
-  void NoteStopping(const std::vector<const v1::Allocation*>& stopping);
   // Claims resources and ports for a placement.
   void Place(uint32_t node, Resident r);
   // Releases an allocation (stopped or preempted by the plan being built).
@@ -113,11 +137,19 @@ class NodeTable {
   const std::vector<uint32_t>& order() const { return order_; }
 
  private:
+  // Reads what node `i` holds into its record (once).
+  void Load(uint32_t i) const;
+  uint32_t Intern(const std::string& job_id) const;
+
   std::vector<v1::Node> nodes_;
-  std::vector<NodeRec> recs_;
+  HoldingsSource holdings_;
+  PriorityOf priority_;
+  // Filled as nodes are looked at (a const look reads too).
+  mutable std::vector<NodeRec> recs_;
+  mutable std::vector<char> loaded_;
   std::unordered_map<std::string, uint32_t> index_;
-  std::unordered_map<std::string, uint32_t> jobs_;
-  std::vector<std::string> job_names_;
+  mutable std::unordered_map<std::string, uint32_t> jobs_;
+  mutable std::vector<std::string> job_names_;
   std::vector<uint32_t> order_;
   std::unordered_map<std::string, std::unique_ptr<Eligible>> eligible_;
   bool track_residents_;

@@ -23,7 +23,7 @@ enum class Where { kOk, kDraining, kDrainExpired, kGone };
 Where NodeState(const NodeTable& t, const std::string& node_id, int64_t now_ms) {
   int i = t.IndexOf(node_id);
   if (i < 0) return Where::kGone;
-  const v1::Node& n = *t.at(static_cast<uint32_t>(i)).node;
+  const v1::Node& n = t.node(static_cast<uint32_t>(i));
   if (n.status() != v1::Node::DRAINING) return Where::kOk;
   if (n.drain().deadline_ms() > 0 && now_ms >= n.drain().deadline_ms()) return Where::kDrainExpired;
   return Where::kDraining;

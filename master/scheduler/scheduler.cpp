@@ -225,7 +225,7 @@ bool Scheduler::TryPreempt(Group& g, const std::vector<uint32_t>& nodes, const s
     if (explain) {
       auto* pe = explain->add_preemptions();
       pe->set_alloc_id(v.alloc_id);
-      pe->set_node_id(table_->at(p->node).node->id());
+      pe->set_node_id(table_->node(p->node).id());
       pe->set_priority(v.priority);
       pe->set_preempted_by(name);
       pe->set_job_id(table_->JobName(v.job));
@@ -299,7 +299,7 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
     g.g = need.group;
     g.req = MakeRequest(*job, *need.group, job_index);
     g.el = &table_->EligibleFor(StaticKey(*job, *need.group), [&](uint32_t i) {
-      return StaticInfeasible(*table_->at(i).node, *job, *need.group).empty();
+      return StaticInfeasible(table_->node(i), *job, *need.group).empty();
     });
     // Spreads: wanted share per attribute value.
     for (const auto& s : need.group->spread()) {
@@ -308,7 +308,7 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
       sp.weight = s.weight() > 0 ? s.weight() : 50;
       sp.value_of.assign(table_->size(), -2);
       for (uint32_t i : g.el->nodes) {
-        auto v = ResolveAttribute(*table_->at(i).node, s.attribute());
+        auto v = ResolveAttribute(table_->node(i), s.attribute());
         if (v && !sp.ids.count(*v)) sp.ids.emplace(*v, static_cast<int32_t>(sp.ids.size()));
       }
       for (const auto& t : s.targets()) {
@@ -343,7 +343,7 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
       for (const auto* a : need.staying) {
         int i = table_->IndexOf(a->node_id());
         if (i < 0) continue;
-        auto v = ResolveAttribute(*table_->at(static_cast<uint32_t>(i)).node, s.attribute());
+        auto v = ResolveAttribute(table_->node(static_cast<uint32_t>(i)), s.attribute());
         if (v && sp.ids.count(*v)) sp.current[static_cast<size_t>(sp.ids[*v])] += 1;
       }
       g.spreads.push_back(std::move(sp));
@@ -467,7 +467,13 @@ v1::PlanCommand ComputePlan(const SchedulerInput& in, v1::PlanResponse* explain)
   }
   std::map<std::string, int32_t> prio = in.priorities;
   if (in.job_exists) prio[in.job.id()] = in.job.priority();
-  NodeTable table(in.nodes, live, prio, in.config);
+  NodeTable table(
+      in.nodes, HoldingsOf(live),
+      [&prio](const std::string& job_id) {
+        auto it = prio.find(job_id);
+        return it == prio.end() ? 0 : it->second;
+      },
+      in.config);
   Scheduler s(&table, in.config, in.new_id);
   JobInput ji;
   ji.eval = in.eval;

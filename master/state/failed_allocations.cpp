@@ -1,7 +1,9 @@
-// Failed allocations and their replacements, kept in memory with every
-// allocation write and delete (and rebuilt on open, restore and rollback),
-// so that the leader's job watch finds the failures to reschedule and the
-// replacements in flight without reading every allocation each pass.
+// What is kept in memory of every allocation, with every allocation write
+// and delete (and rebuilt on open, restore and rollback): failed
+// allocations and their replacements, so that the leader's job watch finds
+// the failures to reschedule and the replacements in flight without reading
+// every allocation each pass; and each allocation's client status, so that
+// /metrics counts them without reading them.
 #include <algorithm>
 
 #include "master/state/state_store.h"
@@ -14,9 +16,22 @@ bool FailedButWanted(const v1::Allocation& a) {
   return a.client_status() == v1::Allocation::FAILED && a.desired_status() == v1::Allocation::RUN;
 }
 
+// Its place in alloc_status_count_ (a value this build does not know
+// counts as unspecified).
+v1::Allocation::ClientStatus Counted(v1::Allocation::ClientStatus s) {
+  return v1::Allocation::ClientStatus_IsValid(s) ? s : v1::Allocation::CLIENT_STATUS_UNSPECIFIED;
+}
+
 }  // namespace
 
 void StateStore::NoteAllocationLocked(const v1::Allocation& a) {
+  const v1::Allocation::ClientStatus status = Counted(a.client_status());
+  auto [at, added] = alloc_status_.try_emplace(a.id(), status);
+  if (!added) {
+    --alloc_status_count_[at->second];
+    at->second = status;
+  }
+  ++alloc_status_count_[status];
   if (FailedButWanted(a)) {
     failed_run_[a.id()] = a.job_id();
   } else {
@@ -27,21 +42,22 @@ void StateStore::NoteAllocationLocked(const v1::Allocation& a) {
 }
 
 void StateStore::ForgetAllocationLocked(const v1::Allocation& a) {
+  if (auto at = alloc_status_.find(a.id()); at != alloc_status_.end()) {
+    --alloc_status_count_[at->second];
+    alloc_status_.erase(at);
+  }
   failed_run_.erase(a.id());
   replacement_of_.erase(a.id());
   auto it = replacement_of_.find(a.previous_allocation());
   if (it != replacement_of_.end() && it->second.alloc_id == a.id()) replacement_of_.erase(it);
 }
 
-void StateStore::ForgetJobAllocationsLocked(const std::string& job_id) {
-  std::erase_if(failed_run_, [&](const auto& kv) { return kv.second == job_id; });
-  std::erase_if(replacement_of_, [&](const auto& kv) { return kv.second.job_id == job_id; });
-}
-
 void StateStore::RebuildAllocationBriefsLocked() {
   ++briefs_epoch_;  // the scheduling cache reads the tables again
   failed_run_.clear();
   replacement_of_.clear();
+  alloc_status_.clear();
+  alloc_status_count_ = {};
   for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {}))
     NoteAllocationLocked(a);
 }

@@ -154,6 +154,7 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
   if (everything) {
     tables.push_back("DELETE FROM evaluations WHERE job_id=?");
     tables.push_back("DELETE FROM allocations WHERE job_id=?");
+    for (const auto& a : JobAllocationsLocked(job_id)) ForgetAllocationLocked(a);
   }
   for (const char* sql : tables) {
     ORCH_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
@@ -162,7 +163,6 @@ Status StateStore::DeleteJobLocked(const std::string& job_id, bool everything) {
   }
   NoteServicesChangeOfJobLocked(job_id);
   jobs_brief_.erase(job_id);
-  if (everything) ForgetJobAllocationsLocked(job_id);
   NoteEvent("Job", "JobDeleted", job_id, job_id, "");
   return Status::Ok();
 }

@@ -9,7 +9,6 @@
 #include <limits>
 #include <set>
 
-#include "common/saturating.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -116,28 +115,19 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
 
   SchedulingRead r;
   SchedulingState& s = r.state;
-  std::unordered_map<std::string, size_t> node_at;
-  node_at.reserve(sched_cache_.nodes().size());
   s.nodes.reserve(sched_cache_.nodes().size());
+  s.held.reserve(sched_cache_.nodes().size());
   for (const auto& [id, n] : sched_cache_.nodes()) {
-    node_at.emplace(id, s.nodes.size());
     s.nodes.push_back(n);
-    s.nodes.back().clear_allocated();
-  }
-  s.live.reserve(sched_cache_.allocations().size());
-  for (const auto& [id, a] : sched_cache_.allocations()) {
-    if (!IsLive(*a)) {
-      s.stopping.push_back(a);
-      continue;
+    auto held = sched_cache_.HeldOn(id);
+    if (held) {
+      *s.nodes.back().mutable_allocated() = held->Claimed();
+    } else {
+      s.nodes.back().clear_allocated();
     }
-    s.live.push_back(a);
-    auto n = node_at.find(a->node_id());
-    if (n == node_at.end()) continue;
-    v1::Resources* used = s.nodes[n->second].mutable_allocated();
-    used->set_cpu(SatAdd(used->cpu(), a->resources().cpu()));
-    used->set_memory(SatAdd(used->memory(), a->resources().memory()));
-    used->set_disk(SatAdd(used->disk(), a->resources().disk()));
+    s.held.push_back(std::move(held));
   }
+  s.priority = sched_cache_.priorities();
   for (const auto& id : job_ids) {
     auto& allocs = r.allocs_by_job[id];
     allocs = LoadManyFrom<v1::Allocation>(*read_db_, "SELECT data FROM allocations WHERE job_id=?",
@@ -153,19 +143,18 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
         *read_db_, "SELECT data FROM deployments WHERE job_id=? ORDER BY seq DESC LIMIT 1", {id});
     r.deployments[id] = d.empty() ? std::nullopt : std::optional<v1::Deployment>(std::move(d.front()));
   }
-  // Priorities from memory (kept with every job write): the lock again,
-  // briefly, once per job holding resources.
-  std::lock_guard lock(mu_);
-  for (const auto& [job_id, count] : sched_cache_.jobs()) {
-    auto b = jobs_brief_.find(job_id);
-    s.priority[job_id] = b == jobs_brief_.end() ? 0 : b->second.priority;
-  }
   r.ok = true;
   return r;
 }
 
 bool StateStore::FillSchedulingCache(uint64_t epoch, uint64_t state_index) const {
   sched_cache_.Start(epoch);
+  {
+    // The priorities from memory (kept with every job write), as of this
+    // read or a little later (the events up to then put the same).
+    std::lock_guard lock(mu_);
+    for (const auto& [id, b] : jobs_brief_) sched_cache_.PutPriority(id, b.priority);
+  }
   for (const auto& n : LoadManyFrom<v1::Node>(*read_db_, "SELECT data FROM nodes", {}))
     sched_cache_.PutNode(n);
   // One allocation parsed at a time: the table may hold many.
@@ -238,11 +227,11 @@ StateStore::Counts StateStore::CountState() const {
           static_cast<double>(stmt->Int(1));
     }
   }
-  if (auto stmt = db_->Prepare("SELECT data FROM allocations"); stmt.ok()) {
-    v1::Allocation a;
-    for (auto row = stmt->Step(); row.ok() && *row; row = stmt->Step()) {
-      if (a.ParseFromString(stmt->Blob(0)))
-        out.allocations[v1::Allocation::ClientStatus_Name(a.client_status())] += 1;
+  for (int status = 0; status < v1::Allocation::ClientStatus_ARRAYSIZE; ++status) {
+    const int64_t n = alloc_status_count_[static_cast<size_t>(status)];
+    if (n > 0 && v1::Allocation::ClientStatus_IsValid(status)) {
+      out.allocations[v1::Allocation::ClientStatus_Name(
+          static_cast<v1::Allocation::ClientStatus>(status))] = static_cast<double>(n);
     }
   }
   return out;

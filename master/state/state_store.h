@@ -9,6 +9,7 @@
 // connection; applies are serialised by the log anyway).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -153,12 +154,11 @@ class StateStore : public replication::StateMachine {
   // The leader's scheduling reads (state/scheduling_reads.cpp).
   struct SchedulingState {
     std::vector<v1::Node> nodes;  // by id, with `allocated` derived
-    // Every live allocation, and those asked to stop and not yet terminal
-    // (ports still bound), by id; trimmed to what the scheduler reads
-    // (SchedulingCache).
-    std::vector<SchedulingCache::Alloc> live;
-    std::vector<SchedulingCache::Alloc> stopping;
-    std::map<std::string, int32_t> priority;  // of their jobs
+    // What nodes[i] holds (null: nothing): its live allocations and those
+    // asked to stop and not yet terminal (ports still bound), trimmed to
+    // what the scheduler reads (SchedulingCache).
+    std::vector<std::shared_ptr<const SchedulingCache::NodeHeld>> held;
+    std::shared_ptr<const SchedulingCache::Priorities> priority;  // by job id (missing: 0)
   };
   // What one scheduling pass reads: the nodes and allocations, and of each
   // job in `job_ids` the job (absent if deleted), all its allocations
@@ -213,10 +213,9 @@ class StateStore : public replication::StateMachine {
   std::unordered_map<std::string, v1::Node::Status> NodeStatusesBrief() const;
   // Ids of the system jobs not stopped (from memory).
   std::vector<std::string> LiveSystemJobs() const;
-  // What /metrics reports of the state: jobs (from memory), nodes by
-  // status (from memory), evaluations by status (an index), allocations
-  // by client status (one read of the allocations: a scrape's cost grows
-  // with them).
+  // What /metrics reports of the state: jobs, nodes by status and
+  // allocations by client status (from memory), evaluations by status (an
+  // index).
   struct Counts {
     double jobs = 0;
     std::map<std::string, double> nodes, evaluations, allocations;
@@ -469,9 +468,11 @@ class StateStore : public replication::StateMachine {
     std::string alloc_id, job_id;
   };
   std::unordered_map<std::string, Replacement> replacement_of_;  // previous alloc id ->
+  // Every allocation's client status, and how many have each (CountState).
+  std::unordered_map<std::string, v1::Allocation::ClientStatus> alloc_status_;
+  std::array<int64_t, v1::Allocation::ClientStatus_ARRAYSIZE> alloc_status_count_{};
   void NoteAllocationLocked(const v1::Allocation& a);
   void ForgetAllocationLocked(const v1::Allocation& a);
-  void ForgetJobAllocationsLocked(const std::string& job_id);
   void RebuildAllocationBriefsLocked();
   // sched_cache_ from the tables, on read_db_ in its read transaction at
   // `state_index` (ReadForScheduling, under read_mu_).

@@ -49,6 +49,24 @@ v1::Command ReportCmd(const std::string& node, const std::string& id,
   return cmd;
 }
 
+// A scheduling read's allocations that are live (`live`) or stopping,
+// node by node.
+std::vector<SchedulingCache::Alloc> Held(const StateStore::SchedulingState& s, bool live) {
+  std::vector<SchedulingCache::Alloc> out;
+  for (const auto& h : s.held) {
+    if (!h) continue;
+    for (const auto& [id, a] : h->allocs) {
+      if (IsLive(*a) == live) out.push_back(a);
+    }
+  }
+  return out;
+}
+
+int32_t PriorityIn(const StateStore::SchedulingState& s, const std::string& job_id) {
+  auto it = s.priority->find(job_id);
+  return it == s.priority->end() ? 0 : it->second;
+}
+
 TEST(StateStoreTest, AppliedCommandsAreVisibleAndIndexed) {
   auto store = StateStore::Open(testing::TempDir("s") + "/state.db");
   ASSERT_TRUE(store.ok());
@@ -120,9 +138,9 @@ TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
   auto r = s->ReadForScheduling({"web", "gone"});
   ASSERT_EQ(r.state.nodes.size(), 1u);
   EXPECT_EQ(r.state.nodes[0].allocated().cpu(), 600);
-  EXPECT_EQ(r.state.live.size(), 2u);
-  EXPECT_TRUE(r.state.stopping.empty());
-  EXPECT_EQ(r.state.priority["web"], 70);
+  EXPECT_EQ(Held(r.state, true).size(), 2u);
+  EXPECT_TRUE(Held(r.state, false).empty());
+  EXPECT_EQ(PriorityIn(r.state, "web"), 70);
   ASSERT_EQ(r.jobs.count("web"), 1u);
   EXPECT_EQ(r.jobs["web"].id(), "web");
   EXPECT_EQ(r.jobs.count("gone"), 0u);
@@ -135,7 +153,7 @@ TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
   // Restored to before the plan: the read sees the restored state.
   ASSERT_TRUE(s->RestoreImage(*image).ok());
   r = s->ReadForScheduling({"web"});
-  EXPECT_TRUE(r.state.live.empty());
+  EXPECT_TRUE(Held(r.state, true).empty());
   EXPECT_EQ(r.state.nodes.at(0).allocated().cpu(), 0);
   EXPECT_TRUE(r.allocs_by_job["web"].empty());
   EXPECT_EQ(r.jobs.count("web"), 1u);
@@ -213,10 +231,19 @@ std::string Describe(const StateStore::SchedulingState& s) {
       out += "\n";
     }
   };
-  allocs("live", s.live);
-  allocs("stopping", s.stopping);
-  for (const auto& [job, priority] : s.priority)
+  allocs("live", Held(s, true));
+  allocs("stopping", Held(s, false));
+  std::map<std::string, int32_t> priorities(s.priority->begin(), s.priority->end());
+  for (const auto& [job, priority] : priorities)
     out += job + " priority " + std::to_string(priority) + "\n";
+  return out;
+}
+
+// What /metrics counts of the allocations, as text.
+std::string Counted(const StateStore& s) {
+  std::string out;
+  for (const auto& [status, n] : s.CountState().allocations)
+    out += status + " " + std::to_string(n) + "\n";
   return out;
 }
 
@@ -224,7 +251,8 @@ std::string Describe(const StateStore::SchedulingState& s) {
 // reads and brought up to date from the events: after placements, reports,
 // stops, a priority change, a purge, a node going down and garbage
 // collection of a job whose allocations were still stopping, a read is what
-// a store opened on the same tables reads from them. A pass holding an
+// a store opened on the same tables reads from them, and so are the
+// allocations' counts by status (kept in memory too). A pass holding an
 // earlier read keeps what it read.
 TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite) {
   const std::string path = testing::TempDir("s") + "/state.db";
@@ -240,10 +268,11 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
     EXPECT_TRUE(r.ok);
     return r;
   };
+  auto kept = [&](const StateStore::SchedulingRead& r) { return Describe(r.state) + Counted(*s); };
   auto from_tables = [&] {
     EXPECT_TRUE(s->CommitApplied().ok());
     auto fresh = std::move(*StateStore::Open(CopyAsAfterACrash(path)));
-    return Describe(fresh->ReadForScheduling({}).state);
+    return Describe(fresh->ReadForScheduling({}).state) + Counted(*fresh);
   };
   apply(RegisterNodeCmd(SampleNode("n1")));
   apply(RegisterNodeCmd(SampleNode("n2")));
@@ -264,9 +293,9 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   ASSERT_EQ(r.state.nodes.size(), 2u);
   EXPECT_EQ(r.state.nodes[0].allocated().cpu(), 600);
   EXPECT_EQ(r.state.nodes[1].allocated().cpu(), 500);
-  EXPECT_EQ(r.state.live.size(), 4u);
-  EXPECT_EQ(r.state.priority["web"], 70);
-  EXPECT_EQ(Describe(r.state), from_tables());
+  EXPECT_EQ(Held(r.state, true).size(), 4u);
+  EXPECT_EQ(PriorityIn(r.state, "web"), 70);
+  EXPECT_EQ(kept(r), from_tables());
 
   apply(ReportCmd("n1", "w1", v1::Allocation::RUNNING));
   // w1 asked to stop: it holds its port until it is terminal.
@@ -277,19 +306,20 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   apply(stop);
   r = read();
   EXPECT_EQ(r.state.nodes[0].allocated().cpu(), 300);
-  ASSERT_EQ(r.state.stopping.size(), 1u);
-  EXPECT_EQ(r.state.stopping[0]->id(), "w1");
-  EXPECT_EQ(Describe(r.state), from_tables());
+  ASSERT_EQ(Held(r.state, false).size(), 1u);
+  EXPECT_EQ(Held(r.state, false)[0]->id(), "w1");
+  EXPECT_EQ(kept(r), from_tables());
   apply(ReportCmd("n1", "w1", v1::Allocation::COMPLETE));
   r = read();
-  EXPECT_TRUE(r.state.stopping.empty());
-  EXPECT_EQ(Describe(r.state), from_tables());
+  EXPECT_TRUE(Held(r.state, false).empty());
+  EXPECT_EQ(s->CountState().allocations["COMPLETE"], 1);
+  EXPECT_EQ(kept(r), from_tables());
   // A new priority.
   web.set_priority(90);
   apply(RegisterJobCmd(web, "e4"));
   apply(PlanCmd("e4", web, index, {}));
-  EXPECT_EQ(read().state.priority["web"], 90);
-  EXPECT_EQ(Describe(read().state), from_tables());
+  EXPECT_EQ(PriorityIn(read().state, "web"), 90);
+  EXPECT_EQ(kept(read()), from_tables());
   // Purged: the job is gone, its allocations stay until they are stopped.
   v1::Command purge;
   purge.mutable_deregister_job()->set_job_id("api");
@@ -297,8 +327,8 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   purge.mutable_deregister_job()->mutable_eval()->set_id("e5");
   apply(purge);
   r = read();
-  EXPECT_EQ(r.state.priority["api"], 0);
-  EXPECT_EQ(Describe(r.state), from_tables());
+  EXPECT_EQ(PriorityIn(r.state, "api"), 0);
+  EXPECT_EQ(kept(r), from_tables());
   // A node down: its allocations are lost.
   v1::Command down;
   down.mutable_node_status()->set_node_id("n2");
@@ -307,7 +337,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   r = read();
   EXPECT_EQ(r.state.nodes[1].status(), v1::Node::DOWN);
   EXPECT_EQ(r.state.nodes[1].allocated().cpu(), 0);
-  EXPECT_EQ(Describe(r.state), from_tables());
+  EXPECT_EQ(kept(r), from_tables());
   // Stopped, its last allocation asked to stop, then collected whole: the
   // allocation goes with the job, without an event of its own.
   v1::Command deregister;
@@ -318,19 +348,20 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   stop_all.mutable_plan()->add_stop("w2");
   apply(stop_all);
   r = read();
-  ASSERT_EQ(r.state.stopping.size(), 1u);
-  EXPECT_EQ(r.state.stopping[0]->id(), "w2");
+  ASSERT_EQ(Held(r.state, false).size(), 1u);
+  EXPECT_EQ(Held(r.state, false)[0]->id(), "w2");
   v1::Command gc;
   gc.set_time_ms(1'000'000);
   gc.mutable_gc()->set_job_cutoff_ms(1'000'000);
   gc.mutable_gc()->add_job_ids("web");
   apply(gc);
   r = read();
-  EXPECT_TRUE(r.state.stopping.empty());
-  EXPECT_EQ(Describe(r.state), from_tables());
+  EXPECT_TRUE(Held(r.state, false).empty());
+  EXPECT_EQ(s->CountState().allocations.count("COMPLETE"), 0u);  // w1 went with its job
+  EXPECT_EQ(kept(r), from_tables());
 
   // The pass that read first still has what it read.
-  EXPECT_TRUE(held_by_a_pass.state.live.empty());
+  EXPECT_TRUE(Held(held_by_a_pass.state, true).empty());
   EXPECT_EQ(held_by_a_pass.state.nodes.at(0).allocated().cpu(), 0);
 }
 

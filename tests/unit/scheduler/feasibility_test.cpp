@@ -240,8 +240,7 @@ TEST(PortsTest, PortsReleasedByAPlanOrHeldByStoppingAllocationsAreClosing) {
   stopping.set_node_id("n");
   stopping.add_ports()->set_value(30005);
   SchedulerConfig cfg;
-  NodeTable table({node}, {}, {}, cfg);
-  table.NoteStopping({&stopping});
+  NodeTable table({node}, HoldingsOf({&stopping}), {}, cfg);
   EXPECT_TRUE(table.at(0).PortClosing(30005));
   EXPECT_FALSE(table.at(0).PortUsed(30005));
   table.Place(0, Resident{"a2", table.InternJob("j"), 0, 10, 10, 0, {30007}, {}});

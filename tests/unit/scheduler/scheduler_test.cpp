@@ -516,3 +516,58 @@ TEST(SchedulerTest, LargeClustersScoreABoundedSample) {
 
 }  // namespace
 }  // namespace orch::master::sched
+
+namespace orch::master::sched {
+namespace {
+
+// A pass costs what it looks at: placing one allocation on 1,000 nodes,
+// each holding work, reads what a few of them hold (the candidates it
+// samples), not what every node holds.
+TEST(SchedulerTest, OnePlacementReadsWhatOnlyAFewNodesHold) {
+  std::vector<v1::Node> nodes;
+  std::vector<v1::Allocation> held;
+  for (int i = 0; i < 1000; ++i) {
+    nodes.push_back(testing::Node("n" + std::to_string(i)));
+    nodes.back().mutable_allocated()->set_cpu(100);
+    v1::Allocation a;
+    a.set_id("other-" + std::to_string(i));
+    a.set_job_id("other");
+    a.set_node_id(nodes.back().id());
+    a.set_desired_status(v1::Allocation::RUN);
+    a.set_client_status(v1::Allocation::RUNNING);
+    a.mutable_resources()->set_cpu(100);
+    held.push_back(a);
+  }
+  std::vector<const v1::Allocation*> pointers;
+  for (const auto& a : held) pointers.push_back(&a);
+  HoldingsSource all = HoldingsOf(pointers);
+  std::set<uint32_t> read;
+  SchedulerConfig cfg;
+  NodeTable table(
+      nodes,
+      [&](uint32_t i, const v1::Node& node, Holdings* out) {
+        read.insert(i);
+        all(i, node, out);
+        EXPECT_EQ(out->live.size(), 1u) << node.id();
+      },
+      {}, cfg);
+  int next = 0;
+  Scheduler s(&table, cfg, [&] { return "p" + std::to_string(next++); });
+  JobInput in;
+  in.eval.set_id("e1");
+  in.eval.set_job_id("web");
+  in.job_exists = true;
+  in.job = testing::Job("web", 1);
+  v1::PlanCommand plan = s.Schedule(in);
+  ASSERT_EQ(plan.place_size(), 1);
+  const int chosen = table.IndexOf(plan.place(0).node_id());
+  ASSERT_GE(chosen, 0);
+  EXPECT_EQ(read.count(static_cast<uint32_t>(chosen)), 1u);
+  EXPECT_EQ(table.at(static_cast<uint32_t>(chosen)).residents.size(),
+            2u);  // what it held, and the placement
+  EXPECT_GT(read.size(), 1u);
+  EXPECT_LT(read.size(), 50u) << "a placement read what most nodes hold";
+}
+
+}  // namespace
+}  // namespace orch::master::sched
