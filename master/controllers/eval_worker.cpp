@@ -86,6 +86,7 @@ void EvalWorker::Loop() {
     // Wake on every apply, and at least twice a second to notice stop_.
     seen = store_->WaitForIndexAbove(seen, std::chrono::milliseconds(250));
     if (stop_ || !log_->IsLeader()) {
+      store_->ForgetForScheduling();
       watch_.Reset();
       gc_.Reset();
       periodic_.Reset();
@@ -95,6 +96,9 @@ void EvalWorker::Loop() {
     // is logged and the next pass tries again (evaluations that failed
     // alone were already closed with their reason by RunOnce).
     try {
+      // What passes keep follows the state even while nothing is to be
+      // scheduled (the events it needs are kept only so long).
+      store_->FollowForScheduling();
       RunOnce();
       // Deployments in progress: every pass (it reads only those).
       if (clock_->Steady() - last_deployments >= std::chrono::milliseconds(100)) {

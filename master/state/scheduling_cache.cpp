@@ -78,6 +78,7 @@ void SchedulingCache::Clear() {
   held_.clear();
   where_.clear();
   priorities_ = std::make_shared<Priorities>();
+  deleted_jobs_.clear();
 }
 
 void SchedulingCache::Start(uint64_t epoch) {
@@ -165,9 +166,8 @@ void SchedulingCache::ReplaceJobs(const std::map<std::string, std::vector<v1::Al
   }
 }
 
-std::set<std::string> SchedulingCache::Apply(
-    const std::vector<std::shared_ptr<const EventBatch>>& batches, uint64_t last) {
-  std::set<std::string> deleted_jobs;
+void SchedulingCache::Apply(const std::vector<std::shared_ptr<const EventBatch>>& batches,
+                            uint64_t last) {
   v1::Allocation a;
   v1::Node n;
   int32_t priority = 0;
@@ -184,7 +184,7 @@ std::set<std::string> SchedulingCache::Apply(
         if ((read = n.ParseFromString(e.payload))) PutNode(n);
       } else if (e.topic == "Job") {
         if (e.payload.empty()) {
-          deleted_jobs.insert(e.key);
+          deleted_jobs_.insert(e.key);
           if (priorities_->count(e.key)) MutablePriorities().erase(e.key);
         } else if ((read = PriorityIn(e.payload, &priority))) {
           PutPriority(e.key, priority);
@@ -192,12 +192,11 @@ std::set<std::string> SchedulingCache::Apply(
       }
       if (!read) {
         Clear();  // not what the store wrote: read the tables again
-        return {};
+        return;
       }
     }
   }
   index_ = std::max(index_, last);
-  return deleted_jobs;
 }
 
 }  // namespace orch::master

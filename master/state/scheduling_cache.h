@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "master/events/event_buffer.h"
@@ -68,11 +69,11 @@ class SchedulingCache {
   void ReplaceJobs(const std::map<std::string, std::vector<v1::Allocation>>& now);
 
   // The events of `batches` (index order, every one after index()), applied;
-  // the cache is then at `last`. Jobs deleted on the way are returned: the
-  // caller reads their allocations from the tables and calls ReplaceJobs.
-  // An event it cannot read empties it (Holds turns false).
-  std::set<std::string> Apply(const std::vector<std::shared_ptr<const EventBatch>>& batches,
-                              uint64_t last);
+  // the cache is then at `last`. Jobs deleted on the way are noted: a read
+  // of the tables takes them (TakeDeletedJobs) and calls ReplaceJobs. An
+  // event it cannot read empties it (Holds turns false).
+  void Apply(const std::vector<std::shared_ptr<const EventBatch>>& batches, uint64_t last);
+  std::set<std::string> TakeDeletedJobs() { return std::exchange(deleted_jobs_, {}); }
 
   const std::map<std::string, v1::Node>& nodes() const { return nodes_; }
   // What node `id` holds (null: nothing).
@@ -92,6 +93,7 @@ class SchedulingCache {
   std::unordered_map<std::string, std::shared_ptr<NodeHeld>> held_;  // by node id
   std::unordered_map<std::string, std::string> where_;               // allocation id -> node id
   std::shared_ptr<Priorities> priorities_ = std::make_shared<Priorities>();
+  std::set<std::string> deleted_jobs_;  // since the last TakeDeletedJobs
 };
 
 }  // namespace orch::master

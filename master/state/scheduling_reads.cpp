@@ -85,7 +85,7 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
       (void)read_db_->Exec("ROLLBACK");
       return {};
     }
-    epoch = briefs_epoch_;
+    epoch = briefs_epoch_.load();
     state_index = applied_ + offset_;
     refill = !sched_cache_.Holds(epoch);
     if (!refill) {
@@ -103,15 +103,21 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
   // The nodes and the allocations holding resources: what changed since
   // the last pass, or everything when the cache cannot follow.
   if (!refill) {
+    sched_cache_.Apply(changes, state_index);
+    // Jobs deleted since the last read (here or in a catch-up): their
+    // allocations as the tables hold them now.
     std::map<std::string, std::vector<v1::Allocation>> deleted;
-    for (const auto& job_id : sched_cache_.Apply(changes, state_index)) {
+    for (const auto& job_id : sched_cache_.TakeDeletedJobs()) {
       deleted[job_id] = LoadManyFrom<v1::Allocation>(
           *read_db_, "SELECT data FROM allocations WHERE job_id=?", {job_id});
     }
     sched_cache_.ReplaceJobs(deleted);
     refill = !sched_cache_.Holds(epoch);
   }
-  if (refill && !FillSchedulingCache(epoch, state_index)) return {};
+  if (refill) {
+    if (!FillSchedulingCache(epoch, state_index)) return {};
+    ++scheduling_fills_;
+  }
 
   SchedulingRead r;
   SchedulingState& s = r.state;
@@ -145,6 +151,26 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
   }
   r.ok = true;
   return r;
+}
+
+void StateStore::FollowForScheduling() const {
+  std::lock_guard read_lock(read_mu_);
+  // No apply lock and no read of state.db: the events alone. A restore
+  // racing with this leaves the cache at the old epoch (read again by the
+  // next pass) or finds the events dropped.
+  if (!sched_cache_.Holds(briefs_epoch_.load())) return;  // the next pass fills it
+  EventBuffer::Read since =
+      events_.After(sched_cache_.index(), std::numeric_limits<std::size_t>::max());
+  if (since.too_old) {
+    sched_cache_.Clear();
+    return;
+  }
+  if (since.last > sched_cache_.index()) sched_cache_.Apply(since.batches, since.last);
+}
+
+void StateStore::ForgetForScheduling() const {
+  std::lock_guard read_lock(read_mu_);
+  sched_cache_.Clear();
 }
 
 bool StateStore::FillSchedulingCache(uint64_t epoch, uint64_t state_index) const {

@@ -176,6 +176,16 @@ class StateStore : public replication::StateMachine {
     std::map<std::string, std::optional<v1::Deployment>> deployments;
   };
   SchedulingRead ReadForScheduling(const std::vector<std::string>& job_ids) const;
+  // Brings what ReadForScheduling keeps up to date with the changes since
+  // (their events), so that it never falls behind the events kept: called
+  // by the leader's eval worker as the state moves, passes or not. Takes
+  // no apply lock.
+  void FollowForScheduling() const;
+  // Lets it go (a master that stopped leading).
+  void ForgetForScheduling() const;
+  // How many times ReadForScheduling read every node and allocation from
+  // the tables (the first read, and whenever it could not follow).
+  uint64_t SchedulingFills() const { return scheduling_fills_.load(); }
   // Nodes as stored (no `allocated`: no read of the allocations).
   std::vector<v1::Node> ListNodesAsStored() const;
   // Jobs with a pending or blocked evaluation (status index).
@@ -418,9 +428,11 @@ class StateStore : public replication::StateMachine {
   mutable std::mutex read_mu_;
   mutable std::unique_ptr<sqlite::Db> read_db_;
   mutable SchedulingCache sched_cache_;  // under read_mu_
-  // Under mu_: counts the rebuilds of the store's memory from the tables
-  // (open, restore, rollback), after which sched_cache_ refills.
-  uint64_t briefs_epoch_ = 0;
+  // Counts the rebuilds of the store's memory from the tables (open,
+  // restore, rollback; written under mu_), after which sched_cache_
+  // refills.
+  std::atomic<uint64_t> briefs_epoch_{0};
+  mutable std::atomic<uint64_t> scheduling_fills_{0};
   // Written under mu_, read without it (StateIndex, AppliedIndex: asked by
   // heartbeats on the HTTP server's I/O thread, which must never wait for
   // an apply).

@@ -344,6 +344,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   deregister.mutable_deregister_job()->set_job_id("web");
   deregister.mutable_deregister_job()->mutable_eval()->set_id("e6");
   apply(deregister);
+  s->FollowForScheduling();  // as the eval worker does between passes
   v1::Command stop_all = PlanCmd("e6", web, index, {});
   stop_all.mutable_plan()->add_stop("w2");
   apply(stop_all);
@@ -355,6 +356,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   gc.mutable_gc()->set_job_cutoff_ms(1'000'000);
   gc.mutable_gc()->add_job_ids("web");
   apply(gc);
+  s->FollowForScheduling();  // the deletion followed here, its allocations read by the pass
   r = read();
   EXPECT_TRUE(Held(r.state, false).empty());
   EXPECT_EQ(s->CountState().allocations.count("COMPLETE"), 0u);  // w1 went with its job
@@ -363,6 +365,64 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   // The pass that read first still has what it read.
   EXPECT_TRUE(Held(held_by_a_pass.state, true).empty());
   EXPECT_EQ(held_by_a_pass.state.nodes.at(0).allocated().cpu(), 0);
+  EXPECT_EQ(s->SchedulingFills(), 1u);  // every read after the first followed the events
+}
+
+// Followed between passes, what the passes keep is never read again from
+// the tables, however long the state moved without a pass; left alone for
+// longer than the events are kept, it is read again (and still right).
+TEST(StateStoreTest, FollowedBetweenPassesTheSchedulingReadIsNotReadAgainFromTheTables) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
+  uint64_t index = 0;
+  auto apply = [&](const v1::Command& cmd) {
+    Status outcome;
+    ASSERT_TRUE(s->Apply(++index, cmd, &outcome).ok());
+    ASSERT_TRUE(outcome.ok()) << outcome.ToString();
+  };
+  apply(RegisterNodeCmd(SampleNode("n1")));
+  auto web = SampleJob("web", 1, 10, 10);
+  apply(RegisterJobCmd(web, "e0"));
+  ASSERT_TRUE(s->ReadForScheduling({}).ok);
+  EXPECT_EQ(s->SchedulingFills(), 1u);
+  // More indexes than the events are kept for (4,096), a pass's read
+  // followed every 300.
+  // (Spread over 50 more nodes: a plan's apply reads what its node holds.)
+  for (int n = 0; n < 50; ++n) apply(RegisterNodeCmd(SampleNode("m" + std::to_string(n))));
+  auto place = [&](const std::string& job_id, const std::string& alloc, const std::string& node) {
+    auto job = SampleJob(job_id, 1, 10, 10);
+    apply(RegisterJobCmd(job, "e-" + job_id));
+    apply(PlanCmd("e-" + job_id, job, index, {{alloc, node}}));
+  };
+  auto claimed_on_n1 = [](const StateStore::SchedulingRead& r) {
+    for (const auto& n : r.state.nodes) {
+      if (n.id() == "n1") return n.allocated().cpu();
+    }
+    return int64_t{-1};
+  };
+  auto churn = [&](int from, int to, bool follow) {
+    for (int i = from; i < to; ++i) {
+      const std::string node = "m" + std::to_string(i % 50);
+      place("j" + std::to_string(i), "a" + std::to_string(i), node);
+      apply(ReportCmd(node, "a" + std::to_string(i), v1::Allocation::COMPLETE));
+      if (follow && i % 100 == 0) s->FollowForScheduling();
+    }
+  };
+  churn(1, 1500, true);
+  place("j-live", "live", "n1");
+  auto r = s->ReadForScheduling({});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(s->SchedulingFills(), 1u);
+  ASSERT_EQ(Held(r.state, true).size(), 1u);
+  EXPECT_EQ(Held(r.state, true)[0]->id(), "live");
+  EXPECT_EQ(claimed_on_n1(r), 10);
+  // Not followed: the events it needs were dropped, so it reads the
+  // tables.
+  churn(1500, 3000, false);
+  r = s->ReadForScheduling({});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(s->SchedulingFills(), 2u);
+  ASSERT_EQ(Held(r.state, true).size(), 1u);
+  EXPECT_EQ(claimed_on_n1(r), 10);
 }
 
 TEST(StateStoreTest, AppliesWaitInOneTransactionThatACrashLosesAndTheLogReplays) {
