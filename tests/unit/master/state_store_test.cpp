@@ -67,6 +67,17 @@ int32_t PriorityIn(const StateStore::SchedulingState& s, const std::string& job_
   return it == s.priority->end() ? 0 : it->second;
 }
 
+// Applies commands to a store at the next index, each expected to succeed.
+struct Applier {
+  StateStore* store;
+  uint64_t index = 0;
+  void operator()(const v1::Command& cmd) {
+    Status outcome;
+    ASSERT_TRUE(store->Apply(++index, cmd, &outcome).ok());
+    ASSERT_TRUE(outcome.ok()) << outcome.ToString();
+  }
+};
+
 TEST(StateStoreTest, AppliedCommandsAreVisibleAndIndexed) {
   auto store = StateStore::Open(testing::TempDir("s") + "/state.db");
   ASSERT_TRUE(store.ok());
@@ -174,12 +185,7 @@ TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
 // registered one index before the plan.
 TEST(StateStoreTest, APlanThatBlocksAnEvaluationAfterCapacityGrewLeavesItPending) {
   auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
-  uint64_t index = 0;
-  auto apply = [&](const v1::Command& cmd) {
-    Status outcome;
-    ASSERT_TRUE(s->Apply(++index, cmd, &outcome).ok());
-    ASSERT_TRUE(outcome.ok()) << outcome.ToString();
-  };
+  Applier apply{s.get()};
   auto status_of = [&](const std::string& eval) {
     for (const auto& e : s->ListEvaluations("web")) {
       if (e.id() == eval) return e.status();
@@ -188,7 +194,7 @@ TEST(StateStoreTest, APlanThatBlocksAnEvaluationAfterCapacityGrewLeavesItPending
   };
   auto job = SampleJob("web", 1);
   apply(RegisterJobCmd(job, "e1"));
-  const uint64_t job_index = index;
+  const uint64_t job_index = apply.index;
   apply(RegisterNodeCmd(SampleNode("n1")));  // while the pass reads
   v1::Command blocked = PlanCmd("e1", job, job_index, {});
   blocked.mutable_plan()->set_eval_status(v1::Evaluation::BLOCKED);
@@ -257,12 +263,7 @@ std::string Counted(const StateStore& s) {
 TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite) {
   const std::string path = testing::TempDir("s") + "/state.db";
   auto s = std::move(*StateStore::Open(path));
-  uint64_t index = 0;
-  auto apply = [&](const v1::Command& cmd) {
-    Status outcome;
-    ASSERT_TRUE(s->Apply(++index, cmd, &outcome).ok());
-    ASSERT_TRUE(outcome.ok()) << outcome.ToString();
-  };
+  Applier apply{s.get()};
   auto read = [&] {
     auto r = s->ReadForScheduling({});
     EXPECT_TRUE(r.ok);
@@ -279,10 +280,10 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   auto web = SampleJob("web", 3, 300, 100);
   web.set_priority(70);
   apply(RegisterJobCmd(web, "e1"));
-  const uint64_t web_index = index;
+  const uint64_t web_index = apply.index;
   auto api = SampleJob("api", 1, 200, 50);
   apply(RegisterJobCmd(api, "e2"));
-  const uint64_t api_index = index;
+  const uint64_t api_index = apply.index;
   const auto held_by_a_pass = read();  // filled from the tables here
   v1::Command place = PlanCmd("e1", web, web_index, {{"w1", "n1"}, {"w2", "n1"}, {"w3", "n2"}});
   place.mutable_plan()->mutable_place(0)->add_ports()->set_value(30001);
@@ -301,7 +302,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   // w1 asked to stop: it holds its port until it is terminal.
   web.mutable_groups(0)->set_count(2);
   apply(RegisterJobCmd(web, "e3"));
-  v1::Command stop = PlanCmd("e3", web, index, {});
+  v1::Command stop = PlanCmd("e3", web, apply.index, {});
   stop.mutable_plan()->add_stop("w1");
   apply(stop);
   r = read();
@@ -317,7 +318,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   // A new priority.
   web.set_priority(90);
   apply(RegisterJobCmd(web, "e4"));
-  apply(PlanCmd("e4", web, index, {}));
+  apply(PlanCmd("e4", web, apply.index, {}));
   EXPECT_EQ(PriorityIn(read().state, "web"), 90);
   EXPECT_EQ(kept(read()), from_tables());
   // Purged: the job is gone, its allocations stay until they are stopped.
@@ -345,7 +346,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   deregister.mutable_deregister_job()->mutable_eval()->set_id("e6");
   apply(deregister);
   s->FollowForScheduling();  // as the eval worker does between passes
-  v1::Command stop_all = PlanCmd("e6", web, index, {});
+  v1::Command stop_all = PlanCmd("e6", web, apply.index, {});
   stop_all.mutable_plan()->add_stop("w2");
   apply(stop_all);
   r = read();
@@ -373,12 +374,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
 // longer than the events are kept, it is read again (and still right).
 TEST(StateStoreTest, FollowedBetweenPassesTheSchedulingReadIsNotReadAgainFromTheTables) {
   auto s = std::move(*StateStore::Open(testing::TempDir("s") + "/state.db"));
-  uint64_t index = 0;
-  auto apply = [&](const v1::Command& cmd) {
-    Status outcome;
-    ASSERT_TRUE(s->Apply(++index, cmd, &outcome).ok());
-    ASSERT_TRUE(outcome.ok()) << outcome.ToString();
-  };
+  Applier apply{s.get()};
   apply(RegisterNodeCmd(SampleNode("n1")));
   auto web = SampleJob("web", 1, 10, 10);
   apply(RegisterJobCmd(web, "e0"));
@@ -391,7 +387,7 @@ TEST(StateStoreTest, FollowedBetweenPassesTheSchedulingReadIsNotReadAgainFromThe
   auto place = [&](const std::string& job_id, const std::string& alloc, const std::string& node) {
     auto job = SampleJob(job_id, 1, 10, 10);
     apply(RegisterJobCmd(job, "e-" + job_id));
-    apply(PlanCmd("e-" + job_id, job, index, {{alloc, node}}));
+    apply(PlanCmd("e-" + job_id, job, apply.index, {{alloc, node}}));
   };
   auto claimed_on_n1 = [](const StateStore::SchedulingRead& r) {
     for (const auto& n : r.state.nodes) {
