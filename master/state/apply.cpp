@@ -215,7 +215,8 @@ Status StateStore::ApplyNodeStatus(uint64_t index, const v1::Command& cmd, Statu
   ORCH_RETURN_IF_ERROR(PutNode(*node));
   if (c.status() == v1::Node::DOWN) {
     // Its work is lost: the scheduler places replacements elsewhere.
-    auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {c.node_id()});
+    auto allocs = LoadMany<v1::Allocation>(
+        "SELECT data FROM allocations WHERE node_id=? AND terminal=0", {c.node_id()});
     for (auto& a : allocs) {
       if (IsTerminal(a)) continue;
       a.set_client_status(v1::Allocation::LOST);
@@ -486,7 +487,9 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
         rejected.push_back(a.name() + ": node " + ShortId(a.node_id()) + " no longer exists");
         continue;
       }
-      auto on_node = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {n->id()});
+      // What the node holds (its finished work holds nothing).
+      auto on_node = LoadMany<v1::Allocation>(
+          "SELECT data FROM allocations WHERE node_id=? AND terminal=0", {n->id()});
       DeriveNode(&*n, Pointers(on_node));
       PlanNodes::Now now{*n, {}, {}};
       for (const auto& o : on_node) {

@@ -229,6 +229,8 @@ Status StateStore::ReplaceStateWithImage(const std::string& image, uint64_t raft
   ORCH_RETURN_IF_ERROR(put_offset.Bind(1, static_cast<int64_t>(offset)).Run());
   ORCH_RETURN_IF_ERROR(RecordApplied(raft_index));
   if (tables.count("service_claims") == 0) ORCH_RETURN_IF_ERROR(RebuildServiceClaims());
+  // An image from before allocations had `terminal` left it 0 on every row.
+  ORCH_RETURN_IF_ERROR(MarkTerminalAllocations());
 
   // Everything changed at the restore: stamp it, so watchers wake.
   auto restamp = [&](const char* table, google::protobuf::Message* proto) -> Status {

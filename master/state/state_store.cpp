@@ -55,9 +55,10 @@ Status StateStore::CreateSchema() {
     CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, data BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS allocations (
-      id TEXT PRIMARY KEY, job_id TEXT NOT NULL, node_id TEXT NOT NULL, data BLOB NOT NULL);
+      id TEXT PRIMARY KEY, job_id TEXT NOT NULL, node_id TEXT NOT NULL, data BLOB NOT NULL,
+      terminal INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX IF NOT EXISTS allocations_by_job ON allocations(job_id);
-    CREATE INDEX IF NOT EXISTS allocations_by_node ON allocations(node_id);
+    CREATE INDEX IF NOT EXISTS allocations_on_node ON allocations(node_id, terminal);
     CREATE TABLE IF NOT EXISTS evaluations (
       id TEXT PRIMARY KEY, job_id TEXT NOT NULL, status INTEGER NOT NULL, data BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS evaluations_by_job ON evaluations(job_id);
@@ -89,9 +90,59 @@ Status StateStore::MigrateSchema() {
                         db_->Prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='service_claims'"));
   ORCH_ASSIGN_OR_RETURN(bool had_claims, has.Step());
   has.Reset();
+  // Allocations gained `terminal` (what a node holds is read without its
+  // finished work): added, filled, and the node index replaced.
+  ORCH_ASSIGN_OR_RETURN(auto columns,
+                        db_->Prepare("SELECT name FROM pragma_table_info('allocations')"));
+  bool allocations = false, terminal = false;
+  for (;;) {
+    ORCH_ASSIGN_OR_RETURN(bool row, columns.Step());
+    if (!row) break;
+    allocations = true;
+    terminal |= columns.Text(0) == "terminal";
+  }
+  columns.Reset();
+  if (allocations && !terminal) {
+    ORCH_RETURN_IF_ERROR(
+        db_->Exec("ALTER TABLE allocations ADD COLUMN terminal INTEGER NOT NULL DEFAULT 0"));
+    ORCH_RETURN_IF_ERROR(db_->Exec("DROP INDEX IF EXISTS allocations_by_node"));
+    ORCH_RETURN_IF_ERROR(MarkTerminalAllocations());
+  }
   ORCH_RETURN_IF_ERROR(CreateSchema());
   if (!had_claims) ORCH_RETURN_IF_ERROR(RebuildServiceClaims());
   return Status::Ok();
+}
+
+Status StateStore::MarkTerminalAllocations() {
+  std::vector<std::string> ids;
+  {
+    ORCH_ASSIGN_OR_RETURN(auto all,
+                          db_->Prepare("SELECT id, data FROM allocations WHERE terminal=0"));
+    v1::Allocation a;
+    for (;;) {
+      ORCH_ASSIGN_OR_RETURN(bool row, all.Step());
+      if (!row) break;
+      if (a.ParseFromString(all.Blob(1)) && IsTerminal(a)) ids.push_back(all.Text(0));
+    }
+  }
+  if (ids.empty()) return Status::Ok();
+  // One transaction for all of them, inside the caller's if it has one.
+  ORCH_RETURN_IF_ERROR(db_->Exec("SAVEPOINT mark_terminal"));
+  Status st = [&]() -> Status {
+    ORCH_ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE allocations SET terminal=1 WHERE id=?"));
+    for (const auto& id : ids) {
+      mark.Bind(1, id);
+      ORCH_RETURN_IF_ERROR(mark.Run());
+      mark.Reset();
+    }
+    return Status::Ok();
+  }();
+  if (!st.ok()) {
+    (void)db_->Exec("ROLLBACK TO mark_terminal");
+    (void)db_->Exec("RELEASE mark_terminal");
+    return st;
+  }
+  return db_->Exec("RELEASE mark_terminal");
 }
 
 uint64_t StateStore::AppliedIndex() const { return applied_.load(); }
@@ -457,9 +508,11 @@ Status StateStore::PutNode(const v1::Node& node, const char* event_type) {
 
 Status StateStore::PutAllocation(const v1::Allocation& a, bool agent_report) {
   std::string bytes;
-  ORCH_RETURN_IF_ERROR(Put(
-      db_.get(), "INSERT OR REPLACE INTO allocations(id, job_id, node_id, data) VALUES(?, ?, ?, ?)",
-      a, {a.id(), a.job_id(), a.node_id()}, &bytes));
+  ORCH_RETURN_IF_ERROR(
+      Put(db_.get(),
+          "INSERT OR REPLACE INTO allocations(id, job_id, node_id, terminal, data) "
+          "VALUES(?, ?, ?, ?, ?)",
+          a, {a.id(), a.job_id(), a.node_id(), IsTerminal(a) ? "1" : "0"}, &bytes));
   NoteEvent("Allocation", "AllocationUpdated", a.id(), a.job_id(), std::move(bytes));
   if (!agent_report) NoteNodeChangeLocked(a.node_id());
   NoteServicesChangeOfJobLocked(a.job_id());
@@ -547,7 +600,8 @@ Result<v1::Node> StateStore::GetNode(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto node = LoadOne<v1::Node>("nodes", id);
   if (!node) return Status::NotFound("node \"" + id + "\" not found");
-  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=?", {id});
+  auto allocs =
+      LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=? AND terminal=0", {id});
   DeriveNode(&*node, Pointers(allocs));
   return *node;
 }
@@ -555,9 +609,9 @@ Result<v1::Node> StateStore::GetNode(const std::string& id) const {
 std::vector<v1::Node> StateStore::ListNodes() const {
   std::lock_guard lock(mu_);
   auto nodes = LoadMany<v1::Node>("SELECT data FROM nodes ORDER BY id", {});
-  // One read of the allocations for all nodes (the scheduler lists nodes
-  // for every evaluation), not one per node.
-  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations", {});
+  // One read of the allocations for all nodes, not one per node; finished
+  // ones claim nothing.
+  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE terminal=0", {});
   std::map<std::string, std::vector<const v1::Allocation*>> by_node;
   for (const auto& a : allocs) by_node[a.node_id()].push_back(&a);
   for (auto& n : nodes) DeriveNode(&n, by_node[n.id()]);

@@ -285,6 +285,9 @@ class StateStore : public replication::StateMachine {
   // CreateSchema, and the derived tables filled when the database (or a
   // restored image from an older master) lacks them.
   Status MigrateSchema();
+  // Sets `terminal` on the allocations that are (rows written before the
+  // column existed, or copied from an image without it).
+  Status MarkTerminalAllocations();
 
   // ApplyBatch over entries [begin, end), none a restore's commit, in the
   // open transaction (OpenBatchLocked).

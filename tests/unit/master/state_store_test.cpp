@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/sqlite.h"
 #include "test_util.h"
 
 namespace orch::master {
@@ -419,6 +420,58 @@ TEST(StateStoreTest, FollowedBetweenPassesTheSchedulingReadIsNotReadAgainFromThe
   EXPECT_EQ(s->SchedulingFills(), 2u);
   ASSERT_EQ(Held(r.state, true).size(), 1u);
   EXPECT_EQ(claimed_on_n1(r), 10);
+}
+
+// A plan's apply reads what its nodes hold without their finished work
+// (allocations have `terminal`, and the node index covers it). A database
+// from before the column gains it on open, filled from the rows, and plans
+// still see the ports that live allocations hold, and only those.
+TEST(StateStoreTest, AnOlderDatabaseGainsTerminalAndPlansStillSeeWhatNodesHold) {
+  const std::string path = testing::TempDir("s") + "/state.db";
+  auto web = SampleJob("web", 2, 100, 100);
+  {
+    auto s = std::move(*StateStore::Open(path));
+    Applier apply{s.get()};
+    apply(RegisterNodeCmd(SampleNode("n1")));
+    apply(RegisterJobCmd(web, "e1"));
+    v1::Command place = PlanCmd("e1", web, apply.index, {{"a1", "n1"}, {"a2", "n1"}});
+    place.mutable_plan()->mutable_place(0)->add_ports()->set_value(30001);
+    place.mutable_plan()->mutable_place(1)->add_ports()->set_value(30002);
+    apply(place);
+    apply(ReportCmd("n1", "a1", v1::Allocation::COMPLETE));
+    ASSERT_TRUE(s->CommitApplied().ok());
+  }
+  {
+    // As an older master left it.
+    auto db = std::move(*sqlite::Db::Open(path));
+    ASSERT_TRUE(db->Exec("DROP INDEX allocations_on_node").ok());
+    ASSERT_TRUE(db->Exec("ALTER TABLE allocations DROP COLUMN terminal").ok());
+    ASSERT_TRUE(db->Exec("CREATE INDEX allocations_by_node ON allocations(node_id)").ok());
+  }
+  auto s = std::move(*StateStore::Open(path));
+  {
+    auto db = std::move(*sqlite::Db::Open(path));
+    auto terminal = std::move(*db->Prepare("SELECT id, terminal FROM allocations ORDER BY id"));
+    std::string rows;
+    while (*terminal.Step()) rows += terminal.Text(0) + "=" + std::to_string(terminal.Int(1)) + " ";
+    EXPECT_EQ(rows, "a1=1 a2=0 ");
+    auto old_index =
+        std::move(*db->Prepare("SELECT name FROM sqlite_master WHERE name='allocations_by_node'"));
+    EXPECT_FALSE(*old_index.Step());
+  }
+  EXPECT_EQ(s->GetNode("n1")->allocated().cpu(), 100);  // a2 alone
+  Applier apply{s.get()};
+  apply.index = s->AppliedIndex();
+  auto api = SampleJob("api", 2, 100, 100);
+  apply(RegisterJobCmd(api, "e2"));
+  // a1's port is free again (it finished); a2's is not.
+  v1::Command more = PlanCmd("e2", api, apply.index, {{"a3", "n1"}, {"a4", "n1"}});
+  more.mutable_plan()->mutable_place(0)->add_ports()->set_value(30001);
+  more.mutable_plan()->mutable_place(1)->add_ports()->set_value(30002);
+  Status outcome;
+  ASSERT_TRUE(s->Apply(++apply.index, more, &outcome).ok());
+  EXPECT_TRUE(s->GetAllocation("a3").ok());
+  EXPECT_FALSE(s->GetAllocation("a4").ok()) << "placed on a port a live allocation holds";
 }
 
 TEST(StateStoreTest, AppliesWaitInOneTransactionThatACrashLosesAndTheLogReplays) {
