@@ -72,6 +72,10 @@ v1::Resources SchedulingCache::NodeHeld::Claimed() const {
 }
 
 void SchedulingCache::Clear() {
+  // Asked every wake of a master that does not lead: nothing to do when
+  // nothing is kept.
+  if (!filled_ && nodes_.empty() && held_.empty() && priorities_->empty() && deleted_jobs_.empty())
+    return;
   filled_ = false;
   index_ = 0;
   nodes_.clear();

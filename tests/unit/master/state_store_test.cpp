@@ -292,6 +292,10 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   apply(place);
   apply(PlanCmd("e2", api, api_index, {{"a1", "n2"}}));
   auto r = read();
+  // A pass holding this read while later ones change what it shares
+  // (nodes' holdings, priorities: copied before a change) keeps it.
+  const auto held_by_a_later_pass = r;
+  const std::string held_then = Describe(r.state);
   ASSERT_EQ(r.state.nodes.size(), 2u);
   EXPECT_EQ(r.state.nodes[0].allocated().cpu(), 600);
   EXPECT_EQ(r.state.nodes[1].allocated().cpu(), 500);
@@ -367,6 +371,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   // The pass that read first still has what it read.
   EXPECT_TRUE(Held(held_by_a_pass.state, true).empty());
   EXPECT_EQ(held_by_a_pass.state.nodes.at(0).allocated().cpu(), 0);
+  EXPECT_EQ(Describe(held_by_a_later_pass.state), held_then);
   EXPECT_EQ(s->SchedulingFills(), 1u);  // every read after the first followed the events
 }
 
