@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <iostream>
 
 namespace orch::e2e {
 
@@ -21,13 +22,15 @@ LocalCluster::~LocalCluster() {
       agent->Wait(std::chrono::seconds(10));
     }
   }
-  // Agents leave tasks running by design; the tests' tasks are sleeps, and
-  // each test stops its jobs. Kill what is left in the agents' process
-  // groups would need their pids: the agent data dirs say.
   if (master_ && master_->running()) {
     master_->Signal(SIGTERM);
     master_->Wait(std::chrono::seconds(10));
   }
+  // Agents leave tasks running by design (a restarted agent adopts them).
+  // Each test stops its jobs, but one that ended early (an ASSERT) did not:
+  // its tasks' supervisors name the agents' data dirs, under root_.
+  if (int left = KillByMarker(root_); left > 0)
+    std::cerr << left << " leftover process(es) killed\n";
 }
 
 void LocalCluster::StartMaster(const std::vector<std::string>& extra) {

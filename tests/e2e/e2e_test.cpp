@@ -25,7 +25,7 @@ class E2ETest : public ::testing::Test {
     cluster_ = std::make_unique<LocalCluster>(root_);
   }
   void TearDown() override {
-    if (HasFailure()) std::cerr << cluster_->Logs();
+    if (HasFailure() && cluster_) std::cerr << cluster_->Logs();
     // Stop whatever the test left running so no task outlives it.
     for (pid_t pid : pids_) {
       if (ProcessAlive(pid)) kill(-pid, SIGKILL), kill(pid, SIGKILL);
@@ -103,6 +103,20 @@ TEST_F(E2ETest, HelloRunsWritesItsLogAndStops) {
   ASSERT_EQ(stop.exit_code, 0) << stop.err;
   EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }, 20s)) << "pid " << pid << " still alive";
   WaitAlloc("hello", v1::Allocation::COMPLETE);
+}
+
+// A test that ends before stopping its jobs (an ASSERT returns early)
+// still leaves no task behind: the cluster takes its agents' tasks with it.
+TEST_F(E2ETest, ATaskLeftRunningEndsWithItsCluster) {
+  StartCluster({"a1"});
+  ASSERT_EQ(cluster_->Orchctl({"run", "-f", Example("hello.yaml")}).exit_code, 0);
+  const pid_t pid = WaitAlloc("hello", v1::Allocation::RUNNING).task_states(0).pid();
+  ASSERT_TRUE(ProcessAlive(pid));
+  pids_.clear();  // not TearDown's to stop
+  cluster_.reset();
+  EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }, 5s))
+      << "task " << pid << " outlived its cluster";
+  if (ProcessAlive(pid)) kill(pid, SIGKILL);
 }
 
 TEST_F(E2ETest, BatchJobRunsToCompletionOnce) {

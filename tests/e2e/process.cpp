@@ -1,7 +1,5 @@
 #include "process.h"
 
-#include "tests/support/ports.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,8 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
+
+#include "tests/support/ports.h"
 
 namespace orch::e2e {
 namespace {
@@ -158,10 +160,45 @@ std::vector<pid_t> ProcessesMatching(const std::function<bool(const std::string&
   return out;
 }
 
+namespace {
+
+// Every process's parent, from /proc/<pid>/stat (the field after the
+// command name, which may itself hold spaces and parentheses).
+std::multimap<pid_t, pid_t> ChildrenByParent() {
+  std::multimap<pid_t, pid_t> children;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = ReadFile(e.path().string() + "/stat");
+    auto rp = stat.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream rest(stat.substr(rp + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid) children.emplace(ppid, static_cast<pid_t>(std::stol(name)));
+  }
+  return children;
+}
+
+}  // namespace
+
 int KillByMarker(const std::string& marker) {
+  // A task's own command line rarely names the test (its supervisor's
+  // does), so what the marked processes started goes too.
+  std::vector<pid_t> doomed =
+      ProcessesMatching([&](const std::string& c) { return c.find(marker) != std::string::npos; });
+  if (doomed.empty()) return 0;
+  const auto children = ChildrenByParent();
+  std::set<pid_t> seen(doomed.begin(), doomed.end());
+  for (size_t i = 0; i < doomed.size(); ++i) {
+    auto [first, last] = children.equal_range(doomed[i]);
+    for (auto it = first; it != last; ++it) {
+      if (it->second != getpid() && seen.insert(it->second).second) doomed.push_back(it->second);
+    }
+  }
   int killed = 0;
-  for (pid_t pid : ProcessesMatching(
-           [&](const std::string& c) { return c.find(marker) != std::string::npos; })) {
+  for (pid_t pid : doomed) {
     if (kill(pid, SIGKILL) == 0) ++killed;
   }
   return killed;
