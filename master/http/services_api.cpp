@@ -28,8 +28,9 @@ std::shared_ptr<const ServiceView> Current(const ApiDeps& d) {
   const uint64_t at = d.store->ServicesIndex();  // before the reads it stands for
   auto it = cache.find(d.store);
   if (it != cache.end() && it->second.first == at) return it->second.second;
+  auto sources = d.store->ReadForServices();
   auto view = std::make_shared<const ServiceView>(
-      BuildServices(d.store->ListJobs(), d.store->ListAllocations(), d.store->ListNodes()));
+      BuildServices(sources.jobs, sources.allocations, sources.nodes));
   cache[d.store] = {at, view};
   return view;
 }

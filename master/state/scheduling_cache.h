@@ -79,7 +79,6 @@ class SchedulingCache {
   // What node `id` holds (null: nothing).
   std::shared_ptr<const NodeHeld> HeldOn(const std::string& id) const;
   std::shared_ptr<const Priorities> priorities() const { return priorities_; }
-  size_t allocations() const { return where_.size(); }
 
  private:
   NodeHeld& Mutable(const std::string& node_id);

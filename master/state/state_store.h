@@ -138,6 +138,17 @@ class StateStore : public replication::StateMachine {
   std::vector<v1::Job> ListJobs() const;
   Result<v1::Node> GetNode(const std::string& id) const;
   std::vector<v1::Node> ListNodes() const;
+  // What the service registry is built from (BuildServices), read in one
+  // go: the jobs that declare a service (stopped ones too: their services'
+  // going is news), every allocation of those jobs, and the nodes those
+  // allocations are on, as stored. It costs what those jobs hold, not the
+  // size of the state.
+  struct ServiceSources {
+    std::vector<v1::Job> jobs;
+    std::vector<v1::Allocation> allocations;
+    std::vector<v1::Node> nodes;
+  };
+  ServiceSources ReadForServices() const;
   Result<v1::Allocation> GetAllocation(const std::string& id) const;
   // Filtered by job or node when not empty.
   std::vector<v1::Allocation> ListAllocations(const std::string& job_id = "",

@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "common/sqlite.h"
+#include "master/services/registry.h"
 #include "test_util.h"
 
 namespace orch::master {
@@ -698,6 +700,56 @@ TEST(StateStoreTest, TheServicesKeyMovesOnlyWithWhatTheRegistryIsBuiltFrom) {
   EXPECT_EQ(s->ServicesIndex(), 7u) << "another job's report or a new node moved it";
   ASSERT_TRUE(s->Apply(10, RegisterNodeCmd(SampleNode("n1"))).ok());
   EXPECT_EQ(s->ServicesIndex(), 10u) << "a known node's change (its address) did not";
+}
+
+// The registry is built from the jobs with services, their allocations and
+// the nodes they are on: the same view as from whole tables, without
+// reading the other jobs' allocations or nodes (each registry build parsed
+// every job, allocation and node of the state).
+TEST(StateStoreTest, TheRegistryIsReadFromTheJobsWithServicesAlone) {
+  auto s = std::move(*StateStore::Open(testing::TempDir("svcread") + "/state.db"));
+  Applier apply{s.get()};
+  for (const char* n : {"n1", "n2", "n3", "n4"}) apply(RegisterNodeCmd(SampleNode(n)));
+  auto plain = SampleJob("plain", 3);
+  apply(RegisterJobCmd(plain, "e1"));
+  apply(PlanCmd("e1", plain, apply.index, {{"p1", "n1"}, {"p2", "n3"}, {"p3", "n4"}}));
+  for (const auto& [node, a] : {std::pair{"n1", "p1"}, {"n3", "p2"}, {"n4", "p3"}}) {
+    apply(ReportCmd(node, a, v1::Allocation::RUNNING));
+  }
+  auto web = SampleJob("web", 2);
+  web.mutable_groups(0)->mutable_tasks(0)->mutable_service()->set_name("web");
+  apply(RegisterJobCmd(web, "e2"));
+  apply(PlanCmd("e2", web, apply.index, {{"w1", "n1"}, {"w2", "n2"}}));
+  apply(ReportCmd("n1", "w1", v1::Allocation::RUNNING));
+  apply(ReportCmd("n2", "w2", v1::Allocation::FAILED));
+  auto gone = SampleJob("gone", 1);
+  gone.mutable_groups(0)->mutable_tasks(0)->mutable_service()->set_name("gone");
+  apply(RegisterJobCmd(gone, "e3"));
+  apply(PlanCmd("e3", gone, apply.index, {{"g1", "n2"}}));
+  v1::Command stop;
+  stop.mutable_deregister_job()->set_job_id("gone");
+  stop.mutable_deregister_job()->mutable_eval()->set_id("e4");
+  apply(stop);
+
+  const auto read = s->ReadForServices();
+  std::set<std::string> jobs, allocs, nodes;
+  for (const auto& j : read.jobs) jobs.insert(j.id());
+  for (const auto& a : read.allocations) allocs.insert(a.id());
+  for (const auto& n : read.nodes) nodes.insert(n.id());
+  EXPECT_EQ(jobs, (std::set<std::string>{"gone", "web"})) << "a stopped job's services going is news too";
+  EXPECT_EQ(allocs, (std::set<std::string>{"g1", "w1", "w2"}));
+  EXPECT_EQ(nodes, (std::set<std::string>{"n1", "n2"}));
+
+  const ServiceView kept = BuildServices(read.jobs, read.allocations, read.nodes);
+  const ServiceView whole = BuildServices(s->ListJobs(), s->ListAllocations(), s->ListNodes());
+  ASSERT_EQ(kept.services.size(), 1u);
+  EXPECT_EQ(kept.services[0].endpoints_size(), 1);
+  EXPECT_EQ(kept.index, whole.index);
+  ASSERT_EQ(kept.services.size(), whole.services.size());
+  for (size_t i = 0; i < kept.services.size(); ++i) {
+    EXPECT_EQ(kept.services[i].SerializeAsString(), whole.services[i].SerializeAsString());
+  }
+  EXPECT_GE(kept.index, s->GetJob("gone")->modify_index());
 }
 
 // An agent's allocation watch waits on its node's key: woken by a change of
