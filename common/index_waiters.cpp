@@ -16,32 +16,17 @@ IndexWaiters::~IndexWaiters() {
   if (timer_.joinable()) timer_.join();
 }
 
-namespace {
-
-// Erases the entry of `id` under `key` in a multimap of ids.
-template <typename Map, typename Key>
-void EraseId(Map& map, const Key& key, uint64_t id) {
-  for (auto [b, e] = map.equal_range(key); b != e; ++b) {
-    if (b->second == id) {
-      map.erase(b);
-      return;
-    }
-  }
-}
-
-}  // namespace
-
 IndexWaiters::Fire IndexWaiters::Take(uint64_t id) {
   auto it = waiters_.find(id);
   if (it == waiters_.end()) return nullptr;
   Waiter w = std::move(it->second);
   waiters_.erase(it);
   if (w.key.empty()) {
-    EraseId(by_index_, w.above, id);
+    by_index_.erase({w.above, id});
   } else {
-    EraseId(by_key_, w.key, id);
+    by_key_.erase({w.key, id});
   }
-  EraseId(by_deadline_, w.deadline, id);
+  by_deadline_.erase({w.deadline, id});
   return std::move(w.fire);
 }
 
@@ -103,8 +88,8 @@ void IndexWaiters::AdvanceKeys(const std::vector<std::pair<std::string, uint64_t
       if (index <= last) continue;
       last = index;
       std::vector<uint64_t> ids;
-      for (auto [b, e] = by_key_.equal_range(key); b != e; ++b) {
-        if (waiters_.at(b->second).above < index) ids.push_back(b->second);
+      for (auto it = by_key_.lower_bound({key, 0}); it != by_key_.end() && it->first == key; ++it) {
+        if (waiters_.at(it->second).above < index) ids.push_back(it->second);
       }
       for (uint64_t id : ids) {
         if (Fire f = Take(id)) due.push_back(std::move(f));

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -71,9 +72,12 @@ class IndexWaiters {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<uint64_t, Waiter> waiters_;
-  std::multimap<uint64_t, uint64_t> by_index_;  // above -> id
-  std::multimap<std::chrono::steady_clock::time_point, uint64_t> by_deadline_;
-  std::unordered_multimap<std::string, uint64_t> by_key_;  // key -> id
+  // (above, id), (deadline, id), (key, id): ordered sets, so that taking
+  // one waiter out is a lookup, not a walk over every waiter sharing its
+  // index, deadline or key (5,000 balancers wait on one services key).
+  std::set<std::pair<uint64_t, uint64_t>> by_index_;
+  std::set<std::pair<std::chrono::steady_clock::time_point, uint64_t>> by_deadline_;
+  std::set<std::pair<std::string, uint64_t>> by_key_;
   std::unordered_map<std::string, uint64_t> key_index_;    // key -> its last advance
   uint64_t key_floor_ = 0;                                 // every key is at least here (RaiseKeys)
   uint64_t next_id_ = 0;
