@@ -9,7 +9,9 @@
 // Optionally submits a job of
 // --job-count allocations once every node is registered and measures until
 // they all run, then (--probes=N) N jobs of one allocation, one at a time,
-// each from its submit until it runs.
+// each from its submit until it runs (--probe-services=1: each probe also
+// declares a service, so its placement and start change the registry every
+// balancer watches).
 //
 //   orch-nodesim --master=http://127.0.0.1:4646 --nodes=1000 --duration=120 --job-count=20000
 //
@@ -59,6 +61,7 @@ struct Options {
   double report_every_s = 5;
   std::string job_id = "nodesim";
   bool service_watch = false;  // each node also watches the services
+  bool probe_services = false;  // each probe job declares a service (its own name)
 };
 
 struct Node;
@@ -301,7 +304,7 @@ class Sim {
   void SubmitJob();
   void SubmitJobs();  // on submitter_
   // POSTs job `id` of `count` allocations and prints the answer (on submitter_).
-  void PostJob(const std::string& id, int count);
+  void PostJob(const std::string& id, int count, bool service = false);
   // --probes: after the job runs, one-allocation jobs one at a time.
   void Probe();
   void Report(double t, bool final);
@@ -584,13 +587,15 @@ void Sim::SubmitJobs() {
   }
 }
 
-void Sim::PostJob(const std::string& id, int count) {
+void Sim::PostJob(const std::string& id, int count, bool service) {
   const std::string body =
       "{\"id\":\"" + id +
       "\",\"type\":\"service\",\"groups\":[{\"name\":\"g\",\"count\":" + std::to_string(count) +
+      (service ? ",\"network\":{\"ports\":[{\"name\":\"http\"}]}" : "") +
       ",\"tasks\":[{\"name\":\"t\",\"driver\":\"exec\",\"command\":\"/bin/"
       "sleep\",\"args\":[\"3600\"],"
-      "\"resources\":{\"cpu\":10,\"memory\":16}}]}]}";
+      "\"resources\":{\"cpu\":10,\"memory\":16}" +
+      (service ? ",\"service\":{\"name\":\"" + id + "\",\"port\":\"http\"}" : "") + "}]}]}";
   KeepAliveHttp http;
   const long code =
       http.Do("POST", o_.master.substr(0, o_.master.find(',')) + "/v1/jobs", body, 30'000);
@@ -621,7 +626,7 @@ void Sim::Probe() {
   probe_started_s_ = now;
   probe_target_ = running_ + 1;
   const std::string id = o_.job_id + "-probe-" + std::to_string(probes_done_);
-  submitter_ = std::thread([this, id] { PostJob(id, 1); });
+  submitter_ = std::thread([this, id] { PostJob(id, 1, o_.probe_services); });
 }
 
 void Sim::Report(double t, bool final) {
@@ -783,6 +788,7 @@ int Main(int argc, char** argv) {
   o.job_id = Flag(argc, argv, "job-id", "ORCH_NODESIM_JOB_ID", o.job_id);
   o.service_watch = Flag(argc, argv, "service-watch", "ORCH_NODESIM_SERVICE_WATCH", "0") == "1";
   o.probes = std::stoi(Flag(argc, argv, "probes", "ORCH_NODESIM_PROBES", "0"));
+  o.probe_services = Flag(argc, argv, "probe-services", "ORCH_NODESIM_PROBE_SERVICES", "0") == "1";
   if (o.master.empty() || o.master.find(':') == std::string::npos) {
     std::fprintf(stderr, "nodesim: --master must be http://HOST:PORT[,http://HOST:PORT...]\n");
     return 2;
