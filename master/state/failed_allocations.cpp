@@ -2,10 +2,13 @@
 // and delete (and rebuilt on open, restore and rollback): failed
 // allocations and their replacements, so that the leader's job watch finds
 // the failures to reschedule and the replacements in flight without reading
-// every allocation each pass; and each allocation's client status, so that
-// /metrics counts them without reading them.
+// every allocation each pass; each allocation's client status, so that
+// /metrics counts them without reading them; and what the live ones claim,
+// summed per node, so that a node's `allocated` is read without them.
 #include <algorithm>
+#include <limits>
 
+#include "master/model/allocation.h"
 #include "master/state/state_store.h"
 
 namespace orch::master {
@@ -22,15 +25,43 @@ v1::Allocation::ClientStatus Counted(v1::Allocation::ClientStatus s) {
   return v1::Allocation::ClientStatus_IsValid(s) ? s : v1::Allocation::CLIENT_STATUS_UNSPECIFIED;
 }
 
+// Adds (sign 1) or takes away (-1) what a live allocation claims on its node.
+template <typename ClaimedByNode, typename Brief>
+void Claim(ClaimedByNode* claimed, const std::string& node_id, const Brief& b, int sign) {
+  if (!b.live) return;
+  auto& c = (*claimed)[node_id];
+  c.cpu += sign * static_cast<__int128>(b.cpu);
+  c.memory += sign * static_cast<__int128>(b.memory);
+  c.disk += sign * static_cast<__int128>(b.disk);
+}
+
+int64_t Saturated(__int128 v) {
+  if (v > std::numeric_limits<int64_t>::max()) return std::numeric_limits<int64_t>::max();
+  if (v < std::numeric_limits<int64_t>::min()) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
+}
+
 }  // namespace
+
+void StateStore::SetAllocatedLocked(v1::Node* node) const {
+  Claimed c;
+  if (auto it = node_claimed_.find(node->id()); it != node_claimed_.end()) c = it->second;
+  node->mutable_allocated()->set_cpu(Saturated(c.cpu));
+  node->mutable_allocated()->set_memory(Saturated(c.memory));
+  node->mutable_allocated()->set_disk(Saturated(c.disk));
+}
 
 void StateStore::NoteAllocationLocked(const v1::Allocation& a) {
   const v1::Allocation::ClientStatus status = Counted(a.client_status());
-  auto [at, added] = alloc_status_.try_emplace(a.id(), status);
+  const AllocBrief brief{status, IsLive(a), a.resources().cpu(), a.resources().memory(),
+                         a.resources().disk()};
+  auto [at, added] = alloc_status_.try_emplace(a.id(), brief);
   if (!added) {
-    --alloc_status_count_[at->second];
-    at->second = status;
+    --alloc_status_count_[at->second.status];
+    Claim(&node_claimed_, a.node_id(), at->second, -1);
+    at->second = brief;
   }
+  Claim(&node_claimed_, a.node_id(), brief, 1);
   ++alloc_status_count_[status];
   if (FailedButWanted(a)) {
     failed_run_[a.id()] = a.job_id();
@@ -43,7 +74,8 @@ void StateStore::NoteAllocationLocked(const v1::Allocation& a) {
 
 void StateStore::ForgetAllocationLocked(const v1::Allocation& a) {
   if (auto at = alloc_status_.find(a.id()); at != alloc_status_.end()) {
-    --alloc_status_count_[at->second];
+    --alloc_status_count_[at->second.status];
+    Claim(&node_claimed_, a.node_id(), at->second, -1);
     alloc_status_.erase(at);
   }
   failed_run_.erase(a.id());
@@ -57,6 +89,7 @@ void StateStore::RebuildAllocationBriefsLocked() {
   failed_run_.clear();
   replacement_of_.clear();
   alloc_status_.clear();
+  node_claimed_.clear();
   alloc_status_count_ = {};
   for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {}))
     NoteAllocationLocked(a);

@@ -600,21 +600,16 @@ Result<v1::Node> StateStore::GetNode(const std::string& id) const {
   std::lock_guard lock(mu_);
   auto node = LoadOne<v1::Node>("nodes", id);
   if (!node) return Status::NotFound("node \"" + id + "\" not found");
-  auto allocs =
-      LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE node_id=? AND terminal=0", {id});
-  DeriveNode(&*node, Pointers(allocs));
+  SetAllocatedLocked(&*node);
   return *node;
 }
 
 std::vector<v1::Node> StateStore::ListNodes() const {
   std::lock_guard lock(mu_);
   auto nodes = LoadMany<v1::Node>("SELECT data FROM nodes ORDER BY id", {});
-  // One read of the allocations for all nodes, not one per node; finished
-  // ones claim nothing.
-  auto allocs = LoadMany<v1::Allocation>("SELECT data FROM allocations WHERE terminal=0", {});
-  std::map<std::string, std::vector<const v1::Allocation*>> by_node;
-  for (const auto& a : allocs) by_node[a.node_id()].push_back(&a);
-  for (auto& n : nodes) DeriveNode(&n, by_node[n.id()]);
+  // What each node's live allocations claim, kept in memory: no read of
+  // the allocations.
+  for (auto& n : nodes) SetAllocatedLocked(&n);
   return nodes;
 }
 

@@ -494,9 +494,24 @@ class StateStore : public replication::StateMachine {
     std::string alloc_id, job_id;
   };
   std::unordered_map<std::string, Replacement> replacement_of_;  // previous alloc id ->
-  // Every allocation's client status, and how many have each (CountState).
-  std::unordered_map<std::string, v1::Allocation::ClientStatus> alloc_status_;
+  // Every allocation's client status, and how many have each (CountState);
+  // what a live one claims, and per node the sum of what its live ones
+  // claim (the node's `allocated`, for GetNode and ListNodes without
+  // reading its allocations). Sums are exact; read saturated, as DeriveNode
+  // adds.
+  struct AllocBrief {
+    v1::Allocation::ClientStatus status = v1::Allocation::CLIENT_STATUS_UNSPECIFIED;
+    bool live = false;
+    int64_t cpu = 0, memory = 0, disk = 0;
+  };
+  struct Claimed {
+    __int128 cpu = 0, memory = 0, disk = 0;
+  };
+  std::unordered_map<std::string, AllocBrief> alloc_status_;
+  std::unordered_map<std::string, Claimed> node_claimed_;  // node id ->
   std::array<int64_t, v1::Allocation::ClientStatus_ARRAYSIZE> alloc_status_count_{};
+  // `node`'s allocated from node_claimed_ (mu_ held).
+  void SetAllocatedLocked(v1::Node* node) const;
   void NoteAllocationLocked(const v1::Allocation& a);
   void ForgetAllocationLocked(const v1::Allocation& a);
   void RebuildAllocationBriefsLocked();

@@ -52,6 +52,13 @@ done
 echo "nodesim_bench: $nodes nodes, $allocs allocations, ${seconds}s, 3 masters, leader $leader, $(nproc) cpus"
 nice -n -10 "$sim" --master="$leader" --nodes="$nodes" --duration="$seconds" --job-count="$allocs" --report-every=10 || true
 
+# Reads of the whole cluster on the leader, with every allocation still
+# stored (right after the simulator stops, before its nodes time out).
+for path in /v1/nodes /metrics; do
+  best=$(for _ in 1 2 3; do curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "$leader$path"; done | sort -n | head -1)
+  echo "leader GET $path: best of 3 $(echo "$best" | awk '{printf "%.1f ms, %d bytes", $1 * 1000, $2}')"
+done
+
 tck=$(getconf CLK_TCK)
 for i in 1 2 3; do
   p=${pids[$((i-1))]}

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/sqlite.h"
+#include "master/model/allocation.h"
 #include "master/services/registry.h"
 #include "test_util.h"
 
@@ -248,11 +249,23 @@ std::string Describe(const StateStore::SchedulingState& s) {
   return out;
 }
 
-// What /metrics counts of the allocations, as text.
+// What /metrics counts of the allocations, and what each node's live
+// allocations claim (kept in memory, and summed from its rows), as text.
 std::string Counted(const StateStore& s) {
   std::string out;
   for (const auto& [status, n] : s.CountState().allocations)
     out += status + " " + std::to_string(n) + "\n";
+  for (const auto& n : s.ListNodes()) {
+    int64_t cpu = 0, memory = 0;
+    for (const auto& a : s.ListAllocations("", n.id())) {
+      if (IsLive(a)) cpu += a.resources().cpu(), memory += a.resources().memory();
+    }
+    const auto got = s.GetNode(n.id());
+    out += n.id() + " allocated cpu " + std::to_string(n.allocated().cpu()) + " mem " +
+           std::to_string(n.allocated().memory()) + " (one node: cpu " +
+           std::to_string(got->allocated().cpu()) + "); rows cpu " + std::to_string(cpu) + " mem " +
+           std::to_string(memory) + "\n";
+  }
   return out;
 }
 
