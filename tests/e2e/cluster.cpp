@@ -29,7 +29,7 @@ LocalCluster::~LocalCluster() {
   // Agents leave tasks running by design (a restarted agent adopts them).
   // Each test stops its jobs, but one that ended early (an ASSERT) did not:
   // its tasks' supervisors name the agents' data dirs, under root_.
-  if (int left = KillByMarker(root_); left > 0)
+  if (int left = KillByMarker(root_ + "/"); left > 0)
     std::cerr << left << " leftover process(es) killed\n";
 }
 

@@ -69,7 +69,7 @@ class ContainerdE2ETest : public ::testing::Test {
     cluster_.reset();
     // Whatever way the test ended (an ASSERT returns early), no task it
     // started outlives it.
-    if (int left = KillByMarker(root_); left > 0)
+    if (int left = KillByMarker(root_ + "/"); left > 0)
       std::cerr << left << " leftover process(es) killed\n";
     std::error_code ec;
     if (!HasFailure()) std::filesystem::remove_all(root_, ec);

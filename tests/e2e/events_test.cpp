@@ -168,7 +168,7 @@ class EventsE2ETest : public ::testing::Test {
     cluster_.reset();
     // Whatever way the test ended (an ASSERT returns early), no task it
     // started outlives it.
-    if (int left = KillByMarker(root_); left > 0)
+    if (int left = KillByMarker(root_ + "/"); left > 0)
       std::cerr << left << " leftover process(es) killed\n";
     if (!HasFailure()) std::filesystem::remove_all(root_);
   }

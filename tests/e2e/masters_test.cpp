@@ -58,7 +58,7 @@ class MastersTest : public ::testing::Test {
     cluster_.reset();
     // Whatever way the test ended (an ASSERT returns early), no task it
     // started outlives it.
-    if (int left = KillByMarker(root_); left > 0)
+    if (int left = KillByMarker(root_ + "/"); left > 0)
       std::cerr << left << " leftover process(es) killed\n";
     if (!HasFailure() && !getenv("ORCH_E2E_KEEP")) std::filesystem::remove_all(root_);
   }

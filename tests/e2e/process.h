@@ -60,7 +60,8 @@ bool ProcessAlive(pid_t pid);
 std::vector<pid_t> ProcessesMatching(const std::function<bool(const std::string& cmdline)>& match);
 
 // SIGKILLs every process whose command line contains `marker` (a path only
-// one test uses) and every process those started (a task under its
+// one test uses; end a directory with "/", or another test's directory
+// that starts with the same name matches too) and every process those started (a task under its
 // supervisor); returns how many there were.
 int KillByMarker(const std::string& marker);
 

@@ -68,7 +68,7 @@ class LaunchE2ETest : public ::testing::Test {
       agent_->Signal(SIGTERM);
       agent_->Wait(15s);
     }
-    KillByMarker(root_);
+    KillByMarker(root_ + "/");
     if (HasFailure() && cluster_) std::cerr << cluster_->Logs(150);
     if (HasFailure()) std::cerr << "==== agent.log\n" << ReadFile(root_ + "/agent.log");
     cluster_.reset();
