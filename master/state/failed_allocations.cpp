@@ -29,10 +29,13 @@ v1::Allocation::ClientStatus Counted(v1::Allocation::ClientStatus s) {
 template <typename ClaimedByNode, typename Brief>
 void Claim(ClaimedByNode* claimed, const std::string& node_id, const Brief& b, int sign) {
   if (!b.live) return;
-  auto& c = (*claimed)[node_id];
+  auto it = claimed->try_emplace(node_id).first;
+  auto& c = it->second;
   c.cpu += sign * static_cast<__int128>(b.cpu);
   c.memory += sign * static_cast<__int128>(b.memory);
   c.disk += sign * static_cast<__int128>(b.disk);
+  // A node that holds nothing keeps no entry (nodes come and go).
+  if (c.cpu == 0 && c.memory == 0 && c.disk == 0) claimed->erase(it);
 }
 
 int64_t Saturated(__int128 v) {
