@@ -487,10 +487,11 @@ Status StateStore::ApplyOnePlan(uint64_t index, int64_t time_ms, const v1::PlanC
         rejected.push_back(a.name() + ": node " + ShortId(a.node_id()) + " no longer exists");
         continue;
       }
-      // What the node holds (its finished work holds nothing).
+      // What the node's live allocations claim is kept in memory; their
+      // ports and volumes are read (its finished work holds nothing).
+      SetAllocatedLocked(&*n);
       auto on_node = LoadMany<v1::Allocation>(
           "SELECT data FROM allocations WHERE node_id=? AND terminal=0", {n->id()});
-      DeriveNode(&*n, Pointers(on_node));
       PlanNodes::Now now{*n, {}, {}};
       for (const auto& o : on_node) {
         if (!IsLive(o)) continue;

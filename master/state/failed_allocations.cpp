@@ -58,7 +58,7 @@ void StateStore::NoteAllocationLocked(const v1::Allocation& a) {
   const v1::Allocation::ClientStatus status = Counted(a.client_status());
   const AllocBrief brief{status, IsLive(a), a.resources().cpu(), a.resources().memory(),
                          a.resources().disk()};
-  auto [at, added] = alloc_status_.try_emplace(a.id(), brief);
+  auto [at, added] = alloc_brief_.try_emplace(a.id(), brief);
   if (!added) {
     --alloc_status_count_[at->second.status];
     Claim(&node_claimed_, a.node_id(), at->second, -1);
@@ -76,10 +76,10 @@ void StateStore::NoteAllocationLocked(const v1::Allocation& a) {
 }
 
 void StateStore::ForgetAllocationLocked(const v1::Allocation& a) {
-  if (auto at = alloc_status_.find(a.id()); at != alloc_status_.end()) {
+  if (auto at = alloc_brief_.find(a.id()); at != alloc_brief_.end()) {
     --alloc_status_count_[at->second.status];
     Claim(&node_claimed_, a.node_id(), at->second, -1);
-    alloc_status_.erase(at);
+    alloc_brief_.erase(at);
   }
   failed_run_.erase(a.id());
   replacement_of_.erase(a.id());
@@ -91,7 +91,7 @@ void StateStore::RebuildAllocationBriefsLocked() {
   ++briefs_epoch_;  // the scheduling cache reads the tables again
   failed_run_.clear();
   replacement_of_.clear();
-  alloc_status_.clear();
+  alloc_brief_.clear();
   node_claimed_.clear();
   alloc_status_count_ = {};
   for (const auto& a : LoadMany<v1::Allocation>("SELECT data FROM allocations", {}))

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <map>
 
-#include "common/saturating.h"
 #include "common/sqlite_image.h"
 #include "master/state/meta_table.h"
 
@@ -561,19 +560,6 @@ void StateStore::DeriveJob(v1::Job* job, const std::vector<const v1::Allocation*
   } else {
     job->set_status(v1::Job::PENDING);
   }
-}
-
-void StateStore::DeriveNode(v1::Node* node, const std::vector<const v1::Allocation*>& allocs) {
-  int64_t cpu = 0, mem = 0, disk = 0;
-  for (const v1::Allocation* a : allocs) {
-    if (!IsLive(*a)) continue;
-    cpu = SatAdd(cpu, a->resources().cpu());
-    mem = SatAdd(mem, a->resources().memory());
-    disk = SatAdd(disk, a->resources().disk());
-  }
-  node->mutable_allocated()->set_cpu(cpu);
-  node->mutable_allocated()->set_memory(mem);
-  node->mutable_allocated()->set_disk(disk);
 }
 
 Result<v1::Job> StateStore::GetJob(const std::string& id) const {

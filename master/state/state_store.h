@@ -411,9 +411,8 @@ class StateStore : public replication::StateMachine {
   std::vector<ServiceClaim> ConflictingClaimsLocked(const v1::Job& job) const;
   PortTaken PortsTakenLocked(const std::string& job_id, const ServicePortRange& range) const;
   Status RebuildServiceClaims();
-  // Fill the derived fields from the job's / node's allocations.
+  // Fill the job's derived fields from its allocations (a node's: SetAllocatedLocked).
   static void DeriveJob(v1::Job* job, const std::vector<const v1::Allocation*>& allocs);
-  static void DeriveNode(v1::Node* node, const std::vector<const v1::Allocation*>& allocs);
   static std::vector<const v1::Allocation*> Pointers(const std::vector<v1::Allocation>& allocs);
 
   // The applies' open transaction (see ApplyBatch), under mu_.
@@ -497,8 +496,8 @@ class StateStore : public replication::StateMachine {
   // Every allocation's client status, and how many have each (CountState);
   // what a live one claims, and per node the sum of what its live ones
   // claim (the node's `allocated`, for GetNode and ListNodes without
-  // reading its allocations). Sums are exact; read saturated, as DeriveNode
-  // adds.
+  // reading its allocations, and a plan's apply). Sums are exact; read
+  // saturated.
   struct AllocBrief {
     v1::Allocation::ClientStatus status = v1::Allocation::CLIENT_STATUS_UNSPECIFIED;
     bool live = false;
@@ -507,7 +506,7 @@ class StateStore : public replication::StateMachine {
   struct Claimed {
     __int128 cpu = 0, memory = 0, disk = 0;
   };
-  std::unordered_map<std::string, AllocBrief> alloc_status_;
+  std::unordered_map<std::string, AllocBrief> alloc_brief_;
   std::unordered_map<std::string, Claimed> node_claimed_;  // node id ->
   std::array<int64_t, v1::Allocation::ClientStatus_ARRAYSIZE> alloc_status_count_{};
   // `node`'s allocated from node_claimed_ (mu_ held).
