@@ -79,6 +79,16 @@ void IndexWaiters::Advance(uint64_t index) {
   for (auto& f : due) f();
 }
 
+void IndexWaiters::TakeKeyLocked(const std::string& key, uint64_t index, std::vector<Fire>* due) {
+  std::vector<uint64_t> ids;
+  for (auto it = by_key_.lower_bound({key, 0}); it != by_key_.end() && it->first == key; ++it) {
+    if (waiters_.at(it->second).above < index) ids.push_back(it->second);
+  }
+  for (uint64_t id : ids) {
+    if (Fire f = Take(id)) due->push_back(std::move(f));
+  }
+}
+
 void IndexWaiters::AdvanceKeys(const std::vector<std::pair<std::string, uint64_t>>& changes) {
   std::vector<Fire> due;
   {
@@ -87,16 +97,42 @@ void IndexWaiters::AdvanceKeys(const std::vector<std::pair<std::string, uint64_t
       uint64_t& last = key_index_[key];
       if (index <= last) continue;
       last = index;
-      std::vector<uint64_t> ids;
-      for (auto it = by_key_.lower_bound({key, 0}); it != by_key_.end() && it->first == key; ++it) {
-        if (waiters_.at(it->second).above < index) ids.push_back(it->second);
+      if (auto d = debounced_.find(key); d != debounced_.end()) {
+        Debounced& b = d->second;
+        const auto now = std::chrono::steady_clock::now();
+        if (!b.pending) b.first = now;
+        b.pending = true;
+        b.due = std::min(now + b.quiet, b.first + b.at_most);
+        cv_.notify_one();
+        continue;
       }
-      for (uint64_t id : ids) {
-        if (Fire f = Take(id)) due.push_back(std::move(f));
-      }
+      TakeKeyLocked(key, index, &due);
     }
   }
   for (auto& f : due) f();
+}
+
+void IndexWaiters::Debounce(const std::string& key, std::chrono::milliseconds quiet,
+                            std::chrono::milliseconds at_most) {
+  std::lock_guard lock(mu_);
+  Debounced& b = debounced_[key];  // a run already pending keeps its times
+  b.quiet = quiet;
+  b.at_most = at_most;
+}
+
+std::chrono::steady_clock::time_point IndexWaiters::FireDebouncedLocked(
+    std::chrono::steady_clock::time_point now, std::vector<Fire>* due) {
+  auto next = std::chrono::steady_clock::time_point::max();
+  for (auto& [key, b] : debounced_) {
+    if (!b.pending) continue;
+    if (b.due <= now) {
+      b.pending = false;
+      TakeKeyLocked(key, KeyIndexLocked(key), due);
+    } else {
+      next = std::min(next, b.due);
+    }
+  }
+  return next;
 }
 
 void IndexWaiters::RaiseKeys(uint64_t index) {
@@ -106,6 +142,7 @@ void IndexWaiters::RaiseKeys(uint64_t index) {
     if (index <= key_floor_) return;
     key_floor_ = index;
     std::erase_if(key_index_, [index](const auto& kv) { return kv.second <= index; });
+    for (auto& [key, b] : debounced_) b.pending = false;  // every keyed waiter below is woken now
     std::vector<uint64_t> ids;
     for (const auto& [key, id] : by_key_) {
       if (waiters_.at(id).above < index) ids.push_back(id);
@@ -145,19 +182,20 @@ bool IndexWaiters::closed() const {
 void IndexWaiters::TimerLoop() {
   std::unique_lock lock(mu_);
   while (!closed_) {
-    if (by_deadline_.empty()) {
-      cv_.wait(lock);
-      continue;
-    }
-    auto next = by_deadline_.begin()->first;
-    if (std::chrono::steady_clock::now() < next) {
-      cv_.wait_until(lock, next);
-      continue;
-    }
     std::vector<Fire> due;
     auto now = std::chrono::steady_clock::now();
+    auto next = FireDebouncedLocked(now, &due);
     while (!by_deadline_.empty() && by_deadline_.begin()->first <= now) {
       if (Fire f = Take(by_deadline_.begin()->second)) due.push_back(std::move(f));
+    }
+    if (!by_deadline_.empty()) next = std::min(next, by_deadline_.begin()->first);
+    if (due.empty()) {
+      if (next == std::chrono::steady_clock::time_point::max()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, next);
+      }
+      continue;
     }
     lock.unlock();
     for (auto& f : due) f();

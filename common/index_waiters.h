@@ -49,6 +49,14 @@ class IndexWaiters {
   // Every key is now at least at `index` (the state was replaced, e.g. by a
   // snapshot): fires every keyed waiter waiting for less, forgets the keys.
   void RaiseKeys(uint64_t index);
+  // From now on, `key`'s waiters are woken `quiet` after its last advance,
+  // and no later than `at_most` after the first advance they were not yet
+  // woken for: a burst of changes (a service's allocations placed, then
+  // started, one by one) answers every watcher of the key once, not once
+  // per change -- 5,000 balancers watch the services. The key's index still
+  // moves at once: KeyIndex says it, and a Wait for less fires at once.
+  void Debounce(const std::string& key, std::chrono::milliseconds quiet,
+                std::chrono::milliseconds at_most);
   // Fires every waiter now; later Waits fire at once.
   void Close();
   std::size_t waiting() const;
@@ -65,6 +73,12 @@ class IndexWaiters {
   bool Park(uint64_t above, std::chrono::steady_clock::time_point deadline, Fire* fire,
             const std::string& key);
   void TimerLoop();
+  // Takes `key`'s waiters waiting for less than its index (mu_ held).
+  void TakeKeyLocked(const std::string& key, uint64_t index, std::vector<Fire>* due);
+  // Fires the debounced keys whose time has come (mu_ held); the earliest
+  // time still pending, or max.
+  std::chrono::steady_clock::time_point FireDebouncedLocked(
+      std::chrono::steady_clock::time_point now, std::vector<Fire>* due);
   // Removes waiter `id` from the maps (mu_ held); its Fire.
   Fire Take(uint64_t id);
   uint64_t KeyIndexLocked(const std::string& key) const;
@@ -80,6 +94,12 @@ class IndexWaiters {
   std::set<std::pair<std::string, uint64_t>> by_key_;
   std::unordered_map<std::string, uint64_t> key_index_;    // key -> its last advance
   uint64_t key_floor_ = 0;                                 // every key is at least here (RaiseKeys)
+  struct Debounced {
+    std::chrono::milliseconds quiet{0}, at_most{0};
+    bool pending = false;  // advanced since its waiters were last woken
+    std::chrono::steady_clock::time_point first, due;
+  };
+  std::map<std::string, Debounced> debounced_;
   uint64_t next_id_ = 0;
   uint64_t index_ = 0;
   bool closed_ = false;

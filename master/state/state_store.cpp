@@ -45,6 +45,11 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   s->events_.Reset(s->applied_ + s->offset_);  // what came before is not kept
   s->waiters_.Advance(s->applied_ + s->offset_);
   s->waiters_.RaiseKeys(s->applied_ + s->offset_);
+  // Every agent's balancer watches the services: a deploy changes them once
+  // per allocation placed and again as each starts, and each change answered
+  // 5,000 watches with the whole registry. Coalesced like Istio's pushes to
+  // its proxies: 100 ms of quiet, 1 s at most.
+  s->waiters_.Debounce(ServicesWatchKey(), std::chrono::milliseconds(100), std::chrono::seconds(1));
   return s;
 }
 

@@ -115,6 +115,54 @@ TEST(IndexWaitersTest, AKeyedWaiterWakesOnlyForItsOwnKey) {
   EXPECT_EQ(a.load() + b.load() + c.load(), 3);  // nothing fired twice
 }
 
+// A debounced key (the services every balancer watches): a run of advances
+// wakes its waiters once, after the run goes quiet; the key's index moves
+// at once; a run that never goes quiet still wakes them (at_most); other
+// keys are not held back.
+TEST(IndexWaitersTest, ADebouncedKeyWakesItsWaitersOnceForARunOfAdvances) {
+  IndexWaiters w;
+  w.Debounce("services", 2s, 10s);
+  std::atomic<int> a{0}, b{0}, other{0}, behind{0};
+  w.Wait(
+      5, Clock::now() + 60s, [&] { ++a; }, "services");
+  w.Wait(
+      5, Clock::now() + 60s, [&] { ++b; }, "services");
+  w.Wait(
+      5, Clock::now() + 60s, [&] { ++other; }, "node/a");
+  w.AdvanceKeys({{"services", 6}, {"node/a", 6}});
+  EXPECT_EQ(other.load(), 1) << "a key not debounced fires at once";
+  EXPECT_EQ(a.load() + b.load(), 0) << "the debounced key waits for quiet";
+  EXPECT_EQ(w.KeyIndex("services"), 6u) << "its index moves at once";
+  w.Wait(
+      5, Clock::now() + 60s, [&] { ++behind; }, "services");
+  EXPECT_EQ(behind.load(), 1) << "a wait for less than the key's index fires at once";
+  w.AdvanceKeys({{"services", 7}});
+  w.AdvanceKeys({{"services", 8}});
+  ASSERT_TRUE(WaitUntil([&] { return a.load() == 1 && b.load() == 1; }));
+  EXPECT_EQ(w.waiting(), 0u);
+
+  // Advances every 20 ms, never 2 s apart: at_most (500 ms) wakes them
+  // while the run goes on.
+  w.Debounce("services", 2s, 500ms);
+  std::atomic<int> c{0};
+  w.Wait(
+      8, Clock::now() + 60s, [&] { ++c; }, "services");
+  uint64_t index = 9;
+  const auto give_up = Clock::now() + 10s;
+  while (c.load() == 0 && Clock::now() < give_up) {
+    w.AdvanceKeys({{"services", index++}});
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(c.load(), 1) << "a run of advances that never goes quiet still wakes its waiters";
+  // Nothing fires twice, and Close wakes what still waits.
+  std::atomic<int> d{0};
+  w.Wait(
+      index, Clock::now() + 60s, [&] { ++d; }, "services");
+  w.Close();
+  EXPECT_EQ(d.load(), 1);
+  EXPECT_EQ(a.load() + b.load() + c.load(), 3);
+}
+
 // A server whose handler answers "index N" once `waiters` passes the
 // query's index, deferring until then.
 class ParkingTest : public ::testing::Test {
