@@ -4,9 +4,13 @@
 // takes them; the leader's eval worker schedules them (de-duplicated,
 // several plans per entry) and the figure is allocations committed per
 // second from the first submission to the last plan applied.
-// Usage: scheduler_raft_bench [--jobs J] [--allocs A] [--nodes N]
+// Then (--probes P) P jobs of one allocation, one at a time, each timed
+// from its proposal until its plan is applied: what one small evaluation
+// costs on a cluster of N nodes (a pass's fixed cost).
+// Usage: scheduler_raft_bench [--jobs J] [--allocs A] [--nodes N] [--probes P]
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -38,7 +42,7 @@ struct Member {
   std::unique_ptr<master::EvalWorker> worker;
 };
 
-int Run(int jobs, int allocs, int nodes) {
+int Run(int jobs, int allocs, int nodes, int probes) {
   spdlog::set_level(std::getenv("ORCH_BENCH_VERBOSE") ? spdlog::level::info : spdlog::level::warn);
   std::string base = fs::temp_directory_path().string() + "/orch-sched-raft-bench-" + std::to_string(::getpid());
   fs::remove_all(base);
@@ -162,6 +166,38 @@ int Run(int jobs, int allocs, int nodes) {
   std::printf("placements/s          %.0f   (goal > 20,000)\n", static_cast<double>(placed) / secs);
   std::printf("plans %llu in %llu log entries\n", static_cast<unsigned long long>(leader->worker->plans_proposed()),
               static_cast<unsigned long long>(leader->worker->entries_proposed()));
+  if (probes > 0) {
+    std::vector<double> ms_each;
+    for (int p = 0; p < probes; ++p) {
+      v1::Command cmd;
+      auto* job = cmd.mutable_register_job()->mutable_job();
+      job->set_id("probe-" + std::to_string(p));
+      job->set_type(v1::Job::SERVICE);
+      job->set_priority(50);
+      auto* g = job->add_groups();
+      g->set_name("g");
+      g->set_count(1);
+      auto* t = g->add_tasks();
+      t->set_name("t");
+      t->set_driver("exec");
+      t->set_command("/bin/true");
+      t->mutable_resources()->set_cpu(10);
+      t->mutable_resources()->set_memory(16);
+      cmd.mutable_register_job()->mutable_eval()->set_id("probe-eval-" + std::to_string(p));
+      cmd.mutable_register_job()->mutable_eval()->set_job_id(job->id());
+      cmd.mutable_register_job()->mutable_eval()->set_triggered_by(v1::Evaluation::JOB_REGISTER);
+      auto start = Steady::now();
+      (void)propose(cmd);
+      while (leader->store->ListAllocations(job->id()).empty()) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      ms_each.push_back(std::chrono::duration<double, std::milli>(Steady::now() - start).count());
+    }
+    std::sort(ms_each.begin(), ms_each.end());
+    std::printf("probes: %d jobs of one allocation, one at a time, proposal to plan applied: p50 %.1f ms, p90 "
+                "%.1f ms, max %.1f ms\n",
+                probes, ms_each[ms_each.size() / 2], ms_each[ms_each.size() * 9 / 10], ms_each.back());
+  }
   for (auto& m : ms) m.worker->RequestStop();
   for (auto& m : ms) m.log->Close();
   for (auto& m : ms) m.worker->Stop();
@@ -175,17 +211,18 @@ int Run(int jobs, int allocs, int nodes) {
 }  // namespace orch
 
 int main(int argc, char** argv) {
-  int jobs = 100, allocs = 1000, nodes = 1000;
+  int jobs = 100, allocs = 1000, nodes = 1000, probes = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     int v = std::atoi(argv[i + 1]);
     if (f == "--jobs") jobs = v;
     else if (f == "--allocs") allocs = v;
     else if (f == "--nodes") nodes = v;
+    else if (f == "--probes") probes = v;
     else {
-      std::fprintf(stderr, "usage: %s [--jobs J] [--allocs A] [--nodes N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--jobs J] [--allocs A] [--nodes N] [--probes P]\n", argv[0]);
       return 2;
     }
   }
-  return orch::Run(jobs, allocs, nodes);
+  return orch::Run(jobs, allocs, nodes, probes);
 }
