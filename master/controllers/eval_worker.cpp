@@ -136,18 +136,18 @@ int EvalWorker::RunOnce() {
   StateStore::SchedulingRead read = store_->ReadForScheduling(order);
   if (!read.ok) return 0;  // logged; the evaluations wait for the next pass
   StateStore::SchedulingState& state = read.state;
-  if (load_) {
-    for (auto& n : state.nodes) *n.mutable_load() = load_(n.id());
-  }
   std::map<std::string, v1::Job>& jobs = read.jobs;
   std::map<std::string, std::vector<v1::Allocation>>& allocs_by_job = read.allocs_by_job;
   auto t_sched = std::chrono::steady_clock::now();
   sched::SchedulerConfig cfg = cfg_;
   cfg.seed = cfg_.seed ^ store_->AppliedIndex();
-  // What a node holds is read when the scheduler first looks at the node.
+  // What a node holds, claims and measures is read when the scheduler
+  // first looks at the node.
   sched::NodeTable table(
       std::move(state.nodes),
-      [&held = state.held](uint32_t i, const v1::Node&, sched::Holdings* out) {
+      [&held = state.held, this](uint32_t i, const v1::Node& node, sched::Holdings* out) {
+        if (load_) out->load = load_(node.id());
+        out->allocated = held[i] ? held[i]->Claimed() : v1::Resources();
         if (!held[i]) return;
         for (const auto& [id, a] : held[i]->allocs)
           (IsLive(*a) ? out->live : out->stopping).push_back(a.get());

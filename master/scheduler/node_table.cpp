@@ -31,33 +31,35 @@ HoldingsSource HoldingsOf(const std::vector<const v1::Allocation*>& allocs) {
   };
 }
 
+namespace {
+
+std::vector<std::shared_ptr<const v1::Node>> Shared(std::vector<v1::Node> nodes) {
+  std::vector<std::shared_ptr<const v1::Node>> out;
+  out.reserve(nodes.size());
+  for (auto& n : nodes) out.push_back(std::make_shared<const v1::Node>(std::move(n)));
+  return out;
+}
+
+}  // namespace
+
 NodeTable::NodeTable(std::vector<v1::Node> nodes, HoldingsSource holdings, PriorityOf priority,
                      const SchedulerConfig& cfg, bool track_residents)
+    : NodeTable(Shared(std::move(nodes)), std::move(holdings), std::move(priority), cfg,
+                track_residents) {
+  by_id_.resize(nodes_.size());
+  for (uint32_t j = 0; j < by_id_.size(); ++j) by_id_[j] = j;
+  std::stable_sort(by_id_.begin(), by_id_.end(),
+                   [this](uint32_t a, uint32_t b) { return nodes_[a]->id() < nodes_[b]->id(); });
+}
+
+NodeTable::NodeTable(std::vector<std::shared_ptr<const v1::Node>> nodes, HoldingsSource holdings,
+                     PriorityOf priority, const SchedulerConfig& cfg, bool track_residents)
     : nodes_(std::move(nodes)),
       holdings_(std::move(holdings)),
+      cfg_(cfg),
       priority_(std::move(priority)),
       track_residents_(track_residents) {
-  recs_.resize(nodes_.size());
-  loaded_.assign(nodes_.size(), 0);
-  index_.reserve(nodes_.size());
-  for (uint32_t i = 0; i < nodes_.size(); ++i) {
-    const v1::Node& n = nodes_[i];
-    NodeRec& r = recs_[i];
-    r.node = &n;
-    r.eligible = n.status() == v1::Node::READY;
-    r.cpu_cap = n.capacity().cpu();
-    r.mem_cap = n.capacity().memory();
-    r.cpu_used = n.allocated().cpu();
-    r.mem_used = n.allocated().memory();
-    r.disk_cap = n.capacity().disk();
-    r.disk_used = n.allocated().disk();
-    r.load_cpu = n.load().cpu();
-    r.load_mem = n.load().memory();
-    bool has_range = n.port_range_min() > 0 && n.port_range_max() >= n.port_range_min();
-    r.port_min = has_range ? n.port_range_min() : cfg.port_min;
-    r.port_max = has_range ? n.port_range_max() : cfg.port_max;
-    index_.emplace(n.id(), i);
-  }
+  slot_.assign(nodes_.size(), 0);
   // The seeded random order candidates are taken in.
   order_.resize(nodes_.size());
   for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
@@ -65,12 +67,28 @@ NodeTable::NodeTable(std::vector<v1::Node> nodes, HoldingsSource holdings, Prior
   for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.Below(i)]);
 }
 
-void NodeTable::Load(uint32_t i) const {
-  loaded_[i] = 1;
-  if (!holdings_) return;
+uint32_t NodeTable::Load(uint32_t i) const {
+  recs_.emplace_back();
+  slot_[i] = static_cast<uint32_t>(recs_.size());
   Holdings h;
-  holdings_(i, nodes_[i], &h);
-  NodeRec& r = recs_[i];
+  if (holdings_) holdings_(i, *nodes_[i], &h);
+  const v1::Node& n = *nodes_[i];
+  NodeRec& r = recs_.back();
+  r.node = &n;
+  r.eligible = n.status() == v1::Node::READY;
+  r.cpu_cap = n.capacity().cpu();
+  r.mem_cap = n.capacity().memory();
+  r.disk_cap = n.capacity().disk();
+  const v1::Resources& allocated = h.allocated ? *h.allocated : n.allocated();
+  r.cpu_used = allocated.cpu();
+  r.mem_used = allocated.memory();
+  r.disk_used = allocated.disk();
+  const v1::NodeLoad& load = h.load ? *h.load : n.load();
+  r.load_cpu = load.cpu();
+  r.load_mem = load.memory();
+  bool has_range = n.port_range_min() > 0 && n.port_range_max() >= n.port_range_min();
+  r.port_min = has_range ? n.port_range_min() : cfg_.port_min;
+  r.port_max = has_range ? n.port_range_max() : cfg_.port_max;
   for (const v1::Allocation* held : h.live) {
     const v1::Allocation& a = *held;
     Resident res;
@@ -99,11 +117,25 @@ void NodeTable::Load(uint32_t i) const {
       if (port.value() > 0) r.closing_ports.push_back(port.value());
     }
   }
+  return slot_[i];
 }
 
 int NodeTable::IndexOf(const std::string& node_id) const {
-  auto it = index_.find(node_id);
-  return it == index_.end() ? -1 : static_cast<int>(it->second);
+  const size_t n = nodes_.size();
+  auto id_at = [&](size_t k) -> const std::string& {
+    return nodes_[by_id_.empty() ? k : by_id_[k]]->id();
+  };
+  size_t lo = 0, hi = n;  // the first position whose id is not less
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (id_at(mid) < node_id) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == n || id_at(lo) != node_id) return -1;
+  return static_cast<int>(by_id_.empty() ? lo : by_id_[lo]);
 }
 
 uint32_t NodeTable::InternJob(const std::string& job_id) { return Intern(job_id); }

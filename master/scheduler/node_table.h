@@ -10,9 +10,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -68,10 +70,14 @@ struct NodeRec {
 
 // What a node holds, handed to a table the first time it looks at the
 // node: its live allocations (residents, ports, volume claims) and those
-// asked to stop and not yet terminal (their ports are closing).
+// asked to stop and not yet terminal (their ports are closing); what the
+// live ones claim and the node's measured load, when the source knows them
+// better than the node record (unset: the record's `allocated` and `load`).
 struct Holdings {
   std::vector<const v1::Allocation*> live;
   std::vector<const v1::Allocation*> stopping;
+  std::optional<v1::Resources> allocated;
+  std::optional<v1::NodeLoad> load;
 };
 // Fills `out` with what node `i` of the table (`node`) holds; what it
 // points to must outlive the table.
@@ -85,26 +91,36 @@ using PriorityOf = std::function<int32_t(const std::string& job_id)>;
 
 class NodeTable {
  public:
-  // `nodes` carry `allocated` (claimed resources) and `load`. What each
-  // node holds is read from `holdings` the first time the node is looked
-  // at (at()), so a pass costs what it looks at, not what the cluster
-  // holds; null: nothing. `priority` gives residents their job's priority
-  // (null: 0). With `track_residents` false the table keeps no
-  // per-allocation records (benchmarks; no preemption).
+  // `nodes` carry `allocated` (claimed resources) and `load` unless
+  // `holdings` gives them. What each node holds is read from `holdings` the
+  // first time the node is looked at (at()), and so is its record (capacity,
+  // claims, load), so a pass costs what it looks at, not what the cluster
+  // holds; null: nothing. The nodes are shared, not copied: a pass over
+  // 5,000 nodes copied every record before. They must be sorted by id (as
+  // the scheduling read gives them): IndexOf searches them, no index is
+  // built. `priority` gives residents their job's priority (null: 0).
+  // With `track_residents` false the table keeps no per-allocation records
+  // (benchmarks; no preemption).
+  NodeTable(std::vector<std::shared_ptr<const v1::Node>> nodes, HoldingsSource holdings,
+            PriorityOf priority, const SchedulerConfig& cfg, bool track_residents = true);
+  // The same from records in any order (tests, benchmarks, a plan's dry
+  // run): they are shared and an id order is built.
   NodeTable(std::vector<v1::Node> nodes, HoldingsSource holdings, PriorityOf priority,
             const SchedulerConfig& cfg, bool track_residents = true);
 
-  size_t size() const { return recs_.size(); }
+  size_t size() const { return nodes_.size(); }
   NodeRec& at(uint32_t i) {
-    if (!loaded_[i]) Load(i);
-    return recs_[i];
+    uint32_t s = slot_[i];
+    if (s == 0) s = Load(i);
+    return recs_[s - 1];
   }
   const NodeRec& at(uint32_t i) const {
-    if (!loaded_[i]) Load(i);
-    return recs_[i];
+    uint32_t s = slot_[i];
+    if (s == 0) s = Load(i);
+    return recs_[s - 1];
   }
   // The node alone, without reading what it holds.
-  const v1::Node& node(uint32_t i) const { return nodes_[i]; }
+  const v1::Node& node(uint32_t i) const { return *nodes_[i]; }
   // -1 when unknown.
   int IndexOf(const std::string& node_id) const;
   uint32_t InternJob(const std::string& job_id);
@@ -137,17 +153,22 @@ class NodeTable {
   const std::vector<uint32_t>& order() const { return order_; }
 
  private:
-  // Reads what node `i` holds into its record (once).
-  void Load(uint32_t i) const;
+  // Makes node `i`'s record, with what it holds (once); its slot.
+  uint32_t Load(uint32_t i) const;
   uint32_t Intern(const std::string& job_id) const;
 
-  std::vector<v1::Node> nodes_;
+  std::vector<std::shared_ptr<const v1::Node>> nodes_;
   HoldingsSource holdings_;
+  SchedulerConfig cfg_;
   PriorityOf priority_;
   // Filled as nodes are looked at (a const look reads too).
-  mutable std::vector<NodeRec> recs_;
-  mutable std::vector<char> loaded_;
-  std::unordered_map<std::string, uint32_t> index_;
+  // The records of the nodes looked at, made as they are (a deque: a
+  // record stays where it is); slot_[i] - 1 is node i's, 0: not yet.
+  mutable std::deque<NodeRec> recs_;
+  mutable std::vector<uint32_t> slot_;
+  // Node indexes in id order; empty when `nodes_` already is (IndexOf
+  // searches it).
+  std::vector<uint32_t> by_id_;
   mutable std::unordered_map<std::string, uint32_t> jobs_;
   mutable std::vector<std::string> job_names_;
   std::vector<uint32_t> order_;

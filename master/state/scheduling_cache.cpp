@@ -90,7 +90,10 @@ void SchedulingCache::Start(uint64_t epoch) {
   epoch_ = epoch;
 }
 
-void SchedulingCache::PutNode(const v1::Node& node) { nodes_[node.id()] = node; }
+void SchedulingCache::PutNode(v1::Node node) {
+  std::string id = node.id();
+  nodes_[std::move(id)] = std::make_shared<const v1::Node>(std::move(node));
+}
 
 SchedulingCache::Priorities& SchedulingCache::MutablePriorities() {
   if (priorities_.use_count() > 1) priorities_ = std::make_shared<Priorities>(*priorities_);
@@ -185,7 +188,7 @@ void SchedulingCache::Apply(const std::vector<std::shared_ptr<const EventBatch>>
           PutAllocation(a);
         }
       } else if (e.topic == "Node" && !e.payload.empty()) {
-        if ((read = n.ParseFromString(e.payload))) PutNode(n);
+        if ((read = n.ParseFromString(e.payload))) PutNode(std::move(n));
       } else if (e.topic == "Job") {
         if (e.payload.empty()) {
           deleted_jobs_.insert(e.key);

@@ -57,7 +57,7 @@ class SchedulingCache {
     filled_ = true;
   }
 
-  void PutNode(const v1::Node& node);
+  void PutNode(v1::Node node);
   void PutPriority(const std::string& job_id, int32_t priority);
   // Kept if it holds resources or ports (not terminal); forgotten
   // otherwise.
@@ -75,7 +75,10 @@ class SchedulingCache {
   void Apply(const std::vector<std::shared_ptr<const EventBatch>>& batches, uint64_t last);
   std::set<std::string> TakeDeletedJobs() { return std::exchange(deleted_jobs_, {}); }
 
-  const std::map<std::string, v1::Node>& nodes() const { return nodes_; }
+  // Shared with the passes that read them: a change replaces a node's
+  // record, never alters it.
+  using NodePtr = std::shared_ptr<const v1::Node>;
+  const std::map<std::string, NodePtr>& nodes() const { return nodes_; }
   // What node `id` holds (null: nothing).
   std::shared_ptr<const NodeHeld> HeldOn(const std::string& id) const;
   std::shared_ptr<const Priorities> priorities() const { return priorities_; }
@@ -88,7 +91,7 @@ class SchedulingCache {
   bool filled_ = false;
   uint64_t epoch_ = 0;
   uint64_t index_ = 0;
-  std::map<std::string, v1::Node> nodes_;                            // by id
+  std::map<std::string, NodePtr> nodes_;                             // by id
   std::unordered_map<std::string, std::shared_ptr<NodeHeld>> held_;  // by node id
   std::unordered_map<std::string, std::string> where_;               // allocation id -> node id
   std::shared_ptr<Priorities> priorities_ = std::make_shared<Priorities>();

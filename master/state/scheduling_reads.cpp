@@ -125,13 +125,7 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
   s.held.reserve(sched_cache_.nodes().size());
   for (const auto& [id, n] : sched_cache_.nodes()) {
     s.nodes.push_back(n);
-    auto held = sched_cache_.HeldOn(id);
-    if (held) {
-      *s.nodes.back().mutable_allocated() = held->Claimed();
-    } else {
-      s.nodes.back().clear_allocated();
-    }
-    s.held.push_back(std::move(held));
+    s.held.push_back(sched_cache_.HeldOn(id));
   }
   s.priority = sched_cache_.priorities();
   for (const auto& id : job_ids) {

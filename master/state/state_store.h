@@ -164,7 +164,9 @@ class StateStore : public replication::StateMachine {
 
   // The leader's scheduling reads (state/scheduling_reads.cpp).
   struct SchedulingState {
-    std::vector<v1::Node> nodes;  // by id, with `allocated` derived
+    // By id, shared with the scheduling cache (a pass copies no node);
+    // what each claims is held[i]'s, not the record's `allocated`.
+    std::vector<SchedulingCache::NodePtr> nodes;
     // What nodes[i] holds (null: nothing): its live allocations and those
     // asked to stop and not yet terminal (ports still bound), trimmed to
     // what the scheduler reads (SchedulingCache).
