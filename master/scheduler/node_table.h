@@ -135,21 +135,40 @@ class NodeTable {
 
   // Eligible nodes (READY, static feasibility by `pass`) in the table's
   // seeded random order, cached by `key`, with a cursor before which every
-  // node was found full. `pass(i)` is called once per node per key.
+  // node was found full. They are found as a placement reaches them
+  // (Reach), not all at once: a pass on a cluster of 20,000 nodes that
+  // places one allocation looks at a few dozen. `pass(i)` is called at
+  // most once per node per key; it must stay valid while the group it
+  // stands for is scheduled (each EligibleFor of the key replaces it).
   struct Eligible {
-    std::vector<uint32_t> nodes;
+    std::vector<uint32_t> nodes;  // found so far, in the table's order
     size_t cursor = 0;
+    size_t scanned = 0;  // positions of the order looked at
+    std::function<bool(uint32_t)> pass;
   };
   template <typename Pass>
   Eligible& EligibleFor(const std::string& key, Pass pass) {
-    auto it = eligible_.find(key);
-    if (it != eligible_.end()) return *it->second;
-    auto e = std::make_unique<Eligible>();
-    for (uint32_t i : order_) {
-      if (pass(i)) e->nodes.push_back(i);
-    }
-    return *eligible_.emplace(key, std::move(e)).first->second;
+    std::unique_ptr<Eligible>& e = eligible_[key];
+    if (!e) e = std::make_unique<Eligible>();
+    e->pass = std::move(pass);
+    return *e;
   }
+  // Finds eligible nodes until `e` holds more than `p`: whether it does
+  // (false: fewer than p + 1 nodes are eligible).
+  bool Reach(Eligible& e, size_t p) {
+    while (e.nodes.size() <= p && e.scanned < order_.size()) {
+      uint32_t i = order_[e.scanned++];
+      if (e.pass(i)) e.nodes.push_back(i);
+    }
+    return p < e.nodes.size();
+  }
+  // Every eligible node.
+  const std::vector<uint32_t>& All(Eligible& e) {
+    Reach(e, order_.size());
+    return e.nodes;
+  }
+  // Whether every eligible node has been found.
+  bool Known(const Eligible& e) const { return e.scanned == order_.size(); }
   const std::vector<uint32_t>& order() const { return order_; }
 
  private:

@@ -93,27 +93,37 @@ double Scheduler::Score(Group& g, uint32_t i, v1::PlannedPlacement* explain) {
 
 bool Scheduler::Select(Group& g, Choice* out) {
   auto& el = *g.el;
-  const size_t n = el.nodes.size();
   cand_.clear();
+  // How many nodes may qualify: the eligible ones once all are known; the
+  // table's size until then (they are found as the scan reaches them).
+  const size_t n = table_->Known(el) ? el.nodes.size() : table_->size();
   if (n == 0) return false;
   size_t k = cfg_.k > 0 ? static_cast<size_t>(cfg_.k)
                         : std::max<size_t>(static_cast<size_t>(std::max(cfg_.min_k, 1)),
                                            static_cast<size_t>(std::ceil(std::log2(static_cast<double>(n)))));
   if (n <= 2 * k) {
-    for (uint32_t i : el.nodes) Consider(g, i);
+    for (uint32_t i : table_->All(el)) Consider(g, i);
   } else {
+    auto has = [&](size_t p) { return table_->Reach(el, p); };
     // Nodes before the cursor are (nearly) full: skip them for good.
-    while (el.cursor < n) {
+    while (has(el.cursor)) {
       const NodeRec& r = table_->at(el.nodes[el.cursor]);
       if (r.cpu_free() * 50 >= r.cpu_cap && r.mem_free() * 50 >= r.mem_cap) break;
       ++el.cursor;
     }
-    size_t limit = std::min(n, el.cursor + 8 * k + 64);
-    for (size_t p = el.cursor; p < limit && cand_.size() < k; ++p) Consider(g, el.nodes[p]);
-    for (size_t t = 0; cand_.empty() && t < 4 * k; ++t) Consider(g, el.nodes[rng_.Below(n)]);
-    // Rare: the sample found nothing. Look at every node before giving up,
-    // so whatever can be placed is placed.
-    for (size_t p = 0; cand_.size() < k && p < n; ++p) {
+    size_t limit = el.cursor + 8 * k + 64;
+    for (size_t p = el.cursor; p < limit && cand_.size() < k && has(p); ++p)
+      Consider(g, el.nodes[p]);
+    if (cand_.empty()) {
+      // Rare: the sample found nothing. A random few of every eligible
+      // node, then every one before giving up, so whatever can be placed
+      // is placed.
+      const std::vector<uint32_t>& all = table_->All(el);
+      limit = std::min(all.size(), limit);
+      for (size_t t = 0; cand_.empty() && !all.empty() && t < 4 * k; ++t)
+        Consider(g, all[rng_.Below(all.size())]);
+    }
+    for (size_t p = 0; cand_.size() < k && has(p); ++p) {
       if (cand_.empty() || p >= limit) Consider(g, el.nodes[p]);
       if (!cand_.empty() && p >= limit) break;
     }
@@ -307,7 +317,7 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
       sp.attribute = s.attribute();
       sp.weight = s.weight() > 0 ? s.weight() : 50;
       sp.value_of.assign(table_->size(), -2);
-      for (uint32_t i : g.el->nodes) {
+      for (uint32_t i : table_->All(*g.el)) {
         auto v = ResolveAttribute(table_->node(i), s.attribute());
         if (v && !sp.ids.count(*v)) sp.ids.emplace(*v, static_cast<int32_t>(sp.ids.size()));
       }
@@ -353,7 +363,7 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
         int i = table_->IndexOf(a->node_id());
         if (i >= 0) g.group_here.insert(static_cast<uint32_t>(i));
       }
-      std::vector<uint32_t> nodes = g.el->nodes;
+      std::vector<uint32_t> nodes = table_->All(*g.el);
       std::sort(nodes.begin(), nodes.end());
       int slot = need.next_slot;
       std::vector<uint32_t> full;
@@ -418,7 +428,7 @@ v1::PlanCommand Scheduler::Schedule(const JobInput& in, v1::PlanResponse* explai
         annotate();
         continue;
       }
-      if (TryPreempt(g, g.el->nodes, s.name, s.previous, &plan, explain)) {
+      if (TryPreempt(g, table_->All(*g.el), s.name, s.previous, &plan, explain)) {
         annotate();
         continue;
       }
