@@ -145,11 +145,12 @@ int EvalWorker::RunOnce() {
   // first looks at the node.
   sched::NodeTable table(
       std::move(state.nodes),
-      [&held = state.held, this](uint32_t i, const v1::Node& node, sched::Holdings* out) {
+      [&held = *state.held, this](uint32_t, const v1::Node& node, sched::Holdings* out) {
         if (load_) out->load = load_(node.id());
-        out->allocated = held[i] ? held[i]->Claimed() : v1::Resources();
-        if (!held[i]) return;
-        for (const auto& [id, a] : held[i]->allocs)
+        auto h = held.find(node.id());
+        out->allocated = h != held.end() ? h->second->Claimed() : v1::Resources();
+        if (h == held.end()) return;
+        for (const auto& [id, a] : h->second->allocs)
           (IsLive(*a) ? out->live : out->stopping).push_back(a.get());
       },
       [&priority = *state.priority](const std::string& job_id) {

@@ -33,10 +33,10 @@ HoldingsSource HoldingsOf(const std::vector<const v1::Allocation*>& allocs) {
 
 namespace {
 
-std::vector<std::shared_ptr<const v1::Node>> Shared(std::vector<v1::Node> nodes) {
-  std::vector<std::shared_ptr<const v1::Node>> out;
-  out.reserve(nodes.size());
-  for (auto& n : nodes) out.push_back(std::make_shared<const v1::Node>(std::move(n)));
+std::shared_ptr<const NodeTable::Nodes> Shared(std::vector<v1::Node> nodes) {
+  auto out = std::make_shared<NodeTable::Nodes>();
+  out->reserve(nodes.size());
+  for (auto& n : nodes) out->push_back(std::make_shared<const v1::Node>(std::move(n)));
   return out;
 }
 
@@ -46,22 +46,22 @@ NodeTable::NodeTable(std::vector<v1::Node> nodes, HoldingsSource holdings, Prior
                      const SchedulerConfig& cfg, bool track_residents)
     : NodeTable(Shared(std::move(nodes)), std::move(holdings), std::move(priority), cfg,
                 track_residents) {
-  by_id_.resize(nodes_.size());
+  by_id_.resize(size());
   for (uint32_t j = 0; j < by_id_.size(); ++j) by_id_[j] = j;
   std::stable_sort(by_id_.begin(), by_id_.end(),
-                   [this](uint32_t a, uint32_t b) { return nodes_[a]->id() < nodes_[b]->id(); });
+                   [this](uint32_t a, uint32_t b) { return node(a).id() < node(b).id(); });
 }
 
-NodeTable::NodeTable(std::vector<std::shared_ptr<const v1::Node>> nodes, HoldingsSource holdings,
+NodeTable::NodeTable(std::shared_ptr<const Nodes> nodes, HoldingsSource holdings,
                      PriorityOf priority, const SchedulerConfig& cfg, bool track_residents)
     : nodes_(std::move(nodes)),
       holdings_(std::move(holdings)),
       cfg_(cfg),
       priority_(std::move(priority)),
       track_residents_(track_residents) {
-  slot_.assign(nodes_.size(), 0);
+  slot_.assign(size(), 0);
   // The seeded random order candidates are taken in.
-  order_.resize(nodes_.size());
+  order_.resize(size());
   for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
   Rng rng(cfg.seed);
   for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.Below(i)]);
@@ -71,8 +71,8 @@ uint32_t NodeTable::Load(uint32_t i) const {
   recs_.emplace_back();
   slot_[i] = static_cast<uint32_t>(recs_.size());
   Holdings h;
-  if (holdings_) holdings_(i, *nodes_[i], &h);
-  const v1::Node& n = *nodes_[i];
+  const v1::Node& n = node(i);
+  if (holdings_) holdings_(i, n, &h);
   NodeRec& r = recs_.back();
   r.node = &n;
   r.eligible = n.status() == v1::Node::READY;
@@ -121,9 +121,9 @@ uint32_t NodeTable::Load(uint32_t i) const {
 }
 
 int NodeTable::IndexOf(const std::string& node_id) const {
-  const size_t n = nodes_.size();
+  const size_t n = size();
   auto id_at = [&](size_t k) -> const std::string& {
-    return nodes_[by_id_.empty() ? k : by_id_[k]]->id();
+    return node(by_id_.empty() ? static_cast<uint32_t>(k) : by_id_[k]).id();
   };
   size_t lo = 0, hi = n;  // the first position whose id is not less
   while (lo < hi) {

@@ -101,14 +101,15 @@ class NodeTable {
   // built. `priority` gives residents their job's priority (null: 0).
   // With `track_residents` false the table keeps no per-allocation records
   // (benchmarks; no preemption).
-  NodeTable(std::vector<std::shared_ptr<const v1::Node>> nodes, HoldingsSource holdings,
-            PriorityOf priority, const SchedulerConfig& cfg, bool track_residents = true);
+  using Nodes = std::vector<std::shared_ptr<const v1::Node>>;
+  NodeTable(std::shared_ptr<const Nodes> nodes, HoldingsSource holdings, PriorityOf priority,
+            const SchedulerConfig& cfg, bool track_residents = true);
   // The same from records in any order (tests, benchmarks, a plan's dry
   // run): they are shared and an id order is built.
   NodeTable(std::vector<v1::Node> nodes, HoldingsSource holdings, PriorityOf priority,
             const SchedulerConfig& cfg, bool track_residents = true);
 
-  size_t size() const { return nodes_.size(); }
+  size_t size() const { return nodes_->size(); }
   NodeRec& at(uint32_t i) {
     uint32_t s = slot_[i];
     if (s == 0) s = Load(i);
@@ -120,7 +121,7 @@ class NodeTable {
     return recs_[s - 1];
   }
   // The node alone, without reading what it holds.
-  const v1::Node& node(uint32_t i) const { return *nodes_[i]; }
+  const v1::Node& node(uint32_t i) const { return *(*nodes_)[i]; }
   // -1 when unknown.
   int IndexOf(const std::string& node_id) const;
   uint32_t InternJob(const std::string& job_id);
@@ -176,7 +177,7 @@ class NodeTable {
   uint32_t Load(uint32_t i) const;
   uint32_t Intern(const std::string& job_id) const;
 
-  std::vector<std::shared_ptr<const v1::Node>> nodes_;
+  std::shared_ptr<const Nodes> nodes_;
   HoldingsSource holdings_;
   SchedulerConfig cfg_;
   PriorityOf priority_;

@@ -74,12 +74,13 @@ v1::Resources SchedulingCache::NodeHeld::Claimed() const {
 void SchedulingCache::Clear() {
   // Asked every wake of a master that does not lead: nothing to do when
   // nothing is kept.
-  if (!filled_ && nodes_.empty() && held_.empty() && priorities_->empty() && deleted_jobs_.empty())
+  if (!filled_ && nodes_.empty() && held_->empty() && priorities_->empty() && deleted_jobs_.empty())
     return;
   filled_ = false;
   index_ = 0;
   nodes_.clear();
-  held_.clear();
+  node_list_ = nullptr;
+  held_ = std::make_shared<HeldMap>();  // a read may still hold the old one
   where_.clear();
   priorities_ = std::make_shared<Priorities>();
   deleted_jobs_.clear();
@@ -93,6 +94,22 @@ void SchedulingCache::Start(uint64_t epoch) {
 void SchedulingCache::PutNode(v1::Node node) {
   std::string id = node.id();
   nodes_[std::move(id)] = std::make_shared<const v1::Node>(std::move(node));
+  node_list_ = nullptr;
+}
+
+std::shared_ptr<const SchedulingCache::NodeList> SchedulingCache::Nodes() const {
+  if (!node_list_) {
+    auto list = std::make_shared<NodeList>();
+    list->reserve(nodes_.size());
+    for (const auto& [id, n] : nodes_) list->push_back(n);
+    node_list_ = std::move(list);
+  }
+  return node_list_;
+}
+
+SchedulingCache::HeldMap& SchedulingCache::MutableHeld() {
+  if (held_.use_count() > 1) held_ = std::make_shared<HeldMap>(*held_);  // a read still holds it
+  return *held_;
 }
 
 SchedulingCache::Priorities& SchedulingCache::MutablePriorities() {
@@ -107,7 +124,7 @@ void SchedulingCache::PutPriority(const std::string& job_id, int32_t priority) {
 }
 
 SchedulingCache::NodeHeld& SchedulingCache::Mutable(const std::string& node_id) {
-  std::shared_ptr<NodeHeld>& h = held_[node_id];
+  std::shared_ptr<NodeHeld>& h = MutableHeld()[node_id];
   if (!h) {
     h = std::make_shared<NodeHeld>();
   } else if (h.use_count() > 1) {
@@ -118,8 +135,8 @@ SchedulingCache::NodeHeld& SchedulingCache::Mutable(const std::string& node_id) 
 
 std::shared_ptr<const SchedulingCache::NodeHeld> SchedulingCache::HeldOn(
     const std::string& id) const {
-  auto it = held_.find(id);
-  return it == held_.end() ? nullptr : it->second;
+  auto it = held_->find(id);
+  return it == held_->end() ? nullptr : it->second;
 }
 
 void SchedulingCache::Forget(const std::string& id, const std::string& node_id) {
@@ -129,7 +146,7 @@ void SchedulingCache::Forget(const std::string& id, const std::string& node_id) 
     Count(&h, *it->second, -1);
     h.allocs.erase(it);
   }
-  if (h.allocs.empty()) held_.erase(node_id);
+  if (h.allocs.empty()) held_->erase(node_id);  // Mutable made the map this cache's own
 }
 
 void SchedulingCache::PutAllocation(const v1::Allocation& a) {
@@ -162,7 +179,7 @@ void SchedulingCache::EraseAllocation(const std::string& id) {
 void SchedulingCache::ReplaceJobs(const std::map<std::string, std::vector<v1::Allocation>>& now) {
   if (now.empty()) return;
   std::vector<std::string> gone;
-  for (const auto& [node_id, h] : held_) {
+  for (const auto& [node_id, h] : *held_) {
     for (const auto& [id, a] : h->allocs) {
       if (now.count(a->job_id())) gone.push_back(id);
     }

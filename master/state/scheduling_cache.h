@@ -75,24 +75,33 @@ class SchedulingCache {
   void Apply(const std::vector<std::shared_ptr<const EventBatch>>& batches, uint64_t last);
   std::set<std::string> TakeDeletedJobs() { return std::exchange(deleted_jobs_, {}); }
 
-  // Shared with the passes that read them: a change replaces a node's
-  // record, never alters it.
+  // Every node by id, shared with the passes that read it (a pass copies
+  // neither the list nor a record): a change replaces a node's record, never
+  // alters it, and the list is made again only after a node changed.
   using NodePtr = std::shared_ptr<const v1::Node>;
-  const std::map<std::string, NodePtr>& nodes() const { return nodes_; }
+  using NodeList = std::vector<NodePtr>;
+  std::shared_ptr<const NodeList> Nodes() const;
+  // What each node holds (by node id; absent: nothing), shared with the
+  // read that takes it: a later change copies the map, then the holdings of
+  // the node it changes, while a read still holds them.
+  using HeldMap = std::unordered_map<std::string, std::shared_ptr<NodeHeld>>;
+  std::shared_ptr<const HeldMap> Held() const { return held_; }
   // What node `id` holds (null: nothing).
   std::shared_ptr<const NodeHeld> HeldOn(const std::string& id) const;
   std::shared_ptr<const Priorities> priorities() const { return priorities_; }
 
  private:
   NodeHeld& Mutable(const std::string& node_id);
+  HeldMap& MutableHeld();
   Priorities& MutablePriorities();
   void Forget(const std::string& id, const std::string& node_id);
 
   bool filled_ = false;
   uint64_t epoch_ = 0;
   uint64_t index_ = 0;
-  std::map<std::string, NodePtr> nodes_;                             // by id
-  std::unordered_map<std::string, std::shared_ptr<NodeHeld>> held_;  // by node id
+  std::map<std::string, NodePtr> nodes_;               // by id
+  mutable std::shared_ptr<const NodeList> node_list_;  // nodes_ as a list; null: to be made
+  std::shared_ptr<HeldMap> held_ = std::make_shared<HeldMap>();
   std::unordered_map<std::string, std::string> where_;               // allocation id -> node id
   std::shared_ptr<Priorities> priorities_ = std::make_shared<Priorities>();
   std::set<std::string> deleted_jobs_;  // since the last TakeDeletedJobs

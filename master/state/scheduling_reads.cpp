@@ -121,12 +121,8 @@ StateStore::SchedulingRead StateStore::ReadForScheduling(const std::vector<std::
 
   SchedulingRead r;
   SchedulingState& s = r.state;
-  s.nodes.reserve(sched_cache_.nodes().size());
-  s.held.reserve(sched_cache_.nodes().size());
-  for (const auto& [id, n] : sched_cache_.nodes()) {
-    s.nodes.push_back(n);
-    s.held.push_back(sched_cache_.HeldOn(id));
-  }
+  s.nodes = sched_cache_.Nodes();
+  s.held = sched_cache_.Held();
   s.priority = sched_cache_.priorities();
   for (const auto& id : job_ids) {
     auto& allocs = r.allocs_by_job[id];

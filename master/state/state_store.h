@@ -164,13 +164,13 @@ class StateStore : public replication::StateMachine {
 
   // The leader's scheduling reads (state/scheduling_reads.cpp).
   struct SchedulingState {
-    // By id, shared with the scheduling cache (a pass copies no node);
-    // what each claims is held[i]'s, not the record's `allocated`.
-    std::vector<SchedulingCache::NodePtr> nodes;
-    // What nodes[i] holds (null: nothing): its live allocations and those
-    // asked to stop and not yet terminal (ports still bound), trimmed to
-    // what the scheduler reads (SchedulingCache).
-    std::vector<std::shared_ptr<const SchedulingCache::NodeHeld>> held;
+    // By id, shared with the scheduling cache (a pass copies no node); what
+    // each claims is held's, not the record's `allocated`.
+    std::shared_ptr<const SchedulingCache::NodeList> nodes;
+    // What each node holds (by node id; absent: nothing): its live
+    // allocations and those asked to stop and not yet terminal (ports still
+    // bound), trimmed to what the scheduler reads (SchedulingCache).
+    std::shared_ptr<const SchedulingCache::HeldMap> held;
     std::shared_ptr<const SchedulingCache::Priorities> priority;  // by job id (missing: 0)
   };
   // What one scheduling pass reads: the nodes and allocations, and of each

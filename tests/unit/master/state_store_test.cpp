@@ -57,9 +57,10 @@ v1::Command ReportCmd(const std::string& node, const std::string& id,
 // node by node.
 std::vector<SchedulingCache::Alloc> Held(const StateStore::SchedulingState& s, bool live) {
   std::vector<SchedulingCache::Alloc> out;
-  for (const auto& h : s.held) {
-    if (!h) continue;
-    for (const auto& [id, a] : h->allocs) {
+  for (const auto& n : *s.nodes) {
+    auto h = s.held->find(n->id());
+    if (h == s.held->end()) continue;
+    for (const auto& [id, a] : h->second->allocs) {
       if (IsLive(*a) == live) out.push_back(a);
     }
   }
@@ -68,7 +69,8 @@ std::vector<SchedulingCache::Alloc> Held(const StateStore::SchedulingState& s, b
 
 // What node `i` of a scheduling read claims: its held allocations' sums.
 v1::Resources ClaimedOn(const StateStore::SchedulingState& s, size_t i) {
-  return s.held.at(i) ? s.held[i]->Claimed() : v1::Resources();
+  auto h = s.held->find(s.nodes->at(i)->id());
+  return h != s.held->end() ? h->second->Claimed() : v1::Resources();
 }
 
 int32_t PriorityIn(const StateStore::SchedulingState& s, const std::string& job_id) {
@@ -156,7 +158,7 @@ TEST(StateStoreTest, ASchedulingReadHasTheJobsAskedForAndFollowsARestore) {
   ASSERT_TRUE(outcome.ok()) << outcome.ToString();
 
   auto r = s->ReadForScheduling({"web", "gone"});
-  ASSERT_EQ(r.state.nodes.size(), 1u);
+  ASSERT_EQ(r.state.nodes->size(), 1u);
   EXPECT_EQ(ClaimedOn(r.state, 0).cpu(), 600);
   EXPECT_EQ(Held(r.state, true).size(), 2u);
   EXPECT_TRUE(Held(r.state, false).empty());
@@ -232,9 +234,10 @@ std::string CopyAsAfterACrash(const std::string& path) {
 // same state must agree on.
 std::string Describe(const StateStore::SchedulingState& s) {
   std::string out;
-  for (size_t i = 0; i < s.nodes.size(); ++i) {
+  for (size_t i = 0; i < s.nodes->size(); ++i) {
     const v1::Resources claimed = ClaimedOn(s, i);
-    out += s.nodes[i]->id() + " " + v1::Node::Status_Name(s.nodes[i]->status()) + " cpu " +
+    const v1::Node& n = *(*s.nodes)[i];
+    out += n.id() + " " + v1::Node::Status_Name(n.status()) + " cpu " +
            std::to_string(claimed.cpu()) + " mem " + std::to_string(claimed.memory()) + "\n";
   }
   auto allocs = [&](const char* what, const std::vector<SchedulingCache::Alloc>& v) {
@@ -316,7 +319,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   // (nodes' holdings, priorities: copied before a change) keeps it.
   const auto held_by_a_later_pass = r;
   const std::string held_then = Describe(r.state);
-  ASSERT_EQ(r.state.nodes.size(), 2u);
+  ASSERT_EQ(r.state.nodes->size(), 2u);
   EXPECT_EQ(ClaimedOn(r.state, 0).cpu(), 600);
   EXPECT_EQ(ClaimedOn(r.state, 1).cpu(), 500);
   EXPECT_EQ(Held(r.state, true).size(), 4u);
@@ -361,7 +364,7 @@ TEST(StateStoreTest, AKeptSchedulingReadIsWhatTheTablesGiveAfterEveryKindOfWrite
   down.mutable_node_status()->set_status(v1::Node::DOWN);
   apply(down);
   r = read();
-  EXPECT_EQ(r.state.nodes[1]->status(), v1::Node::DOWN);
+  EXPECT_EQ((*r.state.nodes)[1]->status(), v1::Node::DOWN);
   EXPECT_EQ(ClaimedOn(r.state, 1).cpu(), 0);
   EXPECT_EQ(kept(r), from_tables());
   // Stopped, its last allocation asked to stop, then collected whole: the
@@ -416,8 +419,8 @@ TEST(StateStoreTest, FollowedBetweenPassesTheSchedulingReadIsNotReadAgainFromThe
     apply(PlanCmd("e-" + job_id, job, apply.index, {{alloc, node}}));
   };
   auto claimed_on_n1 = [](const StateStore::SchedulingRead& r) {
-    for (size_t i = 0; i < r.state.nodes.size(); ++i) {
-      if (r.state.nodes[i]->id() == "n1") return ClaimedOn(r.state, i).cpu();
+    for (size_t i = 0; i < r.state.nodes->size(); ++i) {
+      if ((*r.state.nodes)[i]->id() == "n1") return ClaimedOn(r.state, i).cpu();
     }
     return int64_t{-1};
   };
