@@ -59,7 +59,7 @@ NodeTable::NodeTable(std::shared_ptr<const Nodes> nodes, HoldingsSource holdings
       cfg_(cfg),
       priority_(std::move(priority)),
       track_residents_(track_residents) {
-  slot_.assign(size(), 0);
+  rec_of_.assign(size(), nullptr);
   // The seeded random order candidates are taken in.
   order_.resize(size());
   for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
@@ -67,9 +67,9 @@ NodeTable::NodeTable(std::shared_ptr<const Nodes> nodes, HoldingsSource holdings
   for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.Below(i)]);
 }
 
-uint32_t NodeTable::Load(uint32_t i) const {
+NodeRec* NodeTable::Load(uint32_t i) const {
   recs_.emplace_back();
-  slot_[i] = static_cast<uint32_t>(recs_.size());
+  rec_of_[i] = &recs_.back();
   Holdings h;
   const v1::Node& n = node(i);
   if (holdings_) holdings_(i, n, &h);
@@ -117,7 +117,7 @@ uint32_t NodeTable::Load(uint32_t i) const {
       if (port.value() > 0) r.closing_ports.push_back(port.value());
     }
   }
-  return slot_[i];
+  return rec_of_[i];
 }
 
 int NodeTable::IndexOf(const std::string& node_id) const {

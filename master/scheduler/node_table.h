@@ -111,14 +111,12 @@ class NodeTable {
 
   size_t size() const { return nodes_->size(); }
   NodeRec& at(uint32_t i) {
-    uint32_t s = slot_[i];
-    if (s == 0) s = Load(i);
-    return recs_[s - 1];
+    NodeRec* r = rec_of_[i];
+    return r != nullptr ? *r : *Load(i);
   }
   const NodeRec& at(uint32_t i) const {
-    uint32_t s = slot_[i];
-    if (s == 0) s = Load(i);
-    return recs_[s - 1];
+    NodeRec* r = rec_of_[i];
+    return r != nullptr ? *r : *Load(i);
   }
   // The node alone, without reading what it holds.
   const v1::Node& node(uint32_t i) const { return *(*nodes_)[i]; }
@@ -173,8 +171,8 @@ class NodeTable {
   const std::vector<uint32_t>& order() const { return order_; }
 
  private:
-  // Makes node `i`'s record, with what it holds (once); its slot.
-  uint32_t Load(uint32_t i) const;
+  // Makes node `i`'s record, with what it holds (once).
+  NodeRec* Load(uint32_t i) const;
   uint32_t Intern(const std::string& job_id) const;
 
   std::shared_ptr<const Nodes> nodes_;
@@ -183,9 +181,9 @@ class NodeTable {
   PriorityOf priority_;
   // Filled as nodes are looked at (a const look reads too).
   // The records of the nodes looked at, made as they are (a deque: a
-  // record stays where it is); slot_[i] - 1 is node i's, 0: not yet.
+  // record stays where it is); rec_of_[i] is node i's, null: not yet.
   mutable std::deque<NodeRec> recs_;
-  mutable std::vector<uint32_t> slot_;
+  mutable std::vector<NodeRec*> rec_of_;
   // Node indexes in id order; empty when `nodes_` already is (IndexOf
   // searches it).
   std::vector<uint32_t> by_id_;
