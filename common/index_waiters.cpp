@@ -142,7 +142,6 @@ void IndexWaiters::RaiseKeys(uint64_t index) {
     if (index <= key_floor_) return;
     key_floor_ = index;
     std::erase_if(key_index_, [index](const auto& kv) { return kv.second <= index; });
-    for (auto& [key, b] : debounced_) b.pending = false;  // every keyed waiter below is woken now
     std::vector<uint64_t> ids;
     for (const auto& [key, id] : by_key_) {
       if (waiters_.at(id).above < index) ids.push_back(id);

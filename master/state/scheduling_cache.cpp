@@ -133,12 +133,6 @@ SchedulingCache::NodeHeld& SchedulingCache::Mutable(const std::string& node_id) 
   return *h;
 }
 
-std::shared_ptr<const SchedulingCache::NodeHeld> SchedulingCache::HeldOn(
-    const std::string& id) const {
-  auto it = held_->find(id);
-  return it == held_->end() ? nullptr : it->second;
-}
-
 void SchedulingCache::Forget(const std::string& id, const std::string& node_id) {
   NodeHeld& h = Mutable(node_id);
   auto it = h.allocs.find(id);

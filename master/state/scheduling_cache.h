@@ -86,8 +86,6 @@ class SchedulingCache {
   // the node it changes, while a read still holds them.
   using HeldMap = std::unordered_map<std::string, std::shared_ptr<NodeHeld>>;
   std::shared_ptr<const HeldMap> Held() const { return held_; }
-  // What node `id` holds (null: nothing).
-  std::shared_ptr<const NodeHeld> HeldOn(const std::string& id) const;
   std::shared_ptr<const Priorities> priorities() const { return priorities_; }
 
  private:

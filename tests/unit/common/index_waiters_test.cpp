@@ -154,6 +154,15 @@ TEST(IndexWaitersTest, ADebouncedKeyWakesItsWaitersOnceForARunOfAdvances) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(c.load(), 1) << "a run of advances that never goes quiet still wakes its waiters";
+  // A replaced state (RaiseKeys) below a pending advance keeps it pending:
+  // a waiter the floor does not reach is still woken.
+  std::atomic<int> e{0};
+  const uint64_t at = w.KeyIndex("services");
+  w.Wait(
+      at + 2, Clock::now() + 60s, [&] { ++e; }, "services");
+  w.AdvanceKeys({{"services", at + 3}});
+  w.RaiseKeys(at + 2);
+  EXPECT_TRUE(WaitUntil([&] { return e.load() == 1; }));
   // Nothing fires twice, and Close wakes what still waits.
   std::atomic<int> d{0};
   w.Wait(
