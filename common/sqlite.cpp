@@ -1,5 +1,7 @@
 #include "common/sqlite.h"
 
+#include "common/sqlite_wal_vfs.h"
+
 namespace orch::sqlite {
 
 namespace {
@@ -23,9 +25,9 @@ void Db::Release(sqlite3_stmt* stmt) {
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Sync sync) {
   sqlite3* raw = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           WalGatheringVfs());
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close_v2(raw);
