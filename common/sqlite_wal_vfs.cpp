@@ -79,10 +79,20 @@ int Close(sqlite3_file* file) {
   return rc != SQLITE_OK ? rc : rc2;
 }
 
-int Read(sqlite3_file* file, void* buf, int amt, sqlite3_int64 ofs) {
+// The default file's method, after the gathered writes (none on a database
+// file) are in the file.
+template <auto Method, typename... Args>
+int Flushed(sqlite3_file* file, Args... args) {
   GatherFile* f = Of(file);
   if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return f->real->pMethods->xRead(f->real, buf, amt, ofs);
+  return (f->real->pMethods->*Method)(f->real, args...);
+}
+
+// The default file's method, as it is.
+template <auto Method, typename... Args>
+int Passed(sqlite3_file* file, Args... args) {
+  GatherFile* f = Of(file);
+  return (f->real->pMethods->*Method)(f->real, args...);
 }
 
 int Write(sqlite3_file* file, const void* buf, int amt, sqlite3_int64 ofs) {
@@ -109,61 +119,6 @@ int Write(sqlite3_file* file, const void* buf, int amt, sqlite3_int64 ofs) {
   f->commit_header = amt == kFrameHeaderBytes && BigEndian32(bytes + 4) != 0;
   f->body_at = ofs + amt;
   return SQLITE_OK;
-}
-
-int Truncate(sqlite3_file* file, sqlite3_int64 size) {
-  GatherFile* f = Of(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return f->real->pMethods->xTruncate(f->real, size);
-}
-
-int Sync(sqlite3_file* file, int flags) {
-  GatherFile* f = Of(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return f->real->pMethods->xSync(f->real, flags);
-}
-
-int FileSize(sqlite3_file* file, sqlite3_int64* size) {
-  GatherFile* f = Of(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return f->real->pMethods->xFileSize(f->real, size);
-}
-
-int Lock(sqlite3_file* file, int level) {
-  GatherFile* f = Of(file);
-  return f->real->pMethods->xLock(f->real, level);
-}
-
-int Unlock(sqlite3_file* file, int level) {
-  GatherFile* f = Of(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return f->real->pMethods->xUnlock(f->real, level);
-}
-
-int CheckReservedLock(sqlite3_file* file, int* out) {
-  GatherFile* f = Of(file);
-  return f->real->pMethods->xCheckReservedLock(f->real, out);
-}
-
-int FileControl(sqlite3_file* file, int op, void* arg) {
-  GatherFile* f = Of(file);
-  if (int rc = Flush(f); rc != SQLITE_OK) return rc;
-  return f->real->pMethods->xFileControl(f->real, op, arg);
-}
-
-int SectorSize(sqlite3_file* file) {
-  GatherFile* f = Of(file);
-  return f->real->pMethods->xSectorSize(f->real);
-}
-
-int DeviceCharacteristics(sqlite3_file* file) {
-  GatherFile* f = Of(file);
-  return f->real->pMethods->xDeviceCharacteristics(f->real);
-}
-
-int ShmMap(sqlite3_file* file, int page, int size, int extend, void volatile** out) {
-  GatherFile* f = Of(file);
-  return f->real->pMethods->xShmMap(f->real, page, size, extend, out);
 }
 
 int ShmLock(sqlite3_file* file, int offset, int n, int flags) {
@@ -200,21 +155,22 @@ int Unfetch(sqlite3_file* file, sqlite3_int64 ofs, void* p) {
   return f->real->pMethods->xUnfetch(f->real, ofs, p);
 }
 
+using M = sqlite3_io_methods;
 const sqlite3_io_methods kMethods = {
     3,
     Close,
-    Read,
+    Flushed<&M::xRead>,  // a read may want what is gathered
     Write,
-    Truncate,
-    Sync,
-    FileSize,
-    Lock,
-    Unlock,
-    CheckReservedLock,
-    FileControl,
-    SectorSize,
-    DeviceCharacteristics,
-    ShmMap,
+    Flushed<&M::xTruncate>,
+    Flushed<&M::xSync>,
+    Flushed<&M::xFileSize>,
+    Passed<&M::xLock>,
+    Passed<&M::xUnlock>,
+    Passed<&M::xCheckReservedLock>,
+    Flushed<&M::xFileControl>,
+    Passed<&M::xSectorSize>,
+    Passed<&M::xDeviceCharacteristics>,
+    Passed<&M::xShmMap>,
     ShmLock,
     ShmBarrier,
     ShmUnmap,
