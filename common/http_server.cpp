@@ -169,7 +169,7 @@ class Parking {
 class Pending : public std::enable_shared_from_this<Pending> {
  public:
   using Done = std::function<void(HttpResponse)>;
-  // `post` runs work on the server's workers; called only while open.
+  // `post` runs work on the server's quick pool; called only while open.
   explicit Pending(std::function<void(std::function<void()>)> post) : post_(std::move(post)) {}
   // Registers the request answered by `done`; its id (never 0), or 0 once
   // closed (`done` has then had its 503).
@@ -257,7 +257,8 @@ class ServerImpl : public HttpServer {
         handler_(std::move(handler)),
         ioc_(opts.io_threads),
         acceptor_(ioc_),
-        workers_(static_cast<std::size_t>(std::max(1, opts.worker_threads))) {}
+        workers_(static_cast<std::size_t>(std::max(1, opts.worker_threads))),
+        quick_(static_cast<std::size_t>(std::max(1, opts.quick_threads))) {}
 
   ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
 
@@ -357,6 +358,7 @@ class ServerImpl : public HttpServer {
     // nowhere); then the io threads run out of work and return. Until the
     // workers are done the guard keeps the io threads alive to write answers.
     workers_.join();
+    quick_.join();
     work_.reset();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
@@ -367,14 +369,22 @@ class ServerImpl : public HttpServer {
   const HttpServerOptions& opts() const { return opts_; }
   bool stopped() const { return stopped_.load(); }
 
-  // Runs the handler on the worker pool, then `done` on the session's
-  // executor. A deferred answer (a blocking query) is parked without a
-  // worker until its index or deadline, then the handler runs again.
+  // Runs the handler on the worker pool (a quick request on the quick
+  // pool), then `done` on the session's executor. A deferred answer (a
+  // blocking query) is parked without a worker until its index or
+  // deadline, then the handler runs again on a worker.
   void Handle(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
     ++in_flight_;
-    asio::post(workers_, [this, req = std::move(req), client = std::move(client), done = std::move(done)]() mutable {
+    const bool quick = opts_.quick && opts_.quick(req);
+    auto run = [this, req = std::move(req), client = std::move(client),
+                done = std::move(done)]() mutable {
       RunHandler(std::move(req), std::move(client), std::move(done));
-    });
+    };
+    if (quick) {
+      asio::post(quick_, std::move(run));
+    } else {
+      asio::post(workers_, std::move(run));
+    }
   }
 
   void RunHandler(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
@@ -538,6 +548,7 @@ class ServerImpl : public HttpServer {
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   asio::thread_pool workers_;
+  asio::thread_pool quick_;  // quick requests and later answers (opts.quick)
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopped_{false};
@@ -552,7 +563,7 @@ class ServerImpl : public HttpServer {
   std::atomic<std::chrono::steady_clock::rep> last_refusal_log_{0};
   std::shared_ptr<Parking> parking_ = std::make_shared<Parking>();
   std::shared_ptr<Pending> pending_ = std::make_shared<Pending>(
-      [this](std::function<void()> f) { asio::post(workers_, std::move(f)); });
+      [this](std::function<void()> f) { asio::post(quick_, std::move(f)); });
 };
 
 template <class Stream>

@@ -40,6 +40,15 @@ struct HttpServerOptions {
   // Handlers may block (a write until it commits); deferred blocking
   // queries and later answers (HttpResponse::later) hold none.
   int worker_threads = 32;
+  // Requests whose handler never waits on anything (no Raft commit, no other
+  // server; it answers at once or through HttpResponse::later) run on
+  // `quick_threads` threads instead, and so do the answers made for
+  // HttpResponse::later. A small pool kept busy takes them one after
+  // another, where the many workers (many so that blocking handlers do not
+  // starve each other) would wake an idle thread for each. Asked with the
+  // whole request on an I/O thread; must not block. Unset: none is quick.
+  std::function<bool(const HttpRequest&)> quick;
+  int quick_threads = 2;
   std::size_t max_connections = 1024;
   // One client address may hold at most this many connections, and have at
   // most this many requests with the handlers at once (a parked blocking

@@ -17,10 +17,17 @@ std::vector<std::string> SplitPath(const std::string& path) {
   return parts;
 }
 
-void Router::Add(std::string method, std::string pattern, RouteHandler handler) {
+void Router::Add(std::string method, std::string pattern, RouteHandler handler, Waits waits) {
   std::string key = method + " " + pattern;
   routes_.push_back(
-      Route{std::move(method), SplitPath(pattern), std::move(handler), std::move(key)});
+      Route{std::move(method), SplitPath(pattern), std::move(handler), std::move(key), waits});
+}
+
+bool Router::NeverWaits(const HttpRequest& req) const {
+  PathParams params;
+  std::string allow;
+  const Route* r = Best(req, &params, &allow);
+  return r != nullptr && r->waits == Waits::kNever;
 }
 
 bool Router::Match(const Route& route, const std::vector<std::string>& parts, PathParams* params) {

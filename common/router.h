@@ -19,8 +19,17 @@ using RouteHandler = std::function<HttpResponse(const HttpRequest&, const PathPa
 
 class Router {
  public:
-  void Add(std::string method, std::string pattern, RouteHandler handler);
+  // Whether a route's handler may block its thread: kMay (a write until it
+  // commits, a read barrier, a call to another server), or kNever (it
+  // answers at once or through HttpResponse::later, reading only local
+  // state): a server may run those on a small pool of their own.
+  enum class Waits { kMay, kNever };
+  void Add(std::string method, std::string pattern, RouteHandler handler,
+           Waits waits = Waits::kMay);
   HttpResponse Handle(const HttpRequest& req) const;
+  // Whether `req` goes to a route added with Waits::kNever (false for a 404
+  // or 405).
+  bool NeverWaits(const HttpRequest& req) const;
 
   // The route `req` goes to, named by its key ("GET /v1/jobs/{id}", as
   // added), with its path parameters; nullopt for a 404 or 405.
@@ -38,6 +47,7 @@ class Router {
     std::vector<std::string> segments;  // "{id}" marks a parameter
     RouteHandler handler;
     std::string key;  // "METHOD pattern"
+    Waits waits = Waits::kMay;
   };
   static bool Match(const Route& route, const std::vector<std::string>& parts, PathParams* params);
   // The best route for `req` (literal segments win); `allow` collects the

@@ -66,6 +66,12 @@ void AddMasterFlags(CLI::App& app, MasterConfig* cfg) {
          "hold one until they commit)")
       ->capture_default_str()
       ->check(CLI::Range(4, 65536));
+  app.add_option(
+         "--http-quick-threads", cfg->http_quick_threads,
+         "Threads running the leader's handlers of users' writes (they answer when the write "
+         "commits, holding no thread) and the answers of those writes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--http-io-threads", cfg->http_io_threads,
                  "Threads reading and writing REST connections (heartbeats are answered on them)")
       ->capture_default_str()

@@ -42,6 +42,7 @@ struct MasterConfig {
   // Threads reading and writing REST connections; heartbeats are answered
   // on them (without a worker). One was the leader's limit at 5,000 agents.
   int http_io_threads = 2;
+  int http_quick_threads = 2;
   // Open REST connections at most (0: from the open-file limit, which the
   // master raises to its hard limit at start, less a reserve for Raft, the
   // databases and logs).

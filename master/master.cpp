@@ -217,6 +217,13 @@ Result<std::unique_ptr<Master>> Master::Start(const MasterConfig& cfg) {
   opts.port = http_hp.port;
   opts.body_limit = cfg.body_limit;
   opts.worker_threads = cfg.http_workers;
+  opts.quick_threads = cfg.http_quick_threads;
+  // Users' writes on the leader answer when they commit without holding a
+  // thread (Router::Waits::kNever): the quick pool takes them. On a follower
+  // the same write is forwarded to the leader, which waits: the workers.
+  opts.quick = [log = m->log_.get(), r = router.get()](const HttpRequest& req) {
+    return log->IsLeader() && r->NeverWaits(req);
+  };
   opts.io_threads = cfg.http_io_threads;
   opts.max_connections = cfg.http_max_connections > 0 ? cfg.http_max_connections : ConnectionsTheFdLimitAllows();
   opts.max_connections_per_client = cfg.http_max_conns_per_client;

@@ -390,7 +390,10 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
     return resp;
   });
   // Jobs.
-  r->Add("POST", "/v1/jobs", [d](const HttpRequest& req, const PathParams&) { return SubmitJob(req, d); });
+  r->Add(
+      "POST", "/v1/jobs",
+      [d](const HttpRequest& req, const PathParams&) { return SubmitJob(req, d); },
+      Router::Waits::kNever);
   r->Add("GET", "/v1/jobs", [d](const HttpRequest& req, const PathParams&) {
     return Read(req, d, [&]() -> Result<std::string> {
       v1::JobList out;
@@ -404,8 +407,10 @@ void RegisterApiRoutes(Router* r, const ApiDeps& d) {
   r->Add("GET", "/v1/jobs/{id}", [d](const HttpRequest& req, const PathParams& p) {
     return Read(req, d, [&] { return JobDetail(d, p.at("id")); });
   });
-  r->Add("DELETE", "/v1/jobs/{id}",
-         [d](const HttpRequest& req, const PathParams& p) { return StopJob(req, p, d); });
+  r->Add(
+      "DELETE", "/v1/jobs/{id}",
+      [d](const HttpRequest& req, const PathParams& p) { return StopJob(req, p, d); },
+      Router::Waits::kNever);
   r->Add("POST", "/v1/system/gc", [d](const HttpRequest&, const PathParams&) {
     auto t = CollectAll(d.store, d.log, d.clock);
     if (!t.ok()) return HttpResponse::Error(t.status());

@@ -126,8 +126,10 @@ void RegisterDeploymentRoutes(Router* r, const ApiDeps& d) {
   });
   for (const char* action : {"promote", "pause", "resume", "fail"}) {
     std::string a = action;
-    r->Add("POST", "/v1/deployments/{id}/" + a,
-           [d, a](const HttpRequest&, const PathParams& p) { return Act(p, d, a); });
+    r->Add(
+        "POST", "/v1/deployments/{id}/" + a,
+        [d, a](const HttpRequest&, const PathParams& p) { return Act(p, d, a); },
+        Router::Waits::kNever);
   }
   r->Add("GET", "/v1/jobs/{id}/versions", [d](const HttpRequest& req, const PathParams& p) {
     return ReadJson(req, d, [&]() -> Result<std::string> {
@@ -138,8 +140,10 @@ void RegisterDeploymentRoutes(Router* r, const ApiDeps& d) {
       return RedactedJson(out);
     });
   });
-  r->Add("POST", "/v1/jobs/{id}/revert",
-         [d](const HttpRequest& req, const PathParams& p) { return Revert(req, p, d); });
+  r->Add(
+      "POST", "/v1/jobs/{id}/revert",
+      [d](const HttpRequest& req, const PathParams& p) { return Revert(req, p, d); },
+      Router::Waits::kNever);
 }
 
 }  // namespace orch::master

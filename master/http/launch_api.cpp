@@ -75,10 +75,13 @@ HttpResponse Force(const PathParams& p, const ApiDeps& d) {
 }  // namespace
 
 void RegisterLaunchRoutes(Router* r, const ApiDeps& d) {
-  r->Add("POST", "/v1/jobs/{id}/dispatch",
-         [d](const HttpRequest& req, const PathParams& p) { return Dispatch(req, p, d); });
-  r->Add("POST", "/v1/jobs/{id}/periodic/force",
-         [d](const HttpRequest&, const PathParams& p) { return Force(p, d); });
+  r->Add(
+      "POST", "/v1/jobs/{id}/dispatch",
+      [d](const HttpRequest& req, const PathParams& p) { return Dispatch(req, p, d); },
+      Router::Waits::kNever);
+  r->Add(
+      "POST", "/v1/jobs/{id}/periodic/force",
+      [d](const HttpRequest&, const PathParams& p) { return Force(p, d); }, Router::Waits::kNever);
 }
 
 }  // namespace orch::master

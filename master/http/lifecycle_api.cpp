@@ -62,15 +62,24 @@ HttpResponse Act(const HttpRequest& req, const PathParams& p, const ApiDeps& d,
 }  // namespace
 
 void RegisterLifecycleRoutes(Router* r, const ApiDeps& d) {
-  r->Add("POST", "/v1/allocations/{id}/restart", [d](const HttpRequest& req, const PathParams& p) {
-    return Act(req, p, d, v1::AllocActionCommand::RESTART);
-  });
-  r->Add("POST", "/v1/allocations/{id}/signal", [d](const HttpRequest& req, const PathParams& p) {
-    return Act(req, p, d, v1::AllocActionCommand::SIGNAL);
-  });
-  r->Add("POST", "/v1/allocations/{id}/stop", [d](const HttpRequest& req, const PathParams& p) {
-    return Act(req, p, d, v1::AllocActionCommand::STOP);
-  });
+  r->Add(
+      "POST", "/v1/allocations/{id}/restart",
+      [d](const HttpRequest& req, const PathParams& p) {
+        return Act(req, p, d, v1::AllocActionCommand::RESTART);
+      },
+      Router::Waits::kNever);
+  r->Add(
+      "POST", "/v1/allocations/{id}/signal",
+      [d](const HttpRequest& req, const PathParams& p) {
+        return Act(req, p, d, v1::AllocActionCommand::SIGNAL);
+      },
+      Router::Waits::kNever);
+  r->Add(
+      "POST", "/v1/allocations/{id}/stop",
+      [d](const HttpRequest& req, const PathParams& p) {
+        return Act(req, p, d, v1::AllocActionCommand::STOP);
+      },
+      Router::Waits::kNever);
 }
 
 }  // namespace orch::master

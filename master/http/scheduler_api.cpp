@@ -160,11 +160,15 @@ HttpResponse Drain(const HttpRequest& req, const PathParams& p, const ApiDeps& d
 }  // namespace
 
 void RegisterSchedulerRoutes(Router* r, const ApiDeps& d) {
-  r->Add("POST", "/v1/jobs/{id}/scale",
-         [d](const HttpRequest& req, const PathParams& p) { return Scale(req, p, d); });
+  r->Add(
+      "POST", "/v1/jobs/{id}/scale",
+      [d](const HttpRequest& req, const PathParams& p) { return Scale(req, p, d); },
+      Router::Waits::kNever);
   r->Add("POST", "/v1/jobs/plan", [d](const HttpRequest& req, const PathParams&) { return Plan(req, d); });
-  r->Add("POST", "/v1/nodes/{id}/drain",
-         [d](const HttpRequest& req, const PathParams& p) { return Drain(req, p, d); });
+  r->Add(
+      "POST", "/v1/nodes/{id}/drain",
+      [d](const HttpRequest& req, const PathParams& p) { return Drain(req, p, d); },
+      Router::Waits::kNever);
 }
 
 }  // namespace orch::master

@@ -189,6 +189,41 @@ TEST_F(HttpLimitsTest, TheInlineHandlerAnswersWhileEveryWorkerIsTaken) {
   EXPECT_EQ(held.Status(), 200);
 }
 
+TEST_F(HttpLimitsTest, QuickRoutesAndLaterAnswersRunWhileEveryWorkerIsTaken) {
+  router_.Add(
+      "POST", "/quick",
+      [](const HttpRequest&, const PathParams&) { return HttpResponse::Json(200, "{}"); },
+      Router::Waits::kNever);
+  // Answered "later" (as a write is when it commits): the answer is made
+  // on the quick pool too.
+  router_.Add(
+      "POST", "/later",
+      [](const HttpRequest&, const PathParams&) {
+        HttpResponse r;
+        r.later = [](HttpResponse::Reply reply) {
+          reply([] { return HttpResponse::Json(201, "{}"); });
+        };
+        return r;
+      },
+      Router::Waits::kNever);
+  HttpServerOptions o;
+  o.worker_threads = 1;
+  o.quick_threads = 1;
+  o.quick = [this](const HttpRequest& r) { return router_.NeverWaits(r); };
+  Start(o);
+  Client held("127.0.0.1", server_->port());
+  ASSERT_TRUE(held.Send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(WaitHeld(1));  // the only worker is taken (until Release, or 20 s)
+  Client quick("127.0.0.2", server_->port());
+  ASSERT_TRUE(quick.Send("POST /quick HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
+  EXPECT_EQ(quick.Status(), 200);
+  Client later("127.0.0.3", server_->port());
+  ASSERT_TRUE(later.Send("POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
+  EXPECT_EQ(later.Status(), 201);
+  Release();
+  EXPECT_EQ(held.Status(), 200);
+}
+
 TEST_F(HttpLimitsTest, PastTheTotalCapANewConnectionHearsWhy) {
   HttpServerOptions o;
   o.max_connections = 2;

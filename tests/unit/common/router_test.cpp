@@ -52,6 +52,20 @@ TEST(RouterTest, HandlerExceptionBecomes500NotACrash) {
   EXPECT_NE(resp.body.find("kaput"), std::string::npos);
 }
 
+TEST(RouterTest, NeverWaitsIsTheRoutesOwnDeclaration) {
+  Router r;
+  r.Add(
+      "POST", "/v1/jobs",
+      [](const HttpRequest&, const PathParams&) { return HttpResponse::Json(200, "{}"); },
+      Router::Waits::kNever);
+  r.Add("GET", "/v1/jobs/{id}",
+        [](const HttpRequest&, const PathParams&) { return HttpResponse::Json(200, "{}"); });
+  EXPECT_TRUE(r.NeverWaits(Req("POST", "/v1/jobs")));
+  EXPECT_FALSE(r.NeverWaits(Req("GET", "/v1/jobs/a")));  // added without: may wait
+  EXPECT_FALSE(r.NeverWaits(Req("GET", "/v1/jobs")));    // 405
+  EXPECT_FALSE(r.NeverWaits(Req("POST", "/v1/nope")));   // 404
+}
+
 TEST(TargetTest, DecodesQueryAndRejectsBadEscapes) {
   std::string path;
   std::map<std::string, std::string> q;
