@@ -19,6 +19,7 @@ PACKAGES=(
   iptables   # the partition e2e test (network namespaces with drop rules)
   nlohmann-json3-dev
   libre2-dev   # user regexps in linear time (scheduler constraints)
+  libgoogle-perftools-dev   # tcmalloc: the masters' allocator (master/CMakeLists.txt)
   # The containerd driver: gRPC C++ and containerd's API .proto files (with
   # gogo's options they import), compiled at build time; nothing vendored.
   libgrpc++-dev protobuf-compiler-grpc
