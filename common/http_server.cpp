@@ -375,16 +375,11 @@ class ServerImpl : public HttpServer {
   // deadline, then the handler runs again on a worker.
   void Handle(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
     ++in_flight_;
-    const bool quick = opts_.quick && opts_.quick(req);
-    auto run = [this, req = std::move(req), client = std::move(client),
-                done = std::move(done)]() mutable {
+    asio::thread_pool& pool = opts_.quick && opts_.quick(req) ? quick_ : workers_;
+    asio::post(pool, [this, req = std::move(req), client = std::move(client),
+                      done = std::move(done)]() mutable {
       RunHandler(std::move(req), std::move(client), std::move(done));
-    };
-    if (quick) {
-      asio::post(quick_, std::move(run));
-    } else {
-      asio::post(workers_, std::move(run));
-    }
+    });
   }
 
   void RunHandler(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
