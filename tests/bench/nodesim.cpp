@@ -738,9 +738,12 @@ int Sim::Run() {
     }
     auto wake = std::min(curl_timer_, SteadyClock::now() + std::chrono::milliseconds(20));
     if (!timers_.empty()) wake = std::min(wake, timers_.top().first);
+    // Rounded up: truncated, a wake under a millisecond away (with 5,000
+    // nodes the next heartbeat always is) made epoll_wait return at once,
+    // and the loop spun a whole core at the simulator's raised priority,
+    // taking it from the masters it measures.
     int wait_ms = static_cast<int>(std::max<int64_t>(
-        0,
-        std::chrono::duration_cast<std::chrono::milliseconds>(wake - SteadyClock::now()).count()));
+        0, std::chrono::ceil<std::chrono::milliseconds>(wake - SteadyClock::now()).count()));
     epoll_event events[256];
     int n = epoll_wait(epoll_, events, 256, wait_ms);
     for (int i = 0; i < n; ++i) {
