@@ -22,6 +22,7 @@
 
 #include "common/index_waiters.h"
 #include "common/thread_priority.h"
+#include "common/thread_name.h"
 #include "common/tls_context.h"
 
 namespace orch {
@@ -31,6 +32,15 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+
+// asio::thread_pool makes its threads itself: each is named by the first
+// handler it runs.
+void NameThisPoolThread(const char* name) {
+  thread_local bool named = false;
+  if (named) return;
+  named = true;
+  NameThisThread(name);
+}
 
 class ServerImpl;
 using SslStream = beast::ssl_stream<beast::tcp_stream>;
@@ -322,7 +332,10 @@ class ServerImpl : public HttpServer {
     DoAccept();
     for (auto& ioc : iocs_) {
       work_.push_back(asio::make_work_guard(*ioc));
-      threads_.emplace_back([ioc = ioc.get()] { ioc->run(); });
+      threads_.emplace_back([ioc = ioc.get()] {
+        NameThisThread("http-io");
+        ioc->run();
+      });
     }
   }
 
@@ -375,9 +388,10 @@ class ServerImpl : public HttpServer {
   // deadline, then the handler runs again on a worker.
   void Handle(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
     ++in_flight_;
-    asio::thread_pool& pool = opts_.quick && opts_.quick(req) ? quick_ : workers_;
-    asio::post(pool, [this, req = std::move(req), client = std::move(client),
-                      done = std::move(done)]() mutable {
+    const bool quick = opts_.quick && opts_.quick(req);
+    asio::post(quick ? quick_ : workers_, [this, quick, req = std::move(req), client = std::move(client),
+                                           done = std::move(done)]() mutable {
+      NameThisPoolThread(quick ? "http-quick" : "http-worker");
       RunHandler(std::move(req), std::move(client), std::move(done));
     });
   }
@@ -436,6 +450,7 @@ class ServerImpl : public HttpServer {
         ++client_in_flight_[client];
       }
       asio::post(workers_, [this, req = std::move(req), client = std::move(client), done = std::move(done)]() mutable {
+        NameThisPoolThread("http-worker");
         RunHandler(std::move(req), std::move(client), std::move(done));
       });
     };

@@ -6,6 +6,7 @@
 
 #include "common/ids.h"
 #include "common/thread_priority.h"
+#include "common/thread_name.h"
 #include "master/model/job_limits.h"
 #include "master/scheduler/node_table.h"
 #include "master/scheduler/scheduler.h"
@@ -68,6 +69,7 @@ void EvalWorker::SetMetrics(metrics::Registry* m) {
 void EvalWorker::Start() {
   stop_ = false;
   thread_ = std::thread([this] {
+    NameThisThread("eval-worker");
     RunThisThreadAsBulkWork();
     Loop();
   });

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/ids.h"
+#include "common/thread_name.h"
 
 namespace orch::master {
 namespace {
@@ -21,6 +22,7 @@ bool Watched(v1::Node::Status status) {
 void NodeLiveness::Start() {
   stop_ = false;
   thread_ = std::thread([this] {
+    NameThisThread("node-liveness");
     while (!stop_) {
       CheckOnce();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/thread_priority.h"
+#include "common/thread_name.h"
 #include "master/raft/bootstrap.h"
 #include "master/raft/cluster_id.h"
 #include "master/raft/compaction.h"
@@ -228,8 +229,14 @@ void RaftNode::Start(Transport* transport) {
     }
   }
   if (opts_.own_thread) {
-    apply_thread_ = std::thread([this] { ApplyLoop(); });
-    thread_ = std::thread([this] { Loop(); });
+    apply_thread_ = std::thread([this] {
+      NameThisThread("raft-apply");
+      ApplyLoop();
+    });
+    thread_ = std::thread([this] {
+      NameThisThread("raft-loop");
+      Loop();
+    });
   }
 }
 
@@ -679,6 +686,7 @@ Status RaftNode::MaybeSnapshot() {
   } else {
     if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the last one has posted its result
     snapshot_thread_ = std::thread([work = std::move(work)]() mutable {
+      NameThisThread("raft-snapshot");
       RunThisThreadAsBulkWork();
       work();
     });

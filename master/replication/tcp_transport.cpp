@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/net.h"
+#include "common/thread_name.h"
 #include "common/tls_context.h"
 #include "master/raft/cluster_id.h"
 #include "master/replication/transport_frame.h"
@@ -140,7 +141,10 @@ class TcpTransport::Impl {
 
   orch::Status Listen();
   void Run() {
-    thread_ = std::thread([this] { ioc_.run(); });
+    thread_ = std::thread([this] {
+      NameThisThread("raft-net");
+      ioc_.run();
+    });
   }
   uint16_t port() const { return port_; }
   TcpTransportStats stats() const;
