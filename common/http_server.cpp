@@ -389,9 +389,8 @@ class ServerImpl : public HttpServer {
   void Handle(HttpRequest req, std::string client, std::function<void(HttpResponse)> done) {
     ++in_flight_;
     const bool quick = opts_.quick && opts_.quick(req);
-    asio::post(quick ? quick_ : workers_, [this, quick, req = std::move(req), client = std::move(client),
+    asio::post(quick ? quick_ : workers_, [this, req = std::move(req), client = std::move(client),
                                            done = std::move(done)]() mutable {
-      NameThisPoolThread(quick ? "http-quick" : "http-worker");
       RunHandler(std::move(req), std::move(client), std::move(done));
     });
   }
@@ -400,6 +399,7 @@ class ServerImpl : public HttpServer {
     // Handlers are bulk work; the I/O threads (inline answers such as
     // heartbeats) keep the default priority.
     RunThisThreadAsBulkWork();
+    NameThisPoolThread(quick_.get_executor().running_in_this_thread() ? "http-quick" : "http-worker");
     HttpResponse resp;
     try {
       resp = handler_(req);
@@ -450,7 +450,6 @@ class ServerImpl : public HttpServer {
         ++client_in_flight_[client];
       }
       asio::post(workers_, [this, req = std::move(req), client = std::move(client), done = std::move(done)]() mutable {
-        NameThisPoolThread("http-worker");
         RunHandler(std::move(req), std::move(client), std::move(done));
       });
     };
@@ -559,7 +558,7 @@ class ServerImpl : public HttpServer {
   // ready connection is taken by whichever thread runs. One io_context per
   // thread was measured (a60dfa7): ~30 % less CPU per heartbeat (no futex
   // wake per completion), but REST writes with 100,000 jobs stored were
-  // 3-25 % slower at 256 clients, since a thread waiting for a CPU stalls
+  // 2.5-25 % slower at 256 clients, since a thread waiting for a CPU stalls
   // its own connections, which the other thread cannot take.
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
