@@ -46,6 +46,17 @@ void RegisterStateMetrics(metrics::Registry* m, const StateStore* store) {
     return Samples(cache->counts.nodes);
   });
   m->AddCallback(
+      "orch_state_checkpoints_total",
+      "Checkpoints of state.db: by its own thread (background), or by an apply's commit that "
+      "found the WAL past its bound (inline: the apply waits for it).",
+      {"where"},
+      [store] {
+        const auto c = store->CheckpointCounts();
+        return std::vector<metrics::Sample>{{{"background"}, static_cast<double>(c.background)},
+                                            {{"inline"}, static_cast<double>(c.inline_)}};
+      },
+      true);
+  m->AddCallback(
       "orch_state_index", "The state's index (X-Orch-Index; past the Raft index after a restore).",
       {}, [store] {
         return std::vector<metrics::Sample>{{{}, static_cast<double>(store->StateIndex())}};

@@ -37,6 +37,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   // the same transaction. So state.db need not fsync every apply.
   ORCH_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(path, sqlite::Db::Sync::kNormal));
   std::unique_ptr<StateStore> s(new StateStore(std::move(db)));
+  ORCH_ASSIGN_OR_RETURN(s->checkpointer_, sqlite::WalCheckpointer::Start(s->db_->raw(), path));
   ORCH_RETURN_IF_ERROR(s->MigrateSchema());
   s->RebuildJobBriefsLocked();
   s->RebuildAllocationBriefsLocked();

@@ -25,6 +25,7 @@
 
 #include "common/index_waiters.h"
 #include "common/sqlite.h"
+#include "common/sqlite_checkpointer.h"
 #include "common/status.h"
 #include "master/events/event_buffer.h"
 #include "master/model/allocation.h"
@@ -81,6 +82,11 @@ class StateStore : public replication::StateMachine {
   void set_commit_after(std::chrono::milliseconds d) {
     std::lock_guard lock(mu_);
     commit_after_ = d;
+  }
+
+  // The checkpoints of state.db so far (see common/sqlite_checkpointer.h).
+  sqlite::WalCheckpointer::Counts CheckpointCounts() const {
+    return checkpointer_ ? checkpointer_->counts() : sqlite::WalCheckpointer::Counts{};
   }
 
   // The last Raft index applied (what the log replays from).
@@ -438,6 +444,9 @@ class StateStore : public replication::StateMachine {
   std::condition_variable cv_;
   IndexWaiters waiters_;
   std::unique_ptr<sqlite::Db> db_;
+  // db_'s checkpoints, off the applying thread (declared after db_: it
+  // goes first).
+  std::unique_ptr<sqlite::WalCheckpointer> checkpointer_;
   // ReadForScheduling's own connection (opened at its first use), under
   // read_mu_, never held by an apply.
   mutable std::mutex read_mu_;

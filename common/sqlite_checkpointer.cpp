@@ -1,0 +1,113 @@
+#include "common/sqlite_checkpointer.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/sqlite.h"
+#include "common/thread_name.h"
+
+namespace orch::sqlite {
+
+namespace {
+
+// A checkpoint that could not run now (another is running, or the disk
+// failed: the WAL keeps the data, and the next commit reports a full disk).
+void NoteFailure(sqlite3* db, int rc, const char* where) {
+  if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return;
+  static std::atomic<int64_t> last_ms{0};
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t was = last_ms.load();
+  if (now - was < 10'000 || !last_ms.compare_exchange_strong(was, now)) return;
+  spdlog::warn("sqlite: {} checkpoint of {} failed: {}", where, sqlite3_db_filename(db, "main"),
+               sqlite3_errstr(rc));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(sqlite3* writer,
+                                                                const std::string& path,
+                                                                Options opts) {
+  ORCH_ASSIGN_OR_RETURN(auto own, Db::Open(path, Db::Sync::kNormal));
+  std::unique_ptr<WalCheckpointer> c(new WalCheckpointer(writer, std::move(own), opts));
+  sqlite3_wal_hook(writer, &WalCheckpointer::OnCommit, c.get());
+  return c;
+}
+
+WalCheckpointer::WalCheckpointer(sqlite3* writer, std::unique_ptr<Db> own, Options opts)
+    : writer_(writer), own_(std::move(own)), opts_(opts) {
+  thread_ = std::thread([this] {
+    NameThisThread("wal-checkpoint");
+    Loop();
+  });
+}
+
+WalCheckpointer::~WalCheckpointer() {
+  // SQLite's own hook back first: no commit may call into this object once
+  // it is going (the writer's owner serializes its commits with this).
+  sqlite3_wal_autocheckpoint(writer_, 1000);
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+int WalCheckpointer::OnCommit(void* arg, sqlite3* db, const char* schema, int pages) {
+  auto* self = static_cast<WalCheckpointer*>(arg);
+  const Options& o = self->opts_;
+  // Little to copy: the thread's last pass is close behind.
+  const bool little = pages - self->copied_.load() <= o.background_pages;
+  if (pages >= 2 * o.inline_pages || (pages >= o.inline_pages && little)) {
+    {
+      // Waits for a pass under way (it only copies pages, whatever the
+      // readers do), and starts none until this one is done.
+      std::unique_lock lock(self->mu_);
+      self->inline_wanted_ = true;
+      self->cv_.wait(lock, [self] { return !self->passing_; });
+    }
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    NoteFailure(db, rc, "an inline");
+    self->inline_.fetch_add(1, std::memory_order_relaxed);
+    if (rc == SQLITE_OK) self->copied_.store(0);  // the next transaction restarts the WAL
+    {
+      std::lock_guard lock(self->mu_);
+      self->inline_wanted_ = false;
+    }
+    self->cv_.notify_all();
+  } else if (pages >= o.background_pages) {
+    {
+      std::lock_guard lock(self->mu_);
+      self->due_ = true;
+    }
+    self->cv_.notify_all();
+  }
+  return SQLITE_OK;  // as SQLite's own hook: the commit stands either way
+}
+
+void WalCheckpointer::Loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return (due_ && !inline_wanted_) || stop_; });
+    if (stop_) return;
+    due_ = false;
+    passing_ = true;
+    lock.unlock();
+    int frames = 0, copied = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(own_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    NoteFailure(own_->raw(), rc, "a background");
+    if (rc == SQLITE_OK) copied_.store(copied);
+    background_.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+    passing_ = false;
+    cv_.notify_all();
+    // Commits that come meanwhile are copied by the next pass, together.
+    cv_.wait_for(lock, opts_.min_interval, [this] { return stop_; });
+    if (stop_) return;
+  }
+}
+
+}  // namespace orch::sqlite

@@ -1,0 +1,133 @@
+// WalCheckpointer: the writer's commits only append to the WAL, a thread of
+// its own copies them back into the database file, and the WAL still
+// restarts (stays bounded) under a writer that never pauses.
+#include "common/sqlite_checkpointer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "common/sqlite.h"
+
+namespace orch::sqlite {
+namespace {
+
+class WalCheckpointerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("orch-checkpointer-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "t.db").string();
+    auto db = Db::Open(path_, Db::Sync::kNormal);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    writer_ = std::move(db).value();
+    ASSERT_TRUE(writer_->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").ok());
+  }
+  void TearDown() override {
+    writer_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // One transaction of `n` rows of 3 KiB: about one page each.
+  void Commit(int n) {
+    ASSERT_TRUE(writer_->Exec("BEGIN IMMEDIATE").ok());
+    for (int i = 0; i < n; ++i) {
+      auto stmt = writer_->Prepare("INSERT INTO t (k, v) VALUES (?, ?)");
+      ASSERT_TRUE(stmt.ok());
+      ASSERT_TRUE(stmt->Bind(1, next_++).BindBlob(2, std::string(3000, 'x')).Run().ok());
+    }
+    ASSERT_TRUE(writer_->Exec("COMMIT").ok());
+  }
+
+  uintmax_t DbBytes() const { return std::filesystem::file_size(path_); }
+  uintmax_t WalBytes() const { return std::filesystem::file_size(path_ + "-wal"); }
+
+  std::filesystem::path dir_;
+  std::string path_;
+  std::unique_ptr<Db> writer_;
+  int64_t next_ = 0;
+};
+
+TEST_F(WalCheckpointerTest, CommitsOnlyAppendAndTheThreadCopiesThemBack) {
+  WalCheckpointer::Options opts;
+  opts.background_pages = 50;
+  opts.inline_pages = 100000;  // never inline here
+  opts.min_interval = std::chrono::milliseconds(1);
+  auto c = WalCheckpointer::Start(writer_->raw(), path_, opts);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const uintmax_t before = DbBytes();
+  Commit(20);  // under background_pages: nothing is due
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ((*c)->counts().background, 0u);
+  EXPECT_EQ(DbBytes(), before) << "the commit checkpointed itself";
+  Commit(60);  // past it: the thread copies the 80 rows back
+  for (int i = 0; i < 500 && (*c)->counts().background == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE((*c)->counts().background, 1u);
+  EXPECT_EQ((*c)->counts().inline_, 0u);
+  for (int i = 0; i < 500 && DbBytes() < before + 80 * 3000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(DbBytes(), before + 80 * 3000) << "the rows did not reach the database file";
+  // What the thread copied is what the writer committed.
+  auto reader = Db::Open(path_, Db::Sync::kNormal);
+  ASSERT_TRUE(reader.ok());
+  auto n = (*reader)->Prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(*n->Step());
+  EXPECT_EQ(n->Int(0), 80);
+}
+
+TEST_F(WalCheckpointerTest, AWriterThatNeverPausesStillRestartsTheWal) {
+  // A transaction begins right after each commit (as the state store's
+  // batches do): the thread alone never sees the WAL fully copied back at
+  // a transaction's start, so only the commits' own checkpoints restart it.
+  WalCheckpointer::Options opts;
+  opts.background_pages = 20;
+  opts.inline_pages = 200;
+  opts.min_interval = std::chrono::milliseconds(1);
+  auto c = WalCheckpointer::Start(writer_->raw(), path_, opts);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  uintmax_t most = 0;
+  for (int i = 0; i < 300; ++i) {
+    Commit(10);
+    most = std::max(most, WalBytes());
+  }
+  // Frames are a page and a 24-byte header. A commit past twice
+  // inline_pages checkpoints (after the thread's pass under way), and the
+  // transaction after it restarts the WAL: at most that and one commit's
+  // ~12 pages. Unbounded, 300 commits would reach ~3,600 frames.
+  const uintmax_t frame = 4096 + 24;
+  EXPECT_LE(most, (2 * 200 + 20) * frame + 32) << "the WAL grew without bound";
+  EXPECT_GE((*c)->counts().inline_, 1u);
+  auto n = writer_->Prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(n.ok());
+  ASSERT_TRUE(*n->Step());
+  EXPECT_EQ(n->Int(0), 3000);
+}
+
+TEST_F(WalCheckpointerTest, GoneItHandsTheCheckpointsBackToSqlite) {
+  WalCheckpointer::Options opts;
+  opts.background_pages = 100000;
+  opts.inline_pages = 100000;
+  {
+    auto c = WalCheckpointer::Start(writer_->raw(), path_, opts);
+    ASSERT_TRUE(c.ok());
+    Commit(50);
+  }
+  const uintmax_t before = DbBytes();
+  // SQLite's own checkpoint runs in the commit that passes 1,000 pages.
+  for (int i = 0; i < 11; ++i) Commit(100);
+  EXPECT_GT(DbBytes(), before + 500 * 3000);
+}
+
+}  // namespace
+}  // namespace orch::sqlite
