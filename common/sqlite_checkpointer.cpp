@@ -57,8 +57,10 @@ WalCheckpointer::~WalCheckpointer() {
 int WalCheckpointer::OnCommit(void* arg, sqlite3* db, const char* schema, int pages) {
   auto* self = static_cast<WalCheckpointer*>(arg);
   const Options& o = self->opts_;
-  // Little to copy: the thread's last pass is close behind.
-  const bool little = pages - self->copied_.load() <= o.background_pages;
+  // Little to copy: the thread's last pass copied what the commits before
+  // this one wrote.
+  const int before = self->last_pages_.exchange(pages);
+  const bool little = self->copied_.load() >= before;
   if (pages >= 2 * o.inline_pages || (pages >= o.inline_pages && little)) {
     {
       // Waits for a pass under way (it only copies pages, whatever the
@@ -81,6 +83,9 @@ int WalCheckpointer::OnCommit(void* arg, sqlite3* db, const char* schema, int pa
     {
       std::lock_guard lock(self->mu_);
       self->due_ = true;
+      // Past the bound: the next pass goes at once, so that a commit soon
+      // finds it close behind.
+      if (pages >= o.inline_pages) self->urgent_ = true;
     }
     self->cv_.notify_all();
   }
@@ -93,6 +98,7 @@ void WalCheckpointer::Loop() {
     cv_.wait(lock, [this] { return (due_ && !inline_wanted_) || stop_; });
     if (stop_) return;
     due_ = false;
+    urgent_ = false;
     passing_ = true;
     lock.unlock();
     int frames = 0, copied = 0;
@@ -105,7 +111,7 @@ void WalCheckpointer::Loop() {
     passing_ = false;
     cv_.notify_all();
     // Commits that come meanwhile are copied by the next pass, together.
-    cv_.wait_for(lock, opts_.min_interval, [this] { return stop_; });
+    cv_.wait_for(lock, opts_.min_interval, [this] { return stop_ || urgent_; });
     if (stop_) return;
   }
 }

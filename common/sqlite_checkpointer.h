@@ -16,12 +16,11 @@
 // A WAL restarts from its beginning only when a write transaction begins
 // while every frame is copied back. A writer that commits without pause
 // never gives a background thread that moment, so the WAL would grow
-// without bound. Once it holds `inline_pages`, the first commit that finds
-// the thread's last pass at most `background_pages` behind checkpoints
-// itself (copying only those pages, after the pass under way if any), and
-// the next transaction restarts the WAL; at twice `inline_pages` any commit
-// does. That is SQLite's own behaviour, with the threshold raised and most
-// of the copying already done elsewhere.
+// without bound. Once it holds `inline_pages`, the thread's next pass
+// starts at once, and the first commit after it checkpoints itself
+// (copying only its own pages, after the pass under way if any); the next
+// transaction restarts the WAL. At twice `inline_pages` any commit does. That is SQLite's own
+// behaviour, with the threshold raised and most of the copying already done elsewhere.
 #pragma once
 
 #include <sqlite3.h>
@@ -40,16 +39,18 @@ namespace orch::sqlite {
 
 class Db;
 
+// How many checkpoints a WalCheckpointer ran.
+struct WalCheckpointCounts {
+  uint64_t background = 0;  // by its thread
+  uint64_t inline_ = 0;     // by the writer, in a commit
+};
+
 class WalCheckpointer {
  public:
   struct Options {
     int background_pages = 1000;
-    int inline_pages = 16384;  // 64 MiB of 4 KiB pages
+    int inline_pages = 8192;  // 32 MiB of 4 KiB pages
     std::chrono::milliseconds min_interval{200};
-  };
-  struct Counts {
-    uint64_t background = 0;  // checkpoints this thread ran
-    uint64_t inline_ = 0;     // checkpoints the writer ran in its commit
   };
 
   // Takes over `writer`'s checkpoints (its WAL hook, replacing SQLite's
@@ -66,7 +67,7 @@ class WalCheckpointer {
   WalCheckpointer(const WalCheckpointer&) = delete;
   WalCheckpointer& operator=(const WalCheckpointer&) = delete;
 
-  Counts counts() const { return {background_.load(), inline_.load()}; }
+  WalCheckpointCounts counts() const { return {background_.load(), inline_.load()}; }
 
  private:
   WalCheckpointer(sqlite3* writer, std::unique_ptr<Db> own, Options opts);
@@ -83,7 +84,9 @@ class WalCheckpointer {
   std::atomic<uint64_t> background_{0}, inline_{0};
   // How many of the WAL's frames the thread's last pass had copied back.
   std::atomic<int> copied_{0};
-  bool passing_ = false;        // a pass is under way (under mu_)
+  std::atomic<int> last_pages_{0};  // the WAL's frames at the last commit
+  bool passing_ = false;            // a pass is under way (under mu_)
+  bool urgent_ = false;             // the WAL is past inline_pages (under mu_)
   bool inline_wanted_ = false;  // a commit waits to checkpoint (under mu_)
   std::thread thread_;
 };

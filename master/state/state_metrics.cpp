@@ -3,6 +3,8 @@
 #include <memory>
 #include <mutex>
 
+#include "common/sqlite_checkpointer.h"
+
 namespace orch::master {
 
 namespace {

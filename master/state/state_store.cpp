@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "common/sqlite_checkpointer.h"
 #include "common/sqlite_image.h"
 #include "master/state/meta_table.h"
 
@@ -30,6 +31,12 @@ Status Put(sqlite::Db* db, const char* sql, const T& msg, const std::vector<std:
   return stmt.Run();
 }
 }  // namespace
+
+StateStore::StateStore(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
+
+sqlite::WalCheckpointCounts StateStore::CheckpointCounts() const {
+  return checkpointer_ ? checkpointer_->counts() : sqlite::WalCheckpointCounts{};
+}
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
   // The Raft log (raft.db, fsynced) is the durable record; an apply lost to

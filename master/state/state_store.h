@@ -25,7 +25,6 @@
 
 #include "common/index_waiters.h"
 #include "common/sqlite.h"
-#include "common/sqlite_checkpointer.h"
 #include "common/status.h"
 #include "master/events/event_buffer.h"
 #include "master/model/allocation.h"
@@ -37,6 +36,11 @@
 #include "master/state/scheduling_cache.h"
 #include "orch/v1/command.pb.h"
 #include "orch/v1/types.pb.h"
+
+namespace orch::sqlite {
+class WalCheckpointer;
+struct WalCheckpointCounts;
+}  // namespace orch::sqlite
 
 namespace orch::master {
 
@@ -85,9 +89,7 @@ class StateStore : public replication::StateMachine {
   }
 
   // The checkpoints of state.db so far (see common/sqlite_checkpointer.h).
-  sqlite::WalCheckpointer::Counts CheckpointCounts() const {
-    return checkpointer_ ? checkpointer_->counts() : sqlite::WalCheckpointer::Counts{};
-  }
+  sqlite::WalCheckpointCounts CheckpointCounts() const;
 
   // The last Raft index applied (what the log replays from).
   uint64_t AppliedIndex() const override;
@@ -299,7 +301,7 @@ class StateStore : public replication::StateMachine {
   Result<v1::AclToken> GetAclToken(const std::string& accessor_id) const;
 
  private:
-  explicit StateStore(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
+  explicit StateStore(std::unique_ptr<sqlite::Db> db);
   Status CreateSchema();
   // CreateSchema, and the derived tables filled when the database (or a
   // restored image from an older master) lacks them.
