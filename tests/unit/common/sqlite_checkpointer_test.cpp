@@ -46,6 +46,14 @@ class WalCheckpointerTest : public ::testing::Test {
     ASSERT_TRUE(writer_->Exec("COMMIT").ok());
   }
 
+  static int64_t Rows(Db* db) {
+    auto n = db->Prepare("SELECT count(*) FROM t");
+    EXPECT_TRUE(n.ok());
+    auto row = n->Step();
+    EXPECT_TRUE(row.ok() && *row);
+    return n->Int(0);
+  }
+
   uintmax_t DbBytes() const { return std::filesystem::file_size(path_); }
   uintmax_t WalBytes() const { return std::filesystem::file_size(path_ + "-wal"); }
 
@@ -80,10 +88,7 @@ TEST_F(WalCheckpointerTest, CommitsOnlyAppendAndTheThreadCopiesThemBack) {
   // What the thread copied is what the writer committed.
   auto reader = Db::Open(path_, Db::Sync::kNormal);
   ASSERT_TRUE(reader.ok());
-  auto n = (*reader)->Prepare("SELECT count(*) FROM t");
-  ASSERT_TRUE(n.ok());
-  ASSERT_TRUE(*n->Step());
-  EXPECT_EQ(n->Int(0), 80);
+  EXPECT_EQ(Rows(reader->get()), 80);
 }
 
 TEST_F(WalCheckpointerTest, AWriterThatNeverPausesStillRestartsTheWal) {
@@ -108,10 +113,7 @@ TEST_F(WalCheckpointerTest, AWriterThatNeverPausesStillRestartsTheWal) {
   const uintmax_t frame = 4096 + 24;
   EXPECT_LE(most, (2 * 200 + 20) * frame + 32) << "the WAL grew without bound";
   EXPECT_GE((*c)->counts().inline_, 1u);
-  auto n = writer_->Prepare("SELECT count(*) FROM t");
-  ASSERT_TRUE(n.ok());
-  ASSERT_TRUE(*n->Step());
-  EXPECT_EQ(n->Int(0), 3000);
+  EXPECT_EQ(Rows(writer_.get()), 3000);
 }
 
 TEST_F(WalCheckpointerTest, GoneItHandsTheCheckpointsBackToSqlite) {
