@@ -9,19 +9,8 @@ namespace orch::sqlite {
 
 namespace {
 
-// A checkpoint that could not run now (another is running, or the disk
-// failed: the WAL keeps the data, and the next commit reports a full disk).
-void NoteFailure(sqlite3* db, int rc, const char* where) {
-  if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return;
-  static std::atomic<int64_t> last_ms{0};
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
-  int64_t was = last_ms.load();
-  if (now - was < 10'000 || !last_ms.compare_exchange_strong(was, now)) return;
-  spdlog::warn("sqlite: {} checkpoint of {} failed: {}", where, sqlite3_db_filename(db, "main"),
-               sqlite3_errstr(rc));
-}
+// Whether `rc` is a checkpoint's failure (not merely another one running).
+bool Failed(int rc) { return rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED; }
 
 }  // namespace
 
@@ -71,7 +60,7 @@ int WalCheckpointer::OnCommit(void* arg, sqlite3* db, const char* schema, int pa
     }
     const int rc =
         sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    NoteFailure(db, rc, "an inline");
+    if (Failed(rc)) self->NoteFailure(rc, "an inline");
     self->inline_.fetch_add(1, std::memory_order_relaxed);
     if (rc == SQLITE_OK) self->copied_.store(0);  // the next transaction restarts the WAL
     {
@@ -104,7 +93,7 @@ void WalCheckpointer::Loop() {
     int frames = 0, copied = 0;
     const int rc =
         sqlite3_wal_checkpoint_v2(own_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
-    NoteFailure(own_->raw(), rc, "a background");
+    if (Failed(rc)) NoteFailure(rc, "a background");
     if (rc == SQLITE_OK) copied_.store(copied);
     background_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
@@ -114,6 +103,18 @@ void WalCheckpointer::Loop() {
     cv_.wait_for(lock, opts_.min_interval, [this] { return stop_ || urgent_; });
     if (stop_) return;
   }
+}
+
+// At most one line per 10 s: the WAL keeps the data, and a full disk shows
+// in the next commit.
+void WalCheckpointer::NoteFailure(int rc, const char* where) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    if (now - last_failure_log_ < std::chrono::seconds(10)) return;
+    last_failure_log_ = now;
+  }
+  spdlog::warn("sqlite: {} checkpoint of {} failed: {}", where, own_->path(), sqlite3_errstr(rc));
 }
 
 }  // namespace orch::sqlite

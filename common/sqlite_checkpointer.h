@@ -73,6 +73,7 @@ class WalCheckpointer {
   WalCheckpointer(sqlite3* writer, std::unique_ptr<Db> own, Options opts);
   static int OnCommit(void* self, sqlite3* db, const char* schema, int pages);
   void Loop();
+  void NoteFailure(int rc, const char* where);
 
   sqlite3* const writer_;
   const std::unique_ptr<Db> own_;
@@ -88,6 +89,7 @@ class WalCheckpointer {
   bool passing_ = false;            // a pass is under way (under mu_)
   bool urgent_ = false;             // the WAL is past inline_pages (under mu_)
   bool inline_wanted_ = false;  // a commit waits to checkpoint (under mu_)
+  std::chrono::steady_clock::time_point last_failure_log_;  // under mu_
   std::thread thread_;
 };
 

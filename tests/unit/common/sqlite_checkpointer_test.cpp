@@ -4,7 +4,6 @@
 #include "common/sqlite_checkpointer.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "common/sqlite.h"
+#include "tests/unit/agent/test_util.h"
 
 namespace orch::sqlite {
 namespace {
@@ -19,21 +19,12 @@ namespace {
 class WalCheckpointerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("orch-checkpointer-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "t.db").string();
     auto db = Db::Open(path_, Db::Sync::kNormal);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     writer_ = std::move(db).value();
     ASSERT_TRUE(writer_->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").ok());
   }
-  void TearDown() override {
-    writer_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { writer_.reset(); }
 
   // One transaction of `n` rows of 3 KiB: about one page each.
   void Commit(int n) {
@@ -57,8 +48,8 @@ class WalCheckpointerTest : public ::testing::Test {
   uintmax_t DbBytes() const { return std::filesystem::file_size(path_); }
   uintmax_t WalBytes() const { return std::filesystem::file_size(path_ + "-wal"); }
 
-  std::filesystem::path dir_;
-  std::string path_;
+  agent::testing::TempDir dir_;
+  const std::string path_ = dir_.path() + "/t.db";
   std::unique_ptr<Db> writer_;
   int64_t next_ = 0;
 };
@@ -76,15 +67,11 @@ TEST_F(WalCheckpointerTest, CommitsOnlyAppendAndTheThreadCopiesThemBack) {
   EXPECT_EQ((*c)->counts().background, 0u);
   EXPECT_EQ(DbBytes(), before) << "the commit checkpointed itself";
   Commit(60);  // past it: the thread copies the 80 rows back
-  for (int i = 0; i < 500 && (*c)->counts().background == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GE((*c)->counts().background, 1u);
+  using agent::testing::WaitFor;
+  EXPECT_TRUE(WaitFor([&] { return (*c)->counts().background >= 1; }, std::chrono::seconds(5)));
   EXPECT_EQ((*c)->counts().inline_, 0u);
-  for (int i = 0; i < 500 && DbBytes() < before + 80 * 3000; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GE(DbBytes(), before + 80 * 3000) << "the rows did not reach the database file";
+  EXPECT_TRUE(WaitFor([&] { return DbBytes() >= before + 80 * 3000; }, std::chrono::seconds(5)))
+      << "the rows did not reach the database file";
   // What the thread copied is what the writer committed.
   auto reader = Db::Open(path_, Db::Sync::kNormal);
   ASSERT_TRUE(reader.ok());
