@@ -12,6 +12,7 @@
 
 #include "common/sqlite.h"
 #include "tests/unit/agent/test_util.h"
+#include "tests/unit/common/sqlite_test_rows.h"
 
 namespace orch::sqlite {
 namespace {
@@ -29,20 +30,13 @@ class WalCheckpointerTest : public ::testing::Test {
   // One transaction of `n` rows of 3 KiB: about one page each.
   void Commit(int n) {
     ASSERT_TRUE(writer_->Exec("BEGIN IMMEDIATE").ok());
+    auto stmt = writer_->Prepare("INSERT INTO t (k, v) VALUES (?, ?)");
+    ASSERT_TRUE(stmt.ok());
+    const std::string blob(3000, 'x');
     for (int i = 0; i < n; ++i) {
-      auto stmt = writer_->Prepare("INSERT INTO t (k, v) VALUES (?, ?)");
-      ASSERT_TRUE(stmt.ok());
-      ASSERT_TRUE(stmt->Bind(1, next_++).BindBlob(2, std::string(3000, 'x')).Run().ok());
+      ASSERT_TRUE(stmt->Bind(1, next_++).BindBlob(2, blob).Run().ok());  // Run resets it
     }
     ASSERT_TRUE(writer_->Exec("COMMIT").ok());
-  }
-
-  static int64_t Rows(Db* db) {
-    auto n = db->Prepare("SELECT count(*) FROM t");
-    EXPECT_TRUE(n.ok());
-    auto row = n->Step();
-    EXPECT_TRUE(row.ok() && *row);
-    return n->Int(0);
   }
 
   uintmax_t DbBytes() const { return std::filesystem::file_size(path_); }
@@ -75,7 +69,7 @@ TEST_F(WalCheckpointerTest, CommitsOnlyAppendAndTheThreadCopiesThemBack) {
   // What the thread copied is what the writer committed.
   auto reader = Db::Open(path_, Db::Sync::kNormal);
   ASSERT_TRUE(reader.ok());
-  EXPECT_EQ(Rows(reader->get()), 80);
+  EXPECT_EQ(testing::CountRows(reader->get(), "t"), 80);
 }
 
 TEST_F(WalCheckpointerTest, AWriterThatNeverPausesStillRestartsTheWal) {
@@ -100,7 +94,7 @@ TEST_F(WalCheckpointerTest, AWriterThatNeverPausesStillRestartsTheWal) {
   const uintmax_t frame = 4096 + 24;
   EXPECT_LE(most, (2 * 200 + 20) * frame + 32) << "the WAL grew without bound";
   EXPECT_GE((*c)->counts().inline_, 1u);
-  EXPECT_EQ(Rows(writer_.get()), 3000);
+  EXPECT_EQ(testing::CountRows(writer_.get(), "t"), 3000);
 }
 
 TEST_F(WalCheckpointerTest, GoneItHandsTheCheckpointsBackToSqlite) {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/sqlite.h"
+#include "tests/unit/common/sqlite_test_rows.h"
 
 namespace orch::sqlite {
 namespace {
@@ -40,13 +41,7 @@ class SqliteWalVfsTest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
-  static int64_t Count(Db* db) {
-    auto stmt = db->Prepare("SELECT count(*) FROM t");
-    EXPECT_TRUE(stmt.ok());
-    auto row = stmt->Step();
-    EXPECT_TRUE(row.ok() && *row);
-    return stmt->Int(0);
-  }
+  static int64_t Count(Db* db) { return testing::CountRows(db, "t"); }
 
   std::filesystem::path dir_;
   std::string path_;
